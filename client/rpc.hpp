@@ -1,0 +1,80 @@
+// rpc: the client side of the parliament's client protocol, blocking, with deadlines.
+// Used by paxos-client, paxos-god and the tests. One Connection or Proposer per thread.
+//
+// Client protocol (frames as in proto/framing.hpp; every request gets one reply frame):
+//   {"type":"propose","client":C,"request":R,"decree":"text"}
+//       -> {"type":"reply","ok":true,"decree_no":N}
+//       -> {"type":"reply","ok":false,"error":"...","outcome_unknown":true|false}
+//   {"type":"status"}
+//       -> {"type":"status","id":I,"bootstrapped":B,"role":"president|candidate|follower",
+//           "president":I|null,"ballot":"r.p","next_bal":"r.p","passed_len":N,
+//           "reachable":[ids],"members":M,"halted":"why" (only when it stopped voting)}
+//   {"type":"ledger","from":N,"max":M}
+//       -> {"type":"ledger","id":I,"length":L,"decrees":[{"decree_no","ballot","kind",
+//           "client","request","decree"}, ...]}
+//   {"type":"bootstrap","priests":[{"id","host","port","listen"}, ...]}
+//       -> {"type":"bootstrapped","id":I,"already":true|false}
+//   any request the priest refuses -> {"type":"error","error":"..."}
+// A client (C, R) must keep one request outstanding at a time and number them 1, 2, 3...;
+// a retry of (C, R) never passes twice.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/config.hpp"
+#include "proto/result.hpp"
+
+namespace parliament {
+
+using Millis = std::chrono::milliseconds;
+
+class Connection {
+ public:
+  static Result<std::unique_ptr<Connection>> connect(const std::string& host, uint16_t port,
+                                                     Millis timeout);
+  ~Connection();
+  Result<nlohmann::json> call(const nlohmann::json& request, Millis timeout);
+
+ private:
+  struct Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One request to one priest on a fresh connection.
+Result<nlohmann::json> call_priest(const PriestAddress& p, const nlohmann::json& request,
+                                   Millis timeout);
+
+struct ProposeOutcome {
+  bool passed = false;
+  uint64_t decree_no = 0;
+  std::string error;  // when !passed: "no quorum: ..." or "outcome unknown after 5 s: ..."
+};
+
+// Proposes decrees as one client: its own random client id, request numbers 1, 2, ...
+// Tries the priests in turn, keeps one connection open to the one that answered, and
+// retries the same request (same id and number) until it passes or the deadline.
+class Proposer {
+ public:
+  Proposer(std::vector<PriestAddress> priests, uint64_t client_id);
+  ~Proposer();
+  ProposeOutcome propose(const std::string& text, Millis deadline);
+  uint64_t client_id() const { return client_id_; }
+
+ private:
+  std::vector<PriestAddress> priests_;
+  uint64_t client_id_;
+  uint64_t next_request_ = 1;
+  size_t current_ = 0;
+  std::unique_ptr<Connection> conn_;
+};
+
+uint64_t random_client_id();
+
+}  // namespace parliament

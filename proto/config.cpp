@@ -1,0 +1,114 @@
+#include "proto/config.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace parliament {
+
+using nlohmann::json;
+
+const PriestAddress* Config::find(PriestId id) const {
+  for (const auto& p : priests)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+std::vector<PriestId> Config::ids() const {
+  std::vector<PriestId> out;
+  for (const auto& p : priests) out.push_back(p.id);
+  return out;
+}
+
+Result<std::vector<PriestAddress>> parse_priests(const json& arr, const std::string& where) {
+  using R = Result<std::vector<PriestAddress>>;
+  if (!arr.is_array() || arr.empty())
+    return R::failure(where + ": must be a non-empty array of {id, host, port}");
+  std::vector<PriestAddress> out;
+  std::set<PriestId> seen;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const auto& p = arr[i];
+    std::string at = where + "[" + std::to_string(i) + "]";
+    if (!p.is_object()) return R::failure(at + ": must be an object {id, host, port}");
+    PriestAddress a;
+    auto id = p.find("id");
+    if (id == p.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 ||
+        id->get<uint64_t>() > 1000000)
+      return R::failure(at + ".id: must be an integer from 1 to 1000000");
+    a.id = id->get<PriestId>();
+    if (!seen.insert(a.id).second)
+      return R::failure(at + ".id: priest " + std::to_string(a.id) + " appears twice");
+    auto host = p.find("host");
+    if (host == p.end() || !host->is_string() || host->get<std::string>().empty())
+      return R::failure(at + ".host: must be a non-empty string");
+    a.host = host->get<std::string>();
+    auto port = p.find("port");
+    if (port == p.end() || !port->is_number_unsigned() || port->get<uint64_t>() == 0 ||
+        port->get<uint64_t>() > 65535)
+      return R::failure(at + ".port: must be an integer from 1 to 65535");
+    a.port = port->get<uint16_t>();
+    a.listen = a.host;
+    if (auto l = p.find("listen"); l != p.end()) {
+      if (!l->is_string() || l->get<std::string>().empty())
+        return R::failure(at + ".listen: must be a non-empty string");
+      a.listen = l->get<std::string>();
+    }
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.id < y.id; });
+  return out;
+}
+
+json priests_to_json(const std::vector<PriestAddress>& priests) {
+  json arr = json::array();
+  for (const auto& p : priests)
+    arr.push_back({{"id", p.id}, {"host", p.host}, {"port", p.port}, {"listen", p.listen}});
+  return arr;
+}
+
+namespace {
+
+Status read_knob(const json& j, const std::string& file, const char* field, uint32_t lo,
+                 uint32_t hi, uint32_t& out) {
+  auto it = j.find(field);
+  if (it == j.end()) return ok_status();
+  if (!it->is_number_unsigned() || it->get<uint64_t>() < lo || it->get<uint64_t>() > hi)
+    return Status::failure(file + ": " + field + ": must be an integer from " +
+                           std::to_string(lo) + " to " + std::to_string(hi));
+  out = it->get<uint32_t>();
+  return ok_status();
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& file) {
+  using R = Result<Config>;
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) return R::failure(file + ": not valid JSON");
+  if (!j.is_object()) return R::failure(file + ": must be a JSON object");
+  static const std::set<std::string> known = {"priests",          "tick_ms",
+                                              "heartbeat_ticks",  "election_timeout_ticks",
+                                              "max_decree_bytes", "max_frame_bytes"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!known.count(it.key())) return R::failure(file + ": " + it.key() + ": unknown field");
+  auto priests = j.find("priests");
+  if (priests == j.end()) return R::failure(file + ": priests: missing");
+  auto list = parse_priests(*priests, file + ": priests");
+  if (!list) return R::failure(list.error());
+  Config c;
+  c.priests = std::move(*list);
+  for (auto s : {read_knob(j, file, "tick_ms", 1, 10000, c.tick_ms),
+                 read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
+                 read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),
+                 read_knob(j, file, "max_decree_bytes", 1, 16 * 1024 * 1024, c.max_decree_bytes),
+                 read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes)})
+    if (!s) return R::failure(s.error());
+  if (c.heartbeat_ticks * 2 > c.election_timeout_ticks)
+    return R::failure(file + ": election_timeout_ticks: must be at least twice heartbeat_ticks");
+  if (c.max_decree_bytes + 1024 > c.max_frame_bytes)
+    return R::failure(file + ": max_decree_bytes: must be at least 1 KiB below max_frame_bytes");
+  return c;
+}
+
+}  // namespace parliament

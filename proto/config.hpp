@@ -1,0 +1,55 @@
+// The parliament's configuration file (JSON), parsed without touching the disk: the caller
+// reads the file and passes its text and name, so every error can name the file and field.
+//
+// {
+//   "priests": [ {"id": 1, "host": "127.0.0.1", "port": 7101, "listen": "127.0.0.1"}, ... ],
+//   "tick_ms": 10,                 // one logical tick of every priest's clock
+//   "heartbeat_ticks": 5,          // president's successful-ballot heartbeat period
+//   "election_timeout_ticks": 30,  // silence from the president before a priest stands
+//   "max_decree_bytes": 65536,     // longest decree text a client may propose
+//   "max_frame_bytes": 4194304     // longest frame accepted on any connection
+// }
+// Only "priests" is required; "listen" (the address to bind) defaults to "host".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/ballot.hpp"
+#include "proto/result.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace parliament {
+
+struct PriestAddress {
+  PriestId id = 0;
+  std::string host;
+  uint16_t port = 0;
+  std::string listen;
+  bool operator==(const PriestAddress&) const = default;
+};
+
+struct Config {
+  std::vector<PriestAddress> priests;  // sorted by id
+  uint32_t tick_ms = 10;
+  uint32_t heartbeat_ticks = 5;
+  uint32_t election_timeout_ticks = 30;
+  uint32_t max_decree_bytes = 64 * 1024;
+  uint32_t max_frame_bytes = 4 * 1024 * 1024;
+
+  const PriestAddress* find(PriestId id) const;
+  std::vector<PriestId> ids() const;
+};
+
+// Errors read "FILE: FIELD: what is wrong".
+Result<Config> parse_config(std::string_view text, const std::string& file_name);
+
+// The membership part alone (what the god sends and each priest persists).
+Result<std::vector<PriestAddress>> parse_priests(const nlohmann::json& j,
+                                                 const std::string& where);
+nlohmann::json priests_to_json(const std::vector<PriestAddress>& priests);
+
+}  // namespace parliament

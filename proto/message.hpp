@@ -1,0 +1,89 @@
+// The parliament's messages: what priests say to each other, and their JSON form.
+//
+// Codes are the seed's wire contract (see README "Protocol"):
+//   president -> priest: 1 NextBallot, 2 BeginBallot, 3 Success, 4 Failed
+//   priest -> president: 1 LastVote,   2 Voted (yes), 3 VoteNo
+// A president forwards nothing; a priest that is not president forwards a client's
+// proposal to the president (Forward) and gets the outcome back (Answer).
+//
+// Pure: encode/decode between Message and nlohmann::json; anyone may call them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "proto/ballot.hpp"
+#include "proto/result.hpp"
+
+namespace parliament {
+
+// A decree: a client's text, tagged with the client and its request number so that a retry
+// never passes twice; or the olive-day decree (a no-op a new president uses to fill a gap).
+struct Decree {
+  bool olive_day = false;
+  uint64_t client = 0;   // 0 = no client (olive-day)
+  uint64_t request = 0;  // the client's request number, from 1, one outstanding at a time
+  std::string text;
+  // The ballot of the president that first proposed this decree at its number. It is part
+  // of the value agreed on, so every ledger records the same ballot for a decree even when
+  // a later president re-proposes it (B3) in a higher ballot.
+  Ballot origin;
+
+  static Decree olive(const Ballot& b) { return Decree{true, 0, 0, {}, b}; }
+  bool operator==(const Decree&) const = default;
+};
+
+// A decree at a decree number, with the ballot it was voted (or passed) in.
+struct Entry {
+  uint64_t decree_no = 0;
+  Ballot ballot;
+  Decree decree;
+  bool operator==(const Entry&) const = default;
+};
+
+enum class Kind : uint8_t {
+  // from the president
+  NextBallot,   // code 1: ballot, decree_no = first open decree number the president asks about
+  BeginBallot,  // code 2: ballot, entries (consecutive numbers), commit_no
+  Success,      // code 3: commit_no (all numbers up to it passed), or entries (catch-up)
+  Failed,       // code 4: the president abandons ballot
+  // to the president
+  LastVote,     // code 1: ballot promised, entries = this priest's votes at open numbers
+  Voted,        // code 2: ballot, voted yes at decree_no..last_no (empty range = ack only)
+  VoteNo,       // code 3: ballot refused, promised = the higher ballot this priest promised
+  // between priests, for clients
+  Forward,      // a client's proposal (entries[0].decree) carried to the president; token
+  Answer,       // the president's answer for token: decree_no, or error
+};
+
+bool from_president(Kind k);
+int code_of(Kind k);
+const char* name_of(Kind k);
+
+struct Message {
+  Kind kind = Kind::Success;
+  PriestId from = 0;
+  PriestId to = 0;
+  Ballot ballot;
+  uint64_t decree_no = 0;
+  uint64_t last_no = 0;
+  uint64_t commit_no = 0;
+  uint64_t passed_len = 0;  // sender's count of decrees it knows passed, 1..passed_len
+  Ballot promised;
+  std::vector<Entry> entries;
+  uint64_t token = 0;
+  bool outcome_unknown = false;  // Answer with error: the decree may still pass
+  std::string error;
+};
+
+nlohmann::json decree_to_json(const Decree& d);
+Result<Decree> decree_from_json(const nlohmann::json& j);
+
+nlohmann::json encode(const Message& m);
+// Validates types and codes; does not know the membership (the host checks `from`).
+Result<Message> decode(const nlohmann::json& j);
+
+}  // namespace parliament

@@ -1,0 +1,642 @@
+// The priest's state machine: see priest.hpp for the host's contract.
+#include "proto/priest.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+namespace parliament {
+
+namespace {
+
+std::string list_ids(const std::vector<PriestId>& ids) {
+  std::string s;
+  for (auto id : ids) s += (s.empty() ? "" : ", ") + std::to_string(id);
+  return s;
+}
+
+// A broken invariant is a bug: say so and stop, never carry on with a wrong ledger.
+[[noreturn]] void invariant_failed(const char* what) {
+  std::cerr << "parliament: invariant broken: " << what << "\n";
+  std::abort();
+}
+
+}  // namespace
+
+const char* name_of(Role r) {
+  switch (r) {
+    case Role::Follower: return "follower";
+    case Role::Candidate: return "candidate";
+    case Role::President: return "president";
+  }
+  return "?";
+}
+
+Priest::Priest(PriestOptions options, Restored restored)
+    : opt_(std::move(options)),
+      quorum_(quorum_size(opt_.members.size())),
+      rng_(opt_.seed * 0x9E3779B97F4A7C15ull + opt_.id),
+      next_bal_(restored.next_bal),
+      passed_len_(restored.ledger_len),
+      clients_(std::move(restored.clients)) {
+  std::sort(opt_.members.begin(), opt_.members.end());
+  for (auto& [n, e] : restored.votes)
+    if (n > passed_len_) votes_.emplace(n, e);
+  max_round_seen_ = next_bal_.round;
+  reset_election_timer();
+}
+
+// ---------------------------------------------------------------- host interface
+
+void Priest::tick() {
+  ++now_;
+  if (role_ == Role::President) {
+    if (now_ - last_heartbeat_tick_ >= opt_.heartbeat_ticks) {
+      heartbeat();
+      resend_unvoted();
+    }
+    check_quorum();
+  } else if (now_ >= election_deadline_) {
+    stand_for_president();
+  }
+}
+
+void Priest::step(const Message& m) {
+  if (!std::binary_search(opt_.members.begin(), opt_.members.end(), m.from)) return;
+  heard_tick_[m.from] = now_;
+  if (m.kind != Kind::Forward && m.kind != Kind::Answer) {
+    peer_len_[m.from] = m.passed_len;
+    maybe_catch_up(m.from);
+  }
+  switch (m.kind) {
+    case Kind::NextBallot: on_next_ballot(m); break;
+    case Kind::BeginBallot: on_begin_ballot(m); break;
+    case Kind::Success: on_success(m); break;
+    case Kind::Failed: on_failed(m); break;
+    case Kind::LastVote: on_last_vote(m); break;
+    case Kind::Voted: on_voted(m); break;
+    case Kind::VoteNo: on_vote_no(m); break;
+    case Kind::Forward: on_forward(m); break;
+    case Kind::Answer: on_answer(m); break;
+  }
+}
+
+void Priest::propose(Proposal p) {
+  Waiter w{opt_.id, p.token};
+  if (role_ == Role::President) {
+    enqueue(std::move(p.decree), w);
+  } else if (president_ && *president_ != opt_.id) {
+    Message f = make(Kind::Forward, *president_);
+    f.token = p.token;
+    f.entries.push_back(Entry{0, {}, std::move(p.decree)});
+    send(std::move(f));
+  } else {
+    auto r = reachable();
+    std::string why = r.size() < quorum_
+                          ? quorum_report()
+                          : "no president yet: an election is under way (ballot " +
+                                to_string(next_bal_) + "); retry shortly";
+    answer(w, 0, why, false);
+  }
+}
+
+Ready Priest::take_ready() {
+  begin_ballots();
+  // Tell the priests promptly what passed when no begin ballot carried it.
+  if (role_ == Role::President && passed_len_ > commit_sent_) {
+    Message s = make(Kind::Success, 0);
+    s.ballot = ballot_;
+    s.commit_no = passed_len_;
+    send_others(s);
+    commit_sent_ = passed_len_;
+  }
+  Ready out = std::move(ready_);
+  ready_ = Ready{};
+  return out;
+}
+
+PriestStatus Priest::status() const {
+  PriestStatus s;
+  s.id = opt_.id;
+  s.role = role_;
+  s.president = president_;
+  s.ballot = role_ == Role::Follower ? next_bal_ : ballot_;
+  s.next_bal = next_bal_;
+  s.passed_len = passed_len_;
+  s.reachable = reachable();
+  s.in_flight = in_flight_.size();
+  s.queued = queue_.size();
+  return s;
+}
+
+// ---------------------------------------------------------------- elections
+
+void Priest::reset_election_timer() {
+  uint64_t e = opt_.election_timeout_ticks;
+  election_deadline_ = now_ + e + rng_() % (e + 1);  // randomised: candidates rarely duel
+}
+
+bool Priest::promise(const Ballot& b) {
+  if (b < next_bal_) return false;
+  if (b > next_bal_) {
+    next_bal_ = b;
+    ready_.promise = b;  // durable before the last vote / vote that relies on it leaves
+  }
+  max_round_seen_ = std::max(max_round_seen_, b.round);
+  return true;
+}
+
+void Priest::stand_for_president() {
+  if (role_ == Role::President) return;
+  // B1: a round above every ballot this priest has seen; the ballot is unique because it
+  // carries this priest's id, and promised durably (ready.promise) before next ballot leaves.
+  max_round_seen_ = std::max(max_round_seen_, next_bal_.round);
+  Ballot b{max_round_seen_ + 1, opt_.id};
+  role_ = Role::Candidate;
+  ballot_ = b;
+  president_.reset();
+  last_votes_.clear();
+  promise(b);
+  reset_election_timer();
+  note("priest " + std::to_string(opt_.id) + " stands for president with ballot " +
+       to_string(b) + " (ledger holds " + std::to_string(passed_len_) + " decrees)");
+  Message nb = make(Kind::NextBallot, 0);
+  nb.ballot = b;
+  nb.decree_no = passed_len_ + 1;
+  send_all(nb);
+}
+
+void Priest::become_president() {
+  uint64_t max_len = passed_len_;
+  for (auto& [p, r] : last_votes_) max_len = std::max(max_len, r.passed_len);
+  // B3: at every open decree number, the decree of the highest-ballot vote any priest of
+  // the quorum reports; an olive-day decree where none voted.
+  std::map<uint64_t, Entry> chosen;
+  for (auto& [p, r] : last_votes_)
+    for (auto& v : r.votes) {
+      if (v.decree_no <= max_len) continue;
+      auto it = chosen.find(v.decree_no);
+      if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
+    }
+  uint64_t last = chosen.empty() ? max_len : std::max(max_len, chosen.rbegin()->first);
+
+  role_ = Role::President;
+  president_ = opt_.id;
+  became_president_tick_ = now_;
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  proposed_.clear();
+  commit_sent_ = 0;
+  last_votes_.clear();
+  next_no_ = last + 1;
+
+  std::vector<Entry> entries;
+  size_t olive = 0;
+  for (uint64_t n = max_len + 1; n <= last; ++n) {
+    auto it = chosen.find(n);
+    Entry e{n, ballot_, it != chosen.end() ? it->second.decree : Decree::olive(ballot_)};
+    if (it == chosen.end()) ++olive;
+    if (!e.decree.olive_day) proposed_[{e.decree.client, e.decree.request}] = n;
+    entries.push_back(std::move(e));
+  }
+  note("priest " + std::to_string(opt_.id) + " is president in ballot " + to_string(ballot_) +
+       ": decrees 1.." + std::to_string(max_len) + " passed, re-proposing " +
+       std::to_string(entries.size() - olive) + " and filling " + std::to_string(olive) +
+       " gaps with olive-day decrees");
+  // Begin in batches; the window limits apply to new proposals, not to these.
+  std::vector<Entry> batch;
+  size_t bytes = 0;
+  for (auto& e : entries) {
+    bytes += e.decree.text.size();
+    batch.push_back(std::move(e));
+    if (batch.size() >= opt_.max_batch_decrees || bytes >= opt_.max_batch_bytes) {
+      begin(std::move(batch));
+      batch.clear();
+      bytes = 0;
+    }
+  }
+  if (!batch.empty()) begin(std::move(batch));
+  heartbeat();
+}
+
+void Priest::step_down(const std::string& why, bool outcome_unknown) {
+  if (role_ == Role::President) {
+    note("priest " + std::to_string(opt_.id) + " abandons ballot " + to_string(ballot_) + ": " +
+         why);
+    Message f = make(Kind::Failed, 0);
+    f.ballot = ballot_;
+    send_others(f);
+    // Decrees already begun may still pass under the next president; queued ones cannot.
+    std::set<RequestKey> begun;
+    for (auto& [key, n] : proposed_) begun.insert(key);
+    for (auto& [key, waiters] : waiting_)
+      for (auto& w : waiters)
+        answer(w, 0, "ballot " + to_string(ballot_) + " abandoned: " + why,
+               outcome_unknown && begun.count(key));
+    waiting_.clear();
+    queue_.clear();
+    in_flight_.clear();
+    in_flight_bytes_ = 0;
+    proposed_.clear();
+  }
+  role_ = Role::Follower;
+  president_.reset();
+  last_votes_.clear();
+  reset_election_timer();
+}
+
+void Priest::follow(const Ballot& b) {
+  if (b.priest == opt_.id) return;
+  if (role_ != Role::Follower && b > ballot_)
+    step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
+  if (role_ != Role::Follower) return;
+  if (president_ != b.priest) {
+    president_ = b.priest;
+    note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
+         " in ballot " + to_string(b));
+  }
+  heard_president_tick_ = now_;
+  reset_election_timer();
+}
+
+// ---------------------------------------------------------------- handlers
+
+void Priest::on_next_ballot(const Message& m) {
+  if (!promise(m.ballot)) {
+    Message no = make(Kind::VoteNo, m.from);
+    no.ballot = m.ballot;
+    no.promised = next_bal_;
+    send(std::move(no));
+    return;
+  }
+  if (m.from != opt_.id) {
+    if (role_ != Role::Follower && m.ballot > ballot_)
+      step_down("priest " + std::to_string(m.from) + " stands with higher ballot " +
+                    to_string(m.ballot),
+                true);
+    if (role_ == Role::Follower) {
+      president_.reset();
+      reset_election_timer();  // give the candidate time to finish
+    }
+  }
+  // Promise (durable first: ready.promise) and report the votes at every open number.
+  Message lv = make(Kind::LastVote, m.from);
+  lv.ballot = m.ballot;
+  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it)
+    if (!passed_ahead_.count(it->first)) lv.entries.push_back(it->second);
+  for (auto it = passed_ahead_.lower_bound(m.decree_no); it != passed_ahead_.end(); ++it)
+    lv.entries.push_back(it->second);
+  std::sort(lv.entries.begin(), lv.entries.end(),
+            [](auto& a, auto& b) { return a.decree_no < b.decree_no; });
+  send(std::move(lv));
+}
+
+void Priest::on_last_vote(const Message& m) {
+  if (role_ != Role::Candidate || m.ballot != ballot_) return;  // stale
+  last_votes_[m.from] = LastVoteReport{m.passed_len, m.entries};
+  if (last_votes_.size() >= quorum_) become_president();  // B2: a majority
+}
+
+void Priest::on_begin_ballot(const Message& m) {
+  if (!promise(m.ballot)) {
+    Message no = make(Kind::VoteNo, m.from);
+    no.ballot = m.ballot;
+    no.promised = next_bal_;
+    send(std::move(no));
+    return;
+  }
+  if (m.from != opt_.id) follow(m.ballot);
+  for (const auto& e : m.entries) {
+    // A number already known passed holds the same decree (B3): vote without recording.
+    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no)) continue;
+    Entry v{e.decree_no, m.ballot, e.decree};
+    votes_[e.decree_no] = v;
+    ready_.votes.push_back(std::move(v));  // durable before the vote leaves
+  }
+  learn_commit(m.ballot, m.commit_no);
+  apply_passed();
+  Message yes = make(Kind::Voted, m.from);
+  yes.ballot = m.ballot;
+  if (m.entries.empty()) {
+    yes.decree_no = 1;
+    yes.last_no = 0;
+  } else {
+    yes.decree_no = m.entries.front().decree_no;
+    yes.last_no = m.entries.back().decree_no;
+  }
+  send(std::move(yes));
+}
+
+void Priest::on_success(const Message& m) {
+  if (!m.entries.empty()) {
+    // Catch-up: decrees the sender's ledger holds. They passed, whoever sends them.
+    for (const auto& e : m.entries)
+      if (e.decree_no > passed_len_) passed_ahead_[e.decree_no] = e;
+  } else {
+    if (m.ballot < next_bal_) {
+      Message no = make(Kind::VoteNo, m.from);
+      no.ballot = m.ballot;
+      no.promised = next_bal_;
+      send(std::move(no));
+      return;
+    }
+    follow(m.ballot);
+    learn_commit(m.ballot, m.commit_no);
+  }
+  apply_passed();
+  Message ack = make(Kind::Voted, m.from);  // an empty vote: "here, and I hold passed_len"
+  ack.ballot = m.ballot;
+  ack.decree_no = 1;
+  ack.last_no = 0;
+  send(std::move(ack));
+}
+
+void Priest::on_failed(const Message& m) {
+  if (president_ == m.from && m.ballot.priest == m.from) {
+    note("priest " + std::to_string(opt_.id) + " hears that president " +
+         std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
+    president_.reset();
+  }
+}
+
+void Priest::on_voted(const Message& m) {
+  if (role_ != Role::President || m.ballot != ballot_ || m.last_no < m.decree_no) return;
+  auto it = in_flight_.lower_bound(m.decree_no);
+  while (it != in_flight_.end() && it->first <= m.last_no) {
+    it->second.yes.insert(m.from);
+    if (it->second.yes.size() >= quorum_) {  // B2: a majority voted yes: the decree passed
+      uint64_t n = it->first;
+      Entry e{n, ballot_, std::move(it->second.decree)};
+      in_flight_bytes_ -= e.decree.text.size();
+      it = in_flight_.erase(it);
+      mark_passed(n, e);
+    } else {
+      ++it;
+    }
+  }
+  apply_passed();
+}
+
+void Priest::on_vote_no(const Message& m) {
+  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
+  if (role_ != Role::Follower && m.ballot == ballot_ && m.promised > ballot_)
+    step_down("priest " + std::to_string(m.from) + " has promised ballot " +
+                  to_string(m.promised),
+              true);
+}
+
+void Priest::on_forward(const Message& m) {
+  Waiter w{m.from, m.token};
+  if (m.entries.empty()) return;
+  if (role_ == Role::President) {
+    enqueue(m.entries.front().decree, w);
+  } else {
+    answer(w, 0,
+           "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+  }
+}
+
+void Priest::on_answer(const Message& m) {
+  ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
+}
+
+// ---------------------------------------------------------------- president
+
+void Priest::enqueue(Decree d, Waiter w) {
+  RequestKey key{d.client, d.request};
+  if (auto c = clients_.find(d.client); c != clients_.end() && d.request <= c->second.request) {
+    if (d.request == c->second.request)
+      answer(w, c->second.decree_no, "", false);  // a retry of a passed request
+    else
+      answer(w, 0,
+             "request " + std::to_string(d.request) + " of client " + std::to_string(d.client) +
+                 " is older than its last passed request " + std::to_string(c->second.request),
+             false);
+    return;
+  }
+  auto& waiters = waiting_[key];
+  bool known = !waiters.empty() || proposed_.count(key);
+  if (!known && queue_.size() >= opt_.max_queued) {
+    waiting_.erase(key);
+    answer(w, 0,
+           "president " + std::to_string(opt_.id) + " is overloaded (" +
+               std::to_string(queue_.size()) + " proposals queued); retry later",
+           false);
+    return;
+  }
+  waiters.push_back(w);
+  if (!known) queue_.push_back(Queued{std::move(d), w});
+}
+
+void Priest::begin_ballots() {
+  if (role_ != Role::President) return;
+  while (!queue_.empty() && in_flight_.size() < opt_.max_in_flight &&
+         in_flight_bytes_ < opt_.max_in_flight_bytes) {
+    std::vector<Entry> batch;
+    size_t bytes = 0;
+    while (!queue_.empty() && batch.size() < opt_.max_batch_decrees &&
+           bytes < opt_.max_batch_bytes && in_flight_.size() + batch.size() < opt_.max_in_flight &&
+           in_flight_bytes_ + bytes < opt_.max_in_flight_bytes) {
+      Queued q = std::move(queue_.front());
+      queue_.pop_front();
+      uint64_t n = next_no_++;
+      q.decree.origin = ballot_;
+      proposed_[{q.decree.client, q.decree.request}] = n;
+      bytes += q.decree.text.size();
+      batch.push_back(Entry{n, ballot_, std::move(q.decree)});
+    }
+    begin(std::move(batch));
+  }
+}
+
+void Priest::begin(std::vector<Entry> entries) {
+  if (entries.empty()) return;
+  Message bb = make(Kind::BeginBallot, 0);
+  bb.ballot = ballot_;
+  bb.commit_no = passed_len_;
+  for (const auto& e : entries) {
+    in_flight_bytes_ += e.decree.text.size();
+    in_flight_[e.decree_no] = Tally{e.decree, now_, {}};
+  }
+  bb.entries = std::move(entries);
+  commit_sent_ = passed_len_;
+  send_all(bb);
+}
+
+void Priest::heartbeat() {
+  last_heartbeat_tick_ = now_;
+  Message s = make(Kind::Success, 0);
+  s.ballot = ballot_;
+  s.commit_no = passed_len_;
+  commit_sent_ = passed_len_;
+  send_others(s);
+}
+
+// Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
+// have not voted, every decree begun more than two heartbeats ago.
+void Priest::resend_unvoted() {
+  for (PriestId p : opt_.members) {
+    Message bb = make(Kind::BeginBallot, p);
+    bb.ballot = ballot_;
+    bb.commit_no = passed_len_;
+    auto flush = [&] {
+      if (!bb.entries.empty()) send(bb);
+      bb.entries.clear();
+    };
+    size_t sent = 0;
+    for (auto& [n, t] : in_flight_) {
+      if (sent >= opt_.max_batch_decrees) break;
+      bool stale = now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks;
+      if (!stale || t.yes.count(p)) {
+        flush();  // a vote's range must be consecutive numbers
+        continue;
+      }
+      bb.entries.push_back(Entry{n, ballot_, t.decree});
+      ++sent;
+    }
+    flush();
+  }
+  for (auto& [n, t] : in_flight_)
+    if (now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks) t.sent_tick = now_;
+}
+
+void Priest::check_quorum() {
+  if (now_ - became_president_tick_ < opt_.election_timeout_ticks) return;
+  if (reachable().size() < quorum_) step_down(quorum_report(), true);
+}
+
+void Priest::mark_passed(uint64_t n, const Entry& e) {
+  if (n > passed_len_) passed_ahead_[n] = e;
+}
+
+// ---------------------------------------------------------------- everyone
+
+// The president of ballot b proposes one decree per number, and tells what passed up to
+// commit_no; a vote of this priest in that same ballot is therefore the passed decree.
+void Priest::learn_commit(const Ballot& b, uint64_t commit_no) {
+  for (uint64_t n = passed_len_ + 1; n <= commit_no; ++n) {
+    if (passed_ahead_.count(n)) continue;
+    auto v = votes_.find(n);
+    if (v == votes_.end() || v->second.ballot != b) break;  // a gap: catch-up fills it
+    passed_ahead_[n] = v->second;
+  }
+}
+
+void Priest::apply_passed() {
+  while (!passed_ahead_.empty() && passed_ahead_.begin()->first <= passed_len_ + 1) {
+    auto node = passed_ahead_.extract(passed_ahead_.begin());
+    Entry e = std::move(node.mapped());
+    if (e.decree_no <= passed_len_) continue;
+    if (e.decree_no != passed_len_ + 1) invariant_failed("applying a decree out of order");
+    uint64_t n = ++passed_len_;
+    votes_.erase(n);
+    e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
+    if (!e.decree.olive_day) {
+      RequestKey key{e.decree.client, e.decree.request};
+      auto& rec = clients_[e.decree.client];
+      uint64_t answer_no = n;
+      std::string error;
+      if (e.decree.request <= rec.request) {
+        // A retry that passed twice: the ledger keeps the first; this one becomes olive-day.
+        answer_no = e.decree.request == rec.request ? rec.decree_no : 0;
+        if (!answer_no) error = "request superseded by a later request of the same client";
+        note("decree " + std::to_string(n) + " repeats request " +
+             std::to_string(e.decree.request) + " of client " + std::to_string(e.decree.client) +
+             "; recorded as olive-day");
+        e.decree = Decree::olive(e.decree.origin);
+      } else {
+        rec = ClientRecord{e.decree.request, n};
+      }
+      if (auto w = waiting_.find(key); w != waiting_.end()) {
+        for (auto& waiter : w->second) answer(waiter, answer_no, error, false);
+        waiting_.erase(w);
+      }
+      proposed_.erase(key);
+    }
+    if (auto t = in_flight_.find(n); t != in_flight_.end()) {
+      in_flight_bytes_ -= t->second.decree.text.size();
+      in_flight_.erase(t);
+    }
+    ready_.passed.push_back(std::move(e));
+  }
+}
+
+void Priest::answer(const Waiter& w, uint64_t decree_no, std::string error, bool unknown) {
+  if (w.origin == opt_.id) {
+    ready_.replies.push_back(ClientReply{w.token, decree_no, std::move(error), unknown});
+    return;
+  }
+  Message a = make(Kind::Answer, w.origin);
+  a.token = w.token;
+  a.decree_no = decree_no;
+  a.error = std::move(error);
+  a.outcome_unknown = unknown;
+  send(std::move(a));
+}
+
+// Whoever holds more of the ledger than a peer it hears from sends it the difference, one
+// chunk at a time: the next chunk when the peer has taken the last, or after a silence.
+void Priest::maybe_catch_up(PriestId peer) {
+  if (peer == opt_.id) return;
+  uint64_t plen = peer_len_[peer];
+  if (plen >= passed_len_) return;
+  auto& s = catch_up_sent_[peer];
+  if (plen < s.from && now_ - s.tick < 2 * opt_.heartbeat_ticks) return;
+  uint64_t upto = std::min(passed_len_, plen + opt_.catch_up_chunk);
+  ready_.catch_up.push_back(CatchUp{peer, plen + 1, upto});
+  s = CatchUpSent{plen + 1, now_};
+}
+
+Message Priest::make(Kind k, PriestId to) const {
+  Message m;
+  m.kind = k;
+  m.from = opt_.id;
+  m.to = to;
+  return m;
+}
+
+void Priest::send(Message m) {
+  m.from = opt_.id;
+  m.passed_len = passed_len_;
+  ready_.messages.push_back(std::move(m));
+}
+
+void Priest::send_all(const Message& m) {
+  for (PriestId p : opt_.members) {
+    Message c = m;
+    c.to = p;
+    send(std::move(c));
+  }
+}
+
+void Priest::send_others(const Message& m) {
+  for (PriestId p : opt_.members) {
+    if (p == opt_.id) continue;
+    Message c = m;
+    c.to = p;
+    send(std::move(c));
+  }
+}
+
+std::vector<PriestId> Priest::reachable() const {
+  std::vector<PriestId> out;
+  for (PriestId p : opt_.members) {
+    if (p == opt_.id) {
+      out.push_back(p);
+      continue;
+    }
+    auto it = heard_tick_.find(p);
+    if (it != heard_tick_.end() && now_ - it->second <= opt_.election_timeout_ticks)
+      out.push_back(p);
+  }
+  return out;
+}
+
+std::string Priest::quorum_report() const {
+  auto r = reachable();
+  return "no quorum: reached " + std::to_string(r.size()) + " of " +
+         std::to_string(opt_.members.size()) + " priests (" + list_ids(r) +
+         "); is the network partitioned?";
+}
+
+}  // namespace parliament

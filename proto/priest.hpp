@@ -1,0 +1,238 @@
+// Priest: one member of the parliament, as a pure, deterministic state machine.
+//
+// It plays every role of the paper: it votes (keeps its promise next_bal and its votes),
+// it may stand for president (next ballot / last vote), and as president it passes many
+// decrees at once with begin ballot alone (Multi-Paxos). It does no I/O: the host
+// (server/transport.cpp, or the simulator in tests/sim) drives it:
+//
+//   host calls tick() every tick, step(msg) for every message from a priest (including
+//   itself), propose(req) for every client proposal; then take_ready() and, IN THIS ORDER:
+//     1. make ready.promise and ready.votes durable (append + fdatasync);
+//     2. only then send ready.messages (a LastVote or Voted sent before its promise/vote is
+//        on disk breaks B3 after a crash); messages to itself are fed back to step();
+//     3. append ready.passed to the ledger (contiguous, in decree-number order);
+//     4. send ready.replies to clients and fulfil ready.catch_up from the ledger on disk.
+//   If step 1 fails the host must stop: send nothing from this ready, ever again.
+//
+// Single-threaded: call from one thread only. Randomness comes from the seed.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proto/ballot.hpp"
+#include "proto/message.hpp"
+
+namespace parliament {
+
+struct PriestOptions {
+  PriestId id = 0;
+  std::vector<PriestId> members;  // every priest of the parliament, this one included
+  uint32_t heartbeat_ticks = 5;
+  uint32_t election_timeout_ticks = 30;
+  size_t max_batch_decrees = 4096;         // decrees in one begin ballot
+  size_t max_batch_bytes = 1 << 20;        // decree text in one begin ballot
+  size_t max_in_flight = 8192;             // decrees begun but not yet passed
+  size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
+  size_t max_queued = 100000;              // client proposals waiting for a ballot
+  size_t catch_up_chunk = 2048;            // decrees per catch-up successful ballot
+  uint64_t seed = 1;
+};
+
+// The last request each client passed: a retry of it answers with its decree number, and
+// never passes again. Rebuilt from the ledger at start.
+struct ClientRecord {
+  uint64_t request = 0;
+  uint64_t decree_no = 0;
+};
+
+// What the host read back from disk at start.
+struct Restored {
+  Ballot next_bal;                       // the promise
+  std::map<uint64_t, Entry> votes;       // prev_vote per decree number above ledger_len
+  uint64_t ledger_len = 0;               // decrees 1..ledger_len are in the ledger
+  std::unordered_map<uint64_t, ClientRecord> clients;
+};
+
+// A client's proposal as handed to the core by the host.
+struct Proposal {
+  uint64_t token = 0;  // the host's handle for the waiting client
+  Decree decree;       // client, request and text set
+};
+
+struct ClientReply {
+  uint64_t token = 0;
+  uint64_t decree_no = 0;  // > 0: the decree passed at this number
+  std::string error;       // non-empty: it did not (yet) pass
+  bool outcome_unknown = false;  // with error: it may still pass; retry the same request
+};
+
+// Ask the host to send `to` the passed decrees from_no..upto_no from its ledger, as a
+// successful ballot carrying them (catch-up).
+struct CatchUp {
+  PriestId to = 0;
+  uint64_t from_no = 0;
+  uint64_t upto_no = 0;
+};
+
+struct Ready {
+  std::optional<Ballot> promise;  // new next_bal: durable before messages
+  std::vector<Entry> votes;       // new votes: durable before messages
+  std::vector<Message> messages;
+  std::vector<Entry> passed;      // append to the ledger, in order
+  std::vector<ClientReply> replies;
+  std::vector<CatchUp> catch_up;
+  std::vector<std::string> notes;  // what happened, as sentences for the log
+  bool empty() const {
+    return !promise && votes.empty() && messages.empty() && passed.empty() && replies.empty() &&
+           catch_up.empty();
+  }
+};
+
+enum class Role { Follower, Candidate, President };
+const char* name_of(Role r);
+
+struct PriestStatus {
+  PriestId id = 0;
+  Role role = Role::Follower;
+  std::optional<PriestId> president;
+  Ballot ballot;    // the ballot it is president/candidate in, else the one it follows
+  Ballot next_bal;  // its promise
+  uint64_t passed_len = 0;
+  std::vector<PriestId> reachable;  // heard from within an election timeout (itself included)
+  size_t in_flight = 0;
+  size_t queued = 0;
+};
+
+class Priest {
+ public:
+  Priest(PriestOptions options, Restored restored);
+
+  void tick();
+  void step(const Message& m);
+  void propose(Proposal p);
+  Ready take_ready();
+
+  PriestStatus status() const;
+  PriestId id() const { return opt_.id; }
+  uint64_t passed_len() const { return passed_len_; }
+  const Ballot& next_bal() const { return next_bal_; }
+  Role role() const { return role_; }
+
+ private:
+  struct Waiter {
+    PriestId origin;  // this priest, or the priest that forwarded it
+    uint64_t token;
+  };
+  struct Tally {
+    Decree decree;
+    uint64_t sent_tick = 0;
+    std::set<PriestId> yes;
+  };
+  struct Queued {
+    Decree decree;
+    Waiter waiter;
+  };
+  struct LastVoteReport {
+    uint64_t passed_len;
+    std::vector<Entry> votes;
+  };
+  using RequestKey = std::pair<uint64_t, uint64_t>;  // (client, request)
+
+  // elections
+  void stand_for_president();
+  void become_president();
+  void step_down(const std::string& why, bool outcome_unknown);
+  void follow(const Ballot& b);
+  void reset_election_timer();
+  bool promise(const Ballot& b);  // raises next_bal; false if b < next_bal
+
+  // handlers
+  void on_next_ballot(const Message& m);
+  void on_last_vote(const Message& m);
+  void on_begin_ballot(const Message& m);
+  void on_success(const Message& m);
+  void on_failed(const Message& m);
+  void on_voted(const Message& m);
+  void on_vote_no(const Message& m);
+  void on_forward(const Message& m);
+  void on_answer(const Message& m);
+
+  // president
+  void enqueue(Decree d, Waiter w);
+  void begin_ballots();
+  void begin(std::vector<Entry> entries);
+  void heartbeat();
+  void resend_unvoted();
+  void check_quorum();
+  void mark_passed(uint64_t n, const Entry& e);
+
+  // everyone
+  void learn_commit(const Ballot& b, uint64_t commit_no);
+  void apply_passed();
+  void answer(const Waiter& w, uint64_t decree_no, std::string error, bool unknown);
+  void maybe_catch_up(PriestId peer);
+  void send(Message m);
+  void send_all(const Message& m);  // every priest, this one included
+  void send_others(const Message& m);
+  void note(std::string s) { ready_.notes.push_back(std::move(s)); }
+  Message make(Kind k, PriestId to) const;
+  std::string quorum_report() const;
+  std::vector<PriestId> reachable() const;
+
+  PriestOptions opt_;
+  size_t quorum_;
+  std::mt19937_64 rng_;
+  uint64_t now_ = 0;
+
+  // durable state (mirrors what the host made durable)
+  Ballot next_bal_;
+  std::map<uint64_t, Entry> votes_;  // decree numbers above passed_len_
+  uint64_t passed_len_ = 0;
+  std::unordered_map<uint64_t, ClientRecord> clients_;
+
+  // learned but not yet contiguous
+  std::map<uint64_t, Entry> passed_ahead_;
+
+  // role
+  Role role_ = Role::Follower;
+  Ballot ballot_;  // candidate/president: my ballot
+  std::optional<PriestId> president_;
+  uint64_t heard_president_tick_ = 0;
+  uint64_t election_deadline_ = 0;
+  uint64_t max_round_seen_ = 0;
+
+  // candidate
+  std::map<PriestId, LastVoteReport> last_votes_;
+
+  // president
+  uint64_t next_no_ = 1;
+  uint64_t became_president_tick_ = 0;
+  uint64_t last_heartbeat_tick_ = 0;
+  std::map<uint64_t, Tally> in_flight_;
+  size_t in_flight_bytes_ = 0;
+  uint64_t commit_sent_ = 0;  // the highest commit_no sent to the priests
+  std::deque<Queued> queue_;
+  std::map<RequestKey, std::vector<Waiter>> waiting_;
+  std::map<RequestKey, uint64_t> proposed_;  // (client, request) -> decree number in flight
+
+  // peers
+  std::map<PriestId, uint64_t> heard_tick_;
+  std::map<PriestId, uint64_t> peer_len_;
+  struct CatchUpSent {
+    uint64_t from = 0;  // first decree number of the last chunk sent
+    uint64_t tick = 0;
+  };
+  std::map<PriestId, CatchUpSent> catch_up_sent_;
+
+  Ready ready_;
+};
+
+}  // namespace parliament

@@ -1,0 +1,96 @@
+// Storage: the durable files of one priest, all under its data directory.
+//
+//   ledger.csv       the passed decrees, decree-number order, header
+//                    decree_no,ballot,kind,client,request,decree,crc32
+//                    (kind is "decree" or "olive-day"). Append-only.
+//   votes.csv        the promise and the votes, header
+//                    record,decree_no,ballot,kind,client,request,decree,crc32
+//                    (record "promise": decree_no and decree fields empty; record "vote").
+//                    Append-only; rewritten whole only by compact(), atomically.
+//   membership.json  the membership the god bootstrapped, written once, atomically.
+//
+// Durability contract (README "Durability"): the host appends the promise and votes of one
+// ready() batch, then calls VoteLog::sync() (one fdatasync for the whole batch: group
+// commit) before any message of that batch leaves. The ledger is appended after; its
+// fdatasync may lag, because a passed decree is already durable in a majority's votes.
+// compact() syncs the ledger first, since it drops the votes the ledger now covers.
+//
+// A torn last record (crash mid-write) is detected by its checksum or missing newline,
+// logged, and cut off at open; a bad record before good ones is corruption: open fails.
+// Any write or fdatasync error is returned and the file refuses further writes.
+//
+// Called from the priest's single I/O thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proto/ballot.hpp"
+#include "proto/config.hpp"
+#include "proto/message.hpp"
+#include "proto/result.hpp"
+
+namespace parliament {
+
+class LedgerFile {
+ public:
+  // Opens (creating it with its header if missing) and recovers a torn tail. Calls
+  // `each` with every decree in order, so the caller can rebuild what it derives.
+  static Result<std::unique_ptr<LedgerFile>> open(const std::string& path,
+                                                  const std::function<void(const Entry&)>& each);
+  ~LedgerFile();
+
+  uint64_t length() const { return offsets_.size(); }  // decrees 1..length()
+  // Appends; entries[0].decree_no must be length()+1 and the numbers consecutive.
+  Status append(const std::vector<Entry>& entries);
+  Status sync();
+  // Up to max_count decrees from from_no (1-based), stopping early past max_bytes of text.
+  Result<std::vector<Entry>> read(uint64_t from_no, size_t max_count, size_t max_bytes) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  LedgerFile() = default;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;              // bytes in the file
+  std::vector<uint64_t> offsets_;  // offsets_[n-1]: byte offset of decree n
+  std::string error_;              // set after a failed write: no more writes
+};
+
+class VoteLog {
+ public:
+  struct Loaded {
+    Ballot next_bal;
+    std::vector<Entry> votes;  // in file order; a later vote for a number replaces an earlier
+  };
+  static Result<std::unique_ptr<VoteLog>> open(const std::string& path, Loaded& loaded);
+  ~VoteLog();
+
+  Status append_promise(const Ballot& b);
+  Status append_votes(const std::vector<Entry>& votes);
+  Status sync();
+  // Atomically replaces the file by one holding just this promise and these votes
+  // (write temp, fdatasync, rename, fsync the directory).
+  Status compact(const Ballot& next_bal, const std::vector<Entry>& votes);
+  uint64_t bytes() const { return size_; }
+
+ private:
+  VoteLog() = default;
+  Status write_all(const std::string& bytes);
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string error_;
+};
+
+// membership.json in `dir`: nullopt-like empty vector if absent; error if unreadable.
+Result<std::vector<PriestAddress>> load_membership(const std::string& dir);
+Status save_membership(const std::string& dir, const std::vector<PriestAddress>& priests);
+
+// Creates the directory and its parents if missing.
+Status ensure_dir(const std::string& dir);
+
+}  // namespace parliament

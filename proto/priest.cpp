@@ -129,6 +129,12 @@ PriestStatus Priest::status() const {
   return s;
 }
 
+std::vector<Entry> Priest::votes() const {
+  std::vector<Entry> out;
+  for (auto& [n, v] : votes_) out.push_back(v);
+  return out;
+}
+
 // ---------------------------------------------------------------- elections
 
 void Priest::reset_election_timer() {

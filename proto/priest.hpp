@@ -121,6 +121,8 @@ class Priest {
   Ready take_ready();
 
   PriestStatus status() const;
+  // This priest's votes above its ledger (what a compacted votes file must keep).
+  std::vector<Entry> votes() const;
   PriestId id() const { return opt_.id; }
   uint64_t passed_len() const { return passed_len_; }
   const Ballot& next_bal() const { return next_bal_; }

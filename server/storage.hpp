@@ -2,10 +2,12 @@
 //
 //   ledger.csv       the passed decrees, decree-number order, header
 //                    decree_no,ballot,kind,client,request,decree,crc32
-//                    (kind is "decree" or "olive-day"). Append-only.
+//                    (kind is "decree" or "olive-day"; ballot is the decree's origin, the
+//                    ballot that first proposed it). Append-only.
 //   votes.csv        the promise and the votes, header
-//                    record,decree_no,ballot,kind,client,request,decree,crc32
-//                    (record "promise": decree_no and decree fields empty; record "vote").
+//                    record,decree_no,ballot,origin,kind,client,request,decree,crc32
+//                    (record "promise": only ballot set; record "vote": ballot is the one
+//                    voted in, origin the ballot that first proposed the decree).
 //                    Append-only; rewritten whole only by compact(), atomically.
 //   membership.json  the membership the god bootstrapped, written once, atomically.
 //
@@ -13,7 +15,7 @@
 // ready() batch, then calls VoteLog::sync() (one fdatasync for the whole batch: group
 // commit) before any message of that batch leaves. The ledger is appended after; its
 // fdatasync may lag, because a passed decree is already durable in a majority's votes.
-// compact() syncs the ledger first, since it drops the votes the ledger now covers.
+// Before compact(), which drops the votes the ledger now covers, the host syncs the ledger.
 //
 // A torn last record (crash mid-write) is detected by its checksum or missing newline,
 // logged, and cut off at open; a bad record before good ones is corruption: open fails.

@@ -1,0 +1,333 @@
+// paxos-client: propose a decree, read a priest's ledger, or ask every priest its status.
+//
+//   paxos-client --config config/local.json propose "text" [--json] [--timeout 5]
+//   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
+//   paxos-client --config config/local.json status [--json]
+//
+// Exit status: 0 success, 1 the parliament did not do it (or a priest could not be reached),
+// 2 bad input (command line, configuration).
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client/rpc.hpp"
+#include "proto/config.hpp"
+
+using namespace parliament;
+using nlohmann::json;
+
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
+  return ss.str();
+}
+
+// "--cluster host:port,host:port": priests numbered 1..n in the order given.
+Result<Config> parse_cluster(const std::string& list) {
+  using R = Result<Config>;
+  Config c;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::string where = "--cluster: \"" + item + "\"";
+    auto colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+      return R::failure(where + ": expected host:port");
+    std::string host = item.substr(0, colon), port_text = item.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);  // [::1]:7101
+    unsigned long port = 0;
+    size_t used = 0;
+    try {
+      port = std::stoul(port_text, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != port_text.size() || port == 0 || port > 65535)
+      return R::failure(where + ": port must be an integer from 1 to 65535");
+    PriestAddress p;
+    p.id = static_cast<PriestId>(c.priests.size() + 1);
+    p.host = host;
+    p.port = static_cast<uint16_t>(port);
+    p.listen = host;
+    c.priests.push_back(std::move(p));
+  }
+  if (c.priests.empty()) return R::failure("--cluster: expected host:port,host:port,...");
+  return c;
+}
+
+std::string address_of(const PriestAddress& p) { return p.host + ":" + std::to_string(p.port); }
+
+// Decree text on one line: newlines and other control characters shown as escapes.
+std::string visible(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\\': out += "\\\\"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string text_of(const json& j, const char* field, const std::string& absent = "-") {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return absent;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+// ---- propose ----
+
+int propose(const Config& config, const std::string& text, double timeout_s, bool as_json) {
+  Proposer proposer(config.priests, random_client_id());
+  auto outcome = proposer.propose(text, Millis(static_cast<int64_t>(std::llround(timeout_s * 1000))));
+  if (as_json) {
+    json j = outcome.passed ? json{{"decree_no", outcome.decree_no}, {"decree", text}, {"passed", true}}
+                            : json{{"passed", false}, {"error", outcome.error}, {"decree", text}};
+    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  } else if (outcome.passed) {
+    std::cout << "passed as decree " << outcome.decree_no << "\n";
+  } else {
+    std::cerr << "paxos-client: " << outcome.error << "\n";
+  }
+  return outcome.passed ? 0 : 1;
+}
+
+// ---- ledger ----
+
+int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
+  const PriestAddress* p = config.find(id);
+  if (!p) {
+    std::cerr << "paxos-client: there is no priest " << id << " in the configuration (priests: ";
+    for (size_t i = 0; i < config.priests.size(); ++i)
+      std::cerr << (i ? ", " : "") << config.priests[i].id;
+    std::cerr << ")\n";
+    return 2;
+  }
+  auto conn = Connection::connect(p->host, p->port, Millis(2000));
+  if (!conn) {
+    std::cerr << "paxos-client: priest " << id << " is unreachable: " << conn.error() << "\n";
+    return 1;
+  }
+  json decrees = json::array();
+  uint64_t length = 0;
+  for (;;) {
+    json request = {{"type", "ledger"}, {"from", from}, {"max", 1000}};
+    auto reply = (*conn)->call(request, Millis(5000));
+    if (!reply) {
+      std::cerr << "paxos-client: priest " << id << ": " << reply.error() << "\n";
+      return 1;
+    }
+    const json& r = *reply;
+    if (r.value("type", "") == "error") {
+      std::cerr << "paxos-client: priest " << id << " refused: " << text_of(r, "error") << "\n";
+      return 1;
+    }
+    auto page = r.find("decrees");
+    auto len = r.find("length");
+    if (r.value("type", "") != "ledger" || page == r.end() || !page->is_array() ||
+        len == r.end() || !len->is_number_unsigned()) {
+      std::cerr << "paxos-client: priest " << id << " sent a malformed ledger reply: " << r.dump()
+                << "\n";
+      return 1;
+    }
+    length = len->get<uint64_t>();
+    uint64_t last = 0;
+    for (const auto& d : *page) {
+      auto no = d.find("decree_no");
+      if (!d.is_object() || no == d.end() || !no->is_number_unsigned() ||
+          no->get<uint64_t>() < from) {
+        std::cerr << "paxos-client: priest " << id << " sent a malformed decree: " << d.dump() << "\n";
+        return 1;
+      }
+      last = no->get<uint64_t>();
+      decrees.push_back(d);
+    }
+    if (page->empty() || last >= length) break;
+    from = last + 1;
+  }
+  if (as_json) {
+    std::cout << decrees.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "ledger of priest " << id << " (" << address_of(*p) << "): " << length
+            << " decrees passed\n";
+  std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
+  for (const auto& d : decrees) {
+    // The decree is its text, or (as in the priests' own messages) {"text"} / {"olive_day"}.
+    json decree = d.value("decree", json());
+    bool olive = text_of(d, "kind", "").find("olive") != std::string::npos;
+    if (decree.is_object()) {
+      olive = olive || decree.value("olive_day", false);
+      decree = decree.value("text", json());
+    }
+    rows.push_back({std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
+                    olive ? "(olive-day)"
+                    : visible(decree.is_string() ? decree.get<std::string>()
+                                                 : decree.is_null() ? "" : decree.dump())});
+  }
+  print_table(rows);
+  return 0;
+}
+
+// ---- status ----
+
+int status(const Config& config, bool as_json) {
+  std::vector<Result<json>> replies(config.priests.size(), Result<json>::failure("not asked"));
+  std::vector<std::thread> askers;
+  for (size_t i = 0; i < config.priests.size(); ++i)
+    askers.emplace_back([&, i] {
+      replies[i] = call_priest(config.priests[i], json{{"type", "status"}}, Millis(500));
+    });
+  for (auto& t : askers) t.join();
+
+  json all = json::array();
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "ADDRESS", "ROLE", "PRESIDENT", "BALLOT", "NEXT_BAL", "LEDGER", "SEES", "STATE"}};
+  for (size_t i = 0; i < config.priests.size(); ++i) {
+    const auto& p = config.priests[i];
+    const auto& r = replies[i];
+    std::string id = std::to_string(p.id), addr = address_of(p);
+    std::string error;
+    if (!r) error = r.error();
+    else if (r->value("type", "") == "error") error = "refused: " + text_of(*r, "error");
+    else if (r->value("type", "") != "status") error = "malformed reply: " + r->dump();
+    if (!error.empty()) {
+      all.push_back({{"id", p.id}, {"address", addr}, {"answered", false}, {"error", error}});
+      rows.push_back({id, addr, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
+      continue;
+    }
+    json s = *r;
+    s.erase("type");
+    all.push_back({{"id", p.id}, {"address", addr}, {"answered", true}, {"status", s}});
+    std::string sees;
+    if (auto it = s.find("reachable"); it != s.end() && it->is_array())
+      for (const auto& x : *it) sees += (sees.empty() ? "" : ",") + x.dump();
+    std::string state = "reachable";
+    if (!s.value("bootstrapped", true)) state = "reachable, not bootstrapped";
+    if (auto h = s.find("halted"); h != s.end() && h->is_string())
+      state = "HALTED (" + h->get<std::string>() + ")";
+    rows.push_back({id, addr, text_of(s, "role"), text_of(s, "president", "none"),
+                    text_of(s, "ballot"), text_of(s, "next_bal"), text_of(s, "passed_len"),
+                    sees.empty() ? "-" : sees, state});
+  }
+  if (as_json)
+    std::cout << all.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  else
+    print_table(rows);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"paxos-client: propose decrees to the parliament and read its ledger"};
+  std::string config_file, cluster;
+  auto* config_opt = app.add_option("--config", config_file, "the parliament's configuration file");
+  auto* cluster_opt =
+      app.add_option("--cluster", cluster, "priests as host:port,host:port,... (ids 1..n in order)");
+  config_opt->excludes(cluster_opt);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+
+  std::string text;
+  bool propose_json = false;
+  double timeout_s = 5;
+  auto* propose_cmd = app.add_subcommand("propose", "propose a decree and wait until it passes");
+  propose_cmd->add_option("TEXT", text, "the decree")->required();
+  propose_cmd->add_flag("--json", propose_json, "print the outcome as JSON");
+  propose_cmd->add_option("--timeout", timeout_s, "seconds to keep trying (default 5)")
+      ->check(CLI::Range(0.001, 86400.0));
+
+  PriestId ledger_priest = 0;
+  uint64_t ledger_from = 1;
+  bool ledger_json = false;
+  auto* ledger_cmd = app.add_subcommand("ledger", "print the decrees a priest knows passed");
+  ledger_cmd->add_option("--priest", ledger_priest, "the priest to ask")->required();
+  ledger_cmd->add_option("--from", ledger_from, "first decree number (default 1)")
+      ->check(CLI::PositiveNumber);
+  ledger_cmd->add_flag("--json", ledger_json, "print a JSON array");
+
+  bool status_json = false;
+  auto* status_cmd = app.add_subcommand("status", "ask every priest its role and ballots");
+  status_cmd->add_flag("--json", status_json, "print a JSON array");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  Result<Config> config = Result<Config>::failure("");
+  if (config_opt->count()) {
+    auto text_of_file = read_file(config_file);
+    if (!text_of_file) {
+      std::cerr << "paxos-client: " << text_of_file.error() << "\n";
+      return 2;
+    }
+    config = parse_config(*text_of_file, config_file);
+  } else if (cluster_opt->count()) {
+    config = parse_cluster(cluster);
+  } else {
+    std::cerr << "paxos-client: say where the parliament is: --config FILE or --cluster "
+                 "host:port,host:port,...\n";
+    return 2;
+  }
+  if (!config) {
+    std::cerr << "paxos-client: " << config.error() << "\n";
+    return 2;
+  }
+
+  if (*propose_cmd) {
+    if (text.size() > config->max_decree_bytes) {
+      std::cerr << "paxos-client: the decree is " << text.size() << " bytes; the parliament takes at most "
+                << config->max_decree_bytes << " (max_decree_bytes)\n";
+      return 2;
+    }
+    return propose(*config, text, timeout_s, propose_json);
+  }
+  if (*ledger_cmd) return ledger(*config, ledger_priest, ledger_from, ledger_json);
+  if (*status_cmd) return status(*config, status_json);
+  return 2;
+}

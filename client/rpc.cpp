@@ -1,0 +1,279 @@
+// rpc: blocking request/reply over framed JSON, every wait bounded by a deadline.
+//
+// Each Connection owns its io_context. An operation is started asynchronously and the
+// io_context is run until the operation completes or its deadline passes; on a timeout the
+// socket is closed (which cancels the operation) and the connection is unusable from then on.
+#include "client/rpc.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <asio.hpp>
+
+#include "proto/framing.hpp"
+
+namespace parliament {
+
+using asio::ip::tcp;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Replies may carry up to a page of the ledger; a client accepts the largest frame any
+// priest may be configured to send.
+constexpr size_t kMaxReplyBytes = 64 * 1024 * 1024 + 4096;
+
+std::string address_of(const std::string& host, uint16_t port) {
+  return host + ":" + std::to_string(port);
+}
+
+Millis remaining(Clock::time_point deadline) {
+  return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+}
+
+std::string seconds_text(Millis d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", d.count() / 1000.0);
+  return buf;
+}
+
+}  // namespace
+
+struct Connection::Impl {
+  asio::io_context io;
+  tcp::socket socket{io};
+  FrameDecoder decoder{kMaxReplyBytes};
+  std::string address;  // "host:port", for messages
+  bool broken = false;
+
+  // Runs the io_context until `done` or the deadline. On a timeout closes the socket, lets the
+  // cancelled handler run (it refers to the caller's locals) and returns false.
+  bool run_until(Clock::time_point deadline, const bool& done) {
+    io.restart();
+    while (!done && Clock::now() < deadline && !io.stopped()) io.run_one_until(deadline);
+    if (done) return true;
+    std::error_code ignored;
+    socket.close(ignored);
+    broken = true;
+    io.restart();
+    io.run();
+    return false;
+  }
+
+  std::string failure(const std::error_code& ec) {
+    broken = true;
+    std::error_code ignored;
+    socket.close(ignored);
+    if (ec == asio::error::eof || ec == asio::error::connection_reset)
+      return "priest at " + address + " closed the connection";
+    return "connection to priest at " + address + " failed: " + ec.message();
+  }
+
+  Result<json> call(const json& request, Millis timeout) {
+    using R = Result<json>;
+    if (broken) return R::failure("connection to priest at " + address + " is closed");
+    auto deadline = Clock::now() + timeout;
+    auto timed_out = [&] {
+      return R::failure("priest at " + address + " did not answer within " +
+                        std::to_string(timeout.count()) + " ms");
+    };
+    std::string out = frame(request);
+    std::error_code ec;
+    bool done = false;
+    asio::async_write(socket, asio::buffer(out), [&](std::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    if (!run_until(deadline, done)) return timed_out();
+    if (ec) return R::failure(failure(ec));
+    char buf[16 * 1024];
+    for (;;) {
+      if (auto payload = decoder.next()) {
+        auto reply = parse_object(*payload);
+        if (!reply) {
+          broken = true;
+          return R::failure("priest at " + address + " sent a reply that is not a JSON object");
+        }
+        return std::move(*reply);
+      }
+      if (decoder.failed()) {
+        broken = true;
+        return R::failure("priest at " + address + " sent a bad frame: " + decoder.error());
+      }
+      size_t n = 0;
+      done = false;
+      socket.async_read_some(asio::buffer(buf), [&](std::error_code e, size_t got) {
+        ec = e;
+        n = got;
+        done = true;
+      });
+      if (!run_until(deadline, done)) return timed_out();
+      if (ec) return R::failure(failure(ec));
+      decoder.feed(std::string_view(buf, n));
+    }
+  }
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::~Connection() = default;
+
+Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host, uint16_t port,
+                                                        Millis timeout) {
+  using R = Result<std::unique_ptr<Connection>>;
+  auto impl = std::make_unique<Impl>();
+  impl->address = address_of(host, port);
+  auto deadline = Clock::now() + timeout;
+  std::error_code ec;
+  // A numeric address needs no lookup. A host name is looked up synchronously: getaddrinfo
+  // cannot be cancelled, so a deadline would not shorten the wait anyway.
+  std::vector<tcp::endpoint> endpoints;
+  if (auto addr = asio::ip::make_address(host, ec); !ec) {
+    endpoints.emplace_back(addr, port);
+  } else {
+    tcp::resolver resolver(impl->io);
+    auto found = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return R::failure("cannot resolve " + host + ": " + ec.message());
+    for (const auto& e : found) endpoints.push_back(e.endpoint());
+  }
+  bool done = false;
+  asio::async_connect(impl->socket, endpoints, [&](std::error_code e, const tcp::endpoint&) {
+    ec = e;
+    done = true;
+  });
+  if (!impl->run_until(deadline, done))
+    return R::failure("priest at " + impl->address + " did not accept a connection within " +
+                      std::to_string(timeout.count()) + " ms");
+  if (ec) return R::failure("cannot connect to priest at " + impl->address + ": " + ec.message());
+  impl->socket.set_option(tcp::no_delay(true), ec);
+  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+Result<json> Connection::call(const json& request, Millis timeout) {
+  return impl_->call(request, timeout);
+}
+
+Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout) {
+  auto deadline = Clock::now() + timeout;
+  auto conn = Connection::connect(p.host, p.port, timeout);
+  if (!conn) return Result<json>::failure(conn.error());
+  auto reply = (*conn)->call(request, std::max(Millis(1), remaining(deadline)));
+  if (!reply && Clock::now() >= deadline)  // name the caller's whole timeout, not what was left
+    return Result<json>::failure("priest at " + address_of(p.host, p.port) +
+                                 " did not answer within " + std::to_string(timeout.count()) +
+                                 " ms");
+  return reply;
+}
+
+Proposer::Proposer(std::vector<PriestAddress> priests, uint64_t client_id)
+    : priests_(std::move(priests)), client_id_(client_id) {}
+Proposer::~Proposer() = default;
+
+ProposeOutcome Proposer::propose(const std::string& text, Millis deadline_after) {
+  const auto start = Clock::now();
+  const auto deadline = start + deadline_after;
+  // One request number per decree: every retry below is the same (client, request), so the
+  // parliament passes it at most once however many priests hear it.
+  const uint64_t request = next_request_++;
+  const json message = {
+      {"type", "propose"}, {"client", client_id_}, {"request", request}, {"decree", text}};
+
+  ProposeOutcome out;
+  if (priests_.empty()) {
+    out.error = "no priests to propose to";
+    return out;
+  }
+  std::set<PriestId> answered;       // priests that sent any reply during this propose
+  bool maybe_delivered = false;      // a request left and its fate is unknown
+  std::string unknown_why;           // the last reason it is unknown
+  std::string last_error;            // from any attempt
+  std::string last_refusal;          // from a priest that answered
+  Millis pause(20);                  // bounded back-off between attempts
+  // An attempt cut short by the deadline says less than the ones before it.
+  auto note = [&](const PriestAddress& p, const std::string& why, bool cut_short) {
+    if (!cut_short || last_error.empty()) last_error = "priest " + std::to_string(p.id) + ": " + why;
+  };
+
+  for (Millis left = remaining(deadline); left.count() > 0; left = remaining(deadline)) {
+    const PriestAddress& p = priests_[current_ % priests_.size()];
+    bool failed = false;
+    if (!conn_) {
+      auto c = Connection::connect(p.host, p.port, std::min(left, Millis(300)));
+      if (c) {
+        conn_ = std::move(*c);
+      } else {
+        note(p, c.error(), left < Millis(300));
+        failed = true;
+      }
+    }
+    if (!failed) {
+      left = std::max(Millis(1), remaining(deadline));
+      auto reply = conn_->call(message, std::min(left, Millis(2000)));
+      if (!reply) {
+        // The request may have reached the priest (or its president) before the silence or
+        // the broken connection: from here on the decree may pass without our seeing it.
+        maybe_delivered = true;
+        note(p, reply.error(), left < Millis(2000));
+        unknown_why = "priest " + std::to_string(p.id) + ": " + reply.error();
+        failed = true;
+      } else {
+        answered.insert(p.id);
+        const json& r = *reply;
+        auto ok = r.find("ok");
+        auto no = r.find("decree_no");
+        if (r.value("type", "") == "reply" && ok != r.end() && ok->is_boolean() && ok->get<bool>() &&
+            no != r.end() && no->is_number_unsigned()) {
+          out.passed = true;
+          out.decree_no = no->get<uint64_t>();
+          return out;
+        }
+        auto err = r.find("error");
+        std::string why = err != r.end() && err->is_string() ? err->get<std::string>()
+                                                             : "malformed reply " + r.dump();
+        auto unknown = r.find("outcome_unknown");
+        last_error = last_refusal = "priest " + std::to_string(p.id) + ": " + why;
+        if (unknown != r.end() && unknown->is_boolean() && unknown->get<bool>()) {
+          maybe_delivered = true;
+          unknown_why = last_error;
+        }
+        failed = true;
+      }
+    }
+    if (failed) {
+      conn_.reset();
+      current_ = (current_ + 1) % priests_.size();
+      auto wait = std::min(pause, remaining(deadline));
+      if (wait.count() > 0) std::this_thread::sleep_for(wait);
+      pause = std::min(Millis(250), pause * 3 / 2);
+    }
+  }
+
+  const std::string after = seconds_text(deadline_after);
+  if (maybe_delivered) {
+    out.error = "outcome unknown after " + after + ": decree may still pass (last error: " +
+                unknown_why + ")";
+  } else if (answered.size() < quorum_size(priests_.size())) {
+    std::string ids;
+    for (auto id : answered) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+    out.error = "no quorum: reached " + std::to_string(answered.size()) + " of " +
+                std::to_string(priests_.size()) + " priests" +
+                (ids.empty() ? "" : " (" + ids + ")") + "; is the network partitioned?" +
+                (last_error.empty() ? "" : " (last error: " + last_error + ")");
+  } else {
+    out.error = last_refusal;  // a majority answered, and refused: say why
+  }
+  return out;
+}
+
+uint64_t random_client_id() {
+  std::random_device rd;
+  for (;;) {
+    uint64_t id = (uint64_t(rd()) << 32 | rd()) & ((uint64_t(1) << 63) - 1);
+    if (id != 0) return id;
+  }
+}
+
+}  // namespace parliament

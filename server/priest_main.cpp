@@ -1,0 +1,38 @@
+// paxos-priest --config FILE --id N [--data-dir DIR]: runs one priest of the parliament.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "server/transport.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
+  std::string config_path, data_dir;
+  uint32_t id = 0;
+  app.add_option("--config", config_path, "parliament config (JSON)")->required();
+  app.add_option("--id", id, "this priest's id in the config")->required();
+  app.add_option("--data-dir", data_dir, "directory for ledger.csv, votes.csv, membership.json "
+                                         "(default data/priest-N)");
+  CLI11_PARSE(app, argc, argv);
+
+  std::ifstream in(config_path);
+  if (!in) {
+    std::cerr << "paxos-priest: cannot read " << config_path << ": " << std::strerror(errno) << "\n";
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = parliament::parse_config(text.str(), config_path);
+  if (!config) {
+    std::cerr << "paxos-priest: " << config.error() << "\n";
+    return 2;
+  }
+  if (!config->find(id)) {
+    std::cerr << "paxos-priest: " << config_path << ": priests: no priest with id " << id << "\n";
+    return 2;
+  }
+  if (data_dir.empty()) data_dir = "data/priest-" + std::to_string(id);
+  return parliament::run_priest({*config, config_path, id, data_dir});
+}

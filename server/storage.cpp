@@ -1,0 +1,529 @@
+// Storage: ledger.csv, votes.csv and membership.json of one priest (see storage.hpp).
+//
+// Every record is one checksummed CSV row (proto/record). Appends are one write() per batch
+// on an O_APPEND descriptor; durability is fdatasync, called by the host (group commit).
+// After any failed write or fdatasync the file refuses further writes (no fsync retry: the
+// kernel may have dropped the dirty pages, so a retry that succeeds proves nothing).
+#include "server/storage.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "proto/record.hpp"
+
+namespace parliament {
+
+namespace {
+
+// A ledger row records a passed decree in the ballot that first proposed it, so its ballot
+// is also the decree's origin (the priest sets entry.ballot = decree.origin before passing).
+// A vote's ballot is the ballot voted in, which may be later than the origin: votes.csv has
+// an origin column of its own.
+const std::vector<std::string> kLedgerColumns = {"decree_no", "ballot",  "kind",  "client",
+                                                 "request",   "decree", "crc32"};
+const std::vector<std::string> kVoteColumns = {"record", "decree_no", "ballot",  "origin", "kind",
+                                               "client", "request",   "decree", "crc32"};
+constexpr size_t kLedgerFields = 6;  // decree_no .. decree
+constexpr size_t kVoteFields = 8;    // record .. decree
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string fail_text(const char* what, const std::string& path, int err) {
+  return std::string("cannot ") + what + " " + path + ": " + errno_text(err);
+}
+
+std::string dir_of(const std::string& path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+// fsync of the directory makes a create or rename in it durable.
+Status sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::failure(fail_text("open directory", dir, errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::failure(fail_text("fsync directory", dir, err));
+  return ok_status();
+}
+
+Status write_fd(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::failure(fail_text("write to", path, errno));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return ok_status();
+}
+
+Status pread_all(int fd, char* buf, size_t len, uint64_t offset, const std::string& path) {
+  while (len > 0) {
+    ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::failure(fail_text("read", path, errno));
+    }
+    if (n == 0)
+      return Status::failure("cannot read " + path + ": file ended early at byte " +
+                             std::to_string(offset) + " (was it truncated by someone else?)");
+    buf += n;
+    len -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return ok_status();
+}
+
+bool parse_u64(const std::string& s, uint64_t& out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+// The entry fields: decree_no, ballot, [origin,] kind, client, request, decree.
+void append_entry_fields(std::vector<std::string>& f, const Entry& e, bool with_origin) {
+  f.push_back(std::to_string(e.decree_no));
+  f.push_back(to_string(e.ballot));
+  if (with_origin) f.push_back(to_string(e.decree.origin));
+  if (e.decree.olive_day) {
+    f.insert(f.end(), {"olive-day", "", "", ""});
+  } else {
+    f.insert(f.end(), {"decree", std::to_string(e.decree.client),
+                       std::to_string(e.decree.request), e.decree.text});
+  }
+}
+
+// Reads the entry fields starting at f[at]; the error says which field is wrong. Without an
+// origin column the origin is the ballot (ledger rows).
+Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bool with_origin) {
+  using R = Result<Entry>;
+  Entry e;
+  if (!parse_u64(f[at], e.decree_no) || e.decree_no == 0)
+    return R::failure("decree_no \"" + f[at] + "\" is not a positive integer");
+  auto b = parse_ballot(f[at + 1]);
+  if (!b) return R::failure("ballot \"" + f[at + 1] + "\" is not ROUND.PRIEST");
+  e.ballot = *b;
+  Ballot origin = *b;
+  if (with_origin) {
+    auto o = parse_ballot(f[at + 2]);
+    if (!o) return R::failure("origin \"" + f[at + 2] + "\" is not ROUND.PRIEST");
+    origin = *o;
+  }
+  size_t k = at + (with_origin ? 3 : 2);  // kind
+  const std::string& kind = f[k];
+  if (kind == "olive-day") {
+    if (!f[k + 1].empty() || !f[k + 2].empty() || !f[k + 3].empty())
+      return R::failure("olive-day record with a client, request or text");
+    e.decree = Decree::olive(origin);
+  } else if (kind == "decree") {
+    if (!parse_u64(f[k + 1], e.decree.client) || !parse_u64(f[k + 2], e.decree.request))
+      return R::failure("client/request are not integers");
+    e.decree.text = f[k + 3];
+    e.decree.origin = origin;
+  } else {
+    return R::failure("unknown kind \"" + kind + "\"");
+  }
+  return e;
+}
+
+// The open file's whole content, after its header has been checked (or written if new).
+struct Opened {
+  int fd = -1;
+  std::string data;      // bytes after the header
+  size_t header_len = 0;
+};
+
+// Opens `path` for append, creating it with `columns` as header if missing or if it holds
+// only a torn header (a crash while creating it).
+Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns) {
+  using R = Result<Opened>;
+  std::string header;
+  append_header(header, columns);
+  Opened o;
+  o.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (o.fd < 0) return R::failure(fail_text("open", path, errno));
+  auto fail = [&](std::string why) {
+    ::close(o.fd);
+    return R::failure(std::move(why));
+  };
+  struct stat st;
+  if (::fstat(o.fd, &st) != 0) return fail(fail_text("stat", path, errno));
+  std::string all(static_cast<size_t>(st.st_size), '\0');
+  if (auto s = pread_all(o.fd, all.data(), all.size(), 0, path); !s) return fail(s.error());
+
+  if (all.size() < header.size() && header.compare(0, all.size(), all) == 0) {
+    // New file, or the header itself was torn: (re)write it and make the file's entry durable.
+    if (!all.empty()) spdlog::warn("{}: rewriting a torn header of {} bytes", path, all.size());
+    if (::ftruncate(o.fd, 0) != 0) return fail(fail_text("truncate", path, errno));
+    if (auto s = write_fd(o.fd, header, path); !s) return fail(s.error());
+    if (::fdatasync(o.fd) != 0) return fail(fail_text("fdatasync", path, errno));
+    if (auto s = sync_dir(dir_of(path)); !s) return fail(s.error());
+    o.header_len = header.size();
+    return o;
+  }
+  std::vector<std::string> names;
+  size_t hlen = parse_header(all, names);
+  if (hlen == 0 || names != columns)
+    return fail(path + " does not begin with the header \"" + header.substr(0, header.size() - 1) +
+                "\": is it the right file? Move it aside if it is not.");
+  o.header_len = hlen;
+  o.data = all.substr(hlen);
+  return o;
+}
+
+// Cuts a torn tail off at `valid_end` (durably, so later appends never follow garbage).
+Status cut_torn_tail(int fd, const std::string& path, uint64_t valid_end, uint64_t file_size,
+                     const std::string& why) {
+  spdlog::warn("{}: cutting {} bytes of a torn last record ({}), probably a crash mid-write",
+               path, file_size - valid_end, why);
+  if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0)
+    return Status::failure(fail_text("truncate", path, errno));
+  if (::fdatasync(fd) != 0) return Status::failure(fail_text("fdatasync", path, errno));
+  return ok_status();
+}
+
+// `hint` says what a person can do about it; it differs between the ledger and the votes.
+std::string corrupt_text(const std::string& path, const std::string& why, const char* hint) {
+  return path + " is corrupt: " + why + "; this is not a torn tail, so it is refused. " + hint;
+}
+
+const char* kLedgerHint =
+    "Restore it from a backup, or move it aside and let the priest learn the decrees again.";
+const char* kVotesHint =
+    "Restore it from a backup; do not delete it: a priest that forgets its promises and votes "
+    "can let two different decrees pass.";
+
+std::string refused_text(const std::string& path, const std::string& error) {
+  return "refusing to write " + path + " after an earlier error (" + error +
+         "); restart the priest once the cause is fixed";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- ledger
+
+Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
+    const std::string& path, const std::function<void(const Entry&)>& each) {
+  using R = Result<std::unique_ptr<LedgerFile>>;
+  auto opened = open_csv(path, kLedgerColumns);
+  if (!opened) return R::failure(opened.error());
+  std::unique_ptr<LedgerFile> f(new LedgerFile());
+  f->path_ = path;
+  f->fd_ = opened->fd;  // closed by ~LedgerFile from here on
+  const size_t hlen = opened->header_len;
+  ParsedRecords parsed = parse_records(opened->data, kLedgerFields, hlen);
+  if (!parsed.corrupt.empty()) return R::failure(corrupt_text(path, parsed.corrupt, kLedgerHint));
+  std::vector<Entry> entries;
+  entries.reserve(parsed.records.size());
+  for (size_t i = 0; i < parsed.records.size(); ++i) {
+    auto corrupt = [&](const std::string& why) {
+      std::string at = "record at byte offset " + std::to_string(parsed.offsets[i]) + ": ";
+      return R::failure(corrupt_text(path, at + why, kLedgerHint));
+    };
+    auto e = entry_from_fields(parsed.records[i], 0, false);
+    if (!e) return corrupt(e.error());
+    if (e->decree_no != i + 1)
+      return corrupt("decree " + std::to_string(e->decree_no) + " where decree " +
+                     std::to_string(i + 1) + " was expected");
+    entries.push_back(std::move(*e));
+  }
+  f->size_ = hlen + parsed.valid_bytes;
+  if (!parsed.torn.empty()) {
+    auto s = cut_torn_tail(f->fd_, path, f->size_, hlen + opened->data.size(), parsed.torn);
+    if (!s) return R::failure(s.error());
+  }
+  f->offsets_ = std::move(parsed.offsets);
+  for (const auto& e : entries) each(e);
+  return f;
+}
+
+LedgerFile::~LedgerFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status LedgerFile::append(const std::vector<Entry>& entries) {
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  std::string buf;
+  std::vector<uint64_t> offsets;
+  std::vector<std::string> fields;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].decree_no != length() + 1 + i)
+      return Status::failure("ledger append out of order: decree " +
+                             std::to_string(entries[i].decree_no) + " given where decree " +
+                             std::to_string(length() + 1 + i) + " is next (a bug in the caller)");
+    offsets.push_back(size_ + buf.size());
+    if (entries[i].ballot != entries[i].decree.origin)
+      return Status::failure("ledger append: decree " + std::to_string(entries[i].decree_no) +
+                             " has ballot " + to_string(entries[i].ballot) + " but origin " +
+                             to_string(entries[i].decree.origin) +
+                             "; the ledger records the origin (a bug in the caller)");
+    fields.clear();
+    append_entry_fields(fields, entries[i], false);
+    append_record(buf, fields);
+  }
+  if (auto s = write_fd(fd_, buf, path_); !s) {
+    error_ = s.error();
+    return s;
+  }
+  size_ += buf.size();
+  offsets_.insert(offsets_.end(), offsets.begin(), offsets.end());
+  return ok_status();
+}
+
+Status LedgerFile::sync() {
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (::fdatasync(fd_) != 0) {
+    error_ = fail_text("fdatasync", path_, errno);
+    return Status::failure(error_);
+  }
+  return ok_status();
+}
+
+Result<std::vector<Entry>> LedgerFile::read(uint64_t from_no, size_t max_count,
+                                            size_t max_bytes) const {
+  using R = Result<std::vector<Entry>>;
+  if (from_no == 0) return R::failure("ledger read from decree 0: decree numbers start at 1");
+  std::vector<Entry> out;
+  if (from_no > length()) return out;
+  uint64_t last = std::min<uint64_t>(length(), from_no - 1 + max_count);  // inclusive
+  auto end_of = [&](uint64_t n) { return n < length() ? offsets_[n] : size_; };  // of decree n
+  size_t text_bytes = 0;
+  // Read in chunks of about max_bytes of rows (at least one row), so memory stays bounded.
+  const uint64_t chunk = std::max<uint64_t>(max_bytes, 64 * 1024);
+  uint64_t n = from_no;
+  while (n <= last) {
+    uint64_t begin = offsets_[n - 1];
+    uint64_t stop = n;  // last decree in this chunk
+    while (stop < last && end_of(stop + 1) - begin <= chunk) ++stop;
+    std::string buf(end_of(stop) - begin, '\0');
+    if (auto s = pread_all(fd_, buf.data(), buf.size(), begin, path_); !s)
+      return R::failure(s.error());
+    ParsedRecords parsed = parse_records(buf, kLedgerFields, begin);
+    if (!parsed.torn.empty() || !parsed.corrupt.empty() ||
+        parsed.records.size() != stop - n + 1)
+      return R::failure(path_ + " changed under the priest near byte " + std::to_string(begin) +
+                        ": " + parsed.torn + parsed.corrupt);
+    for (const auto& rec : parsed.records) {
+      auto e = entry_from_fields(rec, 0, false);
+      if (!e || e->decree_no != n)
+        return R::failure(path_ + ": unexpected record where decree " + std::to_string(n) +
+                          " was expected");
+      if (!out.empty() && text_bytes + e->decree.text.size() > max_bytes) return out;
+      text_bytes += e->decree.text.size();
+      out.push_back(std::move(*e));
+      ++n;
+    }
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------- vote log
+
+Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& loaded) {
+  using R = Result<std::unique_ptr<VoteLog>>;
+  ::unlink((path + ".tmp").c_str());  // left over from a compact() cut short by a crash
+  auto opened = open_csv(path, kVoteColumns);
+  if (!opened) return R::failure(opened.error());
+  std::unique_ptr<VoteLog> v(new VoteLog());
+  v->path_ = path;
+  v->fd_ = opened->fd;
+  const size_t hlen = opened->header_len;
+  ParsedRecords parsed = parse_records(opened->data, kVoteFields, hlen);
+  if (!parsed.corrupt.empty()) return R::failure(corrupt_text(path, parsed.corrupt, kVotesHint));
+  Loaded out;
+  for (size_t i = 0; i < parsed.records.size(); ++i) {
+    const auto& f = parsed.records[i];
+    auto corrupt = [&](const std::string& why) {
+      std::string at = "record at byte offset " + std::to_string(parsed.offsets[i]) + ": ";
+      return R::failure(corrupt_text(path, at + why, kVotesHint));
+    };
+    if (f[0] == "promise") {
+      auto b = parse_ballot(f[2]);
+      if (!b) return corrupt("ballot \"" + f[2] + "\" is malformed");
+      for (size_t k : {1, 3, 4, 5, 6, 7})
+        if (!f[k].empty()) return corrupt("promise with a " + kVoteColumns[k]);
+      out.next_bal = std::max(out.next_bal, *b);  // promises only rise; take the max anyway
+    } else if (f[0] == "vote") {
+      auto e = entry_from_fields(f, 1, true);
+      if (!e) return corrupt(e.error());
+      out.votes.push_back(std::move(*e));
+    } else {
+      return corrupt("unknown record \"" + f[0] + "\"");
+    }
+  }
+  v->size_ = hlen + parsed.valid_bytes;
+  if (!parsed.torn.empty()) {
+    auto s = cut_torn_tail(v->fd_, path, v->size_, hlen + opened->data.size(), parsed.torn);
+    if (!s) return R::failure(s.error());
+  }
+  loaded = std::move(out);
+  return v;
+}
+
+VoteLog::~VoteLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+void append_promise_row(std::string& buf, const Ballot& b) {
+  append_record(buf, {"promise", "", to_string(b), "", "", "", "", ""});
+}
+
+void append_vote_rows(std::string& buf, const std::vector<Entry>& votes) {
+  std::vector<std::string> fields;
+  for (const auto& e : votes) {
+    fields.assign({"vote"});
+    append_entry_fields(fields, e, true);
+    append_record(buf, fields);
+  }
+}
+
+}  // namespace
+
+Status VoteLog::write_all(const std::string& bytes) {
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (auto s = write_fd(fd_, bytes, path_); !s) {
+    error_ = s.error();
+    return s;
+  }
+  size_ += bytes.size();
+  return ok_status();
+}
+
+Status VoteLog::append_promise(const Ballot& b) {
+  std::string buf;
+  append_promise_row(buf, b);
+  return write_all(buf);
+}
+
+Status VoteLog::append_votes(const std::vector<Entry>& votes) {
+  std::string buf;
+  append_vote_rows(buf, votes);
+  return write_all(buf);
+}
+
+Status VoteLog::sync() {
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (::fdatasync(fd_) != 0) {
+    error_ = fail_text("fdatasync", path_, errno);
+    return Status::failure(error_);
+  }
+  return ok_status();
+}
+
+// Write the temp file, fdatasync it, rename it over the log, fsync the directory, reopen.
+// Any failure poisons the log: the caller stops, as after a failed append.
+Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes) {
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  std::string buf;
+  append_header(buf, kVoteColumns);
+  append_promise_row(buf, next_bal);
+  append_vote_rows(buf, votes);
+  const std::string tmp = path_ + ".tmp";
+  auto fail = [&](std::string why) {
+    error_ = why;
+    return Status::failure(std::move(why));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fail_text("create", tmp, errno));
+  Status s = write_fd(fd, buf, tmp);
+  if (s && ::fdatasync(fd) != 0) s = Status::failure(fail_text("fdatasync", tmp, errno));
+  ::close(fd);
+  if (!s) {
+    ::unlink(tmp.c_str());
+    return fail(s.error());
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return fail("cannot rename " + tmp + " to " + path_ + ": " + errno_text(err));
+  }
+  if (auto d = sync_dir(dir_of(path_)); !d) return fail(d.error());
+  int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (nfd < 0) return fail(fail_text("reopen", path_, errno));
+  ::close(fd_);
+  fd_ = nfd;
+  size_ = buf.size();
+  return ok_status();
+}
+
+// ------------------------------------------------------------------------------ membership
+
+namespace {
+
+std::string membership_path(const std::string& dir) {
+  return (std::filesystem::path(dir) / "membership.json").string();
+}
+
+}  // namespace
+
+Result<std::vector<PriestAddress>> load_membership(const std::string& dir) {
+  using R = Result<std::vector<PriestAddress>>;
+  const std::string path = membership_path(dir);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::vector<PriestAddress>{};
+    return R::failure(fail_text("open", path, errno));
+  }
+  std::string text;
+  char chunk[4096];
+  while (true) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return R::failure(fail_text("read", path, err));
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("priests"))
+    return R::failure(path + ": not a JSON object with \"priests\"; restore it or remove it "
+                             "and let the god bootstrap this priest again");
+  return parse_priests(j["priests"], path + ": priests");
+}
+
+Status save_membership(const std::string& dir, const std::vector<PriestAddress>& priests) {
+  const std::string path = membership_path(dir);
+  const std::string tmp = path + ".tmp";
+  nlohmann::json j = {{"priests", priests_to_json(priests)}};
+  std::string text = j.dump(2) + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::failure(fail_text("create", tmp, errno));
+  Status s = write_fd(fd, text, tmp);
+  if (s && ::fsync(fd) != 0) s = Status::failure(fail_text("fsync", tmp, errno));
+  ::close(fd);
+  if (s && ::rename(tmp.c_str(), path.c_str()) != 0)
+    s = Status::failure("cannot rename " + tmp + " to " + path + ": " + errno_text(errno));
+  if (!s) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return sync_dir(dir);
+}
+
+Status ensure_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::failure("cannot create directory " + dir + ": " + ec.message());
+  if (!std::filesystem::is_directory(dir, ec))
+    return Status::failure(dir + " exists but is not a directory");
+  return ok_status();
+}
+
+}  // namespace parliament

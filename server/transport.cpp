@@ -1,0 +1,704 @@
+// The Asio host of one priest. One io_context, one thread: no locks, no strands.
+//
+// Connections: every priest listens on one port. A peer that connects says
+// {"type":"hello","from":ID} first and then only sends the paxos messages it addresses to
+// us; we send ours to it over our own outbound link (one per peer, reconnecting with
+// back-off). Any other first frame makes the connection a client session.
+#include "server/transport.hpp"
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+
+#include <asio.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proto/framing.hpp"
+#include "proto/message.hpp"
+#include "proto/priest.hpp"
+#include "server/storage.hpp"
+
+namespace parliament {
+
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
+constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
+constexpr size_t kMaxClients = 4096;
+constexpr auto kHalfFrameTimeout = std::chrono::seconds(10);
+constexpr uint64_t kCompactVotesBytes = 64 << 20;
+
+class Host;
+
+// One TCP connection carrying frames both ways, with a bounded write queue.
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  enum class Kind { Unknown, Client, PeerIn, PeerOut };
+
+  Conn(tcp::socket s, Host& host, Kind kind, size_t max_frame, size_t max_queue)
+      : kind(kind), sock_(std::move(s)), host_(host), decoder_(max_frame), max_queue_(max_queue) {
+    asio::error_code ec;
+    sock_.set_option(tcp::no_delay(true), ec);
+    auto ep = sock_.remote_endpoint(ec);
+    name = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  Kind kind;
+  PriestId peer = 0;
+  std::string name;
+
+  void start() { read(); }
+  // Queues one frame; false if the queue is full (the frame is not sent).
+  bool send(std::string framed);
+  void close();
+  bool closed() const { return closed_; }
+  bool half_frame_stale(Clock::time_point now) const {
+    return decoder_.pending_bytes() > 0 && now - last_read_ > kHalfFrameTimeout;
+  }
+
+
+ private:
+  void read();
+  void write();
+
+  tcp::socket sock_;
+  Host& host_;
+  FrameDecoder decoder_;
+  size_t max_queue_;
+  std::array<char, 64 * 1024> buf_{};
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  std::string writing_;
+  bool closed_ = false;
+  Clock::time_point last_read_ = Clock::now();
+};
+
+// Our outbound link to one peer: connects, says hello, reconnects with back-off.
+struct PeerLink {
+  PriestAddress addr;
+  std::shared_ptr<Conn> conn;
+  std::unique_ptr<asio::steady_timer> retry;
+  bool connecting = false;
+  std::chrono::milliseconds backoff{50};
+  bool warned = false;
+};
+
+struct Waiting {
+  std::weak_ptr<Conn> conn;
+  uint64_t client;
+  uint64_t request;
+};
+
+class Host {
+ public:
+  Host(asio::io_context& io, const PriestRun& run)
+      : io_(io), run_(run), me_(*run.config.find(run.id)), acceptor_(io), ticker_(io),
+        signals_(io, SIGINT, SIGTERM) {}
+
+  int start();
+  void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
+  void on_closed(const std::shared_ptr<Conn>& c);
+  void bad_input(const std::shared_ptr<Conn>& c, const std::string& why) {
+    spdlog::warn("closing connection from {}: {}", c->name, why);
+    c->close();
+  }
+
+ private:
+  void accept();
+  void on_tick();
+  void schedule_flush();
+  void flush();
+  void halt(const std::string& why);
+  void start_parliament(const std::vector<PriestAddress>& members);
+  void connect(PeerLink& link);
+  void send_to_peer(const Message& m);
+  void reply(const ClientReply& r);
+  void catch_up(const CatchUp& c);
+  void sync_ledger();
+  void shutdown();
+
+  void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
+  void on_propose(const std::shared_ptr<Conn>& c, const json& j);
+  json status_json() const;
+  json ledger_json(const json& j);
+  json bootstrap(const json& j);
+
+  asio::io_context& io_;
+  PriestRun run_;
+  PriestAddress me_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer ticker_;
+  asio::signal_set signals_;
+
+  std::unique_ptr<LedgerFile> ledger_;
+  std::unique_ptr<VoteLog> votes_;
+  VoteLog::Loaded loaded_;
+  std::unordered_map<uint64_t, ClientRecord> clients_;
+  std::vector<PriestAddress> membership_;
+  std::optional<Priest> priest_;
+  std::map<PriestId, PeerLink> links_;
+
+  std::map<uint64_t, Waiting> waiting_;
+  uint64_t next_token_ = 1;
+  std::vector<std::weak_ptr<Conn>> sessions_;
+  bool flush_posted_ = false;
+  bool ledger_dirty_ = false;
+  uint64_t ticks_ = 0;
+  std::string halted_;
+  bool stopping_ = false;
+};
+
+// ---------------------------------------------------------------- Conn
+
+void Conn::read() {
+  auto self = shared_from_this();
+  sock_.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+    if (closed_) return;
+    if (ec) {
+      close();
+      host_.on_closed(self);
+      return;
+    }
+    last_read_ = Clock::now();
+    if (!decoder_.feed(std::string_view(buf_.data(), n))) {
+      host_.bad_input(self, decoder_.error());
+      host_.on_closed(self);
+      return;
+    }
+    while (auto payload = decoder_.next()) {
+      host_.on_frame(self, *payload);
+      if (closed_) {
+        host_.on_closed(self);
+        return;
+      }
+    }
+    if (decoder_.failed()) {
+      host_.bad_input(self, decoder_.error());
+      host_.on_closed(self);
+      return;
+    }
+    read();
+  });
+}
+
+bool Conn::send(std::string framed) {
+  if (closed_) return false;
+  if (queued_bytes_ + framed.size() > max_queue_) return false;
+  queued_bytes_ += framed.size();
+  queue_.push_back(std::move(framed));
+  if (writing_.empty()) write();
+  return true;
+}
+
+void Conn::write() {
+  // Coalesce queued frames into one write of up to about 1 MiB.
+  while (!queue_.empty() && (writing_.empty() || writing_.size() + queue_.front().size() <= (1 << 20))) {
+    queued_bytes_ -= queue_.front().size();
+    writing_ += queue_.front();
+    queue_.pop_front();
+  }
+  if (writing_.empty()) return;
+  auto self = shared_from_this();
+  asio::async_write(sock_, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
+    writing_.clear();
+    if (closed_) return;
+    if (ec) {
+      close();
+      host_.on_closed(self);
+      return;
+    }
+    write();
+  });
+}
+
+void Conn::close() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  sock_.shutdown(tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+  queue_.clear();
+  queued_bytes_ = 0;
+}
+
+// ---------------------------------------------------------------- Host: start and stop
+
+int Host::start() {
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ priest " + std::to_string(run_.id) + ": %v");
+  if (auto s = ensure_dir(run_.data_dir); !s) {
+    spdlog::critical("{}", s.error());
+    return 1;
+  }
+  auto ledger = LedgerFile::open(run_.data_dir + "/ledger.csv", [&](const Entry& e) {
+    if (!e.decree.olive_day) clients_[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+  });
+  if (!ledger) {
+    spdlog::critical("{}", ledger.error());
+    return 1;
+  }
+  ledger_ = std::move(*ledger);
+  auto votes = VoteLog::open(run_.data_dir + "/votes.csv", loaded_);
+  if (!votes) {
+    spdlog::critical("{}", votes.error());
+    return 1;
+  }
+  votes_ = std::move(*votes);
+  auto members = load_membership(run_.data_dir);
+  if (!members) {
+    spdlog::critical("{}", members.error());
+    return 1;
+  }
+
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(me_.listen, ec);
+  if (ec) {
+    // a host name (e.g. in docker): resolve it
+    tcp::resolver resolver(io_);
+    auto res = resolver.resolve(me_.listen, std::to_string(me_.port), ec);
+    if (ec || res.empty()) {
+      spdlog::critical("cannot resolve listen address {} of priest {} in {}: {}", me_.listen,
+                       run_.id, run_.config_path, ec.message());
+      return 1;
+    }
+    addr = res.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, me_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    spdlog::critical("cannot listen on {}:{}: {} (is another priest already running there?)",
+                     me_.listen, me_.port, ec.message());
+    return 1;
+  }
+  spdlog::info("listening on {}:{}; data in {}; ledger holds {} decrees; promise {}", me_.listen,
+               me_.port, run_.data_dir, ledger_->length(), to_string(loaded_.next_bal));
+  if (!members->empty()) {
+    start_parliament(*members);
+  } else {
+    spdlog::info("not bootstrapped yet: waiting for paxos-god to send the membership");
+  }
+  accept();
+  signals_.async_wait([this](asio::error_code ec, int sig) {
+    if (!ec) {
+      spdlog::info("signal {}: shutting down", sig);
+      shutdown();
+    }
+  });
+  on_tick();
+  io_.run();
+  return halted_.empty() ? 0 : 1;
+}
+
+void Host::shutdown() {
+  stopping_ = true;
+  asio::error_code ec;
+  acceptor_.close(ec);
+  ticker_.cancel();
+  if (ledger_ && halted_.empty()) sync_ledger();
+  for (auto& [id, link] : links_) {
+    if (link.conn) link.conn->close();
+    if (link.retry) link.retry->cancel();
+  }
+  for (auto& w : sessions_)
+    if (auto c = w.lock()) c->close();
+  io_.stop();
+}
+
+void Host::start_parliament(const std::vector<PriestAddress>& members) {
+  membership_ = members;
+  Restored r;
+  r.next_bal = loaded_.next_bal;
+  r.ledger_len = ledger_->length();
+  for (auto& v : loaded_.votes)
+    if (v.decree_no > r.ledger_len) r.votes[v.decree_no] = v;
+  r.clients = std::move(clients_);
+  PriestOptions o;
+  o.id = run_.id;
+  for (auto& m : members) o.members.push_back(m.id);
+  o.heartbeat_ticks = run_.config.heartbeat_ticks;
+  o.election_timeout_ticks = run_.config.election_timeout_ticks;
+  o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, run_.config.max_frame_bytes / 4);
+  o.max_in_flight_bytes = std::min<size_t>(o.max_in_flight_bytes, run_.config.max_frame_bytes / 2);
+  o.seed = std::random_device{}();
+  priest_.emplace(o, std::move(r));
+  loaded_ = {};
+  spdlog::info("in a parliament of {} priests; {} open votes on disk", members.size(),
+               priest_->votes().size());
+  for (auto& m : members) {
+    if (m.id == run_.id) continue;
+    auto& link = links_[m.id];
+    link.addr = m;
+    link.retry = std::make_unique<asio::steady_timer>(io_);
+    connect(link);
+  }
+}
+
+// ---------------------------------------------------------------- connections
+
+void Host::accept() {
+  acceptor_.async_accept([this](asio::error_code ec, tcp::socket s) {
+    if (stopping_) return;
+    if (!ec) {
+      std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+      if (sessions_.size() >= kMaxClients) {
+        spdlog::warn("refusing a connection: {} connections open", sessions_.size());
+      } else {
+        auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
+                                        run_.config.max_frame_bytes, kClientQueueBytes);
+        sessions_.push_back(c);
+        c->start();
+      }
+    }
+    accept();
+  });
+}
+
+void Host::connect(PeerLink& link) {
+  if (stopping_ || link.connecting || link.conn) return;
+  link.connecting = true;
+  auto resolver = std::make_shared<tcp::resolver>(io_);
+  PriestId id = link.addr.id;
+  auto retry = [this, id](const std::string& why) {
+    auto& l = links_[id];
+    l.connecting = false;
+    if (!l.warned) {
+      spdlog::warn("cannot reach priest {} at {}:{}: {}; retrying", id, l.addr.host, l.addr.port, why);
+      l.warned = true;
+    }
+    l.retry->expires_after(l.backoff);
+    l.backoff = std::min(l.backoff * 2, std::chrono::milliseconds(1000));
+    l.retry->async_wait([this, id](asio::error_code ec) {
+      if (!ec) connect(links_[id]);
+    });
+  };
+  resolver->async_resolve(
+      link.addr.host, std::to_string(link.addr.port),
+      [this, id, resolver, retry](asio::error_code ec, tcp::resolver::results_type res) {
+        if (stopping_) return;
+        if (ec) return retry(ec.message());
+        auto sock = std::make_shared<tcp::socket>(io_);
+        asio::async_connect(*sock, res, [this, id, sock, retry](asio::error_code ec, const tcp::endpoint&) {
+          if (stopping_) return;
+          if (ec) return retry(ec.message());
+          auto& l = links_[id];
+          l.connecting = false;
+          l.backoff = std::chrono::milliseconds(50);
+          if (l.warned) spdlog::info("reached priest {} again", id);
+          l.warned = false;
+          l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
+                                          run_.config.max_frame_bytes, kPeerQueueBytes);
+          l.conn->peer = id;
+          l.conn->send(frame(json{{"type", "hello"}, {"from", run_.id}}));
+          l.conn->start();
+        });
+      });
+}
+
+void Host::on_closed(const std::shared_ptr<Conn>& c) {
+  if (c->kind == Conn::Kind::PeerOut) {
+    auto it = links_.find(c->peer);
+    if (it != links_.end() && it->second.conn == c) {
+      it->second.conn.reset();
+      if (!stopping_) connect(it->second);
+    }
+  }
+}
+
+void Host::send_to_peer(const Message& m) {
+  auto it = links_.find(m.to);
+  if (it == links_.end() || !it->second.conn) return;  // lost; the protocol resends
+  if (!it->second.conn->send(frame(encode(m))))
+    spdlog::debug("dropping {} to priest {}: its queue is full", name_of(m.kind), m.to);
+}
+
+void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
+  auto j = parse_object(payload);
+  if (!j) return bad_input(c, "frame is not a JSON object");
+  auto t = j->find("type");
+  if (t == j->end() || !t->is_string()) return bad_input(c, "frame has no type");
+  const std::string& type = t->get_ref<const std::string&>();
+
+  if (c->kind == Conn::Kind::Unknown) {
+    if (type == "hello") {
+      auto from = j->find("from");
+      PriestId id = from != j->end() && from->is_number_unsigned() ? from->get<PriestId>() : 0;
+      bool member = false;
+      for (auto& m : membership_) member |= m.id == id && id != run_.id;
+      if (!member) return bad_input(c, "hello from " + std::to_string(id) + ", not a priest of this parliament");
+      c->kind = Conn::Kind::PeerIn;
+      c->peer = id;
+      return;
+    }
+    c->kind = Conn::Kind::Client;
+  }
+  switch (c->kind) {
+    case Conn::Kind::PeerIn: {
+      auto m = decode(*j);
+      if (!m) return bad_input(c, "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
+      if (m->from != c->peer || m->to != run_.id)
+        return bad_input(c, "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
+                                " on the link of priest " + std::to_string(c->peer));
+      if (!priest_ || !halted_.empty()) return;
+      priest_->step(*m);
+      schedule_flush();
+      return;
+    }
+    case Conn::Kind::Client: return on_client_request(c, *j);
+    default: return;  // peers never write on our outbound links
+  }
+}
+
+// ---------------------------------------------------------------- the priest's clock and its ready()
+
+void Host::on_tick() {
+  ticker_.expires_after(std::chrono::milliseconds(run_.config.tick_ms));
+  ticker_.async_wait([this](asio::error_code ec) {
+    if (ec || stopping_) return;
+    ++ticks_;
+    if (priest_ && halted_.empty()) {
+      priest_->tick();
+      flush();
+    }
+    if (ledger_dirty_ && ticks_ % 10 == 0) sync_ledger();
+    if (ticks_ % 100 == 0) {
+      auto now = Clock::now();
+      for (auto& w : sessions_)
+        if (auto c = w.lock(); c && c->half_frame_stale(now)) {
+          spdlog::warn("closing connection from {}: half a frame and then silence", c->name);
+          c->close();
+        }
+    }
+    on_tick();
+  });
+}
+
+void Host::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(io_, [this] {
+    flush_posted_ = false;
+    flush();
+  });
+}
+
+// The host's half of the contract in proto/priest.hpp.
+void Host::flush() {
+  if (!priest_ || !halted_.empty()) return;
+  for (int round = 0; round < 1000; ++round) {
+    Ready r = priest_->take_ready();
+    if (r.empty()) break;
+    for (auto& n : r.notes) spdlog::info("{}", n);
+    // 1. The promise and votes reach the disk (one fdatasync for the batch) ...
+    if (r.promise || !r.votes.empty()) {
+      Status s = ok_status();
+      if (r.promise) s = votes_->append_promise(*r.promise);
+      if (s && !r.votes.empty()) s = votes_->append_votes(r.votes);
+      if (s) s = votes_->sync();
+      if (!s) return halt(s.error());
+    }
+    // 2. ... before any message of this batch leaves.
+    std::vector<Message> to_self;
+    for (auto& m : r.messages) {
+      if (m.to == run_.id) to_self.push_back(std::move(m));
+      else send_to_peer(m);
+    }
+    // 3. The ledger (its fdatasync lags: a passed decree is durable in a majority's votes).
+    if (!r.passed.empty()) {
+      for (auto& e : r.passed)
+        spdlog::debug("decree {} passed (ballot {})", e.decree_no, to_string(e.ballot));
+      if (auto s = ledger_->append(r.passed); !s) return halt(s.error());
+      ledger_dirty_ = true;
+    }
+    for (auto& rep : r.replies) reply(rep);
+    for (auto& c : r.catch_up) catch_up(c);
+    for (auto& m : to_self) priest_->step(m);
+  }
+  if (votes_->bytes() > kCompactVotesBytes) {
+    sync_ledger();
+    if (!halted_.empty()) return;
+    if (auto s = votes_->compact(priest_->next_bal(), priest_->votes()); !s) return halt(s.error());
+    spdlog::info("compacted votes.csv to {} bytes", votes_->bytes());
+  }
+}
+
+void Host::sync_ledger() {
+  if (auto s = ledger_->sync(); !s) return halt(s.error());
+  ledger_dirty_ = false;
+}
+
+void Host::halt(const std::string& why) {
+  if (!halted_.empty()) return;
+  halted_ = why;
+  spdlog::critical("{}. Priest {} has stopped voting and acknowledging decrees; what it made "
+                   "durable before is intact. Fix the disk and restart it.",
+                   why, run_.id);
+  for (auto& [token, w] : waiting_)
+    if (auto c = w.conn.lock())
+      c->send(frame(json{{"type", "reply"}, {"ok", false}, {"client", w.client}, {"request", w.request},
+                         {"error", "priest " + std::to_string(run_.id) + " stopped: " + why},
+                         {"outcome_unknown", true}}));
+  waiting_.clear();
+}
+
+void Host::catch_up(const CatchUp& c) {
+  uint64_t count = c.upto_no - c.from_no + 1;
+  auto entries = ledger_->read(c.from_no, count, run_.config.max_frame_bytes / 4);
+  if (!entries) return halt(entries.error());
+  if (entries->empty()) return;
+  Message m;
+  m.kind = Kind::Success;
+  m.from = run_.id;
+  m.to = c.to;
+  m.ballot = priest_->next_bal();
+  m.passed_len = ledger_->length();
+  m.entries = std::move(*entries);
+  for (auto& e : m.entries) e.decree.origin = e.ballot;
+  spdlog::debug("sending decrees {}..{} to priest {}", m.entries.front().decree_no,
+                m.entries.back().decree_no, c.to);
+  send_to_peer(m);
+}
+
+// ---------------------------------------------------------------- clients
+
+void Host::reply(const ClientReply& r) {
+  auto it = waiting_.find(r.token);
+  if (it == waiting_.end()) return;
+  Waiting w = it->second;
+  waiting_.erase(it);
+  auto c = w.conn.lock();
+  if (!c) return;
+  json j{{"type", "reply"}, {"client", w.client}, {"request", w.request}};
+  if (r.decree_no > 0) {
+    j["ok"] = true;
+    j["decree_no"] = r.decree_no;
+  } else {
+    j["ok"] = false;
+    j["error"] = r.error;
+    j["outcome_unknown"] = r.outcome_unknown;
+  }
+  if (!c->send(frame(j))) {
+    spdlog::warn("closing connection from {}: it does not read its replies", c->name);
+    c->close();
+  }
+}
+
+void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
+  const std::string& type = j["type"].get_ref<const std::string&>();
+  json out;
+  if (type == "propose") return on_propose(c, j);
+  if (type == "status") out = status_json();
+  else if (type == "ledger") out = ledger_json(j);
+  else if (type == "bootstrap") out = bootstrap(j);
+  else return bad_input(c, "unknown frame type \"" + type + "\"");
+  c->send(frame(out));
+}
+
+void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
+  auto client = j.find("client"), request = j.find("request"), decree = j.find("decree");
+  if (client == j.end() || !client->is_number_unsigned() || client->get<uint64_t>() == 0 ||
+      request == j.end() || !request->is_number_unsigned() || request->get<uint64_t>() == 0 ||
+      decree == j.end() || !decree->is_string())
+    return bad_input(c, "propose needs client (>0), request (>0) and decree (a string)");
+  uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
+  const std::string& text = decree->get_ref<const std::string&>();
+  auto refuse = [&](const std::string& why) {
+    c->send(frame(json{{"type", "reply"}, {"ok", false}, {"client", cid}, {"request", rid},
+                       {"error", why}, {"outcome_unknown", false}}));
+  };
+  if (text.size() > run_.config.max_decree_bytes)
+    return refuse("decree of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                  std::to_string(run_.config.max_decree_bytes) + " bytes (max_decree_bytes)");
+  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+  if (!priest_)
+    return refuse("priest " + std::to_string(run_.id) +
+                  " is not bootstrapped yet: run paxos-god --config FILE bootstrap");
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{c, cid, rid};
+  Proposal p;
+  p.token = token;
+  p.decree = Decree{false, cid, rid, text, {}};
+  priest_->propose(std::move(p));
+  schedule_flush();
+}
+
+json Host::status_json() const {
+  json j{{"type", "status"}, {"id", run_.id}, {"bootstrapped", priest_.has_value()},
+         {"members", membership_.size()}};
+  if (!halted_.empty()) j["halted"] = halted_;
+  if (!priest_) {
+    j["passed_len"] = ledger_->length();
+    return j;
+  }
+  auto s = priest_->status();
+  j["role"] = name_of(s.role);
+  j["president"] = s.president ? json(*s.president) : json(nullptr);
+  j["ballot"] = to_string(s.ballot);
+  j["next_bal"] = to_string(s.next_bal);
+  j["passed_len"] = s.passed_len;
+  j["reachable"] = s.reachable;
+  j["in_flight"] = s.in_flight;
+  j["queued"] = s.queued;
+  return j;
+}
+
+json Host::ledger_json(const json& j) {
+  uint64_t from = 1, max = 1000;
+  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
+  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
+  auto entries = ledger_->read(from, max, run_.config.max_frame_bytes / 2);
+  if (!entries) return json{{"type", "error"}, {"error", entries.error()}};
+  json arr = json::array();
+  for (auto& e : *entries) {
+    json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
+           {"kind", e.decree.olive_day ? "olive-day" : "decree"}};
+    if (!e.decree.olive_day) {
+      d["client"] = e.decree.client;
+      d["request"] = e.decree.request;
+      d["decree"] = e.decree.text;
+    }
+    arr.push_back(std::move(d));
+  }
+  return json{{"type", "ledger"}, {"id", run_.id}, {"length", ledger_->length()}, {"decrees", std::move(arr)}};
+}
+
+json Host::bootstrap(const json& j) {
+  auto err = [](std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; };
+  auto p = j.find("priests");
+  if (p == j.end()) return err("bootstrap without priests");
+  auto members = parse_priests(*p, "bootstrap.priests");
+  if (!members) return err(members.error());
+  bool has_me = false;
+  for (auto& m : *members) has_me |= m.id == run_.id;
+  if (!has_me) return err("the membership sent does not include priest " + std::to_string(run_.id));
+  if (!membership_.empty()) {
+    if (membership_ == *members)
+      return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", true}};
+    return err("priest " + std::to_string(run_.id) + " is already bootstrapped with a different "
+               "membership: " + priests_to_json(membership_).dump() + "; refusing " + p->dump() +
+               ". To start over, stop it and remove " + run_.data_dir);
+  }
+  if (auto s = save_membership(run_.data_dir, *members); !s) return err(s.error());
+  spdlog::info("bootstrapped by the god: {} priests", members->size());
+  start_parliament(*members);
+  return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", false}};
+}
+
+}  // namespace
+
+int run_priest(const PriestRun& run) {
+  asio::io_context io(1);
+  Host host(io, run);
+  return host.start();
+}
+
+}  // namespace parliament

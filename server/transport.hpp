@@ -1,0 +1,26 @@
+// The Asio host of one priest (paxos-priest): listener, peer links, client sessions, the
+// tick timer, and the durable files. Runs one io_context on the calling thread.
+//
+// It drives proto::Priest by the contract in proto/priest.hpp; in particular it makes the
+// promise and votes of a ready() batch durable (one fdatasync) before any of its messages
+// leave, and stops voting and acknowledging for good if a write or fdatasync fails.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "proto/config.hpp"
+
+namespace parliament {
+
+struct PriestRun {
+  Config config;
+  std::string config_path;
+  PriestId id = 0;
+  std::string data_dir;
+};
+
+// Runs until SIGINT/SIGTERM; returns the process exit code.
+int run_priest(const PriestRun& run);
+
+}  // namespace parliament

@@ -1,0 +1,262 @@
+// The real binaries on 127.0.0.1: five paxos-priest processes bootstrapped by paxos-god,
+// eight concurrent clients passing decrees while the president and then one more priest are
+// killed with SIGKILL and restarted. At the end the five ledger.csv files must be identical
+// and hold every acknowledged decree exactly once, at the number its client was told.
+//
+// Every wait is a poll with a deadline. Files live in a fresh temporary directory, kept
+// (and named) when a check fails.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "client/rpc.hpp"
+#include "proto/config.hpp"
+#include "proto/record.hpp"
+
+namespace fs = std::filesystem;
+using namespace parliament;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kBin = PARLIAMENT_BIN_DIR;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log.c_str(), "a", stdout);
+    if (f) dup2(fileno(stdout), 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Polls `ok` every 20 ms until it holds or the deadline passes.
+template <class F>
+bool eventually(F ok, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return ok();
+}
+
+struct Parliament {
+  fs::path dir;
+  Config config;
+  std::string config_path;
+  std::map<PriestId, pid_t> pids;
+
+  explicit Parliament(int priests = 5) {
+    std::random_device rd;
+    dir = fs::temp_directory_path() / ("parliament-it-" + std::to_string(rd()));
+    fs::create_directories(dir);
+    uint16_t base = 20000 + rd() % 30000;
+    nlohmann::json cfg{{"tick_ms", 10}, {"heartbeat_ticks", 5}, {"election_timeout_ticks", 30}};
+    for (int i = 1; i <= priests; ++i)
+      cfg["priests"].push_back({{"id", i}, {"host", "127.0.0.1"}, {"port", base + i}});
+    config_path = (dir / "parliament.json").string();
+    std::ofstream(config_path) << cfg.dump(2);
+    config = *parse_config(cfg.dump(), config_path);
+  }
+  ~Parliament() {
+    for (auto& [id, pid] : pids) {
+      kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+  }
+
+  fs::path data(PriestId id) const { return dir / ("priest-" + std::to_string(id)); }
+  void start(PriestId id) {
+    pids[id] = spawn({kBin + "/paxos-priest", "--config", config_path, "--id", std::to_string(id),
+                      "--data-dir", data(id).string()},
+                     dir / ("priest-" + std::to_string(id) + ".log"));
+  }
+  void kill9(PriestId id) {
+    kill(pids.at(id), SIGKILL);
+    wait_exit(pids.at(id));
+    pids.erase(id);
+  }
+  std::optional<nlohmann::json> status(PriestId id) const {
+    auto r = call_priest(*config.find(id), {{"type", "status"}}, 500ms);
+    if (!r) return std::nullopt;
+    return *r;
+  }
+  std::optional<PriestId> president() const {
+    for (auto& p : config.priests)
+      if (auto s = status(p.id); s && s->value("role", "") == "president") return p.id;
+    return std::nullopt;
+  }
+};
+
+struct Acked {
+  uint64_t client, request;
+  std::string text;
+};
+
+}  // namespace
+
+TEST_CASE("five priests: 8 clients pass decrees through kill -9 of the president and one more") {
+  Parliament parl;
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  pid_t god = spawn({kBin + "/paxos-god", "--config", parl.config_path, "bootstrap", "--timeout", "20"},
+                    parl.dir / "god.log");
+  REQUIRE(wait_exit(god) == 0);
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+
+  // Bootstrapping again is a harmless no-op.
+  god = spawn({kBin + "/paxos-god", "--config", parl.config_path, "bootstrap"}, parl.dir / "god.log");
+  REQUIRE(wait_exit(god) == 0);
+
+  constexpr int kClients = 8, kPerClient = 30;
+  std::mutex mu;
+  std::map<uint64_t, Acked> acked;  // decree number -> what its client was told passed there
+  std::vector<std::string> failures;
+  std::atomic<int> done{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      Proposer proposer(parl.config.priests, random_client_id());
+      for (int i = 0; i < kPerClient; ++i) {
+        std::string text = "client " + std::to_string(c) + " decree " + std::to_string(i) +
+                           (i % 4 == 0 ? ", with \"quotes\",\nand a newline — ünïcödé" : "");
+        auto out = proposer.propose(text, 30s);
+        std::lock_guard lock(mu);
+        if (!out.passed) {
+          failures.push_back(text + ": " + out.error);
+          continue;
+        }
+        auto [it, fresh] = acked.emplace(out.decree_no, Acked{proposer.client_id(), uint64_t(i + 1), text});
+        if (!fresh) failures.push_back("two decrees acknowledged at number " + std::to_string(out.decree_no));
+        ++done;
+      }
+    });
+
+  // Mid-run: kill -9 the president, then one more priest; then bring both back.
+  REQUIRE(eventually([&] { return done >= 50; }, 60s));
+  auto first = parl.president();
+  REQUIRE(first.has_value());
+  parl.kill9(*first);
+  REQUIRE(eventually([&] { return done >= 110; }, 60s));
+  PriestId second = *first % 5 + 1;
+  parl.kill9(second);
+  REQUIRE(eventually([&] { return done >= 160; }, 60s));
+  parl.start(*first);
+  parl.start(second);
+
+  for (auto& t : clients) t.join();
+  {
+    std::lock_guard lock(mu);
+    for (auto& f : failures) UNSCOPED_INFO(f);
+    REQUIRE(failures.empty());
+    REQUIRE(acked.size() == kClients * kPerClient);
+  }
+
+  // Every priest catches up, and the five ledger files are byte for byte the same.
+  std::string reference;
+  bool same = eventually(
+      [&] {
+        reference = slurp(parl.data(1) / "ledger.csv");
+        for (PriestId id = 2; id <= 5; ++id)
+          if (slurp(parl.data(id) / "ledger.csv") != reference) return false;
+        return !reference.empty();
+      },
+      20s);
+  for (PriestId id = 1; id <= 5; ++id)
+    UNSCOPED_INFO("priest " << id << " ledger bytes " << fs::file_size(parl.data(id) / "ledger.csv"));
+  REQUIRE(same);
+
+  // Every acknowledged decree is in the ledger exactly once, at the number its client was told.
+  std::vector<std::string> header;
+  size_t hlen = parse_header(reference, header);
+  REQUIRE(hlen > 0);
+  REQUIRE(header == std::vector<std::string>{"decree_no", "ballot", "kind", "client", "request", "decree", "crc32"});
+  auto parsed = parse_records(std::string_view(reference).substr(hlen), 6);
+  REQUIRE(parsed.torn.empty());
+  REQUIRE(parsed.corrupt.empty());
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> placed;
+  for (size_t i = 0; i < parsed.records.size(); ++i) {
+    const auto& r = parsed.records[i];
+    REQUIRE(r[0] == std::to_string(i + 1));
+    if (r[2] == "olive-day") continue;
+    REQUIRE(r[2] == "decree");
+    auto key = std::pair{std::stoull(r[3]), std::stoull(r[4])};
+    REQUIRE(placed.emplace(key, i + 1).second);  // exactly once
+  }
+  for (auto& [n, a] : acked) {
+    REQUIRE(n <= parsed.records.size());
+    const auto& r = parsed.records[n - 1];
+    CHECK(r[2] == "decree");
+    CHECK(r[3] == std::to_string(a.client));
+    CHECK(r[4] == std::to_string(a.request));
+    CHECK(r[5] == a.text);
+  }
+  fs::remove_all(parl.dir);
+}
+
+TEST_CASE("bad input closes one connection and changes nothing") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  pid_t god = spawn({kBin + "/paxos-god", "--config", parl.config_path, "bootstrap"}, parl.dir / "god.log");
+  REQUIRE(wait_exit(god) == 0);
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  const auto& p1 = *parl.config.find(1);
+
+  // Not JSON, an unknown type, a hello from a stranger, an absurd length: each is refused.
+  for (std::string bad : {std::string("not json"), std::string(R"({"type":"launch"})"),
+                          std::string(R"({"type":"hello","from":99})")}) {
+    auto conn = Connection::connect(p1.host, p1.port, 500ms);
+    REQUIRE(conn);
+    nlohmann::json j = nlohmann::json::parse(bad, nullptr, false);
+    auto r = (*conn)->call(j.is_discarded() ? nlohmann::json("not json") : j, 1000ms);
+    CHECK_FALSE(r.ok());  // the priest closed the connection without an answer
+  }
+  // A decree over the size limit gets a clear refusal.
+  Proposer proposer({p1}, random_client_id());
+  auto big = proposer.propose(std::string(parl.config.max_decree_bytes + 1, 'x'), 3s);
+  CHECK_FALSE(big.passed);
+  CHECK(big.error.find("max_decree_bytes") != std::string::npos);
+  // And the parliament still passes decrees.
+  auto ok = proposer.propose("after the bad input", 10s);
+  REQUIRE(ok.passed);
+  // A priest bootstrapped with one membership refuses another.
+  auto other = parl.config.priests;
+  other[1].port = other[1].port + 1000;
+  auto refused = call_priest(p1, {{"type", "bootstrap"}, {"priests", priests_to_json(other)}}, 1000ms);
+  REQUIRE(refused);
+  CHECK((*refused)["type"] == "error");
+  fs::remove_all(parl.dir);
+}

@@ -1,0 +1,106 @@
+// Configuration: the repository's config/local.json, and broken files that name file+field.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "proto/config.hpp"
+
+using namespace parliament;
+
+namespace {
+
+const char* kFile = "parliament.json";
+
+std::string with_priests(const std::string& priests, const std::string& extra = "") {
+  return "{\"priests\": " + priests + extra + "}";
+}
+
+const std::string kThree =
+    R"([{"id": 1, "host": "127.0.0.1", "port": 7101},
+        {"id": 2, "host": "127.0.0.1", "port": 7102},
+        {"id": 3, "host": "127.0.0.1", "port": 7103}])";
+
+// The text must fail with an error naming the file and every one of `words`.
+void expect_error(const std::string& text, std::vector<std::string> words) {
+  INFO("config: " << text);
+  auto c = parse_config(text, kFile);
+  REQUIRE_FALSE(c.ok());
+  INFO("error: " << c.error());
+  CHECK(c.error().find(kFile) != std::string::npos);
+  for (const auto& w : words) CHECK(c.error().find(w) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("config/local.json parses into five priests", "[config]") {
+  std::string path = std::string(PARLIAMENT_SOURCE_DIR) + "/config/local.json";
+  std::ifstream in(path);
+  REQUIRE(in.good());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto c = parse_config(ss.str(), path);
+  INFO((c.ok() ? "" : c.error()));
+  REQUIRE(c.ok());
+  REQUIRE(c->priests.size() == 5);
+  for (PriestId id = 1; id <= 5; ++id) {
+    const PriestAddress* p = c->find(id);
+    REQUIRE(p);
+    CHECK(p->port == 7100 + id);
+    CHECK(p->host == "127.0.0.1");
+    CHECK(p->listen == p->host);
+  }
+  CHECK(c->ids() == std::vector<PriestId>{1, 2, 3, 4, 5});
+  CHECK(c->find(6) == nullptr);
+}
+
+TEST_CASE("defaults, listen, and sorting by id", "[config]") {
+  auto c = parse_config(
+      with_priests(R"([{"id": 9, "host": "b", "port": 2, "listen": "0.0.0.0"},
+                       {"id": 4, "host": "a", "port": 1}])"),
+      kFile);
+  REQUIRE(c.ok());
+  CHECK(c->ids() == std::vector<PriestId>{4, 9});
+  CHECK(c->find(9)->listen == "0.0.0.0");
+  CHECK(c->find(4)->listen == "a");
+  CHECK(c->tick_ms == 10);
+  CHECK(c->election_timeout_ticks == 30);
+}
+
+TEST_CASE("priests_to_json and parse_priests round trip", "[config]") {
+  auto c = parse_config(with_priests(kThree), kFile);
+  REQUIRE(c.ok());
+  auto back = parse_priests(priests_to_json(c->priests), "membership");
+  REQUIRE(back.ok());
+  CHECK(*back == c->priests);
+}
+
+TEST_CASE("broken configs name the file and the field", "[config]") {
+  expect_error("{not json", {"JSON"});
+  expect_error("[1, 2]", {"object"});
+  expect_error("{}", {"priests"});
+  expect_error(R"({"tick_ms": 10})", {"priests"});
+  expect_error(with_priests("[]"), {"priests"});
+  expect_error(with_priests("{}"), {"priests"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 1},
+                                {"id": 1, "host": "h", "port": 2}])"),
+               {"priests[1].id", "twice"});
+  expect_error(with_priests(R"([{"id": 0, "host": "h", "port": 1}])"), {"priests[0].id"});
+  expect_error(with_priests(R"([{"host": "h", "port": 1}])"), {"priests[0].id"});
+  for (const char* port : {"0", "70000", "\"x\"", "-1", "1.5"})
+    expect_error(with_priests(std::string(R"([{"id": 1, "host": "h", "port": )") + port + "}]"),
+                 {"priests[0].port"});
+  expect_error(with_priests(R"([{"id": 1, "host": "", "port": 1}])"), {"priests[0].host"});
+  expect_error(with_priests(R"([{"id": 1, "port": 1}])"), {"priests[0].host"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 1, "listen": ""}])"),
+               {"priests[0].listen"});
+  expect_error(with_priests(kThree, R"(, "colour": "purple")"), {"colour", "unknown"});
+  for (const char* tick : {"0", "-5", "\"10\"", "100000"})
+    expect_error(with_priests(kThree, std::string(R"(, "tick_ms": )") + tick), {"tick_ms"});
+  expect_error(with_priests(kThree, R"(, "heartbeat_ticks": 10, "election_timeout_ticks": 19)"),
+               {"election_timeout_ticks"});
+  CHECK(parse_config(
+            with_priests(kThree, R"(, "heartbeat_ticks": 10, "election_timeout_ticks": 20)"),
+            kFile)
+            .ok());
+}

@@ -1,0 +1,119 @@
+// Framing: 4-byte big-endian length + JSON object; the decoder fed in every way.
+#include <catch2/catch.hpp>
+
+#include "proto/framing.hpp"
+
+using namespace parliament;
+using nlohmann::json;
+
+namespace {
+
+std::string header(uint32_t n) {
+  return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+          static_cast<char>(n)};
+}
+
+}  // namespace
+
+TEST_CASE("a frame round trips", "[framing]") {
+  json j = {{"type", "paxos"}, {"text", "a,b \"c\"\nd é"}};
+  std::string wire = frame(j);
+  REQUIRE(wire.size() > 4);
+  CHECK(wire.substr(0, 4) == header(static_cast<uint32_t>(wire.size() - 4)));
+  FrameDecoder d;
+  REQUIRE(d.feed(wire));
+  auto payload = d.next();
+  REQUIRE(payload);
+  auto back = parse_object(*payload);
+  REQUIRE(back);
+  CHECK(*back == j);
+  CHECK_FALSE(d.next());
+  CHECK(d.pending_bytes() == 0);
+}
+
+TEST_CASE("a frame fed one byte at a time", "[framing]") {
+  std::string wire = frame(json{{"n", 1}}) + frame(json{{"n", 2}});
+  FrameDecoder d;
+  std::vector<std::string> got;
+  for (char c : wire) {
+    REQUIRE(d.feed(std::string_view(&c, 1)));
+    while (auto p = d.next()) got.push_back(*p);
+  }
+  REQUIRE(got.size() == 2);
+  CHECK(parse_object(got[0])->at("n") == 1);
+  CHECK(parse_object(got[1])->at("n") == 2);
+  CHECK(d.pending_bytes() == 0);
+}
+
+TEST_CASE("several frames in one feed, and a half frame kept for later", "[framing]") {
+  std::string wire;
+  for (int i = 0; i < 5; ++i) wire += frame(json{{"i", i}});
+  std::string next = frame(json{{"i", 5}});
+  wire += next.substr(0, 7);
+  FrameDecoder d;
+  REQUIRE(d.feed(wire));
+  for (int i = 0; i < 5; ++i) {
+    auto p = d.next();
+    REQUIRE(p);
+    CHECK(parse_object(*p)->at("i") == i);
+  }
+  CHECK_FALSE(d.next());
+  CHECK(d.pending_bytes() == 7);
+  REQUIRE(d.feed(std::string_view(next).substr(7)));
+  auto p = d.next();
+  REQUIRE(p);
+  CHECK(parse_object(*p)->at("i") == 5);
+}
+
+TEST_CASE("absurd lengths fail at the header, before any body", "[framing]") {
+  const size_t limit = 1000;
+  for (uint32_t n : {0u, uint32_t(limit + 1), 0xFFFFFFFFu}) {
+    INFO("length " << n);
+    FrameDecoder d(limit);
+    std::string h = header(n);
+    REQUIRE(d.feed(h.substr(0, 3)));  // not yet a full header: nothing to judge
+    CHECK_FALSE(d.failed());
+    CHECK_FALSE(d.feed(h.substr(3)));
+    CHECK(d.failed());
+    CHECK_FALSE(d.error().empty());
+    CHECK_FALSE(d.next());
+    CHECK_FALSE(d.feed("{}"));  // stays failed
+  }
+  FrameDecoder dflt;
+  CHECK_FALSE(dflt.feed(header(0xFFFFFFFFu)));
+}
+
+TEST_CASE("an absurd header after a good frame fails once the good frame is taken",
+          "[framing]") {
+  FrameDecoder d(1000);
+  std::string wire = frame(json{{"ok", true}}) + header(5000);
+  d.feed(wire);
+  auto p = d.next();
+  REQUIRE(p);
+  CHECK(parse_object(*p)->at("ok") == true);
+  CHECK(d.failed());
+  CHECK_FALSE(d.next());
+}
+
+TEST_CASE("a frame of exactly the limit is accepted", "[framing]") {
+  const size_t limit = 64;
+  std::string body = "{\"k\":\"" + std::string(limit - 8, 'x') + "\"}";
+  REQUIRE(body.size() == limit);
+  std::string wire;
+  append_frame(wire, body);
+  FrameDecoder d(limit);
+  REQUIRE(d.feed(wire));
+  auto p = d.next();
+  REQUIRE(p);
+  CHECK(*p == body);
+}
+
+TEST_CASE("parse_object accepts only JSON objects", "[framing]") {
+  CHECK(parse_object("{\"a\":1}"));
+  CHECK(parse_object("{}"));
+  for (const char* bad : {"", "not json", "{\"a\":", "[1,2]", "42", "\"s\"", "null", "true",
+                          "{} trailing"}) {
+    INFO("payload: " << bad);
+    CHECK_FALSE(parse_object(bad));
+  }
+}

@@ -1,0 +1,263 @@
+// Messages: encode/decode round trip for every kind, and malformed input never throws.
+#include <catch2/catch.hpp>
+
+#include "proto/message.hpp"
+
+using namespace parliament;
+using nlohmann::json;
+
+namespace {
+
+std::vector<Entry> nasty_entries() {
+  return {Entry{7, {3, 2}, Decree{false, 11, 1, "a,b", {3, 2}}},
+          Entry{8, {3, 2}, Decree{false, 11, 2, "say \"aye\"\r\nthen, \"nay\"", {1, 4}}},
+          Entry{9, {2, 5}, Decree::olive({2, 5})},
+          Entry{10, {3, 2}, Decree{false, 12, 1, "Παξός — olive oil ≠ wine 🫒", {3, 2}}},
+          Entry{11, {3, 2}, Decree{false, 12, 2, "", {3, 2}}}};
+}
+
+Message base(Kind k) {
+  Message m;
+  m.kind = k;
+  m.from = 3;
+  m.to = 5;
+  return m;
+}
+
+std::vector<Message> one_of_each_kind() {
+  std::vector<Message> out;
+  auto m = base(Kind::NextBallot);
+  m.ballot = {12, 3};
+  m.decree_no = 40;
+  m.passed_len = 39;
+  out.push_back(m);
+
+  m = base(Kind::BeginBallot);
+  m.ballot = {12, 3};
+  m.decree_no = 7;
+  m.commit_no = 6;
+  m.passed_len = 6;
+  m.entries = nasty_entries();
+  out.push_back(m);
+
+  m = base(Kind::Success);
+  m.ballot = {12, 3};
+  m.commit_no = 11;
+  m.passed_len = 11;
+  m.entries = nasty_entries();  // catch-up
+  out.push_back(m);
+
+  m = base(Kind::Failed);
+  m.ballot = {12, 3};
+  out.push_back(m);
+
+  m = base(Kind::LastVote);
+  m.ballot = {12, 3};
+  m.decree_no = 7;
+  m.passed_len = 2;
+  m.entries = nasty_entries();
+  out.push_back(m);
+
+  m = base(Kind::Voted);
+  m.ballot = {12, 3};
+  m.decree_no = 7;
+  m.last_no = 11;
+  out.push_back(m);
+
+  m = base(Kind::VoteNo);
+  m.ballot = {12, 3};
+  m.promised = {13, 4};
+  out.push_back(m);
+
+  m = base(Kind::Forward);
+  m.token = 99;
+  m.entries = {Entry{0, {}, Decree{false, 21, 4, "x,\"y\"\nz ü", {}}}};
+  out.push_back(m);
+
+  m = base(Kind::Answer);
+  m.token = 99;
+  m.decree_no = 17;
+  out.push_back(m);
+
+  m = base(Kind::Answer);
+  m.token = 100;
+  m.error = "no quorum: reached 2 of 5 priests";
+  m.outcome_unknown = true;
+  out.push_back(m);
+  return out;
+}
+
+void check_same(const Message& a, const Message& b) {
+  CHECK(a.kind == b.kind);
+  CHECK(a.from == b.from);
+  CHECK(a.to == b.to);
+  CHECK(a.ballot == b.ballot);
+  CHECK(a.decree_no == b.decree_no);
+  CHECK(a.last_no == b.last_no);
+  CHECK(a.commit_no == b.commit_no);
+  CHECK(a.passed_len == b.passed_len);
+  CHECK(a.promised == b.promised);
+  CHECK(a.entries == b.entries);
+  CHECK(a.token == b.token);
+  CHECK(a.outcome_unknown == b.outcome_unknown);
+  CHECK(a.error == b.error);
+}
+
+// A well-formed begin ballot, as JSON, to break in various ways.
+json good_paxos() {
+  Message m = one_of_each_kind()[1];
+  return encode(m);
+}
+
+void expect_error(const json& j) {
+  INFO("json: " << j.dump());
+  Result<Message> r = Result<Message>::failure("not run");
+  REQUIRE_NOTHROW(r = decode(j));
+  CHECK_FALSE(r.ok());
+  CHECK_FALSE(r.error().empty());
+}
+
+}  // namespace
+
+TEST_CASE("every kind round trips through JSON text", "[message]") {
+  for (const auto& m : one_of_each_kind()) {
+    INFO("kind " << name_of(m.kind));
+    std::string text = encode(m).dump();
+    auto back = decode(json::parse(text));
+    REQUIRE(back.ok());
+    check_same(*back, m);
+  }
+}
+
+TEST_CASE("codes and directions follow the wire contract", "[message]") {
+  CHECK(encode(one_of_each_kind()[0])["dir"] == "to_priest");
+  CHECK(encode(one_of_each_kind()[0])["code"] == 1);
+  CHECK(encode(one_of_each_kind()[3])["code"] == 4);
+  CHECK(encode(one_of_each_kind()[4])["dir"] == "to_president");
+  CHECK(encode(one_of_each_kind()[6])["code"] == 3);
+  CHECK(encode(one_of_each_kind()[1])["ballot"] == "12.3");
+}
+
+TEST_CASE("olive-day decrees stay olive-day", "[message]") {
+  json d = decree_to_json(Decree::olive({6, 2}));
+  auto back = decree_from_json(d);
+  REQUIRE(back.ok());
+  CHECK(back->olive_day);
+  CHECK(*back == Decree::olive({6, 2}));
+}
+
+TEST_CASE("unknown type, dir and code are errors", "[message]") {
+  json j = good_paxos();
+  j["type"] = "gossip";
+  expect_error(j);
+  j = good_paxos();
+  j["dir"] = "sideways";
+  expect_error(j);
+  for (int code : {0, 5, 100}) {
+    j = good_paxos();
+    j["dir"] = "to_priest";
+    j["code"] = code;
+    expect_error(j);
+  }
+  for (int code : {0, 4, 100}) {
+    j = good_paxos();
+    j["dir"] = "to_president";
+    j["code"] = code;
+    expect_error(j);
+  }
+}
+
+TEST_CASE("bad ballot strings are errors", "[message]") {
+  for (const char* b : {"", "12", "12.", ".3", "a.b", "1.2.3", "-1.2", "99999999999999999999.1"}) {
+    json j = good_paxos();
+    j["ballot"] = b;
+    expect_error(j);
+    j = good_paxos();
+    j["decrees"][0]["ballot"] = b;
+    expect_error(j);
+    j = good_paxos();
+    j["decrees"][0]["decree"]["origin"] = b;
+    expect_error(j);
+  }
+  json j = encode(one_of_each_kind()[6]);  // vote no
+  j["promised"] = "x";
+  expect_error(j);
+}
+
+TEST_CASE("missing required fields are errors", "[message]") {
+  for (const char* field : {"type", "dir", "code", "from", "to", "ballot", "decree_no",
+                            "passed_len"}) {
+    json j = good_paxos();
+    j.erase(field);
+    expect_error(j);
+  }
+  json voted = encode(one_of_each_kind()[5]);
+  voted.erase("last_no");
+  expect_error(voted);
+  json no = encode(one_of_each_kind()[6]);
+  no.erase("promised");
+  expect_error(no);
+  json fwd = encode(one_of_each_kind()[7]);
+  fwd.erase("decree");
+  expect_error(fwd);
+  fwd = encode(one_of_each_kind()[7]);
+  fwd.erase("token");
+  expect_error(fwd);
+  json ans = encode(one_of_each_kind()[8]);
+  ans.erase("decree_no");
+  expect_error(ans);
+  for (const char* field : {"decree_no", "ballot", "decree"}) {
+    json j = good_paxos();
+    j["decrees"][1].erase(field);
+    expect_error(j);
+  }
+  for (const char* field : {"text", "client", "request", "origin"}) {
+    json j = good_paxos();
+    j["decrees"][0]["decree"].erase(field);
+    expect_error(j);
+  }
+}
+
+TEST_CASE("wrong types and negative numbers are errors", "[message]") {
+  const std::vector<json> wrong = {json("7"), json(-1), json(1.5), json::array(), json::object(),
+                                   json(nullptr), json(true)};
+  for (const char* field : {"code", "from", "to", "decree_no", "passed_len", "commit_no"}) {
+    for (const auto& w : wrong) {
+      json j = good_paxos();
+      j[field] = w;
+      expect_error(j);
+    }
+  }
+  for (const auto& w : wrong) {
+    if (w.is_string()) continue;
+    json j = good_paxos();
+    j["ballot"] = w;
+    expect_error(j);
+    j = good_paxos();
+    j["type"] = w;
+    expect_error(j);
+  }
+  json j = good_paxos();
+  j["decrees"] = "not an array";
+  expect_error(j);
+  j = good_paxos();
+  j["decrees"][0] = 5;
+  expect_error(j);
+  j = good_paxos();
+  j["decrees"][0]["decree"]["client"] = -3;
+  expect_error(j);
+  j = good_paxos();
+  j["decrees"][0]["decree"]["text"] = 12;
+  expect_error(j);
+  j = good_paxos();
+  j["decrees"][0]["decree"]["olive_day"] = "yes";
+  expect_error(j);
+  j = good_paxos();
+  j["decrees"][0]["decree_no"] = -7;
+  expect_error(j);
+  j = good_paxos();
+  j["from"] = uint64_t(1) << 40;  // not a priest id
+  expect_error(j);
+  expect_error(json::array({1, 2}));
+  expect_error(json("paxos"));
+}

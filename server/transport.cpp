@@ -119,7 +119,7 @@ class Host {
   void halt(const std::string& why);
   void start_parliament(const std::vector<PriestAddress>& members);
   void connect(PeerLink& link);
-  void send_to_peer(const Message& m);
+  bool send_to_peer(const Message& m);
   void reply(const ClientReply& r);
   void catch_up(const CatchUp& c);
   void sync_ledger();
@@ -376,7 +376,7 @@ void Host::connect(PeerLink& link) {
       l.warned = true;
     }
     l.retry->expires_after(l.backoff);
-    l.backoff = std::min(l.backoff * 2, std::chrono::milliseconds(1000));
+    l.backoff = std::min(l.backoff * 2, std::chrono::milliseconds(500));
     l.retry->async_wait([this, id](asio::error_code ec) {
       if (!ec) connect(links_[id]);
     });
@@ -414,11 +414,14 @@ void Host::on_closed(const std::shared_ptr<Conn>& c) {
   }
 }
 
-void Host::send_to_peer(const Message& m) {
+// False if the message could not be queued (no link, or the link's queue is full): it is
+// lost, as on any network; the protocol resends what matters.
+bool Host::send_to_peer(const Message& m) {
   auto it = links_.find(m.to);
-  if (it == links_.end() || !it->second.conn) return;  // lost; the protocol resends
-  if (!it->second.conn->send(frame(encode(m))))
-    spdlog::debug("dropping {} to priest {}: its queue is full", name_of(m.kind), m.to);
+  if (it == links_.end() || !it->second.conn) return false;
+  if (it->second.conn->send(frame(encode(m)))) return true;
+  spdlog::debug("dropping {} to priest {}: its queue is full", name_of(m.kind), m.to);
+  return false;
 }
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
@@ -437,6 +440,12 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       if (!member) return bad_input(c, "hello from " + std::to_string(id) + ", not a priest of this parliament");
       c->kind = Conn::Kind::PeerIn;
       c->peer = id;
+      // The peer is back: reach it now rather than when our back-off expires.
+      if (auto l = links_.find(id); l != links_.end() && !l->second.conn && !l->second.connecting) {
+        l->second.retry->cancel();
+        l->second.backoff = std::chrono::milliseconds(50);
+        connect(l->second);
+      }
       return;
     }
     c->kind = Conn::Kind::Client;
@@ -509,8 +518,15 @@ void Host::flush() {
     // 2. ... before any message of this batch leaves.
     std::vector<Message> to_self;
     for (auto& m : r.messages) {
-      if (m.to == run_.id) to_self.push_back(std::move(m));
-      else send_to_peer(m);
+      if (m.to == run_.id) {
+        to_self.push_back(std::move(m));
+      } else if (!send_to_peer(m) && m.kind == Kind::Forward) {
+        // Do not leave the client waiting for an answer that cannot come.
+        reply(ClientReply{m.token, 0,
+                          "priest " + std::to_string(run_.id) + " cannot reach president " +
+                              std::to_string(m.to) + " right now; retry",
+                          false});
+      }
     }
     // 3. The ledger (its fdatasync lags: a passed decree is durable in a majority's votes).
     if (!r.passed.empty()) {

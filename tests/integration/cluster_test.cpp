@@ -7,7 +7,11 @@
 // (and named) when a check fails.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,9 +45,15 @@ std::string slurp(const fs::path& p) {
   return s.str();
 }
 
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+// file_limit > 0: the child may not write past that many bytes in any file (a full disk).
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log, rlim_t file_limit = 0) {
   pid_t pid = fork();
   if (pid == 0) {
+    if (file_limit) {
+      signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing
+      rlimit r{file_limit, file_limit};
+      setrlimit(RLIMIT_FSIZE, &r);
+    }
     FILE* f = std::freopen(log.c_str(), "a", stdout);
     if (f) dup2(fileno(stdout), 2);
     std::vector<char*> argv;
@@ -98,10 +108,16 @@ struct Parliament {
   }
 
   fs::path data(PriestId id) const { return dir / ("priest-" + std::to_string(id)); }
-  void start(PriestId id) {
+  fs::path log(PriestId id) const { return dir / ("priest-" + std::to_string(id) + ".log"); }
+  void start(PriestId id, rlim_t file_limit = 0) {
     pids[id] = spawn({kBin + "/paxos-priest", "--config", config_path, "--id", std::to_string(id),
                       "--data-dir", data(id).string()},
-                     dir / ("priest-" + std::to_string(id) + ".log"));
+                     log(id), file_limit);
+  }
+  void bootstrap() {
+    pid_t god = spawn({kBin + "/paxos-god", "--config", config_path, "bootstrap", "--timeout", "20"},
+                      dir / "god.log");
+    REQUIRE(wait_exit(god) == 0);
   }
   void kill9(PriestId id) {
     kill(pids.at(id), SIGKILL);
@@ -117,6 +133,38 @@ struct Parliament {
     for (auto& p : config.priests)
       if (auto s = status(p.id); s && s->value("role", "") == "president") return p.id;
     return std::nullopt;
+  }
+};
+
+// A raw TCP connection, for bytes no well-behaved client would send.
+struct RawSocket {
+  int fd = -1;
+  explicit RawSocket(uint16_t port) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  ~RawSocket() {
+    if (fd >= 0) close(fd);
+  }
+  bool send_bytes(const std::string& b) { return ::send(fd, b.data(), b.size(), MSG_NOSIGNAL) == ssize_t(b.size()); }
+  // True once the peer has closed the connection (read returns 0 or an error).
+  bool closed_by_peer(std::chrono::milliseconds within) {
+    timeval tv{0, 50 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return eventually(
+        [&] {
+          char c;
+          ssize_t n = recv(fd, &c, 1, 0);
+          return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        },
+        within);
   }
 };
 
@@ -230,8 +278,7 @@ TEST_CASE("bad input closes one connection and changes nothing") {
   Parliament parl(3);
   INFO("files in " << parl.dir);
   for (auto& p : parl.config.priests) parl.start(p.id);
-  pid_t god = spawn({kBin + "/paxos-god", "--config", parl.config_path, "bootstrap"}, parl.dir / "god.log");
-  REQUIRE(wait_exit(god) == 0);
+  parl.bootstrap();
   REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
   const auto& p1 = *parl.config.find(1);
 
@@ -243,6 +290,21 @@ TEST_CASE("bad input closes one connection and changes nothing") {
     nlohmann::json j = nlohmann::json::parse(bad, nullptr, false);
     auto r = (*conn)->call(j.is_discarded() ? nlohmann::json("not json") : j, 1000ms);
     CHECK_FALSE(r.ok());  // the priest closed the connection without an answer
+  }
+  // An absurd length is refused at the header, before any body arrives.
+  {
+    RawSocket raw(p1.port);
+    REQUIRE(raw.fd >= 0);
+    REQUIRE(raw.send_bytes(std::string("\xff\xff\xff\xff{", 5)));
+    CHECK(raw.closed_by_peer(2s));
+  }
+  // Half a frame and then silence does not hold the connection forever (limit: 10 s).
+  {
+    RawSocket raw(p1.port);
+    REQUIRE(raw.fd >= 0);
+    REQUIRE(raw.send_bytes(std::string("\x00\x00\x00\x40{\"type\":", 12)));
+    CHECK_FALSE(raw.closed_by_peer(1s));
+    CHECK(raw.closed_by_peer(15s));
   }
   // A decree over the size limit gets a clear refusal.
   Proposer proposer({p1}, random_client_id());
@@ -258,5 +320,47 @@ TEST_CASE("bad input closes one connection and changes nothing") {
   auto refused = call_priest(p1, {{"type", "bootstrap"}, {"priests", priests_to_json(other)}}, 1000ms);
   REQUIRE(refused);
   CHECK((*refused)["type"] == "error");
+  fs::remove_all(parl.dir);
+}
+
+TEST_CASE("a priest whose disk is full stops acknowledging; the others carry on") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  parl.start(1);
+  parl.start(2);
+  parl.start(3, 6000);  // priest 3 cannot write more than 6000 bytes to any file
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+
+  Proposer proposer(parl.config.priests, random_client_id());
+  std::vector<std::pair<uint64_t, std::string>> acked;
+  for (int i = 0; i < 120; ++i) {
+    std::string text = "decree " + std::to_string(i) + " padded to fill the disk sooner ............";
+    auto out = proposer.propose(text, 15s);
+    REQUIRE(out.passed);
+    acked.emplace_back(out.decree_no, text);
+  }
+  // Priest 3 has said why it stopped, and says so to anyone who asks.
+  auto st = parl.status(3);
+  REQUIRE(st.has_value());
+  REQUIRE(st->contains("halted"));
+  CHECK((*st)["halted"].get<std::string>().find("File too large") != std::string::npos);
+  CHECK(slurp(parl.log(3)).find("has stopped voting and acknowledging") != std::string::npos);
+  Proposer direct({*parl.config.find(3)}, random_client_id());
+  auto refused = direct.propose("to the priest with the full disk", 2s);
+  CHECK_FALSE(refused.passed);
+
+  // What priest 3 did write is a prefix of the others' ledger: nothing wrong, nothing torn.
+  REQUIRE(eventually([&] { return slurp(parl.data(1) / "ledger.csv") == slurp(parl.data(2) / "ledger.csv"); }, 10s));
+  std::string full = slurp(parl.data(1) / "ledger.csv"), partial = slurp(parl.data(3) / "ledger.csv");
+  std::vector<std::string> header;
+  size_t hlen = parse_header(partial, header);
+  REQUIRE(hlen > 0);
+  auto mine = parse_records(std::string_view(partial).substr(hlen), 6);
+  auto theirs = parse_records(std::string_view(full).substr(parse_header(full, header)), 6);
+  REQUIRE(mine.corrupt.empty());
+  REQUIRE(mine.records.size() <= theirs.records.size());
+  for (size_t i = 0; i < mine.records.size(); ++i) CHECK(mine.records[i] == theirs.records[i]);
+  for (auto& [n, text] : acked) CHECK(theirs.records.at(n - 1)[5] == text);
   fs::remove_all(parl.dir);
 }

@@ -11,9 +11,10 @@
 //                    Append-only; rewritten whole only by compact(), atomically.
 //   membership.json  the membership the god bootstrapped, written once, atomically.
 //
-// Durability contract (README "Durability"): the host appends the promise and votes of one
-// ready() batch, then calls VoteLog::sync() (one fdatasync for the whole batch: group
-// commit) before any message of that batch leaves. The ledger is appended after; its
+// Durability contract (README "Durability"): the host appends the promise and votes of
+// ready() batches, and no last vote, vote or next ballot leaves before a VoteLog::sync()
+// that follows every record written so far (group commit: one fdatasync for every batch
+// of a drain). The ledger is appended after; its
 // fdatasync may lag, because a passed decree is already durable in a majority's votes.
 // Before compact(), which drops the votes the ledger now covers, the host syncs the ledger.
 //
@@ -78,6 +79,7 @@ class VoteLog {
   // (write temp, fdatasync, rename, fsync the directory).
   Status compact(const Ballot& next_bal, const std::vector<Entry>& votes);
   uint64_t bytes() const { return size_; }
+  const std::string& path() const { return path_; }
 
  private:
   VoteLog() = default;

@@ -6,8 +6,11 @@
 // back-off). Any other first frame makes the connection a client session.
 #include "server/transport.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -91,6 +94,14 @@ struct PeerLink {
   bool warned = false;
 };
 
+// Messages that assert something about their sender's disk wait for the fdatasync of
+// everything written before them: next ballot (its own promise), last vote (a promise),
+// vote yes/no (a vote, a promise). The president's begin ballot, successful and failed
+// ballots, and forwards and answers rely on nothing unsynced and leave at once.
+bool waits_for_disk(Kind k) {
+  return k == Kind::NextBallot || k == Kind::LastVote || k == Kind::Voted || k == Kind::VoteNo;
+}
+
 struct Waiting {
   std::weak_ptr<Conn> conn;
   uint64_t client;
@@ -117,9 +128,11 @@ class Host {
   void schedule_flush();
   void flush();
   void halt(const std::string& why);
+  void dispatch(std::vector<Message> messages);
   void start_parliament(const std::vector<PriestAddress>& members);
   void connect(PeerLink& link);
   bool send_to_peer(const Message& m);
+  std::string encode_frame(const Message& m);
   void reply(const ClientReply& r);
   void catch_up(const CatchUp& c);
   void sync_ledger();
@@ -151,6 +164,13 @@ class Host {
   std::vector<std::weak_ptr<Conn>> sessions_;
   bool flush_posted_ = false;
   bool ledger_dirty_ = false;
+  // Durability gate: messages that must wait for the disk (waits_for_disk) queue here until
+  // the fdatasync of votes.csv that ends the current flush.
+  bool votes_unsynced_ = false;
+  std::vector<Message> gated_;
+  // The president sends the same begin ballot to every priest: encode it once.
+  std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t> encoded_key_{};
+  std::string encoded_;
   uint64_t ticks_ = 0;
   std::string halted_;
   bool stopping_ = false;
@@ -419,9 +439,34 @@ void Host::on_closed(const std::shared_ptr<Conn>& c) {
 bool Host::send_to_peer(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;
-  if (it->second.conn->send(frame(encode(m)))) return true;
+  if (it->second.conn->send(encode_frame(m))) return true;
   spdlog::debug("dropping {} to priest {}: its queue is full", name_of(m.kind), m.to);
   return false;
+}
+
+// A begin ballot or successful ballot is identified by its ballot, numbers and sender's
+// ledger length (one president, one decree per number per ballot): encode it once with a
+// placeholder recipient, then set "to" per priest.
+std::string Host::encode_frame(const Message& m) {
+  if (m.kind != Kind::BeginBallot && m.kind != Kind::Success) return frame(encode(m));
+  constexpr PriestId kAnyone = 0xFFFFFFFF;
+  auto key = std::tuple{m.kind, m.ballot, m.commit_no, m.passed_len,
+                        m.entries.empty() ? 0 : m.entries.front().decree_no, m.entries.size(),
+                        m.entries.empty() ? 0 : m.entries.back().decree_no};
+  if (key != encoded_key_ || encoded_.empty()) {
+    Message any = m;
+    any.to = kAnyone;
+    encoded_ = encode(any).dump(-1, ' ', false, json::error_handler_t::replace);
+    encoded_key_ = key;
+  }
+  static const std::string placeholder = "\"to\":" + std::to_string(kAnyone);
+  std::string text = encoded_;
+  // Inside a JSON string every quote is escaped, so only the key itself can match.
+  auto pos = text.rfind(placeholder);
+  text.replace(pos, placeholder.size(), "\"to\":" + std::to_string(m.to));
+  std::string out;
+  append_frame(out, text);
+  return out;
 }
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
@@ -478,7 +523,7 @@ void Host::on_tick() {
       priest_->tick();
       flush();
     }
-    if (ledger_dirty_ && ticks_ % 10 == 0) sync_ledger();
+    if (ticks_ % 10 == 0 && halted_.empty()) sync_ledger();
     if (ticks_ % 100 == 0) {
       auto now = Clock::now();
       for (auto& w : sessions_)
@@ -500,44 +545,44 @@ void Host::schedule_flush() {
   });
 }
 
-// The host's half of the contract in proto/priest.hpp.
+// The host's half of the contract in proto/priest.hpp. Drains ready() until the priest is
+// quiet; messages that rely on nothing unsynced leave at once (the president's begin ballot
+// goes out while its own vote is still being written), the rest wait for one fdatasync of
+// votes.csv covering every batch of the drain (group commit), and then leave in order.
 void Host::flush() {
   if (!priest_ || !halted_.empty()) return;
-  for (int round = 0; round < 1000; ++round) {
+  for (int round = 0; round < 10000; ++round) {
     Ready r = priest_->take_ready();
-    if (r.empty()) break;
+    if (r.empty()) {
+      if (!votes_unsynced_) break;
+      // 1. The promise and votes written in this drain reach the disk ...
+      if (auto s = votes_->sync(); !s) return halt(s.error());
+      votes_unsynced_ = false;
+      // 2. ... before any message that relies on them leaves.
+      auto batch = std::move(gated_);
+      gated_.clear();
+      for (auto& m : batch) {
+        if (m.to == run_.id) priest_->step(m);
+        else send_to_peer(m);
+      }
+      continue;
+    }
     for (auto& n : r.notes) spdlog::info("{}", n);
-    // 1. The promise and votes reach the disk (one fdatasync for the batch) ...
     if (r.promise || !r.votes.empty()) {
       Status s = ok_status();
       if (r.promise) s = votes_->append_promise(*r.promise);
       if (s && !r.votes.empty()) s = votes_->append_votes(r.votes);
-      if (s) s = votes_->sync();
       if (!s) return halt(s.error());
+      votes_unsynced_ = true;
     }
-    // 2. ... before any message of this batch leaves.
-    std::vector<Message> to_self;
-    for (auto& m : r.messages) {
-      if (m.to == run_.id) {
-        to_self.push_back(std::move(m));
-      } else if (!send_to_peer(m) && m.kind == Kind::Forward) {
-        // Do not leave the client waiting for an answer that cannot come.
-        reply(ClientReply{m.token, 0,
-                          "priest " + std::to_string(run_.id) + " cannot reach president " +
-                              std::to_string(m.to) + " right now; retry",
-                          false});
-      }
-    }
+    dispatch(std::move(r.messages));
     // 3. The ledger (its fdatasync lags: a passed decree is durable in a majority's votes).
     if (!r.passed.empty()) {
-      for (auto& e : r.passed)
-        spdlog::debug("decree {} passed (ballot {})", e.decree_no, to_string(e.ballot));
       if (auto s = ledger_->append(r.passed); !s) return halt(s.error());
       ledger_dirty_ = true;
     }
     for (auto& rep : r.replies) reply(rep);
     for (auto& c : r.catch_up) catch_up(c);
-    for (auto& m : to_self) priest_->step(m);
   }
   if (votes_->bytes() > kCompactVotesBytes) {
     sync_ledger();
@@ -547,7 +592,26 @@ void Host::flush() {
   }
 }
 
+// Sends what may leave now; queues, in order, what must wait for the disk. Messages to this
+// priest itself are stepped in the same order.
+void Host::dispatch(std::vector<Message> messages) {
+  for (auto& m : messages) {
+    if (waits_for_disk(m.kind) && (votes_unsynced_ || !gated_.empty())) {
+      gated_.push_back(std::move(m));
+    } else if (m.to == run_.id) {
+      priest_->step(m);
+    } else if (!send_to_peer(m) && m.kind == Kind::Forward) {
+      // Do not leave the client waiting for an answer that cannot come.
+      reply(ClientReply{m.token, 0,
+                        "priest " + std::to_string(run_.id) + " cannot reach president " +
+                            std::to_string(m.to) + " right now; retry",
+                        false});
+    }
+  }
+}
+
 void Host::sync_ledger() {
+  if (!ledger_dirty_) return;
   if (auto s = ledger_->sync(); !s) return halt(s.error());
   ledger_dirty_ = false;
 }

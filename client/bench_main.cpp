@@ -1,0 +1,288 @@
+// paxos-bench: a closed-loop load generator. N clients share M connections; each client
+// proposes a decree of --val bytes, waits for "passed", and proposes the next. Latency of
+// every request after the warm-up is recorded. Prints a progress line while it runs (one
+// line rewritten in place on a terminal, plain lines otherwise) and at the end exactly:
+//
+// RESULT label=L clients=64 conns=8 val=100 n=N errors=E ops_s=X avg_ms=A p50_ms=P
+//        p90_ms=Q p99_ms=R p999_ms=S max_ms=M          (one line)
+//
+// --target president sends to the president (found with status); --target all spreads the
+// connections over every priest (followers forward to the president).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <unordered_map>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+
+#include "client/rpc.hpp"
+#include "proto/framing.hpp"
+
+using namespace parliament;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+namespace {
+
+struct Stats {
+  std::vector<double> latencies_ms;  // after the warm-up
+  uint64_t errors = 0;
+  uint64_t done_total = 0;
+  std::string last_error;
+};
+
+class Bench;
+
+// One connection carrying the requests of several clients.
+class Link {
+ public:
+  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep) : sock_(io), bench_(bench), ep_(ep) {}
+  void start(std::vector<uint64_t> clients);
+  void propose(uint64_t client);
+
+ private:
+  void read();
+  void write();
+  tcp::socket sock_;
+  Bench& bench_;
+  tcp::endpoint ep_;
+  FrameDecoder decoder_{64 << 20};
+  std::array<char, 65536> buf_{};
+  std::string out_, writing_;
+  std::vector<uint64_t> clients_;
+};
+
+class Bench {
+ public:
+  Bench(asio::io_context& io, std::string decree, Clock::time_point measure_from, Clock::time_point end)
+      : io_(io), decree_(std::move(decree)), measure_from_(measure_from), end_(end) {}
+
+  struct Client {
+    uint64_t request = 0;
+    Clock::time_point sent;
+    Link* link = nullptr;
+  };
+
+  json next_request(uint64_t client) {
+    auto& c = clients_[client];
+    c.sent = Clock::now();
+    return json{{"type", "propose"}, {"client", client}, {"request", ++c.request}, {"decree", decree_}};
+  }
+
+  void on_reply(const json& j) {
+    auto it = clients_.find(j.value("client", uint64_t(0)));
+    if (it == clients_.end()) return;
+    auto now = Clock::now();
+    ++stats.done_total;
+    if (!j.value("ok", false)) {
+      ++stats.errors;
+      stats.last_error = j.value("error", std::string("?"));
+    } else if (it->second.sent >= measure_from_) {
+      stats.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second.sent).count());
+    }
+    if (now < end_) it->second.link->propose(it->first);
+  }
+
+  void on_link_error(const std::string& why) {
+    stats.last_error = why;
+    ++stats.errors;
+  }
+
+  std::unordered_map<uint64_t, Client> clients_;
+  Stats stats;
+
+ private:
+  asio::io_context& io_;
+  std::string decree_;
+  Clock::time_point measure_from_, end_;
+};
+
+void Link::start(std::vector<uint64_t> clients) {
+  clients_ = std::move(clients);
+  sock_.async_connect(ep_, [this](asio::error_code ec) {
+    if (ec) return bench_.on_link_error("connect: " + ec.message());
+    sock_.set_option(tcp::no_delay(true));
+    for (auto c : clients_) {
+      bench_.clients_[c].link = this;
+      propose(c);
+    }
+    read();
+  });
+}
+
+void Link::propose(uint64_t client) {
+  append_frame(out_, bench_.next_request(client).dump());
+  if (writing_.empty()) write();
+}
+
+void Link::write() {
+  if (out_.empty()) return;
+  writing_.swap(out_);
+  asio::async_write(sock_, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
+    writing_.clear();
+    if (ec) return bench_.on_link_error("write: " + ec.message());
+    write();
+  });
+}
+
+void Link::read() {
+  sock_.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
+    if (ec) return bench_.on_link_error("read: " + ec.message());
+    if (!decoder_.feed({buf_.data(), n})) return bench_.on_link_error(decoder_.error());
+    while (auto p = decoder_.next())
+      if (auto j = parse_object(*p)) bench_.on_reply(*j);
+    read();
+  });
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t i = std::min(sorted.size() - 1, size_t(p * (sorted.size() - 1) + 0.5));
+  return sorted[i];
+}
+
+Result<Config> load_config(const std::string& path, const std::string& cluster) {
+  if (!cluster.empty()) {
+    json priests = json::array();
+    std::stringstream ss(cluster);
+    std::string item;
+    for (int id = 1; std::getline(ss, item, ','); ++id) {
+      auto colon = item.rfind(':');
+      if (colon == std::string::npos) return Result<Config>::failure("--cluster: expected host:port, got " + item);
+      priests.push_back({{"id", id}, {"host", item.substr(0, colon)},
+                         {"port", std::stoul(item.substr(colon + 1))}});
+    }
+    return parse_config(json{{"priests", priests}}.dump(), "--cluster");
+  }
+  std::ifstream in(path);
+  if (!in) return Result<Config>::failure("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"paxos-bench: closed-loop benchmark of the parliament"};
+  std::string config_path, cluster, label = "bench", target = "president";
+  int clients = 64, conns = 8;
+  size_t val = 100;
+  double duration = 10, warmup = 2;
+  auto cfg_opt = app.add_option("--config", config_path, "parliament config (JSON)");
+  app.add_option("--cluster", cluster, "host:port,host:port,... instead of --config")->excludes(cfg_opt);
+  app.add_option("--clients", clients, "concurrent clients (closed loop)")->check(CLI::Range(1, 100000));
+  app.add_option("--conns", conns, "connections they share")->check(CLI::Range(1, 10000));
+  app.add_option("--val", val, "decree size in bytes")->check(CLI::Range(1, 16 << 20));
+  app.add_option("--duration", duration, "seconds measured")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "seconds before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("--target", target, "president | all")->check(CLI::IsMember({"president", "all"}));
+  app.add_option("--label", label, "label of the RESULT line");
+  CLI11_PARSE(app, argc, argv);
+  if (config_path.empty() && cluster.empty()) {
+    std::fprintf(stderr, "paxos-bench: give --config FILE or --cluster host:port,...\n");
+    return 2;
+  }
+  auto config = load_config(config_path, cluster);
+  if (!config) {
+    std::fprintf(stderr, "paxos-bench: %s\n", config.error().c_str());
+    return 2;
+  }
+  conns = std::min(conns, clients);
+
+  // Whom to load: the president, or every priest in turn.
+  std::vector<PriestAddress> targets;
+  if (target == "all") {
+    targets = config->priests;
+  } else {
+    auto until = Clock::now() + std::chrono::seconds(10);
+    while (targets.empty() && Clock::now() < until) {
+      for (auto& p : config->priests) {
+        auto s = call_priest(p, {{"type", "status"}}, Millis(500));
+        if (s && s->value("role", "") == "president") targets.push_back(p);
+      }
+      if (targets.empty()) std::this_thread::sleep_for(Millis(100));
+    }
+    if (targets.empty()) {
+      std::fprintf(stderr, "paxos-bench: no president found within 10 s\n");
+      return 1;
+    }
+  }
+
+  asio::io_context io(1);
+  tcp::resolver resolver(io);
+  auto start = Clock::now();
+  auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  auto end = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
+  std::string decree(val, 'x');
+  Bench bench(io, decree, measure_from, end);
+  std::vector<std::unique_ptr<Link>> links;
+  uint64_t base = random_client_id() & ~uint64_t(0xFFFFF);
+  for (int c = 0; c < conns; ++c) {
+    const auto& p = targets[c % targets.size()];
+    auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
+    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint()));
+  }
+  std::vector<std::vector<uint64_t>> per_link(conns);
+  for (int i = 0; i < clients; ++i) per_link[i % conns].push_back(base + i + 1);
+  for (int c = 0; c < conns; ++c) links[c]->start(per_link[c]);
+
+  bool tty = isatty(fileno(stderr));
+  asio::steady_timer progress(io);
+  uint64_t last_done = 0;
+  std::function<void()> tick = [&] {
+    progress.expires_after(std::chrono::seconds(1));
+    progress.async_wait([&](asio::error_code ec) {
+      if (ec) return;
+      auto now = Clock::now();
+      double t = std::chrono::duration<double>(now - start).count();
+      uint64_t done = bench.stats.done_total;
+      std::fprintf(stderr, "%s%s %5.1f s  %7llu ops/s  %llu done  %llu errors%s", tty ? "\r\033[K" : "",
+                   label.c_str(), t, (unsigned long long)(done - last_done), (unsigned long long)done,
+                   (unsigned long long)bench.stats.errors, now < measure_from ? "  (warm-up)" : "");
+      if (!tty) std::fprintf(stderr, "\n");
+      last_done = done;
+      if (now < end + std::chrono::seconds(5)) tick();
+      else io.stop();
+    });
+  };
+  tick();
+  // Stop once every client has had its last answer (or 5 s after the end).
+  asio::steady_timer stopper(io);
+  std::function<void()> check = [&] {
+    stopper.expires_after(Millis(20));
+    stopper.async_wait([&](asio::error_code ec) {
+      if (ec) return;
+      if (Clock::now() >= end) {
+        io.stop();
+        return;
+      }
+      check();
+    });
+  };
+  check();
+  io.run();
+  if (tty) std::fprintf(stderr, "\n");
+
+  auto& lat = bench.stats.latencies_ms;
+  std::sort(lat.begin(), lat.end());
+  double sum = 0;
+  for (double l : lat) sum += l;
+  double avg = lat.empty() ? 0 : sum / lat.size();
+  if (!bench.stats.last_error.empty())
+    std::fprintf(stderr, "last error: %s\n", bench.stats.last_error.c_str());
+  std::printf("RESULT label=%s clients=%d conns=%d val=%zu n=%zu errors=%llu ops_s=%.0f avg_ms=%.3f "
+              "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
+              label.c_str(), clients, conns, val, lat.size(), (unsigned long long)bench.stats.errors,
+              lat.size() / duration, avg, percentile(lat, 0.5), percentile(lat, 0.9),
+              percentile(lat, 0.99), percentile(lat, 0.999), lat.empty() ? 0 : lat.back());
+  return lat.empty() ? 1 : 0;
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Benchmarks the parliament on this machine and, with --etcd, etcd on the same machine in
+# the same session, and writes both side by side to docs/BENCHMARKS.md.
+#
+#   scripts/bench.sh --etcd        the standard matrix, ours and etcd's, into docs/BENCHMARKS.md
+#   scripts/bench.sh               ours only (printed; docs/BENCHMARKS.md untouched)
+#   scripts/bench.sh --smoke       a few seconds, any figure: proves the tool works (CTest)
+#
+# Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8.
+# Starts fresh parliaments (5 priests, then 3) on 127.0.0.1:7301.. with their data in a
+# temporary directory, durability on (every priest fdatasyncs before it votes), and stops
+# only the processes it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=ours
+case "${1:-}" in
+  --etcd) mode=etcd ;;
+  --smoke) mode=smoke ;;
+  "") ;;
+  *) echo "usage: scripts/bench.sh [--etcd | --smoke]" >&2; exit 2 ;;
+esac
+
+RUNS=${RUNS:-2}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+VAL=${VAL:-100}
+CLIENTS=${CLIENTS:-64}
+CONNS=${CONNS:-8}
+if [ "$mode" = smoke ]; then
+  RUNS=1 DURATION=1 WARMUP=0.5
+else
+  scripts/setup.sh >&2
+fi
+bin=build/bin
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-bench.XXXXXX")
+god_pid=""
+stop_parliament() {
+  if [ -n "$god_pid" ]; then
+    kill -TERM "$god_pid" 2>/dev/null || true
+    wait "$god_pid" 2>/dev/null || true
+    god_pid=""
+  fi
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  stop_parliament
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+# start_parliament N: N priests on 127.0.0.1:7301.., waits until one is president.
+start_parliament() {
+  local n=$1 cfg="$work/parliament-$1.json" sep=""
+  {
+    echo '{"priests": ['
+    for i in $(seq "$n"); do
+      echo "$sep {\"id\": $i, \"host\": \"127.0.0.1\", \"port\": $((7300 + i))}"
+      sep=","
+    done
+    echo ']}'
+  } >"$cfg"
+  "$bin/paxos-god" --config "$cfg" up --data-dir "$work/data-$n" >"$work/god-$n.log" 2>&1 &
+  god_pid=$!
+  for _ in $(seq 100); do
+    if "$bin/paxos-client" --config "$cfg" status --json 2>/dev/null | grep -q '"role":"president"'; then
+      return 0
+    fi
+    kill -0 "$god_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench: the parliament of $n did not elect a president; its log:" >&2
+  tail -20 "$work/god-$n.log" >&2
+  exit 1
+}
+
+results="$work/results.txt"
+: >"$results"
+bench() { # label clients conns target priests
+  "$bin/paxos-bench" --config "$work/parliament-$5.json" --label "$1" --clients "$2" --conns "$3" \
+    --target "$4" --val "$VAL" --duration "$DURATION" --warmup "$WARMUP" | tee -a "$results"
+}
+
+for n in 5 3; do
+  start_parliament "$n"
+  for r in $(seq "$RUNS"); do
+    echo "# parliament of $n, round $r/$RUNS (loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
+    bench "m$n-c1-leader" 1 1 president "$n"
+    bench "m$n-c$CLIENTS-leader" "$CLIENTS" "$CONNS" president "$n"
+    if [ "$n" = 5 ] || [ "$mode" != smoke ]; then
+      bench "m$n-c$CLIENTS-all" "$CLIENTS" "$CONNS" all "$n"
+    fi
+  done
+  stop_parliament
+  [ "$mode" = smoke ] && break
+done
+
+if [ "$mode" = smoke ]; then
+  # Every line must be a RESULT line with figures; the figures themselves are not judged.
+  n=$(grep -c '^RESULT label=.* ops_s=[0-9.]* .*p99_ms=[0-9.]* .*max_ms=[0-9.]*$' "$results" || true)
+  [ "$n" -eq 3 ] || { echo "bench smoke: expected 3 RESULT lines, got $n" >&2; exit 1; }
+  echo "bench smoke: 3 RESULT lines"
+  exit 0
+fi
+[ "$mode" = etcd ] || exit 0
+
+# ---------------------------------------------------------------- etcd, same machine, same session
+etcd_script="$(pwd)/../shared/etcd-anchor/etcd-bench.sh"
+[ -x "$etcd_script" ] || etcd_script="$(pwd)/shared/etcd-anchor/etcd-bench.sh"
+[ -f "$etcd_script" ] || { echo "bench: cannot find shared/etcd-anchor/etcd-bench.sh" >&2; exit 1; }
+need=()
+for p in etcd-server etcd-client golang-go golang-etcd-server-dev jq; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+etcd_results="$work/etcd.txt"
+for n in 5 3; do
+  RUNS=$RUNS DURATION="${DURATION}s" HI_CLIENTS=$CLIENTS HI_CONNS=$CONNS VAL_SIZE=$VAL CHECK_PERF="" \
+    FSYNC_PROBE=$([ "$n" = 5 ] && echo 1 || echo 0) bash "$etcd_script" "$n" 2>&1 | tee -a "$etcd_results" >&2
+done
+
+# ---------------------------------------------------------------- docs/BENCHMARKS.md
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
+stat_of() { # file label field -> median over runs
+  grep "^RESULT label=$2 " "$1" | field "$3" | median
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1fx", a / b; else print "-" }'; }
+{
+  echo "# Benchmarks"
+  echo
+  echo "Measured by \`scripts/bench.sh --etcd\` on $(date -u +%Y-%m-%d), one session, one machine:"
+  echo "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
+  echo "$(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r), data on"
+  echo "$(stat -f -c %T "$work") ($(df --output=source "$work" | tail -1)). Every priest and every etcd"
+  echo "member fdatasyncs before it acknowledges; all members and the load generator share the CPUs."
+  echo "Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after ${WARMUP} s warm-up; medians."
+  echo
+  grep '^RESULT label=fsync' "$etcd_results" | head -2 | sed 's/^/    /' || true
+  echo
+  echo "| cluster | load | parliament ops/s | etcd ops/s | ratio | parliament p50 / p99 ms | etcd p50 / p99 ms |"
+  echo "|---|---|---|---|---|---|---|"
+  for n in 5 3; do
+    for load in "c1-leader:1 client -> president/leader" "c$CLIENTS-leader:$CLIENTS clients / $CONNS conns -> president/leader" "c$CLIENTS-all:$CLIENTS clients / $CONNS conns -> all members"; do
+      l="m$n-${load%%:*}"
+      ours_ops=$(stat_of "$results" "$l" ops_s)
+      etcd_ops=$(stat_of "$etcd_results" "$l" ops_s)
+      echo "| $n | ${load#*:} | $ours_ops | $etcd_ops | $(ratio "$ours_ops" "$etcd_ops") |" \
+        "$(stat_of "$results" "$l" p50_ms) / $(stat_of "$results" "$l" p99_ms) |" \
+        "$(stat_of "$etcd_results" "$l" p50_ms) / $(stat_of "$etcd_results" "$l" p99_ms) |"
+    done
+  done
+  echo
+  echo "Every RESULT line of the session:"
+  echo
+  echo '```'
+  cat "$results"
+  grep '^RESULT' "$etcd_results" || true
+  echo '```'
+} >"$work/BENCHMARKS.head.md"
+mkdir -p docs
+# Keep the hand-written analysis below the generated part.
+if [ -f docs/BENCHMARKS.md ] && grep -q '^<!-- analysis -->' docs/BENCHMARKS.md; then
+  sed -n '/^<!-- analysis -->/,$p' docs/BENCHMARKS.md >>"$work/BENCHMARKS.head.md"
+fi
+mv "$work/BENCHMARKS.head.md" docs/BENCHMARKS.md
+echo "bench: wrote docs/BENCHMARKS.md" >&2

@@ -51,9 +51,16 @@ Priest::Priest(PriestOptions options, Restored restored)
 void Priest::tick() {
   ++now_;
   if (role_ == Role::President) {
+    // The priests learn what passed from the next begin ballot; when none follows, from a
+    // successful ballot on the next tick, or the heartbeat.
     if (now_ - last_heartbeat_tick_ >= opt_.heartbeat_ticks) {
       heartbeat();
       resend_unvoted();
+    } else if (passed_len_ > commit_sent_) {
+      Message s = make(Kind::Success, 0);
+      s.ballot = ballot_;
+      s.commit_no = commit_sent_ = passed_len_;
+      send_others(s);
     }
     check_quorum();
   } else if (now_ >= election_deadline_) {
@@ -102,14 +109,6 @@ void Priest::propose(Proposal p) {
 
 Ready Priest::take_ready() {
   begin_ballots();
-  // Tell the priests promptly what passed when no begin ballot carried it.
-  if (role_ == Role::President && passed_len_ > commit_sent_) {
-    Message s = make(Kind::Success, 0);
-    s.ballot = ballot_;
-    s.commit_no = passed_len_;
-    send_others(s);
-    commit_sent_ = passed_len_;
-  }
   Ready out = std::move(ready_);
   ready_ = Ready{};
   return out;

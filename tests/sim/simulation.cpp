@@ -339,6 +339,10 @@ class World {
       if (c.done < o_.requests_per_client) return false;
     for (PriestId id : members_)
       if (!priests_[id] || disks_[id].ledger != disks_[1].ledger) return false;
+    // Identical is not enough: a crash can cut every ledger's unsynced tail, and the
+    // decrees there passed (they are in a majority's votes) until a president re-learns them.
+    for (auto& [key, n] : acked_)
+      if (n > disks_[1].ledger.size()) return false;
     return true;
   }
 

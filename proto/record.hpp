@@ -31,7 +31,10 @@ struct ParsedRecords {
 // Parses `data` that starts right after the header row; `base` is added to every offset.
 // A last record that is incomplete or fails its checksum is a torn tail, reported in `torn`
 // and excluded; a bad record followed by good ones is corruption.
-ParsedRecords parse_records(std::string_view data, size_t fields_per_record, size_t base = 0);
+// verify_checksums = false skips the checksum of good-looking rows (a caller that knows
+// the bytes cannot hold a torn write); a bad row's search for later good rows still checks.
+ParsedRecords parse_records(std::string_view data, size_t fields_per_record, size_t base = 0,
+                            bool verify_checksums = true);
 
 // Splits the first row of `data` (the header) into fields; returns its length in bytes
 // including the "\n", or 0 if there is no complete first row.

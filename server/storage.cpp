@@ -137,15 +137,15 @@ Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bo
   return e;
 }
 
-// The open file's whole content, after its header has been checked (or written if new).
+// An open CSV file whose header has been checked (or written if new).
 struct Opened {
   int fd = -1;
-  std::string data;      // bytes after the header
   size_t header_len = 0;
+  uint64_t file_size = 0;
 };
 
 // Opens `path` for append, creating it with `columns` as header if missing or if it holds
-// only a torn header (a crash while creating it).
+// only a torn header (a crash while creating it). Reads only the header.
 Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns) {
   using R = Result<Opened>;
   std::string header;
@@ -159,26 +159,26 @@ Result<Opened> open_csv(const std::string& path, const std::vector<std::string>&
   };
   struct stat st;
   if (::fstat(o.fd, &st) != 0) return fail(fail_text("stat", path, errno));
-  std::string all(static_cast<size_t>(st.st_size), '\0');
-  if (auto s = pread_all(o.fd, all.data(), all.size(), 0, path); !s) return fail(s.error());
+  o.file_size = static_cast<uint64_t>(st.st_size);
+  std::string head(std::min<uint64_t>(o.file_size, header.size() + 1), '\0');
+  if (auto s = pread_all(o.fd, head.data(), head.size(), 0, path); !s) return fail(s.error());
 
-  if (all.size() < header.size() && header.compare(0, all.size(), all) == 0) {
+  if (head.size() < header.size() && header.compare(0, head.size(), head) == 0) {
     // New file, or the header itself was torn: (re)write it and make the file's entry durable.
-    if (!all.empty()) spdlog::warn("{}: rewriting a torn header of {} bytes", path, all.size());
+    if (!head.empty()) spdlog::warn("{}: rewriting a torn header of {} bytes", path, head.size());
     if (::ftruncate(o.fd, 0) != 0) return fail(fail_text("truncate", path, errno));
     if (auto s = write_fd(o.fd, header, path); !s) return fail(s.error());
     if (::fdatasync(o.fd) != 0) return fail(fail_text("fdatasync", path, errno));
     if (auto s = sync_dir(dir_of(path)); !s) return fail(s.error());
-    o.header_len = header.size();
+    o.header_len = o.file_size = header.size();
     return o;
   }
   std::vector<std::string> names;
-  size_t hlen = parse_header(all, names);
+  size_t hlen = parse_header(head, names);
   if (hlen == 0 || names != columns)
     return fail(path + " does not begin with the header \"" + header.substr(0, header.size() - 1) +
                 "\": is it the right file? Move it aside if it is not.");
   o.header_len = hlen;
-  o.data = all.substr(hlen);
   return o;
 }
 
@@ -204,6 +204,45 @@ const char* kVotesHint =
     "Restore it from a backup; do not delete it: a priest that forgets its promises and votes "
     "can let two different decrees pass.";
 
+// Reads the records after the header in chunks, so memory stays small however long the
+// file: calls `each(fields, offset)` for every good record in order. Sets `valid_end` to the
+// end of the last good record and `torn` if the tail after it is a torn write. Corruption
+// (a bad record followed by good ones) is an error. A record cut by a chunk boundary is
+// completed from the next chunk; only at the end of the file is a bad record judged.
+// Checksums are verified in the last kVerifiedTail bytes, where a crash can tear a write;
+// before that, a priest with a long ledger would spend most of its restart on them
+// (LedgerFile::read verifies every record it serves, so a rotten one never spreads).
+using EachRecord = std::function<Status(const std::vector<std::string>& fields, uint64_t offset)>;
+Status scan_records(const Opened& o, const std::string& path, size_t fields, const char* hint,
+                    const EachRecord& each, uint64_t& valid_end, std::string& torn) {
+  constexpr size_t kChunk = 1 << 20;
+  constexpr uint64_t kVerifiedTail = 8 << 20;
+  std::string buf;       // unparsed bytes, starting at file offset `base`
+  uint64_t base = o.header_len, next = o.header_len;
+  valid_end = o.header_len;
+  while (true) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, o.file_size - next));
+    size_t had = buf.size();
+    buf.resize(had + want);
+    if (auto s = pread_all(o.fd, buf.data() + had, want, next, path); !s) return s;
+    next += want;
+    bool at_end = next == o.file_size;
+    bool verify = next + kVerifiedTail >= o.file_size;
+    ParsedRecords p = parse_records(buf, fields, base, verify);
+    if (at_end && !p.corrupt.empty())
+      return Status::failure(corrupt_text(path, p.corrupt, hint));
+    for (size_t i = 0; i < p.records.size(); ++i)
+      if (auto s = each(p.records[i], p.offsets[i]); !s) return s;
+    valid_end = base + p.valid_bytes;
+    if (at_end) {
+      torn = p.torn;
+      return ok_status();
+    }
+    buf.erase(0, p.valid_bytes);
+    base += p.valid_bytes;
+  }
+}
+
 std::string refused_text(const std::string& path, const std::string& error) {
   return "refusing to write " + path + " after an earlier error (" + error +
          "); restart the priest once the cause is fixed";
@@ -221,30 +260,27 @@ Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
   std::unique_ptr<LedgerFile> f(new LedgerFile());
   f->path_ = path;
   f->fd_ = opened->fd;  // closed by ~LedgerFile from here on
-  const size_t hlen = opened->header_len;
-  ParsedRecords parsed = parse_records(opened->data, kLedgerFields, hlen);
-  if (!parsed.corrupt.empty()) return R::failure(corrupt_text(path, parsed.corrupt, kLedgerHint));
-  std::vector<Entry> entries;
-  entries.reserve(parsed.records.size());
-  for (size_t i = 0; i < parsed.records.size(); ++i) {
+  auto record = [&](const std::vector<std::string>& fields, uint64_t offset) {
     auto corrupt = [&](const std::string& why) {
-      std::string at = "record at byte offset " + std::to_string(parsed.offsets[i]) + ": ";
-      return R::failure(corrupt_text(path, at + why, kLedgerHint));
+      return Status::failure(corrupt_text(
+          path, "record at byte offset " + std::to_string(offset) + ": " + why, kLedgerHint));
     };
-    auto e = entry_from_fields(parsed.records[i], 0, false);
+    auto e = entry_from_fields(fields, 0, false);
     if (!e) return corrupt(e.error());
-    if (e->decree_no != i + 1)
+    if (e->decree_no != f->offsets_.size() + 1)
       return corrupt("decree " + std::to_string(e->decree_no) + " where decree " +
-                     std::to_string(i + 1) + " was expected");
-    entries.push_back(std::move(*e));
+                     std::to_string(f->offsets_.size() + 1) + " was expected");
+    f->offsets_.push_back(offset);
+    each(*e);
+    return ok_status();
+  };
+  std::string torn;
+  if (auto s = scan_records(*opened, path, kLedgerFields, kLedgerHint, record, f->size_, torn); !s)
+    return R::failure(s.error());
+  if (!torn.empty()) {
+    if (auto s = cut_torn_tail(f->fd_, path, f->size_, opened->file_size, torn); !s)
+      return R::failure(s.error());
   }
-  f->size_ = hlen + parsed.valid_bytes;
-  if (!parsed.torn.empty()) {
-    auto s = cut_torn_tail(f->fd_, path, f->size_, hlen + opened->data.size(), parsed.torn);
-    if (!s) return R::failure(s.error());
-  }
-  f->offsets_ = std::move(parsed.offsets);
-  for (const auto& e : entries) each(e);
   return f;
 }
 
@@ -330,7 +366,8 @@ Result<std::vector<Entry>> LedgerFile::read(uint64_t from_no, size_t max_count,
 
 // -------------------------------------------------------------------------------- vote log
 
-Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& loaded) {
+Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& loaded,
+                                               uint64_t above) {
   using R = Result<std::unique_ptr<VoteLog>>;
   ::unlink((path + ".tmp").c_str());  // left over from a compact() cut short by a crash
   auto opened = open_csv(path, kVoteColumns);
@@ -338,15 +375,11 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
   std::unique_ptr<VoteLog> v(new VoteLog());
   v->path_ = path;
   v->fd_ = opened->fd;
-  const size_t hlen = opened->header_len;
-  ParsedRecords parsed = parse_records(opened->data, kVoteFields, hlen);
-  if (!parsed.corrupt.empty()) return R::failure(corrupt_text(path, parsed.corrupt, kVotesHint));
   Loaded out;
-  for (size_t i = 0; i < parsed.records.size(); ++i) {
-    const auto& f = parsed.records[i];
+  auto record = [&](const std::vector<std::string>& f, uint64_t offset) {
     auto corrupt = [&](const std::string& why) {
-      std::string at = "record at byte offset " + std::to_string(parsed.offsets[i]) + ": ";
-      return R::failure(corrupt_text(path, at + why, kVotesHint));
+      return Status::failure(corrupt_text(
+          path, "record at byte offset " + std::to_string(offset) + ": " + why, kVotesHint));
     };
     if (f[0] == "promise") {
       auto b = parse_ballot(f[2]);
@@ -357,15 +390,18 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
     } else if (f[0] == "vote") {
       auto e = entry_from_fields(f, 1, true);
       if (!e) return corrupt(e.error());
-      out.votes.push_back(std::move(*e));
+      if (e->decree_no > above) out.votes.push_back(std::move(*e));
     } else {
       return corrupt("unknown record \"" + f[0] + "\"");
     }
-  }
-  v->size_ = hlen + parsed.valid_bytes;
-  if (!parsed.torn.empty()) {
-    auto s = cut_torn_tail(v->fd_, path, v->size_, hlen + opened->data.size(), parsed.torn);
-    if (!s) return R::failure(s.error());
+    return ok_status();
+  };
+  std::string torn;
+  if (auto s = scan_records(*opened, path, kVoteFields, kVotesHint, record, v->size_, torn); !s)
+    return R::failure(s.error());
+  if (!torn.empty()) {
+    if (auto s = cut_torn_tail(v->fd_, path, v->size_, opened->file_size, torn); !s)
+      return R::failure(s.error());
   }
   loaded = std::move(out);
   return v;

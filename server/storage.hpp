@@ -69,7 +69,10 @@ class VoteLog {
     Ballot next_bal;
     std::vector<Entry> votes;  // in file order; a later vote for a number replaces an earlier
   };
-  static Result<std::unique_ptr<VoteLog>> open(const std::string& path, Loaded& loaded);
+  // Keeps only the votes for decree numbers above `above` (the ledger's length: the
+  // decrees up to it have passed and their votes no longer matter).
+  static Result<std::unique_ptr<VoteLog>> open(const std::string& path, Loaded& loaded,
+                                               uint64_t above = 0);
   ~VoteLog();
 
   Status append_promise(const Ballot& b);

@@ -265,7 +265,7 @@ int Host::start() {
     return 1;
   }
   ledger_ = std::move(*ledger);
-  auto votes = VoteLog::open(run_.data_dir + "/votes.csv", loaded_);
+  auto votes = VoteLog::open(run_.data_dir + "/votes.csv", loaded_, ledger_->length());
   if (!votes) {
     spdlog::critical("{}", votes.error());
     return 1;

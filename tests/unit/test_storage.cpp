@@ -192,6 +192,29 @@ TEST_CASE("ledger: reads cross read chunks", "[storage]") {
   CHECK(r->back() == all[148]);
 }
 
+TEST_CASE("ledger: a long ledger reopens across read chunks, its torn tail still cut", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("ledger.csv");
+  std::vector<Entry> all;
+  {
+    auto l = open_ledger(path, nullptr);
+    // ~12 MiB: several 1 MiB chunks, checksums skipped before the last 8 MiB; records with
+    // newlines and commas straddle the chunk boundaries.
+    for (uint64_t n = 1; n <= 6000; ++n)
+      all.push_back(decree(n, std::string(1000 + n % 1500, 'a' + n % 26) + "\n,\"" + std::to_string(n)));
+    REQUIRE(l->append(all).ok());
+  }
+  std::string bytes = slurp(path);
+  spit(path, bytes + "6001,3.2,decree,7,6001,torn");  // a crash mid-append
+  LogCapture log;
+  std::vector<Entry> seen;
+  auto l = open_ledger(path, &seen);
+  CHECK(seen == all);
+  CHECK(log.logged({path, "cutting"}));
+  CHECK(slurp(path) == bytes);
+  REQUIRE(l->append({decree(6001, "after")}).ok());
+}
+
 TEST_CASE("ledger: a torn tail is cut on reopen and appends continue", "[storage]") {
   TempDir dir;
   auto path = dir.file("ledger.csv");

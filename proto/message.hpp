@@ -79,11 +79,13 @@ struct Message {
   std::string error;
 };
 
-nlohmann::json decree_to_json(const Decree& d);
-Result<Decree> decree_from_json(const nlohmann::json& j);
-
-nlohmann::json encode(const Message& m);
+// The JSON text of a frame's payload, written and read without a JSON tree (the hot path).
+std::string encode_text(const Message& m);
 // Validates types and codes; does not know the membership (the host checks `from`).
+Result<Message> decode_text(std::string_view text);
+
+// The same through nlohmann::json values (tests, tools).
+nlohmann::json encode(const Message& m);
 Result<Message> decode(const nlohmann::json& j);
 
 }  // namespace parliament

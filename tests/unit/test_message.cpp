@@ -139,11 +139,26 @@ TEST_CASE("codes and directions follow the wire contract", "[message]") {
 }
 
 TEST_CASE("olive-day decrees stay olive-day", "[message]") {
-  json d = decree_to_json(Decree::olive({6, 2}));
-  auto back = decree_from_json(d);
+  auto m = base(Kind::Forward);
+  m.token = 9;
+  m.entries.push_back(Entry{0, {}, Decree::olive({6, 2})});
+  auto back = decode_text(encode_text(m));
   REQUIRE(back.ok());
-  CHECK(back->olive_day);
-  CHECK(*back == Decree::olive({6, 2}));
+  CHECK(back->entries.at(0).decree == Decree::olive({6, 2}));
+  CHECK(back->entries.at(0).decree.text.empty());
+}
+
+TEST_CASE("the text codec reads keys in any order and skips unknown ones", "[message]") {
+  auto back = decode_text(
+      R"({"passed_len":4,"extra":{"a":[1,{"b":2}]},"decree_no":5,"ballot":"2.1","to":2,"from":1,)"
+      R"("code":2,"dir":"to_president","last_no":6,"type":"paxos"})");
+  REQUIRE(back.ok());
+  CHECK(back->kind == Kind::Voted);
+  CHECK(back->decree_no == 5);
+  CHECK(back->last_no == 6);
+  CHECK(back->passed_len == 4);
+  for (std::string bad : {"", "[]", "3", "{", R"({"type":"paxos"} x)", R"({"type":"paxos","decrees":[{"decree_no":1}]})"})
+    CHECK_FALSE(decode_text(bad).ok());
 }
 
 TEST_CASE("unknown type, dir and code are errors", "[message]") {

@@ -63,6 +63,7 @@ void Priest::tick() {
       send_others(s);
     }
     check_quorum();
+    check_gap();
   } else if (now_ >= election_deadline_) {
     stand_for_president();
   }
@@ -125,6 +126,8 @@ PriestStatus Priest::status() const {
   s.reachable = reachable();
   s.in_flight = in_flight_.size();
   s.queued = queue_.size();
+  s.waiting = waiting_.size();
+  s.passed_ahead = passed_ahead_.size();
   return s;
 }
 
@@ -188,6 +191,8 @@ void Priest::become_president() {
   role_ = Role::President;
   president_ = opt_.id;
   became_president_tick_ = now_;
+  gap_len_ = passed_len_;
+  gap_since_ = now_;
   in_flight_.clear();
   in_flight_bytes_ = 0;
   proposed_.clear();
@@ -510,6 +515,24 @@ void Priest::check_quorum() {
   if (reachable().size() < quorum_) step_down(quorum_report(), true);
 }
 
+// A president whose phase 1 heard that decrees passed up to some number learns them by
+// catch-up from the priest that had them. If that priest lost them (its ledger's unsynced
+// tail, in a crash), nobody can send them, though they are safe in a majority's votes: the
+// president would wait forever at the gap. So, stuck at a gap for two election timeouts, it
+// runs next ballot again; this time the last votes report the decrees and B3 re-proposes them.
+void Priest::check_gap() {
+  if (passed_ahead_.empty() || passed_len_ != gap_len_) {
+    gap_len_ = passed_len_;
+    gap_since_ = now_;
+    return;
+  }
+  if (now_ - gap_since_ < 2 * opt_.election_timeout_ticks) return;
+  step_down("decree " + std::to_string(passed_len_ + 1) +
+                " is missing from every ledger it can reach; asking again with a new ballot",
+            true);
+  stand_for_president();
+}
+
 void Priest::mark_passed(uint64_t n, const Entry& e) {
   if (n > passed_len_) passed_ahead_[n] = e;
 }
@@ -580,16 +603,24 @@ void Priest::answer(const Waiter& w, uint64_t decree_no, std::string error, bool
 }
 
 // Whoever holds more of the ledger than a peer it hears from sends it the difference, one
-// chunk at a time: the next chunk when the peer has taken the last, or after a silence.
+// chunk at a time, once the peer is stuck: behind, and its ledger not growing for two ticks
+// (a peer that is merely a commit message behind learns by itself). The next chunk goes
+// when the peer has taken the last, or after a silence.
 void Priest::maybe_catch_up(PriestId peer) {
   if (peer == opt_.id) return;
   uint64_t plen = peer_len_[peer];
   if (plen >= passed_len_) return;
   auto& s = catch_up_sent_[peer];
+  if (plen != s.seen_len) {
+    s.seen_len = plen;
+    s.seen_tick = now_;
+  }
+  if (now_ - s.seen_tick < 2) return;
   if (plen < s.from && now_ - s.tick < 2 * opt_.heartbeat_ticks) return;
   uint64_t upto = std::min(passed_len_, plen + opt_.catch_up_chunk);
   ready_.catch_up.push_back(CatchUp{peer, plen + 1, upto});
-  s = CatchUpSent{plen + 1, now_};
+  s.from = plen + 1;
+  s.tick = now_;
 }
 
 Message Priest::make(Kind k, PriestId to) const {

@@ -109,6 +109,8 @@ struct PriestStatus {
   std::vector<PriestId> reachable;  // heard from within an election timeout (itself included)
   size_t in_flight = 0;
   size_t queued = 0;
+  size_t waiting = 0;  // client requests awaiting an answer
+  uint64_t passed_ahead = 0;  // decrees known passed beyond a gap
 };
 
 class Priest {
@@ -174,6 +176,7 @@ class Priest {
   void heartbeat();
   void resend_unvoted();
   void check_quorum();
+  void check_gap();
   void mark_passed(uint64_t n, const Entry& e);
 
   // everyone
@@ -221,6 +224,8 @@ class Priest {
   std::map<uint64_t, Tally> in_flight_;
   size_t in_flight_bytes_ = 0;
   uint64_t commit_sent_ = 0;  // the highest commit_no sent to the priests
+  uint64_t gap_len_ = 0;      // passed_len_ when decrees beyond a gap were last seen waiting
+  uint64_t gap_since_ = 0;
   std::deque<Queued> queue_;
   std::map<RequestKey, std::vector<Waiter>> waiting_;
   std::map<RequestKey, uint64_t> proposed_;  // (client, request) -> decree number in flight
@@ -231,6 +236,8 @@ class Priest {
   struct CatchUpSent {
     uint64_t from = 0;  // first decree number of the last chunk sent
     uint64_t tick = 0;
+    uint64_t seen_len = 0;   // the peer's passed_len when it last changed
+    uint64_t seen_tick = 0;  // and when
   };
   std::map<PriestId, CatchUpSent> catch_up_sent_;
 

@@ -467,8 +467,9 @@ std::string Host::encode_frame(const Message& m) {
   }
   static const std::string placeholder = "\"to\":" + std::to_string(kAnyone);
   std::string text = encoded_;
-  // Inside a JSON string every quote is escaped, so only the key itself can match.
-  auto pos = text.rfind(placeholder);
+  // Inside a JSON string every quote is escaped, so only the key itself can match; and
+  // encode_text writes "to" among the first keys, so the search ends within a few bytes.
+  auto pos = text.find(placeholder);
   text.replace(pos, placeholder.size(), "\"to\":" + std::to_string(m.to));
   std::string out;
   append_frame(out, text);

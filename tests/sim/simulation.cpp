@@ -289,6 +289,8 @@ class World {
     tokens_.erase(t);
     if (!c.waiting || c.request != request || c.token != rep.token) return;  // stale answer
     c.waiting = false;
+    log("client " + std::to_string(c.id) + " request " + std::to_string(request) + ": " +
+        (rep.decree_no ? "passed as " + std::to_string(rep.decree_no) : rep.error));
     if (rep.decree_no == 0) {
       c.retry_at = now_ + 1 + rng_() % 10;
       return;
@@ -329,6 +331,8 @@ class World {
       p.decree.client = c.id;
       p.decree.request = c.request;
       p.decree.text = proposed_[{c.id, c.request}];
+      log("client " + std::to_string(c.id) + " proposes request " + std::to_string(c.request) +
+          " to priest " + std::to_string(to));
       priests_[to]->propose(p);
       drain(to);
     }
@@ -354,7 +358,9 @@ class World {
       if (priests_[id]) {
         auto st = priests_[id]->status();
         s += std::string(" ") + name_of(st.role) + " next_bal " + to_string(st.next_bal) +
-             " president " + (st.president ? std::to_string(*st.president) : "-");
+             " president " + (st.president ? std::to_string(*st.president) : "-") + " in flight " +
+             std::to_string(st.in_flight) + " queued " + std::to_string(st.queued) + " waiting " +
+             std::to_string(st.waiting) + " ahead " + std::to_string(st.passed_ahead);
       }
       s += "; ";
     }

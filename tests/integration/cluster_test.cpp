@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -82,6 +83,17 @@ bool eventually(F ok, std::chrono::milliseconds deadline) {
   return ok();
 }
 
+bool port_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
 struct Parliament {
   fs::path dir;
   Config config;
@@ -92,7 +104,14 @@ struct Parliament {
     std::random_device rd;
     dir = fs::temp_directory_path() / ("parliament-it-" + std::to_string(rd()));
     fs::create_directories(dir);
-    uint16_t base = 20000 + rd() % 30000;
+    // Below Linux's ephemeral range (32768-60999), where outgoing connections take ports,
+    // and every port checked free.
+    uint16_t base = 0;
+    while (!base) {
+      base = 10000 + rd() % 22000;
+      for (int i = 1; i <= priests; ++i)
+        if (!port_free(base + i)) base = 0;
+    }
     nlohmann::json cfg{{"tick_ms", 10}, {"heartbeat_ticks", 5}, {"election_timeout_ticks", 30}};
     for (int i = 1; i <= priests; ++i)
       cfg["priests"].push_back({{"id", i}, {"host", "127.0.0.1"}, {"port", base + i}});
@@ -105,14 +124,29 @@ struct Parliament {
       kill(pid, SIGKILL);
       wait_exit(pid);
     }
+    for (auto& t : log_copiers) t.join();
   }
+  std::vector<std::thread> log_copiers;
 
   fs::path data(PriestId id) const { return dir / ("priest-" + std::to_string(id)); }
   fs::path log(PriestId id) const { return dir / ("priest-" + std::to_string(id) + ".log"); }
   void start(PriestId id, rlim_t file_limit = 0) {
+    fs::path out = log(id);
+    if (file_limit) {
+      // The file size limit would cut the priest's own log: it logs into a pipe instead,
+      // and we copy that to its log file.
+      out = dir / ("priest-" + std::to_string(id) + ".fifo");
+      REQUIRE(mkfifo(out.c_str(), 0600) == 0);
+      log_copiers.emplace_back([fifo = out, to = log(id)] {
+        std::ifstream in(fifo, std::ios::binary);
+        std::ofstream copy(to, std::ios::binary | std::ios::app);
+        std::string line;
+        while (std::getline(in, line)) copy << line << '\n' << std::flush;
+      });
+    }
     pids[id] = spawn({kBin + "/paxos-priest", "--config", config_path, "--id", std::to_string(id),
                       "--data-dir", data(id).string()},
-                     log(id), file_limit);
+                     out, file_limit);
   }
   void bootstrap() {
     pid_t god = spawn({kBin + "/paxos-god", "--config", config_path, "bootstrap", "--timeout", "20"},

@@ -141,17 +141,35 @@ Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bo
 struct Opened {
   int fd = -1;
   size_t header_len = 0;
-  uint64_t file_size = 0;
+  uint64_t file_size = 0;  // up to the last byte that is not NUL (the data)
+  uint64_t physical_size = 0;  // with the zero-filled tail (preallocated, or left by a crash)
 };
 
-// Opens `path` for append, creating it with `columns` as header if missing or if it holds
-// only a torn header (a crash while creating it). Reads only the header.
-Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns) {
+// The offset just past the last byte of `fd` that is not NUL, reading back from `size`.
+Result<uint64_t> data_end(int fd, uint64_t size, const std::string& path) {
+  std::string block;
+  while (size > 0) {
+    uint64_t from = size > (64 << 10) ? size - (64 << 10) : 0;
+    block.resize(static_cast<size_t>(size - from));
+    if (auto s = pread_all(fd, block.data(), block.size(), from, path); !s)
+      return Result<uint64_t>::failure(s.error());
+    auto last = block.find_last_not_of('\0');
+    if (last != std::string::npos) return from + last + 1;
+    size = from;
+  }
+  return uint64_t{0};
+}
+
+// Opens `path` for reading and writing (O_APPEND if `append`), creating it with `columns` as
+// header if missing or if it holds only a torn header (a crash while creating it). Reads
+// only the header, and finds where the data ends before any zero-filled tail.
+Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns,
+                        bool append) {
   using R = Result<Opened>;
   std::string header;
   append_header(header, columns);
   Opened o;
-  o.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  o.fd = ::open(path.c_str(), O_RDWR | O_CREAT | (append ? O_APPEND : 0) | O_CLOEXEC, 0644);
   if (o.fd < 0) return R::failure(fail_text("open", path, errno));
   auto fail = [&](std::string why) {
     ::close(o.fd);
@@ -159,7 +177,10 @@ Result<Opened> open_csv(const std::string& path, const std::vector<std::string>&
   };
   struct stat st;
   if (::fstat(o.fd, &st) != 0) return fail(fail_text("stat", path, errno));
-  o.file_size = static_cast<uint64_t>(st.st_size);
+  o.physical_size = static_cast<uint64_t>(st.st_size);
+  auto end = data_end(o.fd, o.physical_size, path);
+  if (!end) return fail(end.error());
+  o.file_size = *end;
   std::string head(std::min<uint64_t>(o.file_size, header.size() + 1), '\0');
   if (auto s = pread_all(o.fd, head.data(), head.size(), 0, path); !s) return fail(s.error());
 
@@ -170,7 +191,7 @@ Result<Opened> open_csv(const std::string& path, const std::vector<std::string>&
     if (auto s = write_fd(o.fd, header, path); !s) return fail(s.error());
     if (::fdatasync(o.fd) != 0) return fail(fail_text("fdatasync", path, errno));
     if (auto s = sync_dir(dir_of(path)); !s) return fail(s.error());
-    o.header_len = o.file_size = header.size();
+    o.header_len = o.file_size = o.physical_size = header.size();
     return o;
   }
   std::vector<std::string> names;
@@ -183,12 +204,20 @@ Result<Opened> open_csv(const std::string& path, const std::vector<std::string>&
 }
 
 // Cuts a torn tail off at `valid_end` (durably, so later appends never follow garbage).
+// With `keep_allocation`, overwrites the torn bytes with zeros instead of truncating (the
+// file's preallocated tail stays).
 Status cut_torn_tail(int fd, const std::string& path, uint64_t valid_end, uint64_t file_size,
-                     const std::string& why) {
+                     const std::string& why, bool keep_allocation = false) {
   spdlog::warn("{}: cutting {} bytes of a torn last record ({}), probably a crash mid-write",
                path, file_size - valid_end, why);
-  if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0)
+  if (keep_allocation) {
+    std::string zeros(static_cast<size_t>(file_size - valid_end), '\0');
+    if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(valid_end)) !=
+        static_cast<ssize_t>(zeros.size()))
+      return Status::failure(fail_text("write", path, errno));
+  } else if (::ftruncate(fd, static_cast<off_t>(valid_end)) != 0) {
     return Status::failure(fail_text("truncate", path, errno));
+  }
   if (::fdatasync(fd) != 0) return Status::failure(fail_text("fdatasync", path, errno));
   return ok_status();
 }
@@ -255,7 +284,7 @@ std::string refused_text(const std::string& path, const std::string& error) {
 Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
     const std::string& path, const std::function<void(const Entry&)>& each) {
   using R = Result<std::unique_ptr<LedgerFile>>;
-  auto opened = open_csv(path, kLedgerColumns);
+  auto opened = open_csv(path, kLedgerColumns, true);
   if (!opened) return R::failure(opened.error());
   std::unique_ptr<LedgerFile> f(new LedgerFile());
   f->path_ = path;
@@ -277,8 +306,9 @@ Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
   std::string torn;
   if (auto s = scan_records(*opened, path, kLedgerFields, kLedgerHint, record, f->size_, torn); !s)
     return R::failure(s.error());
+  if (torn.empty() && opened->physical_size > f->size_) torn = "zeros after the last record";
   if (!torn.empty()) {
-    if (auto s = cut_torn_tail(f->fd_, path, f->size_, opened->file_size, torn); !s)
+    if (auto s = cut_torn_tail(f->fd_, path, f->size_, opened->physical_size, torn); !s)
       return R::failure(s.error());
   }
   return f;
@@ -370,11 +400,12 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
                                                uint64_t above) {
   using R = Result<std::unique_ptr<VoteLog>>;
   ::unlink((path + ".tmp").c_str());  // left over from a compact() cut short by a crash
-  auto opened = open_csv(path, kVoteColumns);
+  auto opened = open_csv(path, kVoteColumns, false);
   if (!opened) return R::failure(opened.error());
   std::unique_ptr<VoteLog> v(new VoteLog());
   v->path_ = path;
   v->fd_ = opened->fd;
+  v->allocated_ = opened->physical_size;
   Loaded out;
   auto record = [&](const std::vector<std::string>& f, uint64_t offset) {
     auto corrupt = [&](const std::string& why) {
@@ -400,7 +431,7 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
   if (auto s = scan_records(*opened, path, kVoteFields, kVotesHint, record, v->size_, torn); !s)
     return R::failure(s.error());
   if (!torn.empty()) {
-    if (auto s = cut_torn_tail(v->fd_, path, v->size_, opened->file_size, torn); !s)
+    if (auto s = cut_torn_tail(v->fd_, path, v->size_, opened->file_size, torn, true); !s)
       return R::failure(s.error());
   }
   loaded = std::move(out);
@@ -428,11 +459,35 @@ void append_vote_rows(std::string& buf, const std::vector<Entry>& votes) {
 
 }  // namespace
 
+// Writes at the end of the data, inside space already zero-filled: an fdatasync then only
+// flushes data blocks, without the journal commit that a growing file costs on ext4 (five
+// priests on one disk serialise on those commits). The space grows kPreallocate at a time.
 Status VoteLog::write_all(const std::string& bytes) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  if (auto s = write_fd(fd_, bytes, path_); !s) {
-    error_ = s.error();
-    return s;
+  constexpr uint64_t kPreallocate = 4 << 20;
+  auto fail = [&](std::string why) {
+    error_ = why;
+    return Status::failure(std::move(why));
+  };
+  if (size_ + bytes.size() > allocated_) {
+    uint64_t want = (size_ + bytes.size() + kPreallocate) / kPreallocate * kPreallocate;
+    static const std::string zeros(1 << 20, '\0');
+    for (uint64_t at = allocated_; at < want;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), want - at));
+      ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(at));
+      if (w <= 0) return fail(fail_text("preallocate", path_, w < 0 ? errno : ENOSPC));
+      at += static_cast<uint64_t>(w);
+    }
+    allocated_ = want;
+  }
+  std::string_view rest = bytes;
+  uint64_t at = size_;
+  while (!rest.empty()) {
+    ssize_t w = ::pwrite(fd_, rest.data(), rest.size(), static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return fail(fail_text("write", path_, w < 0 ? errno : ENOSPC));
+    rest.remove_prefix(static_cast<size_t>(w));
+    at += static_cast<uint64_t>(w);
   }
   size_ += bytes.size();
   return ok_status();
@@ -487,11 +542,11 @@ Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes)
     return fail("cannot rename " + tmp + " to " + path_ + ": " + errno_text(err));
   }
   if (auto d = sync_dir(dir_of(path_)); !d) return fail(d.error());
-  int nfd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  int nfd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
   if (nfd < 0) return fail(fail_text("reopen", path_, errno));
   ::close(fd_);
   fd_ = nfd;
-  size_ = buf.size();
+  size_ = allocated_ = buf.size();
   return ok_status();
 }
 

@@ -8,7 +8,10 @@
 //                    record,decree_no,ballot,origin,kind,client,request,decree,crc32
 //                    (record "promise": only ballot set; record "vote": ballot is the one
 //                    voted in, origin the ballot that first proposed the decree).
-//                    Append-only; rewritten whole only by compact(), atomically.
+//                    Append-only: records are written into space zero-filled ahead of
+//                    them (4 MiB at a time), so its fdatasync needs no journal commit;
+//                    the zeros after the last record are not data. Rewritten whole only
+//                    by compact(), atomically.
 //   membership.json  the membership the god bootstrapped, written once, atomically.
 //
 // Durability contract (README "Durability"): the host appends the promise and votes of
@@ -89,7 +92,8 @@ class VoteLog {
   Status write_all(const std::string& bytes);
   std::string path_;
   int fd_ = -1;
-  uint64_t size_ = 0;
+  uint64_t size_ = 0;       // bytes of records (the header included)
+  uint64_t allocated_ = 0;  // bytes in the file: records, then zeros written ahead
   std::string error_;
 };
 

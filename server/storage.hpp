@@ -56,6 +56,7 @@ class LedgerFile {
   // Up to max_count decrees from from_no (1-based), stopping early past max_bytes of text.
   Result<std::vector<Entry>> read(uint64_t from_no, size_t max_count, size_t max_bytes) const;
   const std::string& path() const { return path_; }
+  int fd() const { return fd_; }  // for a background fdatasync only
 
  private:
   LedgerFile() = default;

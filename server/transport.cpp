@@ -9,13 +9,17 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include <asio.hpp>
 #include <spdlog/spdlog.h>
@@ -96,6 +100,47 @@ struct PeerLink {
   bool warned = false;
 };
 
+// Makes ledger.csv durable in the background, every 100 ms while it grows. Nothing waits
+// for it (a passed decree is already durable in a majority's votes), and its fdatasync, a
+// journal commit since the file grows, would otherwise stall the priest's only thread.
+// A failure is posted back to the I/O thread, which halts the priest.
+class LedgerSyncer {
+ public:
+  LedgerSyncer(asio::io_context& io, int fd, std::string path, std::function<void(std::string)> failed)
+      : io_(io), fd_(fd), path_(std::move(path)), failed_(std::move(failed)), thread_([this] { run(); }) {}
+  ~LedgerSyncer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void grew() { dirty_.store(true, std::memory_order_relaxed); }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; })) {
+      if (!dirty_.exchange(false)) continue;
+      if (::fdatasync(fd_) != 0) {
+        std::string why = "cannot fdatasync " + path_ + ": " + std::strerror(errno);
+        asio::post(io_, [f = failed_, why] { f(why); });
+        return;
+      }
+    }
+  }
+  asio::io_context& io_;
+  int fd_;
+  std::string path_;
+  std::function<void(std::string)> failed_;
+  std::atomic<bool> dirty_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // Messages that assert something about their sender's disk wait for the fdatasync of
 // everything written before them: next ballot (its own promise), last vote (a promise),
 // vote yes/no (a vote, a promise). The president's begin ballot, successful and failed
@@ -165,7 +210,7 @@ class Host {
   uint64_t next_token_ = 1;
   std::vector<std::weak_ptr<Conn>> sessions_;
   bool flush_posted_ = false;
-  bool ledger_dirty_ = false;
+  std::unique_ptr<LedgerSyncer> ledger_syncer_;
   // Durability gate: messages that must wait for the disk (waits_for_disk) queue here until
   // the fdatasync of votes.csv that ends the current flush.
   bool votes_unsynced_ = false;
@@ -273,6 +318,8 @@ int Host::start() {
     return 1;
   }
   votes_ = std::move(*votes);
+  ledger_syncer_ = std::make_unique<LedgerSyncer>(io_, ledger_->fd(), ledger_->path(),
+                                                  [this](const std::string& why) { halt(why); });
   auto members = load_membership(run_.data_dir);
   if (!members) {
     spdlog::critical("{}", members.error());
@@ -326,6 +373,7 @@ void Host::shutdown() {
   asio::error_code ec;
   acceptor_.close(ec);
   ticker_.cancel();
+  ledger_syncer_.reset();  // joins its thread
   if (ledger_ && halted_.empty()) sync_ledger();
   for (auto& [id, link] : links_) {
     if (link.conn) link.conn->close();
@@ -529,7 +577,6 @@ void Host::on_tick() {
       priest_->tick();
       flush();
     }
-    if (ticks_ % 10 == 0 && halted_.empty()) sync_ledger();
     if (ticks_ % 100 == 0) {
       auto now = Clock::now();
       for (auto& w : sessions_)
@@ -585,7 +632,7 @@ void Host::flush() {
     // 3. The ledger (its fdatasync lags: a passed decree is durable in a majority's votes).
     if (!r.passed.empty()) {
       if (auto s = ledger_->append(r.passed); !s) return halt(s.error());
-      ledger_dirty_ = true;
+      ledger_syncer_->grew();
     }
     for (auto& rep : r.replies) reply(rep);
     for (auto& c : r.catch_up) catch_up(c);
@@ -620,10 +667,9 @@ void Host::dispatch(std::vector<Message> messages) {
   }
 }
 
+// Synchronously (at shutdown, and before votes.csv drops what the ledger now covers).
 void Host::sync_ledger() {
-  if (!ledger_dirty_) return;
   if (auto s = ledger_->sync(); !s) return halt(s.error());
-  ledger_dirty_ = false;
 }
 
 void Host::halt(const std::string& why) {

@@ -5,6 +5,10 @@
 #   scripts/bench.sh --etcd        the standard matrix, ours and etcd's, into docs/BENCHMARKS.md
 #   scripts/bench.sh               ours only (printed; docs/BENCHMARKS.md untouched)
 #   scripts/bench.sh --smoke       a few seconds, any figure: proves the tool works (CTest)
+#   scripts/bench.sh --big         pass BIG_DECREES (1,000,000) decrees, then report each
+#                                  priest's resident memory and how long a follower takes
+#                                  from restart to following the president with the whole
+#                                  ledger again
 #
 # Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8.
 # Starts fresh parliaments (5 priests, then 3) on 127.0.0.1:7301.. with their data in a
@@ -17,8 +21,9 @@ mode=ours
 case "${1:-}" in
   --etcd) mode=etcd ;;
   --smoke) mode=smoke ;;
+  --big) mode=big ;;
   "") ;;
-  *) echo "usage: scripts/bench.sh [--etcd | --smoke]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--etcd | --smoke | --big]" >&2; exit 2 ;;
 esac
 
 RUNS=${RUNS:-2}
@@ -36,7 +41,13 @@ bin=build/bin
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-bench.XXXXXX")
 god_pid=""
+extra_pid=""
 stop_parliament() {
+  if [ -n "$extra_pid" ]; then
+    kill -TERM "$extra_pid" 2>/dev/null || true
+    wait "$extra_pid" 2>/dev/null || true
+    extra_pid=""
+  fi
   if [ -n "$god_pid" ]; then
     kill -TERM "$god_pid" 2>/dev/null || true
     wait "$god_pid" 2>/dev/null || true
@@ -76,6 +87,56 @@ start_parliament() {
   tail -20 "$work/god-$n.log" >&2
   exit 1
 }
+
+# passed_len PORT: how many decrees the priest at 127.0.0.1:PORT has in its ledger.
+passed_len() {
+  "$bin/paxos-client" --cluster "127.0.0.1:$1" status --json 2>/dev/null |
+    sed -n 's/.*"passed_len":\([0-9]*\).*/\1/p'
+}
+
+if [ "$mode" = big ]; then
+  want=${BIG_DECREES:-1000000}
+  start_parliament 5
+  cfg="$work/parliament-5.json"
+  while [ "$(passed_len 7301 || echo 0)" -lt "$want" ] 2>/dev/null; do
+    "$bin/paxos-bench" --config "$cfg" --label big --clients "$CLIENTS" --conns "$CONNS" \
+      --val "$VAL" --duration 20 --warmup 0 | grep RESULT
+    echo "# priest 1 holds $(passed_len 7301) decrees" >&2
+  done
+  rss_max=0
+  for i in 1 2 3 4 5; do
+    pid=$(pgrep -f "paxos-priest --config $cfg --id $i " | head -1)
+    rss=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
+    echo "# priest $i: resident set $((rss / 1024)) MiB" >&2
+    [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+  done
+  # Restart a follower with kill -9, time it back to following with the whole ledger.
+  victim=""
+  for i in 5 4 3 2 1; do
+    "$bin/paxos-client" --cluster "127.0.0.1:$((7300 + i))" status --json | grep -q '"role":"follower"' &&
+      victim=$i && break
+  done
+  len=$(passed_len 7301)
+  pkill -9 -f "paxos-priest --config $cfg --id $victim " || true
+  sleep 0.5
+  t0=$(date +%s%N)
+  "$bin/paxos-priest" --config "$cfg" --id "$victim" --data-dir "$work/data-5/priest-$victim" \
+    >"$work/restart.log" 2>&1 &
+  extra_pid=$!
+  back=""
+  for _ in $(seq 600); do
+    st=$("$bin/paxos-client" --cluster "127.0.0.1:$((7300 + victim))" status --json 2>/dev/null || true)
+    n=$(echo "$st" | sed -n 's/.*"passed_len":\([0-9]*\).*/\1/p')
+    if echo "$st" | grep -q '"role":"follower"' && echo "$st" | grep -q '"president":[0-9]' &&
+       [ -n "$n" ] && [ "$n" -ge "$len" ]; then
+      back=$(( ($(date +%s%N) - t0) / 1000000 ))
+      break
+    fi
+    sleep 0.01
+  done
+  echo "RESULT label=m5-big decrees=$len rss_max_mib=$((rss_max / 1024)) restart_ms=${back:-timeout}"
+  exit 0
+fi
 
 results="$work/results.txt"
 : >"$results"

@@ -64,8 +64,15 @@ teardown() {
   if [ "$status" -eq 0 ]; then rm -rf "$work"; fi
   exit "$status"
 }
+child=""
+interrupted() {
+  # Stop the scenarios first; the EXIT trap then heals and takes the project down.
+  [ -n "$child" ] && kill "$child" 2>/dev/null && wait "$child" 2>/dev/null
+  status=130
+  exit
+}
 trap teardown EXIT
-trap 'status=130; exit' INT TERM
+trap interrupted INT TERM
 
 start=$(date +%s)
 # Leftovers of an interrupted run of this test (never another project's containers).
@@ -98,7 +105,10 @@ fi
 echo "docker test: parliament up in $(( $(date +%s) - t )) s"
 
 set +e
-"$bin" "$@"
+"$bin" "$@" &  # in the background, so a signal reaches the traps at once
+child=$!
+wait "$child"
 status=$?
+child=""
 set -e
 echo "docker test: $( [ $status -eq 0 ] && echo passed || echo FAILED ) in $(( $(date +%s) - start )) s in all"

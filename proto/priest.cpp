@@ -96,6 +96,7 @@ void Priest::propose(Proposal p) {
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = p.token;
+    forwarded_[p.token] = *president_;
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
   } else {
@@ -162,7 +163,7 @@ void Priest::stand_for_president() {
   Ballot b{max_round_seen_ + 1, opt_.id};
   role_ = Role::Candidate;
   ballot_ = b;
-  president_.reset();
+  set_president(std::nullopt);
   last_votes_.clear();
   promise(b);
   reset_election_timer();
@@ -189,7 +190,7 @@ void Priest::become_president() {
   uint64_t last = chosen.empty() ? max_len : std::max(max_len, chosen.rbegin()->first);
 
   role_ = Role::President;
-  president_ = opt_.id;
+  set_president(opt_.id);
   became_president_tick_ = now_;
   gap_len_ = passed_len_;
   gap_since_ = now_;
@@ -250,7 +251,7 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
     proposed_.clear();
   }
   role_ = Role::Follower;
-  president_.reset();
+  set_president(std::nullopt);
   last_votes_.clear();
   reset_election_timer();
 }
@@ -261,7 +262,7 @@ void Priest::follow(const Ballot& b) {
     step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
   if (role_ != Role::Follower) return;
   if (president_ != b.priest) {
-    president_ = b.priest;
+    set_president(b.priest);
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
          " in ballot " + to_string(b));
   }
@@ -285,7 +286,7 @@ void Priest::on_next_ballot(const Message& m) {
                     to_string(m.ballot),
                 true);
     if (role_ == Role::Follower) {
-      president_.reset();
+      set_president(std::nullopt);
       reset_election_timer();  // give the candidate time to finish
     }
   }
@@ -365,7 +366,7 @@ void Priest::on_failed(const Message& m) {
   if (president_ == m.from && m.ballot.priest == m.from) {
     note("priest " + std::to_string(opt_.id) + " hears that president " +
          std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
-    president_.reset();
+    set_president(std::nullopt);
   }
 }
 
@@ -406,7 +407,26 @@ void Priest::on_forward(const Message& m) {
   }
 }
 
+// When the president changes, a proposal forwarded to the old one may never be answered:
+// tell its client now (it may still pass; a retry of the same request is safe).
+void Priest::set_president(std::optional<PriestId> p) {
+  if (p == president_) return;
+  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+    if (president_ && it->second == *president_) {
+      ready_.replies.push_back(ClientReply{
+          it->first, 0,
+          "president " + std::to_string(it->second) + " was replaced before it answered; retry",
+          true});
+      it = forwarded_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  president_ = p;
+}
+
 void Priest::on_answer(const Message& m) {
+  forwarded_.erase(m.token);
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
 }
 

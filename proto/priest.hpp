@@ -155,6 +155,7 @@ class Priest {
   void become_president();
   void step_down(const std::string& why, bool outcome_unknown);
   void follow(const Ballot& b);
+  void set_president(std::optional<PriestId> p);
   void reset_election_timer();
   bool promise(const Ballot& b);  // raises next_bal; false if b < next_bal
 
@@ -210,6 +211,7 @@ class Priest {
   Role role_ = Role::Follower;
   Ballot ballot_;  // candidate/president: my ballot
   std::optional<PriestId> president_;
+  std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
   uint64_t heard_president_tick_ = 0;
   uint64_t election_deadline_ = 0;
   uint64_t max_round_seen_ = 0;

@@ -95,6 +95,9 @@ struct PeerLink {
   PriestAddress addr;
   std::shared_ptr<Conn> conn;
   std::unique_ptr<asio::steady_timer> retry;
+  std::unique_ptr<asio::steady_timer> connect_deadline;
+  Clock::time_point connected_at;
+  Clock::time_point heard;  // the last frame from this priest, on its link to us
   bool connecting = false;
   std::chrono::milliseconds backoff{50};
   bool warned = false;
@@ -173,6 +176,7 @@ class Host {
   void accept();
   void on_tick();
   void schedule_flush();
+  void reset_silent_links();
   void flush();
   void halt(const std::string& why);
   void dispatch(std::vector<Message> messages);
@@ -409,6 +413,7 @@ void Host::start_parliament(const std::vector<PriestAddress>& members) {
     auto& link = links_[m.id];
     link.addr = m;
     link.retry = std::make_unique<asio::steady_timer>(io_);
+    link.connect_deadline = std::make_unique<asio::steady_timer>(io_);
     connect(link);
   }
 }
@@ -457,10 +462,20 @@ void Host::connect(PeerLink& link) {
         if (stopping_) return;
         if (ec) return retry(ec.message());
         auto sock = std::make_shared<tcp::socket>(io_);
+        // A connect whose SYN is dropped (a partition) would wait out the kernel's retries,
+        // minutes; give up after a second and try again with our own back-off.
+        auto& dl = links_[id].connect_deadline;
+        dl->expires_after(std::chrono::seconds(1));
+        dl->async_wait([sock](asio::error_code ec) {
+          asio::error_code ignored;
+          if (!ec) sock->close(ignored);
+        });
         asio::async_connect(*sock, res, [this, id, sock, retry](asio::error_code ec, const tcp::endpoint&) {
+          links_[id].connect_deadline->cancel();
           if (stopping_) return;
           if (ec) return retry(ec.message());
           auto& l = links_[id];
+          l.connected_at = l.heard = Clock::now();
           l.connecting = false;
           l.backoff = std::chrono::milliseconds(50);
           if (l.warned) spdlog::info("reached priest {} again", id);
@@ -526,6 +541,7 @@ std::string Host::encode_frame(const Message& m) {
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerIn) {
+    if (auto l = links_.find(c->peer); l != links_.end()) l->second.heard = Clock::now();
     // The hot path: read the message straight from the text, no JSON tree.
     auto m = decode_text(payload);
     if (!m) return bad_input(c, "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
@@ -577,6 +593,7 @@ void Host::on_tick() {
       priest_->tick();
       flush();
     }
+    if (ticks_ % 10 == 0) reset_silent_links();
     if (ticks_ % 100 == 0) {
       auto now = Clock::now();
       for (auto& w : sessions_)
@@ -587,6 +604,27 @@ void Host::on_tick() {
     }
     on_tick();
   });
+}
+
+// After a partition heals, a TCP connection that kept retransmitting into it can sit in
+// the kernel's exponential back-off for many seconds. The president expects an answer from
+// every priest each heartbeat, and a follower a heartbeat from its president: when such a
+// peer has been silent for two election timeouts, start a fresh connection to it.
+void Host::reset_silent_links() {
+  if (!priest_ || !halted_.empty()) return;
+  auto st = priest_->status();
+  auto now = Clock::now();
+  auto limit = std::chrono::milliseconds(2 * run_.config.election_timeout_ticks * run_.config.tick_ms);
+  for (auto& [id, link] : links_) {
+    bool expected = st.role == Role::President || st.president == id;
+    if (!expected || !link.conn || now - link.heard < limit || now - link.connected_at < limit) continue;
+    spdlog::info("no word from priest {} for {} ms: reconnecting to it", id,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(now - link.heard).count());
+    link.conn->close();
+    link.conn.reset();
+    link.retry->cancel();
+    connect(link);
+  }
 }
 
 void Host::schedule_flush() {

@@ -203,9 +203,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1fx
   echo "$(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r), data on"
   echo "$(stat -f -c %T "$work") ($(df --output=source "$work" | tail -1)). Every priest and every etcd"
   echo "member fdatasyncs before it acknowledges; all members and the load generator share the CPUs."
-  echo "Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after ${WARMUP} s warm-up; medians."
+  echo "Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after ${WARMUP} s warm-up; each figure"
+  echo "is the median over the runs (the lower one of two). Ratio: parliament ops/s over etcd ops/s."
   echo
-  grep '^RESULT label=fsync' "$etcd_results" | head -2 | sed 's/^/    /' || true
+  echo "The disk, by the anchor's fsync probe (one 100 B append per fdatasync, then 64):"
+  echo
+  grep '^RESULT sync=' "$etcd_results" | head -2 | sed 's/^/    /' || true
   echo
   echo "| cluster | load | parliament ops/s | etcd ops/s | ratio | parliament p50 / p99 ms | etcd p50 / p99 ms |"
   echo "|---|---|---|---|---|---|---|"

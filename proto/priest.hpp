@@ -7,9 +7,12 @@
 //
 //   host calls tick() every tick, step(msg) for every message from a priest (including
 //   itself), propose(req) for every client proposal; then take_ready() and, IN THIS ORDER:
-//     1. make ready.promise and ready.votes durable (append + fdatasync);
-//     2. only then send ready.messages (a LastVote or Voted sent before its promise/vote is
-//        on disk breaks B3 after a crash); messages to itself are fed back to step();
+//     1. make ready.promise and ready.votes durable (append + fdatasync; one fdatasync may
+//        cover several ready batches);
+//     2. only then send the NextBallot, LastVote, Voted and VoteNo of ready.messages (one
+//        sent before the promise/vote it carries is on disk breaks B1/B3 after a crash).
+//        BeginBallot, Success, Failed, Forward and Answer assert nothing about this priest's
+//        disk and may leave at once. Messages to itself are fed back to step();
 //     3. append ready.passed to the ledger (contiguous, in decree-number order);
 //     4. send ready.replies to clients and fulfil ready.catch_up from the ledger on disk.
 //   If step 1 fails the host must stop: send nothing from this ready, ever again.

@@ -266,7 +266,6 @@ void Priest::follow(const Ballot& b) {
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
          " in ballot " + to_string(b));
   }
-  heard_president_tick_ = now_;
   reset_election_timer();
 }
 
@@ -380,7 +379,7 @@ void Priest::on_voted(const Message& m) {
       Entry e{n, ballot_, std::move(it->second.decree)};
       in_flight_bytes_ -= e.decree.text.size();
       it = in_flight_.erase(it);
-      mark_passed(n, e);
+      if (n > passed_len_) passed_ahead_[n] = e;
     } else {
       ++it;
     }
@@ -551,10 +550,6 @@ void Priest::check_gap() {
                 " is missing from every ledger it can reach; asking again with a new ballot",
             true);
   stand_for_president();
-}
-
-void Priest::mark_passed(uint64_t n, const Entry& e) {
-  if (n > passed_len_) passed_ahead_[n] = e;
 }
 
 // ---------------------------------------------------------------- everyone

@@ -181,7 +181,6 @@ class Priest {
   void resend_unvoted();
   void check_quorum();
   void check_gap();
-  void mark_passed(uint64_t n, const Entry& e);
 
   // everyone
   void learn_commit(const Ballot& b, uint64_t commit_no);
@@ -215,7 +214,6 @@ class Priest {
   Ballot ballot_;  // candidate/president: my ballot
   std::optional<PriestId> president_;
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
-  uint64_t heard_president_tick_ = 0;
   uint64_t election_deadline_ = 0;
   uint64_t max_round_seen_ = 0;
 

@@ -152,6 +152,18 @@ bool waits_for_disk(Kind k) {
   return k == Kind::NextBallot || k == Kind::LastVote || k == Kind::Voted || k == Kind::VoteNo;
 }
 
+// A client's answer to its propose: passed at decree_no, or not (yet), and why.
+std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r) {
+  json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
+  if (r.decree_no > 0) {
+    j["decree_no"] = r.decree_no;
+  } else {
+    j["error"] = r.error;
+    j["outcome_unknown"] = r.outcome_unknown;
+  }
+  return frame(j);
+}
+
 struct Waiting {
   std::weak_ptr<Conn> conn;
   uint64_t client;
@@ -718,9 +730,8 @@ void Host::halt(const std::string& why) {
                    why, run_.id);
   for (auto& [token, w] : waiting_)
     if (auto c = w.conn.lock())
-      c->send(frame(json{{"type", "reply"}, {"ok", false}, {"client", w.client}, {"request", w.request},
-                         {"error", "priest " + std::to_string(run_.id) + " stopped: " + why},
-                         {"outcome_unknown", true}}));
+      c->send(reply_frame(w.client, w.request,
+                          ClientReply{token, 0, "priest " + std::to_string(run_.id) + " stopped: " + why, true}));
   waiting_.clear();
 }
 
@@ -751,16 +762,7 @@ void Host::reply(const ClientReply& r) {
   waiting_.erase(it);
   auto c = w.conn.lock();
   if (!c) return;
-  json j{{"type", "reply"}, {"client", w.client}, {"request", w.request}};
-  if (r.decree_no > 0) {
-    j["ok"] = true;
-    j["decree_no"] = r.decree_no;
-  } else {
-    j["ok"] = false;
-    j["error"] = r.error;
-    j["outcome_unknown"] = r.outcome_unknown;
-  }
-  if (!c->send(frame(j))) {
+  if (!c->send(reply_frame(w.client, w.request, r))) {
     spdlog::warn("closing connection from {}: it does not read its replies", c->name);
     c->close();
   }
@@ -786,8 +788,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
   const std::string& text = decree->get_ref<const std::string&>();
   auto refuse = [&](const std::string& why) {
-    c->send(frame(json{{"type", "reply"}, {"ok", false}, {"client", cid}, {"request", rid},
-                       {"error", why}, {"outcome_unknown", false}}));
+    c->send(reply_frame(cid, rid, ClientReply{0, 0, why, false}));
   };
   if (text.size() > run_.config.max_decree_bytes)
     return refuse("decree of " + std::to_string(text.size()) + " bytes is over the limit of " +

@@ -29,6 +29,7 @@
 
 #include "client/rpc.hpp"
 #include "proto/config.hpp"
+#include "proto/framing.hpp"
 #include "proto/record.hpp"
 
 namespace fs = std::filesystem;
@@ -316,14 +317,17 @@ TEST_CASE("bad input closes one connection and changes nothing") {
   REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
   const auto& p1 = *parl.config.find(1);
 
-  // Not JSON, an unknown type, a hello from a stranger, an absurd length: each is refused.
-  for (std::string bad : {std::string("not json"), std::string(R"({"type":"launch"})"),
+  // Not JSON, JSON that is not an object, an unknown type, a hello from a stranger: each
+  // frame closes its connection without an answer.
+  for (std::string bad : {std::string("not json"), std::string(R"("a string")"),
+                          std::string(R"({"type":"launch"})"),
                           std::string(R"({"type":"hello","from":99})")}) {
-    auto conn = Connection::connect(p1.host, p1.port, 500ms);
-    REQUIRE(conn);
-    nlohmann::json j = nlohmann::json::parse(bad, nullptr, false);
-    auto r = (*conn)->call(j.is_discarded() ? nlohmann::json("not json") : j, 1000ms);
-    CHECK_FALSE(r.ok());  // the priest closed the connection without an answer
+    RawSocket raw(p1.port);
+    REQUIRE(raw.fd >= 0);
+    std::string framed;
+    append_frame(framed, bad);
+    REQUIRE(raw.send_bytes(framed));
+    CHECK(raw.closed_by_peer(2s));
   }
   // An absurd length is refused at the header, before any body arrives.
   {

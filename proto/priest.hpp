@@ -126,6 +126,10 @@ class Priest {
   Ready take_ready();
 
   PriestStatus status() const;
+  // Everything that decides what this priest does next, as text: times as ages relative
+  // to now (clamped where the priest stops telling them apart), so that two states that
+  // behave alike print alike. For the explorer's state hashing (tests/sim/explore.cpp).
+  std::string fingerprint() const;
   // This priest's votes above its ledger (what a compacted votes file must keep).
   std::vector<Entry> votes() const;
   PriestId id() const { return opt_.id; }

@@ -198,6 +198,27 @@ ParsedRecords parse_records(std::string_view data, size_t fields_per_record, siz
   return out;
 }
 
+RecordAt parse_record_at(std::string_view data, size_t pos, size_t fields_per_record,
+                         bool verify_checksum) {
+  RecordAt out;
+  Row r = parse_row(data, pos, fields_per_record, verify_checksum);
+  out.why = std::move(r.why);
+  out.end = r.end;
+  switch (r.state) {
+    case RowState::Good:
+      out.state = RecordAt::State::Good;
+      out.fields = std::move(r.fields);
+      break;
+    case RowState::Bad:
+      out.state = RecordAt::State::Bad;
+      break;
+    case RowState::Incomplete:
+      out.state = RecordAt::State::Incomplete;
+      break;
+  }
+  return out;
+}
+
 size_t parse_header(std::string_view data, std::vector<std::string>& names) {
   Row r = split_row(data, 0);
   if (r.state != RowState::Good) return 0;

@@ -36,6 +36,20 @@ struct ParsedRecords {
 ParsedRecords parse_records(std::string_view data, size_t fields_per_record, size_t base = 0,
                             bool verify_checksums = true);
 
+// One row of `data` beginning at `pos` (a row start), judged on its own: a recovery that has
+// found a bad row uses it to look for good rows after it. Bad is final (bytes after `data`
+// cannot make the row good: its "\n" is there); Incomplete means the row runs to the end of
+// `data`, so more bytes might complete it.
+struct RecordAt {
+  enum class State { Good, Bad, Incomplete };
+  State state = State::Incomplete;
+  std::vector<std::string> fields;  // Good: the fields without the checksum
+  size_t end = 0;   // Good and Bad: the offset just past the row's "\n"
+  std::string why;  // Bad and Incomplete: what is wrong with it
+};
+RecordAt parse_record_at(std::string_view data, size_t pos, size_t fields_per_record,
+                         bool verify_checksum = true);
+
 // Splits the first row of `data` (the header) into fields; returns its length in bytes
 // including the "\n", or 0 if there is no complete first row.
 size_t parse_header(std::string_view data, std::vector<std::string>& names);

@@ -29,10 +29,15 @@ namespace {
 // an origin column of its own.
 const std::vector<std::string> kLedgerColumns = {"decree_no", "ballot",  "kind",  "client",
                                                  "request",   "decree", "crc32"};
-const std::vector<std::string> kVoteColumns = {"record", "decree_no", "ballot",  "origin", "kind",
-                                               "client", "request",   "decree", "crc32"};
+const std::vector<std::string> kVoteColumns = {"record", "decree_no", "ballot", "origin",
+                                               "kind",   "client",    "request", "decree",
+                                               "synced", "crc32"};
+// votes.csv as written before records carried their synced offset: no longer read.
+const std::vector<std::string> kOldVoteColumns = {"record", "decree_no", "ballot",  "origin", "kind",
+                                                  "client", "request",   "decree", "crc32"};
 constexpr size_t kLedgerFields = 6;  // decree_no .. decree
-constexpr size_t kVoteFields = 8;    // record .. decree
+constexpr size_t kVoteFields = 9;    // record .. synced
+constexpr size_t kSyncedField = 8;   // in a votes.csv record
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -164,7 +169,8 @@ Result<uint64_t> data_end(int fd, uint64_t size, const std::string& path) {
 // header if missing or if it holds only a torn header (a crash while creating it). Reads
 // only the header, and finds where the data ends before any zero-filled tail.
 Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns,
-                        bool append) {
+                        bool append,
+                        const std::function<std::string(const std::vector<std::string>&)>& wrong_header) {
   using R = Result<Opened>;
   std::string header;
   append_header(header, columns);
@@ -198,18 +204,17 @@ Result<Opened> open_csv(const std::string& path, const std::vector<std::string>&
   size_t hlen = parse_header(head, names);
   if (hlen == 0 || names != columns)
     return fail(path + " does not begin with the header \"" + header.substr(0, header.size() - 1) +
-                "\": is it the right file? Move it aside if it is not.");
+                "\": " + wrong_header(names));
   o.header_len = hlen;
   return o;
 }
 
-// Cuts a torn tail off at `valid_end` (durably, so later appends never follow garbage).
-// With `keep_allocation`, overwrites the torn bytes with zeros instead of truncating (the
-// file's preallocated tail stays).
+// Cuts the torn tail [valid_end, file_size) durably, so later appends never follow garbage.
+// With `keep_allocation`, overwrites it with zeros instead of truncating (the file's
+// preallocated tail stays). `what` is the one warning line that says what was cut and why.
 Status cut_torn_tail(int fd, const std::string& path, uint64_t valid_end, uint64_t file_size,
-                     const std::string& why, bool keep_allocation = false) {
-  spdlog::warn("{}: cutting {} bytes of a torn last record ({}), probably a crash mid-write",
-               path, file_size - valid_end, why);
+                     const std::string& what, bool keep_allocation = false) {
+  spdlog::warn("{}", what);
   if (keep_allocation) {
     std::string zeros(static_cast<size_t>(file_size - valid_end), '\0');
     if (::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(valid_end)) !=
@@ -227,48 +232,103 @@ std::string corrupt_text(const std::string& path, const std::string& why, const 
   return path + " is corrupt: " + why + "; this is not a torn tail, so it is refused. " + hint;
 }
 
+// Once votes.csv has been compacted, the ledger is the priest's only record of its votes for
+// the decrees it covers: a priest restarted without them could vote against what it voted.
 const char* kLedgerHint =
-    "Restore it from a backup, or move it aside and let the priest learn the decrees again.";
+    "Restore it from a backup; if there is none, do not move it aside and restart the priest: "
+    "remove its data directory and have the operator replace it as a new member.";
 const char* kVotesHint =
     "Restore it from a backup; do not delete it: a priest that forgets its promises and votes "
     "can let two different decrees pass.";
 
-// Reads the records after the header in chunks, so memory stays small however long the
-// file: calls `each(fields, offset)` for every good record in order. Sets `valid_end` to the
-// end of the last good record and `torn` if the tail after it is a torn write. Corruption
-// (a bad record followed by good ones) is an error. A record cut by a chunk boundary is
-// completed from the next chunk; only at the end of the file is a bad record judged.
-// Checksums are verified in the last kVerifiedTail bytes, where a crash can tear a write;
-// before that, a priest with a long ledger would spend most of its restart on them
-// (LedgerFile::read verifies every record it serves, so a rotten one never spreads).
+// The bytes [from, end) of a file, read a chunk at a time as a scan asks for more.
+class Window {
+ public:
+  Window(int fd, const std::string& path, uint64_t from, uint64_t end)
+      : fd_(fd), path_(path), base_(from), next_(from), end_(end) {}
+  std::string_view data() const { return buf_; }
+  uint64_t base() const { return base_; }  // the file offset of data()[0]
+  bool at_end() const { return next_ == end_; }
+  // Forgets the bytes before file offset `keep_from`, then reads the next chunk.
+  Status more(uint64_t keep_from) {
+    constexpr uint64_t kChunk = 1 << 20;
+    buf_.erase(0, static_cast<size_t>(std::min<uint64_t>(keep_from - base_, buf_.size())));
+    base_ = std::max(base_, keep_from);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, end_ - next_));
+    size_t had = buf_.size();
+    buf_.resize(had + want);
+    if (auto s = pread_all(fd_, buf_.data() + had, want, next_, path_); !s) return s;
+    next_ += want;
+    return ok_status();
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+  std::string buf_;
+  uint64_t base_, next_, end_;
+};
+
 using EachRecord = std::function<Status(const std::vector<std::string>& fields, uint64_t offset)>;
-Status scan_records(const Opened& o, const std::string& path, size_t fields, const char* hint,
-                    const EachRecord& each, uint64_t& valid_end, std::string& torn) {
-  constexpr size_t kChunk = 1 << 20;
-  constexpr uint64_t kVerifiedTail = 8 << 20;
-  std::string buf;       // unparsed bytes, starting at file offset `base`
-  uint64_t base = o.header_len, next = o.header_len;
-  valid_end = o.header_len;
-  while (true) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, o.file_size - next));
-    size_t had = buf.size();
-    buf.resize(had + want);
-    if (auto s = pread_all(o.fd, buf.data() + had, want, next, path); !s) return s;
-    next += want;
-    bool at_end = next == o.file_size;
-    bool verify = next + kVerifiedTail >= o.file_size;
-    ParsedRecords p = parse_records(buf, fields, base, verify);
-    if (at_end && !p.corrupt.empty())
-      return Status::failure(corrupt_text(path, p.corrupt, hint));
-    for (size_t i = 0; i < p.records.size(); ++i)
-      if (auto s = each(p.records[i], p.offsets[i]); !s) return s;
-    valid_end = base + p.valid_bytes;
-    if (at_end) {
-      torn = p.torn;
-      return ok_status();
+
+// The first record in [from, end) that is not good: its offset (end if every record is
+// good) and why.
+struct FirstBad {
+  uint64_t at = 0;
+  std::string why;
+};
+
+// Reads the records in [from, end) in chunks, so memory stays small however long the file,
+// and calls `each(fields, offset)` for every good record until the first that is not good.
+// A record cut by a chunk boundary is completed from the next chunk. `verify(offset)` says
+// whether to check the checksum of the record there (a long ledger skips most of them).
+Result<FirstBad> scan_good(int fd, const std::string& path, uint64_t from, uint64_t end,
+                           size_t fields, const std::function<bool(uint64_t)>& verify,
+                           const EachRecord& each) {
+  Window w(fd, path, from, end);
+  uint64_t pos = from;
+  while (pos < end) {
+    RecordAt r = parse_record_at(w.data(), static_cast<size_t>(pos - w.base()), fields, verify(pos));
+    if (r.state == RecordAt::State::Good) {
+      if (auto s = each(r.fields, pos); !s) return Result<FirstBad>::failure(s.error());
+      pos = w.base() + r.end;
+    } else if (r.state == RecordAt::State::Incomplete && !w.at_end()) {
+      if (auto s = w.more(pos); !s) return Result<FirstBad>::failure(s.error());
+    } else {
+      return FirstBad{pos, r.why};
     }
-    buf.erase(0, p.valid_bytes);
-    base += p.valid_bytes;
+  }
+  return FirstBad{end, ""};
+}
+
+// After a bad record at `bad_at`: tries every row start in (bad_at, end), skipping the
+// inside of good records, and calls `found(fields, offset)` for each good record (checksum
+// verified) until it returns false.
+Status scan_after_bad(int fd, const std::string& path, uint64_t bad_at, uint64_t end,
+                      size_t fields,
+                      const std::function<bool(const std::vector<std::string>&, uint64_t)>& found) {
+  Window w(fd, path, bad_at, end);
+  uint64_t cursor = bad_at;  // the next "\n" to look for is at or after this offset
+  while (true) {
+    std::string_view d = w.data();
+    size_t nl = d.find('\n', static_cast<size_t>(cursor - w.base()));
+    if (nl == std::string_view::npos) {
+      if (w.at_end()) return ok_status();
+      cursor = w.base() + d.size();
+      if (auto s = w.more(cursor); !s) return s;
+      continue;
+    }
+    uint64_t start = w.base() + nl + 1;
+    if (start >= end) return ok_status();
+    RecordAt r = parse_record_at(d, nl + 1, fields, true);
+    if (r.state == RecordAt::State::Good) {
+      if (!found(r.fields, start)) return ok_status();
+      cursor = w.base() + r.end - 1;  // its "\n": the next row starts after it
+    } else if (r.state == RecordAt::State::Incomplete && !w.at_end()) {
+      if (auto s = w.more(cursor); !s) return s;
+    } else {
+      cursor = start;
+    }
   }
 }
 
@@ -277,14 +337,24 @@ std::string refused_text(const std::string& path, const std::string& error) {
          "); restart the priest once the cause is fixed";
 }
 
+std::string plural(uint64_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------- ledger
 
+// The ledger cannot say what of it was synced (its bytes must be the same on every priest),
+// so votes.csv says it: `relied_on` decrees were fdatasynced before votes.csv dropped their
+// votes. A bad record above them is a torn tail whatever follows it: those decrees are
+// still in votes.csv or learned again from the other priests.
 Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
-    const std::string& path, const std::function<void(const Entry&)>& each) {
+    const std::string& path, uint64_t relied_on, const std::function<void(const Entry&)>& each) {
   using R = Result<std::unique_ptr<LedgerFile>>;
-  auto opened = open_csv(path, kLedgerColumns, true);
+  auto opened = open_csv(path, kLedgerColumns, true, [](const std::vector<std::string>&) {
+    return std::string("is it the right file? Move it aside if it is not.");
+  });
   if (!opened) return R::failure(opened.error());
   std::unique_ptr<LedgerFile> f(new LedgerFile());
   f->path_ = path;
@@ -303,14 +373,64 @@ Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
     each(*e);
     return ok_status();
   };
-  std::string torn;
-  if (auto s = scan_records(*opened, path, kLedgerFields, kLedgerHint, record, f->size_, torn); !s)
-    return R::failure(s.error());
-  if (torn.empty() && opened->physical_size > f->size_) torn = "zeros after the last record";
-  if (!torn.empty()) {
-    if (auto s = cut_torn_tail(f->fd_, path, f->size_, opened->physical_size, torn); !s)
+  // Checksums are verified above the relied-on decrees (where a crash can tear a write) and
+  // in the last kVerifiedTail bytes; below that, a priest with a long ledger would spend
+  // most of its restart on them (LedgerFile::read verifies every record it serves, so a
+  // rotten one never spreads).
+  constexpr uint64_t kVerifiedTail = 8 << 20;
+  const uint64_t data_end = opened->file_size;
+  auto verify = [&](uint64_t offset) {
+    return offset + kVerifiedTail >= data_end || f->offsets_.size() >= relied_on;
+  };
+  auto first = scan_good(f->fd_, path, opened->header_len, data_end, kLedgerFields, verify, record);
+  if (!first) return R::failure(first.error());
+  const uint64_t bad_at = first->at;
+  const uint64_t next_no = f->offsets_.size() + 1;
+  if (bad_at < data_end && next_no <= relied_on)
+    return R::failure(corrupt_text(
+        path,
+        "bad record at byte offset " + std::to_string(bad_at) + " (" + first->why +
+            ") where decree " + std::to_string(next_no) + " was expected; votes.csv relies on " +
+            "decrees 1.." + std::to_string(relied_on) +
+            " being intact (they were fdatasynced before it dropped their votes)",
+        kLedgerHint));
+  if (f->offsets_.size() < relied_on)
+    return R::failure(corrupt_text(
+        path,
+        "it ends at byte offset " + std::to_string(data_end) + " after decree " +
+            std::to_string(f->offsets_.size()) + ", but votes.csv relies on decrees 1.." +
+            std::to_string(relied_on) +
+            " (they were fdatasynced before it dropped their votes): durable decrees are missing",
+        kLedgerHint));
+  f->size_ = bad_at;
+  if (bad_at < opened->physical_size) {
+    std::string what;
+    if (bad_at < data_end) {
+      uint64_t intact = 0;
+      auto count = [&](const std::vector<std::string>&, uint64_t) {
+        ++intact;
+        return true;
+      };
+      if (auto s = scan_after_bad(f->fd_, path, bad_at, data_end, kLedgerFields, count); !s)
+        return R::failure(s.error());
+      what = fmt::format(
+          "{}: cutting {} bytes from byte offset {}, decree {} on ({} after the bad one): a torn "
+          "tail ({}), written after the last fdatasync and torn by a crash; votes.csv relies "
+          "only on decrees up to {}, and the priest learns the rest again",
+          path, opened->physical_size - bad_at, bad_at, next_no, plural(intact, "intact record"),
+          first->why, relied_on);
+    } else {
+      what = fmt::format("{}: cutting {} bytes of zeros after the last record, left by a crash "
+                         "mid-write",
+                         path, opened->physical_size - bad_at);
+    }
+    if (auto s = cut_torn_tail(f->fd_, path, bad_at, opened->physical_size, what); !s)
       return R::failure(s.error());
+  } else if (::fdatasync(f->fd_) != 0) {  // what was read may be only in the page cache
+    return R::failure(fail_text("fdatasync", path, errno));
   }
+  f->written_.store(f->length(), std::memory_order_release);
+  f->synced_.store(f->length(), std::memory_order_release);
   return f;
 }
 
@@ -318,8 +438,19 @@ LedgerFile::~LedgerFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+std::string LedgerFile::failed() const {
+  std::lock_guard lock(error_mu_);
+  return error_;
+}
+
+Status LedgerFile::fail(std::string why) {
+  std::lock_guard lock(error_mu_);
+  if (error_.empty()) error_ = why;
+  return Status::failure(std::move(why));
+}
+
 Status LedgerFile::append(const std::vector<Entry>& entries) {
-  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (auto e = failed(); !e.empty()) return Status::failure(refused_text(path_, e));
   std::string buf;
   std::vector<uint64_t> offsets;
   std::vector<std::string> fields;
@@ -338,21 +469,23 @@ Status LedgerFile::append(const std::vector<Entry>& entries) {
     append_entry_fields(fields, entries[i], false);
     append_record(buf, fields);
   }
-  if (auto s = write_fd(fd_, buf, path_); !s) {
-    error_ = s.error();
-    return s;
-  }
+  if (auto s = write_fd(fd_, buf, path_); !s) return fail(s.error());
   size_ += buf.size();
   offsets_.insert(offsets_.end(), offsets.begin(), offsets.end());
+  written_.store(length(), std::memory_order_release);
   return ok_status();
 }
 
+// Syncs are serialised so that a failure one of them sees (reported by Linux to one
+// fdatasync only) is recorded before any other sync can return: a later sync that finds
+// nothing to report must not pass for a success.
 Status LedgerFile::sync() {
-  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  if (::fdatasync(fd_) != 0) {
-    error_ = fail_text("fdatasync", path_, errno);
-    return Status::failure(error_);
-  }
+  std::lock_guard lock(sync_mu_);
+  if (auto e = failed(); !e.empty()) return Status::failure(refused_text(path_, e));
+  uint64_t written = written_.load(std::memory_order_acquire);
+  if (::fdatasync(fd_) != 0) return fail(fail_text("fdatasync", path_, errno));
+  if (written > synced_.load(std::memory_order_relaxed))
+    synced_.store(written, std::memory_order_release);
   return ok_status();
 }
 
@@ -396,22 +529,45 @@ Result<std::vector<Entry>> LedgerFile::read(uint64_t from_no, size_t max_count,
 
 // -------------------------------------------------------------------------------- vote log
 
-Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& loaded,
-                                               uint64_t above) {
+void VoteLog::Loaded::forget_passed(uint64_t ledger_length) {
+  std::erase_if(votes, [&](const Entry& e) { return e.decree_no <= ledger_length; });
+}
+
+// Each record says how much of the file was fdatasynced when it was written (its synced
+// field). At the first bad record, at byte F: if any good record says more than F bytes
+// were synced, F is in durable data and the damage is corruption; if none does, nothing
+// from F on was ever known durable, and it is a torn tail. The same holds with F at the end
+// of the data: a record claiming more than there is means durable bytes went missing.
+Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& loaded) {
   using R = Result<std::unique_ptr<VoteLog>>;
   ::unlink((path + ".tmp").c_str());  // left over from a compact() cut short by a crash
-  auto opened = open_csv(path, kVoteColumns, false);
+  auto opened = open_csv(path, kVoteColumns, false, [](const std::vector<std::string>& names) {
+    if (names == kOldVoteColumns)
+      return std::string(
+          "it was written by an older paxos-priest (its records carry no synced offset), which "
+          "this version cannot read: run the older version on it, or replace the priest as a new "
+          "member with an empty data directory.");
+    return std::string("is it the right file? ") + kVotesHint;
+  });
   if (!opened) return R::failure(opened.error());
   std::unique_ptr<VoteLog> v(new VoteLog());
   v->path_ = path;
   v->fd_ = opened->fd;
   v->allocated_ = opened->physical_size;
   Loaded out;
+  uint64_t max_synced = 0, max_synced_at = 0;  // the largest claim of a good record, and where
   auto record = [&](const std::vector<std::string>& f, uint64_t offset) {
     auto corrupt = [&](const std::string& why) {
       return Status::failure(corrupt_text(
           path, "record at byte offset " + std::to_string(offset) + ": " + why, kVotesHint));
     };
+    uint64_t synced = 0;
+    if (!parse_u64(f[kSyncedField], synced))
+      return corrupt("synced \"" + f[kSyncedField] + "\" is not an integer");
+    if (synced > max_synced) {
+      max_synced = synced;
+      max_synced_at = offset;
+    }
     if (f[0] == "promise") {
       auto b = parse_ballot(f[2]);
       if (!b) return corrupt("ballot \"" + f[2] + "\" is malformed");
@@ -421,19 +577,61 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
     } else if (f[0] == "vote") {
       auto e = entry_from_fields(f, 1, true);
       if (!e) return corrupt(e.error());
-      if (e->decree_no > above) out.votes.push_back(std::move(*e));
+      out.votes.push_back(std::move(*e));
+    } else if (f[0] == "ledger_synced") {
+      uint64_t n = 0;
+      if (!parse_u64(f[1], n)) return corrupt("decree_no \"" + f[1] + "\" is not an integer");
+      for (size_t k : {2, 3, 4, 5, 6, 7})
+        if (!f[k].empty()) return corrupt("ledger_synced with a " + kVoteColumns[k]);
+      out.ledger_synced = std::max(out.ledger_synced, n);
     } else {
       return corrupt("unknown record \"" + f[0] + "\"");
     }
     return ok_status();
   };
-  std::string torn;
-  if (auto s = scan_records(*opened, path, kVoteFields, kVotesHint, record, v->size_, torn); !s)
-    return R::failure(s.error());
-  if (!torn.empty()) {
-    if (auto s = cut_torn_tail(v->fd_, path, v->size_, opened->file_size, torn, true); !s)
+  const uint64_t data_end = opened->file_size;
+  auto first = scan_good(v->fd_, path, opened->header_len, data_end, kVoteFields,
+                         [](uint64_t) { return true; }, record);
+  if (!first) return R::failure(first.error());
+  const uint64_t bad_at = first->at;
+  uint64_t intact = 0;  // good records after the bad one
+  if (bad_at < data_end) {
+    auto found = [&](const std::vector<std::string>& f, uint64_t offset) {
+      ++intact;
+      uint64_t synced = 0;
+      if (parse_u64(f[kSyncedField], synced) && synced > max_synced) {
+        max_synced = synced;
+        max_synced_at = offset;
+      }
+      return max_synced <= bad_at;  // stop at the first proof of corruption
+    };
+    if (auto s = scan_after_bad(v->fd_, path, bad_at, data_end, kVoteFields, found); !s)
       return R::failure(s.error());
   }
+  if (max_synced > bad_at) {
+    std::string damage = bad_at < data_end
+                             ? "bad record at byte offset " + std::to_string(bad_at) + " (" +
+                                   first->why + ")"
+                             : "the data ends at byte offset " + std::to_string(bad_at);
+    return R::failure(corrupt_text(
+        path,
+        damage + ", but the record at byte offset " + std::to_string(max_synced_at) +
+            " was written when its first " + std::to_string(max_synced) +
+            " bytes had been fdatasynced",
+        kVotesHint));
+  }
+  if (bad_at < data_end) {
+    std::string what = fmt::format(
+        "{}: cutting {} bytes from byte offset {} ({} after the bad one): a torn tail ({}), "
+        "written after the last fdatasync and torn by a crash; no later record says any of it "
+        "had been made durable",
+        path, data_end - bad_at, bad_at, plural(intact, "intact record"), first->why);
+    if (auto s = cut_torn_tail(v->fd_, path, bad_at, data_end, what, true); !s)
+      return R::failure(s.error());
+  } else if (::fdatasync(v->fd_) != 0) {  // what was read may be only in the page cache
+    return R::failure(fail_text("fdatasync", path, errno));
+  }
+  v->size_ = v->synced_ = bad_at;
   loaded = std::move(out);
   return v;
 }
@@ -444,15 +642,17 @@ VoteLog::~VoteLog() {
 
 namespace {
 
-void append_promise_row(std::string& buf, const Ballot& b) {
-  append_record(buf, {"promise", "", to_string(b), "", "", "", "", ""});
+void append_promise_row(std::string& buf, const Ballot& b, const std::string& synced) {
+  append_record(buf, {"promise", "", to_string(b), "", "", "", "", "", synced});
 }
 
-void append_vote_rows(std::string& buf, const std::vector<Entry>& votes) {
+void append_vote_rows(std::string& buf, const std::vector<Entry>& votes,
+                      const std::string& synced) {
   std::vector<std::string> fields;
   for (const auto& e : votes) {
     fields.assign({"vote"});
     append_entry_fields(fields, e, true);
+    fields.push_back(synced);
     append_record(buf, fields);
   }
 }
@@ -493,35 +693,56 @@ Status VoteLog::write_all(const std::string& bytes) {
   return ok_status();
 }
 
+// Every record carries synced_, the end of the data at the last successful sync: what a
+// crash may tear starts at or after it, so no record a crash can leave behind claims more.
 Status VoteLog::append_promise(const Ballot& b) {
   std::string buf;
-  append_promise_row(buf, b);
+  append_promise_row(buf, b, std::to_string(synced_));
   return write_all(buf);
 }
 
 Status VoteLog::append_votes(const std::vector<Entry>& votes) {
   std::string buf;
-  append_vote_rows(buf, votes);
+  append_vote_rows(buf, votes, std::to_string(synced_));
   return write_all(buf);
 }
 
 Status VoteLog::sync() {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  uint64_t written = size_;
   if (::fdatasync(fd_) != 0) {
     error_ = fail_text("fdatasync", path_, errno);
     return Status::failure(error_);
   }
+  synced_ = written;
   return ok_status();
 }
 
 // Write the temp file, fdatasync it, rename it over the log, fsync the directory, reopen.
 // Any failure poisons the log: the caller stops, as after a failed append.
-Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes) {
+// The new file becomes votes.csv only once all of it is durable, so every record in it
+// claims the whole file synced (synced = its length; the length depends on the digits of
+// the claim, so it is found by iterating to a fixed point, in at most a few rounds).
+Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes,
+                        const LedgerFile& ledger) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (ledger.synced_length() < ledger.length())
+    return Status::failure("compacting " + path_ + " while " + ledger.path() + " is synced to decree " +
+                           std::to_string(ledger.synced_length()) + " of " +
+                           std::to_string(ledger.length()) +
+                           ": sync the ledger first (a bug in the caller)");
+  const std::string relied_on = std::to_string(ledger.length());
   std::string buf;
-  append_header(buf, kVoteColumns);
-  append_promise_row(buf, next_bal);
-  append_vote_rows(buf, votes);
+  for (uint64_t claim = 0;;) {
+    const std::string synced = std::to_string(claim);
+    buf.clear();
+    append_header(buf, kVoteColumns);
+    append_record(buf, {"ledger_synced", relied_on, "", "", "", "", "", "", synced});
+    append_promise_row(buf, next_bal, synced);
+    append_vote_rows(buf, votes, synced);
+    if (buf.size() == claim) break;
+    claim = buf.size();
+  }
   const std::string tmp = path_ + ".tmp";
   auto fail = [&](std::string why) {
     error_ = why;
@@ -546,7 +767,7 @@ Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes)
   if (nfd < 0) return fail(fail_text("reopen", path_, errno));
   ::close(fd_);
   fd_ = nfd;
-  size_ = allocated_ = buf.size();
+  size_ = allocated_ = synced_ = buf.size();
   return ok_status();
 }
 

@@ -3,11 +3,20 @@
 //   ledger.csv       the passed decrees, decree-number order, header
 //                    decree_no,ballot,kind,client,request,decree,crc32
 //                    (kind is "decree" or "olive-day"; ballot is the decree's origin, the
-//                    ballot that first proposed it). Append-only.
+//                    ballot that first proposed it). Append-only. Holds nothing but the
+//                    agreed decrees, so the ledgers of all priests are byte-for-byte equal.
 //   votes.csv        the promise and the votes, header
-//                    record,decree_no,ballot,origin,kind,client,request,decree,crc32
-//                    (record "promise": only ballot set; record "vote": ballot is the one
-//                    voted in, origin the ballot that first proposed the decree).
+//                    record,decree_no,ballot,origin,kind,client,request,decree,synced,crc32
+//                    record "promise": only ballot set; record "vote": ballot is the one
+//                    voted in, origin the ballot that first proposed the decree; record
+//                    "ledger_synced" (only in a compacted file, its first record): decree_no
+//                    is the ledger length that was fdatasynced when compact() dropped the
+//                    votes the ledger covers, so ledger.csv is relied on up to that decree.
+//                    synced, in every record: a byte offset of votes.csv below which the
+//                    file was known fdatasynced when the record was written (appended
+//                    records: the end of the data at the last successful sync(); records of
+//                    a compacted file: the compacted file's own length, since it became
+//                    votes.csv only after its fdatasync).
 //                    Append-only: records are written into space zero-filled ahead of
 //                    them (4 MiB at a time), so its fdatasync needs no journal commit;
 //                    the zeros after the last record are not data. Rewritten whole only
@@ -17,20 +26,45 @@
 // Durability contract (README "Durability"): the host appends the promise and votes of
 // ready() batches, and no last vote, vote or next ballot leaves before a VoteLog::sync()
 // that follows every record written so far (group commit: one fdatasync for every batch
-// of a drain). The ledger is appended after; its
-// fdatasync may lag, because a passed decree is already durable in a majority's votes.
-// Before compact(), which drops the votes the ledger now covers, the host syncs the ledger.
+// of a drain). The ledger is appended after; its fdatasync may lag (a background thread
+// calls LedgerFile::sync()), because a passed decree is already durable in a majority's
+// votes. compact() drops the votes the ledger covers, so it requires the ledger synced.
 //
-// A torn last record (crash mid-write) is detected by its checksum or missing newline,
-// logged, and cut off at open; a bad record before good ones is corruption: open fails.
+// Recovery at open. Anything after the last write known synced may be torn by a crash in
+// any way (a file system may keep the second half of a write and not the first, or zeros
+// up to a page boundary before good records). So:
+//   votes.csv: at the first bad record, at byte F, if some good record (before or after F)
+//     says that bytes beyond F had been fdatasynced (its synced > F), the damage is in
+//     synced data: corruption, refused, naming the file and F. Otherwise everything from F
+//     on is a torn tail and is cut (one warning line). Damage to the last group commit
+//     written before a crash, if nothing written after its sync survives, cannot be told
+//     from a torn write, and is cut.
+//   ledger.csv: a bad record at decree n > relied_on (the ledger_synced value from
+//     votes.csv) is a torn tail: it and everything after it are cut (one warning line);
+//     the decrees are learned again from votes.csv or the other priests. A bad record at
+//     n <= relied_on, or a ledger shorter than relied_on, is corruption: refused.
+//   A record before the first bad one that has a good checksum but a wrong content (a bad
+//   field, a decree number out of order, an unknown record) is never a crash's doing: it is
+//   corruption wherever it is.
 // Any write or fdatasync error is returned and the file refuses further writes.
 //
-// Called from the priest's single I/O thread only.
+// Opening, in this order (the ledger's recovery needs what votes.csv says):
+//   VoteLog::Loaded loaded;
+//   auto votes  = VoteLog::open(dir + "/votes.csv", loaded);
+//   auto ledger = LedgerFile::open(dir + "/ledger.csv", loaded.ledger_synced, each);
+//   loaded.forget_passed(ledger->length());  // the votes for passed decrees no longer matter
+//
+// Threads: everything is called from the priest's single I/O thread, except
+// LedgerFile::sync() and LedgerFile::synced_length(), which any thread may call at any time
+// (a background syncer) while the I/O thread uses the same LedgerFile; such a thread must
+// be stopped (joined) before the LedgerFile is destroyed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,28 +77,42 @@ namespace parliament {
 
 class LedgerFile {
  public:
-  // Opens (creating it with its header if missing) and recovers a torn tail. Calls
-  // `each` with every decree in order, so the caller can rebuild what it derives.
-  static Result<std::unique_ptr<LedgerFile>> open(const std::string& path,
+  // Opens (creating it with its header if missing), recovers a torn tail (see above) and
+  // fdatasyncs it. `relied_on` is VoteLog::Loaded::ledger_synced: the decrees up to it must
+  // be intact. Calls `each` with every decree kept, in order, so the caller can rebuild
+  // what it derives.
+  static Result<std::unique_ptr<LedgerFile>> open(const std::string& path, uint64_t relied_on,
                                                   const std::function<void(const Entry&)>& each);
   ~LedgerFile();
 
   uint64_t length() const { return offsets_.size(); }  // decrees 1..length()
   // Appends; entries[0].decree_no must be length()+1 and the numbers consecutive.
   Status append(const std::vector<Entry>& entries);
+  // One fdatasync; on success the decrees appended before the call are durable.
+  // Thread-safe: may run on another thread concurrently with append(), read() and another
+  // sync() (syncs are serialised). A failure is sticky: once any fdatasync of the ledger
+  // failed (Linux reports a writeback error only once), this and every later sync() and
+  // append(), from any thread, fail with it.
   Status sync();
+  // The decrees made durable by the last successful sync() (or by open). Thread-safe.
+  uint64_t synced_length() const { return synced_.load(std::memory_order_acquire); }
   // Up to max_count decrees from from_no (1-based), stopping early past max_bytes of text.
   Result<std::vector<Entry>> read(uint64_t from_no, size_t max_count, size_t max_bytes) const;
   const std::string& path() const { return path_; }
-  int fd() const { return fd_; }  // for a background fdatasync only
 
  private:
   LedgerFile() = default;
+  std::string failed() const;  // the sticky error, empty if none
+  Status fail(std::string why);  // makes `why` the sticky error (if it is the first)
   std::string path_;
-  int fd_ = -1;
-  uint64_t size_ = 0;              // bytes in the file
-  std::vector<uint64_t> offsets_;  // offsets_[n-1]: byte offset of decree n
-  std::string error_;              // set after a failed write: no more writes
+  int fd_ = -1;                    // fixed from open to the destructor
+  uint64_t size_ = 0;              // bytes in the file (I/O thread)
+  std::vector<uint64_t> offsets_;  // offsets_[n-1]: byte offset of decree n (I/O thread)
+  std::atomic<uint64_t> written_{0};  // decrees whose write() has returned
+  std::atomic<uint64_t> synced_{0};   // decrees made durable (see synced_length())
+  std::mutex sync_mu_;                // one fdatasync at a time
+  mutable std::mutex error_mu_;       // guards error_
+  std::string error_;                 // set after a failed write or fdatasync: sticky
 };
 
 class VoteLog {
@@ -72,19 +120,25 @@ class VoteLog {
   struct Loaded {
     Ballot next_bal;
     std::vector<Entry> votes;  // in file order; a later vote for a number replaces an earlier
+    uint64_t ledger_synced = 0;  // LedgerFile::open's relied_on (0 if never compacted)
+    // Drops the votes for decrees 1..ledger_length (passed: their votes no longer matter).
+    void forget_passed(uint64_t ledger_length);
   };
-  // Keeps only the votes for decree numbers above `above` (the ledger's length: the
-  // decrees up to it have passed and their votes no longer matter).
-  static Result<std::unique_ptr<VoteLog>> open(const std::string& path, Loaded& loaded,
-                                               uint64_t above = 0);
+  // Opens (creating it if missing), recovers a torn tail (see above), fdatasyncs it, and
+  // fills `loaded` with every promise and vote in it.
+  static Result<std::unique_ptr<VoteLog>> open(const std::string& path, Loaded& loaded);
   ~VoteLog();
 
+  // One write() each; durable after the next sync().
   Status append_promise(const Ballot& b);
   Status append_votes(const std::vector<Entry>& votes);
   Status sync();
-  // Atomically replaces the file by one holding just this promise and these votes
-  // (write temp, fdatasync, rename, fsync the directory).
-  Status compact(const Ballot& next_bal, const std::vector<Entry>& votes);
+  // Atomically replaces the file by one holding the ledger's synced length (as its
+  // ledger_synced record), this promise and these votes (write temp, fdatasync, rename,
+  // fsync the directory). The ledger must be synced up to its end first (call
+  // ledger.sync()): refused, as a bug in the caller, if ledger.synced_length() < length().
+  Status compact(const Ballot& next_bal, const std::vector<Entry>& votes,
+                 const LedgerFile& ledger);
   uint64_t bytes() const { return size_; }
   const std::string& path() const { return path_; }
 
@@ -94,6 +148,7 @@ class VoteLog {
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;       // bytes of records (the header included)
+  uint64_t synced_ = 0;     // bytes known fdatasynced (written into every record)
   uint64_t allocated_ = 0;  // bytes in the file: records, then zeros written ahead
   std::string error_;
 };

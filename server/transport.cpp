@@ -27,6 +27,8 @@
 #include "proto/framing.hpp"
 #include "proto/message.hpp"
 #include "proto/priest.hpp"
+#include "proto/clerk.hpp"
+#include "server/archive.hpp"
 #include "server/storage.hpp"
 
 namespace parliament {
@@ -41,9 +43,6 @@ constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a sl
 constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
 constexpr size_t kMaxClients = 4096;
 constexpr auto kHalfFrameTimeout = std::chrono::seconds(10);
-// Small enough that freeing the old file (an ext4 journal commit) stalls a priest for a
-// few milliseconds, not the hundreds that a 64 MiB file took under load.
-constexpr uint64_t kCompactVotesBytes = 8 << 20;
 
 class Host;
 
@@ -103,55 +102,6 @@ struct PeerLink {
   bool warned = false;
 };
 
-// Makes ledger.csv durable in the background, every 100 ms while it grows. Nothing waits
-// for it (a passed decree is already durable in a majority's votes), and its fdatasync, a
-// journal commit since the file grows, would otherwise stall the priest's only thread.
-// A failure is posted back to the I/O thread, which halts the priest.
-class LedgerSyncer {
- public:
-  LedgerSyncer(asio::io_context& io, int fd, std::string path, std::function<void(std::string)> failed)
-      : io_(io), fd_(fd), path_(std::move(path)), failed_(std::move(failed)), thread_([this] { run(); }) {}
-  ~LedgerSyncer() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void grew() { dirty_.store(true, std::memory_order_relaxed); }
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; })) {
-      if (!dirty_.exchange(false)) continue;
-      if (::fdatasync(fd_) != 0) {
-        std::string why = "cannot fdatasync " + path_ + ": " + std::strerror(errno);
-        asio::post(io_, [f = failed_, why] { f(why); });
-        return;
-      }
-    }
-  }
-  asio::io_context& io_;
-  int fd_;
-  std::string path_;
-  std::function<void(std::string)> failed_;
-  std::atomic<bool> dirty_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-// Messages that assert something about their sender's disk wait for the fdatasync of
-// everything written before them: next ballot (its own promise), last vote (a promise),
-// vote yes/no (a vote, a promise). The president's begin ballot, successful and failed
-// ballots, and forwards and answers rely on nothing unsynced and leave at once.
-bool waits_for_disk(Kind k) {
-  return k == Kind::NextBallot || k == Kind::LastVote || k == Kind::Voted || k == Kind::VoteNo;
-}
-
 // A client's answer to its propose: passed at decree_no, or not (yet), and why.
 std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r) {
   json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
@@ -170,7 +120,8 @@ struct Waiting {
   uint64_t request;
 };
 
-class Host {
+// The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
+class Host : public Messenger {
  public:
   Host(asio::io_context& io, const PriestRun& run)
       : io_(io), run_(run), me_(*run.config.find(run.id)), acceptor_(io), ticker_(io),
@@ -191,15 +142,15 @@ class Host {
   void reset_silent_links();
   void flush();
   void halt(const std::string& why);
-  void dispatch(std::vector<Message> messages);
   void start_parliament(const std::vector<PriestAddress>& members);
   void connect(PeerLink& link);
-  bool send_to_peer(const Message& m);
   std::string encode_frame(const Message& m);
-  void reply(const ClientReply& r);
-  void catch_up(const CatchUp& c);
-  void sync_ledger();
   void shutdown();
+
+  // Messenger
+  bool send(const Message& m) override;
+  void reply(const ClientReply& r) override;
+  void note(const std::string& line) override { spdlog::info("{}", line); }
 
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
@@ -214,23 +165,17 @@ class Host {
   asio::steady_timer ticker_;
   asio::signal_set signals_;
 
-  std::unique_ptr<LedgerFile> ledger_;
-  std::unique_ptr<VoteLog> votes_;
-  VoteLog::Loaded loaded_;
-  std::unordered_map<uint64_t, ClientRecord> clients_;
+  std::unique_ptr<Archive> archive_;
+  Restored restored_;  // what the files held at start, until the parliament starts
   std::vector<PriestAddress> membership_;
   std::optional<Priest> priest_;
+  std::optional<Clerk> clerk_;
   std::map<PriestId, PeerLink> links_;
 
   std::map<uint64_t, Waiting> waiting_;
   uint64_t next_token_ = 1;
   std::vector<std::weak_ptr<Conn>> sessions_;
   bool flush_posted_ = false;
-  std::unique_ptr<LedgerSyncer> ledger_syncer_;
-  // Durability gate: messages that must wait for the disk (waits_for_disk) queue here until
-  // the fdatasync of votes.csv that ends the current flush.
-  bool votes_unsynced_ = false;
-  std::vector<Message> gated_;
   // The president sends the same begin ballot to every priest: encode it once.
   std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t> encoded_key_{};
   std::string encoded_;
@@ -320,22 +265,14 @@ int Host::start() {
     spdlog::critical("{}", s.error());
     return 1;
   }
-  auto ledger = LedgerFile::open(run_.data_dir + "/ledger.csv", [&](const Entry& e) {
-    if (!e.decree.olive_day) clients_[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
-  });
-  if (!ledger) {
-    spdlog::critical("{}", ledger.error());
+  auto archive = Archive::open(
+      run_.data_dir, restored_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
+      [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4);
+  if (!archive) {
+    spdlog::critical("{}", archive.error());
     return 1;
   }
-  ledger_ = std::move(*ledger);
-  auto votes = VoteLog::open(run_.data_dir + "/votes.csv", loaded_, ledger_->length());
-  if (!votes) {
-    spdlog::critical("{}", votes.error());
-    return 1;
-  }
-  votes_ = std::move(*votes);
-  ledger_syncer_ = std::make_unique<LedgerSyncer>(io_, ledger_->fd(), ledger_->path(),
-                                                  [this](const std::string& why) { halt(why); });
+  archive_ = std::move(*archive);
   auto members = load_membership(run_.data_dir);
   if (!members) {
     spdlog::critical("{}", members.error());
@@ -366,7 +303,7 @@ int Host::start() {
     return 1;
   }
   spdlog::info("listening on {}:{}; data in {}; ledger holds {} decrees; promise {}", me_.listen,
-               me_.port, run_.data_dir, ledger_->length(), to_string(loaded_.next_bal));
+               me_.port, run_.data_dir, archive_->ledger_length(), to_string(restored_.next_bal));
   if (!members->empty()) {
     start_parliament(*members);
   } else {
@@ -389,8 +326,11 @@ void Host::shutdown() {
   asio::error_code ec;
   acceptor_.close(ec);
   ticker_.cancel();
-  ledger_syncer_.reset();  // joins its thread
-  if (ledger_ && halted_.empty()) sync_ledger();
+  if (archive_) {
+    archive_->stop();  // joins the ledger's syncer thread
+    if (halted_.empty())
+      if (auto s = archive_->sync_ledger(); !s) halt(s.error());
+  }
   for (auto& [id, link] : links_) {
     if (link.conn) link.conn->close();
     if (link.retry) link.retry->cancel();
@@ -402,12 +342,6 @@ void Host::shutdown() {
 
 void Host::start_parliament(const std::vector<PriestAddress>& members) {
   membership_ = members;
-  Restored r;
-  r.next_bal = loaded_.next_bal;
-  r.ledger_len = ledger_->length();
-  for (auto& v : loaded_.votes)
-    if (v.decree_no > r.ledger_len) r.votes[v.decree_no] = v;
-  r.clients = std::move(clients_);
   PriestOptions o;
   o.id = run_.id;
   for (auto& m : members) o.members.push_back(m.id);
@@ -416,8 +350,9 @@ void Host::start_parliament(const std::vector<PriestAddress>& members) {
   o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, run_.config.max_frame_bytes / 4);
   o.max_in_flight_bytes = std::min<size_t>(o.max_in_flight_bytes, run_.config.max_frame_bytes / 2);
   o.seed = std::random_device{}();
-  priest_.emplace(o, std::move(r));
-  loaded_ = {};
+  priest_.emplace(o, std::move(restored_));
+  restored_ = {};
+  clerk_.emplace(*priest_, *archive_, *this, [this](const std::string& why) { halt(why); });
   spdlog::info("in a parliament of {} priests; {} open votes on disk", members.size(),
                priest_->votes().size());
   for (auto& m : members) {
@@ -513,7 +448,7 @@ void Host::on_closed(const std::shared_ptr<Conn>& c) {
 
 // False if the message could not be queued (no link, or the link's queue is full): it is
 // lost, as on any network; the protocol resends what matters.
-bool Host::send_to_peer(const Message& m) {
+bool Host::send(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;
   if (it->second.conn->send(encode_frame(m))) return true;
@@ -648,78 +583,13 @@ void Host::schedule_flush() {
   });
 }
 
-// The host's half of the contract in proto/priest.hpp. Drains ready() until the priest is
-// quiet; messages that rely on nothing unsynced leave at once (the president's begin ballot
-// goes out while its own vote is still being written), the rest wait for one fdatasync of
-// votes.csv covering every batch of the drain (group commit), and then leave in order.
+// The clerk carries out the priest's ready() (proto/clerk.hpp); then votes.csv is compacted
+// if it has grown large.
 void Host::flush() {
   if (!priest_ || !halted_.empty()) return;
-  for (int round = 0; round < 10000; ++round) {
-    Ready r = priest_->take_ready();
-    if (r.empty()) {
-      if (!votes_unsynced_) break;
-      // 1. The promise and votes written in this drain reach the disk ...
-      if (auto s = votes_->sync(); !s) return halt(s.error());
-      votes_unsynced_ = false;
-      // 2. ... before any message that relies on them leaves.
-      auto batch = std::move(gated_);
-      gated_.clear();
-      for (auto& m : batch) {
-        if (m.to == run_.id) priest_->step(m);
-        else send_to_peer(m);
-      }
-      continue;
-    }
-    for (auto& n : r.notes) spdlog::info("{}", n);
-    if (r.promise || !r.votes.empty()) {
-      Status s = ok_status();
-      if (r.promise) s = votes_->append_promise(*r.promise);
-      if (s && !r.votes.empty()) s = votes_->append_votes(r.votes);
-      if (!s) return halt(s.error());
-      votes_unsynced_ = true;
-    }
-    dispatch(std::move(r.messages));
-    // 3. The ledger (its fdatasync lags: a passed decree is durable in a majority's votes).
-    if (!r.passed.empty()) {
-      if (auto s = ledger_->append(r.passed); !s) return halt(s.error());
-      ledger_syncer_->grew();
-    }
-    for (auto& rep : r.replies) reply(rep);
-    for (auto& c : r.catch_up) catch_up(c);
-  }
-  if (votes_->bytes() > kCompactVotesBytes) {
-    auto t0 = Clock::now();
-    sync_ledger();
-    if (!halted_.empty()) return;
-    auto t1 = Clock::now();
-    if (auto s = votes_->compact(priest_->next_bal(), priest_->votes()); !s) return halt(s.error());
-    auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-    spdlog::info("compacted votes.csv to {} bytes in {} ms (ledger fdatasync {} ms)", votes_->bytes(),
-                 ms(Clock::now() - t0), ms(t1 - t0));
-  }
-}
-
-// Sends what may leave now; queues, in order, what must wait for the disk. Messages to this
-// priest itself are stepped in the same order.
-void Host::dispatch(std::vector<Message> messages) {
-  for (auto& m : messages) {
-    if (waits_for_disk(m.kind) && (votes_unsynced_ || !gated_.empty())) {
-      gated_.push_back(std::move(m));
-    } else if (m.to == run_.id) {
-      priest_->step(m);
-    } else if (!send_to_peer(m) && m.kind == Kind::Forward) {
-      // Do not leave the client waiting for an answer that cannot come.
-      reply(ClientReply{m.token, 0,
-                        "priest " + std::to_string(run_.id) + " cannot reach president " +
-                            std::to_string(m.to) + " right now; retry",
-                        false});
-    }
-  }
-}
-
-// Synchronously (at shutdown, and before votes.csv drops what the ledger now covers).
-void Host::sync_ledger() {
-  if (auto s = ledger_->sync(); !s) return halt(s.error());
+  clerk_->flush();
+  if (!halted_.empty()) return;
+  if (auto s = archive_->compact_if_large(*priest_); !s) halt(s.error());
 }
 
 void Host::halt(const std::string& why) {
@@ -733,24 +603,6 @@ void Host::halt(const std::string& why) {
       c->send(reply_frame(w.client, w.request,
                           ClientReply{token, 0, "priest " + std::to_string(run_.id) + " stopped: " + why, true}));
   waiting_.clear();
-}
-
-void Host::catch_up(const CatchUp& c) {
-  uint64_t count = c.upto_no - c.from_no + 1;
-  auto entries = ledger_->read(c.from_no, count, run_.config.max_frame_bytes / 4);
-  if (!entries) return halt(entries.error());
-  if (entries->empty()) return;
-  Message m;
-  m.kind = Kind::Success;
-  m.from = run_.id;
-  m.to = c.to;
-  m.ballot = priest_->next_bal();
-  m.passed_len = ledger_->length();
-  m.entries = std::move(*entries);
-  for (auto& e : m.entries) e.decree.origin = e.ballot;
-  spdlog::debug("sending decrees {}..{} to priest {}", m.entries.front().decree_no,
-                m.entries.back().decree_no, c.to);
-  send_to_peer(m);
 }
 
 // ---------------------------------------------------------------- clients
@@ -811,7 +663,7 @@ json Host::status_json() const {
          {"members", membership_.size()}};
   if (!halted_.empty()) j["halted"] = halted_;
   if (!priest_) {
-    j["passed_len"] = ledger_->length();
+    j["passed_len"] = archive_->ledger_length();
     return j;
   }
   auto s = priest_->status();
@@ -830,7 +682,7 @@ json Host::ledger_json(const json& j) {
   uint64_t from = 1, max = 1000;
   if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
   if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
-  auto entries = ledger_->read(from, max, run_.config.max_frame_bytes / 2);
+  auto entries = archive_->read(from, max, run_.config.max_frame_bytes / 2);
   if (!entries) return json{{"type", "error"}, {"error", entries.error()}};
   json arr = json::array();
   for (auto& e : *entries) {
@@ -843,7 +695,7 @@ json Host::ledger_json(const json& j) {
     }
     arr.push_back(std::move(d));
   }
-  return json{{"type", "ledger"}, {"id", run_.id}, {"length", ledger_->length()}, {"decrees", std::move(arr)}};
+  return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(arr)}};
 }
 
 json Host::bootstrap(const json& j) {

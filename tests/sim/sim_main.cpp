@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   app.add_option("--first", first, "first seed");
   app.add_option("--seeds", seeds, "how many seeds");
   app.add_option("--seed", seed, "run just this seed (replay)");
+  bool keep_going = false;
   app.add_flag("--verbose", o.verbose, "print faults and role changes");
+  app.add_flag("--keep-going", keep_going, "run every seed, printing each failure");
   app.add_option("--fault-ticks", o.fault_ticks, "ticks with faults on");
   app.add_option("--clients", o.clients, "clients");
   app.add_option("--requests", o.requests_per_client, "requests per client");
@@ -25,22 +27,30 @@ int main(int argc, char** argv) {
     seeds = 1;
   }
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t decrees = 0, messages = 0, crashes = 0;
+  uint64_t decrees = 0, messages = 0, crashes = 0, elections = 0, failed = 0;
   for (uint64_t s = first; s < first + seeds; ++s) {
     auto r = parliament::sim::run_seed(s, o);
     decrees += r.decrees;
     messages += r.messages;
     crashes += r.crashes;
+    elections += r.elections;
     if (!r.ok) {
+      ++failed;
       std::printf("seed %llu FAILED (%s): %s\nreplay: build/bin/paxos-sim --seed %llu --verbose\n",
                   (unsigned long long)s, r.faults.c_str(), r.failure.c_str(), (unsigned long long)s);
-      std::printf("0 passed, 1 failed\n");
-      return 1;
+      if (!keep_going) {
+        std::printf("%llu passed, 1 failed\n", (unsigned long long)(s - first));
+        return 1;
+      }
     }
   }
+  if (failed) {
+    std::printf("%llu passed, %llu failed\n", (unsigned long long)(seeds - failed), (unsigned long long)failed);
+    return 1;
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%llu seeds passed in %.1f s: %llu decrees, %llu messages, %llu crashes\n",
+  std::printf("%llu seeds passed in %.1f s: %llu decrees, %llu messages, %llu crashes, %llu elections\n",
               (unsigned long long)seeds, secs, (unsigned long long)decrees,
-              (unsigned long long)messages, (unsigned long long)crashes);
+              (unsigned long long)messages, (unsigned long long)crashes, (unsigned long long)elections);
   return 0;
 }

@@ -11,26 +11,58 @@
 #include <sstream>
 #include <vector>
 
+#include "proto/clerk.hpp"
 #include "proto/message.hpp"
 #include "proto/priest.hpp"
+#include "tests/sim/invariants.hpp"
+#include "tests/sim/volatile_disk.hpp"
 
 namespace parliament::sim {
 
 namespace {
 
-// What survives a crash: what the host made durable.
-struct Disk {
-  Ballot next_bal;
-  std::map<uint64_t, Entry> votes;
-  std::vector<Entry> ledger;    // decree n at ledger[n-1]
-  size_t ledger_synced = 0;     // the ledger's fdatasync lags; a crash cuts it back here
+class World;
+
+// One priest's disk (tests/sim/volatile_disk.hpp), whose ledger also keeps only what its
+// lagging background sync covered when the priest crashes.
+struct SimDisk : VolatileDisk {
+  size_t ledger_synced = 0;
+  void crash(std::mt19937_64& rng) {
+    crash_keep(unsynced.empty() ? 0 : rng() % (unsynced.size() + 1));
+    ledger.resize(ledger_synced);
+  }
 };
 
-struct InFlight {
+struct SimMessenger : Messenger {
+  World* world = nullptr;
+  PriestId id = 0;
+  bool send(const Message& m) override;
+  void reply(const ClientReply& r) override;
+  void note(const std::string& line) override;
+};
+
+struct Node {
+  SimDisk disk;
+  SimMessenger messenger;
+  std::unique_ptr<Priest> priest;
+  std::unique_ptr<Clerk> clerk;
+  uint64_t incarnation = 0;
+  uint64_t down_until = 0;
+  Role role = Role::Follower;
+  // clock: ticks `rate_num` times every `rate_den` world ticks
+  int rate_num = 1, rate_den = 1;
+  uint64_t clock_acc = 0;
+};
+
+struct Event {
   uint64_t at;
   uint64_t seq;
-  Message m;
-  bool operator>(const InFlight& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
+  enum Type { Deliver, SyncDone } type;
+  Message m;            // Deliver
+  uint64_t epoch = 0;   // Deliver: the link's epoch when sent (a reset drops older ones)
+  PriestId node = 0;    // SyncDone
+  uint64_t incarnation = 0;
+  bool operator>(const Event& o) const { return std::tie(at, seq) > std::tie(o.at, o.seq); }
 };
 
 struct Client {
@@ -43,25 +75,59 @@ struct Client {
   uint64_t give_up_at = 0;
 };
 
+// What a seed's faults look like (swarm testing): each part on or off, with its shape.
+struct Profile {
+  double loss = 0, dup = 0;
+  uint64_t max_delay = 1;
+  double partition_rate = 0;   // random partitions (symmetric, one-way, bridge) per tick
+  double crash_rate = 0;
+  double reset_rate = 0;       // connection resets per tick
+  uint64_t max_sync_delay = 0; // fdatasync completes 0..this ticks later
+  // a long partition of a minority that heals one link at a time
+  bool slow_heal = false;
+  uint64_t slow_heal_at = 0, slow_heal_hold = 0, slow_heal_step = 0;
+  // a link that flaps
+  bool flap = false;
+  PriestId flap_a = 0, flap_b = 0;
+  uint64_t flap_period = 0;
+  // one kind of message lost on one link (or from one priest to all)
+  bool kind_drop = false;
+  Kind drop_kind = Kind::VoteNo;
+  PriestId drop_from = 0, drop_to = 0;  // drop_to 0: to every priest
+};
+
 class World {
  public:
-  World(uint64_t seed, const SimOptions& o) : seed_(seed), o_(o), rng_(seed) {
-    loss_ = uniform(0, 0.3);
-    dup_ = uniform(0, 0.5);
-    max_delay_ = 1 + rng_() % 8;
-    partition_rate_ = uniform(0, 0.01);
-    crash_rate_ = uniform(0, 0.006);
-    std::ostringstream f;
-    f << "loss=" << int(loss_ * 100) << "% dup=" << int(dup_ * 100)
-      << "% delay<=" << max_delay_ << " partitions/tick=" << partition_rate_
-      << " crashes/tick=" << crash_rate_;
-    result_.faults = f.str();
+  World(uint64_t seed, const SimOptions& o) : seed_(seed), o_(o), rng_(seed), inv_(o.priests) {
+    draw_profile();
     for (int i = 1; i <= o.priests; ++i) members_.push_back(i);
-    disks_.resize(o.priests + 1);
-    priests_.resize(o.priests + 1);
-    for (int i = 1; i <= o.priests; ++i) start(i);
+    nodes_.resize(o.priests + 1);
+    for (PriestId id : members_) {
+      Node& n = nodes_[id];
+      n.disk.inv = &inv_;
+      n.disk.id = id;
+      n.disk.on_sync = [this, id] {
+        uint64_t delay = p_.max_sync_delay ? rng_() % (p_.max_sync_delay + 1) : 0;
+        if (delay == 0) return true;
+        schedule_sync(id, delay);
+        return false;
+      };
+      n.messenger.world = this;
+      n.messenger.id = id;
+      // clock speeds: most priests keep time; a drawn few run slow or fast
+      if (clock_skew_ && chance(0.4)) {
+        static const std::pair<int, int> rates[] = {{1, 2}, {1, 3}, {2, 3}, {3, 2}, {2, 1}};
+        auto r = rates[rng_() % 5];
+        n.rate_num = r.first;
+        n.rate_den = r.second;
+        describe_ << " clock" << id << "=" << r.first << "/" << r.second;
+      }
+    }
+    result_.faults = describe_.str();
+    for (PriestId id : members_) start(id);
     for (int c = 0; c < o.clients; ++c) clients_.push_back(Client{1000 + uint64_t(c)});
     blocked_.assign(o.priests + 1, std::vector<bool>(o.priests + 1, false));
+    epoch_.assign(o.priests + 1, std::vector<uint64_t>(o.priests + 1, 0));
   }
 
   SimResult run() {
@@ -77,211 +143,32 @@ class World {
     }
     if (result_.ok && !converged()) fail("liveness: " + progress());
     if (result_.ok) check_final();
-    if (!disks_[1].ledger.empty()) result_.decrees = disks_[1].ledger.size();
+    result_.decrees = nodes_[1].disk.ledger.size();
     return result_;
   }
 
- private:
-  double uniform(double lo, double hi) {
-    return std::uniform_real_distribution<double>(lo, hi)(rng_);
-  }
-  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-  void log(const std::string& s) {
-    if (o_.verbose) std::printf("[%6llu] %s\n", (unsigned long long)now_, s.c_str());
-  }
-  void fail(const std::string& why) {
-    if (!result_.ok) return;
-    result_.ok = false;
-    result_.failure = "tick " + std::to_string(now_) + ": " + why;
-  }
+  // ------------------------------------------------------------ called by disks and messengers
 
-  void start(PriestId id) {
-    Disk& d = disks_[id];
-    Restored r;
-    r.next_bal = d.next_bal;
-    r.ledger_len = d.ledger.size();
-    for (auto& [n, v] : d.votes)
-      if (n > r.ledger_len) r.votes[n] = v;
-    for (auto& e : d.ledger)
-      if (!e.decree.olive_day) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
-    PriestOptions po;
-    po.id = id;
-    po.members = members_;
-    po.heartbeat_ticks = 5;
-    po.election_timeout_ticks = 30;
-    po.max_batch_decrees = 8;
-    po.catch_up_chunk = 16;
-    po.seed = seed_ * 31 + id + 1000 * result_.crashes;
-    priests_[id] = std::make_unique<Priest>(po, std::move(r));
-  }
-
-  void crash(PriestId id) {
-    if (!priests_[id]) return;
-    priests_[id].reset();
-    ++result_.crashes;
-    Disk& d = disks_[id];
-    d.ledger.resize(d.ledger_synced);  // what was not fdatasynced is gone
-    log("priest " + std::to_string(id) + " crashes (ledger keeps " +
-        std::to_string(d.ledger.size()) + ")");
-    down_until_[id] = now_ + 20 + rng_() % 200;
-  }
-
-  void faults() {
-    for (PriestId id : members_) {
-      if (!priests_[id] && now_ >= down_until_[id]) {
-        log("priest " + std::to_string(id) + " restarts");
-        start(id);
-      } else if (priests_[id] && chance(crash_rate_)) {
-        // keep a majority up most of the time, but not always
-        crash(id);
-      }
+  bool send(const Message& m) {
+    Node& from = nodes_[m.from];
+    inv_.sent(m, from.disk.next_bal, from.disk.ledger.size());
+    check();
+    if (blocked_[m.from][m.to]) return false;
+    if (p_.kind_drop && m.kind == p_.drop_kind && m.from == p_.drop_from &&
+        (p_.drop_to == 0 || m.to == p_.drop_to) && now_ <= o_.fault_ticks)
+      return true;  // queued, then lost
+    if (chance(p_.loss)) return true;
+    int copies = chance(p_.dup) ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      Event e{now_ + 1 + rng_() % p_.max_delay, seq_++, Event::Deliver, m};
+      e.epoch = epoch_[m.from][m.to];
+      events_.push(std::move(e));
     }
-    if (partition_until_ && now_ >= partition_until_) {
-      heal_network();
-    } else if (!partition_until_ && chance(partition_rate_)) {
-      bool one_way = chance(0.3);
-      std::vector<PriestId> side;
-      for (PriestId id : members_)
-        if (chance(0.4)) side.push_back(id);
-      for (PriestId a : side)
-        for (PriestId b : members_)
-          if (std::find(side.begin(), side.end(), b) == side.end()) {
-            blocked_[a][b] = true;
-            if (!one_way) blocked_[b][a] = true;
-          }
-      partition_until_ = now_ + 50 + rng_() % 400;
-      log(std::string(one_way ? "one-way " : "") + "partition of " + std::to_string(side.size()) +
-          " priests");
-    }
-    if (chance(0.01)) ledger_sync_all();
+    return true;
   }
 
-  void heal_network() {
-    for (auto& row : blocked_) std::fill(row.begin(), row.end(), false);
-    partition_until_ = 0;
-    log("network healed");
-  }
-
-  void heal_all() {
-    heal_network();
-    loss_ = dup_ = 0;
-    for (PriestId id : members_)
-      if (!priests_[id]) start(id);
-  }
-
-  void ledger_sync_all() {
-    for (auto& d : disks_) d.ledger_synced = d.ledger.size();
-  }
-
-  void step_tick() {
-    while (!net_.empty() && net_.top().at <= now_) {
-      Message m = net_.top().m;
-      net_.pop();
-      deliver(m);
-    }
-    for (PriestId id : members_)
-      if (priests_[id]) {
-        priests_[id]->tick();
-        drain(id);
-      }
-    drive_clients();
-  }
-
-  void deliver(const Message& m) {
-    if (!priests_[m.to]) return;
-    ++result_.messages;
-    if (chance(0.03)) {  // now and then, through the real codec
-      auto back = decode(encode(m));
-      if (!back) return fail("codec: " + back.error());
-      priests_[m.to]->step(*back);
-    } else {
-      priests_[m.to]->step(m);
-    }
-    drain(m.to);
-  }
-
-  // The host's rule: persist, then send, then apply to the ledger, then answer.
-  void drain(PriestId id) {
-    for (int guard = 0; guard < 1000 && priests_[id]; ++guard) {
-      Ready r = priests_[id]->take_ready();
-      if (r.empty()) return;
-      Disk& d = disks_[id];
-      for (auto& s : r.notes) log(s);
-      if (r.promise) {
-        if (*r.promise <= d.next_bal) return fail("promise went backwards at priest " + std::to_string(id));
-        d.next_bal = *r.promise;
-      }
-      for (auto& v : r.votes) {
-        if (v.ballot > d.next_bal) return fail("vote above promise");
-        d.votes[v.decree_no] = v;
-      }
-      std::vector<Message> self;
-      for (auto& m : r.messages) {
-        if (m.to == id) self.push_back(m);
-        else send(m);
-      }
-      for (auto& e : r.passed) append_ledger(id, e);
-      for (auto& rep : r.replies) reply(rep);
-      for (auto& c : r.catch_up) {
-        Message s;
-        s.kind = Kind::Success;
-        s.from = id;
-        s.to = c.to;
-        s.ballot = d.next_bal;
-        s.passed_len = d.ledger.size();
-        for (uint64_t n = c.from_no; n <= c.upto_no && n <= d.ledger.size(); ++n) {
-          Entry e = d.ledger[n - 1];
-          e.decree.origin = e.ballot;
-          s.entries.push_back(e);
-        }
-        if (!s.entries.empty()) send(s);
-      }
-      for (auto& m : self) {
-        priests_[id]->step(m);
-      }
-      if (!result_.ok) return;
-    }
-  }
-
-  void send(const Message& m) {
-    if (blocked_[m.from][m.to] || chance(loss_)) return;
-    int copies = chance(dup_) ? 2 : 1;
-    for (int i = 0; i < copies; ++i)
-      net_.push(InFlight{now_ + 1 + rng_() % max_delay_, seq_++, m});
-  }
-
-  void append_ledger(PriestId id, const Entry& e) {
-    Disk& d = disks_[id];
-    if (e.decree_no != d.ledger.size() + 1) return fail("ledger append out of order");
-    if (e.ballot != e.decree.origin) return fail("ledger ballot is not the decree's origin");
-    d.ledger.push_back(e);
-    // agreement: one decree per number, across all priests and all time
-    auto [it, fresh] = chosen_.emplace(e.decree_no, e);
-    if (!fresh && !(it->second == e))
-      return fail("priests " + std::to_string(id) + " disagree at decree " +
-                  std::to_string(e.decree_no));
-    if (fresh && !e.decree.olive_day) {
-      std::pair key{e.decree.client, e.decree.request};
-      if (!proposed_.count(key)) return fail("a decree no client proposed");
-      if (proposed_[key] != e.decree.text) return fail("decree text changed");
-      if (auto p = placed_.find(key); p != placed_.end() && p->second != e.decree_no)
-        return fail("request passed twice: decrees " + std::to_string(p->second) + " and " +
-                    std::to_string(e.decree_no));
-      placed_[key] = e.decree_no;
-    }
-    check_acks_at(e.decree_no);
-  }
-
-  void check_acks_at(uint64_t n) {
-    auto c = chosen_.find(n);
-    if (c == chosen_.end()) return;
-    for (auto& [key, acked] : acked_)
-      if (acked == n &&
-          (c->second.decree.olive_day || std::pair{c->second.decree.client, c->second.decree.request} != key))
-        fail("client was told decree " + std::to_string(n) + " passed, but the ledger holds another");
-  }
-
-  void reply(const ClientReply& rep) {
+  void reply(PriestId at, const ClientReply& rep) {
+    (void)at;
     auto t = tokens_.find(rep.token);
     if (t == tokens_.end()) return;
     Client& c = clients_[t->second.first];
@@ -295,14 +182,282 @@ class World {
       c.retry_at = now_ + 1 + rng_() % 10;
       return;
     }
-    std::pair key{c.id, c.request};
-    if (auto a = acked_.find(key); a != acked_.end() && a->second != rep.decree_no)
-      return fail("client told two numbers for one request");
-    acked_[key] = rep.decree_no;
-    check_acks_at(rep.decree_no);
+    acked_[{c.id, c.request}] = rep.decree_no;
+    inv_.acknowledged(c.id, c.request, rep.decree_no);
+    check();
     ++c.done;
     c.request = 0;
     c.retry_at = now_ + rng_() % 5;
+  }
+
+  void log(const std::string& s) {
+    if (o_.verbose) std::printf("[%6llu] %s\n", (unsigned long long)now_, s.c_str());
+  }
+
+  void fail(const std::string& why) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    result_.failure = "tick " + std::to_string(now_) + ": " + why;
+  }
+
+  void schedule_sync(PriestId id, uint64_t delay) {
+    Event e{now_ + delay, seq_++, Event::SyncDone, {}};
+    e.node = id;
+    e.incarnation = nodes_[id].incarnation;
+    events_.push(std::move(e));
+  }
+
+  Invariants& invariants() { return inv_; }
+  // Turns a broken invariant into this seed's failure.
+  void check() {
+    if (!inv_.ok()) fail(inv_.failure());
+  }
+
+ private:
+  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng_); }
+  bool chance(double p) { return p > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  PriestId any_priest() { return members_[rng_() % members_.size()]; }
+
+  void draw_profile() {
+    auto& p = p_;
+    int n = o_.priests;
+    if (chance(0.7)) p.loss = uniform(0, 0.3);
+    if (chance(0.5)) p.dup = uniform(0, 0.5);
+    p.max_delay = 1 + rng_() % 8;
+    if (chance(0.6)) p.partition_rate = uniform(0, 0.01);
+    if (chance(0.7)) p.crash_rate = uniform(0, 0.006);
+    if (chance(0.4)) p.reset_rate = uniform(0, 0.02);
+    if (chance(0.7)) p.max_sync_delay = 1 + rng_() % 6;
+    if (chance(0.35)) {
+      p.slow_heal = true;
+      p.slow_heal_at = 50 + rng_() % 800;
+      p.slow_heal_hold = 100 + rng_() % 600;
+      p.slow_heal_step = 5 + rng_() % 80;
+    }
+    if (chance(0.3)) {
+      p.flap = true;
+      p.flap_a = 1 + rng_() % n;
+      do p.flap_b = 1 + rng_() % n; while (p.flap_b == p.flap_a);
+      p.flap_period = 3 + rng_() % 60;
+    }
+    if (chance(0.4)) {
+      p.kind_drop = true;
+      static const Kind kinds[] = {Kind::VoteNo, Kind::VoteNo, Kind::Voted, Kind::LastVote,
+                                   Kind::Success, Kind::Failed, Kind::BeginBallot, Kind::NextBallot,
+                                   Kind::Answer};
+      p.drop_kind = kinds[rng_() % (sizeof kinds / sizeof kinds[0])];
+      p.drop_from = 1 + rng_() % n;
+      if (chance(0.5)) do p.drop_to = 1 + rng_() % n; while (p.drop_to == p.drop_from);
+    }
+    clock_skew_ = chance(0.4);
+    describe_ << "loss=" << int(p.loss * 100) << "% dup=" << int(p.dup * 100) << "% delay<=" << p.max_delay
+              << " partitions/tick=" << p.partition_rate << " crashes/tick=" << p.crash_rate
+              << " resets/tick=" << p.reset_rate << " sync<=" << p.max_sync_delay;
+    if (p.slow_heal)
+      describe_ << " slow-heal@" << p.slow_heal_at << "+" << p.slow_heal_hold << "/" << p.slow_heal_step;
+    if (p.flap) describe_ << " flap " << p.flap_a << "-" << p.flap_b << "/" << p.flap_period;
+    if (p.kind_drop)
+      describe_ << " lose " << name_of(p.drop_kind) << " " << p.drop_from << "->"
+                << (p.drop_to ? std::to_string(p.drop_to) : "all");
+  }
+
+  void start(PriestId id) {
+    Node& n = nodes_[id];
+    SimDisk& d = n.disk;
+    inv_.restarted(id, d.next_bal);
+    check();
+    Restored r;
+    r.next_bal = d.next_bal;
+    r.ledger_len = d.ledger.size();
+    for (auto& [num, v] : d.votes)
+      if (num > r.ledger_len) r.votes[num] = v;
+    for (auto& e : d.ledger)
+      if (!e.decree.olive_day) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+    PriestOptions po;
+    po.id = id;
+    po.members = members_;
+    po.heartbeat_ticks = 5;
+    po.election_timeout_ticks = 30;
+    po.max_batch_decrees = 8;
+    po.catch_up_chunk = 16;
+    po.seed = seed_ * 31 + id + 1000 * result_.crashes;
+    ++n.incarnation;
+    n.role = Role::Follower;
+    n.priest = std::make_unique<Priest>(po, std::move(r));
+    n.clerk = std::make_unique<Clerk>(*n.priest, d, n.messenger, [this, id](const std::string& why) {
+      fail("priest " + std::to_string(id) + " halted: " + why);
+    });
+  }
+
+  void crash(PriestId id) {
+    Node& n = nodes_[id];
+    if (!n.priest) return;
+    n.clerk.reset();
+    n.priest.reset();
+    ++result_.crashes;
+    n.disk.crash(rng_);
+    log("priest " + std::to_string(id) + " crashes (ledger keeps " + std::to_string(n.disk.ledger.size()) +
+        ", promise " + to_string(n.disk.next_bal) + ")");
+    n.down_until = now_ + 20 + rng_() % 200;
+  }
+
+  void cut(PriestId a, PriestId b, bool both = true) {
+    blocked_[a][b] = true;
+    if (both) blocked_[b][a] = true;
+  }
+  void mend(PriestId a, PriestId b) { blocked_[a][b] = blocked_[b][a] = false; }
+
+  void faults() {
+    for (PriestId id : members_) {
+      Node& n = nodes_[id];
+      if (!n.priest && now_ >= n.down_until) {
+        log("priest " + std::to_string(id) + " restarts");
+        start(id);
+        flush(id);
+      } else if (n.priest && chance(p_.crash_rate)) {
+        crash(id);
+      }
+    }
+    // random partitions: symmetric, one way, or a bridge (one priest hears both sides)
+    if (partition_until_ && now_ >= partition_until_) {
+      heal_network();
+    } else if (!partition_until_ && chance(p_.partition_rate)) {
+      int shape = rng_() % 3;
+      std::vector<PriestId> side;
+      for (PriestId id : members_)
+        if (chance(0.4)) side.push_back(id);
+      PriestId bridge = any_priest();
+      for (PriestId a : side)
+        for (PriestId b : members_)
+          if (std::find(side.begin(), side.end(), b) == side.end()) {
+            if (shape == 2 && (a == bridge || b == bridge)) continue;
+            cut(a, b, shape != 1);
+          }
+      partition_until_ = now_ + 50 + rng_() % 400;
+      log(std::string(shape == 1 ? "one-way " : shape == 2 ? "bridged " : "") + "partition of " +
+          std::to_string(side.size()) + " priests");
+    }
+    // a minority cut off for long, then its links healed one at a time
+    if (p_.slow_heal && now_ == p_.slow_heal_at) {
+      slow_side_.clear();
+      size_t k = 1 + rng_() % ((members_.size() - 1) / 2);
+      PriestId pres = 0;
+      for (PriestId id : members_)
+        if (nodes_[id].priest && nodes_[id].priest->role() == Role::President) pres = id;
+      if (pres && chance(0.7)) slow_side_.push_back(pres);
+      while (slow_side_.size() < k) {
+        PriestId id = any_priest();
+        if (std::find(slow_side_.begin(), slow_side_.end(), id) == slow_side_.end()) slow_side_.push_back(id);
+      }
+      for (PriestId a : slow_side_)
+        for (PriestId b : members_)
+          if (std::find(slow_side_.begin(), slow_side_.end(), b) == slow_side_.end()) {
+            cut(a, b);
+            slow_links_.push_back({a, b});
+          }
+      std::shuffle(slow_links_.begin(), slow_links_.end(), rng_);
+      log("long partition of a minority of " + std::to_string(slow_side_.size()) + " priests");
+    }
+    if (p_.slow_heal && now_ > p_.slow_heal_at + p_.slow_heal_hold && !slow_links_.empty() &&
+        (now_ - p_.slow_heal_at - p_.slow_heal_hold) % p_.slow_heal_step == 0) {
+      auto [a, b] = slow_links_.back();
+      slow_links_.pop_back();
+      mend(a, b);
+      log("link " + std::to_string(a) + "-" + std::to_string(b) + " heals");
+    }
+    if (p_.flap && now_ % p_.flap_period == 0) {
+      bool down = (now_ / p_.flap_period) % 2 == 0;
+      if (down) cut(p_.flap_a, p_.flap_b);
+      else mend(p_.flap_a, p_.flap_b);
+    }
+    if (chance(p_.reset_rate)) {
+      PriestId a = any_priest(), b = any_priest();
+      if (a != b) {
+        ++epoch_[a][b];
+        ++epoch_[b][a];
+        log("connection " + std::to_string(a) + "-" + std::to_string(b) + " resets");
+      }
+    }
+  }
+
+  void heal_network() {
+    for (auto& row : blocked_) std::fill(row.begin(), row.end(), false);
+    partition_until_ = 0;
+    log("network healed");
+  }
+
+  void heal_all() {
+    p_.slow_heal = p_.flap = false;
+    slow_links_.clear();
+    heal_network();
+    p_.loss = p_.dup = 0;
+    for (PriestId id : members_)
+      if (!nodes_[id].priest) {
+        start(id);
+        flush(id);
+      }
+  }
+
+  void step_tick() {
+    while (!events_.empty() && events_.top().at <= now_ && result_.ok) {
+      Event e = events_.top();
+      events_.pop();
+      if (e.type == Event::Deliver) deliver(e);
+      else sync_done(e);
+    }
+    for (PriestId id : members_) {
+      Node& n = nodes_[id];
+      if (!n.priest) continue;
+      // background ledger syncs
+      if (chance(0.05)) n.disk.ledger_synced = n.disk.ledger.size();
+      n.clock_acc += n.rate_num;
+      while (n.clock_acc >= uint64_t(n.rate_den) && n.priest) {
+        n.clock_acc -= n.rate_den;
+        n.priest->tick();
+        flush(id);
+      }
+    }
+    drive_clients();
+  }
+
+  void deliver(const Event& e) {
+    const Message& m = e.m;
+    Node& n = nodes_[m.to];
+    if (!n.priest || e.epoch != epoch_[m.from][m.to]) return;
+    ++result_.messages;
+    if (chance(0.03)) {  // now and then, through the real codec
+      auto back = decode_text(encode_text(m));
+      if (!back) return fail("codec: " + back.error());
+      n.priest->step(*back);
+    } else {
+      n.priest->step(m);
+    }
+    flush(m.to);
+  }
+
+  void sync_done(const Event& e) {
+    Node& n = nodes_[e.node];
+    if (!n.priest || n.incarnation != e.incarnation) return;
+    n.disk.complete_sync();
+    n.clerk->votes_synced(ok_status());
+    after_flush(e.node);
+    check();
+  }
+
+  void flush(PriestId id) {
+    Node& n = nodes_[id];
+    if (!n.priest) return;
+    n.clerk->flush();
+    after_flush(id);
+    check();
+  }
+
+  void after_flush(PriestId id) {
+    Node& n = nodes_[id];
+    if (!n.priest) return;
+    Role r = n.priest->role();
+    if (r == Role::President && n.role != Role::President) ++result_.elections;
+    n.role = r;
   }
 
   void drive_clients() {
@@ -315,9 +470,10 @@ class World {
         c.request = ++requests_issued_[c.id];
         proposed_[{c.id, c.request}] = "c" + std::to_string(c.id) + " r" + std::to_string(c.request) +
                                        (c.request % 3 ? ", \"quoted\"\nline" : "");
+        inv_.proposed(c.id, c.request, proposed_[{c.id, c.request}]);
       }
-      PriestId to = members_[rng_() % members_.size()];
-      if (!priests_[to]) {
+      PriestId to = any_priest();
+      if (!nodes_[to].priest) {
         c.retry_at = now_ + 5;
         c.waiting = false;
         continue;
@@ -333,8 +489,8 @@ class World {
       p.decree.text = proposed_[{c.id, c.request}];
       log("client " + std::to_string(c.id) + " proposes request " + std::to_string(c.request) +
           " to priest " + std::to_string(to));
-      priests_[to]->propose(p);
-      drain(to);
+      nodes_[to].priest->propose(p);
+      flush(to);
     }
   }
 
@@ -342,11 +498,11 @@ class World {
     for (auto& c : clients_)
       if (c.done < o_.requests_per_client) return false;
     for (PriestId id : members_)
-      if (!priests_[id] || disks_[id].ledger != disks_[1].ledger) return false;
+      if (!nodes_[id].priest || nodes_[id].disk.ledger != nodes_[1].disk.ledger) return false;
     // Identical is not enough: a crash can cut every ledger's unsynced tail, and the
     // decrees there passed (they are in a majority's votes) until a president re-learns them.
     for (auto& [key, n] : acked_)
-      if (n > disks_[1].ledger.size()) return false;
+      if (n > nodes_[1].disk.ledger.size()) return false;
     return true;
   }
 
@@ -354,13 +510,13 @@ class World {
     std::string s;
     for (auto& c : clients_) s += "client " + std::to_string(c.id) + " done " + std::to_string(c.done) + "; ";
     for (PriestId id : members_) {
-      s += "priest " + std::to_string(id) + " ledger " + std::to_string(disks_[id].ledger.size());
-      if (priests_[id]) {
-        auto st = priests_[id]->status();
-        s += std::string(" ") + name_of(st.role) + " next_bal " + to_string(st.next_bal) +
-             " president " + (st.president ? std::to_string(*st.president) : "-") + " in flight " +
-             std::to_string(st.in_flight) + " queued " + std::to_string(st.queued) + " waiting " +
-             std::to_string(st.waiting) + " ahead " + std::to_string(st.passed_ahead);
+      s += "priest " + std::to_string(id) + " ledger " + std::to_string(nodes_[id].disk.ledger.size());
+      if (auto& p = nodes_[id].priest) {
+        auto st = p->status();
+        s += std::string(" ") + name_of(st.role) + " next_bal " + to_string(st.next_bal) + " president " +
+             (st.president ? std::to_string(*st.president) : "-") + " in flight " + std::to_string(st.in_flight) +
+             " queued " + std::to_string(st.queued) + " waiting " + std::to_string(st.waiting) + " ahead " +
+             std::to_string(st.passed_ahead);
       }
       s += "; ";
     }
@@ -368,38 +524,39 @@ class World {
   }
 
   void check_final() {
-    for (auto& [key, n] : acked_) {
-      if (n > disks_[1].ledger.size()) return fail("acknowledged decree missing from ledgers");
-      const Entry& e = disks_[1].ledger[n - 1];
-      if (e.decree.olive_day || e.decree.client != key.first || e.decree.request != key.second)
-        return fail("acknowledged decree not at its number");
-    }
+    inv_.check_final(nodes_[1].disk.ledger);
+    check();
   }
 
   uint64_t seed_;
   SimOptions o_;
   std::mt19937_64 rng_;
-  double loss_, dup_, partition_rate_, crash_rate_;
-  uint64_t max_delay_;
+  Profile p_;
+  bool clock_skew_ = false;
+  std::ostringstream describe_;
   uint64_t now_ = 0;
   uint64_t seq_ = 0;
   uint64_t partition_until_ = 0;
+  std::vector<PriestId> slow_side_;
+  std::vector<std::pair<PriestId, PriestId>> slow_links_;
   std::vector<PriestId> members_;
-  std::vector<Disk> disks_;
-  std::vector<std::unique_ptr<Priest>> priests_;
-  std::map<PriestId, uint64_t> down_until_;
+  std::vector<Node> nodes_;
   std::vector<std::vector<bool>> blocked_;
-  std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> net_;
+  std::vector<std::vector<uint64_t>> epoch_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::vector<Client> clients_;
   std::map<uint64_t, uint64_t> requests_issued_;
   std::map<uint64_t, std::pair<size_t, uint64_t>> tokens_;
   uint64_t next_token_ = 1;
   std::map<std::pair<uint64_t, uint64_t>, std::string> proposed_;
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> placed_;
-  std::map<std::pair<uint64_t, uint64_t>, uint64_t> acked_;
-  std::map<uint64_t, Entry> chosen_;
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> acked_;  // what clients were told
+  Invariants inv_;
   SimResult result_;
 };
+
+bool SimMessenger::send(const Message& m) { return world->send(m); }
+void SimMessenger::reply(const ClientReply& r) { world->reply(id, r); }
+void SimMessenger::note(const std::string& line) { world->log(line); }
 
 }  // namespace
 

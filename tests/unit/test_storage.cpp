@@ -1,14 +1,19 @@
 // Storage: ledger, vote log and membership files in a fresh temporary directory per test.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -94,13 +99,79 @@ std::vector<Entry> nasty_ledger() {
           decree(7, std::string(10 * 1024, 'y') + ",\"\n")};
 }
 
-std::unique_ptr<LedgerFile> open_ledger(const std::string& path, std::vector<Entry>* seen) {
-  auto r = LedgerFile::open(path, [&](const Entry& e) {
+// What a file system that drops unsynced data leaves where part of a write was lost: zeros
+// over [from, to), the file's size unchanged.
+void zero_range(const std::string& path, size_t from, size_t to) {
+  std::string d = slurp(path);
+  REQUIRE(from <= to);
+  REQUIRE(to <= d.size());
+  std::fill(d.begin() + static_cast<long>(from), d.begin() + static_cast<long>(to), '\0');
+  spit(path, d);
+}
+
+// Replaces the byte at `at`, the file's size unchanged.
+void set_byte(const std::string& path, size_t at, char c) {
+  std::string d = slurp(path);
+  REQUIRE(at < d.size());
+  REQUIRE(d[at] != c);
+  d[at] = c;
+  spit(path, d);
+}
+
+// The offset where the row holding byte `at` begins (rows here have no newline inside).
+size_t row_start(const std::string& data, size_t at) {
+  size_t nl = data.rfind('\n', at - 1);
+  return nl == std::string::npos ? 0 : nl + 1;
+}
+
+// This process's descriptor open on `path`, or -1.
+int fd_of(const std::string& path) {
+  auto want = fs::canonical(path);
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = fs::read_symlink(e.path(), ec);
+    if (!ec && target == want) return std::stoi(e.path().filename().string());
+  }
+  return -1;
+}
+
+std::unique_ptr<LedgerFile> open_ledger(const std::string& path, std::vector<Entry>* seen,
+                                        uint64_t relied_on = 0) {
+  auto r = LedgerFile::open(path, relied_on, [&](const Entry& e) {
     if (seen) seen->push_back(e);
   });
   INFO((r.ok() ? "" : r.error()));
   REQUIRE(r.ok());
   return std::move(*r);
+}
+
+// A priest's two files opened as the host opens them (storage.hpp): votes.csv first, for
+// the ledger length it relies on, then ledger.csv.
+struct Files {
+  std::unique_ptr<VoteLog> votes;
+  std::unique_ptr<LedgerFile> ledger;
+  VoteLog::Loaded loaded;
+  std::vector<Entry> decrees;  // as LedgerFile::open passed them
+  std::string error;
+};
+
+Files open_files(const TempDir& dir) {
+  Files f;
+  auto v = VoteLog::open(dir.file("votes.csv"), f.loaded);
+  if (!v) {
+    f.error = v.error();
+    return f;
+  }
+  f.votes = std::move(*v);
+  auto l = LedgerFile::open(dir.file("ledger.csv"), f.loaded.ledger_synced,
+                            [&](const Entry& e) { f.decrees.push_back(e); });
+  if (!l) {
+    f.error = l.error();
+    return f;
+  }
+  f.ledger = std::move(*l);
+  f.loaded.forget_passed(f.ledger->length());
+  return f;
 }
 
 }  // namespace
@@ -295,10 +366,13 @@ TEST_CASE("ledger: corruption before good records is refused, naming the file", 
   size_t pos = full.find("two");
   REQUIRE(pos != std::string::npos);
 
+  uint64_t relied_on = 3;  // as if votes.csv had been compacted with these three synced
+  std::string offset;       // where the error must say the damage is
   SECTION("a flipped byte in the middle") {
     std::string bad = full;
     bad[pos] = 'T';
     spit(path, bad);
+    offset = "byte offset " + std::to_string(full.rfind('\n', pos) + 1);
   }
   SECTION("a gap in the decree numbers") {
     TempDir d2;
@@ -312,14 +386,17 @@ TEST_CASE("ledger: corruption before good records is refused, naming the file", 
     size_t row2 = s.rfind('\n', pos - 1) + 1;
     size_t row3 = s.find('\n', pos) + 1;
     spit(path, s.substr(0, row2) + s.substr(row3));
+    offset = "byte offset " + std::to_string(row2);
+    relied_on = 0;  // a good checksum on a wrong record is no crash's doing: refused anyway
   }
   SECTION("a wrong header") {
     spit(path, "decree,ballot\n" + full.substr(full.find('\n') + 1));
   }
-  auto r = LedgerFile::open(path, [](const Entry&) {});
+  auto r = LedgerFile::open(path, relied_on, [](const Entry&) {});
   REQUIRE_FALSE(r.ok());
   INFO(r.error());
   CHECK(r.error().find(path) != std::string::npos);
+  CHECK(r.error().find(offset) != std::string::npos);
 }
 
 TEST_CASE("ledger: errors name the file; after a failed write no more writes", "[storage]") {
@@ -328,7 +405,7 @@ TEST_CASE("ledger: errors name the file; after a failed write no more writes", "
       WARN("no /dev/full: skipping");
       return;
     }
-    auto r = LedgerFile::open("/dev/full", [](const Entry&) {});
+    auto r = LedgerFile::open("/dev/full", 0, [](const Entry&) {});
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().find("/dev/full") != std::string::npos);
   }
@@ -434,9 +511,14 @@ TEST_CASE("vote log: promises and votes reload; compact replaces the file", "[st
   CHECK(loaded.next_bal == Ballot{3, 2});
   CHECK(loaded.votes == votes);
 
+  CHECK(loaded.ledger_synced == 0);  // never compacted
+
   auto& v = *r;
   std::vector<Entry> kept = {votes[2]};
-  REQUIRE(v->compact({4, 1}, kept).ok());
+  auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+  REQUIRE(ledger->append({decree(1, "one"), decree(2, "two")}).ok());
+  REQUIRE(ledger->sync().ok());
+  REQUIRE(v->compact({4, 1}, kept, *ledger).ok());
   CHECK_FALSE(fs::exists(path + ".tmp"));
   CHECK(v->bytes() == data_of(path).size());
   REQUIRE(v->append_votes({vote(7, "after compact", {4, 1}, {2, 2})}).ok());
@@ -446,6 +528,7 @@ TEST_CASE("vote log: promises and votes reload; compact replaces the file", "[st
   REQUIRE(r.ok());
   CHECK(loaded.next_bal == Ballot{4, 1});
   CHECK(loaded.votes == std::vector<Entry>{votes[2], vote(7, "after compact", {4, 1}, {2, 2})});
+  CHECK(loaded.ledger_synced == 2);  // what the ledger held, synced, when votes were dropped
 }
 
 TEST_CASE("vote log: torn tail cut, corruption refused, stale temp file ignored", "[storage]") {
@@ -456,8 +539,10 @@ TEST_CASE("vote log: torn tail cut, corruption refused, stale temp file ignored"
     auto r = VoteLog::open(path, loaded);
     REQUIRE(r.ok());
     REQUIRE((*r)->append_promise({1, 1}).ok());
+    REQUIRE((*r)->sync().ok());
     REQUIRE((*r)->append_votes({decree(1, "one")}).ok());
-    REQUIRE((*r)->append_promise({9, 3}).ok());
+    REQUIRE((*r)->sync().ok());
+    REQUIRE((*r)->append_promise({9, 3}).ok());  // not synced: a crash may tear it
   }
   const std::string full = data_of(path);
   const size_t last_row = full.rfind('\n', full.size() - 2) + 1;
@@ -483,13 +568,390 @@ TEST_CASE("vote log: torn tail cut, corruption refused, stale temp file ignored"
   CHECK(loaded.votes == std::vector<Entry>{decree(1, "one"), decree(2, "two")});
   r = Result<std::unique_ptr<VoteLog>>::failure("closed");
 
-  // A flipped byte in the vote, followed by a good promise: refused.
+  // A flipped byte in the synced vote, followed by a promise written after that sync:
+  // refused, naming the file and where the vote begins.
   std::string bad = full;
   bad[bad.find("one")] = 'O';
   spit(path, bad);
   r = VoteLog::open(path, loaded);
   REQUIRE_FALSE(r.ok());
+  INFO(r.error());
   CHECK(r.error().find(path) != std::string::npos);
+  CHECK(r.error().find("byte offset " + std::to_string(bad.rfind('\n', bad.find("One")) + 1)) !=
+        std::string::npos);
+}
+
+TEST_CASE("vote log: a group commit torn by a crash is cut, what was synced kept", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("votes.csv");
+  const Entry one = vote(1, "one", {1, 1}, {1, 1});
+  size_t synced_end = 0, promise_end = 0;
+  {
+    VoteLog::Loaded loaded;
+    auto r = VoteLog::open(path, loaded);
+    REQUIRE(r.ok());
+    auto& v = *r;
+    REQUIRE(v->append_promise({1, 1}).ok());
+    REQUIRE(v->append_votes({one}).ok());
+    REQUIRE(v->sync().ok());
+    synced_end = v->bytes();
+    // One group commit that a crash stops before its fdatasync: a promise, then five votes
+    // in one write.
+    REQUIRE(v->append_promise({2, 1}).ok());
+    promise_end = v->bytes();
+    std::vector<Entry> five;
+    for (uint64_t n = 2; n <= 6; ++n) five.push_back(vote(n, std::string(100, char('a' + n)), {2, 1}, {2, 1}));
+    REQUIRE(v->append_votes(five).ok());
+  }
+  const std::string synced = data_of(path).substr(0, synced_end);
+  const size_t end = data_of(path).size();
+  std::string intact;
+  SECTION("the first half of the group lost, the second half on disk") {
+    zero_range(path, synced_end, synced_end + (end - synced_end) / 2);
+  }
+  SECTION("its first write (the promise) lost, its second (five votes) on disk") {
+    zero_range(path, synced_end, promise_end);
+    intact = "4 intact records";  // the zeros run into the first vote's row: one bad row
+  }
+  LogCapture logs;
+  VoteLog::Loaded loaded;
+  auto r = VoteLog::open(path, loaded);
+  INFO((r.ok() ? "" : r.error()));
+  REQUIRE(r.ok());
+  CHECK(loaded.next_bal == Ballot{1, 1});
+  CHECK(loaded.votes == std::vector<Entry>{one});
+  CHECK(data_of(path) == synced);
+  // One line says what was cut, from which file, where.
+  CHECK(logs.lines().size() == 1);
+  INFO((logs.lines().empty() ? "" : logs.lines()[0]));
+  CHECK(logs.logged({"[warning]", path, "cutting " + std::to_string(end - synced_end) + " bytes",
+                     "byte offset " + std::to_string(synced_end), intact}));
+  // Appends continue where the torn group was.
+  REQUIRE((*r)->append_promise({3, 1}).ok());
+  REQUIRE((*r)->sync().ok());
+  r = VoteLog::open(path, loaded);
+  REQUIRE(r.ok());
+  CHECK(loaded.next_bal == Ballot{3, 1});
+  CHECK(loaded.votes == std::vector<Entry>{one});
+}
+
+TEST_CASE("torn tail: zeros up to a 4096-byte page boundary, then good records, are cut",
+          "[storage]") {
+  TempDir dir;
+  const std::string votes_path = dir.file("votes.csv"), ledger_path = dir.file("ledger.csv");
+  std::vector<Entry> ledger_synced = {decree(1, "one"), decree(2, "two")};
+  size_t votes_synced = 0, ledger_synced_end = 0;
+  {
+    Files f = open_files(dir);
+    REQUIRE(f.error.empty());
+    REQUIRE(f.ledger->append(ledger_synced).ok());
+    REQUIRE(f.ledger->sync().ok());
+    REQUIRE(f.votes->compact({1, 1}, {}, *f.ledger).ok());  // relies on decrees 1..2
+    REQUIRE(f.votes->append_promise({2, 1}).ok());
+    REQUIRE(f.votes->sync().ok());
+    votes_synced = f.votes->bytes();
+    ledger_synced_end = fs::file_size(ledger_path);
+    // One write each, about 8 KiB, never synced: the page holding its start is lost.
+    std::vector<Entry> votes, decrees;
+    for (uint64_t n = 3; n <= 22; ++n) {
+      votes.push_back(vote(n, std::string(400, 'v'), {2, 1}, {2, 1}));
+      decrees.push_back(decree(n, std::string(400, 'd')));
+    }
+    REQUIRE(f.votes->append_votes(votes).ok());
+    REQUIRE(f.ledger->append(decrees).ok());
+  }
+  REQUIRE(votes_synced < 4096);
+  REQUIRE(ledger_synced_end < 4096);
+  const size_t votes_end = data_of(votes_path).size(), ledger_end = fs::file_size(ledger_path);
+  REQUIRE(votes_end > 4096 + 1000);
+  REQUIRE(ledger_end > 4096 + 1000);
+  zero_range(votes_path, votes_synced, 4096);
+  zero_range(ledger_path, ledger_synced_end, 4096);
+
+  LogCapture logs;
+  Files f = open_files(dir);
+  INFO(f.error);
+  REQUIRE(f.error.empty());
+  CHECK(f.loaded.next_bal == Ballot{2, 1});
+  CHECK(f.loaded.votes.empty());
+  CHECK(f.loaded.ledger_synced == 2);
+  CHECK(data_of(votes_path).size() == votes_synced);
+  CHECK(f.decrees == ledger_synced);
+  CHECK(f.ledger->length() == 2);
+  CHECK(fs::file_size(ledger_path) == ledger_synced_end);
+  CHECK(logs.lines().size() == 2);  // one per file
+  CHECK(logs.logged({"[warning]", votes_path,
+                     "cutting " + std::to_string(votes_end - votes_synced) + " bytes",
+                     "byte offset " + std::to_string(votes_synced)}));
+  CHECK(logs.logged({"[warning]", ledger_path,
+                     "cutting " + std::to_string(ledger_end - ledger_synced_end) + " bytes",
+                     "byte offset " + std::to_string(ledger_synced_end), "decree 3 on"}));
+}
+
+TEST_CASE("vote log: damage to records known synced is refused, naming the file and offset",
+          "[storage]") {
+  TempDir dir;
+  auto path = dir.file("votes.csv");
+  std::string expect;  // in the error
+  SECTION("a flipped byte in a record in the middle") {
+    {
+      VoteLog::Loaded loaded;
+      auto r = VoteLog::open(path, loaded);
+      REQUIRE(r.ok());
+      auto& v = *r;
+      REQUIRE(v->append_promise({1, 1}).ok());
+      REQUIRE(v->sync().ok());
+      REQUIRE(v->append_votes({vote(1, "first", {1, 1}, {1, 1}), vote(2, "second", {1, 1}, {1, 1}),
+                               vote(3, "third", {1, 1}, {1, 1})})
+                  .ok());
+      REQUIRE(v->sync().ok());
+      REQUIRE(v->append_promise({2, 1}).ok());
+      REQUIRE(v->sync().ok());
+      REQUIRE(v->append_votes({vote(4, "fourth", {2, 1}, {2, 1})}).ok());
+      REQUIRE(v->sync().ok());
+    }
+    std::string d = data_of(path);
+    size_t at = d.find("second");
+    set_byte(path, at, 'S');
+    expect = "byte offset " + std::to_string(row_start(d, at));
+  }
+  SECTION("a flipped byte in the last record of a compacted file, nothing after it") {
+    {
+      VoteLog::Loaded loaded;
+      auto r = VoteLog::open(path, loaded);
+      REQUIRE(r.ok());
+      auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+      REQUIRE((*r)->compact({5, 2}, {vote(1, "only", {5, 2}, {4, 1})}, *ledger).ok());
+    }
+    std::string d = data_of(path);
+    size_t at = d.find("only");
+    set_byte(path, at, 'O');
+    expect = "byte offset " + std::to_string(row_start(d, at));
+  }
+  SECTION("a compacted file whose last record is lost") {
+    {
+      VoteLog::Loaded loaded;
+      auto r = VoteLog::open(path, loaded);
+      REQUIRE(r.ok());
+      auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+      REQUIRE((*r)->compact({5, 2}, {vote(1, "only", {5, 2}, {4, 1})}, *ledger).ok());
+    }
+    std::string d = data_of(path);
+    size_t last = row_start(d, d.size() - 1);
+    zero_range(path, last, d.size());
+    expect = "the data ends at byte offset " + std::to_string(last);
+  }
+  LogCapture logs;
+  VoteLog::Loaded loaded;
+  auto r = VoteLog::open(path, loaded);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error());
+  CHECK(r.error().find(path + " is corrupt") != std::string::npos);
+  CHECK(r.error().find(expect) != std::string::npos);
+  CHECK(r.error().find("do not delete it") != std::string::npos);
+  CHECK(logs.lines().empty());  // nothing was cut
+}
+
+TEST_CASE("ledger: damage at or below the length votes.csv relies on is refused, above it cut",
+          "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.csv");
+  std::vector<Entry> all;
+  for (uint64_t n = 1; n <= 8; ++n) all.push_back(decree(n, "decree number " + std::to_string(n)));
+  {
+    Files f = open_files(dir);
+    REQUIRE(f.error.empty());
+    REQUIRE(f.ledger->append({all.begin(), all.begin() + 3}).ok());
+    REQUIRE(f.ledger->sync().ok());
+    // Votes for 1..3 dropped: the ledger is now relied on up to decree 3.
+    REQUIRE(f.votes->compact({3, 1}, {vote(4, "decree number 4", {3, 1}, {3, 2})}, *f.ledger).ok());
+    REQUIRE(f.ledger->append({all.begin() + 3, all.end()}).ok());  // one write, not synced
+  }
+  const std::string full = slurp(path);
+  auto start_of = [&](uint64_t n) { return row_start(full, full.find("decree number " + std::to_string(n))); };
+  const size_t end3 = start_of(4);
+
+  SECTION("refused") {
+    std::string expect;
+    SECTION("a flipped byte in decree 2, good records after it") {
+      set_byte(path, full.find("number 2"), 'N');
+      expect = "byte offset " + std::to_string(start_of(2));
+    }
+    SECTION("a flipped byte in decree 3, the last relied on, nothing after it") {
+      fs::resize_file(path, end3);  // decrees 4.. never reached the disk
+      set_byte(path, full.find("number 3"), 'N');
+      expect = "byte offset " + std::to_string(start_of(3));
+    }
+    SECTION("the ledger ends before the decrees relied on") {
+      fs::resize_file(path, start_of(3));
+      expect = "byte offset " + std::to_string(start_of(3));
+    }
+    LogCapture logs;
+    Files f = open_files(dir);
+    REQUIRE_FALSE(f.error.empty());
+    INFO(f.error);
+    CHECK(f.error.find(path + " is corrupt") != std::string::npos);
+    CHECK(f.error.find(expect) != std::string::npos);
+    CHECK(f.error.find("decrees 1..3") != std::string::npos);
+    // The hint says only what is safe once votes.csv has been compacted.
+    CHECK(f.error.find("Restore it from a backup") != std::string::npos);
+    CHECK(f.error.find("replace it as a new member") != std::string::npos);
+    CHECK(f.error.find("let the priest learn the decrees again") == std::string::npos);
+    CHECK(logs.lines().empty());
+    CHECK(slurp(path).size() == fs::file_size(path));  // nothing was cut
+  }
+  SECTION("cut") {
+    size_t bad = 0;
+    std::string intact;
+    SECTION("a flipped byte in decree 5, above the relied-on 3, good records after it") {
+      set_byte(path, full.find("number 5"), 'N');
+      bad = start_of(5);
+      intact = "(3 intact records after the bad one)";
+    }
+    SECTION("the first half of the unsynced append lost, its second half on disk") {
+      zero_range(path, end3, end3 + (full.size() - end3) / 2);
+      bad = end3;
+    }
+    LogCapture logs;
+    Files f = open_files(dir);
+    INFO(f.error);
+    REQUIRE(f.error.empty());
+    uint64_t kept = bad == end3 ? 3 : 4;
+    CHECK(f.ledger->length() == kept);
+    CHECK(f.decrees == std::vector<Entry>(all.begin(), all.begin() + static_cast<long>(kept)));
+    CHECK(slurp(path) == full.substr(0, bad));
+    CHECK(logs.lines().size() == 1);
+    CHECK(logs.logged({"[warning]", path, "cutting " + std::to_string(full.size() - bad) + " bytes",
+                       "byte offset " + std::to_string(bad),
+                       "decree " + std::to_string(kept + 1) + " on", intact}));
+    // The vote for decree 4 is kept while the ledger lacks it: the priest learns it again.
+    if (kept == 3) CHECK(f.loaded.votes == std::vector<Entry>{vote(4, "decree number 4", {3, 1}, {3, 2})});
+    else CHECK(f.loaded.votes.empty());
+    REQUIRE(f.ledger->append({all[kept]}).ok());
+  }
+}
+
+TEST_CASE("ledger: a failed fdatasync is sticky, whichever thread saw it", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("ledger.csv");
+  auto l = open_ledger(path, nullptr);
+  REQUIRE(l->append({decree(1, "one")}).ok());
+  REQUIRE(l->sync().ok());
+  CHECK(l->synced_length() == 1);
+  REQUIRE(l->append({decree(2, "two")}).ok());
+  CHECK(l->synced_length() == 1);
+
+  // For one fdatasync, the ledger's descriptor is a pipe: fdatasync fails (EINVAL), as after
+  // a writeback error, which Linux reports to one fdatasync only. The failing sync runs on
+  // another thread, like the host's background syncer.
+  int fd = fd_of(path);
+  REQUIRE(fd >= 0);
+  int saved = ::dup(fd);
+  int p[2];
+  REQUIRE(saved >= 0);
+  REQUIRE(::pipe(p) == 0);
+  REQUIRE(::dup2(p[0], fd) == fd);
+  Status background = ok_status();
+  std::thread syncer([&] { background = l->sync(); });
+  syncer.join();
+  REQUIRE(::dup2(saved, fd) == fd);  // the file again: an fdatasync of it now succeeds
+  ::close(saved);
+  ::close(p[0]);
+  ::close(p[1]);
+  REQUIRE(::fdatasync(fd) == 0);
+  REQUIRE_FALSE(background.ok());
+  INFO(background.error());
+  CHECK(background.error().find("fdatasync") != std::string::npos);
+  CHECK(background.error().find(path) != std::string::npos);
+
+  // Every later sync and append fails with it, on the I/O thread too.
+  auto again = l->sync();
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().find(background.error()) != std::string::npos);
+  auto append = l->append({decree(3, "three")});
+  REQUIRE_FALSE(append.ok());
+  CHECK(append.error().find(background.error()) != std::string::npos);
+  CHECK(l->length() == 2);
+  CHECK(l->synced_length() == 1);
+  // And votes.csv will not drop votes for decree 2, which never was durable.
+  VoteLog::Loaded loaded;
+  auto v = VoteLog::open(dir.file("votes.csv"), loaded);
+  REQUIRE(v.ok());
+  auto c = (*v)->compact({1, 1}, {}, *l);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().find("sync the ledger first") != std::string::npos);
+}
+
+TEST_CASE("ledger: sync on another thread while the I/O thread appends", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("ledger.csv");
+  std::vector<Entry> all;
+  {
+    auto l = open_ledger(path, nullptr);
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0}, went_back{0};
+    std::thread syncer([&] {
+      uint64_t last = 0;
+      while (!stop.load()) {
+        if (!l->sync().ok()) ++failures;
+        uint64_t now = l->synced_length();
+        if (now < last) ++went_back;
+        last = now;
+      }
+    });
+    for (uint64_t n = 1; n <= 2000; ++n) {
+      all.push_back(decree(n, "decree " + std::to_string(n)));
+      if (!l->append({all.back()}).ok()) break;
+    }
+    stop = true;
+    syncer.join();
+    CHECK(failures == 0);
+    CHECK(went_back == 0);
+    CHECK(l->length() == 2000);
+    CHECK(l->synced_length() <= 2000);
+    REQUIRE(l->sync().ok());
+    CHECK(l->synced_length() == 2000);
+  }
+  std::vector<Entry> seen;
+  auto l = open_ledger(path, &seen);
+  CHECK(seen == all);
+}
+
+TEST_CASE("vote log: compact records the synced ledger length, and needs the ledger synced",
+          "[storage]") {
+  TempDir dir;
+  auto path = dir.file("votes.csv");
+  VoteLog::Loaded loaded;
+  auto v = VoteLog::open(path, loaded);
+  REQUIRE(v.ok());
+  REQUIRE((*v)->append_promise({1, 1}).ok());
+  REQUIRE((*v)->sync().ok());
+  const std::string before = data_of(path);
+  auto l = open_ledger(dir.file("ledger.csv"), nullptr);
+  REQUIRE(l->append({decree(1, "one"), decree(2, "two")}).ok());
+  auto c = (*v)->compact({2, 1}, {}, *l);  // the ledger not synced yet
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().find("sync the ledger first") != std::string::npos);
+  CHECK(data_of(path) == before);
+  REQUIRE(l->sync().ok());
+  REQUIRE((*v)->compact({2, 1}, {}, *l).ok());
+  CHECK(data_of(path).find("\nledger_synced,2,") != std::string::npos);
+  v = VoteLog::open(path, loaded);
+  REQUIRE(v.ok());
+  CHECK(loaded.ledger_synced == 2);
+  CHECK(loaded.next_bal == Ballot{2, 1});
+}
+
+TEST_CASE("vote log: a votes.csv of the older format is refused, saying so", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("votes.csv");
+  spit(path, "record,decree_no,ballot,origin,kind,client,request,decree,crc32\n");
+  VoteLog::Loaded loaded;
+  auto r = VoteLog::open(path, loaded);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error());
+  CHECK(r.error().find(path) != std::string::npos);
+  CHECK(r.error().find("older paxos-priest") != std::string::npos);
 }
 
 TEST_CASE("membership: save and load, absent, garbage", "[storage]") {

@@ -1,0 +1,70 @@
+// Archive: one priest's durable files behind the Clerk's Disk interface (proto/clerk.hpp),
+// with the two jobs that only real files have: the background fdatasync of ledger.csv and
+// the compaction of votes.csv.
+//
+// Durability (README "Durability"):
+//   - write_promise / write_votes append to votes.csv; sync_votes() is one fdatasync of it,
+//     done at once on the calling thread (the clerk holds back every message that relies
+//     on those records until it returns);
+//   - append_ledger appends to ledger.csv; a background thread fdatasyncs it about every
+//     100 ms while it grows (a passed decree is already durable in a majority's votes).
+//     Its failure is sticky in LedgerFile: every later ledger append or sync fails, and the
+//     host is told (halt) on its own thread;
+//   - compact_if_large() first makes the ledger durable (a synchronous ledger sync, which
+//     fails if any earlier background sync failed), and only then rewrites votes.csv
+//     without the votes the ledger now covers.
+//
+// Called from the priest's I/O thread only (the syncer thread touches only the ledger's
+// sync, which LedgerFile makes safe).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "proto/clerk.hpp"
+#include "proto/priest.hpp"
+#include "server/storage.hpp"
+
+namespace parliament {
+
+class LedgerSyncer;
+
+class Archive : public Disk {
+ public:
+  // Opens ledger.csv and votes.csv in dir (recovering torn tails) and fills `restored`.
+  // `post` runs a function on the I/O thread; `failed` is called there when a background
+  // ledger sync fails.
+  static Result<std::unique_ptr<Archive>> open(const std::string& dir, Restored& restored,
+                                               std::function<void(std::function<void()>)> post,
+                                               std::function<void(std::string)> failed,
+                                               size_t max_read_bytes);
+  ~Archive() override;
+
+  Status write_promise(const Ballot& b) override { return votes_->append_promise(b); }
+  Status write_votes(const std::vector<Entry>& v) override { return votes_->append_votes(v); }
+  std::optional<Status> sync_votes() override { return votes_->sync(); }
+  Status append_ledger(const std::vector<Entry>& passed) override;
+  Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) override;
+
+  // Reads for clients (paxos-client ledger).
+  Result<std::vector<Entry>> read(uint64_t from_no, size_t max_count, size_t max_bytes) const {
+    return ledger_->read(from_no, max_count, max_bytes);
+  }
+  uint64_t ledger_length() const { return ledger_->length(); }
+  // Rewrites votes.csv to just the priest's promise and open votes once it is large.
+  Status compact_if_large(const Priest& priest);
+  // Synchronously, at shutdown.
+  Status sync_ledger() { return ledger_->sync(); }
+  // Stops the background syncer (joins its thread).
+  void stop();
+
+ private:
+  Archive() = default;
+  std::unique_ptr<LedgerFile> ledger_;
+  std::unique_ptr<VoteLog> votes_;
+  std::unique_ptr<LedgerSyncer> syncer_;
+  size_t max_read_bytes_ = 1 << 20;
+};
+
+}  // namespace parliament

@@ -124,10 +124,9 @@ void Clerk::catch_up(const CatchUp& c) {
   if (!entries) return halt(entries.error());
   if (entries->empty()) return;
   Message m;
-  m.kind = Kind::Success;
+  m.kind = Kind::CatchUp;
   m.from = priest_.id();
   m.to = c.to;
-  m.ballot = priest_.next_bal();
   m.passed_len = priest_.passed_len();
   m.entries = std::move(*entries);
   for (auto& e : m.entries) e.decree.origin = e.ballot;

@@ -33,6 +33,7 @@ const char* name_of(Kind k) {
     case Kind::VoteNo: return "vote no";
     case Kind::Forward: return "forward";
     case Kind::Answer: return "answer";
+    case Kind::CatchUp: return "catch-up";
   }
   return "?";
 }

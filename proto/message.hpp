@@ -4,7 +4,9 @@
 //   president -> priest: 1 NextBallot, 2 BeginBallot, 3 Success, 4 Failed
 //   priest -> president: 1 LastVote,   2 Voted (yes), 3 VoteNo
 // A president forwards nothing; a priest that is not president forwards a client's
-// proposal to the president (Forward) and gets the outcome back (Answer).
+// proposal to the president (Forward) and gets the outcome back (Answer). Any priest whose
+// ledger holds more than a peer's sends it the difference (CatchUp): decrees read from a
+// ledger, which says nothing about any ballot and is never read as a commit.
 //
 // Pure: encode/decode between Message and nlohmann::json; anyone may call them.
 #pragma once
@@ -48,7 +50,7 @@ enum class Kind : uint8_t {
   // from the president
   NextBallot,   // code 1: ballot, decree_no = first open decree number the president asks about
   BeginBallot,  // code 2: ballot, entries (consecutive numbers), commit_no
-  Success,      // code 3: commit_no (all numbers up to it passed), or entries (catch-up)
+  Success,      // code 3: commit_no: every number up to it passed (see Priest::learn_commit)
   Failed,       // code 4: the president abandons ballot
   // to the president
   LastVote,     // code 1: ballot promised, entries = this priest's votes at open numbers
@@ -57,6 +59,8 @@ enum class Kind : uint8_t {
   // between priests, for clients
   Forward,      // a client's proposal (entries[0].decree) carried to the president; token
   Answer,       // the president's answer for token: decree_no, or error
+  // between any two priests
+  CatchUp,      // entries: passed decrees from the sender's ledger; none: "I now hold passed_len"
 };
 
 bool from_president(Kind k);

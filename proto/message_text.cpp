@@ -77,6 +77,24 @@ void put_decree(std::string& o, const Decree& d) {
   o.push_back('}');
 }
 
+void put_entries(std::string& o, const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  key(o, "decrees");
+  o.push_back('[');
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i) o.push_back(',');
+    o.push_back('{');
+    key(o, "decree_no");
+    put_u64(o, entries[i].decree_no);
+    key(o, "ballot");
+    put_ballot(o, entries[i].ballot);
+    key(o, "decree");
+    put_decree(o, entries[i].decree);
+    o.push_back('}');
+  }
+  o.push_back(']');
+}
+
 }  // namespace
 
 std::string encode_text(const Message& m) {
@@ -110,6 +128,18 @@ std::string encode_text(const Message& m) {
     return o;
   }
   key(o, "type");
+  if (m.kind == Kind::CatchUp) {
+    o += "\"catch_up\"";
+    key(o, "from");
+    put_u64(o, m.from);
+    key(o, "to");
+    put_u64(o, m.to);
+    key(o, "passed_len");
+    put_u64(o, m.passed_len);
+    put_entries(o, m.entries);
+    o.push_back('}');
+    return o;
+  }
   o += "\"paxos\"";
   key(o, "dir");
   o += from_president(m.kind) ? "\"to_priest\"" : "\"to_president\"";
@@ -137,22 +167,7 @@ std::string encode_text(const Message& m) {
     key(o, "promised");
     put_ballot(o, m.promised);
   }
-  if (!m.entries.empty()) {
-    key(o, "decrees");
-    o.push_back('[');
-    for (size_t i = 0; i < m.entries.size(); ++i) {
-      if (i) o.push_back(',');
-      o.push_back('{');
-      key(o, "decree_no");
-      put_u64(o, m.entries[i].decree_no);
-      key(o, "ballot");
-      put_ballot(o, m.entries[i].ballot);
-      key(o, "decree");
-      put_decree(o, m.entries[i].decree);
-      o.push_back('}');
-    }
-    o.push_back(']');
-  }
+  put_entries(o, m.entries);
   o.push_back('}');
   return o;
 }
@@ -459,6 +474,15 @@ Result<Message> decode_text(std::string_view text) {
       if (!r.has_decree_no) return R::failure("answer has no decree_no");
       if (m.error.empty()) m.outcome_unknown = false;
     }
+    return std::move(m);
+  }
+  if (r.type == "catch_up") {
+    if (!r.has_passed_len) return R::failure("catch_up without passed_len");
+    m.kind = Kind::CatchUp;
+    m.ballot = m.promised = Ballot{};
+    m.decree_no = m.last_no = m.commit_no = m.token = 0;
+    m.error.clear();
+    m.outcome_unknown = false;
     return std::move(m);
   }
   if (r.type != "paxos") return R::failure("unknown frame type \"" + r.type + "\"");

@@ -71,6 +71,11 @@ void Priest::tick() {
 
 void Priest::step(const Message& m) {
   if (!std::binary_search(opt_.members.begin(), opt_.members.end(), m.from)) return;
+  // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
+  // president (next, begin, successful and failed ballot), and answers in it go to it.
+  if (from_president(m.kind) && m.ballot.priest != m.from) return;
+  if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) && m.ballot.priest != m.to)
+    return;
   heard_tick_[m.from] = now_;
   if (m.kind != Kind::Forward && m.kind != Kind::Answer) {
     peer_len_[m.from] = m.passed_len;
@@ -86,6 +91,7 @@ void Priest::step(const Message& m) {
     case Kind::VoteNo: on_vote_no(m); break;
     case Kind::Forward: on_forward(m); break;
     case Kind::Answer: on_answer(m); break;
+    case Kind::CatchUp: on_catch_up(m); break;
   }
 }
 
@@ -290,9 +296,11 @@ void Priest::become_president() {
   last_votes_.clear();
   next_no_ = last + 1;
 
+  first_open_ = max_len + 1;
   std::vector<Entry> entries;
   size_t olive = 0;
   for (uint64_t n = max_len + 1; n <= last; ++n) {
+    if (passed_ahead_.count(n)) continue;  // known passed: never begun again
     auto it = chosen.find(n);
     Entry e{n, ballot_, it != chosen.end() ? it->second.decree : Decree::olive(ballot_)};
     if (it == chosen.end()) ++olive;
@@ -378,15 +386,14 @@ void Priest::on_next_ballot(const Message& m) {
       reset_election_timer();  // give the candidate time to finish
     }
   }
-  // Promise (durable first: ready.promise) and report the votes at every open number.
+  // Promise (durable first: ready.promise) and report the votes at every open number: the
+  // votes this priest cast, each in the ballot it was cast in, and nothing else. (A decree
+  // it only learned passed is not its vote; B3 needs no more than the quorum's votes,
+  // because any decree chosen at an open number was voted for by some priest of every
+  // quorum, whose latest vote there is for that decree.)
   Message lv = make(Kind::LastVote, m.from);
   lv.ballot = m.ballot;
-  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it)
-    if (!passed_ahead_.count(it->first)) lv.entries.push_back(it->second);
-  for (auto it = passed_ahead_.lower_bound(m.decree_no); it != passed_ahead_.end(); ++it)
-    lv.entries.push_back(it->second);
-  std::sort(lv.entries.begin(), lv.entries.end(),
-            [](auto& a, auto& b) { return a.decree_no < b.decree_no; });
+  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it) lv.entries.push_back(it->second);
   send(std::move(lv));
 }
 
@@ -406,8 +413,10 @@ void Priest::on_begin_ballot(const Message& m) {
   }
   if (m.from != opt_.id) follow(m.ballot);
   for (const auto& e : m.entries) {
-    // A number already known passed holds the same decree (B3): vote without recording.
-    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no)) continue;
+    // A number in the ledger holds its decree for good (a majority's votes chose it, and
+    // B3 makes every later ballot propose it): vote without recording. Every other vote is
+    // recorded, so that a last vote reports what this priest voted.
+    if (e.decree_no <= passed_len_) continue;
     Entry v{e.decree_no, m.ballot, e.decree};
     votes_[e.decree_no] = v;
     ready_.votes.push_back(std::move(v));  // durable before the vote leaves
@@ -427,26 +436,46 @@ void Priest::on_begin_ballot(const Message& m) {
 }
 
 void Priest::on_success(const Message& m) {
-  if (!m.entries.empty()) {
-    // Catch-up: decrees the sender's ledger holds. They passed, whoever sends them.
-    for (const auto& e : m.entries)
-      if (e.decree_no > passed_len_) passed_ahead_[e.decree_no] = e;
-  } else {
-    if (m.ballot < next_bal_) {
-      Message no = make(Kind::VoteNo, m.from);
-      no.ballot = m.ballot;
-      no.promised = next_bal_;
-      send(std::move(no));
-      return;
-    }
-    follow(m.ballot);
-    learn_commit(m.ballot, m.commit_no);
+  if (m.ballot < next_bal_) {
+    Message no = make(Kind::VoteNo, m.from);
+    no.ballot = m.ballot;
+    no.promised = next_bal_;
+    send(std::move(no));
+    return;
   }
+  follow(m.ballot);
+  learn_commit(m.ballot, m.commit_no);
   apply_passed();
   Message ack = make(Kind::Voted, m.from);  // an empty vote: "here, and I hold passed_len"
   ack.ballot = m.ballot;
   ack.decree_no = 1;
   ack.last_no = 0;
+  send(std::move(ack));
+}
+
+// Catch-up: decrees from the sender's ledger. A ledger holds only chosen decrees, so they
+// are recorded whoever of the parliament sends them; but they say nothing about any ballot,
+// so they are never a commit. A president that learns this way that a number it holds open
+// (first_open_ and above) passed with another decree than the one it began there steps down
+// first: its ballot can no longer be the one that chose it, and its next successful ballot
+// would tell its followers to record their votes of its ballot there (learn_commit).
+void Priest::on_catch_up(const Message& m) {
+  bool learned = false;
+  for (const auto& e : m.entries) {
+    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no)) continue;  // held
+    if (role_ == Role::President && e.decree_no >= first_open_) {
+      auto t = in_flight_.find(e.decree_no);
+      if (t == in_flight_.end() || t->second.decree.origin != e.decree.origin)
+        step_down("decree " + std::to_string(e.decree_no) + " passed in another ballot (proposed in " +
+                      to_string(e.decree.origin) + "), priest " + std::to_string(m.from) + " says",
+                  true);
+    }
+    passed_ahead_[e.decree_no] = e;
+    learned = true;
+  }
+  apply_passed();
+  if (!learned) return;
+  Message ack = make(Kind::CatchUp, m.from);  // no decrees: "I now hold passed_len"
   send(std::move(ack));
 }
 
@@ -514,7 +543,9 @@ void Priest::set_president(std::optional<PriestId> p) {
 }
 
 void Priest::on_answer(const Message& m) {
-  forwarded_.erase(m.token);
+  auto f = forwarded_.find(m.token);
+  if (f == forwarded_.end() || f->second != m.from) return;  // not an answer to us
+  forwarded_.erase(f);
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
 }
 
@@ -573,6 +604,8 @@ void Priest::begin(std::vector<Entry> entries) {
   bb.ballot = ballot_;
   bb.commit_no = passed_len_;
   for (const auto& e : entries) {
+    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no))
+      invariant_failed("a president begins a decree at a number already passed");
     in_flight_bytes_ += e.decree.text.size();
     in_flight_[e.decree_no] = Tally{e.decree, now_, {}};
   }

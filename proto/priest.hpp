@@ -176,6 +176,7 @@ class Priest {
   void on_vote_no(const Message& m);
   void on_forward(const Message& m);
   void on_answer(const Message& m);
+  void on_catch_up(const Message& m);
 
   // president
   void enqueue(Decree d, Waiter w);
@@ -226,6 +227,7 @@ class Priest {
 
   // president
   uint64_t next_no_ = 1;
+  uint64_t first_open_ = 1;  // numbers from here on were open when it became president
   uint64_t became_president_tick_ = 0;
   uint64_t last_heartbeat_tick_ = 0;
   std::map<uint64_t, Tally> in_flight_;

@@ -44,7 +44,6 @@ std::vector<Message> one_of_each_kind() {
   m.ballot = {12, 3};
   m.commit_no = 11;
   m.passed_len = 11;
-  m.entries = nasty_entries();  // catch-up
   out.push_back(m);
 
   m = base(Kind::Failed);
@@ -83,6 +82,15 @@ std::vector<Message> one_of_each_kind() {
   m.token = 100;
   m.error = "no quorum: reached 2 of 5 priests";
   m.outcome_unknown = true;
+  out.push_back(m);
+
+  m = base(Kind::CatchUp);
+  m.passed_len = 11;
+  m.entries = nasty_entries();
+  out.push_back(m);
+
+  m = base(Kind::CatchUp);  // the acknowledgement: no decrees
+  m.passed_len = 11;
   out.push_back(m);
   return out;
 }
@@ -275,4 +283,19 @@ TEST_CASE("wrong types and negative numbers are errors", "[message]") {
   expect_error(j);
   expect_error(json::array({1, 2}));
   expect_error(json("paxos"));
+}
+
+TEST_CASE("catch-up is a frame of its own, not a successful ballot", "[message]") {
+  Message m = base(Kind::CatchUp);
+  m.passed_len = 9;
+  m.entries = {Entry{9, {2, 5}, Decree::olive({2, 5})}};
+  auto j = json::parse(encode_text(m));
+  CHECK(j["type"] == "catch_up");
+  CHECK_FALSE(j.contains("code"));
+  CHECK_FALSE(j.contains("ballot"));
+  CHECK_FALSE(decode_text(R"({"type":"catch_up","from":1,"to":2})"));  // passed_len is required
+  auto ok = decode_text(R"({"type":"catch_up","from":1,"to":2,"passed_len":0})");
+  REQUIRE(ok);
+  CHECK(ok->kind == Kind::CatchUp);
+  CHECK(ok->entries.empty());
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -19,6 +20,7 @@ struct Chamber {
   std::vector<ClientReply> replies;
   std::deque<Message> wire;
   bool hold = false;  // keep messages on the wire instead of delivering them
+  std::function<bool(const Message&)> lose;  // messages it returns true for are lost
 
   explicit Chamber(int n, std::map<PriestId, Restored> restored = {}) {
     std::vector<PriestId> ids;
@@ -41,11 +43,21 @@ struct Chamber {
         for (auto& e : r.passed) ledgers[id].push_back(e);
         for (auto& rep : r.replies) replies.push_back(rep);
         for (auto& m : r.messages) wire.push_back(m);
+        for (auto& cu : r.catch_up) {  // the host's job: read the ledger, send catch-up
+          Message m;
+          m.kind = Kind::CatchUp;
+          m.from = id;
+          m.to = cu.to;
+          m.passed_len = ledgers[id].size();
+          for (uint64_t n = cu.from_no; n <= cu.upto_no && n <= ledgers[id].size(); ++n)
+            m.entries.push_back(ledgers[id][n - 1]);
+          wire.push_back(m);
+        }
       }
       if (!hold && !wire.empty()) {
         Message m = wire.front();
         wire.pop_front();
-        priests[m.to]->step(m);
+        if (!lose || !lose(m)) priests[m.to]->step(m);
         any = true;
       }
       if (!any) return;
@@ -162,4 +174,96 @@ TEST_CASE("vote no: the president steps aside, tells the priests and its waiting
   c.hold = false;
   for (int t = 0; t < 1000 && c.priests[p]->role() != Role::Candidate; ++t) c.priests[p]->tick();
   CHECK(c.priests[p]->next_bal().round > no.promised.round);
+}
+
+// The issue "Safety under every schedule": one lost message made two ledgers differ. A
+// president cut off in a minority keeps its ballot while the majority passes another decree
+// at the number it holds open; catch-up from the majority reached it, and its next
+// successful ballot told its follower to record its own (stale) vote there.
+TEST_CASE("a stale president that learns by catch-up steps down; no follower records its stale vote",
+          "[priest][safety]") {
+  Chamber c(5);
+  c.elect(1);
+  auto minority = [](PriestId p) { return p <= 2; };
+  auto cut = [&](const Message& m) { return minority(m.from) != minority(m.to); };
+  c.lose = cut;
+  // 1. x is begun at decree 1 in ballot 1.1; only priests 1 and 2 vote for it.
+  c.propose(1, 1, 9, 1, "x");
+  REQUIRE(c.replies.empty());  // not passed: two votes of five
+  // 2. priests 3, 4, 5 elect priest 4; y passes at decree 1 there.
+  for (int t = 0; t < 1000 && c.priests[4]->role() != Role::President; ++t) c.tick(4);
+  REQUIRE(c.priests[4]->role() == Role::President);
+  c.propose(4, 2, 8, 1, "y");
+  for (int t = 0; t < 10; ++t) c.tick(4);
+  REQUIRE(c.ledgers[5].size() == 1);
+  CHECK(c.ledgers[5][0].decree.text == "y");
+  REQUIRE(c.priests[1]->role() == Role::President);  // it has not heard of ballot 2.4
+  // 3. the link 1<->5 comes back, but every vote no from 5 to 1 is lost; 5 sends catch-up.
+  c.lose = [&](const Message& m) {
+    bool link15 = (m.from == 1 && m.to == 5) || (m.from == 5 && m.to == 1);
+    if (m.from == 5 && m.to == 1 && m.kind == Kind::VoteNo) return true;
+    return cut(m) && !link15;
+  };
+  for (int t = 0; t < 20; ++t) {
+    c.tick(1);
+    c.tick(5);
+  }
+  // Priest 1 learned decree 1 = y, stepped down before telling anyone decree 1 passed, and
+  // no priest recorded x at decree 1.
+  CHECK(c.priests[1]->role() != Role::President);
+  REQUIRE(!c.ledgers[1].empty());
+  CHECK(c.ledgers[1][0].decree.text == "y");
+  for (PriestId id : {1, 2, 3, 4, 5})
+    if (!c.ledgers[id].empty()) CHECK(c.ledgers[id][0].decree.text == "y");
+  // 4. healed, every ledger holds y at decree 1.
+  c.lose = nullptr;
+  for (int t = 0; t < 300; ++t) c.tick();
+  for (PriestId id : {1, 2, 3, 4, 5}) {
+    INFO("priest " << id);
+    REQUIRE(!c.ledgers[id].empty());
+    CHECK(c.ledgers[id][0].decree.text == "y");
+  }
+}
+
+TEST_CASE("catch-up is its own message and never a commit: its ballot and sender do not matter",
+          "[priest][safety]") {
+  Chamber c(3);
+  c.elect(1);
+  c.hold = true;
+  c.propose(1, 1, 9, 1, "x");  // begun at 1 in ballot 1.1; priest 2 votes for it
+  Message bb;
+  for (auto& m : c.wire)
+    if (m.kind == Kind::BeginBallot && m.to == 2) bb = m;
+  c.wire.clear();
+  c.priests[2]->step(bb);
+  c.drain();
+  c.wire.clear();
+  // Priest 3 (no president) sends catch-up of another decree at 1, from a higher ballot.
+  Message cu;
+  cu.kind = Kind::CatchUp;
+  cu.from = 3;
+  cu.to = 2;
+  cu.passed_len = 1;
+  cu.entries.push_back(Entry{1, {5, 3}, Decree{false, 8, 1, "y", {5, 3}}});
+  c.priests[2]->step(cu);
+  c.drain();
+  REQUIRE(c.ledgers[2].size() == 1);
+  CHECK(c.ledgers[2][0].decree.text == "y");
+  // Its last vote still reports only the vote it cast, x in ballot 1.1.
+  Message nb;
+  nb.kind = Kind::NextBallot;
+  nb.from = 3;
+  nb.to = 2;
+  nb.ballot = {9, 3};
+  nb.decree_no = 1;
+  c.priests[2]->step(nb);
+  c.drain();
+  bool reported = false;
+  for (auto& m : c.wire)
+    if (m.kind == Kind::LastVote)
+      for (auto& e : m.entries) {
+        reported = true;
+        CHECK(e.ballot != Ballot{5, 3});
+      }
+  CHECK_FALSE(reported);  // decree 1 is in its ledger now: nothing open to report
 }

@@ -4,6 +4,11 @@
 // {"type":"hello","from":ID} first and then only sends the paxos messages it addresses to
 // us; we send ours to it over our own outbound link (one per peer, reconnecting with
 // back-off). Any other first frame makes the connection a client session.
+//
+// A link the peer closes soon after we connect, before it has said anything (a priest not
+// bootstrapped yet, or with another membership, closes it at once), counts as a failure:
+// we wait, with back-off, before trying again. Warnings a peer can provoke over and over
+// go through a LogLimit (server/log_limit.hpp): one line per kind and peer per 10 s.
 #include "server/transport.hpp"
 
 #include <unistd.h>
@@ -29,6 +34,7 @@
 #include "proto/priest.hpp"
 #include "proto/clerk.hpp"
 #include "server/archive.hpp"
+#include "server/log_limit.hpp"
 #include "server/storage.hpp"
 
 namespace parliament {
@@ -43,6 +49,16 @@ constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a sl
 constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
 constexpr size_t kMaxClients = 4096;
 constexpr auto kHalfFrameTimeout = std::chrono::seconds(10);
+// Reconnecting to a peer: the first wait, and its cap when connecting fails and when the
+// peer closes the link at once. A link that stayed up this long, or on which the peer has
+// spoken, has proved itself: the back-off starts again from the first wait.
+constexpr std::chrono::milliseconds kFirstBackoff{50};
+constexpr std::chrono::milliseconds kConnectBackoffCap{500};
+constexpr std::chrono::milliseconds kClosedBackoffCap{2000};
+constexpr std::chrono::milliseconds kLinkProven{1000};
+// Reconnects that skip the back-off (the peer said hello, or a proven link closed) are at
+// least this far apart, so no peer can make them a tight loop.
+constexpr std::chrono::milliseconds kMinReconnectGap{100};
 
 class Host;
 
@@ -56,12 +72,14 @@ class Conn : public std::enable_shared_from_this<Conn> {
     asio::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
     auto ep = sock_.remote_endpoint(ec);
-    name = ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+    ip = ec ? "?" : ep.address().to_string();
+    name = ec ? "?" : ip + ":" + std::to_string(ep.port());
   }
 
   Kind kind;
   PriestId peer = 0;
-  std::string name;
+  std::string ip;    // the remote address, without the port (the key for rate-limited warnings)
+  std::string name;  // ip:port
 
   void start() { read(); }
   // Queues one frame; false if the queue is full (the frame is not sent).
@@ -97,9 +115,11 @@ struct PeerLink {
   std::unique_ptr<asio::steady_timer> connect_deadline;
   Clock::time_point connected_at;
   Clock::time_point heard;  // the last frame from this priest, on its link to us
+  bool heard_since_connect = false;
+  Clock::time_point last_attempt;  // when connect() last began
   bool connecting = false;
-  std::chrono::milliseconds backoff{50};
-  bool warned = false;
+  std::chrono::milliseconds backoff = kFirstBackoff;  // the next wait before reconnecting
+  bool warned = false;  // "cannot reach" was logged for this outage
 };
 
 // A client's answer to its propose: passed at decree_no, or not (yet), and why.
@@ -130,8 +150,12 @@ class Host : public Messenger {
   int start();
   void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
   void on_closed(const std::shared_ptr<Conn>& c);
-  void bad_input(const std::shared_ptr<Conn>& c, const std::string& why) {
-    spdlog::warn("closing connection from {}: {}", c->name, why);
+  // Closes a connection that sent bad input. `kind` names the kind of fault (with the
+  // peer's address or priest id it is the key of the rate limit on the warning).
+  void bad_input(const std::shared_ptr<Conn>& c, std::string_view kind, const std::string& why) {
+    std::string key(kind);
+    key += c->kind == Conn::Kind::PeerIn ? " priest " + std::to_string(c->peer) : " " + c->ip;
+    warn_limited(key, "closing connection from {}: {}", c->name, why);
     c->close();
   }
 
@@ -144,6 +168,16 @@ class Host : public Messenger {
   void halt(const std::string& why);
   void start_parliament(const std::vector<PriestAddress>& members);
   void connect(PeerLink& link);
+  void connect_soon(PeerLink& link);
+  std::chrono::milliseconds retry_later(PeerLink& link, std::chrono::milliseconds cap);
+  // Logs a warning unless one with the same key was logged in the last 10 s; true if logged.
+  template <class... Args>
+  bool warn_limited(std::string_view key, fmt::format_string<Args...> f, Args&&... args) {
+    auto suffix = log_limit_.admit(key, Clock::now());
+    if (!suffix) return false;
+    spdlog::warn("{}{}", fmt::format(f, std::forward<Args>(args)...), *suffix);
+    return true;
+  }
   std::string encode_frame(const Message& m);
   void shutdown();
 
@@ -182,6 +216,7 @@ class Host : public Messenger {
   uint64_t ticks_ = 0;
   std::string halted_;
   bool stopping_ = false;
+  LogLimit log_limit_;
 };
 
 // ---------------------------------------------------------------- Conn
@@ -197,7 +232,7 @@ void Conn::read() {
     }
     last_read_ = Clock::now();
     if (!decoder_.feed(std::string_view(buf_.data(), n))) {
-      host_.bad_input(self, decoder_.error());
+      host_.bad_input(self, "bad frame", decoder_.error());
       host_.on_closed(self);
       return;
     }
@@ -209,7 +244,7 @@ void Conn::read() {
       }
     }
     if (decoder_.failed()) {
-      host_.bad_input(self, decoder_.error());
+      host_.bad_input(self, "bad frame", decoder_.error());
       host_.on_closed(self);
       return;
     }
@@ -373,7 +408,7 @@ void Host::accept() {
     if (!ec) {
       std::erase_if(sessions_, [](auto& w) { return w.expired(); });
       if (sessions_.size() >= kMaxClients) {
-        spdlog::warn("refusing a connection: {} connections open", sessions_.size());
+        warn_limited("too many connections", "refusing a connection: {} connections open", sessions_.size());
       } else {
         auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
                                         run_.config.max_frame_bytes, kClientQueueBytes);
@@ -388,20 +423,17 @@ void Host::accept() {
 void Host::connect(PeerLink& link) {
   if (stopping_ || link.connecting || link.conn) return;
   link.connecting = true;
+  link.last_attempt = Clock::now();
   auto resolver = std::make_shared<tcp::resolver>(io_);
   PriestId id = link.addr.id;
   auto retry = [this, id](const std::string& why) {
     auto& l = links_[id];
     l.connecting = false;
-    if (!l.warned) {
-      spdlog::warn("cannot reach priest {} at {}:{}: {}; retrying", id, l.addr.host, l.addr.port, why);
+    if (!l.warned && warn_limited("cannot reach priest " + std::to_string(id),
+                                  "cannot reach priest {} at {}:{}: {}; retrying", id, l.addr.host,
+                                  l.addr.port, why))
       l.warned = true;
-    }
-    l.retry->expires_after(l.backoff);
-    l.backoff = std::min(l.backoff * 2, std::chrono::milliseconds(500));
-    l.retry->async_wait([this, id](asio::error_code ec) {
-      if (!ec) connect(links_[id]);
-    });
+    retry_later(l, kConnectBackoffCap);
   };
   resolver->async_resolve(
       link.addr.host, std::to_string(link.addr.port),
@@ -423,8 +455,9 @@ void Host::connect(PeerLink& link) {
           if (ec) return retry(ec.message());
           auto& l = links_[id];
           l.connected_at = l.heard = Clock::now();
+          l.heard_since_connect = false;
           l.connecting = false;
-          l.backoff = std::chrono::milliseconds(50);
+          // (the back-off starts over only once the link has proved itself: see on_closed)
           if (l.warned) spdlog::info("reached priest {} again", id);
           l.warned = false;
           l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
@@ -436,14 +469,56 @@ void Host::connect(PeerLink& link) {
       });
 }
 
-void Host::on_closed(const std::shared_ptr<Conn>& c) {
-  if (c->kind == Conn::Kind::PeerOut) {
-    auto it = links_.find(c->peer);
-    if (it != links_.end() && it->second.conn == c) {
-      it->second.conn.reset();
-      if (!stopping_) connect(it->second);
-    }
+// Waits the link's back-off (at most `cap`), then connects; doubles the back-off up to
+// `cap`. Returns the wait.
+std::chrono::milliseconds Host::retry_later(PeerLink& link, std::chrono::milliseconds cap) {
+  auto wait = std::min(link.backoff, cap);
+  link.backoff = std::min(wait * 2, cap);
+  PriestId id = link.addr.id;
+  link.retry->expires_after(wait);
+  link.retry->async_wait([this, id](asio::error_code ec) {
+    if (!ec) connect(links_[id]);
+  });
+  return wait;
+}
+
+// Connects now, skipping the back-off, unless the last attempt began less than
+// kMinReconnectGap ago: then as soon as that much time has passed.
+void Host::connect_soon(PeerLink& link) {
+  if (stopping_ || link.conn || link.connecting) return;
+  auto at = link.last_attempt + kMinReconnectGap;
+  if (Clock::now() >= at) {
+    link.retry->cancel();
+    return connect(link);
   }
+  PriestId id = link.addr.id;
+  link.retry->expires_at(at);  // (cancels the back-off's wait, if any)
+  link.retry->async_wait([this, id](asio::error_code ec) {
+    if (!ec) connect(links_[id]);
+  });
+}
+
+void Host::on_closed(const std::shared_ptr<Conn>& c) {
+  if (c->kind != Conn::Kind::PeerOut) return;
+  auto it = links_.find(c->peer);
+  if (it == links_.end() || it->second.conn != c) return;
+  auto& l = it->second;
+  l.conn.reset();
+  if (stopping_) return;
+  auto up = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - l.connected_at);
+  if (up >= kLinkProven || l.heard_since_connect) {
+    // A link that worked: the peer has probably restarted; try again at once.
+    l.backoff = kFirstBackoff;
+    return connect_soon(l);
+  }
+  // Closed at once, before a word: a priest not bootstrapped yet, or one whose membership
+  // does not hold us. Reconnecting at once would be a loop of thousands a second.
+  auto wait = retry_later(l, kClosedBackoffCap);
+  warn_limited("closed early " + std::to_string(l.addr.id),
+               "priest {} at {}:{} closed our link {} ms after we connected, before saying "
+               "anything; is it bootstrapped, with a membership that holds priest {}? retrying "
+               "in {} ms",
+               l.addr.id, l.addr.host, l.addr.port, up.count(), run_.id, wait.count());
 }
 
 // False if the message could not be queued (no link, or the link's queue is full): it is
@@ -488,12 +563,15 @@ std::string Host::encode_frame(const Message& m) {
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerIn) {
-    if (auto l = links_.find(c->peer); l != links_.end()) l->second.heard = Clock::now();
+    if (auto l = links_.find(c->peer); l != links_.end()) {
+      l->second.heard = Clock::now();
+      l->second.heard_since_connect = true;
+    }
     // The hot path: read the message straight from the text, no JSON tree.
     auto m = decode_text(payload);
-    if (!m) return bad_input(c, "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
+    if (!m) return bad_input(c, "bad message", "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
     if (m->from != c->peer || m->to != run_.id)
-      return bad_input(c, "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
+      return bad_input(c, "misaddressed frame", "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
                               " on the link of priest " + std::to_string(c->peer));
     if (!priest_ || !halted_.empty()) return;
     priest_->step(*m);
@@ -501,9 +579,9 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
     return;
   }
   auto j = parse_object(payload);
-  if (!j) return bad_input(c, "frame is not a JSON object");
+  if (!j) return bad_input(c, "not an object", "frame is not a JSON object");
   auto t = j->find("type");
-  if (t == j->end() || !t->is_string()) return bad_input(c, "frame has no type");
+  if (t == j->end() || !t->is_string()) return bad_input(c, "no type", "frame has no type");
   const std::string& type = t->get_ref<const std::string&>();
 
   if (c->kind == Conn::Kind::Unknown) {
@@ -512,15 +590,15 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       PriestId id = from != j->end() && from->is_number_unsigned() ? from->get<PriestId>() : 0;
       bool member = false;
       for (auto& m : membership_) member |= m.id == id && id != run_.id;
-      if (!member) return bad_input(c, "hello from " + std::to_string(id) + ", not a priest of this parliament");
+      if (!member)
+        return bad_input(c, "hello from stranger " + std::to_string(id),
+                         "hello from " + std::to_string(id) + ", not a priest of this parliament" +
+                             (membership_.empty() ? "; this priest is not bootstrapped yet" : ""));
       c->kind = Conn::Kind::PeerIn;
       c->peer = id;
-      // The peer is back: reach it now rather than when our back-off expires.
-      if (auto l = links_.find(id); l != links_.end() && !l->second.conn && !l->second.connecting) {
-        l->second.retry->cancel();
-        l->second.backoff = std::chrono::milliseconds(50);
-        connect(l->second);
-      }
+      // The peer is back: reach it now rather than when our back-off expires (at most once
+      // per kMinReconnectGap). The back-off itself starts over once the link proves itself.
+      if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
       return;
     }
     c->kind = Conn::Kind::Client;
@@ -545,7 +623,7 @@ void Host::on_tick() {
       auto now = Clock::now();
       for (auto& w : sessions_)
         if (auto c = w.lock(); c && c->half_frame_stale(now)) {
-          spdlog::warn("closing connection from {}: half a frame and then silence", c->name);
+          warn_limited("half a frame " + c->ip, "closing connection from {}: half a frame and then silence", c->name);
           c->close();
         }
     }
@@ -615,7 +693,7 @@ void Host::reply(const ClientReply& r) {
   auto c = w.conn.lock();
   if (!c) return;
   if (!c->send(reply_frame(w.client, w.request, r))) {
-    spdlog::warn("closing connection from {}: it does not read its replies", c->name);
+    warn_limited("unread replies " + c->ip, "closing connection from {}: it does not read its replies", c->name);
     c->close();
   }
 }
@@ -627,7 +705,7 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   if (type == "status") out = status_json();
   else if (type == "ledger") out = ledger_json(j);
   else if (type == "bootstrap") out = bootstrap(j);
-  else return bad_input(c, "unknown frame type \"" + type + "\"");
+  else return bad_input(c, "unknown type", "unknown frame type \"" + type + "\"");
   c->send(frame(out));
 }
 
@@ -636,7 +714,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   if (client == j.end() || !client->is_number_unsigned() || client->get<uint64_t>() == 0 ||
       request == j.end() || !request->is_number_unsigned() || request->get<uint64_t>() == 0 ||
       decree == j.end() || !decree->is_string())
-    return bad_input(c, "propose needs client (>0), request (>0) and decree (a string)");
+    return bad_input(c, "bad propose", "propose needs client (>0), request (>0) and decree (a string)");
   uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
   const std::string& text = decree->get_ref<const std::string&>();
   auto refuse = [&](const std::string& why) {

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -200,6 +201,55 @@ struct RawSocket {
           return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
         },
         within);
+  }
+};
+
+// The lines of a log file that contain `what` and, if `also` is not empty, one of `also`.
+size_t count_lines(const fs::path& log, const std::string& what, const std::vector<std::string>& also = {}) {
+  std::ifstream in(log);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(what) == std::string::npos) continue;
+    bool any = also.empty();
+    for (auto& a : also) any |= line.find(a) != std::string::npos;
+    n += any;
+  }
+  return n;
+}
+
+// A listening socket on 127.0.0.1 that the test serves itself.
+struct RawListener {
+  int fd = -1;
+  explicit RawListener(uint16_t port) {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 64) != 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  ~RawListener() {
+    if (fd >= 0) close(fd);
+  }
+  // Accepts every connection for `window` and closes it at once; returns how many there were.
+  size_t accept_and_close(std::chrono::milliseconds window) {
+    size_t n = 0;
+    auto until = std::chrono::steady_clock::now() + window;
+    for (auto now = std::chrono::steady_clock::now(); now < until; now = std::chrono::steady_clock::now()) {
+      pollfd p{fd, POLLIN, 0};
+      int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+      if (poll(&p, 1, left) <= 0) continue;
+      int c = accept(fd, nullptr, nullptr);
+      if (c < 0) continue;
+      close(c);
+      ++n;
+    }
+    return n;
   }
 };
 
@@ -400,5 +450,113 @@ TEST_CASE("a priest whose disk is full stops acknowledging; the others carry on"
   REQUIRE(mine.records.size() <= theirs.records.size());
   for (size_t i = 0; i < mine.records.size(); ++i) CHECK(mine.records[i] == theirs.records[i]);
   for (auto& [n, text] : acked) CHECK(theirs.records.at(n - 1)[5] == text);
+  fs::remove_all(parl.dir);
+}
+
+// A priest that is not bootstrapped closes the link of every priest that says hello to it.
+// The others must not reconnect to it thousands of times a second, and its log must not
+// say so thousands of times either.
+TEST_CASE("a blank priest causes no reconnect storm and no flood of warnings") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  // Priests 1 and 2 are told the membership of three; priest 3 never is.
+  const nlohmann::json boot = {{"type", "bootstrap"}, {"priests", priests_to_json(parl.config.priests)}};
+  for (PriestId id : {1u, 2u}) {
+    bool booted = eventually(
+        [&] {
+          auto r = call_priest(*parl.config.find(id), boot, 500ms);
+          return r && (*r)["type"] == "bootstrapped";
+        },
+        10s);
+    REQUIRE(booted);
+  }
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+
+  // A fixed window in which to count a rate: before the fix, priest 3 logged some 6,000
+  // "not a priest of this parliament" lines a second.
+  std::this_thread::sleep_for(3s);
+  auto strangers = [&] { return count_lines(parl.log(3), "not a priest of this parliament"); };
+  auto about_3 = [&](PriestId id) {
+    return count_lines(parl.log(id), "priest 3", {"reach", "link", "retry", "reconnect"});
+  };
+  size_t seen = strangers();
+  INFO("priest 3 logged " << seen << " hellos from strangers; priests 1 and 2 logged " << about_3(1)
+                          << " and " << about_3(2) << " lines about their links to it");
+  CHECK(seen >= 1);  // it does say so, once
+  CHECK(seen < 50);
+  CHECK(about_3(1) < 50);
+  CHECK(about_3(2) < 50);
+
+  // The same warning from the same address is rate-limited, however fast it comes.
+  for (int i = 0; i < 200; ++i) {
+    RawSocket raw(parl.config.find(3)->port);
+    REQUIRE(raw.fd >= 0);
+    std::string framed;
+    append_frame(framed, R"({"type":"hello","from":1})");
+    REQUIRE(raw.send_bytes(framed));
+    REQUIRE(raw.closed_by_peer(2s));
+  }
+  size_t after = strangers();
+  INFO("after 200 more hellos from the test, priest 3 has logged " << after);
+  CHECK(after < 50);
+
+  // A peer that accepts and at once closes is retried with back-off: the test plays
+  // priest 3 and counts the connections priests 1 and 2 open in 3 s.
+  parl.kill9(3);
+  std::unique_ptr<RawListener> fake;
+  REQUIRE(eventually(
+      [&] {
+        fake = std::make_unique<RawListener>(parl.config.find(3)->port);
+        return fake->fd >= 0;
+      },
+      5s));
+  size_t accepted = fake->accept_and_close(3s);
+  INFO("priests 1 and 2 connected " << accepted << " times in 3 s to a priest that closes at once");
+  CHECK(accepted >= 1);
+  CHECK(accepted < 50);
+
+  // A hello from priest 3 still sends the others to it at once, skipping the back-off, but
+  // no more often than every 100 ms, however many hellos come (here: as many as the test
+  // can send in 2 s, each on a fresh connection).
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> hellos{0};
+  std::thread sender([&] {
+    std::string framed;
+    append_frame(framed, R"({"type":"hello","from":3})");
+    while (!stop)
+      for (PriestId id : {1u, 2u}) {
+        RawSocket raw(parl.config.find(id)->port);
+        if (raw.fd >= 0 && raw.send_bytes(framed)) ++hellos;
+      }
+  });
+  accepted = fake->accept_and_close(2s);
+  stop = true;
+  sender.join();
+  INFO("with " << hellos << " hellos from priest 3 in 2 s, priests 1 and 2 connected to it "
+               << accepted << " times");
+  CHECK(hellos >= 100);
+  CHECK(accepted >= 2);
+  CHECK(accepted < 100);
+  fake.reset();
+
+  // And once priest 3 is bootstrapped, its hello brings the others' links back: it learns
+  // the decrees the parliament passes.
+  parl.start(3);
+  REQUIRE(eventually(
+      [&] {
+        auto r = call_priest(*parl.config.find(3), boot, 500ms);
+        return r && (*r)["type"] == "bootstrapped";
+      },
+      10s));
+  Proposer proposer(parl.config.priests, random_client_id());
+  auto out = proposer.propose("after the blank priest was bootstrapped", 10s);
+  REQUIRE(out.passed);
+  CHECK(eventually(
+      [&] {
+        auto st = parl.status(3);
+        return st && st->value("passed_len", uint64_t(0)) >= out.decree_no;
+      },
+      10s));
   fs::remove_all(parl.dir);
 }

@@ -2,20 +2,29 @@
 //
 // It plays every role of the paper: it votes (keeps its promise next_bal and its votes),
 // it may stand for president (next ballot / last vote), and as president it passes many
-// decrees at once with begin ballot alone (Multi-Paxos). It does no I/O: the host
-// (server/transport.cpp, or the simulator in tests/sim) drives it:
+// decrees at once with begin ballot alone (Multi-Paxos). It does no I/O. The host calls
+// tick() every tick, step(msg) for every message from a priest (itself included) and
+// propose(req) for every client proposal, then hands the priest to its Clerk
+// (proto/clerk.hpp), which takes every Ready and carries it out in the one safe order:
+// promise and votes durable before any message that asserts them, then the ledger, then
+// clients and catch-up. paxos-priest, the simulator and the explorer all use that Clerk.
 //
-//   host calls tick() every tick, step(msg) for every message from a priest (including
-//   itself), propose(req) for every client proposal; then take_ready() and, IN THIS ORDER:
-//     1. make ready.promise and ready.votes durable (append + fdatasync; one fdatasync may
-//        cover several ready batches);
-//     2. only then send the NextBallot, LastVote, Voted and VoteNo of ready.messages (one
-//        sent before the promise/vote it carries is on disk breaks B1/B3 after a crash).
-//        BeginBallot, Success, Failed, Forward and Answer assert nothing about this priest's
-//        disk and may leave at once. Messages to itself are fed back to step();
-//     3. append ready.passed to the ledger (contiguous, in decree-number order);
-//     4. send ready.replies to clients and fulfil ready.catch_up from the ledger on disk.
-//   If step 1 fails the host must stop: send nothing from this ready, ever again.
+// How a priest comes to record a decree as passed (the only two ways), and why each is safe:
+//   1. Its own vote, on the word of that vote's president (learn_commit). A begin or
+//      successful ballot of ballot b, believed only from b's priest (B1), says commit_no:
+//      every decree up to it passed. The president of b says so only of numbers where its
+//      own tally in b reached a majority (B2), of numbers below first_open_ that it never
+//      began in b, and of numbers it learned by catch-up whose decree is the one it began
+//      there in b (same origin ballot: the same proposal). So at a number where this priest
+//      voted in ballot b, the decree of that vote is the one that passed. A president that
+//      learns by catch-up that a number it holds open passed with another decree steps down
+//      before it sends anything more (on_catch_up): it can no longer say commit_no there.
+//   2. A ledger (on_catch_up): a ledger holds only decrees recorded by way 1 or 2, so only
+//      chosen ones; catch-up is its own message and never a commit.
+// Safety of the votes themselves: B1 (unique ballots, promise durable before next ballot),
+// B2 (majorities), B3 (become_president re-proposes, at each open number, the decree of the
+// highest-ballot vote its quorum reports; a last vote reports only votes cast, each in its
+// own ballot). The argument in full: docs/SAFETY.md.
 //
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once

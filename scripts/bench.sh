@@ -37,7 +37,7 @@ if [ "$mode" = smoke ]; then
 else
   scripts/setup.sh >&2
 fi
-bin=build/bin
+bin=${PARLIAMENT_BIN:-build/bin}  # PARLIAMENT_BIN: other binaries, e.g. for a before/after comparison
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-bench.XXXXXX")
 god_pid=""

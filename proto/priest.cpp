@@ -283,6 +283,10 @@ void Priest::become_president() {
       if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
     }
   uint64_t last = chosen.empty() ? max_len : std::max(max_len, chosen.rbegin()->first);
+  // Decrees it knows passed beyond a gap are never begun again, but new ones begin above
+  // them; the numbers between with no vote reported get olive-day decrees (no decree can
+  // have passed there in a ballot below this one: some priest of the quorum would report it).
+  if (!passed_ahead_.empty()) last = std::max(last, passed_ahead_.rbegin()->first);
 
   role_ = Role::President;
   set_president(opt_.id);
@@ -742,7 +746,8 @@ void Priest::answer(const Waiter& w, uint64_t decree_no, std::string error, bool
 // Whoever holds more of the ledger than a peer it hears from sends it the difference, one
 // chunk at a time, once the peer is stuck: behind, and its ledger not growing for two ticks
 // (a peer that is merely a commit message behind learns by itself). The next chunk goes
-// when the peer has taken the last, or after a silence.
+// once the peer's ledger has stopped growing again for two ticks (it says its length in
+// every message, and acknowledges each chunk), or after a silence.
 void Priest::maybe_catch_up(PriestId peer) {
   if (peer == opt_.id) return;
   uint64_t plen = peer_len_[peer];

@@ -54,7 +54,7 @@ struct PriestOptions {
   size_t max_in_flight = 8192;             // decrees begun but not yet passed
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
   size_t max_queued = 100000;              // client proposals waiting for a ballot
-  size_t catch_up_chunk = 2048;            // decrees per catch-up successful ballot
+  size_t catch_up_chunk = 2048;            // decrees per catch-up message
   uint64_t seed = 1;
 };
 
@@ -87,7 +87,7 @@ struct ClientReply {
 };
 
 // Ask the host to send `to` the passed decrees from_no..upto_no from its ledger, as a
-// successful ballot carrying them (catch-up).
+// catch-up message (the Clerk does).
 struct CatchUp {
   PriestId to = 0;
   uint64_t from_no = 0;

@@ -102,6 +102,9 @@ Result<std::vector<Entry>> Archive::read_ledger(uint64_t from_no, uint64_t upto_
 
 Status Archive::compact_if_large(const Priest& priest) {
   if (votes_->bytes() <= kCompactVotesBytes) return ok_status();
+  // Only when the ledger holds every decree the priest knows passed: the votes compaction
+  // drops are those at numbers up to the priest's passed_len.
+  if (priest.passed_len() != ledger_->length()) return ok_status();
   auto t0 = std::chrono::steady_clock::now();
   // The votes dropped below are covered by the ledger only once the ledger is durable.
   if (auto s = ledger_->sync(); !s) return s;

@@ -267,3 +267,31 @@ TEST_CASE("catch-up is its own message and never a commit: its ballot and sender
       }
   CHECK_FALSE(reported);  // decree 1 is in its ledger now: nothing open to report
 }
+
+// A candidate that learned by catch-up a decree beyond a gap never begins that number again,
+// and begins new decrees above it (before, its third proposal was begun at the passed number
+// and the priest aborted on its invariant).
+TEST_CASE("a new president begins new decrees above a decree it knows passed beyond a gap", "[priest]") {
+  Chamber c(3);
+  Message cu;
+  cu.kind = Kind::CatchUp;
+  cu.from = 2;
+  cu.to = 1;
+  cu.passed_len = 3;
+  Decree known{false, 7, 1, "known", {1, 2}};
+  cu.entries.push_back(Entry{3, {1, 2}, known});
+  c.priests[1]->step(cu);
+  c.drain();
+  CHECK(c.ledgers[1].empty());  // decrees 1 and 2 are not known: a gap
+  c.elect(1);
+  for (uint64_t r = 1; r <= 3; ++r) c.propose(1, r, 9, r, "new " + std::to_string(r));
+  for (int t = 0; t < 20; ++t) c.tick();
+  for (PriestId id : {1, 2, 3}) {
+    INFO("priest " << id);
+    REQUIRE(c.ledgers[id].size() == 6);
+    CHECK(c.ledgers[id][0].decree.olive_day);
+    CHECK(c.ledgers[id][1].decree.olive_day);
+    CHECK(c.ledgers[id][2].decree == known);
+    CHECK(c.ledgers[id][3].decree.text == "new 1");
+  }
+}

@@ -715,27 +715,23 @@ TEST_CASE("vote log: damage to records known synced is refused, naming the file 
     set_byte(path, at, 'S');
     expect = "byte offset " + std::to_string(row_start(d, at));
   }
+  // A compacted votes.csv holding one vote, "only".
+  auto compact_one = [&] {
+    VoteLog::Loaded loaded;
+    auto r = VoteLog::open(path, loaded);
+    REQUIRE(r.ok());
+    auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+    REQUIRE((*r)->compact({5, 2}, {vote(1, "only", {5, 2}, {4, 1})}, *ledger).ok());
+  };
   SECTION("a flipped byte in the last record of a compacted file, nothing after it") {
-    {
-      VoteLog::Loaded loaded;
-      auto r = VoteLog::open(path, loaded);
-      REQUIRE(r.ok());
-      auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
-      REQUIRE((*r)->compact({5, 2}, {vote(1, "only", {5, 2}, {4, 1})}, *ledger).ok());
-    }
+    compact_one();
     std::string d = data_of(path);
     size_t at = d.find("only");
     set_byte(path, at, 'O');
     expect = "byte offset " + std::to_string(row_start(d, at));
   }
   SECTION("a compacted file whose last record is lost") {
-    {
-      VoteLog::Loaded loaded;
-      auto r = VoteLog::open(path, loaded);
-      REQUIRE(r.ok());
-      auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
-      REQUIRE((*r)->compact({5, 2}, {vote(1, "only", {5, 2}, {4, 1})}, *ledger).ok());
-    }
+    compact_one();
     std::string d = data_of(path);
     size_t last = row_start(d, d.size() - 1);
     zero_range(path, last, d.size());

@@ -86,9 +86,6 @@ class Clerk {
 
   bool halted() const { return !halted_.empty(); }
   const std::string& why_halted() const { return halted_; }
-  // Messages waiting for the disk, and whether a sync is under way (tests, status).
-  size_t waiting_for_disk() const { return gated_.size(); }
-  bool syncing() const { return syncing_ > 0; }
   // The clerk's own state as text (the explorer's state hashing).
   std::string fingerprint() const;
 

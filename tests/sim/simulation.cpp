@@ -167,8 +167,7 @@ class World {
     return true;
   }
 
-  void reply(PriestId at, const ClientReply& rep) {
-    (void)at;
+  void reply(const ClientReply& rep) {
     auto t = tokens_.find(rep.token);
     if (t == tokens_.end()) return;
     Client& c = clients_[t->second.first];
@@ -339,24 +338,24 @@ class World {
     }
     // a minority cut off for long, then its links healed one at a time
     if (p_.slow_heal && now_ == p_.slow_heal_at) {
-      slow_side_.clear();
+      std::vector<PriestId> side;
       size_t k = 1 + rng_() % ((members_.size() - 1) / 2);
       PriestId pres = 0;
       for (PriestId id : members_)
         if (nodes_[id].priest && nodes_[id].priest->role() == Role::President) pres = id;
-      if (pres && chance(0.7)) slow_side_.push_back(pres);
-      while (slow_side_.size() < k) {
+      if (pres && chance(0.7)) side.push_back(pres);
+      while (side.size() < k) {
         PriestId id = any_priest();
-        if (std::find(slow_side_.begin(), slow_side_.end(), id) == slow_side_.end()) slow_side_.push_back(id);
+        if (std::find(side.begin(), side.end(), id) == side.end()) side.push_back(id);
       }
-      for (PriestId a : slow_side_)
+      for (PriestId a : side)
         for (PriestId b : members_)
-          if (std::find(slow_side_.begin(), slow_side_.end(), b) == slow_side_.end()) {
+          if (std::find(side.begin(), side.end(), b) == side.end()) {
             cut(a, b);
             slow_links_.push_back({a, b});
           }
       std::shuffle(slow_links_.begin(), slow_links_.end(), rng_);
-      log("long partition of a minority of " + std::to_string(slow_side_.size()) + " priests");
+      log("long partition of a minority of " + std::to_string(side.size()) + " priests");
     }
     if (p_.slow_heal && now_ > p_.slow_heal_at + p_.slow_heal_hold && !slow_links_.empty() &&
         (now_ - p_.slow_heal_at - p_.slow_heal_hold) % p_.slow_heal_step == 0) {
@@ -537,7 +536,6 @@ class World {
   uint64_t now_ = 0;
   uint64_t seq_ = 0;
   uint64_t partition_until_ = 0;
-  std::vector<PriestId> slow_side_;
   std::vector<std::pair<PriestId, PriestId>> slow_links_;
   std::vector<PriestId> members_;
   std::vector<Node> nodes_;
@@ -555,7 +553,7 @@ class World {
 };
 
 bool SimMessenger::send(const Message& m) { return world->send(m); }
-void SimMessenger::reply(const ClientReply& r) { world->reply(id, r); }
+void SimMessenger::reply(const ClientReply& r) { world->reply(r); }
 void SimMessenger::note(const std::string& line) { world->log(line); }
 
 }  // namespace

@@ -62,6 +62,7 @@ void Clerk::votes_synced(const Status& s) {
 
 void Clerk::carry_out(Ready& r) {
   for (auto& n : r.notes) messenger_.note(n);
+  if (r.peers) messenger_.peers(*r.peers);  // links first: this Ready's messages use them
   // 1. The promise and votes are written; messages that rely on them wait for the sync.
   if (r.promise || !r.votes.empty()) {
     Status s = ok_status();
@@ -78,6 +79,7 @@ void Clerk::carry_out(Ready& r) {
   // 3. The ledger.
   if (!r.passed.empty())
     if (auto s = disk_.append_ledger(r.passed); !s) return halt(s.error());
+  if (r.membership) messenger_.membership(*r.membership);  // after the ledger that sets it
   // 4. Clients and catch-up.
   for (auto& rep : r.replies) messenger_.reply(rep);
   for (auto& c : r.catch_up) {

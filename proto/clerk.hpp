@@ -12,7 +12,8 @@
 //      (begin ballot, successful and failed ballot, catch-up, forward, answer) leave at once,
 //      so they may overtake waiting ones. Messages to this priest itself are stepped into
 //      it, in the same order and under the same rule;
-//   3. passed decrees are appended to the ledger (Disk::append_ledger);
+//   3. passed decrees are appended to the ledger (Disk::append_ledger), then a membership
+//      they set is handed to the host (Messenger::membership);
 //   4. clients are answered and catch-up is read from the ledger and sent.
 // One sync covers every write made before it began (group commit). A failed write, sync,
 // append or ledger read halts the clerk for good: nothing of that Ready or any later one
@@ -62,6 +63,11 @@ class Messenger {
   virtual void reply(const ClientReply& r) = 0;
   // A sentence for the log (what the priest says happened).
   virtual void note(const std::string& line) = 0;
+  // The priests to keep links to changed (Ready::peers); called before the Ready's messages.
+  virtual void peers(const std::vector<PriestAddress>&) {}
+  // A membership decree passed and is appended to the ledger (Ready::membership): record
+  // the membership (membership.json) once that ledger is durable.
+  virtual void membership(const Membership&) {}
 };
 
 // Messages that assert something about their sender's disk, and so wait for its sync:

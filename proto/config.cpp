@@ -54,6 +54,11 @@ Result<std::vector<PriestAddress>> parse_priests(const json& arr, const std::str
         return R::failure(at + ".listen: must be a non-empty string");
       a.listen = l->get<std::string>();
     }
+    if (auto inc = p.find("incarnation"); inc != p.end()) {
+      auto v = inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
+      if (!v) return R::failure(at + ".incarnation: must be 16 hex digits, not all zero");
+      a.incarnation = *v;
+    }
     out.push_back(std::move(a));
   }
   std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.id < y.id; });
@@ -62,9 +67,31 @@ Result<std::vector<PriestAddress>> parse_priests(const json& arr, const std::str
 
 json priests_to_json(const std::vector<PriestAddress>& priests) {
   json arr = json::array();
-  for (const auto& p : priests)
-    arr.push_back({{"id", p.id}, {"host", p.host}, {"port", p.port}, {"listen", p.listen}});
+  for (const auto& p : priests) {
+    json j = {{"id", p.id}, {"host", p.host}, {"port", p.port}, {"listen", p.listen}};
+    if (p.incarnation) j["incarnation"] = incarnation_text(p.incarnation);
+    arr.push_back(std::move(j));
+  }
   return arr;
+}
+
+std::string incarnation_text(uint64_t incarnation) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, incarnation >>= 4) s[i] = digits[incarnation & 15];
+  return s;
+}
+
+std::optional<uint64_t> parse_incarnation(std::string_view text) {
+  if (text.size() != 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  if (v == 0) return std::nullopt;
+  return v;
 }
 
 namespace {

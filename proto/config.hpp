@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,9 @@ struct PriestAddress {
   std::string host;
   uint16_t port = 0;
   std::string listen;
+  // Which life of priest `id` this is: drawn when its data directory is first initialised
+  // (server/storage.hpp). 0 = not known (a configuration file names addresses only).
+  uint64_t incarnation = 0;
   bool operator==(const PriestAddress&) const = default;
 };
 
@@ -47,9 +51,16 @@ struct Config {
 // Errors read "FILE: FIELD: what is wrong".
 Result<Config> parse_config(std::string_view text, const std::string& file_name);
 
-// The membership part alone (what the god sends and each priest persists).
+// The membership part alone (what the god sends and each priest persists). Each entry may
+// carry "incarnation" as 16 hex digits (proto/membership.hpp).
 Result<std::vector<PriestAddress>> parse_priests(const nlohmann::json& j,
                                                  const std::string& where);
 nlohmann::json priests_to_json(const std::vector<PriestAddress>& priests);
 
+}  // namespace parliament
+
+namespace parliament {
+// An incarnation as text: 16 lower-case hex digits; parse accepts exactly that, non-zero.
+std::string incarnation_text(uint64_t incarnation);
+std::optional<uint64_t> parse_incarnation(std::string_view text);
 }  // namespace parliament

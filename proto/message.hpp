@@ -23,7 +23,10 @@
 namespace parliament {
 
 // A decree: a client's text, tagged with the client and its request number so that a retry
-// never passes twice; or the olive-day decree (a no-op a new president uses to fill a gap).
+// never passes twice; or the olive-day decree (a no-op a new president uses to fill a gap);
+// or a membership decree (client 0; text: the membership it sets, proto/membership.hpp).
+// In a Forward, a membership "decree" carries the god's change request (change_to_json) for
+// the president to turn into the decree.
 struct Decree {
   bool olive_day = false;
   uint64_t client = 0;   // 0 = no client (olive-day)
@@ -33,8 +36,10 @@ struct Decree {
   // of the value agreed on, so every ledger records the same ballot for a decree even when
   // a later president re-proposes it (B3) in a higher ballot.
   Ballot origin;
+  bool membership = false;
 
   static Decree olive(const Ballot& b) { return Decree{true, 0, 0, {}, b}; }
+  bool from_client() const { return !olive_day && !membership; }
   bool operator==(const Decree&) const = default;
 };
 
@@ -81,6 +86,9 @@ struct Message {
   uint64_t token = 0;
   bool outcome_unknown = false;  // Answer with error: the decree may still pass
   std::string error;
+  // Not on the wire: the incarnation of the sender, as the host knows it from the connection
+  // it arrived on (its hello); set by the sending Priest for its own messages.
+  uint64_t incarnation = 0;
 };
 
 // The JSON text of a frame's payload, written and read without a JSON tree (the hot path).

@@ -65,6 +65,10 @@ void put_decree(std::string& o, const Decree& d) {
     key(o, "olive_day");
     o += "true";
   } else {
+    if (d.membership) {
+      key(o, "membership");
+      o += "true";
+    }
     key(o, "text");
     put_string(o, d.text);
     key(o, "client");
@@ -289,7 +293,8 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
                                        "decree_no", "passed_len", "last_no", "commit_no", "token",
                                        "error", "outcome_unknown", "decree", "decrees"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
-    static const char* decree_keys[] = {"olive_day", "text", "client", "request", "origin"};
+    static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
+                                        "origin"};
     auto known = [&](auto& keys) {
       for (const char* k : keys)
         if (key_ == k) return true;
@@ -396,6 +401,9 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
     if (key_ == "olive_day") {
       if (v.kind != Value::Bool) return fail("decree.olive_day is not a boolean");
       d.olive_day = v.b;
+    } else if (key_ == "membership") {
+      if (v.kind != Value::Bool) return fail("decree.membership is not a boolean");
+      d.membership = v.b;
     } else if (key_ == "text") {
       if (v.kind != Value::String) return fail("decree.text is missing or not a string");
       d.text = *v.s;
@@ -416,6 +424,8 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
   bool finish_decree(const char* name) {
     Decree& d = *decree_;
     if (!(decree_seen_ & 8)) return fail(std::string(name) + ".origin missing or malformed");
+    if (d.olive_day && d.membership)
+      return fail(std::string(name) + " is both olive-day and membership");
     if (d.olive_day) {
       d.client = d.request = 0;
       d.text.clear();

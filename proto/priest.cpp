@@ -34,12 +34,16 @@ const char* name_of(Role r) {
 
 Priest::Priest(PriestOptions options, Restored restored)
     : opt_(std::move(options)),
-      quorum_(quorum_size(opt_.members.size())),
       rng_(opt_.seed * 0x9E3779B97F4A7C15ull + opt_.id),
       next_bal_(restored.next_bal),
       passed_len_(restored.ledger_len),
       clients_(std::move(restored.clients)) {
-  std::sort(opt_.members.begin(), opt_.members.end());
+  Membership m = opt_.membership;
+  if (m.priests.empty())
+    for (PriestId id : opt_.members) m.priests.push_back(PriestAddress{id, "", 0, "", 0});
+  std::sort(m.priests.begin(), m.priests.end(), [](auto& x, auto& y) { return x.id < y.id; });
+  eras_[m.decree_no + 1] = std::move(m);
+  tell_peers();
   for (auto& [n, e] : restored.votes)
     if (n > passed_len_) votes_.emplace(n, e);
   max_round_seen_ = next_bal_.round;
@@ -64,13 +68,39 @@ void Priest::tick() {
     }
     check_quorum();
     check_gap();
+    if (change_ && !change_->begun && change_->change.op != Change::Op::Remove) {
+      // A priest being taught that is never heard from: tell the god rather than wait.
+      auto h = heard_tick_.find(change_->change.priest.id);
+      bool silent = h == heard_tick_.end() || h->second < change_->since;
+      if (silent && now_ - change_->since >= 4 * opt_.election_timeout_ticks)
+        end_change("priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
+                       incarnation_text(change_->change.priest.incarnation) + " at " +
+                       change_->change.priest.host + ":" +
+                       std::to_string(change_->change.priest.port) +
+                       " did not answer the president; is it running, and was it told to join?",
+                   0);
+    }
   } else if (now_ >= election_deadline_) {
     stand_for_president();
+  } else if (role_ == Role::Candidate && awaiting_len_ && now_ % opt_.heartbeat_ticks == 0) {
+    // Waiting to learn what its quorum holds: remind those priests how far it has got.
+    for (auto& [p, r] : last_votes_)
+      if (r.passed_len > passed_len_ && p != opt_.id) send(make(Kind::CatchUp, p));
   }
 }
 
 void Priest::step(const Message& m) {
-  if (!std::binary_search(opt_.members.begin(), opt_.members.end(), m.from)) return;
+  // Who may say what: a priest of the membership in force speaks only with its incarnation
+  // (a priest that lost its disk is a new one, and votes nowhere until it is replaced by
+  // decree). A priest outside it is heard only when it holds more of the ledger (a member
+  // added by a decree this priest has not learned yet), or when the president is teaching
+  // it the ledger; its last votes and votes count nowhere (on_last_vote, on_voted).
+  const PriestAddress* member = latest().find(m.from);
+  bool learner = change_ && change_->learning(m.from, m.incarnation);
+  if (m.from != opt_.id && !learner) {
+    if (member && member->incarnation != m.incarnation) return stranger(m);
+    if (!member && m.passed_len <= passed_len_ && from_president(m.kind)) return;
+  }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.
   if (from_president(m.kind) && m.ballot.priest != m.from) return;
@@ -107,11 +137,29 @@ void Priest::propose(Proposal p) {
     send(std::move(f));
   } else {
     auto r = reachable();
-    std::string why = r.size() < quorum_
+    std::string why = r.size() < latest().quorum()
                           ? quorum_report()
                           : "no president yet: an election is under way (ballot " +
                                 to_string(next_bal_) + "); retry shortly";
     answer(w, 0, why, false);
+  }
+}
+
+void Priest::propose_change(uint64_t token, const Change& c) {
+  Waiter w{opt_.id, token};
+  if (role_ == Role::President) {
+    handle_change(w, c);
+  } else if (president_ && *president_ != opt_.id) {
+    Message f = make(Kind::Forward, *president_);
+    f.token = token;
+    forwarded_[token] = *president_;
+    Decree d;
+    d.membership = true;
+    d.text = change_to_json(c).dump();
+    f.entries.push_back(Entry{0, {}, std::move(d)});
+    send(std::move(f));
+  } else {
+    answer(w, 0, "no president yet: an election is under way; retry shortly", false);
   }
 }
 
@@ -135,6 +183,9 @@ PriestStatus Priest::status() const {
   s.queued = queue_.size();
   s.waiting = waiting_.size();
   s.passed_ahead = passed_ahead_.size();
+  s.membership = latest();
+  s.voter = voter();
+  if (change_) s.change = describe(change_->change) + (change_->begun ? " (decree begun)" : " (teaching the ledger)");
   return s;
 }
 
@@ -148,6 +199,7 @@ void fp_b(std::string& o, const Ballot& b) {
   o.push_back(',');
 }
 void fp_d(std::string& o, const Decree& d) {
+  if (d.membership) o += "M";
   o += d.olive_day ? "o" : std::to_string(d.client) + "/" + std::to_string(d.request) + "/" + d.text;
   o.push_back('@');
   fp_b(o, d.origin);
@@ -171,6 +223,19 @@ std::string Priest::fingerprint() const {
   fp_u(o, passed_len_);
   fp_u(o, election_deadline_ > now_ ? election_deadline_ - now_ : 0);
   fp_u(o, max_round_seen_);
+  o += "|m";
+  for (auto& [n, era] : eras_) {
+    fp_u(o, n);
+    for (auto& p : era.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
+  }
+  fp_u(o, era_end_);
+  fp_u(o, awaiting_len_);
+  if (change_) {
+    o += change_to_json(change_->change).dump();
+    fp_u(o, change_->begun);
+    age(change_->since, 4 * et + 1);
+    for (auto& w : change_->waiters) fp_u(o, w.token);
+  }
   o += "|v";
   for (auto& [n, e] : votes_) fp_e(o, e);
   o += "|a";
@@ -252,6 +317,10 @@ bool Priest::promise(const Ballot& b) {
 
 void Priest::stand_for_president() {
   if (role_ == Role::President) return;
+  if (!voter()) {  // a priest the membership does not name (yet, or any more) never stands
+    reset_election_timer();
+    return;
+  }
   // B1: a round above every ballot this priest has seen; the ballot is unique because it
   // carries this priest's id, and promised durably (ready.promise) before next ballot leaves.
   max_round_seen_ = std::max(max_round_seen_, next_bal_.round);
@@ -260,6 +329,7 @@ void Priest::stand_for_president() {
   ballot_ = b;
   set_president(std::nullopt);
   last_votes_.clear();
+  awaiting_len_ = 0;
   promise(b);
   reset_election_timer();
   note("priest " + std::to_string(opt_.id) + " stands for president with ballot " +
@@ -273,6 +343,17 @@ void Priest::stand_for_president() {
 void Priest::become_president() {
   uint64_t max_len = passed_len_;
   for (auto& [p, r] : last_votes_) max_len = std::max(max_len, r.passed_len);
+  // The quorum holds decrees this priest has not learned: one of them may be a membership
+  // decree, and then it cannot tell which priests vote above it. It learns them first (the
+  // priests that hold them send them: maybe_catch_up), then stands again.
+  if (max_len > passed_len_) {
+    if (awaiting_len_ != max_len)
+      note("priest " + std::to_string(opt_.id) + " learns decrees " +
+           std::to_string(passed_len_ + 1) + ".." + std::to_string(max_len) +
+           " before it presides (its quorum holds them)");
+    awaiting_len_ = max_len;
+    return;
+  }
   // B3: at every open decree number, the decree of the highest-ballot vote any priest of
   // the quorum reports; an olive-day decree where none voted.
   std::map<uint64_t, Entry> chosen;
@@ -287,6 +368,20 @@ void Priest::become_president() {
   // them; the numbers between with no vote reported get olive-day decrees (no decree can
   // have passed there in a ballot below this one: some priest of the quorum would report it).
   if (!passed_ahead_.empty()) last = std::max(last, passed_ahead_.rbegin()->first);
+  // Its quorum is one of the membership in force above its ledger. The first membership
+  // decree above (one it knows passed, or one it must re-propose) ends that membership:
+  // nothing above it is begun in this ballot (docs/SAFETY.md, "Membership").
+  era_end_ = 0;
+  for (uint64_t n = max_len + 1; n <= last; ++n) {
+    auto a = passed_ahead_.find(n);
+    auto c = chosen.find(n);
+    if ((a != passed_ahead_.end() && a->second.decree.membership) ||
+        (a == passed_ahead_.end() && c != chosen.end() && c->second.decree.membership)) {
+      era_end_ = n + 1;
+      last = n;
+      break;
+    }
+  }
 
   role_ = Role::President;
   set_president(opt_.id);
@@ -298,6 +393,7 @@ void Priest::become_president() {
   proposed_.clear();
   commit_sent_ = 0;
   last_votes_.clear();
+  awaiting_len_ = 0;
   next_no_ = last + 1;
 
   first_open_ = max_len + 1;
@@ -338,19 +434,25 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
     Message f = make(Kind::Failed, 0);
     f.ballot = ballot_;
     send_others(f);
-    // Decrees already begun may still pass under the next president; queued ones cannot.
-    std::set<RequestKey> begun;
-    for (auto& [key, n] : proposed_) begun.insert(key);
-    for (auto& [key, waiters] : waiting_)
-      for (auto& w : waiters)
-        answer(w, 0, "ballot " + to_string(ballot_) + " abandoned: " + why,
-               outcome_unknown && begun.count(key));
-    waiting_.clear();
-    queue_.clear();
-    in_flight_.clear();
-    in_flight_bytes_ = 0;
-    proposed_.clear();
   }
+  // Decrees already begun may still pass under the next president; queued ones cannot. (A
+  // candidate holds the queue of a president that stood again for a new membership.)
+  std::set<RequestKey> begun;
+  for (auto& [key, n] : proposed_) begun.insert(key);
+  for (auto& [key, waiters] : waiting_)
+    for (auto& w : waiters)
+      answer(w, 0, "ballot " + to_string(ballot_) + " abandoned: " + why,
+             outcome_unknown && begun.count(key));
+  waiting_.clear();
+  queue_.clear();
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  proposed_.clear();
+  era_end_ = 0;
+  if (change_)
+    end_change("ballot " + to_string(ballot_) + " abandoned: " + why +
+                   (change_->begun ? " (the change may still pass; run it again)" : ""),
+               0);
   role_ = Role::Follower;
   set_president(std::nullopt);
   last_votes_.clear();
@@ -403,8 +505,9 @@ void Priest::on_next_ballot(const Message& m) {
 
 void Priest::on_last_vote(const Message& m) {
   if (role_ != Role::Candidate || m.ballot != ballot_) return;  // stale
+  if (!latest().voter(m.from, m.incarnation)) return;  // counts in no quorum of this membership
   last_votes_[m.from] = LastVoteReport{m.passed_len, m.entries};
-  if (last_votes_.size() >= quorum_) become_president();  // B2: a majority
+  if (last_votes_.size() >= latest().quorum()) become_president();  // B2: a majority
 }
 
 void Priest::on_begin_ballot(const Message& m) {
@@ -488,15 +591,22 @@ void Priest::on_failed(const Message& m) {
     note("priest " + std::to_string(opt_.id) + " hears that president " +
          std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
     set_president(std::nullopt);
+    // The president handed over (it left the membership, or lost its quorum): stand soon,
+    // at a random moment within a heartbeat so that the priests rarely stand together.
+    if (role_ == Role::Follower)
+      election_deadline_ = std::min(election_deadline_, now_ + 1 + rng_() % opt_.heartbeat_ticks);
   }
 }
 
 void Priest::on_voted(const Message& m) {
   if (role_ != Role::President || m.ballot != ballot_ || m.last_no < m.decree_no) return;
+  // Every number in flight is of the membership in force (a president begins nothing above
+  // a membership decree until it passed, and then stands again): its voters count.
+  if (!latest().voter(m.from, m.incarnation)) return;
   auto it = in_flight_.lower_bound(m.decree_no);
   while (it != in_flight_.end() && it->first <= m.last_no) {
     it->second.yes.insert(m.from);
-    if (it->second.yes.size() >= quorum_) {  // B2: a majority voted yes: the decree passed
+    if (it->second.yes.size() >= latest().quorum()) {  // B2: a majority voted yes: passed
       uint64_t n = it->first;
       Entry e{n, ballot_, std::move(it->second.decree)};
       in_flight_bytes_ -= e.decree.text.size();
@@ -510,6 +620,7 @@ void Priest::on_voted(const Message& m) {
 }
 
 void Priest::on_vote_no(const Message& m) {
+  if (!latest().voter(m.from, m.incarnation)) return;
   max_round_seen_ = std::max(max_round_seen_, m.promised.round);
   if (role_ != Role::Follower && m.ballot == ballot_ && m.promised > ballot_)
     step_down("priest " + std::to_string(m.from) + " has promised ballot " +
@@ -520,6 +631,13 @@ void Priest::on_vote_no(const Message& m) {
 void Priest::on_forward(const Message& m) {
   Waiter w{m.from, m.token};
   if (m.entries.empty()) return;
+  if (m.entries.front().decree.membership) {
+    auto j = nlohmann::json::parse(m.entries.front().decree.text, nullptr, false);
+    auto c = parse_change(j);
+    if (!c) return answer(w, 0, c.error(), false);
+    if (role_ == Role::President) return handle_change(w, *c);
+    return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+  }
   if (role_ == Role::President) {
     enqueue(m.entries.front().decree, w);
   } else {
@@ -583,6 +701,17 @@ void Priest::enqueue(Decree d, Waiter w) {
 
 void Priest::begin_ballots() {
   if (role_ != Role::President) return;
+  if (era_end_ && next_no_ >= era_end_) return;  // the membership ends below: nothing more
+  if (change_ && !change_->begun) {
+    // Teaching a new priest, client decrees still pass; once it holds the ledger (within one
+    // catch-up chunk), new proposals wait until the change's decree can begin alone.
+    bool taught = change_->change.op == Change::Op::Remove ||
+                  peer_len_[change_->change.priest.id] + opt_.catch_up_chunk >= passed_len_;
+      if (taught) {
+      begin_change();  // begins it alone, or waits while what is in flight passes
+      return;
+    }
+  }
   while (!queue_.empty() && in_flight_.size() < opt_.max_in_flight &&
          in_flight_bytes_ < opt_.max_in_flight_bytes) {
     std::vector<Entry> batch;
@@ -630,7 +759,7 @@ void Priest::heartbeat() {
 // Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
 // have not voted, every decree begun more than two heartbeats ago.
 void Priest::resend_unvoted() {
-  for (PriestId p : opt_.members) {
+  for (PriestId p : latest().ids()) {
     Message bb = make(Kind::BeginBallot, p);
     bb.ballot = ballot_;
     bb.commit_no = passed_len_;
@@ -657,7 +786,7 @@ void Priest::resend_unvoted() {
 
 void Priest::check_quorum() {
   if (now_ - became_president_tick_ < opt_.election_timeout_ticks) return;
-  if (reachable().size() < quorum_) step_down(quorum_report(), true);
+  if (reachable().size() < latest().quorum()) step_down(quorum_report(), true);
 }
 
 // A president whose phase 1 heard that decrees passed up to some number learns them by
@@ -692,6 +821,7 @@ void Priest::learn_commit(const Ballot& b, uint64_t commit_no) {
 }
 
 void Priest::apply_passed() {
+  bool new_era = false;
   while (!passed_ahead_.empty() && passed_ahead_.begin()->first <= passed_len_ + 1) {
     auto node = passed_ahead_.extract(passed_ahead_.begin());
     Entry e = std::move(node.mapped());
@@ -700,7 +830,15 @@ void Priest::apply_passed() {
     uint64_t n = ++passed_len_;
     votes_.erase(n);
     e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
-    if (!e.decree.olive_day) {
+    if (e.decree.membership) {
+      auto next = parse_membership_decree(e.decree.text, n);
+      if (!next) invariant_failed("a membership decree passed that does not parse");
+      eras_[n + 1] = *next;
+      ready_.membership = *next;
+      new_era = true;
+      note("decree " + std::to_string(n) + " sets the membership: " + e.decree.text);
+      if (change_ && already_applied(*next, change_->change)) end_change("", n);
+    } else if (!e.decree.olive_day) {
       RequestKey key{e.decree.client, e.decree.request};
       auto& rec = clients_[e.decree.client];
       uint64_t answer_no = n;
@@ -728,6 +866,108 @@ void Priest::apply_passed() {
     }
     ready_.passed.push_back(std::move(e));
   }
+  if (new_era) era_changed();
+  if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
+    restand("it now holds the ledger its quorum holds, up to decree " + std::to_string(awaiting_len_));
+}
+
+// ---------------------------------------------------------------- membership
+
+void Priest::stranger(const Message& m) {
+  if (strangers_noted_.size() > 64) strangers_noted_.clear();
+  if (!strangers_noted_.insert({m.from, m.incarnation}).second) return;
+  const PriestAddress* p = latest().find(m.from);
+  note("priest " + std::to_string(m.from) + " speaks as incarnation " +
+       incarnation_text(m.incarnation) + ", but the membership in force (decree " +
+       std::to_string(latest().decree_no) + ") names incarnation " +
+       incarnation_text(p ? p->incarnation : 0) +
+       ": it is not a voter, and nothing it says is counted (a priest whose data directory "
+       "was lost is a new priest: paxos-god replace " + std::to_string(m.from) + ")");
+}
+
+void Priest::handle_change(const Waiter& w, const Change& c) {
+  if (already_applied(latest(), c)) return answer(w, latest().decree_no, "", false);
+  auto next = apply_change(latest(), c);
+  if (!next) return answer(w, 0, next.error(), false);
+  if (change_) {
+    if (change_->change == c) return change_->waiters.push_back(w);
+    return answer(w, 0,
+                  "another membership change is under way (" + describe(change_->change) +
+                      "); one at a time: retry once it has passed",
+                  false);
+  }
+  change_ = PendingChange{c, {w}, now_, false};
+  if (c.op == Change::Op::Remove) return;
+  // What this priest knew of an earlier life of that id says nothing about the new one.
+  peer_len_.erase(c.priest.id);
+  heard_tick_.erase(c.priest.id);
+  catch_up_sent_.erase(c.priest.id);
+  note("president " + std::to_string(opt_.id) + " teaches the ledger to the priest it will " +
+       describe(c) + ", then proposes the change");
+  tell_peers();
+}
+
+// One membership decree at a time, begun alone: every lower number passed and known, none
+// in flight (docs/SAFETY.md, "Membership").
+bool Priest::begin_change() {
+  if (!in_flight_.empty() || !passed_ahead_.empty() || passed_len_ + 1 != next_no_) return false;
+  auto next = apply_change(latest(), change_->change);
+  if (!next) {
+    end_change(next.error(), 0);
+    return false;
+  }
+  Decree d;
+  d.membership = true;
+  d.text = membership_decree_text(*next, change_->change);
+  d.origin = ballot_;
+  uint64_t n = next_no_++;
+  change_->begun = true;
+  era_end_ = n + 1;
+  note("president " + std::to_string(opt_.id) + " begins membership decree " +
+       std::to_string(n) + ": " + describe(change_->change));
+  begin({Entry{n, ballot_, std::move(d)}});
+  return true;
+}
+
+void Priest::end_change(const std::string& error, uint64_t decree_no) {
+  bool unknown = !error.empty() && change_->begun;
+  for (auto& w : change_->waiters) answer(w, decree_no, error, unknown);
+  bool teaching = change_->change.op != Change::Op::Remove;
+  change_.reset();
+  if (teaching) tell_peers();
+}
+
+void Priest::tell_peers() {
+  std::vector<PriestAddress> peers = latest().priests;
+  if (change_ && change_->change.op != Change::Op::Remove) {
+    std::erase_if(peers, [&](auto& p) { return p.id == change_->change.priest.id; });
+    peers.push_back(change_->change.priest);
+  }
+  ready_.peers = std::move(peers);
+}
+
+// A membership decree passed: only the latest membership matters from here (a priest never
+// begins or counts below its ledger's end). A president (or candidate) asks the new
+// membership for promises in a new ballot, or, if it is no longer a member, hands over.
+void Priest::era_changed() {
+  while (eras_.size() > 1) eras_.erase(eras_.begin());
+  tell_peers();
+  const std::string n = std::to_string(latest().decree_no);
+  if (!voter()) {
+    note("priest " + std::to_string(opt_.id) + " is not a voter of the membership set by decree " + n);
+    if (role_ != Role::Follower) step_down("no longer a member of the parliament (decree " + n + "); handing over", false);
+    return;
+  }
+  if (role_ != Role::Follower) restand("the membership changed at decree " + n);
+}
+
+// A president or candidate asks again, in a new ballot, for the promises of the membership
+// in force; the client proposals it holds wait for that ballot.
+void Priest::restand(const std::string& why) {
+  note("priest " + std::to_string(opt_.id) + " stands again: " + why);
+  role_ = Role::Follower;
+  era_end_ = 0;
+  stand_for_president();
 }
 
 void Priest::answer(const Waiter& w, uint64_t decree_no, std::string error, bool unknown) {
@@ -770,25 +1010,30 @@ Message Priest::make(Kind k, PriestId to) const {
   m.kind = k;
   m.from = opt_.id;
   m.to = to;
+  m.incarnation = opt_.incarnation;
   return m;
 }
 
 void Priest::send(Message m) {
   m.from = opt_.id;
+  m.incarnation = opt_.incarnation;
   m.passed_len = passed_len_;
   ready_.messages.push_back(std::move(m));
 }
 
 void Priest::send_all(const Message& m) {
-  for (PriestId p : opt_.members) {
+  for (PriestId p : latest().ids()) {
     Message c = m;
     c.to = p;
     send(std::move(c));
   }
 }
 
+// Every other priest of the membership, and the priest the president is teaching.
 void Priest::send_others(const Message& m) {
-  for (PriestId p : opt_.members) {
+  auto to = latest().ids();
+  if (change_ && change_->change.op == Change::Op::Add) to.push_back(change_->change.priest.id);
+  for (PriestId p : to) {
     if (p == opt_.id) continue;
     Message c = m;
     c.to = p;
@@ -798,7 +1043,7 @@ void Priest::send_others(const Message& m) {
 
 std::vector<PriestId> Priest::reachable() const {
   std::vector<PriestId> out;
-  for (PriestId p : opt_.members) {
+  for (PriestId p : latest().ids()) {
     if (p == opt_.id) {
       out.push_back(p);
       continue;
@@ -813,7 +1058,7 @@ std::vector<PriestId> Priest::reachable() const {
 std::string Priest::quorum_report() const {
   auto r = reachable();
   return "no quorum: reached " + std::to_string(r.size()) + " of " +
-         std::to_string(opt_.members.size()) + " priests (" + list_ids(r) +
+         std::to_string(latest().priests.size()) + " priests (" + list_ids(r) +
          "); is the network partitioned?";
 }
 

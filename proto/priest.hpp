@@ -40,13 +40,19 @@
 #include <vector>
 
 #include "proto/ballot.hpp"
+#include "proto/membership.hpp"
 #include "proto/message.hpp"
 
 namespace parliament {
 
 struct PriestOptions {
   PriestId id = 0;
-  std::vector<PriestId> members;  // every priest of the parliament, this one included
+  uint64_t incarnation = 0;  // this life of the priest (0 only where every priest's is 0)
+  // The membership in force above membership.decree_no, as the host read it from
+  // membership.json and the ledger's membership rows. Where it is empty, `members` lists the
+  // ids, every incarnation 0 (tests).
+  Membership membership;
+  std::vector<PriestId> members;
   uint32_t heartbeat_ticks = 5;
   uint32_t election_timeout_ticks = 30;
   size_t max_batch_decrees = 4096;         // decrees in one begin ballot
@@ -71,6 +77,7 @@ struct Restored {
   std::map<uint64_t, Entry> votes;       // prev_vote per decree number above ledger_len
   uint64_t ledger_len = 0;               // decrees 1..ledger_len are in the ledger
   std::unordered_map<uint64_t, ClientRecord> clients;
+  std::optional<Entry> last_membership;  // the ledger's last membership decree, if any
 };
 
 // A client's proposal as handed to the core by the host.
@@ -102,9 +109,15 @@ struct Ready {
   std::vector<ClientReply> replies;
   std::vector<CatchUp> catch_up;
   std::vector<std::string> notes;  // what happened, as sentences for the log
+  // A membership decree among `passed` set this membership: the host records it
+  // (membership.json) once the ledger holding that decree is durable.
+  std::optional<Membership> membership;
+  // The priests the host keeps links to changed: the membership in force, and a priest the
+  // president is teaching the ledger before a change makes it a voter.
+  std::optional<std::vector<PriestAddress>> peers;
   bool empty() const {
     return !promise && votes.empty() && messages.empty() && passed.empty() && replies.empty() &&
-           catch_up.empty();
+           catch_up.empty() && !membership && !peers;
   }
 };
 
@@ -123,6 +136,9 @@ struct PriestStatus {
   size_t queued = 0;
   size_t waiting = 0;  // client requests awaiting an answer
   uint64_t passed_ahead = 0;  // decrees known passed beyond a gap
+  Membership membership;      // the latest this priest knows (its ledger's)
+  bool voter = false;         // this priest, with its incarnation, is in it
+  std::string change;         // president: the membership change under way, if any
 };
 
 class Priest {
@@ -132,6 +148,9 @@ class Priest {
   void tick();
   void step(const Message& m);
   void propose(Proposal p);
+  // The god's request to change the membership (one at a time). Answered like a proposal:
+  // a ClientReply for `token` with the number of the membership decree once it passed.
+  void propose_change(uint64_t token, const Change& c);
   Ready take_ready();
 
   PriestStatus status() const;
@@ -145,6 +164,7 @@ class Priest {
   uint64_t passed_len() const { return passed_len_; }
   const Ballot& next_bal() const { return next_bal_; }
   Role role() const { return role_; }
+  const Membership& membership() const { return latest(); }
 
  private:
   struct Waiter {
@@ -164,6 +184,18 @@ class Priest {
     uint64_t passed_len;
     std::vector<Entry> votes;
   };
+  // The president's membership change: first it teaches a new priest the ledger (add,
+  // replace), then it begins the membership decree alone, then the new membership holds.
+  struct PendingChange {
+    Change change;
+    std::vector<Waiter> waiters;
+    uint64_t since = 0;
+    bool begun = false;
+    bool learning(PriestId id, uint64_t incarnation) const {
+      return change.op != Change::Op::Remove && change.priest.id == id &&
+             change.priest.incarnation == incarnation;
+    }
+  };
   using RequestKey = std::pair<uint64_t, uint64_t>;  // (client, request)
 
   // elections
@@ -172,6 +204,7 @@ class Priest {
   void step_down(const std::string& why, bool outcome_unknown);
   void follow(const Ballot& b);
   void set_president(std::optional<PriestId> p);
+  void restand(const std::string& why);
   void reset_election_timer();
   bool promise(const Ballot& b);  // raises next_bal; false if b < next_bal
 
@@ -186,6 +219,16 @@ class Priest {
   void on_forward(const Message& m);
   void on_answer(const Message& m);
   void on_catch_up(const Message& m);
+
+  // membership
+  const Membership& latest() const { return eras_.rbegin()->second; }
+  bool voter() const { return latest().voter(opt_.id, opt_.incarnation); }
+  void stranger(const Message& m);
+  void handle_change(const Waiter& w, const Change& c);
+  void end_change(const std::string& error, uint64_t decree_no);
+  bool begin_change();
+  void tell_peers();
+  void era_changed();
 
   // president
   void enqueue(Decree d, Waiter w);
@@ -210,7 +253,6 @@ class Priest {
   std::vector<PriestId> reachable() const;
 
   PriestOptions opt_;
-  size_t quorum_;
   std::mt19937_64 rng_;
   uint64_t now_ = 0;
 
@@ -223,6 +265,10 @@ class Priest {
   // learned but not yet contiguous
   std::map<uint64_t, Entry> passed_ahead_;
 
+  // memberships by the first decree number each is in force at (from the ledger)
+  std::map<uint64_t, Membership> eras_;
+  std::set<std::pair<PriestId, uint64_t>> strangers_noted_;
+
   // role
   Role role_ = Role::Follower;
   Ballot ballot_;  // candidate/president: my ballot
@@ -233,10 +279,13 @@ class Priest {
 
   // candidate
   std::map<PriestId, LastVoteReport> last_votes_;
+  uint64_t awaiting_len_ = 0;  // its quorum holds a longer ledger: stand again once it has it
 
   // president
   uint64_t next_no_ = 1;
   uint64_t first_open_ = 1;  // numbers from here on were open when it became president
+  uint64_t era_end_ = 0;     // > 0: a membership decree is below it; begin nothing from here
+  std::optional<PendingChange> change_;
   uint64_t became_president_tick_ = 0;
   uint64_t last_heartbeat_tick_ = 0;
   std::map<uint64_t, Tally> in_flight_;

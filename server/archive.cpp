@@ -71,8 +71,9 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   if (!votes) return R::failure(votes.error());
   a->votes_ = std::move(*votes);
   auto ledger = LedgerFile::open(dir + "/ledger.csv", loaded.ledger_synced, [&](const Entry& e) {
-    if (!e.decree.olive_day)
+    if (e.decree.from_client())
       restored.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+    if (e.decree.membership) restored.last_membership = e;
   });
   if (!ledger) return R::failure(ledger.error());
   a->ledger_ = std::move(*ledger);

@@ -1,4 +1,6 @@
-// paxos-priest --config FILE --id N [--data-dir DIR]: runs one priest of the parliament.
+// paxos-priest --config FILE --id N [--data-dir DIR] [--address HOST:PORT]: runs one priest
+// of the parliament. Its address is the config's entry for N, or --address (a priest the
+// config does not name: one to be added by `paxos-god add`).
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,12 +11,15 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
-  std::string config_path, data_dir;
+  std::string config_path, data_dir, address, listen;
   uint32_t id = 0;
   app.add_option("--config", config_path, "parliament config (JSON)")->required();
   app.add_option("--id", id, "this priest's id in the config")->required();
   app.add_option("--data-dir", data_dir, "directory for ledger.csv, votes.csv, membership.json "
                                          "(default data/priest-N)");
+  app.add_option("--address", address, "HOST:PORT others reach this priest at, if the config "
+                                       "does not name it (a priest to be added)");
+  app.add_option("--listen", listen, "with --address: the address to bind (default HOST)");
   CLI11_PARSE(app, argc, argv);
 
   std::ifstream in(config_path);
@@ -29,10 +34,27 @@ int main(int argc, char** argv) {
     std::cerr << "paxos-priest: " << config.error() << "\n";
     return 2;
   }
-  if (!config->find(id)) {
-    std::cerr << "paxos-priest: " << config_path << ": priests: no priest with id " << id << "\n";
+  parliament::PriestAddress me;
+  if (!address.empty()) {
+    auto colon = address.rfind(':');
+    unsigned long port = 0;
+    try {
+      port = colon == std::string::npos ? 0 : std::stoul(address.substr(colon + 1));
+    } catch (...) {
+    }
+    if (colon == std::string::npos || colon == 0 || port == 0 || port > 65535) {
+      std::cerr << "paxos-priest: --address: must be HOST:PORT, not \"" << address << "\"\n";
+      return 2;
+    }
+    me = {id, address.substr(0, colon), static_cast<uint16_t>(port),
+          listen.empty() ? address.substr(0, colon) : listen, 0};
+  } else if (auto* p = config->find(id)) {
+    me = *p;
+  } else {
+    std::cerr << "paxos-priest: " << config_path << ": priests: no priest with id " << id
+              << " (a priest to be added needs --address HOST:PORT)\n";
     return 2;
   }
   if (data_dir.empty()) data_dir = "data/priest-" + std::to_string(id);
-  return parliament::run_priest({*config, config_path, id, data_dir});
+  return parliament::run_priest({*config, config_path, id, me, data_dir});
 }

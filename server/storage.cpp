@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include <spdlog/spdlog.h>
 
@@ -103,6 +104,8 @@ void append_entry_fields(std::vector<std::string>& f, const Entry& e, bool with_
   if (with_origin) f.push_back(to_string(e.decree.origin));
   if (e.decree.olive_day) {
     f.insert(f.end(), {"olive-day", "", "", ""});
+  } else if (e.decree.membership) {
+    f.insert(f.end(), {"membership", "", "", e.decree.text});
   } else {
     f.insert(f.end(), {"decree", std::to_string(e.decree.client),
                        std::to_string(e.decree.request), e.decree.text});
@@ -131,6 +134,12 @@ Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bo
     if (!f[k + 1].empty() || !f[k + 2].empty() || !f[k + 3].empty())
       return R::failure("olive-day record with a client, request or text");
     e.decree = Decree::olive(origin);
+  } else if (kind == "membership") {
+    if (!f[k + 1].empty() || !f[k + 2].empty())
+      return R::failure("membership record with a client or request");
+    e.decree.membership = true;
+    e.decree.text = f[k + 3];
+    e.decree.origin = origin;
   } else if (kind == "decree") {
     if (!parse_u64(f[k + 1], e.decree.client) || !parse_u64(f[k + 2], e.decree.request))
       return R::failure("client/request are not integers");
@@ -781,12 +790,17 @@ std::string membership_path(const std::string& dir) {
 
 }  // namespace
 
-Result<std::vector<PriestAddress>> load_membership(const std::string& dir) {
-  using R = Result<std::vector<PriestAddress>>;
-  const std::string path = membership_path(dir);
+namespace {
+
+Result<std::string> read_small_file(const std::string& path, bool& absent) {
+  using R = Result<std::string>;
+  absent = false;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return std::vector<PriestAddress>{};
+    if (errno == ENOENT) {
+      absent = true;
+      return std::string();
+    }
     return R::failure(fail_text("open", path, errno));
   }
   std::string text;
@@ -803,18 +817,13 @@ Result<std::vector<PriestAddress>> load_membership(const std::string& dir) {
     text.append(chunk, static_cast<size_t>(n));
   }
   ::close(fd);
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("priests"))
-    return R::failure(path + ": not a JSON object with \"priests\"; restore it or remove it "
-                             "and let the god bootstrap this priest again");
-  return parse_priests(j["priests"], path + ": priests");
+  return text;
 }
 
-Status save_membership(const std::string& dir, const std::vector<PriestAddress>& priests) {
-  const std::string path = membership_path(dir);
+// Writes `text` to dir/name atomically: a temporary file, fsync, rename, directory fsync.
+Status replace_file(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::path(dir) / name).string();
   const std::string tmp = path + ".tmp";
-  nlohmann::json j = {{"priests", priests_to_json(priests)}};
-  std::string text = j.dump(2) + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::failure(fail_text("create", tmp, errno));
   Status s = write_fd(fd, text, tmp);
@@ -827,6 +836,58 @@ Status save_membership(const std::string& dir, const std::vector<PriestAddress>&
     return s;
   }
   return sync_dir(dir);
+}
+
+}  // namespace
+
+Result<std::optional<Membership>> load_membership(const std::string& dir) {
+  using R = Result<std::optional<Membership>>;
+  const std::string path = membership_path(dir);
+  bool absent = false;
+  auto text = read_small_file(path, absent);
+  if (!text) return R::failure(text.error());
+  if (absent) return std::optional<Membership>{};
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("priests"))
+    return R::failure(path + ": not a JSON object with \"priests\"; restore it from another "
+                             "priest's membership.json");
+  if (!j.contains("decree_no"))
+    return R::failure(path + ": written by an older version (no decree_no, no incarnations); "
+                             "this version cannot use that data directory");
+  auto m = parse_membership(j, path);
+  if (!m) return R::failure(m.error());
+  return std::optional<Membership>(std::move(*m));
+}
+
+Status save_membership(const std::string& dir, const Membership& m) {
+  return replace_file(dir, "membership.json", membership_to_json(m).dump(2) + "\n");
+}
+
+Result<uint64_t> load_or_create_incarnation(const std::string& dir) {
+  using R = Result<uint64_t>;
+  const std::string path = (std::filesystem::path(dir) / "incarnation").string();
+  bool absent = false;
+  auto text = read_small_file(path, absent);
+  if (!text) return R::failure(text.error());
+  if (!absent) {
+    std::string t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    auto v = parse_incarnation(t);
+    if (!v) return R::failure(path + ": not 16 hex digits; this data directory is damaged");
+    return *v;
+  }
+  for (const char* f : {"ledger.csv", "votes.csv", "membership.json"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(dir) / f, ec))
+      return R::failure(dir + " holds " + f + " but no incarnation file: it was written by an "
+                        "older version, or the file was lost; this version cannot use it");
+  }
+  std::random_device rd;
+  uint64_t v = 0;
+  while (v == 0) v = (uint64_t{rd()} << 32) ^ rd();
+  if (auto s = replace_file(dir, "incarnation", incarnation_text(v) + "\n"); !s)
+    return R::failure(s.error());
+  return v;
 }
 
 Status ensure_dir(const std::string& dir) {

@@ -2,7 +2,8 @@
 //
 //   ledger.csv       the passed decrees, decree-number order, header
 //                    decree_no,ballot,kind,client,request,decree,crc32
-//                    (kind is "decree" or "olive-day"; ballot is the decree's origin, the
+//                    (kind is "decree", "olive-day" or "membership", whose decree is the
+//                    membership it sets, as JSON: proto/membership.hpp; ballot is the decree's origin, the
 //                    ballot that first proposed it). Append-only. Holds nothing but the
 //                    agreed decrees, so the ledgers of all priests are byte-for-byte equal.
 //   votes.csv        the promise and the votes, header
@@ -21,7 +22,13 @@
 //                    them (4 MiB at a time), so its fdatasync needs no journal commit;
 //                    the zeros after the last record are not data. Rewritten whole only
 //                    by compact(), atomically.
-//   membership.json  the membership the god bootstrapped, written once, atomically.
+//   incarnation      16 hex digits: which life of its priest this directory is. Drawn at
+//                    random when the directory is first initialised (a blank directory is
+//                    always a new incarnation); never changed.
+//   membership.json  {"decree_no", "priests"}: the membership in force, as the god
+//                    bootstrapped it (decree_no 0) or as the ledger's latest membership
+//                    decree set it. Rewritten atomically, only once the ledger holding that
+//                    decree is fdatasynced: the ledger is the authority, this file follows.
 //
 // Durability contract (README "Durability"): the host appends the promise and votes of
 // ready() batches, and no last vote, vote or next ballot leaves before a VoteLog::sync()
@@ -65,11 +72,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "proto/ballot.hpp"
 #include "proto/config.hpp"
+#include "proto/membership.hpp"
 #include "proto/message.hpp"
 #include "proto/result.hpp"
 
@@ -153,9 +162,14 @@ class VoteLog {
   std::string error_;
 };
 
-// membership.json in `dir`: nullopt-like empty vector if absent; error if unreadable.
-Result<std::vector<PriestAddress>> load_membership(const std::string& dir);
-Status save_membership(const std::string& dir, const std::vector<PriestAddress>& priests);
+// membership.json in `dir`: nullopt if absent; an error if unreadable or of an older version.
+Result<std::optional<Membership>> load_membership(const std::string& dir);
+Status save_membership(const std::string& dir, const Membership& m);
+
+// incarnation in `dir`: read it, or, in a blank directory (no ledger.csv, votes.csv or
+// membership.json), draw a new random one and write it durably before anything else. A
+// directory with those files and no incarnation is refused.
+Result<uint64_t> load_or_create_incarnation(const std::string& dir);
 
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);

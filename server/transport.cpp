@@ -1,9 +1,11 @@
 // The Asio host of one priest. One io_context, one thread: no locks, no strands.
 //
 // Connections: every priest listens on one port. A peer that connects says
-// {"type":"hello","from":ID} first and then only sends the paxos messages it addresses to
-// us; we send ours to it over our own outbound link (one per peer, reconnecting with
-// back-off). Any other first frame makes the connection a client session.
+// {"type":"hello","from":ID,"incarnation":HEX} first and then only sends the paxos
+// messages it addresses to us; we send ours to it over our own outbound link (one per
+// peer, reconnecting with back-off). Any other first frame makes the connection a client
+// session. Every message on a peer's connection is stepped as said by the incarnation of
+// its hello: the core (proto/priest.hpp) decides whose votes count.
 //
 // A link the peer closes soon after we connect, before it has said anything (a priest not
 // bootstrapped yet, or with another membership, closes it at once), counts as a failure:
@@ -24,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <asio.hpp>
@@ -78,6 +81,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   Kind kind;
   PriestId peer = 0;
+  uint64_t incarnation = 0;  // PeerIn: the incarnation the peer's hello named
   std::string ip;    // the remote address, without the port (the key for rate-limited warnings)
   std::string name;  // ip:port
 
@@ -110,6 +114,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 // Our outbound link to one peer: connects, says hello, reconnects with back-off.
 struct PeerLink {
   PriestAddress addr;
+  uint64_t generation = 0;  // callbacks of an earlier link to the same id find nothing
   std::shared_ptr<Conn> conn;
   std::unique_ptr<asio::steady_timer> retry;
   std::unique_ptr<asio::steady_timer> connect_deadline;
@@ -144,7 +149,7 @@ struct Waiting {
 class Host : public Messenger {
  public:
   Host(asio::io_context& io, const PriestRun& run)
-      : io_(io), run_(run), me_(*run.config.find(run.id)), acceptor_(io), ticker_(io),
+      : io_(io), run_(run), me_(run.me), acceptor_(io), ticker_(io),
         signals_(io, SIGINT, SIGTERM) {}
 
   int start();
@@ -166,10 +171,15 @@ class Host : public Messenger {
   void reset_silent_links();
   void flush();
   void halt(const std::string& why);
-  void start_parliament(const std::vector<PriestAddress>& members);
+  void start_parliament(const Membership& membership);
   void connect(PeerLink& link);
   void connect_soon(PeerLink& link);
   std::chrono::milliseconds retry_later(PeerLink& link, std::chrono::milliseconds cap);
+  // The link to `id` still the one of generation `gen`, or nullptr (it was closed since).
+  PeerLink* link_of(PriestId id, uint64_t gen) {
+    auto it = links_.find(id);
+    return it == links_.end() || it->second.generation != gen ? nullptr : &it->second;
+  }
   // Logs a warning unless one with the same key was logged in the last 10 s; true if logged.
   template <class... Args>
   bool warn_limited(std::string_view key, fmt::format_string<Args...> f, Args&&... args) {
@@ -185,12 +195,17 @@ class Host : public Messenger {
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
   void note(const std::string& line) override { spdlog::info("{}", line); }
+  void peers(const std::vector<PriestAddress>& peers) override;
+  void membership(const Membership& m) override;
 
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
   json ledger_json(const json& j);
   json bootstrap(const json& j);
+  json join(const json& j);
+  void on_change(const std::shared_ptr<Conn>& c, const json& j);
+  bool begun() const;
 
   asio::io_context& io_;
   PriestRun run_;
@@ -201,10 +216,12 @@ class Host : public Messenger {
 
   std::unique_ptr<Archive> archive_;
   Restored restored_;  // what the files held at start, until the parliament starts
-  std::vector<PriestAddress> membership_;
+  uint64_t incarnation_ = 0;
+  std::optional<Membership> membership_;  // as in membership.json; none: not bootstrapped
   std::optional<Priest> priest_;
   std::optional<Clerk> clerk_;
   std::map<PriestId, PeerLink> links_;
+  uint64_t link_generation_ = 0;
 
   std::map<uint64_t, Waiting> waiting_;
   uint64_t next_token_ = 1;
@@ -300,6 +317,13 @@ int Host::start() {
     spdlog::critical("{}", s.error());
     return 1;
   }
+  // Before any other file: a blank directory is a new incarnation of this priest.
+  auto inc = load_or_create_incarnation(run_.data_dir);
+  if (!inc) {
+    spdlog::critical("{}", inc.error());
+    return 1;
+  }
+  incarnation_ = *inc;
   auto archive = Archive::open(
       run_.data_dir, restored_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
       [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4);
@@ -311,6 +335,30 @@ int Host::start() {
   auto members = load_membership(run_.data_dir);
   if (!members) {
     spdlog::critical("{}", members.error());
+    return 1;
+  }
+  // The ledger is the authority: its last membership decree, if membership.json has not
+  // caught up with it (a crash between the two).
+  if (*members && restored_.last_membership &&
+      restored_.last_membership->decree_no > (*members)->decree_no) {
+    auto m = parse_membership_decree(restored_.last_membership->decree.text,
+                                     restored_.last_membership->decree_no);
+    if (!m) {
+      spdlog::critical("{}/ledger.csv: decree {}: {}", run_.data_dir,
+                       restored_.last_membership->decree_no, m.error());
+      return 1;
+    }
+    *members = *m;
+    if (auto s = save_membership(run_.data_dir, *m); !s) {
+      spdlog::critical("{}", s.error());
+      return 1;
+    }
+  }
+  if (*members && (*members)->decree_no > archive_->ledger_length()) {
+    spdlog::critical("{}/membership.json was set by decree {}, but ledger.csv holds only {} "
+                     "decrees: the ledger lost decrees it had made durable; restore the data "
+                     "directory, or replace this priest (paxos-god replace {})",
+                     run_.data_dir, (*members)->decree_no, archive_->ledger_length(), run_.id);
     return 1;
   }
 
@@ -337,10 +385,11 @@ int Host::start() {
                      me_.listen, me_.port, ec.message());
     return 1;
   }
-  spdlog::info("listening on {}:{}; data in {}; ledger holds {} decrees; promise {}", me_.listen,
-               me_.port, run_.data_dir, archive_->ledger_length(), to_string(restored_.next_bal));
-  if (!members->empty()) {
-    start_parliament(*members);
+  spdlog::info("listening on {}:{}; data in {} (incarnation {}); ledger holds {} decrees; promise {}",
+               me_.listen, me_.port, run_.data_dir, incarnation_text(incarnation_),
+               archive_->ledger_length(), to_string(restored_.next_bal));
+  if (*members) {
+    start_parliament(**members);
   } else {
     spdlog::info("not bootstrapped yet: waiting for paxos-god to send the membership");
   }
@@ -375,11 +424,12 @@ void Host::shutdown() {
   io_.stop();
 }
 
-void Host::start_parliament(const std::vector<PriestAddress>& members) {
-  membership_ = members;
+void Host::start_parliament(const Membership& membership) {
+  membership_ = membership;
   PriestOptions o;
   o.id = run_.id;
-  for (auto& m : members) o.members.push_back(m.id);
+  o.incarnation = incarnation_;
+  o.membership = membership;
   o.heartbeat_ticks = run_.config.heartbeat_ticks;
   o.election_timeout_ticks = run_.config.election_timeout_ticks;
   o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, run_.config.max_frame_bytes / 4);
@@ -388,16 +438,58 @@ void Host::start_parliament(const std::vector<PriestAddress>& members) {
   priest_.emplace(o, std::move(restored_));
   restored_ = {};
   clerk_.emplace(*priest_, *archive_, *this, [this](const std::string& why) { halt(why); });
-  spdlog::info("in a parliament of {} priests; {} open votes on disk", members.size(),
-               priest_->votes().size());
-  for (auto& m : members) {
-    if (m.id == run_.id) continue;
-    auto& link = links_[m.id];
-    link.addr = m;
+  bool voter = membership.voter(run_.id, incarnation_);
+  spdlog::info("{} a parliament of {} priests (membership of decree {}); {} open votes on disk",
+               voter ? "in" : "learning the ledger of, not yet a voter of,",
+               membership.priests.size(), membership.decree_no, priest_->votes().size());
+  flush();  // the priest's first Ready names its peers (Host::peers)
+}
+
+// Keeps one outbound link per peer the priest names: new ones connect, ones whose address
+// changed (a priest replaced on another host) reconnect, ones no longer named close.
+void Host::peers(const std::vector<PriestAddress>& peers) {
+  std::set<PriestId> named;
+  for (auto& p : peers) {
+    if (p.id == run_.id) continue;
+    named.insert(p.id);
+    auto it = links_.find(p.id);
+    if (it != links_.end() && it->second.addr.host == p.host && it->second.addr.port == p.port) {
+      it->second.addr = p;
+      continue;
+    }
+    if (it != links_.end()) {
+      if (it->second.conn) it->second.conn->close();
+      it->second.retry->cancel();
+      it->second.connect_deadline->cancel();
+      links_.erase(it);
+    }
+    auto& link = links_[p.id];
+    link.addr = p;
+    link.generation = ++link_generation_;
     link.retry = std::make_unique<asio::steady_timer>(io_);
     link.connect_deadline = std::make_unique<asio::steady_timer>(io_);
     connect(link);
   }
+  for (auto it = links_.begin(); it != links_.end();) {
+    if (named.count(it->first)) {
+      ++it;
+      continue;
+    }
+    if (it->second.conn) it->second.conn->close();
+    it->second.retry->cancel();
+    it->second.connect_deadline->cancel();
+    it = links_.erase(it);
+  }
+}
+
+// membership.json follows the ledger: written once the ledger holding the decree that set
+// the membership is fdatasynced, so that it never names a membership the ledger lost.
+void Host::membership(const Membership& m) {
+  if (auto s = archive_->sync_ledger(); !s) return halt(s.error());
+  if (auto s = save_membership(run_.data_dir, m); !s) return halt(s.error());
+  membership_ = m;
+  spdlog::info("membership of decree {}: {} priests, {}", m.decree_no, m.priests.size(),
+               priests_to_json(m.priests).dump());
 }
 
 // ---------------------------------------------------------------- connections
@@ -426,8 +518,11 @@ void Host::connect(PeerLink& link) {
   link.last_attempt = Clock::now();
   auto resolver = std::make_shared<tcp::resolver>(io_);
   PriestId id = link.addr.id;
-  auto retry = [this, id](const std::string& why) {
-    auto& l = links_[id];
+  uint64_t gen = link.generation;
+  auto retry = [this, id, gen](const std::string& why) {
+    PeerLink* lp = link_of(id, gen);
+    if (!lp) return;
+    auto& l = *lp;
     l.connecting = false;
     if (!l.warned && warn_limited("cannot reach priest " + std::to_string(id),
                                   "cannot reach priest {} at {}:{}: {}; retrying", id, l.addr.host,
@@ -437,23 +532,25 @@ void Host::connect(PeerLink& link) {
   };
   resolver->async_resolve(
       link.addr.host, std::to_string(link.addr.port),
-      [this, id, resolver, retry](asio::error_code ec, tcp::resolver::results_type res) {
-        if (stopping_) return;
+      [this, id, gen, resolver, retry](asio::error_code ec, tcp::resolver::results_type res) {
+        if (stopping_ || !link_of(id, gen)) return;
         if (ec) return retry(ec.message());
         auto sock = std::make_shared<tcp::socket>(io_);
         // A connect whose SYN is dropped (a partition) would wait out the kernel's retries,
         // minutes; give up after a second and try again with our own back-off.
-        auto& dl = links_[id].connect_deadline;
+        auto& dl = link_of(id, gen)->connect_deadline;
         dl->expires_after(std::chrono::seconds(1));
         dl->async_wait([sock](asio::error_code ec) {
           asio::error_code ignored;
           if (!ec) sock->close(ignored);
         });
-        asio::async_connect(*sock, res, [this, id, sock, retry](asio::error_code ec, const tcp::endpoint&) {
-          links_[id].connect_deadline->cancel();
+        asio::async_connect(*sock, res, [this, id, gen, sock, retry](asio::error_code ec, const tcp::endpoint&) {
+          PeerLink* lp = link_of(id, gen);
+          if (!lp) return;
+          lp->connect_deadline->cancel();
           if (stopping_) return;
           if (ec) return retry(ec.message());
-          auto& l = links_[id];
+          auto& l = *lp;
           l.connected_at = l.heard = Clock::now();
           l.heard_since_connect = false;
           l.connecting = false;
@@ -463,7 +560,8 @@ void Host::connect(PeerLink& link) {
           l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
                                           run_.config.max_frame_bytes, kPeerQueueBytes);
           l.conn->peer = id;
-          l.conn->send(frame(json{{"type", "hello"}, {"from", run_.id}}));
+          l.conn->send(frame(json{{"type", "hello"}, {"from", run_.id},
+                                  {"incarnation", incarnation_text(incarnation_)}}));
           l.conn->start();
         });
       });
@@ -475,9 +573,10 @@ std::chrono::milliseconds Host::retry_later(PeerLink& link, std::chrono::millise
   auto wait = std::min(link.backoff, cap);
   link.backoff = std::min(wait * 2, cap);
   PriestId id = link.addr.id;
+  uint64_t gen = link.generation;
   link.retry->expires_after(wait);
-  link.retry->async_wait([this, id](asio::error_code ec) {
-    if (!ec) connect(links_[id]);
+  link.retry->async_wait([this, id, gen](asio::error_code ec) {
+    if (PeerLink* l = link_of(id, gen); !ec && l) connect(*l);
   });
   return wait;
 }
@@ -492,9 +591,10 @@ void Host::connect_soon(PeerLink& link) {
     return connect(link);
   }
   PriestId id = link.addr.id;
+  uint64_t gen = link.generation;
   link.retry->expires_at(at);  // (cancels the back-off's wait, if any)
-  link.retry->async_wait([this, id](asio::error_code ec) {
-    if (!ec) connect(links_[id]);
+  link.retry->async_wait([this, id, gen](asio::error_code ec) {
+    if (PeerLink* l = link_of(id, gen); !ec && l) connect(*l);
   });
 }
 
@@ -574,6 +674,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       return bad_input(c, "misaddressed frame", "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
                               " on the link of priest " + std::to_string(c->peer));
     if (!priest_ || !halted_.empty()) return;
+    m->incarnation = c->incarnation;
     priest_->step(*m);
     schedule_flush();
     return;
@@ -587,15 +688,19 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::Unknown) {
     if (type == "hello") {
       auto from = j->find("from");
-      PriestId id = from != j->end() && from->is_number_unsigned() ? from->get<PriestId>() : 0;
-      bool member = false;
-      for (auto& m : membership_) member |= m.id == id && id != run_.id;
-      if (!member)
-        return bad_input(c, "hello from stranger " + std::to_string(id),
-                         "hello from " + std::to_string(id) + ", not a priest of this parliament" +
-                             (membership_.empty() ? "; this priest is not bootstrapped yet" : ""));
+      PriestId id = from != j->end() && from->is_number_unsigned() && from->get<uint64_t>() <= 1000000
+                        ? from->get<PriestId>() : 0;
+      auto inc = j->find("incarnation");
+      auto incarnation = inc != j->end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
+      if (id == 0 || id == run_.id || !incarnation)
+        return bad_input(c, "bad hello", "hello needs from (another priest's id) and incarnation (16 hex digits)");
+      // Whether its votes count is the priest's (core's) decision, by the membership in force.
+      if (!membership_)
+        return bad_input(c, "hello before bootstrap " + std::to_string(id),
+                         "hello from priest " + std::to_string(id) + ", but this priest is not bootstrapped yet");
       c->kind = Conn::Kind::PeerIn;
       c->peer = id;
+      c->incarnation = *incarnation;
       // The peer is back: reach it now rather than when our back-off expires (at most once
       // per kMinReconnectGap). The back-off itself starts over once the link proves itself.
       if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
@@ -702,9 +807,11 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   const std::string& type = j["type"].get_ref<const std::string&>();
   json out;
   if (type == "propose") return on_propose(c, j);
+  if (type == "change") return on_change(c, j);
   if (type == "status") out = status_json();
   else if (type == "ledger") out = ledger_json(j);
   else if (type == "bootstrap") out = bootstrap(j);
+  else if (type == "join") out = join(j);
   else return bad_input(c, "unknown type", "unknown frame type \"" + type + "\"");
   c->send(frame(out));
 }
@@ -736,15 +843,44 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   schedule_flush();
 }
 
+// A change of the membership, from the god: answered like a proposal once its decree passed.
+void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
+  auto refuse = [&](const std::string& why) {
+    c->send(reply_frame(0, 0, ClientReply{0, 0, why, false}));
+  };
+  auto ch = j.find("change");
+  if (ch == j.end()) return refuse("change: missing");
+  auto change = parse_change(*ch);
+  if (!change) return refuse(change.error());
+  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+  if (!priest_)
+    return refuse("priest " + std::to_string(run_.id) + " is not in a parliament yet");
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{c, 0, 0};
+  priest_->propose_change(token, *change);
+  schedule_flush();
+}
+
+// Something happened here: a promise, or a decree in the ledger. A priest that has begun
+// is never bootstrapped again.
+bool Host::begun() const {
+  return archive_->ledger_length() > 0 || !restored_.next_bal.is_zero() ||
+         (priest_ && !priest_->next_bal().is_zero());
+}
+
 json Host::status_json() const {
-  json j{{"type", "status"}, {"id", run_.id}, {"bootstrapped", priest_.has_value()},
-         {"members", membership_.size()}};
+  json j{{"type", "status"}, {"id", run_.id}, {"incarnation", incarnation_text(incarnation_)},
+         {"bootstrapped", priest_.has_value()}, {"begun", begun()},
+         {"members", membership_ ? membership_->priests.size() : 0}};
   if (!halted_.empty()) j["halted"] = halted_;
   if (!priest_) {
     j["passed_len"] = archive_->ledger_length();
     return j;
   }
   auto s = priest_->status();
+  j["membership"] = membership_to_json(s.membership);
+  j["voter"] = s.voter;
+  if (!s.change.empty()) j["change"] = s.change;
   j["role"] = name_of(s.role);
   j["president"] = s.president ? json(*s.president) : json(nullptr);
   j["ballot"] = to_string(s.ballot);
@@ -765,37 +901,70 @@ json Host::ledger_json(const json& j) {
   json arr = json::array();
   for (auto& e : *entries) {
     json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
-           {"kind", e.decree.olive_day ? "olive-day" : "decree"}};
-    if (!e.decree.olive_day) {
+           {"kind", e.decree.olive_day ? "olive-day" : e.decree.membership ? "membership" : "decree"}};
+    if (e.decree.from_client()) {
       d["client"] = e.decree.client;
       d["request"] = e.decree.request;
-      d["decree"] = e.decree.text;
     }
+    if (!e.decree.olive_day) d["decree"] = e.decree.text;
     arr.push_back(std::move(d));
   }
   return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(arr)}};
 }
 
+// The god's bootstrap: the first membership of a parliament that has not begun. This
+// priest must be named in it with its own incarnation (a blank data directory is a new
+// incarnation, which the others would never count: it is replaced by decree instead).
 json Host::bootstrap(const json& j) {
   auto err = [](std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; };
   auto p = j.find("priests");
   if (p == j.end()) return err("bootstrap without priests");
   auto members = parse_priests(*p, "bootstrap.priests");
   if (!members) return err(members.error());
-  bool has_me = false;
-  for (auto& m : *members) has_me |= m.id == run_.id;
-  if (!has_me) return err("the membership sent does not include priest " + std::to_string(run_.id));
-  if (!membership_.empty()) {
-    if (membership_ == *members)
+  Membership m{0, std::move(*members)};
+  const PriestAddress* mine = m.find(run_.id);
+  if (!mine) return err("the membership sent does not include priest " + std::to_string(run_.id));
+  if (mine->incarnation != incarnation_)
+    return err("this is incarnation " + incarnation_text(incarnation_) + " of priest " +
+               std::to_string(run_.id) + " (its data directory " + run_.data_dir +
+               " was initialised anew), but the membership names incarnation " +
+               incarnation_text(mine->incarnation) +
+               ": a priest that forgot its promises and votes is replaced by decree: "
+               "paxos-god --config FILE replace " + std::to_string(run_.id));
+  if (membership_) {
+    if (membership_->priests == m.priests && membership_->decree_no == 0)
       return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", true}};
-    return err("priest " + std::to_string(run_.id) + " is already bootstrapped with a different "
-               "membership: " + priests_to_json(membership_).dump() + "; refusing " + p->dump() +
-               ". To start over, stop it and remove " + run_.data_dir);
+    return err("priest " + std::to_string(run_.id) + " is already in a parliament, membership " +
+               membership_to_json(*membership_).dump() + "; membership changes pass by decree "
+               "(paxos-god add, remove, replace)");
   }
-  if (auto s = save_membership(run_.data_dir, *members); !s) return err(s.error());
-  spdlog::info("bootstrapped by the god: {} priests", members->size());
-  start_parliament(*members);
+  if (begun()) return err("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
+  if (auto s = save_membership(run_.data_dir, m); !s) return err(s.error());
+  spdlog::info("bootstrapped by the god: {} priests", m.priests.size());
+  start_parliament(m);
   return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", false}};
+}
+
+// The god's join, before it adds or replaces this priest: the membership in force, so that
+// this (blank) priest accepts the president's links and learns the ledger. It votes
+// nowhere until a membership decree names it with its incarnation.
+json Host::join(const json& j) {
+  auto err = [](std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; };
+  auto mj = j.find("membership");
+  if (mj == j.end()) return err("join without membership");
+  auto m = parse_membership(*mj, "join.membership");
+  if (!m) return err(m.error());
+  if (membership_) {
+    if (membership_->voter(run_.id, incarnation_) || membership_->decree_no >= m->decree_no)
+      return json{{"type", "joined"}, {"id", run_.id}, {"already", true}};
+    return err("priest " + std::to_string(run_.id) + " is already learning a parliament");
+  }
+  if (begun()) return err("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
+  if (auto s = save_membership(run_.data_dir, *m); !s) return err(s.error());
+  spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
+               m->priests.size(), m->decree_no);
+  start_parliament(*m);
+  return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
 }
 
 }  // namespace

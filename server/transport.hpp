@@ -17,6 +17,7 @@ struct PriestRun {
   Config config;
   std::string config_path;
   PriestId id = 0;
+  PriestAddress me;  // this priest's address: from the config, or --address
   std::string data_dir;
 };
 

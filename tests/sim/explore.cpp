@@ -102,7 +102,7 @@ struct Parliament {
     for (auto& [num, v] : n.disk.votes)
       if (num > r.ledger_len) r.votes[num] = v;
     for (auto& e : n.disk.ledger)
-      if (!e.decree.olive_day) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+      if (e.decree.from_client()) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
     n.clerk.reset();
     n.priest.emplace(options(id), std::move(r));
     n.clerk.emplace(*n.priest, n.disk, n.messenger, halt_for(id));

@@ -82,7 +82,7 @@ void Invariants::ledger_appended(PriestId id, const Entry& e) {
   auto [it, fresh] = chosen_.emplace(e.decree_no, e);
   if (!fresh && !(it->second == e))
     return fail("priest " + num(id) + " and another disagree at decree " + num(e.decree_no));
-  if (fresh && !e.decree.olive_day) {
+  if (fresh && e.decree.from_client()) {
     std::pair key{e.decree.client, e.decree.request};
     auto p = proposed_.find(key);
     if (p == proposed_.end()) return fail("decree " + num(e.decree_no) + " is one no client proposed");

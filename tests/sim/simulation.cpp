@@ -271,7 +271,7 @@ class World {
     for (auto& [num, v] : d.votes)
       if (num > r.ledger_len) r.votes[num] = v;
     for (auto& e : d.ledger)
-      if (!e.decree.olive_day) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+      if (e.decree.from_client()) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
     PriestOptions po;
     po.id = id;
     po.members = members_;

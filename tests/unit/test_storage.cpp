@@ -954,25 +954,56 @@ TEST_CASE("membership: save and load, absent, garbage", "[storage]") {
   TempDir dir;
   auto absent = load_membership(dir.path.string());
   REQUIRE(absent.ok());
-  CHECK(absent->empty());
+  CHECK_FALSE(absent->has_value());
 
-  std::vector<PriestAddress> priests = {{1, "127.0.0.1", 7101, "127.0.0.1"},
-                                        {2, "host-2", 7102, "0.0.0.0"},
-                                        {3, "host-3", 7103, "host-3"}};
-  REQUIRE(save_membership(dir.path.string(), priests).ok());
+  Membership m{12, {{1, "127.0.0.1", 7101, "127.0.0.1", 0x1234},
+                    {2, "host-2", 7102, "0.0.0.0", 0xfedcba9876543210ull},
+                    {3, "host-3", 7103, "host-3", 7}}};
+  REQUIRE(save_membership(dir.path.string(), m).ok());
   auto loaded = load_membership(dir.path.string());
   REQUIRE(loaded.ok());
-  CHECK(*loaded == priests);
+  REQUIRE(loaded->has_value());
+  CHECK(**loaded == m);
   CHECK_FALSE(fs::exists(dir.file("membership.json.tmp")));
 
   for (const char* garbage : {"{not json", "[1,2,3]", "{\"priests\": []}",
-                              "{\"priests\": [{\"id\": 1}]}", "{}"}) {
+                              "{\"decree_no\": 0, \"priests\": [{\"id\": 1}]}", "{}",
+                              "{\"decree_no\": 0, \"priests\": [{\"id\": 1, \"host\": \"h\", "
+                              "\"port\": 1, \"incarnation\": \"00zz\"}]}"}) {
     INFO("membership.json: " << garbage);
     spit(dir.file("membership.json"), garbage);
     auto r = load_membership(dir.path.string());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().find(dir.file("membership.json")) != std::string::npos);
   }
+  // An older version's file (no decree_no, no incarnations) is refused, saying so.
+  spit(dir.file("membership.json"), "{\"priests\": [{\"id\": 1, \"host\": \"h\", \"port\": 1}]}");
+  auto old = load_membership(dir.path.string());
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.error().find("older version") != std::string::npos);
+}
+
+TEST_CASE("incarnation: drawn once in a blank directory, kept, refused beside old files", "[storage]") {
+  TempDir dir;
+  auto first = load_or_create_incarnation(dir.path.string());
+  REQUIRE(first.ok());
+  CHECK(*first != 0);
+  auto again = load_or_create_incarnation(dir.path.string());
+  REQUIRE(again.ok());
+  CHECK(*again == *first);
+  // A blank directory is a new incarnation.
+  TempDir other;
+  auto second = load_or_create_incarnation(other.path.string());
+  REQUIRE(second.ok());
+  CHECK(*second != *first);
+  // Files of a priest but no incarnation: refused, not given a new one silently.
+  TempDir old;
+  spit(old.file("ledger.csv"), "decree_no,ballot,kind,client,request,decree,crc32\n");
+  auto r = load_or_create_incarnation(old.path.string());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().find("no incarnation file") != std::string::npos);
+  spit(dir.file("incarnation"), "not hex\n");
+  CHECK_FALSE(load_or_create_incarnation(dir.path.string()).ok());
 }
 
 TEST_CASE("ensure_dir creates parents and refuses a file", "[storage]") {

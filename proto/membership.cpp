@@ -1,0 +1,156 @@
+#include "proto/membership.hpp"
+
+#include <algorithm>
+
+namespace parliament {
+
+using nlohmann::json;
+
+const PriestAddress* Membership::find(PriestId id) const {
+  for (const auto& p : priests)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+bool Membership::voter(PriestId id, uint64_t incarnation) const {
+  const PriestAddress* p = find(id);
+  return p && p->incarnation == incarnation;
+}
+
+std::vector<PriestId> Membership::ids() const {
+  std::vector<PriestId> out;
+  for (const auto& p : priests) out.push_back(p.id);
+  return out;
+}
+
+json membership_to_json(const Membership& m) {
+  return json{{"decree_no", m.decree_no}, {"priests", priests_to_json(m.priests)}};
+}
+
+Result<Membership> parse_membership(const json& j, const std::string& where) {
+  using R = Result<Membership>;
+  if (!j.is_object()) return R::failure(where + ": must be an object {decree_no, priests}");
+  Membership m;
+  auto n = j.find("decree_no");
+  if (n == j.end() || !n->is_number_unsigned())
+    return R::failure(where + ".decree_no: must be a non-negative integer");
+  m.decree_no = n->get<uint64_t>();
+  auto p = j.find("priests");
+  if (p == j.end()) return R::failure(where + ".priests: missing");
+  auto priests = parse_priests(*p, where + ".priests");
+  if (!priests) return R::failure(priests.error());
+  m.priests = std::move(*priests);
+  return m;
+}
+
+const char* name_of(Change::Op op) {
+  switch (op) {
+    case Change::Op::Add: return "add";
+    case Change::Op::Remove: return "remove";
+    case Change::Op::Replace: return "replace";
+  }
+  return "?";
+}
+
+json change_to_json(const Change& c) {
+  json j = {{"op", name_of(c.op)}, {"id", c.priest.id}};
+  if (c.op != Change::Op::Remove) {
+    j["priest"] = priests_to_json({c.priest})[0];
+  } else if (c.force) {
+    j["force"] = true;
+  }
+  return j;
+}
+
+Result<Change> parse_change(const json& j) {
+  using R = Result<Change>;
+  if (!j.is_object()) return R::failure("change: must be an object {op, id, ...}");
+  Change c;
+  std::string op = j.value("op", "");
+  if (op == "add") c.op = Change::Op::Add;
+  else if (op == "remove") c.op = Change::Op::Remove;
+  else if (op == "replace") c.op = Change::Op::Replace;
+  else return R::failure("change.op: must be add, remove or replace");
+  auto id = j.find("id");
+  if (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 ||
+      id->get<uint64_t>() > 1000000)
+    return R::failure("change.id: must be an integer from 1 to 1000000");
+  c.priest.id = id->get<PriestId>();
+  if (c.op == Change::Op::Remove) {
+    auto f = j.find("force");
+    if (f != j.end() && !f->is_boolean()) return R::failure("change.force: must be a boolean");
+    c.force = f != j.end() && f->get<bool>();
+    return c;
+  }
+  auto p = j.find("priest");
+  if (p == j.end()) return R::failure("change.priest: missing");
+  auto list = parse_priests(json::array({*p}), "change.priest");
+  if (!list) return R::failure(list.error());
+  c.priest = (*list)[0];
+  if (c.priest.id != id->get<uint64_t>()) return R::failure("change.priest.id: differs from change.id");
+  if (c.priest.incarnation == 0) return R::failure("change.priest.incarnation: missing");
+  return c;
+}
+
+std::string describe(const Change& c) {
+  std::string s = std::string(name_of(c.op)) + " priest " + std::to_string(c.priest.id);
+  if (c.op != Change::Op::Remove)
+    s += " (incarnation " + incarnation_text(c.priest.incarnation) + ") at " + c.priest.host +
+         ":" + std::to_string(c.priest.port);
+  return s;
+}
+
+Result<Membership> apply_change(const Membership& current, const Change& c) {
+  using R = Result<Membership>;
+  Membership next = current;
+  const PriestAddress* have = current.find(c.priest.id);
+  const std::string who = "priest " + std::to_string(c.priest.id);
+  switch (c.op) {
+    case Change::Op::Add:
+      if (have) return R::failure(who + " is already a member; to give it a new disk, replace it");
+      next.priests.push_back(c.priest);
+      std::sort(next.priests.begin(), next.priests.end(),
+                [](auto& x, auto& y) { return x.id < y.id; });
+      break;
+    case Change::Op::Remove:
+      if (!have) return R::failure(who + " is not a member");
+      if (current.priests.size() <= 1) return R::failure("cannot remove the last priest");
+      if (current.priests.size() <= 3 && !c.force)
+        return R::failure("removing " + who + " would leave " +
+                          std::to_string(current.priests.size() - 1) +
+                          " priests, which survive no failure of a majority; force it to do so");
+      std::erase_if(next.priests, [&](auto& p) { return p.id == c.priest.id; });
+      break;
+    case Change::Op::Replace:
+      if (!have) return R::failure(who + " is not a member; add it instead");
+      if (have->incarnation == c.priest.incarnation)
+        return R::failure(who + " already has incarnation " + incarnation_text(c.priest.incarnation));
+      for (auto& p : next.priests)
+        if (p.id == c.priest.id) p = c.priest;
+      break;
+  }
+  return next;
+}
+
+bool already_applied(const Membership& current, const Change& c) {
+  const PriestAddress* have = current.find(c.priest.id);
+  if (c.op == Change::Op::Remove) return !have;
+  return have && have->incarnation == c.priest.incarnation;
+}
+
+std::string membership_decree_text(const Membership& next, const Change& c) {
+  return json{{"change", describe(c)}, {"priests", priests_to_json(next.priests)}}.dump();
+}
+
+Result<Membership> parse_membership_decree(const std::string& text, uint64_t decree_no) {
+  using R = Result<Membership>;
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return R::failure("membership decree: not a JSON object");
+  auto p = j.find("priests");
+  if (p == j.end()) return R::failure("membership decree: priests missing");
+  auto priests = parse_priests(*p, "membership decree.priests");
+  if (!priests) return R::failure(priests.error());
+  return Membership{decree_no, std::move(*priests)};
+}
+
+}  // namespace parliament

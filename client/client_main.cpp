@@ -119,7 +119,8 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 // ---- propose ----
 
 int propose(const Config& config, const std::string& text, double timeout_s, bool as_json) {
-  Proposer proposer(config.priests, random_client_id());
+  // The configuration may be an old one: follow the membership the priests say is in force.
+  Proposer proposer(parliament_priests(config.priests, Millis(500)), random_client_id());
   auto outcome = proposer.propose(text, Millis(static_cast<int64_t>(std::llround(timeout_s * 1000))));
   if (as_json) {
     json j = outcome.passed ? json{{"decree_no", outcome.decree_no}, {"decree", text}, {"passed", true}}
@@ -137,10 +138,16 @@ int propose(const Config& config, const std::string& text, double timeout_s, boo
 
 int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
   const PriestAddress* p = config.find(id);
+  std::optional<Membership> held;
+  if (!p) {  // a priest added after the configuration was written
+    held = discover_membership(config.priests, Millis(500));
+    if (held) p = held->find(id);
+  }
   if (!p) {
-    std::cerr << "paxos-client: there is no priest " << id << " in the configuration (priests: ";
-    for (size_t i = 0; i < config.priests.size(); ++i)
-      std::cerr << (i ? ", " : "") << config.priests[i].id;
+    std::cerr << "paxos-client: there is no priest " << id << " in the configuration or the "
+              << "membership in force (priests: ";
+    auto ids = held ? held->ids() : config.ids();
+    for (size_t i = 0; i < ids.size(); ++i) std::cerr << (i ? ", " : "") << ids[i];
     std::cerr << ")\n";
     return 2;
   }
@@ -201,6 +208,10 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
       olive = olive || decree.value("olive_day", false);
       decree = decree.value("text", json());
     }
+    if (text_of(d, "kind", "") == "membership" && decree.is_string()) {
+      json m = json::parse(decree.get<std::string>(), nullptr, false);
+      decree = "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) + ")";
+    }
     rows.push_back({std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
                     olive ? "(olive-day)"
                     : visible(decree.is_string() ? decree.get<std::string>()
@@ -212,20 +223,28 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
 
 // ---- status ----
 
+// Every priest of the membership in force and of the configuration (which may be old).
 int status(const Config& config, bool as_json) {
-  std::vector<Result<json>> replies(config.priests.size(), Result<json>::failure("not asked"));
+  auto held = discover_membership(config.priests, Millis(500));
+  std::vector<PriestAddress> priests = held ? held->priests : config.priests;
+  for (const auto& p : config.priests)
+    if (!held || !held->find(p.id)) priests.push_back(p);
+  if (held)
+    std::stable_sort(priests.begin(), priests.end(), [](auto& a, auto& b) { return a.id < b.id; });
+  std::vector<Result<json>> replies(priests.size(), Result<json>::failure("not asked"));
   std::vector<std::thread> askers;
-  for (size_t i = 0; i < config.priests.size(); ++i)
+  for (size_t i = 0; i < priests.size(); ++i)
     askers.emplace_back([&, i] {
-      replies[i] = call_priest(config.priests[i], json{{"type", "status"}}, Millis(500));
+      replies[i] = call_priest(priests[i], json{{"type", "status"}}, Millis(500));
     });
   for (auto& t : askers) t.join();
 
   json all = json::array();
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "ADDRESS", "ROLE", "PRESIDENT", "BALLOT", "NEXT_BAL", "LEDGER", "SEES", "STATE"}};
-  for (size_t i = 0; i < config.priests.size(); ++i) {
-    const auto& p = config.priests[i];
+  std::vector<std::vector<std::string>> rows = {{"ID", "ADDRESS", "MEMBER", "ROLE", "PRESIDENT",
+                                                 "BALLOT", "NEXT_BAL", "LEDGER", "SEES", "STATE"}};
+  for (size_t i = 0; i < priests.size(); ++i) {
+    const auto& p = priests[i];
+    std::string member = !held ? "?" : held->find(p.id) ? "yes" : "no";
     const auto& r = replies[i];
     std::string id = std::to_string(p.id), addr = address_of(p);
     std::string error;
@@ -234,7 +253,7 @@ int status(const Config& config, bool as_json) {
     else if (r->value("type", "") != "status") error = "malformed reply: " + r->dump();
     if (!error.empty()) {
       all.push_back({{"id", p.id}, {"address", addr}, {"answered", false}, {"error", error}});
-      rows.push_back({id, addr, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
+      rows.push_back({id, addr, member, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
       continue;
     }
     json s = *r;
@@ -245,16 +264,30 @@ int status(const Config& config, bool as_json) {
       for (const auto& x : *it) sees += (sees.empty() ? "" : ",") + x.dump();
     std::string state = "reachable";
     if (!s.value("bootstrapped", true)) state = "reachable, not bootstrapped";
+    else if (!s.value("voter", true)) state = "reachable, not a voter (learning, or removed)";
+    if (held && s.contains("incarnation") && held->find(p.id) &&
+        s.value("incarnation", "") != incarnation_text(held->find(p.id)->incarnation))
+      state = "reachable, a new incarnation " + text_of(s, "incarnation") +
+              " (data directory lost?): replace it";
     if (auto h = s.find("halted"); h != s.end() && h->is_string())
       state = "HALTED (" + h->get<std::string>() + ")";
-    rows.push_back({id, addr, text_of(s, "role"), text_of(s, "president", "none"),
+    rows.push_back({id, addr, member, text_of(s, "role"), text_of(s, "president", "none"),
                     text_of(s, "ballot"), text_of(s, "next_bal"), text_of(s, "passed_len"),
                     sees.empty() ? "-" : sees, state});
   }
-  if (as_json)
+  if (as_json) {
     std::cout << all.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-  else
-    print_table(rows);
+    return 0;
+  }
+  if (held) {
+    std::string ids;
+    for (auto id : held->ids()) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+    std::cout << "membership in force: priests " << ids << " (quorum " << held->quorum()
+              << "), set by "
+              << (held->decree_no ? "decree " + std::to_string(held->decree_no) : "the bootstrap")
+              << "\n";
+  }
+  print_table(rows);
   return 0;
 }
 

@@ -168,6 +168,38 @@ Result<json> call_priest(const PriestAddress& p, const json& request, Millis tim
   return reply;
 }
 
+std::optional<Membership> discover_membership(const std::vector<PriestAddress>& seeds,
+                                              Millis timeout) {
+  std::optional<Membership> best;
+  std::set<std::pair<std::string, uint16_t>> asked;
+  std::vector<PriestAddress> round = seeds;
+  for (int rounds = 0; rounds < 3 && !round.empty(); ++rounds) {
+    std::vector<Result<json>> replies(round.size(), Result<json>::failure("not asked"));
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < round.size(); ++i) {
+      asked.insert({round[i].host, round[i].port});
+      threads.emplace_back([&, i] { replies[i] = call_priest(round[i], json{{"type", "status"}}, timeout); });
+    }
+    for (auto& t : threads) t.join();
+    for (auto& r : replies) {
+      if (!r || !r->contains("membership")) continue;
+      auto m = parse_membership((*r)["membership"], "status.membership");
+      if (m && (!best || m->decree_no > best->decree_no)) best = std::move(*m);
+    }
+    round.clear();
+    if (best)
+      for (auto& p : best->priests)
+        if (!asked.count({p.host, p.port})) round.push_back(p);
+  }
+  return best;
+}
+
+std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& seeds,
+                                              Millis timeout) {
+  auto m = discover_membership(seeds, timeout);
+  return m ? m->priests : seeds;
+}
+
 Proposer::Proposer(std::vector<PriestAddress> priests, uint64_t client_id)
     : priests_(std::move(priests)), client_id_(client_id) {}
 Proposer::~Proposer() = default;

@@ -12,8 +12,17 @@
 //   {"type":"ledger","from":N,"max":M}
 //       -> {"type":"ledger","id":I,"length":L,"decrees":[{"decree_no","ballot","kind",
 //           "client","request","decree"}, ...]}
-//   {"type":"bootstrap","priests":[{"id","host","port","listen"}, ...]}
+//   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
 //       -> {"type":"bootstrapped","id":I,"already":true|false}
+//   {"type":"join","membership":{"decree_no":N,"priests":[...]}}   (paxos-god, to a blank
+//       priest about to be added or to replace another: it learns the ledger, votes nowhere)
+//       -> {"type":"joined","id":I,"already":true|false}
+//   {"type":"change","change":{"op":"add|remove|replace","id":I,"priest":{...},"force":B}}
+//       -> {"type":"reply","ok":true,"decree_no":N}  (the membership decree passed at N)
+//       -> {"type":"reply","ok":false,"error":"...","outcome_unknown":B}
+// status also carries "incarnation", "begun" (a promise or decrees), "membership"
+// ({"decree_no","priests"}: the membership in force as this priest's ledger has it), "voter"
+// and, at a president changing the membership, "change".
 //   any request the priest refuses -> {"type":"error","error":"..."}
 // A client (C, R) must keep one request outstanding at a time and number them 1, 2, 3...;
 // a retry of (C, R) never passes twice.
@@ -22,12 +31,14 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "proto/config.hpp"
+#include "proto/membership.hpp"
 #include "proto/result.hpp"
 
 namespace parliament {
@@ -50,6 +61,16 @@ class Connection {
 // One request to one priest on a fresh connection.
 Result<nlohmann::json> call_priest(const PriestAddress& p, const nlohmann::json& request,
                                    Millis timeout);
+
+// The membership in force as the priests know it: asks `seeds` (a configuration's priests,
+// perhaps an old one) for their status, all at once, then the members they name, and keeps
+// the membership set by the highest decree. nullopt if no priest answered with one.
+std::optional<Membership> discover_membership(const std::vector<PriestAddress>& seeds,
+                                              Millis timeout);
+// The priests a client should talk to: the membership in force if one was found, else
+// `seeds`.
+std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& seeds,
+                                              Millis timeout);
 
 struct ProposeOutcome {
   bool passed = false;

@@ -705,8 +705,10 @@ void Priest::begin_ballots() {
   if (change_ && !change_->begun) {
     // Teaching a new priest, client decrees still pass; once it holds the ledger (within one
     // catch-up chunk), new proposals wait until the change's decree can begin alone.
+    PriestId learner = change_->change.priest.id;
     bool taught = change_->change.op == Change::Op::Remove ||
-                  peer_len_[change_->change.priest.id] + opt_.catch_up_chunk >= passed_len_;
+                  (heard_tick_.count(learner) &&
+                   peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
       if (taught) {
       begin_change();  // begins it alone, or waits while what is in flight passes
       return;
@@ -830,13 +832,16 @@ void Priest::apply_passed() {
     uint64_t n = ++passed_len_;
     votes_.erase(n);
     e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
-    if (e.decree.membership) {
+    if (e.decree.membership && n <= latest().decree_no) {
+      // Known already: a joining priest was given the membership this decree set.
+    } else if (e.decree.membership) {
       auto next = parse_membership_decree(e.decree.text, n);
       if (!next) invariant_failed("a membership decree passed that does not parse");
       eras_[n + 1] = *next;
       ready_.membership = *next;
       new_era = true;
-      note("decree " + std::to_string(n) + " sets the membership: " + e.decree.text);
+      note("decree " + std::to_string(n) + " sets the membership: priests " +
+           list_ids(next->ids()));
       if (change_ && already_applied(*next, change_->change)) end_change("", n);
     } else if (!e.decree.olive_day) {
       RequestKey key{e.decree.client, e.decree.request};

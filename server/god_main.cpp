@@ -1,7 +1,16 @@
 // paxos-god: creates the priests and tells them who the parliament is.
 //
 //   paxos-god --config FILE bootstrap [--timeout 30]
-//       Sends every priest the membership until each says "bootstrapped". Harmless to repeat.
+//       Bootstraps a parliament that has not begun: asks every priest of the configuration
+//       its incarnation, then sends each the membership (ids, incarnations, addresses) until
+//       it says "bootstrapped". Harmless to repeat. Refused, naming the priest and the safe
+//       command, where a priest is blank (a new incarnation) in a parliament that has begun.
+//   paxos-god --config FILE add ID HOST:PORT | remove ID [--force] | replace ID [HOST:PORT]
+//       [--json] [--timeout 60]
+//       Changes the membership by decree, one change at a time, and exits 0 once the
+//       membership decree has passed, printing the membership in force. add and replace
+//       first tell the (blank, running) priest at HOST:PORT to join: the president teaches
+//       it the ledger before the change makes it a voter.
 //   paxos-god --config FILE up [--data-dir data] [--priest-bin PATH] [--timeout 30]
 //       Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
@@ -16,6 +25,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -28,6 +38,7 @@
 
 #include "client/rpc.hpp"
 #include "proto/config.hpp"
+#include "proto/membership.hpp"
 
 using namespace parliament;
 using nlohmann::json;
@@ -114,16 +125,116 @@ void knock(const PriestAddress& p, const json& request, Clock::time_point deadli
   k.done = true;
 }
 
+// Every priest's status, asked until each answers (or the deadline, or the hooks say stop).
+// nullopt if some never answered.
+std::optional<std::vector<json>> survey(const Config& config, Clock::time_point deadline,
+                                        const BootstrapHooks& hooks) {
+  std::vector<std::optional<json>> got(config.priests.size());
+  std::vector<std::string> why(config.priests.size(), "not asked yet");
+  for (;;) {
+    std::vector<std::thread> askers;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (got[i]) continue;
+      askers.emplace_back([&, i] {
+        auto r = call_priest(config.priests[i], json{{"type", "status"}}, Millis(1000));
+        if (r && r->value("type", "") == "status" && r->contains("incarnation")) got[i] = *r;
+        else why[i] = r ? "unexpected reply " + r->dump() : r.error();
+      });
+    }
+    for (auto& t : askers) t.join();
+    bool all = std::all_of(got.begin(), got.end(), [](auto& g) { return g.has_value(); });
+    if (all) break;
+    bool dead = false;
+    for (size_t i = 0; i < got.size(); ++i) dead |= !got[i] && hooks.gone(config.priests[i].id);
+    if (Clock::now() >= deadline || hooks.interrupted() || dead) {
+      for (size_t i = 0; i < got.size(); ++i)
+        if (!got[i])
+          spdlog::error("god: priest {} at {}:{} did not answer: {}", config.priests[i].id,
+                        config.priests[i].host, config.priests[i].port, why[i]);
+      return std::nullopt;
+    }
+    pause_before(deadline);
+  }
+  std::vector<json> out;
+  for (auto& g : got) out.push_back(*g);
+  return out;
+}
+
+// The membership to bootstrap, from every priest's status: the configuration with each
+// priest's incarnation, for a parliament that has not begun; the membership the
+// bootstrapped priests already hold, to finish a bootstrap that was cut short. Refused (with
+// the safe command) where a priest is a new incarnation in a parliament that has begun.
+Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
+                                                        const std::vector<json>& status,
+                                                        const std::string& config_file) {
+  using R = Result<std::vector<PriestAddress>>;
+  std::optional<Membership> held;
+  PriestId holder = 0;
+  for (size_t i = 0; i < status.size(); ++i) {
+    if (!status[i].contains("membership")) continue;
+    auto m = parse_membership(status[i]["membership"], "status.membership");
+    if (m && (!held || m->decree_no > held->decree_no)) held = *m, holder = config.priests[i].id;
+  }
+  std::vector<PriestAddress> out = config.priests;
+  for (size_t i = 0; i < status.size(); ++i) {
+    auto inc = parse_incarnation(status[i].value("incarnation", ""));
+    if (!inc) return R::failure("priest " + std::to_string(config.priests[i].id) + " did not say its incarnation");
+    out[i].incarnation = *inc;
+  }
+  if (!held) {
+    for (size_t i = 0; i < status.size(); ++i)
+      if (status[i].value("begun", false))
+        return R::failure("priest " + std::to_string(config.priests[i].id) +
+                          " holds a promise or decrees but no membership; its data directory is not a bootstrapped one");
+    return out;
+  }
+  // The parliament has begun (a priest holds a membership). Each priest must be the very
+  // incarnation that membership names; a blank one is a new priest, replaced by decree.
+  for (size_t i = 0; i < status.size(); ++i) {
+    const PriestAddress& p = out[i];
+    if (status[i].contains("membership")) continue;  // in the parliament already
+    const PriestAddress* named = held->find(p.id);
+    if (named && named->incarnation == p.incarnation && held->decree_no == 0) continue;
+    std::string cmd = "paxos-god --config " + config_file + (named ? " replace " : " add ") +
+                      std::to_string(p.id) + (named ? "" : " " + p.host + ":" + std::to_string(p.port));
+    return R::failure(
+        "priest " + std::to_string(p.id) + " at " + p.host + ":" + std::to_string(p.port) +
+        " is incarnation " + incarnation_text(p.incarnation) +
+        (named ? ", but the parliament (as priest " + std::to_string(holder) + " holds it, membership of decree " +
+                     std::to_string(held->decree_no) + ") names incarnation " + incarnation_text(named->incarnation) +
+                     ": its data directory was lost or replaced, and a priest that forgot its promises and votes must "
+                     "never count as the one that remembered them"
+               : ", and the parliament (membership of decree " + std::to_string(held->decree_no) + ") does not name it") +
+        ". Bootstrap refused. Change the membership by decree instead: " + cmd);
+  }
+  return held->priests;
+}
+
 // Sends the membership to every priest, all at once, until each has it. Bounded by
 // `timeout`; a silent priest does not hold up the others.
-Outcome bootstrap(const Config& config, Millis timeout, const BootstrapHooks& hooks = {}) {
-  const json request = {{"type", "bootstrap"}, {"priests", priests_to_json(config.priests)}};
+Outcome bootstrap(const Config& config, const std::string& config_file, Millis timeout,
+                  const BootstrapHooks& hooks = {}) {
   const auto deadline = Clock::now() + timeout;
+  auto status = survey(config, deadline, hooks);
+  if (!status) return hooks.interrupted() ? Outcome::Interrupted : Outcome::TimedOut;
+  auto members = bootstrap_membership(config, *status, config_file);
+  if (!members) {
+    spdlog::error("god: {}", members.error());
+    return Outcome::Refused;
+  }
+  const json request = {{"type", "bootstrap"}, {"priests", priests_to_json(*members)}};
   std::vector<Knock> knocks(config.priests.size());
   std::vector<std::thread> knockers;
-  for (size_t i = 0; i < config.priests.size(); ++i)
+  for (size_t i = 0; i < config.priests.size(); ++i) {
+    if ((*status)[i].contains("membership")) {  // nothing to send: it is in the parliament
+      spdlog::info("god: priest {} is in the parliament already", config.priests[i].id);
+      knocks[i].bootstrapped = true;
+      knocks[i].done = true;
+      continue;
+    }
     knockers.emplace_back(knock, std::cref(config.priests[i]), std::cref(request), deadline,
                           std::ref(knocks[i]));
+  }
   std::vector<PriestId> dead;
   bool interrupted = false;
   for (;;) {
@@ -167,6 +278,163 @@ Outcome bootstrap(const Config& config, Millis timeout, const BootstrapHooks& ho
   if (!silent.empty() || !dead.empty()) return Outcome::TimedOut;
   spdlog::info("god: all {} priests know the parliament's membership", config.priests.size());
   return Outcome::Done;
+}
+
+// ---- membership changes ----
+
+void print_membership(const Membership& m, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", membership_to_json(m).dump().c_str());
+    return;
+  }
+  std::printf("membership in force (set by %s): %zu priests, quorum %zu\n",
+              m.decree_no ? ("decree " + std::to_string(m.decree_no)).c_str() : "the bootstrap",
+              m.priests.size(), m.quorum());
+  for (const auto& p : m.priests)
+    std::printf("  priest %-3u %s:%u  incarnation %s\n", p.id, p.host.c_str(), p.port,
+                incarnation_text(p.incarnation).c_str());
+}
+
+// An error a retry can get past: an election, another change under way, a lost answer.
+bool worth_retrying(const json& reply) {
+  std::string e = reply.value("error", "");
+  return reply.value("outcome_unknown", false) || e.find("retry") != std::string::npos ||
+         e.rfind("no quorum", 0) == 0 || e.rfind("ballot ", 0) == 0 ||
+         e.find("not in a parliament yet") != std::string::npos;
+}
+
+// add / remove / replace: join the new priest (add, replace), then ask the parliament for
+// the membership decree until it passed or the deadline. Exit 0 passed (or was in force
+// already), 1 not done, 2 bad input.
+int change_membership(const Config& config, Change c, const std::string& address,
+                      bool as_json, Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto held = discover_membership(config.priests, Millis(1000));
+  if (!held) {
+    spdlog::error("god: no priest of the configuration answered with a membership: is the "
+                  "parliament running, and bootstrapped?");
+    return 1;
+  }
+  const std::string who = "priest " + std::to_string(c.priest.id);
+  if (c.op != Change::Op::Remove) {
+    PriestAddress target;
+    if (!address.empty()) {
+      auto colon = address.rfind(':');
+      unsigned long port = 0;
+      try {
+        port = colon == std::string::npos ? 0 : std::stoul(address.substr(colon + 1));
+      } catch (...) {
+      }
+      if (colon == std::string::npos || colon == 0 || port == 0 || port > 65535) {
+        spdlog::error("god: ADDRESS must be HOST:PORT, not \"{}\"", address);
+        return 2;
+      }
+      target.host = target.listen = address.substr(0, colon);
+      target.port = static_cast<uint16_t>(port);
+    } else if (const PriestAddress* was = held->find(c.priest.id)) {
+      target = *was;
+    } else {
+      spdlog::error("god: {} is not a member; give its address", who);
+      return 2;
+    }
+    target.id = c.priest.id;
+    // The priest to join must be running: ask it who it is, until it answers.
+    Result<json> st = Result<json>::failure("not asked");
+    while (Clock::now() < deadline) {
+      st = call_priest(target, json{{"type", "status"}}, Millis(1000));
+      if (st) break;
+      pause_before(deadline);
+    }
+    if (!st) {
+      spdlog::error("god: {} at {}:{} did not answer ({}); start it first (a blank data "
+                    "directory), then run this again", who, target.host, target.port, st.error());
+      return 1;
+    }
+    if (st->value("id", 0u) != c.priest.id) {
+      spdlog::error("god: the priest at {}:{} says it is priest {}, not {}", target.host,
+                    target.port, st->value("id", 0u), c.priest.id);
+      return 2;
+    }
+    auto inc = parse_incarnation(st->value("incarnation", ""));
+    if (!inc) {
+      spdlog::error("god: {} did not say its incarnation: {}", who, st->dump());
+      return 1;
+    }
+    target.incarnation = *inc;
+    c.priest = target;
+    if (already_applied(*held, c)) {
+      spdlog::info("god: {} with incarnation {} is a member already", who, incarnation_text(*inc));
+      print_membership(*held, as_json);
+      return 0;
+    }
+    if (const PriestAddress* was = held->find(c.priest.id);
+        was && c.op == Change::Op::Add) {
+      spdlog::error("god: {} is a member already (incarnation {}); to give it a new data "
+                    "directory, replace it", who, incarnation_text(was->incarnation));
+      return 2;
+    }
+    if (!held->find(c.priest.id) && c.op == Change::Op::Replace) {
+      spdlog::error("god: {} is not a member; add it instead", who);
+      return 2;
+    }
+    if (st->value("begun", false) && !st->contains("membership")) {
+      spdlog::error("god: {} at {}:{} is not blank (it holds a promise or decrees)", who,
+                    target.host, target.port);
+      return 2;
+    }
+    if (!st->contains("membership")) {
+      auto j = call_priest(target, json{{"type", "join"}, {"membership", membership_to_json(*held)}},
+                           Millis(5000));
+      if (!j || j->value("type", "") != "joined") {
+        spdlog::error("god: {} did not join: {}", who, j ? j->value("error", j->dump()) : j.error());
+        return 1;
+      }
+      spdlog::info("god: {} (incarnation {}) joined: it learns the ledger from the president",
+                   who, incarnation_text(*inc));
+    }
+  } else if (already_applied(*held, c)) {
+    spdlog::info("god: {} is not a member", who);
+    print_membership(*held, as_json);
+    return 0;
+  }
+
+  const json request = {{"type", "change"}, {"change", change_to_json(c)}};
+  std::string last = "no priest answered";
+  for (size_t turn = 0; Clock::now() < deadline; ++turn) {
+    const PriestAddress& p = held->priests[turn % held->priests.size()];
+    if (p.id == c.priest.id && c.op != Change::Op::Add) continue;  // ask the others
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    auto r = call_priest(p, request, std::max(Millis(1), left));
+    if (!r) {
+      last = r.error();
+      continue;
+    }
+    if (r->value("ok", false)) {
+      uint64_t n = r->value("decree_no", uint64_t{0});
+      spdlog::info("god: {} by decree {}", describe(c), n);
+      // Print what is in force, as the priests now say (the decree has passed).
+      for (;;) {
+        auto now_held = discover_membership(held->priests, Millis(1000));
+        if (now_held && now_held->decree_no >= n) {
+          print_membership(*now_held, as_json);
+          return 0;
+        }
+        if (Clock::now() >= deadline) break;
+        std::this_thread::sleep_for(Millis(100));
+      }
+      print_membership(*held, as_json);
+      return 0;
+    }
+    last = "priest " + std::to_string(p.id) + ": " + r->value("error", r->dump());
+    if (!worth_retrying(*r)) {
+      spdlog::error("god: {} refused: {}", describe(c), last);
+      return 1;
+    }
+    spdlog::info("god: {}; trying again", last);
+    pause_before(deadline);
+  }
+  spdlog::error("god: {} did not pass within {} ms: {}", describe(c), timeout.count(), last);
+  return 1;
 }
 
 // ---- up ----
@@ -383,7 +651,7 @@ int up(const Config& config, const std::string& config_file, const std::string& 
   hooks.gone = [&](PriestId id) { return !parliament.alive(id); };
   // Give the priests a moment to bind their ports before the first knock.
   poll_signals(Millis(200));
-  auto outcome = stopping ? Outcome::Interrupted : bootstrap(config, timeout, hooks);
+  auto outcome = stopping ? Outcome::Interrupted : bootstrap(config, config_file, timeout, hooks);
   if (outcome == Outcome::Refused) {
     spdlog::error("god: stopping the priests: the parliament cannot sit with a disputed membership "
                   "(remove the old data directories or fix the configuration)");
@@ -436,6 +704,25 @@ int main(int argc, char** argv) {
   up_cmd->add_option("--timeout", up_timeout_s, "seconds to wait for bootstrap (default 30)")
       ->check(CLI::Range(0.001, 86400.0));
 
+  PriestId change_id = 0;
+  std::string change_address;
+  bool change_json = false, force = false;
+  double change_timeout_s = 60;
+  auto* add_cmd = app.add_subcommand("add", "add a priest (blank, running at HOST:PORT) by decree");
+  auto* remove_cmd = app.add_subcommand("remove", "remove a priest by decree");
+  auto* replace_cmd = app.add_subcommand(
+      "replace", "replace a priest by its new incarnation (a blank data directory) by decree");
+  for (auto* cmd : {add_cmd, remove_cmd, replace_cmd}) {
+    cmd->add_option("ID", change_id, "the priest's id")->required()->check(CLI::Range(1, 1000000));
+    cmd->add_flag("--json", change_json, "print the membership in force as JSON");
+    cmd->add_option("--timeout", change_timeout_s, "seconds to keep trying (default 60)")
+        ->check(CLI::Range(0.001, 86400.0));
+  }
+  add_cmd->add_option("ADDRESS", change_address, "HOST:PORT the new priest listens at")->required();
+  replace_cmd->add_option("ADDRESS", change_address,
+                          "HOST:PORT of the new incarnation (default: the priest's address)");
+  remove_cmd->add_flag("--force", force, "allow fewer than three priests");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -449,6 +736,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto millis = [](double s) { return Millis(static_cast<int64_t>(s * 1000 + 0.5)); };
-  if (*boot) return bootstrap(*config, millis(timeout_s)) == Outcome::Done ? 0 : 1;
+  if (*boot) {
+    auto o = bootstrap(*config, config_file, millis(timeout_s));
+    return o == Outcome::Done ? 0 : 1;
+  }
+  if (*add_cmd || *remove_cmd || *replace_cmd) {
+    Change c;
+    c.op = *add_cmd ? Change::Op::Add : *remove_cmd ? Change::Op::Remove : Change::Op::Replace;
+    c.priest.id = change_id;
+    c.force = force;
+    return change_membership(*config, c, change_address, change_json, millis(change_timeout_s));
+  }
   return up(*config, config_file, data_dir, priest_bin, millis(up_timeout_s));
 }

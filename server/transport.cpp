@@ -488,8 +488,8 @@ void Host::membership(const Membership& m) {
   if (auto s = archive_->sync_ledger(); !s) return halt(s.error());
   if (auto s = save_membership(run_.data_dir, m); !s) return halt(s.error());
   membership_ = m;
-  spdlog::info("membership of decree {}: {} priests, {}", m.decree_no, m.priests.size(),
-               priests_to_json(m.priests).dump());
+  spdlog::info("membership.json now holds the membership of decree {} ({} priests)", m.decree_no,
+               m.priests.size());
 }
 
 // ---------------------------------------------------------------- connections

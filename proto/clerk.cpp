@@ -128,6 +128,7 @@ void Clerk::catch_up(const CatchUp& c) {
   Message m;
   m.kind = Kind::CatchUp;
   m.from = priest_.id();
+  m.incarnation = priest_.incarnation();
   m.to = c.to;
   m.passed_len = priest_.passed_len();
   m.entries = std::move(*entries);

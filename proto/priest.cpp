@@ -703,14 +703,15 @@ void Priest::begin_ballots() {
   if (role_ != Role::President) return;
   if (era_end_ && next_no_ >= era_end_) return;  // the membership ends below: nothing more
   if (change_ && !change_->begun) {
-    // Teaching a new priest, client decrees still pass; once it holds the ledger (within one
-    // catch-up chunk), new proposals wait until the change's decree can begin alone.
+    // Teaching a new priest, client decrees still pass. Once it is within one catch-up
+    // chunk, new proposals wait; the change's decree begins alone once what is in flight
+    // passed and the new priest holds the whole ledger (it learns it before it counts).
     PriestId learner = change_->change.priest.id;
-    bool taught = change_->change.op == Change::Op::Remove ||
-                  (heard_tick_.count(learner) &&
-                   peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
-      if (taught) {
-      begin_change();  // begins it alone, or waits while what is in flight passes
+    bool remove = change_->change.op == Change::Op::Remove;
+    bool close = remove || (heard_tick_.count(learner) &&
+                            peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
+    if (close) {
+      if (remove || peer_len_[learner] >= passed_len_) begin_change();
       return;
     }
   }

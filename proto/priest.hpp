@@ -161,6 +161,7 @@ class Priest {
   // This priest's votes above its ledger (what a compacted votes file must keep).
   std::vector<Entry> votes() const;
   PriestId id() const { return opt_.id; }
+  uint64_t incarnation() const { return opt_.incarnation; }
   uint64_t passed_len() const { return passed_len_; }
   const Ballot& next_bal() const { return next_bal_; }
   Role role() const { return role_; }

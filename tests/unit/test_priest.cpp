@@ -2,6 +2,8 @@
 // (the simulation in tests/sim covers them under faults).
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -22,16 +24,50 @@ struct Chamber {
   bool hold = false;  // keep messages on the wire instead of delivering them
   std::function<bool(const Message&)> lose;  // messages it returns true for are lost
 
-  explicit Chamber(int n, std::map<PriestId, Restored> restored = {}) {
+  // With incarnations: priest i is incarnation 100 * i + 1, named so in the membership.
+  Membership membership;
+
+  explicit Chamber(int n, std::map<PriestId, Restored> restored = {}, bool incarnations = false) {
     std::vector<PriestId> ids;
     for (int i = 1; i <= n; ++i) ids.push_back(i);
+    for (PriestId id : ids)
+      membership.priests.push_back(PriestAddress{id, "h", static_cast<uint16_t>(7000 + id), "h",
+                                                 incarnations ? 100u * id + 1 : 0});
     for (PriestId id : ids) {
       PriestOptions o;
       o.id = id;
       o.members = ids;
+      if (incarnations) {
+        o.membership = membership;
+        o.incarnation = 100u * id + 1;
+      }
       o.seed = 7;
       priests[id] = std::make_unique<Priest>(o, restored[id]);
     }
+  }
+  // Starts priest `id` blank, as incarnation `incarnation`, learning the membership `m`
+  // (what paxos-god's join gives it). Replaces whatever ran under that id (a lost disk).
+  void start_blank(PriestId id, uint64_t incarnation, const Membership& m) {
+    PriestOptions o;
+    o.id = id;
+    o.incarnation = incarnation;
+    o.membership = m;
+    o.seed = 7;
+    priests[id] = std::make_unique<Priest>(o, Restored{});
+    ledgers[id].clear();
+  }
+  // The god's change, asked of priest `at`; the token's reply says when it passed.
+  void change(PriestId at, uint64_t token, Change::Op op, PriestId id, uint64_t incarnation = 0) {
+    Change ch;
+    ch.op = op;
+    ch.priest = PriestAddress{id, "h", static_cast<uint16_t>(7000 + id), "h", incarnation};
+    priests[at]->propose_change(token, ch);
+    drain();
+  }
+  const ClientReply* reply(uint64_t token) const {
+    for (auto& r : replies)
+      if (r.token == token) return &r;
+    return nullptr;
   }
   void drain() {
     for (int guard = 0; guard < 100000; ++guard) {
@@ -40,6 +76,8 @@ struct Chamber {
         Ready r = p->take_ready();
         if (r.empty()) continue;
         any = true;
+        if (std::getenv("CHAMBER_NOTES"))
+          for (auto& n : r.notes) std::fprintf(stderr, "[%u] %s\n", id, n.c_str());
         for (auto& e : r.passed) ledgers[id].push_back(e);
         for (auto& rep : r.replies) replies.push_back(rep);
         for (auto& m : r.messages) wire.push_back(m);
@@ -47,6 +85,7 @@ struct Chamber {
           Message m;
           m.kind = Kind::CatchUp;
           m.from = id;
+          m.incarnation = p->incarnation();
           m.to = cu.to;
           m.passed_len = ledgers[id].size();
           for (uint64_t n = cu.from_no; n <= cu.upto_no && n <= ledgers[id].size(); ++n)
@@ -57,7 +96,11 @@ struct Chamber {
       if (!hold && !wire.empty()) {
         Message m = wire.front();
         wire.pop_front();
-        if (!lose || !lose(m)) priests[m.to]->step(m);
+        if (std::getenv("CHAMBER_WIRE"))
+          std::fprintf(stderr, "%s %u->%u b=%s n=%llu..%llu len=%llu e=%zu\n", name_of(m.kind), m.from, m.to,
+                       to_string(m.ballot).c_str(), (unsigned long long)m.decree_no,
+                       (unsigned long long)m.last_no, (unsigned long long)m.passed_len, m.entries.size());
+        if ((!lose || !lose(m)) && priests.count(m.to)) priests[m.to]->step(m);
         any = true;
       }
       if (!any) return;
@@ -294,4 +337,128 @@ TEST_CASE("a new president begins new decrees above a decree it knows passed bey
     CHECK(c.ledgers[id][2].decree == known);
     CHECK(c.ledgers[id][3].decree.text == "new 1");
   }
+}
+
+// ---------------------------------------------------------------- membership (issue 9)
+
+// The story from outside: a priest whose disk was lost comes back blank, as a new
+// incarnation. Its last votes and votes must never count as the old one's: with priest 1
+// away, priest 2 and the blank priest 3 pass nothing. After `replace 3` (passed with 1 and 2)
+// the new incarnation is a voter.
+TEST_CASE("membership: a blank priest's votes count nowhere until a replace decree names it", "[priest][membership]") {
+  Chamber c(3, {}, true);
+  c.elect(2);
+  c.propose(2, 1, 9, 1, "before the disk was lost");
+  REQUIRE(c.reply(1));
+  CHECK(c.reply(1)->decree_no == 1);
+  for (int t = 0; t < 10; ++t) c.tick();
+
+  c.start_blank(3, 999, c.membership);  // disk lost: a new incarnation, promise 0.0
+  c.lose = [](const Message& m) { return m.from == 1 || m.to == 1; };  // priest 1 away
+  c.propose(2, 2, 9, 2, "must not pass with a forgetful priest");
+  for (int t = 0; t < 40; ++t) c.tick(2);
+  for (auto& r : c.replies) CHECK(r.decree_no != 2);
+  for (auto& [id, l] : c.ledgers) CHECK(l.size() <= 1);
+
+  c.lose = nullptr;  // priest 1 is back; the god replaces 3 by its new incarnation
+  for (int t = 0; t < 200 && !c.president(); ++t) c.tick();
+  PriestId p = *c.president();
+  c.change(p == 3 ? 1 : p, 10, Change::Op::Replace, 3, 999);
+  for (int t = 0; t < 100 && !c.reply(10); ++t) c.tick();
+  REQUIRE(c.reply(10));
+  INFO(c.reply(10)->error);
+  REQUIRE(c.reply(10)->decree_no > 0);
+  for (int t = 0; t < 100; ++t) c.tick();
+  // Now 2 and the new 3 are a majority of the membership in force.
+  c.lose = [](const Message& m) { return m.from == 1 || m.to == 1; };
+  for (int t = 0; t < 300 && (!c.president() || *c.president() == 1); ++t) c.tick();
+  REQUIRE(c.president());
+  c.propose(*c.president(), 11, 9, 3, "with the new incarnation");
+  for (int t = 0; t < 50 && !c.reply(11); ++t) c.tick();
+  REQUIRE(c.reply(11));
+  CHECK(c.reply(11)->decree_no > c.reply(10)->decree_no);
+  for (int t = 0; t < 50; ++t) c.tick();
+  CHECK(c.ledgers[2] == c.ledgers[3]);  // the new 3 learned everything, membership row included
+  bool row = false;
+  for (auto& e : c.ledgers[3]) row |= e.decree.membership;
+  CHECK(row);
+  CHECK(c.priests[3]->status().voter);
+}
+
+// A president begins the membership decree alone and nothing above it until it passed; then
+// it asks the new membership for promises in a new ballot. The added priest learned the
+// ledger first.
+TEST_CASE("membership: add a priest; nothing is begun above the membership decree before it passed", "[priest][membership]") {
+  Chamber c(3, {}, true);
+  c.elect(1);
+  for (uint64_t r = 1; r <= 3; ++r) c.propose(1, r, 9, r, "decree " + std::to_string(r));
+  for (int t = 0; t < 10; ++t) c.tick();
+  Membership before = c.priests[1]->membership();
+  c.start_blank(4, 401, before);
+  Ballot first = c.priests[1]->next_bal();
+
+  // Hold the votes on the membership decree while clients keep proposing.
+  uint64_t member_no = 0;
+  std::vector<Message> held;
+  c.lose = [&](const Message& m) {
+    if (m.kind == Kind::BeginBallot)
+      for (auto& e : m.entries) {
+        if (e.decree.membership) member_no = e.decree_no;
+        if (member_no && e.decree_no > member_no && m.ballot == first)
+          FAIL("decree " << e.decree_no << " begun above the membership decree " << member_no << " in the same ballot");
+      }
+    if (member_no && m.kind == Kind::Voted && m.ballot == first && m.last_no >= member_no) {
+      held.push_back(m);
+      return true;
+    }
+    return false;
+  };
+  c.change(1, 20, Change::Op::Add, 4, 401);
+  for (int t = 0; t < 20 && !member_no; ++t) c.tick(1);
+  REQUIRE(member_no == 4);  // after the three decrees, once priest 4 held the ledger
+  CHECK(c.ledgers[4].size() == 3);
+  c.propose(1, 21, 9, 4, "waits for the new membership");
+  for (int t = 0; t < 5; ++t) c.tick(1);
+  CHECK_FALSE(c.reply(21));
+  c.lose = nullptr;
+  for (auto& m : held) c.priests[1]->step(m);
+  c.drain();
+  for (int t = 0; t < 100 && !c.reply(21); ++t) c.tick();
+  REQUIRE(c.reply(20));
+  CHECK(c.reply(20)->decree_no == member_no);
+  REQUIRE(c.reply(21));
+  CHECK(c.reply(21)->decree_no == member_no + 1);
+  CHECK(c.priests[1]->next_bal() > first);  // a new ballot for the new membership
+  for (int t = 0; t < 20; ++t) c.tick();
+  for (PriestId id : {1, 2, 3, 4}) {
+    INFO("priest " << id);
+    CHECK(c.ledgers[id] == c.ledgers[1]);
+    CHECK(c.priests[id]->membership().priests.size() == 4);
+  }
+}
+
+// Removing the president: it passes the decree, hands over (failed ballot), and never
+// stands again; another priest presides and the parliament goes on.
+TEST_CASE("membership: removing the president hands over", "[priest][membership]") {
+  Chamber c(4, {}, true);
+  c.elect(2);
+  c.propose(2, 1, 9, 1, "one");
+  c.change(3, 30, Change::Op::Remove, 2);  // asked of a follower: forwarded
+  for (int t = 0; t < 50 && !c.reply(30); ++t) c.tick();
+  REQUIRE(c.reply(30));
+  REQUIRE(c.reply(30)->decree_no == 2);
+  CHECK(c.priests[2]->role() == Role::Follower);
+  for (int t = 0; t < 200 && !c.president(); ++t) c.tick();
+  REQUIRE(c.president());
+  CHECK(*c.president() != 2);
+  for (int t = 0; t < 500; ++t) c.tick();
+  CHECK(*c.president() != 2);
+  CHECK_FALSE(c.priests[2]->status().voter);
+  c.propose(*c.president(), 31, 9, 2, "after the handover");
+  REQUIRE(c.reply(31));
+  CHECK(c.reply(31)->decree_no == 3);
+  // Removing below three needs force; a second change waits for the first.
+  c.change(*c.president(), 32, Change::Op::Remove, 1);
+  REQUIRE(c.reply(32));
+  CHECK(c.reply(32)->error.find("force") != std::string::npos);
 }

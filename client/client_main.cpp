@@ -226,9 +226,9 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
 // Every priest of the membership in force and of the configuration (which may be old).
 int status(const Config& config, bool as_json) {
   auto held = discover_membership(config.priests, Millis(500));
-  std::vector<PriestAddress> priests = held ? held->priests : config.priests;
+  std::vector<PriestAddress> priests = parliament_priests_of(config.priests, held);
   for (const auto& p : config.priests)
-    if (!held || !held->find(p.id)) priests.push_back(p);
+    if (held && !held->find(p.id)) priests.push_back(p);
   if (held)
     std::stable_sort(priests.begin(), priests.end(), [](auto& a, auto& b) { return a.id < b.id; });
   std::vector<Result<json>> replies(priests.size(), Result<json>::failure("not asked"));

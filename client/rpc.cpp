@@ -194,10 +194,22 @@ std::optional<Membership> discover_membership(const std::vector<PriestAddress>& 
   return best;
 }
 
+std::vector<PriestAddress> parliament_priests_of(const std::vector<PriestAddress>& seeds,
+                                                 const std::optional<Membership>& m) {
+  if (!m) return seeds;
+  // A member the caller's configuration names is reached at the configuration's address
+  // (from a docker host, 127.0.0.1:7401 rather than priest1:7100); the others at theirs.
+  std::vector<PriestAddress> out;
+  for (const auto& p : m->priests) {
+    auto seed = std::find_if(seeds.begin(), seeds.end(), [&](auto& s) { return s.id == p.id; });
+    out.push_back(seed != seeds.end() ? *seed : p);
+  }
+  return out;
+}
+
 std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& seeds,
                                               Millis timeout) {
-  auto m = discover_membership(seeds, timeout);
-  return m ? m->priests : seeds;
+  return parliament_priests_of(seeds, discover_membership(seeds, timeout));
 }
 
 Proposer::Proposer(std::vector<PriestAddress> priests, uint64_t client_id)

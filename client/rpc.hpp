@@ -67,10 +67,12 @@ Result<nlohmann::json> call_priest(const PriestAddress& p, const nlohmann::json&
 // the membership set by the highest decree. nullopt if no priest answered with one.
 std::optional<Membership> discover_membership(const std::vector<PriestAddress>& seeds,
                                               Millis timeout);
-// The priests a client should talk to: the membership in force if one was found, else
-// `seeds`.
+// The priests a client should talk to: the members in force if they were found (at the
+// seeds' address for a member the seeds name), else `seeds`.
 std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& seeds,
                                               Millis timeout);
+std::vector<PriestAddress> parliament_priests_of(const std::vector<PriestAddress>& seeds,
+                                                 const std::optional<Membership>& membership);
 
 struct ProposeOutcome {
   bool passed = false;

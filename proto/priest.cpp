@@ -69,9 +69,11 @@ void Priest::tick() {
     check_quorum();
     check_gap();
     if (change_ && !change_->begun && change_->change.op != Change::Op::Remove) {
-      // A priest being taught that is never heard from: tell the god rather than wait.
+      // A priest being taught that is not heard from (never, or not for two election
+      // timeouts): tell the god rather than hold the proposals that wait for the change.
       auto h = heard_tick_.find(change_->change.priest.id);
-      bool silent = h == heard_tick_.end() || h->second < change_->since;
+      bool silent = h == heard_tick_.end() || h->second < change_->since ||
+                    now_ - h->second > 2 * opt_.election_timeout_ticks;
       if (silent && now_ - change_->since >= 4 * opt_.election_timeout_ticks)
         end_change("priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
                        incarnation_text(change_->change.priest.incarnation) + " at " +

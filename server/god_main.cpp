@@ -227,7 +227,7 @@ Outcome bootstrap(const Config& config, const std::string& config_file, Millis t
   std::vector<std::thread> knockers;
   for (size_t i = 0; i < config.priests.size(); ++i) {
     if ((*status)[i].contains("membership")) {  // nothing to send: it is in the parliament
-      spdlog::info("god: priest {} is in the parliament already", config.priests[i].id);
+      spdlog::info("god: priest {} was already bootstrapped (it is in the parliament)", config.priests[i].id);
       knocks[i].bootstrapped = true;
       knocks[i].done = true;
       continue;

@@ -17,6 +17,8 @@
 //     within 10 s (the load goes on for 3 s after the heal, then stops);
 //   - every decree a client was told passed is in the ledger exactly once, at its number,
 //     and every decree in the ledger was proposed by some client (olive-day decrees aside).
+// One scenario empties a priest's data directory (a lost disk): bootstrap must refuse the
+// blank priest, and `paxos-god replace` must make it a voter again.
 // Then the whole parliament goes down and up again on the same data: every ledger is kept,
 // the god's second bootstrap is a no-op, and the next decree gets the next number.
 //
@@ -610,6 +612,37 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
                       return Sides{*killed, without(all, *killed)};
                     },
                     [killed](Docker& d) { d.partition("start " + ids_text(*killed)); }});
+
+  // A follower's disk lost under load: its host data directory is emptied while it is
+  // down, and it comes back blank, as a new incarnation. Bootstrap refuses it; `paxos-god
+  // replace` makes it a voter again once it has learned the ledger (issue 9).
+  auto wiped = std::make_shared<PriestId>(0);
+  faults.push_back({"data directory lost, priest replaced",
+                    [&, wiped](Docker& d, PriestId p) {
+                      *wiped = others(p)[2];
+                      std::string n = std::to_string(*wiped);
+                      d.partition("kill " + n);
+                      std::error_code ec;
+                      for (auto& entry : fs::directory_iterator(d.data / ("priest-" + n), ec))
+                        fs::remove_all(entry.path(), ec);
+                      REQUIRE(fs::is_empty(d.data / ("priest-" + n)));
+                      d.partition("start " + n);
+                      return Sides{{*wiped}, without(all, {*wiped})};
+                    },
+                    [wiped](Docker& d) {
+                      std::string n = std::to_string(*wiped), out;
+                      const std::string god = d.compose + " exec -T priest1 paxos-god --config /etc/parliament/docker.json ";
+                      int rc = sh(god + "bootstrap --timeout 20", &out);
+                      INFO(out);
+                      CHECK(rc != 0);
+                      CHECK(out.find("replace " + n) != std::string::npos);
+                      say("  bootstrap of the blank priest " + n + " refused (exit " + std::to_string(rc) + ")");
+                      auto t0 = Clock::now();
+                      rc = sh(god + "replace " + n + " --timeout 30", &out);
+                      INFO(out);
+                      REQUIRE(rc == 0);
+                      say("  paxos-god replace " + n + " passed in " + std::to_string(ms(Clock::now() - t0)) + " ms");
+                    }});
 
   std::vector<Outcome> outcomes;
   for (const auto& f : faults) outcomes.push_back(run_scenario(d, book, f));

@@ -42,28 +42,9 @@ Result<Config> parse_cluster(const std::string& list) {
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    std::string where = "--cluster: \"" + item + "\"";
-    auto colon = item.rfind(':');
-    if (colon == std::string::npos || colon == 0)
-      return R::failure(where + ": expected host:port");
-    std::string host = item.substr(0, colon), port_text = item.substr(colon + 1);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);  // [::1]:7101
-    unsigned long port = 0;
-    size_t used = 0;
-    try {
-      port = std::stoul(port_text, &used);
-    } catch (...) {
-      used = 0;
-    }
-    if (used != port_text.size() || port == 0 || port > 65535)
-      return R::failure(where + ": port must be an integer from 1 to 65535");
-    PriestAddress p;
-    p.id = static_cast<PriestId>(c.priests.size() + 1);
-    p.host = host;
-    p.port = static_cast<uint16_t>(port);
-    p.listen = host;
-    c.priests.push_back(std::move(p));
+    auto p = parse_address(item, static_cast<PriestId>(c.priests.size() + 1), "--cluster: \"" + item + "\"");
+    if (!p) return R::failure(p.error());
+    c.priests.push_back(std::move(*p));
   }
   if (c.priests.empty()) return R::failure("--cluster: expected host:port,host:port,...");
   return c;

@@ -75,6 +75,25 @@ json priests_to_json(const std::vector<PriestAddress>& priests) {
   return arr;
 }
 
+Result<PriestAddress> parse_address(std::string_view text, PriestId id, const std::string& where) {
+  using R = Result<PriestAddress>;
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return R::failure(where + ": expected host:port");
+  std::string host(text.substr(0, colon)), port_text(text.substr(colon + 1));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);  // [::1]:7101
+  unsigned long port = 0;
+  size_t used = 0;
+  try {
+    port = std::stoul(port_text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (port_text.empty() || used != port_text.size() || port == 0 || port > 65535)
+    return R::failure(where + ": port must be an integer from 1 to 65535");
+  return PriestAddress{id, host, static_cast<uint16_t>(port), host, 0};
+}
+
 std::string incarnation_text(uint64_t incarnation) {
   static const char* digits = "0123456789abcdef";
   std::string s(16, '0');

@@ -60,6 +60,10 @@ nlohmann::json priests_to_json(const std::vector<PriestAddress>& priests);
 }  // namespace parliament
 
 namespace parliament {
+// "HOST:PORT" (or "[V6]:PORT") as the address of priest `id`, listening on HOST; errors
+// begin with `where`.
+Result<PriestAddress> parse_address(std::string_view text, PriestId id, const std::string& where);
+
 // An incarnation as text: 16 lower-case hex digits; parse accepts exactly that, non-zero.
 std::string incarnation_text(uint64_t incarnation);
 std::optional<uint64_t> parse_incarnation(std::string_view text);

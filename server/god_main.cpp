@@ -319,18 +319,12 @@ int change_membership(const Config& config, Change c, const std::string& address
   if (c.op != Change::Op::Remove) {
     PriestAddress target;
     if (!address.empty()) {
-      auto colon = address.rfind(':');
-      unsigned long port = 0;
-      try {
-        port = colon == std::string::npos ? 0 : std::stoul(address.substr(colon + 1));
-      } catch (...) {
-      }
-      if (colon == std::string::npos || colon == 0 || port == 0 || port > 65535) {
-        spdlog::error("god: ADDRESS must be HOST:PORT, not \"{}\"", address);
+      auto a = parse_address(address, c.priest.id, "ADDRESS");
+      if (!a) {
+        spdlog::error("god: {}", a.error());
         return 2;
       }
-      target.host = target.listen = address.substr(0, colon);
-      target.port = static_cast<uint16_t>(port);
+      target = *a;
     } else if (const PriestAddress* was = held->find(c.priest.id)) {
       target = *was;
     } else {

@@ -36,18 +36,13 @@ int main(int argc, char** argv) {
   }
   parliament::PriestAddress me;
   if (!address.empty()) {
-    auto colon = address.rfind(':');
-    unsigned long port = 0;
-    try {
-      port = colon == std::string::npos ? 0 : std::stoul(address.substr(colon + 1));
-    } catch (...) {
-    }
-    if (colon == std::string::npos || colon == 0 || port == 0 || port > 65535) {
-      std::cerr << "paxos-priest: --address: must be HOST:PORT, not \"" << address << "\"\n";
+    auto a = parliament::parse_address(address, id, "--address");
+    if (!a) {
+      std::cerr << "paxos-priest: " << a.error() << "\n";
       return 2;
     }
-    me = {id, address.substr(0, colon), static_cast<uint16_t>(port),
-          listen.empty() ? address.substr(0, colon) : listen, 0};
+    me = *a;
+    if (!listen.empty()) me.listen = listen;
   } else if (auto* p = config->find(id)) {
     me = *p;
   } else {

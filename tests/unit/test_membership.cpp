@@ -1,0 +1,106 @@
+// Membership values and their changes (proto/membership.hpp): what each change may do, what
+// it refuses and why, and the text of a membership decree.
+#include <catch2/catch.hpp>
+
+#include "proto/membership.hpp"
+
+using namespace parliament;
+
+namespace {
+
+Membership three() {
+  return Membership{0, {{1, "a", 7101, "a", 0x11}, {2, "b", 7102, "b", 0x22}, {3, "c", 7103, "c", 0x33}}};
+}
+
+Change change(Change::Op op, PriestId id, uint64_t incarnation = 0, bool force = false) {
+  return Change{op, PriestAddress{id, "h", 7200, "h", incarnation}, force};
+}
+
+}  // namespace
+
+TEST_CASE("membership: voters are named by id and incarnation", "[membership]") {
+  Membership m = three();
+  CHECK(m.voter(2, 0x22));
+  CHECK_FALSE(m.voter(2, 0x23));  // a new life of priest 2: not the one named
+  CHECK_FALSE(m.voter(4, 0x22));
+  CHECK(m.quorum() == 2);
+  CHECK(m.ids() == std::vector<PriestId>{1, 2, 3});
+}
+
+TEST_CASE("membership: add, remove and replace apply one change, or say why not", "[membership]") {
+  Membership m = three();
+  auto added = apply_change(m, change(Change::Op::Add, 4, 0x44));
+  REQUIRE(added.ok());
+  CHECK(added->ids() == std::vector<PriestId>{1, 2, 3, 4});
+  CHECK(added->quorum() == 3);
+  CHECK_FALSE(apply_change(m, change(Change::Op::Add, 2, 0x99)).ok());  // a member: replace it
+  CHECK(apply_change(m, change(Change::Op::Add, 2, 0x99)).error().find("replace") != std::string::npos);
+
+  auto refused = apply_change(m, change(Change::Op::Remove, 3));
+  REQUIRE_FALSE(refused.ok());  // three would become two
+  CHECK(refused.error().find("force") != std::string::npos);
+  auto forced = apply_change(m, change(Change::Op::Remove, 3, 0, true));
+  REQUIRE(forced.ok());
+  CHECK(forced->ids() == std::vector<PriestId>{1, 2});
+  CHECK(apply_change(*added, change(Change::Op::Remove, 1)).ok());
+  CHECK_FALSE(apply_change(m, change(Change::Op::Remove, 9, 0, true)).ok());
+  CHECK_FALSE(apply_change(Membership{0, {{1, "a", 1, "a", 1}}}, change(Change::Op::Remove, 1, 0, true)).ok());
+
+  auto replaced = apply_change(m, change(Change::Op::Replace, 3, 0x34));
+  REQUIRE(replaced.ok());
+  CHECK(replaced->voter(3, 0x34));
+  CHECK_FALSE(replaced->voter(3, 0x33));
+  CHECK(replaced->find(3)->port == 7200);  // at its new address
+  CHECK_FALSE(apply_change(m, change(Change::Op::Replace, 3, 0x33)).ok());  // the same life
+  CHECK_FALSE(apply_change(m, change(Change::Op::Replace, 4, 0x44)).ok());  // not a member
+
+  // A retry of a change that passed is recognised as in force.
+  CHECK(already_applied(*added, change(Change::Op::Add, 4, 0x44)));
+  CHECK_FALSE(already_applied(*added, change(Change::Op::Add, 4, 0x45)));
+  CHECK(already_applied(*forced, change(Change::Op::Remove, 3)));
+  CHECK(already_applied(*replaced, change(Change::Op::Replace, 3, 0x34)));
+}
+
+TEST_CASE("membership: changes and decrees round-trip through their JSON", "[membership]") {
+  Change remove{Change::Op::Remove, PriestAddress{2, "", 0, "", 0}, true};  // a remove names an id only
+  for (auto c : {change(Change::Op::Add, 6, 0xabc), remove,
+                 change(Change::Op::Replace, 3, 0x1234567890abcdefull)}) {
+    INFO(change_to_json(c).dump());
+    auto back = parse_change(change_to_json(c));
+    REQUIRE(back.ok());
+    CHECK(*back == c);
+  }
+  for (const char* bad : {R"({"op":"grow","id":1})", R"({"op":"add","id":0})",
+                          R"({"op":"add","id":4})",
+                          R"({"op":"add","id":4,"priest":{"id":4,"host":"h","port":1}})",
+                          R"({"op":"add","id":4,"priest":{"id":5,"host":"h","port":1,"incarnation":"0000000000000001"}})",
+                          R"({"op":"remove","id":4,"force":"yes"})", R"([1])"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_change(nlohmann::json::parse(bad)).ok());
+  }
+  Membership next = *apply_change(three(), change(Change::Op::Add, 4, 0x44));
+  std::string text = membership_decree_text(next, change(Change::Op::Add, 4, 0x44));
+  CHECK(text.find("add priest 4") != std::string::npos);  // a reader of ledger.csv sees what changed
+  auto parsed = parse_membership_decree(text, 17);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->decree_no == 17);
+  CHECK(parsed->priests == next.priests);
+  CHECK_FALSE(parse_membership_decree("{\"priests\": 3}", 1).ok());
+  CHECK_FALSE(parse_membership_decree("not json", 1).ok());
+
+  auto j = membership_to_json(next);
+  auto m = parse_membership(j, "m");
+  REQUIRE(m.ok());
+  CHECK(*m == next);
+  CHECK_FALSE(parse_membership(nlohmann::json::parse(R"({"priests":[]})"), "m").ok());
+}
+
+TEST_CASE("incarnations are 16 hex digits, never zero", "[membership]") {
+  CHECK(incarnation_text(0xfedcba9876543210ull) == "fedcba9876543210");
+  CHECK(incarnation_text(1) == "0000000000000001");
+  CHECK(parse_incarnation("fedcba9876543210") == 0xfedcba9876543210ull);
+  CHECK_FALSE(parse_incarnation("0000000000000000"));
+  CHECK_FALSE(parse_incarnation("FEDCBA9876543210"));
+  CHECK_FALSE(parse_incarnation("fedcba987654321"));
+  CHECK_FALSE(parse_incarnation("fedcba98765432100"));
+}

@@ -354,7 +354,10 @@ int Host::start() {
       return 1;
     }
   }
-  if (*members && (*members)->decree_no > archive_->ledger_length()) {
+  // (A priest that joined to learn the ledger was given the membership of a decree it has
+  // not learned yet; it is not a voter of it.)
+  if (*members && (*members)->decree_no > archive_->ledger_length() &&
+      (*members)->voter(run_.id, incarnation_)) {
     spdlog::critical("{}/membership.json was set by decree {}, but ledger.csv holds only {} "
                      "decrees: the ledger lost decrees it had made durable; restore the data "
                      "directory, or replace this priest (paxos-god replace {})",

@@ -398,7 +398,9 @@ int change_membership(const Config& config, Change c, const std::string& address
     const PriestAddress& p = held->priests[turn % held->priests.size()];
     if (p.id == c.priest.id && c.op != Change::Op::Add) continue;  // ask the others
     auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    auto r = call_priest(p, request, std::max(Millis(1), left));
+    // (A priest that neither answers nor closes is left after 15 s; asking again is safe:
+    // a change already in force is answered as such.)
+    auto r = call_priest(p, request, std::clamp(left, Millis(1), Millis(15000)));
     if (!r) {
       last = r.error();
       continue;

@@ -187,7 +187,11 @@ PriestStatus Priest::status() const {
   s.passed_ahead = passed_ahead_.size();
   s.membership = latest();
   s.voter = voter();
-  if (change_) s.change = describe(change_->change) + (change_->begun ? " (decree begun)" : " (teaching the ledger)");
+  if (change_)
+    s.change = describe(change_->change) +
+               (change_->begun ? " (decree begun)"
+                : change_->change.op == Change::Op::Remove ? " (waiting for what is in flight)"
+                                                           : " (teaching the ledger)");
   return s;
 }
 

@@ -117,7 +117,7 @@ struct Ready {
   std::optional<std::vector<PriestAddress>> peers;
   bool empty() const {
     return !promise && votes.empty() && messages.empty() && passed.empty() && replies.empty() &&
-           catch_up.empty() && !membership && !peers;
+           catch_up.empty() && notes.empty() && !membership && !peers;
   }
 };
 

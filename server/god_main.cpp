@@ -126,9 +126,10 @@ void knock(const PriestAddress& p, const json& request, Clock::time_point deadli
 }
 
 // Every priest's status, asked until each answers (or the deadline, or the hooks say stop).
-// nullopt if some never answered.
+// nullopt if some never answered; `answered` then holds the answers there were.
 std::optional<std::vector<json>> survey(const Config& config, Clock::time_point deadline,
-                                        const BootstrapHooks& hooks) {
+                                        const BootstrapHooks& hooks,
+                                        std::vector<std::optional<json>>& answered) {
   std::vector<std::optional<json>> got(config.priests.size());
   std::vector<std::string> why(config.priests.size(), "not asked yet");
   for (;;) {
@@ -151,6 +152,7 @@ std::optional<std::vector<json>> survey(const Config& config, Clock::time_point 
         if (!got[i])
           spdlog::error("god: priest {} at {}:{} did not answer: {}", config.priests[i].id,
                         config.priests[i].host, config.priests[i].port, why[i]);
+      answered = got;
       return std::nullopt;
     }
     pause_before(deadline);
@@ -215,8 +217,22 @@ Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
 Outcome bootstrap(const Config& config, const std::string& config_file, Millis timeout,
                   const BootstrapHooks& hooks = {}) {
   const auto deadline = Clock::now() + timeout;
-  auto status = survey(config, deadline, hooks);
-  if (!status) return hooks.interrupted() ? Outcome::Interrupted : Outcome::TimedOut;
+  std::vector<std::optional<json>> answered;
+  auto status = survey(config, deadline, hooks, answered);
+  if (!status) {
+    // Not every priest answered, so nothing is bootstrapped; but a blank priest among
+    // those that did, in a parliament they show has begun, is named now.
+    Config some = config;
+    std::vector<json> got;
+    some.priests.clear();
+    for (size_t i = 0; i < answered.size(); ++i)
+      if (answered[i]) some.priests.push_back(config.priests[i]), got.push_back(*answered[i]);
+    if (auto m = bootstrap_membership(some, got, config_file); !m) {
+      spdlog::error("god: {}", m.error());
+      return Outcome::Refused;
+    }
+    return hooks.interrupted() ? Outcome::Interrupted : Outcome::TimedOut;
+  }
   auto members = bootstrap_membership(config, *status, config_file);
   if (!members) {
     spdlog::error("god: {}", members.error());

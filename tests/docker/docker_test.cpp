@@ -300,12 +300,18 @@ void check_ledger(const std::string& ledger, Book& book, const std::string& when
   REQUIRE(parsed.corrupt.empty());
   std::lock_guard lock(book.mu);
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> placed;
-  size_t olive = 0;
+  size_t olive = 0, membership = 0;
   for (size_t i = 0; i < parsed.records.size(); ++i) {
     const auto& r = parsed.records[i];
     REQUIRE(r[0] == std::to_string(i + 1));
     if (r[2] == "olive-day") {
       ++olive;
+      continue;
+    }
+    if (r[2] == "membership") {  // a replace by paxos-god: its text names the change
+      INFO("decree " << i + 1 << ": " << r[5]);
+      REQUIRE(r[5].find("\"change\":\"replace priest ") != std::string::npos);
+      ++membership;
       continue;
     }
     REQUIRE(r[2] == "decree");
@@ -326,7 +332,8 @@ void check_ledger(const std::string& ledger, Book& book, const std::string& when
     REQUIRE(r[5] == a.text);
   }
   say("  ledger " + when + ": " + std::to_string(parsed.records.size()) + " decrees (" +
-      std::to_string(olive) + " olive-day), all " + std::to_string(book.acked.size()) +
+      std::to_string(olive) + " olive-day, " + std::to_string(membership) + " membership), all " +
+      std::to_string(book.acked.size()) +
       " acknowledged ones at their numbers, each once, nothing unproposed");
 }
 

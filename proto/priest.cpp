@@ -84,6 +84,16 @@ void Priest::tick() {
     }
   } else if (now_ >= election_deadline_) {
     stand_for_president();
+  } else if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
+             peer_len_[*president_] > passed_len_ && now_ % (2 * opt_.heartbeat_ticks) == 0) {
+    // Behind its president, which may not hear it (a president added by a membership decree
+    // this priest has not learned keeps no link to it): remind another priest of its
+    // membership how far it has got, which sends it what it lacks (maybe_catch_up).
+    std::vector<PriestId> others;
+    for (PriestId p : latest().ids())
+      if (p != opt_.id && p != *president_) others.push_back(p);
+    if (!others.empty())
+      send(make(Kind::CatchUp, others[now_ / (2 * opt_.heartbeat_ticks) % others.size()]));
   } else if (role_ == Role::Candidate && awaiting_len_ && now_ % opt_.heartbeat_ticks == 0) {
     // Waiting to learn what its quorum holds: remind those priests how far it has got.
     for (auto& [p, r] : last_votes_)
@@ -100,7 +110,13 @@ void Priest::step(const Message& m) {
   const PriestAddress* member = latest().find(m.from);
   bool learner = change_ && change_->learning(m.from, m.incarnation);
   if (m.from != opt_.id && !learner) {
-    if (member && member->incarnation != m.incarnation) return stranger(m);
+    // Another incarnation than the one its membership names is a voter nowhere here. But if
+    // it holds more of the ledger, a decree this priest has not learned yet may have made it
+    // a member (a replace): hear its ledger and its presidency like a priest outside the
+    // membership; its last votes and votes still count nowhere.
+    if (member && member->incarnation != m.incarnation &&
+        (m.passed_len <= passed_len_ || !(from_president(m.kind) || m.kind == Kind::CatchUp)))
+      return stranger(m);
     if (!member && m.passed_len <= passed_len_ && from_president(m.kind)) return;
   }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as

@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -25,16 +27,29 @@ struct XMessenger : Messenger {
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
   void note(const std::string&) override {}
+  void peers(const std::vector<PriestAddress>& p) override;
+  void membership(const Membership& m) override;
 };
 
 // A priest's disk (volatile_disk.hpp) whose syncs complete as steps of their own; its
 // ledger is durable as it is appended (the ledger's lagging sync is the simulator's).
+// `joined` is its membership.json (the bootstrap's or the god's join, then what its ledger
+// set); `peers` the links its priest asked for (Ready::peers): the host sends nowhere else.
 struct Node {
   VolatileDisk disk;
   XMessenger messenger;
   std::optional<Priest> priest;
   std::optional<Clerk> clerk;
+  Membership joined;
+  std::set<PriestId> peers;
 };
+
+// A priest's incarnation: its id and how many disks it has had, never 0.
+uint64_t incarnation_of(PriestId id, int life) { return 0x1000ull * id + 0x100ull * life + 0xa; }
+
+// The god's one change of the "change" start: asked of the president in the prefix, and
+// (once) again at any priest after an error.
+constexpr uint64_t kGodToken = 1000;
 
 // One state of the whole parliament: its priests, their disks, the messages on the wire,
 // the clients, and the invariants' record of what happened on the way here.
@@ -45,25 +60,42 @@ struct Parliament {
   std::vector<PriestId> proposed_at;  // per client decree: where it was proposed (0: not yet)
   std::map<uint64_t, uint64_t> acked;  // client decree -> the number it was told
   int crashes = 0, duplicates = 0, drops = 0;
+  // the god's change (start "change"): asked, answered (decree number, or an error), retried
+  std::optional<Change> change;
+  uint64_t change_passed = 0;
+  bool change_failed = false;
+  int change_retries = 0;
   Invariants inv;
 
-  explicit Parliament(const ExploreOptions& opt) : o(&opt), inv(opt.priests) {
-    nodes.resize(opt.priests + 1);
+  // Priests 1..o.priests form the bootstrap membership; `learners` more ids run blank from
+  // the start, joined to it as learners (a priest the god is about to add).
+  Parliament(const ExploreOptions& opt, int learners) : o(&opt) {
+    nodes.resize(opt.priests + learners + 1);
     proposed_at.assign(opt.decrees, 0);
-    for (int i = 1; i <= opt.priests; ++i) {
+    Membership boot;
+    for (size_t i = 1; i < nodes.size(); ++i) {
       nodes[i].disk.id = nodes[i].messenger.id = i;
+      nodes[i].disk.incarnation = incarnation_of(i, 0);
+      if (i <= static_cast<size_t>(opt.priests)) boot.priests.push_back(address(i));
+    }
+    inv = Invariants(boot);
+    bind();
+    for (size_t i = 1; i < nodes.size(); ++i) {
+      nodes[i].joined = boot;
       start(i);
     }
-    bind();
   }
   Parliament(const Parliament& other)
       : o(other.o), nodes(other.nodes.size()), wire(other.wire), proposed_at(other.proposed_at),
         acked(other.acked), crashes(other.crashes), duplicates(other.duplicates), drops(other.drops),
-        inv(other.inv) {
+        change(other.change), change_passed(other.change_passed), change_failed(other.change_failed),
+        change_retries(other.change_retries), inv(other.inv) {
     for (size_t i = 1; i < nodes.size(); ++i) {
       nodes[i].disk = other.nodes[i].disk;
       nodes[i].messenger = other.nodes[i].messenger;
       nodes[i].priest = other.nodes[i].priest;
+      nodes[i].joined = other.nodes[i].joined;
+      nodes[i].peers = other.nodes[i].peers;
     }
     bind();
     for (size_t i = 1; i < nodes.size(); ++i)
@@ -82,10 +114,15 @@ struct Parliament {
     return [this, id](const std::string& why) { inv.fail("priest " + std::to_string(id) + " halted: " + why); };
   }
 
+  PriestAddress address(PriestId id) const {
+    return PriestAddress{id, "x", static_cast<uint16_t>(7000 + id), "x", nodes[id].disk.incarnation};
+  }
+
   PriestOptions options(PriestId id) const {
     PriestOptions po;
     po.id = id;
-    for (int i = 1; i <= o->priests; ++i) po.members.push_back(i);
+    po.incarnation = nodes[id].disk.incarnation;
+    po.membership = nodes[id].joined;
     po.heartbeat_ticks = 1;
     po.election_timeout_ticks = 2;
     po.max_batch_decrees = 1;
@@ -94,6 +131,8 @@ struct Parliament {
     return po;
   }
 
+  // As paxos-priest starts (Host::start): membership.json's membership, unless the ledger's
+  // last membership decree is later.
   void start(PriestId id) {
     Node& n = nodes[id];
     Restored r;
@@ -101,12 +140,34 @@ struct Parliament {
     r.ledger_len = n.disk.ledger.size();
     for (auto& [num, v] : n.disk.votes)
       if (num > r.ledger_len) r.votes[num] = v;
-    for (auto& e : n.disk.ledger)
+    for (auto& e : n.disk.ledger) {
       if (e.decree.from_client()) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+      if (e.decree.membership) r.last_membership = e;
+    }
+    if (r.last_membership && r.last_membership->decree_no > n.joined.decree_no)
+      if (auto m = parse_membership_decree(r.last_membership->decree.text, r.last_membership->decree_no))
+        n.joined = *m;
     n.clerk.reset();
+    n.peers.clear();
     n.priest.emplace(options(id), std::move(r));
     n.clerk.emplace(*n.priest, n.disk, n.messenger, halt_for(id));
-    inv.restarted(id, n.disk.next_bal);
+    inv.restarted(id, n.disk.incarnation, n.disk.next_bal);
+    n.clerk->flush();  // its first Ready names its peers
+  }
+
+  // The disk under `id` is lost: it comes back blank, a new incarnation, joined by the god
+  // to the membership in force as a learner.
+  void lose_disk(PriestId id, const Membership& in_force) {
+    Node& n = nodes[id];
+    uint64_t life = (n.disk.incarnation & 0xf00) / 0x100 + 1;
+    n.clerk.reset();
+    n.priest.reset();
+    n.disk = VolatileDisk{};
+    n.disk.id = id;
+    n.disk.incarnation = incarnation_of(id, static_cast<int>(life));
+    bind();
+    n.joined = in_force;
+    start(id);
   }
 
   static std::string decree_text(size_t k) { return "decree " + std::to_string(k + 1); }
@@ -117,8 +178,11 @@ struct Parliament {
       const Node& n = nodes[i];
       s += "#" + n.priest->fingerprint() + "|" + n.clerk->fingerprint() + "|d" + to_string(n.disk.next_bal) + ":" +
            std::to_string(n.disk.votes.size()) + ":" + std::to_string(n.disk.ledger.size()) + ":" +
-           std::to_string(n.disk.unsynced.size()) + ":" + std::to_string(n.disk.syncing);
+           std::to_string(n.disk.unsynced.size()) + ":" + std::to_string(n.disk.syncing) + ":" +
+           std::to_string(n.disk.incarnation) + ":" + std::to_string(n.joined.decree_no);
       for (auto& [num, v] : n.disk.votes) s += "," + std::to_string(num) + "@" + to_string(v.ballot);
+      s += "|p";
+      for (auto p : n.peers) s += std::to_string(p) + ",";
     }
     std::vector<std::string> msgs;
     for (auto& m : wire) msgs.push_back(encode_text(m));
@@ -128,6 +192,8 @@ struct Parliament {
     for (auto p : proposed_at) s += std::to_string(p) + ",";
     for (auto& [k, n] : acked) s += std::to_string(k) + "=" + std::to_string(n) + ",";
     s += std::to_string(crashes) + "," + std::to_string(duplicates) + "," + std::to_string(drops);
+    if (change)
+      s += "g" + std::to_string(change_passed) + "," + std::to_string(change_failed) + "," + std::to_string(change_retries);
     return s;
   }
 
@@ -139,14 +205,36 @@ struct Parliament {
   }
 };
 
-bool XMessenger::send(const Message& m) {
-  auto& d = world->nodes[id].disk;
-  world->inv.sent(m, d.next_bal, d.ledger.size());
+bool XMessenger::send(const Message& sent) {
+  Message m = sent;
+  auto& n = world->nodes[id];
+  m.incarnation = n.disk.incarnation;  // as the receiving host knows it: from the connection
+  world->inv.sent(m, n.disk.next_bal, n.disk.ledger.size());
+  if (!n.peers.count(m.to)) return false;  // no link to a priest its priest does not name
   world->wire.push_back(m);
   return true;
 }
 
+void XMessenger::peers(const std::vector<PriestAddress>& p) {
+  auto& set = world->nodes[id].peers;
+  set.clear();
+  for (auto& a : p) set.insert(a.id);
+}
+
+void XMessenger::membership(const Membership& m) { world->nodes[id].joined = m; }
+
 void XMessenger::reply(const ClientReply& r) {
+  if (r.token == kGodToken) {
+    if (!world->change) return;
+    if (!r.error.empty()) {
+      world->change_failed = true;
+      return;
+    }
+    world->change_failed = false;
+    world->change_passed = r.decree_no;
+    world->inv.change_acknowledged(*world->change, r.decree_no);
+    return;
+  }
   if (r.decree_no == 0 || r.token == 0) return;
   uint64_t k = r.token - 1;
   world->acked[k] = r.decree_no;
@@ -155,7 +243,7 @@ void XMessenger::reply(const ClientReply& r) {
 
 // One step from a state; apply() changes the state, name() says what it was.
 struct Step {
-  enum Type { Deliver, Drop, Duplicate, Tick, Sync, Crash, Propose } type;
+  enum Type { Deliver, Drop, Duplicate, Tick, Sync, Crash, Propose, AskAgain } type;
   size_t index = 0;  // the message on the wire
   PriestId priest = 0;
   size_t decree = 0;
@@ -170,6 +258,8 @@ struct Step {
       case Crash: return "priest " + std::to_string(priest) + " crashes and restarts with what it synced";
       case Propose:
         return "a client proposes \"" + Parliament::decree_text(decree) + "\" at priest " + std::to_string(priest);
+      case AskAgain:
+        return "the god asks priest " + std::to_string(priest) + " again to " + describe(*w.change);
     }
     return "?";
   }
@@ -220,6 +310,14 @@ struct Step {
         n.clerk->flush();
         break;
       }
+      case AskAgain: {
+        Node& n = w.nodes[priest];
+        ++w.change_retries;
+        w.change_failed = false;
+        n.priest->propose_change(kGodToken, *w.change);
+        n.clerk->flush();
+        break;
+      }
     }
   }
 };
@@ -236,14 +334,17 @@ std::vector<Step> steps_from(const Parliament& w) {
     if (w.drops < o.drops) out.push_back(Step{Step::Drop, i});
     if (w.duplicates < o.duplicates) out.push_back(Step{Step::Duplicate, i});
   }
-  for (PriestId p = 1; p <= static_cast<PriestId>(o.priests); ++p) {
+  const PriestId last = static_cast<PriestId>(w.nodes.size() - 1);
+  for (PriestId p = 1; p <= last; ++p) {
     out.push_back(Step{Step::Tick, 0, p});
     if (w.nodes[p].disk.syncing > 0) out.push_back(Step{Step::Sync, 0, p});
     if (w.crashes < o.crashes) out.push_back(Step{Step::Crash, 0, p});
   }
   for (size_t k = 0; k < w.proposed_at.size(); ++k)
     if (!w.proposed_at[k])
-      for (PriestId p = 1; p <= static_cast<PriestId>(o.priests); ++p) out.push_back(Step{Step::Propose, 0, p, k});
+      for (PriestId p = 1; p <= last; ++p) out.push_back(Step{Step::Propose, 0, p, k});
+  if (w.change && w.change_failed && w.change_retries < 1)
+    for (PriestId p = 1; p <= last; ++p) out.push_back(Step{Step::AskAgain, 0, p});
   return out;
 }
 
@@ -285,6 +386,60 @@ std::string prepare(Parliament& w, const std::string& start) {
     elect(w, 1, none);
     return "";
   }
+  if (start == "change") {
+    // Three priests; priest 1 is president and decree 1 passed. The god asks priest 1 to
+    // change the membership; the prefix runs (every message delivered in order, only priest
+    // 1's clock moving) until priest 1 has begun the membership decree, and stops with its
+    // begin ballots on the wire.
+    const ExploreOptions& o = *w.o;
+    if (o.priests != 3 || o.decrees < 1) return "--start change needs --priests 3 and --decrees 1 or more";
+    elect(w, 1, none);
+    propose(w, 0, 1);
+    settle(w, none);
+    for (int t = 0; t < 3; ++t) {
+      Step{Step::Tick, 0, 1}.apply(w);
+      settle(w, none);
+    }
+    if (w.nodes[1].priest->passed_len() < 1) return "the change prefix did not pass decree 1";
+    Change c;
+    if (o.change == "add") {
+      // priest 4 has run blank, joined as a learner, from the start (see explore())
+      c = Change{Change::Op::Add, w.address(4), false};
+    } else if (o.change == "replace") {
+      // priest 3's disk is lost: it comes back blank, a new incarnation, as a learner
+      w.lose_disk(3, w.inv.era(w.inv.known_len() + 1));
+      c = Change{Change::Op::Replace, w.address(3), false};
+    } else if (o.change == "remove") {
+      // the president itself, leaving two priests (forced)
+      c.op = Change::Op::Remove;
+      c.priest.id = 1;
+      c.force = true;
+    } else {
+      return "unknown change \"" + o.change + "\" (add, replace, remove)";
+    }
+    w.change = c;
+    w.inv.change_requested(c);
+    Node& p = w.nodes[1];
+    p.priest->propose_change(kGodToken, c);
+    p.clerk->flush();
+    auto begun = [&] { return p.priest->status().change.find("decree begun") != std::string::npos; };
+    for (int guard = 0; guard < 2000 && !begun(); ++guard) {
+      bool synced = false;
+      for (size_t i = 1; i < w.nodes.size(); ++i)
+        if (w.nodes[i].disk.syncing) {
+          Step{Step::Sync, 0, static_cast<PriestId>(i)}.apply(w);
+          synced = true;
+        }
+      if (synced) continue;
+      if (!w.wire.empty()) Step{Step::Deliver, 0}.apply(w);
+      else Step{Step::Tick, 0, 1}.apply(w);
+    }
+    if (!begun() || p.priest->role() != Role::President) return "the change prefix did not begin the membership decree";
+    // A client proposes the next decree to the president while the change is in flight:
+    // it must wait for the new membership (or, the president removed, for a new president).
+    if (o.decrees >= 2) propose(w, 1, 1);
+    return "";
+  }
   if (start == "split") {
     if (w.o->priests != 5 || w.o->decrees < 2) return "--start split needs --priests 5 and --decrees 2 or more";
     elect(w, 1, none);
@@ -305,7 +460,7 @@ std::string prepare(Parliament& w, const std::string& start) {
       return "the split prefix did not reach its state";
     return "";
   }
-  return "unknown start \"" + start + "\" (scratch, elected, split)";
+  return "unknown start \"" + start + "\" (scratch, elected, split, change)";
 }
 
 class Explorer {
@@ -313,7 +468,7 @@ class Explorer {
   explicit Explorer(const ExploreOptions& o) : o_(o) {}
 
   ExploreResult run() {
-    Parliament start(o_);
+    Parliament start(o_, o_.start == "change" && o_.change == "add" ? 1 : 0);
     if (auto why = prepare(start, o_.start); !why.empty()) {
       result_.ok = false;
       result_.failure = why;
@@ -326,6 +481,7 @@ class Explorer {
     }
     seen_[std::hash<std::string>{}(start.fingerprint())] = 0;
     result_.states = 1;
+    start_ = std::make_unique<Parliament>(start);
     dfs(start, 0);
     result_.exhausted = result_.ok && !stopped_;
     return result_;
@@ -341,13 +497,18 @@ class Explorer {
         return;
       }
       Parliament next(w);
-      trail_.push_back(s.name(w));
+      trail_.push_back(s);
       s.apply(next);
       ++result_.transitions;
       if (!next.inv.ok()) {
         result_.ok = false;
         result_.failure = next.inv.failure();
-        for (size_t i = 0; i < trail_.size(); ++i) result_.schedule += std::to_string(i + 1) + ". " + trail_[i] + "\n";
+        // The steps' names, by replaying them from the start (the search keeps only steps).
+        Parliament replay(*start_);
+        for (size_t i = 0; i < trail_.size(); ++i) {
+          result_.schedule += std::to_string(i + 1) + ". " + trail_[i].name(replay) + "\n";
+          trail_[i].apply(replay);
+        }
         return;
       }
       if (next.within_bounds()) {
@@ -355,7 +516,16 @@ class Explorer {
         auto [it, fresh] = seen_.emplace(h, depth + 1);
         // A state met again at a shallower depth has more steps left to explore.
         if (fresh || it->second > depth + 1) {
-          if (fresh) ++result_.states;
+          if (fresh) {
+            ++result_.states;
+            if (next.change) {
+              bool in_ledger = false;
+              for (size_t i = 1; i < next.nodes.size(); ++i)
+                for (auto& e : next.nodes[i].disk.ledger) in_ledger |= e.decree.membership;
+              result_.change_passed += in_ledger;
+              result_.change_acknowledged += next.change_passed > 0;
+            }
+          }
           it->second = depth + 1;
           dfs(next, depth + 1);
         }
@@ -367,7 +537,8 @@ class Explorer {
   ExploreOptions o_;
   ExploreResult result_;
   std::unordered_map<size_t, int> seen_;
-  std::vector<std::string> trail_;
+  std::unique_ptr<Parliament> start_;
+  std::vector<Step> trail_;
   bool stopped_ = false;
 };
 

@@ -1,11 +1,12 @@
 // Exhaustive exploration at small scope: every interleaving of the steps a parliament can
 // take (deliver, drop or duplicate any message in flight; tick any priest; complete any
 // priest's fdatasync; crash and restart a priest, keeping only what was synced; propose
-// a client decree at any priest), up to a bounded depth, from a parliament of a few
-// priests with a few client decrees. Each priest is the real proto::Priest driven by the
-// real proto::Clerk, as in paxos-priest and the simulator. States are hashed (times as
-// ages, the network as a sorted multiset) so that one reached again is not explored again;
-// the safety invariants are checked in every state reached.
+// a client decree at any priest; the god asking again for a membership change), up to a
+// bounded depth, from a parliament of a few priests with a few client decrees. Each priest
+// is the real proto::Priest driven by the real proto::Clerk, as in paxos-priest and the
+// simulator. States are hashed (times as ages, the network as a sorted multiset) so that
+// one reached again is not explored again; the safety invariants are checked in every
+// state reached.
 //
 // Used by tests/sim/explore_test.cpp (a bounded run under CTest) and paxos-explore.
 #pragma once
@@ -33,8 +34,19 @@ struct ExploreOptions {
   //   "split"    five priests: priest 1, president in ballot 1.1, began decree 1 = "decree 1"
   //              and only priest 2 voted for it; cut off from them, priests 3, 4 and 5
   //              elected priest 4, which passed "decree 2" at decree 1; then every link
-  //              works again (the issue "Safety under every schedule").
+  //              works again (the issue "Safety under every schedule");
+  //   "change"   three priests, priest 1 president, decree 1 passed; the god asked priest 1
+  //              for one membership change (`change`), and priest 1 has just begun the
+  //              membership decree (its begin ballots are on the wire), and a client has
+  //              proposed "decree 2" to it (with --decrees 2 or more; more decrees are
+  //              proposed during the search). The god may ask once more, at any priest,
+  //              after an error. The changes:
+  //                add      priest 4, run blank as a learner since the start, is added;
+  //                replace  priest 3 lost its disk and runs blank, a new incarnation, as a
+  //                         learner; it replaces the old incarnation;
+  //                remove   the president itself is removed (forced: two priests remain).
   std::string start = "elected";
+  std::string change = "add";
   bool verbose = false;        // print the failing schedule step by step
 };
 
@@ -46,6 +58,10 @@ struct ExploreResult {
   uint64_t transitions = 0;
   int max_depth = 0;
   bool exhausted = false;  // every state within the bounds was explored
+  // start "change": distinct states in which some ledger holds the membership decree, and
+  // in which the god was told it passed
+  uint64_t change_passed = 0;
+  uint64_t change_acknowledged = 0;
 };
 
 ExploreResult explore(const ExploreOptions& options);

@@ -21,19 +21,31 @@ int main(int argc, char** argv) {
   app.add_option("--fault-ticks", o.fault_ticks, "ticks with faults on");
   app.add_option("--clients", o.clients, "clients");
   app.add_option("--requests", o.requests_per_client, "requests per client");
+  bool no_changes = false;
+  app.add_flag("--no-changes", no_changes, "the god changes no membership");
+  bool lenient_links = false, fixed_shapes = false;
+  app.add_flag("--lenient-links", lenient_links, "a priest may also answer a priest that links to it (not as paxos-priest)");
+  app.add_flag("--eager-rejoin", o.eager_rejoin, "on every seed: priests whose disks were lost all come back at once");
+  app.add_flag("--hasty-god", o.hasty_god, "on every seed: disks are lost while a voter lags behind the last change");
+  app.add_flag("--fixed-shapes", fixed_shapes, "do not draw the two disk-loss shapes per seed");
   CLI11_PARSE(app, argc, argv);
+  o.changes = !no_changes;
+  o.strict_links = !lenient_links;
+  o.draw_shapes = !fixed_shapes;
   if (seed) {
     first = seed;
     seeds = 1;
   }
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t decrees = 0, messages = 0, crashes = 0, elections = 0, failed = 0;
+  uint64_t decrees = 0, messages = 0, crashes = 0, elections = 0, changes = 0, losses = 0, failed = 0;
   for (uint64_t s = first; s < first + seeds; ++s) {
     auto r = parliament::sim::run_seed(s, o);
     decrees += r.decrees;
     messages += r.messages;
     crashes += r.crashes;
     elections += r.elections;
+    changes += r.changes;
+    losses += r.disk_losses;
     if (!r.ok) {
       ++failed;
       std::printf("seed %llu FAILED (%s): %s\nreplay: build/bin/paxos-sim --seed %llu --verbose\n",
@@ -49,8 +61,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%llu seeds passed in %.1f s: %llu decrees, %llu messages, %llu crashes, %llu elections\n",
+  std::printf("%llu seeds passed in %.1f s: %llu decrees, %llu messages, %llu crashes, %llu elections, "
+              "%llu changes, %llu disks lost\n",
               (unsigned long long)seeds, secs, (unsigned long long)decrees,
-              (unsigned long long)messages, (unsigned long long)crashes, (unsigned long long)elections);
+              (unsigned long long)messages, (unsigned long long)crashes, (unsigned long long)elections,
+              (unsigned long long)changes, (unsigned long long)losses);
   return 0;
 }

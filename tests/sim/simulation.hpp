@@ -8,10 +8,20 @@
 //     a bridge) that heal all at once or one link at a time; a flapping link; connection
 //     resets that drop what a link had queued; one kind of message lost on one link;
 //   - the clock: priests whose clocks run slow or fast.
+// A god (the operator) changes the membership under those faults, through the priests'
+// own propose_change, retrying until each change passes: it adds spare priests (started
+// blank, as learners holding the membership in force), removes priests (the president
+// among them; removed priests keep running with their stale view, or are stopped), and
+// replaces priests whose disks it lost (a minority at once: each restarts blank, with a
+// new incarnation, as a learner). Every priest has a real non-zero incarnation; a message
+// to an id reaches whichever incarnation runs under it, and a disk loss resets its links.
 // Per seed a fault *profile* is drawn (swarm testing: which faults are on, which links,
 // whose messages), not only rates. The safety invariants are checked after every step
-// (see check_* in simulation.cpp and docs/SAFETY.md); then the faults stop and every
-// proposal must pass and every ledger become identical.
+// (tests/sim/invariants.hpp, among them that every decree passed with the votes of a
+// majority of the membership in force at its number); then the faults stop, and every
+// proposal and every change must pass, every voter of the final membership hold an
+// identical ledger (membership rows included), and a client's decree still pass after the
+// last change.
 //
 // Used by tests/sim/sim_test.cpp (many seeds under CTest) and paxos-sim (any seeds, replay).
 #pragma once
@@ -23,6 +33,15 @@ namespace parliament::sim {
 
 struct SimOptions {
   int priests = 5;
+  int spares = 2;                  // ids priests+1.. the god may add
+  bool changes = true;             // the god changes the membership (on most seeds)
+  // Shapes that once stalled the parliament after a membership change (simulation.cpp,
+  // "Liveness gaps"): links as paxos-priest keeps them, and two ways of losing disks, which
+  // are drawn per seed unless draw_shapes is off.
+  bool strict_links = true;        // a host sends only to the priests its priest names
+  bool eager_rejoin = false;       // lost priests all come back (join) at once
+  bool hasty_god = false;          // the god loses disks while a voter lags behind the last change
+  bool draw_shapes = true;         // draw eager_rejoin and hasty_god per seed
   int clients = 4;
   int requests_per_client = 25;
   uint64_t fault_ticks = 2000;     // faults are on for this long
@@ -37,7 +56,9 @@ struct SimResult {
   uint64_t messages = 0;
   uint64_t crashes = 0;
   uint64_t elections = 0;  // priests that became president
-  std::string faults;   // the fault profile drawn for this seed
+  uint64_t changes = 0;    // membership changes passed
+  uint64_t disk_losses = 0;
+  std::string faults;   // the fault profile drawn for this seed (the god's plan included)
 };
 
 SimResult run_seed(uint64_t seed, const SimOptions& options = {});

@@ -20,6 +20,7 @@ namespace parliament::sim {
 struct VolatileDisk : Disk {
   Invariants* inv = nullptr;
   PriestId id = 0;
+  uint64_t incarnation = 0;  // a disk is one incarnation's: a blank disk is a new priest
   // durable
   Ballot next_bal;
   std::map<uint64_t, Entry> votes;
@@ -35,7 +36,7 @@ struct VolatileDisk : Disk {
   std::function<bool()> on_sync;
 
   Status write_promise(const Ballot& b) override {
-    inv->promise_written(id, b);
+    inv->promise_written(id, incarnation, b);
     unsynced.push_back(Write{b, {}});
     return ok_status();
   }
@@ -97,7 +98,7 @@ struct VolatileDisk : Disk {
       if (unsynced[i].promise) next_bal = std::max(next_bal, *unsynced[i].promise);
       for (auto& v : unsynced[i].votes) {
         votes[v.decree_no] = v;
-        inv->vote_durable(id, v);
+        inv->vote_durable(id, incarnation, v);
       }
     }
     unsynced.erase(unsynced.begin(), unsynced.begin() + count);

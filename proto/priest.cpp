@@ -85,10 +85,12 @@ void Priest::tick() {
   } else if (now_ >= election_deadline_) {
     stand_for_president();
   } else if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
-             peer_len_[*president_] > passed_len_ && now_ % (2 * opt_.heartbeat_ticks) == 0) {
-    // Behind its president, which may not hear it (a president added by a membership decree
-    // this priest has not learned keeps no link to it): remind another priest of its
-    // membership how far it has got, which sends it what it lacks (maybe_catch_up).
+             peer_len_[*president_] > passed_len_ && now_ - grew_tick_ >= 2 * opt_.heartbeat_ticks &&
+             now_ % (2 * opt_.heartbeat_ticks) == 0) {
+    // Behind its president and not learning, perhaps because the president does not hear it
+    // (one added by a membership decree this priest has not learned keeps no link to it):
+    // remind another priest of its membership how far it has got, which sends it what it
+    // lacks (maybe_catch_up).
     std::vector<PriestId> others;
     for (PriestId p : latest().ids())
       if (p != opt_.id && p != *president_) others.push_back(p);
@@ -252,6 +254,7 @@ std::string Priest::fingerprint() const {
   }
   fp_u(o, era_end_);
   fp_u(o, awaiting_len_);
+  age(grew_tick_, 2 * hb);
   if (change_) {
     o += change_to_json(change_->change).dump();
     fp_u(o, change_->begun);
@@ -853,6 +856,7 @@ void Priest::apply_passed() {
     if (e.decree_no <= passed_len_) continue;
     if (e.decree_no != passed_len_ + 1) invariant_failed("applying a decree out of order");
     uint64_t n = ++passed_len_;
+    grew_tick_ = now_;
     votes_.erase(n);
     e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
     if (e.decree.membership && n <= latest().decree_no) {

@@ -277,6 +277,7 @@ class Priest {
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
   uint64_t election_deadline_ = 0;
   uint64_t max_round_seen_ = 0;
+  uint64_t grew_tick_ = 0;  // when passed_len_ last grew
 
   // candidate
   std::map<PriestId, LastVoteReport> last_votes_;

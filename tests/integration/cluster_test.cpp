@@ -1112,20 +1112,27 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
   CHECK(changes.begin()->second["change"].get<std::string>().find("replace priest 3") != std::string::npos);
 }
 
+// Starts the five configured priests, bootstraps them, waits for a president, and starts
+// `clients` clients over every priest (the spares' addresses included) until `decrees`
+// passed.
+void sit_under_load(Parliament& parl, Load& load, int clients, int decrees) {
+  for (PriestId id = 1; id <= 5; ++id) parl.start(id);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  std::vector<PriestAddress> everyone;
+  for (auto& [id, a] : parl.addr) everyone.push_back(a);
+  load.start(clients, everyone);
+  REQUIRE(load.progress(decrees));
+}
+
 // Grow five priests to seven and shrink them to three while eight clients pass decrees,
 // removing the president twice on the way. Every decree a client was told passed is in
 // every final member's ledger at its number, once; their ledgers are the same.
 TEST_CASE("membership: grow 5 -> 7 and shrink 7 -> 3 under 8 clients, removing the president") {
   Parliament parl(5, 2);
   INFO("files in " << parl.dir);
-  for (PriestId id = 1; id <= 5; ++id) parl.start(id);
-  parl.bootstrap();
-  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
-  std::vector<PriestAddress> everyone;
-  for (auto& [id, a] : parl.addr) everyone.push_back(a);
   Load load;
-  load.start(8, everyone);
-  REQUIRE(load.progress(40));
+  sit_under_load(parl, load, 8, 40);
 
   std::vector<PriestId> members{1, 2, 3, 4, 5};
   std::vector<std::string> changes_made;
@@ -1228,14 +1235,8 @@ TEST_CASE("membership: grow 5 -> 7 and shrink 7 -> 3 under 8 clients, removing t
 TEST_CASE("membership: kill -9 of the president in the middle of a change") {
   Parliament parl(5, 1);
   INFO("files in " << parl.dir);
-  for (PriestId id = 1; id <= 5; ++id) parl.start(id);
-  parl.bootstrap();
-  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
-  std::vector<PriestAddress> everyone;
-  for (auto& [id, a] : parl.addr) everyone.push_back(a);
   Load load;
-  load.start(4, everyone);
-  REQUIRE(load.progress(300));  // a ledger that takes the new priest a while to learn
+  sit_under_load(parl, load, 4, 300);  // a ledger that takes the new priest a while to learn
 
   std::vector<PriestId> members{1, 2, 3, 4, 5};
   // Runs the change in the background and kills the president once its status shows

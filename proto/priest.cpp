@@ -147,6 +147,14 @@ void Priest::step(const Message& m) {
 
 void Priest::propose(Proposal p) {
   Waiter w{opt_.id, p.token};
+  if (!voter()) {  // removed, or still learning: the president may not even link to it
+    answer(w, 0,
+           "priest " + std::to_string(opt_.id) + " is not a member of the parliament as its "
+           "ledger knows it (membership of decree " + std::to_string(latest().decree_no) +
+               "); propose to a member",
+           false);
+    return;
+  }
   if (role_ == Role::President) {
     enqueue(std::move(p.decree), w);
   } else if (president_ && *president_ != opt_.id) {

@@ -454,6 +454,12 @@ TEST_CASE("membership: removing the president hands over", "[priest][membership]
   for (int t = 0; t < 500; ++t) c.tick();
   CHECK(*c.president() != 2);
   CHECK_FALSE(c.priests[2]->status().voter);
+  // The removed priest turns clients away at once (the president keeps no link to it, so a
+  // proposal it forwarded would never be answered).
+  c.propose(2, 33, 9, 2, "to a removed priest");
+  REQUIRE(c.reply(33));
+  CHECK(c.reply(33)->decree_no == 0);
+  CHECK(c.reply(33)->error.find("not a member") != std::string::npos);
   c.propose(*c.president(), 31, 9, 2, "after the handover");
   REQUIRE(c.reply(31));
   CHECK(c.reply(31)->decree_no == 3);

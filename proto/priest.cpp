@@ -42,7 +42,7 @@ Priest::Priest(PriestOptions options, Restored restored)
   if (m.priests.empty())
     for (PriestId id : opt_.members) m.priests.push_back(PriestAddress{id, "", 0, "", 0});
   std::sort(m.priests.begin(), m.priests.end(), [](auto& x, auto& y) { return x.id < y.id; });
-  eras_[m.decree_no + 1] = std::move(m);
+  membership_ = std::move(m);
   tell_peers();
   for (auto& [n, e] : restored.votes)
     if (n > passed_len_) votes_.emplace(n, e);
@@ -256,10 +256,8 @@ std::string Priest::fingerprint() const {
   fp_u(o, election_deadline_ > now_ ? election_deadline_ - now_ : 0);
   fp_u(o, max_round_seen_);
   o += "|m";
-  for (auto& [n, era] : eras_) {
-    fp_u(o, n);
-    for (auto& p : era.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
-  }
+  fp_u(o, membership_.decree_no);
+  for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
   fp_u(o, era_end_);
   fp_u(o, awaiting_len_);
   age(grew_tick_, 2 * hb);
@@ -872,7 +870,7 @@ void Priest::apply_passed() {
     } else if (e.decree.membership) {
       auto next = parse_membership_decree(e.decree.text, n);
       if (!next) invariant_failed("a membership decree passed that does not parse");
-      eras_[n + 1] = *next;
+      membership_ = *next;
       ready_.membership = *next;
       new_era = true;
       note("decree " + std::to_string(n) + " sets the membership: priests " +
@@ -986,11 +984,10 @@ void Priest::tell_peers() {
   ready_.peers = std::move(peers);
 }
 
-// A membership decree passed: only the latest membership matters from here (a priest never
-// begins or counts below its ledger's end). A president (or candidate) asks the new
+// A membership decree passed and is the membership in force above this priest's ledger
+// (a priest never begins or counts below its ledger's end). A president (or candidate) asks the new
 // membership for promises in a new ballot, or, if it is no longer a member, hands over.
 void Priest::era_changed() {
-  while (eras_.size() > 1) eras_.erase(eras_.begin());
   tell_peers();
   const std::string n = std::to_string(latest().decree_no);
   if (!voter()) {

@@ -222,7 +222,7 @@ class Priest {
   void on_catch_up(const Message& m);
 
   // membership
-  const Membership& latest() const { return eras_.rbegin()->second; }
+  const Membership& latest() const { return membership_; }
   bool voter() const { return latest().voter(opt_.id, opt_.incarnation); }
   void stranger(const Message& m);
   void handle_change(const Waiter& w, const Change& c);
@@ -266,8 +266,9 @@ class Priest {
   // learned but not yet contiguous
   std::map<uint64_t, Entry> passed_ahead_;
 
-  // memberships by the first decree number each is in force at (from the ledger)
-  std::map<uint64_t, Membership> eras_;
+  // the membership in force above the ledger: set by its last membership decree (or the
+  // host's, from membership.json)
+  Membership membership_;
   std::set<std::pair<PriestId, uint64_t>> strangers_noted_;
 
   // role

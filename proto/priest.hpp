@@ -26,6 +26,13 @@
 // highest-ballot vote its quorum reports; a last vote reports only votes cast, each in its
 // own ballot). The argument in full: docs/SAFETY.md.
 //
+// Membership (proto/membership.hpp; docs/SAFETY.md, "Membership"): a priest counts last
+// votes and votes only from voters (id and incarnation) of the membership in force above
+// its ledger, and hears nothing from a member id speaking as another incarnation unless it
+// holds more of the ledger. As president it begins the numbers of one membership only: it
+// begins a membership decree alone, nothing above it until it passed, and then stands again
+// for the new membership (or hands over, if removed).
+//
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once
 

@@ -139,6 +139,9 @@ std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r)
   return frame(j);
 }
 
+// The documented refusal of a client request.
+json error_frame(std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; }
+
 struct Waiting {
   std::weak_ptr<Conn> conn;
   uint64_t client;
@@ -900,7 +903,7 @@ json Host::ledger_json(const json& j) {
   if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
   if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
   auto entries = archive_->read(from, max, run_.config.max_frame_bytes / 2);
-  if (!entries) return json{{"type", "error"}, {"error", entries.error()}};
+  if (!entries) return error_frame(entries.error());
   json arr = json::array();
   for (auto& e : *entries) {
     json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
@@ -919,16 +922,15 @@ json Host::ledger_json(const json& j) {
 // priest must be named in it with its own incarnation (a blank data directory is a new
 // incarnation, which the others would never count: it is replaced by decree instead).
 json Host::bootstrap(const json& j) {
-  auto err = [](std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; };
   auto p = j.find("priests");
-  if (p == j.end()) return err("bootstrap without priests");
+  if (p == j.end()) return error_frame("bootstrap without priests");
   auto members = parse_priests(*p, "bootstrap.priests");
-  if (!members) return err(members.error());
+  if (!members) return error_frame(members.error());
   Membership m{0, std::move(*members)};
   const PriestAddress* mine = m.find(run_.id);
-  if (!mine) return err("the membership sent does not include priest " + std::to_string(run_.id));
+  if (!mine) return error_frame("the membership sent does not include priest " + std::to_string(run_.id));
   if (mine->incarnation != incarnation_)
-    return err("this is incarnation " + incarnation_text(incarnation_) + " of priest " +
+    return error_frame("this is incarnation " + incarnation_text(incarnation_) + " of priest " +
                std::to_string(run_.id) + " (its data directory " + run_.data_dir +
                " was initialised anew), but the membership names incarnation " +
                incarnation_text(mine->incarnation) +
@@ -937,12 +939,12 @@ json Host::bootstrap(const json& j) {
   if (membership_) {
     if (membership_->priests == m.priests && membership_->decree_no == 0)
       return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", true}};
-    return err("priest " + std::to_string(run_.id) + " is already in a parliament, membership " +
+    return error_frame("priest " + std::to_string(run_.id) + " is already in a parliament, membership " +
                membership_to_json(*membership_).dump() + "; membership changes pass by decree "
                "(paxos-god add, remove, replace)");
   }
-  if (begun()) return err("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
-  if (auto s = save_membership(run_.data_dir, m); !s) return err(s.error());
+  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
+  if (auto s = save_membership(run_.data_dir, m); !s) return error_frame(s.error());
   spdlog::info("bootstrapped by the god: {} priests", m.priests.size());
   start_parliament(m);
   return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", false}};
@@ -952,18 +954,17 @@ json Host::bootstrap(const json& j) {
 // this (blank) priest accepts the president's links and learns the ledger. It votes
 // nowhere until a membership decree names it with its incarnation.
 json Host::join(const json& j) {
-  auto err = [](std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; };
   auto mj = j.find("membership");
-  if (mj == j.end()) return err("join without membership");
+  if (mj == j.end()) return error_frame("join without membership");
   auto m = parse_membership(*mj, "join.membership");
-  if (!m) return err(m.error());
+  if (!m) return error_frame(m.error());
   if (membership_) {
     if (membership_->voter(run_.id, incarnation_) || membership_->decree_no >= m->decree_no)
       return json{{"type", "joined"}, {"id", run_.id}, {"already", true}};
-    return err("priest " + std::to_string(run_.id) + " is already learning a parliament");
+    return error_frame("priest " + std::to_string(run_.id) + " is already learning a parliament");
   }
-  if (begun()) return err("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
-  if (auto s = save_membership(run_.data_dir, *m); !s) return err(s.error());
+  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
+  if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
   spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
                m->priests.size(), m->decree_no);
   start_parliament(*m);

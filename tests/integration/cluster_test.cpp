@@ -1103,6 +1103,19 @@ void sit_under_load(Parliament& parl, Load& load, int clients, int decrees) {
   REQUIRE(load.progress(decrees));
 }
 
+// At the end of a membership test: `members` agree on a membership of exactly themselves,
+// their ledgers are identical and hold every acknowledged decree once, at its number; the
+// membership they agree on, and the ledger's membership rows.
+std::pair<nlohmann::json, std::map<uint64_t, nlohmann::json>> final_membership(
+    Parliament& parl, const std::vector<PriestId>& members, Load& load) {
+  auto agreed = agreed_membership(parl, members, 1);
+  REQUIRE(!agreed.is_null());
+  CHECK(ids_of(agreed) == members);
+  auto ledger = same_ledgers(parl, members);
+  REQUIRE(ledger);
+  return {agreed, membership_rows(checked_ledger(*ledger, load.acked))};
+}
+
 // Grow five priests to seven and shrink them to three while eight clients pass decrees,
 // removing the president twice on the way. Every decree a client was told passed is in
 // every final member's ledger at its number, once; their ledgers are the same.
@@ -1189,13 +1202,7 @@ TEST_CASE("membership: grow 5 -> 7 and shrink 7 -> 3 under 8 clients, removing t
     CHECK(*client.code == 0);
   }
 
-  auto m = agreed_membership(parl, members, 1);
-  REQUIRE(!m.is_null());
-  CHECK(ids_of(m) == members);
-  auto ledger = same_ledgers(parl, members);
-  REQUIRE(ledger);
-  auto rows = checked_ledger(*ledger, load.acked);
-  auto changes = membership_rows(rows);
+  auto [m, changes] = final_membership(parl, members, load);
   REQUIRE(changes.size() == changes_made.size());
   size_t i = 0;
   for (auto& [n, c] : changes) {
@@ -1294,13 +1301,7 @@ TEST_CASE("membership: kill -9 of the president in the middle of a change") {
     REQUIRE(load.failures.empty());
   }
 
-  auto agreed = agreed_membership(parl, members, 1);
-  REQUIRE(!agreed.is_null());
-  CHECK(ids_of(agreed) == members);
-  auto ledger = same_ledgers(parl, members);
-  REQUIRE(ledger);
-  auto rows = checked_ledger(*ledger, load.acked);
-  auto changes = membership_rows(rows);
+  auto [agreed, changes] = final_membership(parl, members, load);
   REQUIRE(changes.size() == 3);  // each change once, however often it was asked for
   auto change = changes.begin();
   CHECK((change++)->second["change"].get<std::string>().rfind("add priest 6", 0) == 0);

@@ -103,7 +103,64 @@ void Priest::tick() {
   }
 }
 
-void Priest::step(const Message& m) {
+// What no priest of this parliament would say, whatever it was told (docs/SAFETY.md, "What a
+// peer may say"). Rounds: an honest candidate stands one round above the highest it has
+// seen, so a round more than kRoundWindow above this priest's horizon is refused, and none
+// reaches kMaxRound (stand_for_president adds 1 to it). Decree numbers: nothing honest lies
+// more than kDecreeWindow above this priest's ledger, and nothing reaches 2^64.
+namespace {
+constexpr uint64_t kRoundWindow = uint64_t{1} << 24;
+constexpr uint64_t kMaxRound = uint64_t{1} << 62;
+constexpr uint64_t kDecreeWindow = uint64_t{1} << 40;
+constexpr size_t kMaxMembershipBytes = 1 << 20;
+}  // namespace
+
+std::string Priest::refusal(const Message& m) const {
+  uint64_t round_limit = std::min(kMaxRound, max_round_seen_ + kRoundWindow);
+  uint64_t number_limit = passed_len_ + kDecreeWindow;
+  auto round_ok = [&](const Ballot& b) { return b.round <= round_limit; };
+  auto too_far = [&](const char* what, uint64_t v) {
+    return std::string(what) + " " + std::to_string(v) + " is far beyond this priest's ledger of " +
+           std::to_string(passed_len_) + " decrees";
+  };
+  if (!round_ok(m.ballot) || !round_ok(m.promised))
+    return "ballot round " + std::to_string(std::max(m.ballot.round, m.promised.round)) +
+           " is far above any round this priest has seen (" + std::to_string(max_round_seen_) + ")";
+  if (m.decree_no > number_limit) return too_far("decree number", m.decree_no);
+  if (m.last_no > number_limit) return too_far("decree number", m.last_no);
+  if (m.commit_no > number_limit) return too_far("decree number", m.commit_no);
+  if (m.passed_len > number_limit) return too_far("ledger length", m.passed_len);
+  uint64_t prev = 0;
+  for (const auto& e : m.entries) {
+    if (m.kind != Kind::Forward && (e.decree_no == 0 || e.decree_no > number_limit || e.decree_no <= prev))
+      return "decree numbers must rise from 1 and stay within reach of this priest's ledger of " +
+             std::to_string(passed_len_) + " decrees (got " + std::to_string(e.decree_no) + ")";
+    prev = e.decree_no;
+    if (!round_ok(e.ballot) || !round_ok(e.decree.origin))
+      return "decree " + std::to_string(e.decree_no) + " carries a ballot round far above any seen";
+    size_t limit = e.decree.membership ? std::max(opt_.max_decree_bytes, kMaxMembershipBytes) : opt_.max_decree_bytes;
+    if (e.decree.text.size() > limit)
+      return "decree " + std::to_string(e.decree_no) + " of " + std::to_string(e.decree.text.size()) +
+             " bytes is over the limit of " + std::to_string(limit) + " bytes";
+  }
+  switch (m.kind) {
+    case Kind::Forward:
+      if (m.entries.size() != 1) return "a forwarded proposal carries exactly one decree";
+      break;
+    case Kind::CatchUp:
+      // Catch-up is read from the sender's ledger: nothing beyond its length.
+      if (!m.entries.empty() && m.entries.back().decree_no > m.passed_len)
+        return "catch-up of decree " + std::to_string(m.entries.back().decree_no) +
+               " from a ledger of " + std::to_string(m.passed_len) + " decrees";
+      break;
+    default:
+      break;
+  }
+  return "";
+}
+
+std::string Priest::step(const Message& m) {
+  if (auto why = refusal(m); !why.empty()) return why;
   // Who may say what: a priest of the membership in force speaks only with its incarnation
   // (a priest that lost its disk is a new one, and votes nowhere until it is replaced by
   // decree). A priest outside it is heard only when it holds more of the ledger (a member
@@ -117,15 +174,17 @@ void Priest::step(const Message& m) {
     // a member (a replace): hear its ledger and its presidency like a priest outside the
     // membership; its last votes and votes still count nowhere.
     if (member && member->incarnation != m.incarnation &&
-        (m.passed_len <= passed_len_ || !(from_president(m.kind) || m.kind == Kind::CatchUp)))
-      return stranger(m);
-    if (!member && m.passed_len <= passed_len_ && from_president(m.kind)) return;
+        (m.passed_len <= passed_len_ || !(from_president(m.kind) || m.kind == Kind::CatchUp))) {
+      stranger(m);
+      return "";
+    }
+    if (!member && m.passed_len <= passed_len_ && from_president(m.kind)) return "";
   }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.
-  if (from_president(m.kind) && m.ballot.priest != m.from) return;
+  if (from_president(m.kind) && m.ballot.priest != m.from) return "";
   if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) && m.ballot.priest != m.to)
-    return;
+    return "";
   heard_tick_[m.from] = now_;
   if (m.kind != Kind::Forward && m.kind != Kind::Answer) {
     peer_len_[m.from] = m.passed_len;
@@ -143,6 +202,7 @@ void Priest::step(const Message& m) {
     case Kind::Answer: on_answer(m); break;
     case Kind::CatchUp: on_catch_up(m); break;
   }
+  return "";
 }
 
 void Priest::propose(Proposal p) {
@@ -697,7 +757,11 @@ void Priest::set_president(std::optional<PriestId> p) {
 
 void Priest::on_answer(const Message& m) {
   auto f = forwarded_.find(m.token);
-  if (f == forwarded_.end() || f->second != m.from) return;  // not an answer to us
+  // Only an answer from the priest the request was forwarded to is heard. Any other (a late
+  // one for a token forwarded before this priest changed president or restarted, or one
+  // from a priest that was never asked) is dropped: host tokens start at random, so one
+  // life's tokens are not another's.
+  if (f == forwarded_.end() || f->second != m.from) return;
   forwarded_.erase(f);
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
 }

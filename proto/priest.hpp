@@ -68,6 +68,7 @@ struct PriestOptions {
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
   size_t max_queued = 100000;              // client proposals waiting for a ballot
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
+  size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;
 };
 
@@ -153,7 +154,12 @@ class Priest {
   Priest(PriestOptions options, Restored restored);
 
   void tick();
-  void step(const Message& m);
+  // Hears one message from a peer (or itself). Returns "" when the message was heard (or
+  // ignored as stale), else why it was refused: it says what no priest of this parliament
+  // would say (a round or decree number far beyond anything known, numbers that could wrap,
+  // an oversized decree, catch-up beyond the sender's own ledger). A refused message changes
+  // nothing; the host drops the connection it came on and logs the reason once.
+  std::string step(const Message& m);
   void propose(Proposal p);
   // The god's request to change the membership (one at a time). Answered like a proposal:
   // a ClientReply for `token` with the number of the membership decree once it passed.
@@ -205,6 +211,8 @@ class Priest {
     }
   };
   using RequestKey = std::pair<uint64_t, uint64_t>;  // (client, request)
+
+  std::string refusal(const Message& m) const;
 
   // elections
   void stand_for_president();

@@ -227,7 +227,9 @@ class Host : public Messenger {
   uint64_t link_generation_ = 0;
 
   std::map<uint64_t, Waiting> waiting_;
-  uint64_t next_token_ = 1;
+  // Random start: an answer that was meant for a token of this priest's previous run never
+  // finds a client of this one.
+  uint64_t next_token_ = (std::random_device{}() | uint64_t{1}) << 20;
   std::vector<std::weak_ptr<Conn>> sessions_;
   bool flush_posted_ = false;
   // The president sends the same begin ballot to every priest: encode it once.
@@ -437,6 +439,7 @@ void Host::start_parliament(const Membership& membership) {
   o.incarnation = incarnation_;
   o.membership = membership;
   o.heartbeat_ticks = run_.config.heartbeat_ticks;
+  o.max_decree_bytes = run_.config.max_decree_bytes;
   o.election_timeout_ticks = run_.config.election_timeout_ticks;
   o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, run_.config.max_frame_bytes / 4);
   o.max_in_flight_bytes = std::min<size_t>(o.max_in_flight_bytes, run_.config.max_frame_bytes / 2);
@@ -681,7 +684,9 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
                               " on the link of priest " + std::to_string(c->peer));
     if (!priest_ || !halted_.empty()) return;
     m->incarnation = c->incarnation;
-    priest_->step(*m);
+    if (auto why = priest_->step(*m); !why.empty())
+      return bad_input(c, "refused message", "priest " + std::to_string(c->peer) + " sent a " +
+                                                 name_of(m->kind) + " no priest would send: " + why);
     schedule_flush();
     return;
   }

@@ -270,7 +270,8 @@ struct Step {
         Message m = w.wire[index];
         w.wire.erase(w.wire.begin() + index);
         Node& n = w.nodes[m.to];
-        n.priest->step(m);
+        if (auto why = n.priest->step(m); !why.empty())
+          w.inv.fail("priest " + std::to_string(m.to) + " refused an honest " + name_of(m.kind) + ": " + why);
         n.clerk->flush();
         break;
       }

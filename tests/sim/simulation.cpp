@@ -630,9 +630,9 @@ class World {
       auto back = decode_text(encode_text(m));
       if (!back) return fail("codec: " + back.error());
       back->incarnation = m.incarnation;
-      n.priest->step(*back);
-    } else {
-      n.priest->step(m);
+      if (auto why = n.priest->step(*back); !why.empty()) return fail("an honest message was refused: " + why);
+    } else if (auto why = n.priest->step(m); !why.empty()) {
+      return fail("priest " + std::to_string(m.to) + " refused an honest " + name_of(m.kind) + ": " + why);
     }
     flush(m.to);
   }

@@ -468,3 +468,130 @@ TEST_CASE("membership: removing the president hands over", "[priest][membership]
   REQUIRE(c.reply(32));
   CHECK(c.reply(32)->error.find("force") != std::string::npos);
 }
+
+// What no priest would say is refused whole: nothing promised, voted, learned or answered,
+// and step() says why (the host closes the connection it came on). Each of these was an
+// attack from outside: one frame stopped the parliament or crashed every priest.
+TEST_CASE("a peer's absurd numbers are refused and change nothing", "[priest][trust]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  c.wire.clear();
+  Priest& p2 = *c.priests[2];
+  Ballot promised = p2.next_bal();
+  uint64_t len = p2.passed_len();
+  REQUIRE(promised.round > 0);
+  auto refused = [&](Message m, const std::string& part) {
+    m.to = 2;
+    std::string why = p2.step(m);
+    CHECK_THAT(why, Catch::Contains(part));
+    Ready r = p2.take_ready();
+    CHECK_FALSE(r.promise);
+    CHECK(r.votes.empty());
+    CHECK(r.messages.empty());
+    CHECK(r.replies.empty());
+    CHECK(p2.next_bal() == promised);
+    CHECK(p2.passed_len() == len);
+  };
+  SECTION("a ballot round at 2^64-1 (the next round would wrap to 0)") {
+    Message nb;
+    nb.kind = Kind::NextBallot;
+    nb.from = 3;
+    nb.ballot = {UINT64_MAX, 3};
+    refused(nb, "far above any round");
+  }
+  SECTION("a ballot round 2^24 above any seen") {
+    Message nb;
+    nb.kind = Kind::NextBallot;
+    nb.from = 3;
+    nb.ballot = {promised.round + (uint64_t{1} << 24) + 1, 3};
+    refused(nb, "far above any round");
+  }
+  SECTION("a vote no that claims a promise at 2^64-1") {
+    Message no;
+    no.kind = Kind::VoteNo;
+    no.from = 3;
+    no.ballot = promised;
+    no.promised = {UINT64_MAX, 3};
+    refused(no, "far above any round");
+  }
+  SECTION("a begin ballot for decree 2^64-1") {
+    Message bb;
+    bb.kind = Kind::BeginBallot;
+    bb.from = 1;
+    bb.ballot = promised;
+    bb.entries.push_back(Entry{UINT64_MAX, promised, Decree{false, 5, 1, "z", promised}});
+    refused(bb, "within reach");
+  }
+  SECTION("a successful ballot committing up to 2^64-1") {
+    Message s;
+    s.kind = Kind::Success;
+    s.from = 1;
+    s.ballot = promised;
+    s.commit_no = UINT64_MAX;
+    refused(s, "far beyond");
+  }
+  SECTION("a begin ballot whose decree is over max_decree_bytes") {
+    Message bb;
+    bb.kind = Kind::BeginBallot;
+    bb.from = 1;
+    bb.ballot = promised;
+    bb.entries.push_back(Entry{2, promised, Decree{false, 5, 1, std::string(64 * 1024 + 1, 'a'), promised}});
+    refused(bb, "over the limit");
+  }
+  SECTION("a begin ballot whose numbers do not rise") {
+    Message bb;
+    bb.kind = Kind::BeginBallot;
+    bb.from = 1;
+    bb.ballot = promised;
+    bb.entries.push_back(Entry{3, promised, Decree{false, 5, 1, "a", promised}});
+    bb.entries.push_back(Entry{2, promised, Decree{false, 5, 2, "b", promised}});
+    refused(bb, "must rise");
+  }
+  SECTION("catch-up of decrees beyond the sender's own ledger") {
+    Message cu;
+    cu.kind = Kind::CatchUp;
+    cu.from = 3;
+    cu.passed_len = 1;
+    cu.entries.push_back(Entry{2, promised, Decree{false, 5, 1, "forged", promised}});
+    refused(cu, "from a ledger of 1");
+  }
+  SECTION("a forward without its decree") {
+    Message f;
+    f.kind = Kind::Forward;
+    f.from = 3;
+    f.token = 4;
+    refused(f, "exactly one decree");
+  }
+}
+
+TEST_CASE("an answer is heard only from the priest the request was forwarded to", "[priest][trust]") {
+  Chamber c(3);
+  c.elect(1);
+  c.hold = true;
+  Proposal p;
+  p.token = 77;
+  p.decree = Decree{false, 9, 1, "x", {}};
+  c.priests[2]->propose(p);
+  Ready r = c.priests[2]->take_ready();
+  REQUIRE(r.messages.size() == 1);
+  REQUIRE(r.messages[0].kind == Kind::Forward);
+  REQUIRE(r.messages[0].to == 1);
+  Message a;
+  a.kind = Kind::Answer;
+  a.to = 2;
+  a.token = 77;
+  a.decree_no = 777;
+  a.from = 3;  // not the president it was forwarded to
+  CHECK(c.priests[2]->step(a).empty());
+  CHECK(c.priests[2]->take_ready().replies.empty());
+  a.from = 1;
+  a.token = 78;  // a token never forwarded
+  CHECK(c.priests[2]->step(a).empty());
+  CHECK(c.priests[2]->take_ready().replies.empty());
+  a.token = 77;
+  CHECK(c.priests[2]->step(a).empty());
+  auto replies = c.priests[2]->take_ready().replies;
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].decree_no == 777);
+}

@@ -15,6 +15,10 @@
 //       Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
 //       A priest that dies is reported with the command that restarts it, not restarted.
+//   paxos-god --config FILE certs --out DIR [--force]
+//       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
+//       certificate for every priest of the configuration, the god and the client, keeping
+//       files that exist (--force: everything anew, the CA included). See server/certs.hpp.
 //
 // Exit status: 0 done, 1 the parliament could not be created, 2 bad input.
 #include <sys/prctl.h>
@@ -39,6 +43,7 @@
 #include "client/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
+#include "server/certs.hpp"
 
 using namespace parliament;
 using nlohmann::json;
@@ -735,6 +740,13 @@ int main(int argc, char** argv) {
                           "HOST:PORT of the new incarnation (default: the priest's address)");
   remove_cmd->add_flag("--force", force, "allow fewer than three priests");
 
+  std::string certs_dir;
+  bool certs_force = false;
+  auto* certs_cmd = app.add_subcommand(
+      "certs", "make the parliament's CA and a TLS key and certificate for every party");
+  certs_cmd->add_option("--out", certs_dir, "directory for the files (made 0700)")->required();
+  certs_cmd->add_flag("--force", certs_force, "make everything anew, the CA included");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -751,6 +763,16 @@ int main(int argc, char** argv) {
   if (*boot) {
     auto o = bootstrap(*config, config_file, millis(timeout_s));
     return o == Outcome::Done ? 0 : 1;
+  }
+  if (*certs_cmd) {
+    certs::Options o;
+    o.force = certs_force;
+    o.on_file = [](const std::string& path, bool made) {
+      std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
+    };
+    auto s = certs::make_credentials(certs_dir, certs::parties(config->ids()), o);
+    if (!s) spdlog::error("god: {}", s.error());
+    return s ? 0 : 2;
   }
   if (*add_cmd || *remove_cmd || *replace_cmd) {
     Change c;

@@ -1,0 +1,270 @@
+// tls: the parliament's credentials checked and loaded into asio::ssl contexts
+// (see tls.hpp for what each piece is and who calls it).
+#include "client/tls.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <vector>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+namespace parliament::tls {
+namespace {
+
+template <auto F>
+struct Free {
+  template <class T>
+  void operator()(T* p) const { F(p); }
+};
+using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
+using BioPtr = std::unique_ptr<BIO, Free<BIO_free>>;
+using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free>>;
+using NamesPtr = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES_free>>;
+
+constexpr std::string_view kUriPrefix = "urn:parliament:";
+
+// OpenSSL's reasons for the last failure, oldest first; empties its error queue.
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "no reason given by OpenSSL" : out;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  using R = Result<std::string>;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return R::failure("cannot read " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err) return R::failure("cannot read " + path + ": " + std::strerror(err));
+  return text;
+}
+
+Result<X509Ptr> load_cert(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return Result<X509Ptr>::failure(text.error());
+  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  ERR_clear_error();
+  if (!cert)
+    return Result<X509Ptr>::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  return cert;
+}
+
+Result<KeyPtr> load_key(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return Result<KeyPtr>::failure(text.error());
+  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  // A password callback that gives none: an encrypted key fails instead of prompting.
+  auto no_password = [](char*, int, int, void*) { return 0; };
+  KeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr) : nullptr);
+  ERR_clear_error();
+  if (!key)
+    return Result<KeyPtr>::failure(path + " is not a PEM private key (or it is encrypted; the "
+                                          "parliament's keys are not)");
+  return key;
+}
+
+std::string date_text(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "(an unreadable date)";
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// The party `cert` names: its one urn:parliament: URI (any case counts as one, so a second,
+// oddly spelt one is never overlooked). Errors complete the sentence "CERT ...".
+Result<Identity> identity_in(X509* cert) {
+  using R = Result<Identity>;
+  NamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  std::vector<std::string> uris;
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
+    if (n->type != GEN_URI) continue;
+    const ASN1_IA5STRING* s = n->d.uniformResourceIdentifier;
+    std::string uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                    static_cast<size_t>(ASN1_STRING_length(s)));
+    if (starts_with_nocase(uri, kUriPrefix)) uris.push_back(std::move(uri));
+  }
+  if (uris.empty())
+    return R::failure("names no party of the parliament (no urn:parliament: URI in its subjectAltName)");
+  if (uris.size() > 1) {
+    std::string all;
+    for (const auto& u : uris) all += (all.empty() ? "" : ", ") + u;
+    return R::failure("names " + std::to_string(uris.size()) + " parties of the parliament (" +
+                      all + "), not one");
+  }
+  auto who = parse_identity_uri(uris[0]);
+  if (!who) return R::failure("names " + uris[0] + ", which is no party of the parliament");
+  return *who;
+}
+
+// `cert` is signed by `ca` and valid now. Errors name the file at fault.
+Status check_signed(X509* ca, const std::string& ca_file, X509* cert, const std::string& cert_file) {
+  StorePtr store(X509_STORE_new());
+  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!store || !ctx || X509_STORE_add_cert(store.get(), ca) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
+    return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " + openssl_errors());
+  if (X509_verify_cert(ctx.get()) == 1) return ok_status();
+  ERR_clear_error();
+  const int err = X509_STORE_CTX_get_error(ctx.get());
+  const X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
+  if (!bad) bad = cert;
+  const std::string& bad_file = X509_STORE_CTX_get_error_depth(ctx.get()) == 0 ? cert_file : ca_file;
+  switch (err) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return Status::failure(bad_file + " expired on " + date_text(X509_get0_notAfter(bad)) +
+                             "; remove it and its key, and make new ones with paxos-god certs");
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return Status::failure(bad_file + " is not valid until " + date_text(X509_get0_notBefore(bad)) +
+                             "; is this machine's clock right?");
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return Status::failure(cert_file + " is not signed by the parliament's CA in " + ca_file +
+                             ": certificates of another parliament?");
+    default:
+      return Status::failure(cert_file + " does not verify against the CA in " + ca_file + ": " +
+                             X509_verify_cert_error_string(err) + " (in " + bad_file + ")");
+  }
+}
+
+}  // namespace
+
+std::string describe(const Identity& who) {
+  switch (who.role) {
+    case Role::Priest: return "priest " + std::to_string(who.id);
+    case Role::God: return "the god";
+    case Role::Client: return "a client";
+  }
+  return "an unknown party";
+}
+
+std::string identity_uri(const Identity& who) {
+  switch (who.role) {
+    case Role::Priest: return std::string(kUriPrefix) + "priest:" + std::to_string(who.id);
+    case Role::God: return std::string(kUriPrefix) + "god";
+    case Role::Client: return std::string(kUriPrefix) + "client";
+  }
+  return {};
+}
+
+std::optional<Identity> parse_identity_uri(std::string_view uri) {
+  if (uri.substr(0, kUriPrefix.size()) != kUriPrefix) return std::nullopt;
+  std::string_view rest = uri.substr(kUriPrefix.size());
+  if (rest == "god") return Identity{Role::God};
+  if (rest == "client") return Identity{Role::Client};
+  constexpr std::string_view priest = "priest:";
+  if (rest.substr(0, priest.size()) != priest) return std::nullopt;
+  std::string_view digits = rest.substr(priest.size());
+  if (digits.empty() || digits.size() > 7 || digits[0] == '0' ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  PriestId id = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (id < 1 || id > kMaxPriestId) return std::nullopt;
+  return Identity{Role::Priest, id};
+}
+
+std::string common_name(const Identity& who) {
+  switch (who.role) {
+    case Role::Priest: return "parliament priest " + std::to_string(who.id);
+    case Role::God: return "parliament god";
+    case Role::Client: return "parliament client";
+  }
+  return "parliament";
+}
+
+Files files_for(const std::string& dir, const Identity& who) {
+  const std::string stem = who.role == Role::Priest ? "priest-" + std::to_string(who.id)
+                           : who.role == Role::God  ? "god"
+                                                    : "client";
+  const std::filesystem::path d(dir);
+  return {(d / "ca.crt").string(), (d / (stem + ".crt")).string(), (d / (stem + ".key")).string()};
+}
+
+Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, const Identity& who) {
+  using R = Result<std::shared_ptr<asio::ssl::context>>;
+  auto ca = load_cert(files.ca);
+  if (!ca) return R::failure(ca.error());
+  auto cert = load_cert(files.cert);
+  if (!cert) return R::failure(cert.error());
+  auto key = load_key(files.key);
+  if (!key) return R::failure(key.error());
+  if (X509_check_private_key(cert->get(), key->get()) != 1) {
+    ERR_clear_error();
+    return R::failure(files.key + " is not the key of " + files.cert +
+                      ": they come from different credentials; use the pair made together");
+  }
+  if (auto s = check_signed(ca->get(), files.ca, cert->get(), files.cert); !s)
+    return R::failure(s.error());
+  auto named = identity_in(cert->get());
+  if (!named) return R::failure(files.cert + " " + named.error());
+  if (*named != who)
+    return R::failure(files.cert + " names " + describe(*named) + ", not " + describe(who));
+
+  try {
+    auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls);
+    SSL_CTX* native = ctx->native_handle();
+    if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_use_certificate(native, cert->get()) != 1 ||
+        SSL_CTX_use_PrivateKey(native, key->get()) != 1 ||
+        X509_STORE_add_cert(SSL_CTX_get_cert_store(native), ca->get()) != 1)
+      return R::failure("cannot build a TLS context from " + files.cert + ", " + files.key +
+                        " and " + files.ca + ": " + openssl_errors());
+    SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_num_tickets(native, 0);
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+    return ctx;
+  } catch (const std::exception& e) {
+    return R::failure("cannot build a TLS context from " + files.cert + ": " + e.what());
+  }
+}
+
+Result<Identity> peer_identity(SSL* ssl) {
+  using R = Result<Identity>;
+  if (!ssl || SSL_is_init_finished(ssl) != 1) return R::failure("the TLS handshake has not completed");
+  if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER))
+    return R::failure("this connection does not verify its peer's certificate");
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  if (!peer) return R::failure("the peer presented no certificate");
+  const long verified = SSL_get_verify_result(ssl);
+  if (verified != X509_V_OK)
+    return R::failure(std::string("the peer's certificate did not verify: ") +
+                      X509_verify_cert_error_string(verified));
+  auto who = identity_in(peer);
+  if (!who) return R::failure("the peer's certificate " + who.error());
+  return *who;
+}
+
+}  // namespace parliament::tls

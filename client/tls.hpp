@@ -1,0 +1,85 @@
+// tls: mutual-TLS credentials of the parliament (who a connection's other end is).
+//
+// Every party holds a key and a certificate signed by the parliament's own CA (ca.crt),
+// made by `paxos-god --config FILE certs --out DIR` (server/certs.hpp). A certificate says
+// whose it is in its subjectAltName, as exactly one URI:
+//   urn:parliament:priest:3    priest 3 (ids 1..1000000)
+//   urn:parliament:god         the god (paxos-god)
+//   urn:parliament:client      a client (paxos-client, paxos-bench, tests)
+// Its CN says the same for people ("parliament priest 3"); only the URI counts.
+//
+// Used by the priest's transport (listener and peer links), the god, the client library
+// and the tests: each builds one context with make_context() at start-up, and after every
+// handshake asks peer_identity() who the other end is (GUIDE.md section 8: a peer's identity
+// comes from its certificate, never from the id it writes in `hello`).
+//
+// Choices: TLS 1.3 only; both sides present and verify a certificate; SSL_MODE_RELEASE_BUFFERS
+// (an idle connection keeps no read/write buffers, so many idle links stay cheap); no session
+// tickets (links are long-lived and never resumed, so the server sends none).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <asio/ssl/context.hpp>
+
+#include "proto/ballot.hpp"
+#include "proto/result.hpp"
+
+namespace parliament::tls {
+
+// Who a party of the parliament is.
+enum class Role { Priest, God, Client };
+
+// A party: its role and, for a priest only, its id (0 for the god and clients).
+struct Identity {
+  Role role;
+  PriestId id = 0;
+  bool operator==(const Identity&) const = default;
+};
+
+inline constexpr PriestId kMaxPriestId = 1000000;
+
+// For people and logs: "priest 3", "the god", "a client".
+std::string describe(const Identity& who);
+
+// The subjectAltName URI of `who`: "urn:parliament:priest:3", "urn:parliament:god",
+// "urn:parliament:client". Used by the certificate maker (server/certs.cpp).
+std::string identity_uri(const Identity& who);
+
+// The inverse: exactly one of the three forms above (lower case, priest id 1..1000000 in
+// decimal without leading zeros); nullopt for anything else.
+std::optional<Identity> parse_identity_uri(std::string_view uri);
+
+// The certificate's CN for people: "parliament priest 3", "parliament god",
+// "parliament client".
+std::string common_name(const Identity& who);
+
+// The three PEM files a party loads: the parliament's CA certificate, its own certificate
+// and its own private key.
+struct Files {
+  std::string ca, cert, key;
+};
+
+// Where `paxos-god certs --out DIR` puts them: DIR/ca.crt, and DIR/priest-3.crt +
+// DIR/priest-3.key, DIR/god.crt + DIR/god.key, or DIR/client.crt + DIR/client.key.
+Files files_for(const std::string& dir, const Identity& who);
+
+// A TLS 1.3-only context, for either end of a connection, that presents files.cert (with
+// files.key) and requires and verifies a peer certificate signed by the CA in files.ca.
+// Checked before it is built, each error naming the file: a file missing or unreadable; not a
+// PEM certificate or key; the key not that of the certificate; the certificate not signed by
+// the CA (another parliament's); expired or not yet valid (with the date); naming another
+// party than `who` ("DIR/priest-3.crt names priest 4, not priest 3").
+// Called once at start-up by each priest, the god and each client.
+Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, const Identity& who);
+
+// Who the other end of a completed handshake on `ssl` is, from its verified certificate's
+// URI. An error sentence if the handshake is not complete, the peer sent no certificate, it
+// did not verify, or it holds not exactly one parliament URI. Called by whoever accepted or
+// opened the connection, right after the handshake (native_handle() of an asio::ssl::stream).
+Result<Identity> peer_identity(SSL* ssl);
+
+}  // namespace parliament::tls

@@ -1,0 +1,277 @@
+// certs: makes the parliament's CA and every party's key and certificate (see certs.hpp).
+#include "server/certs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+namespace parliament::certs {
+namespace {
+
+template <auto F>
+struct Free {
+  template <class T>
+  void operator()(T* p) const { F(p); }
+};
+using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
+using BioPtr = std::unique_ptr<BIO, Free<BIO_free>>;
+using BnPtr = std::unique_ptr<BIGNUM, Free<BN_free>>;
+
+std::string openssl_errors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += (out.empty() ? "" : "; ") + std::string(buf);
+  }
+  return out.empty() ? "no reason given by OpenSSL" : out;
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Writes `data` to a new file at `path` created with `mode` (so a key is 0600 from its first
+// byte), synced. With `replace`, an old file there is removed first.
+Status write_new(const std::string& path, const std::string& data, mode_t mode, bool replace) {
+  if (replace && ::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Status::failure("cannot remove " + path + ": " + std::strerror(errno));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Status::failure("cannot create " + path + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  int err = done < data.size() ? errno : ::fsync(fd) != 0 ? errno : 0;
+  if (::close(fd) != 0 && !err) err = errno;
+  if (err) {
+    ::unlink(path.c_str());
+    return Status::failure("cannot write " + path + ": " + std::strerror(err));
+  }
+  return ok_status();
+}
+
+template <class T, class Read>
+Result<T> read_pem(const std::string& path, Read read, const char* what) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Result<T>::failure("cannot read " + path + ": " + std::strerror(errno));
+  T obj(read(f));
+  std::fclose(f);
+  ERR_clear_error();
+  if (!obj) return Result<T>::failure(path + " is not a PEM " + what);
+  return obj;
+}
+
+Result<X509Ptr> read_cert(const std::string& path) {
+  return read_pem<X509Ptr>(path, [](std::FILE* f) { return PEM_read_X509(f, nullptr, nullptr, nullptr); },
+                           "certificate");
+}
+
+Result<KeyPtr> read_key(const std::string& path) {
+  auto no_password = [](char*, int, int, void*) { return 0; };
+  return read_pem<KeyPtr>(
+      path, [&](std::FILE* f) { return PEM_read_PrivateKey(f, nullptr, no_password, nullptr); },
+      "private key (unencrypted)");
+}
+
+template <class Write>
+std::string pem_text(Write write) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || write(bio.get()) != 1) return {};
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+bool add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (!ext) return false;
+  const bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+// A certificate for `key`, signed by `issuer` with `issuer_key`; self-signed (the CA) when
+// `issuer` is null. `who` is the party of a leaf (ignored for the CA).
+Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const tls::Identity& who,
+                      Seconds valid_from, Seconds valid_for) {
+  const bool is_ca = issuer == nullptr;
+  X509Ptr cert(X509_new());
+  BnPtr serial(BN_new());
+  bool ok = cert && serial && X509_set_version(cert.get(), X509_VERSION_3) == 1 &&
+            BN_rand(serial.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
+            BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) != nullptr &&
+            X509_gmtime_adj(X509_getm_notBefore(cert.get()), valid_from.count()) != nullptr &&
+            X509_gmtime_adj(X509_getm_notAfter(cert.get()), (valid_from + valid_for).count()) != nullptr &&
+            X509_set_pubkey(cert.get(), key) == 1;
+  const std::string cn = is_ca ? "parliament CA" : tls::common_name(who);
+  X509_NAME* subject = ok ? X509_get_subject_name(cert.get()) : nullptr;
+  ok = ok &&
+       X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) == 1 &&
+       X509_set_issuer_name(cert.get(), is_ca ? subject : X509_get_subject_name(issuer)) == 1;
+  X509* signer = is_ca ? cert.get() : issuer;
+  if (ok && is_ca) {
+    ok = add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE") &&
+         add_ext(cert.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+         add_ext(cert.get(), signer, NID_subject_key_identifier, "hash");
+  } else if (ok) {
+    ok = add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE") &&
+         add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature") &&
+         add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth") &&
+         add_ext(cert.get(), signer, NID_subject_alt_name, "URI:" + tls::identity_uri(who)) &&
+         add_ext(cert.get(), signer, NID_subject_key_identifier, "hash") &&
+         add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
+  }
+  ok = ok && X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0;
+  if (!ok) return Result<X509Ptr>::failure(openssl_errors());
+  return cert;
+}
+
+// A new P-256 key written to `path` (0600).
+Result<KeyPtr> new_key(const std::string& path, bool replace) {
+  KeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) return Result<KeyPtr>::failure("cannot make a key for " + path + ": " + openssl_errors());
+  std::string pem = pem_text([&](BIO* b) {
+    return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  });
+  if (pem.empty()) return Result<KeyPtr>::failure("cannot encode the key for " + path + ": " + openssl_errors());
+  if (auto s = write_new(path, pem, 0600, replace); !s) return Result<KeyPtr>::failure(s.error());
+  return key;
+}
+
+Status write_cert(const std::string& path, X509* cert, bool replace) {
+  std::string pem = pem_text([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
+  if (pem.empty()) return Status::failure("cannot encode " + path + ": " + openssl_errors());
+  return write_new(path, pem, 0644, replace);
+}
+
+// DIR itself, created 0700 (its parents as usual) when missing.
+Status make_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return ok_status();
+  if (exists(dir)) return Status::failure(dir + " exists and is not a directory");
+  fs::path parent = fs::path(dir).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (ec) return Status::failure("cannot create " + parent.string() + ": " + ec.message());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::failure("cannot create " + dir + ": " + std::strerror(errno));
+  return ok_status();
+}
+
+}  // namespace
+
+std::vector<tls::Identity> parties(const std::vector<PriestId>& priests) {
+  std::vector<tls::Identity> out;
+  for (PriestId id : priests) out.push_back({tls::Role::Priest, id});
+  out.push_back({tls::Role::God});
+  out.push_back({tls::Role::Client});
+  return out;
+}
+
+Status make_credentials(const std::string& dir, const std::vector<tls::Identity>& who,
+                        const Options& options) {
+  if (auto s = make_dir(dir); !s) return s;
+  const bool force = options.force;
+  const std::string ca_crt = (std::filesystem::path(dir) / "ca.crt").string();
+  const std::string ca_key = (std::filesystem::path(dir) / "ca.key").string();
+  const std::string new_ca_hint =
+      "; or run with --force to make a new parliament CA (and new credentials for everyone)";
+
+  // The CA: made, or kept (its key is read only if a certificate must be signed).
+  X509Ptr ca;
+  KeyPtr ca_signing_key;
+  if (force || (!exists(ca_crt) && !exists(ca_key))) {
+    auto key = new_key(ca_key, force);
+    if (!key) return Status::failure(key.error());
+    options.on_file(ca_key, true);
+    auto cert = issue(key->get(), nullptr, key->get(), {tls::Role::God}, options.ca_valid_from,
+                      options.ca_valid_for);
+    if (!cert) return Status::failure("cannot make " + ca_crt + ": " + cert.error());
+    if (auto s = write_cert(ca_crt, cert->get(), force); !s) return s;
+    options.on_file(ca_crt, true);
+    ca = std::move(*cert);
+    ca_signing_key = std::move(*key);
+  } else if (!exists(ca_crt)) {
+    return Status::failure(ca_key + " exists but " + ca_crt + " does not: bring ca.crt back" + new_ca_hint);
+  } else {
+    auto cert = read_cert(ca_crt);
+    if (!cert) return Status::failure(cert.error());
+    ca = std::move(*cert);
+    options.on_file(ca_crt, false);
+    if (exists(ca_key)) options.on_file(ca_key, false);
+  }
+
+  for (const auto& party : who) {
+    const tls::Files files = tls::files_for(dir, party);
+    const bool have_key = !force && exists(files.key);
+    const bool have_cert = !force && exists(files.cert);
+    if (have_key && have_cert) {
+      // Kept: but only if it is a pair of this parliament that make_context() would load.
+      if (auto ctx = tls::make_context(files, party); !ctx)
+        return Status::failure(ctx.error() + " (remove " + files.cert + " and " + files.key +
+                               " to make new ones)");
+      options.on_file(files.key, false);
+      options.on_file(files.cert, false);
+      continue;
+    }
+    if (have_cert)
+      return Status::failure(files.cert + " exists but its key " + files.key +
+                             " does not; remove the certificate to make new credentials for " +
+                             tls::describe(party));
+    if (!ca_signing_key) {
+      if (!exists(ca_key))
+        return Status::failure(ca_key + " is missing, so no certificate for " + tls::describe(party) +
+                               " can be signed by " + ca_crt + ": bring ca.key back" + new_ca_hint);
+      auto key = read_key(ca_key);
+      if (!key) return Status::failure(key.error());
+      if (X509_check_private_key(ca.get(), key->get()) != 1) {
+        ERR_clear_error();
+        return Status::failure(ca_key + " is not the key of " + ca_crt + ": bring the right ca.key back" +
+                               new_ca_hint);
+      }
+      ca_signing_key = std::move(*key);
+    }
+    KeyPtr key;
+    if (have_key) {  // a run cut short between key and certificate: finish the pair
+      auto k = read_key(files.key);
+      if (!k) return Status::failure(k.error());
+      key = std::move(*k);
+      options.on_file(files.key, false);
+    } else {
+      auto k = new_key(files.key, force);
+      if (!k) return Status::failure(k.error());
+      key = std::move(*k);
+      options.on_file(files.key, true);
+    }
+    auto cert = issue(key.get(), ca.get(), ca_signing_key.get(), party, options.leaf_valid_from,
+                      options.leaf_valid_for);
+    if (!cert) return Status::failure("cannot make " + files.cert + ": " + cert.error());
+    if (auto s = write_cert(files.cert, cert->get(), force); !s) return s;
+    options.on_file(files.cert, true);
+  }
+  return ok_status();
+}
+
+}  // namespace parliament::certs

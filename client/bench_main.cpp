@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
 #include "client/rpc.hpp"
 #include "proto/framing.hpp"
@@ -44,16 +45,25 @@ class Bench;
 // One connection carrying the requests of several clients.
 class Link {
  public:
-  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep) : sock_(io), bench_(bench), ep_(ep) {}
+  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls)
+      : sock_(io), bench_(bench), ep_(ep), tls_context_(tls) {}
   void start(std::vector<uint64_t> clients);
   void propose(uint64_t client);
 
  private:
   void read();
   void write();
+  void begin();
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_) f(*tls_);
+    else f(sock_);
+  }
   tcp::socket sock_;
   Bench& bench_;
   tcp::endpoint ep_;
+  asio::ssl::context* tls_context_;  // null: plaintext
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
   FrameDecoder decoder_{64 << 20};
   std::array<char, 65536> buf_{};
   std::string out_, writing_;
@@ -110,12 +120,21 @@ void Link::start(std::vector<uint64_t> clients) {
   sock_.async_connect(ep_, [this](asio::error_code ec) {
     if (ec) return bench_.on_link_error("connect: " + ec.message());
     sock_.set_option(tcp::no_delay(true));
-    for (auto c : clients_) {
-      bench_.clients_[c].link = this;
-      propose(c);
-    }
-    read();
+    if (!tls_context_) return begin();
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *tls_context_);
+    tls_->async_handshake(asio::ssl::stream_base::client, [this](asio::error_code ec) {
+      if (ec) return bench_.on_link_error("TLS handshake: " + ec.message());
+      begin();
+    });
   });
+}
+
+void Link::begin() {
+  for (auto c : clients_) {
+    bench_.clients_[c].link = this;
+    propose(c);
+  }
+  read();
 }
 
 void Link::propose(uint64_t client) {
@@ -126,20 +145,24 @@ void Link::propose(uint64_t client) {
 void Link::write() {
   if (out_.empty()) return;
   writing_.swap(out_);
-  asio::async_write(sock_, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
-    writing_.clear();
-    if (ec) return bench_.on_link_error("write: " + ec.message());
-    write();
+  with_stream([&](auto& stream) {
+    asio::async_write(stream, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
+      writing_.clear();
+      if (ec) return bench_.on_link_error("write: " + ec.message());
+      write();
+    });
   });
 }
 
 void Link::read() {
-  sock_.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
-    if (ec) return bench_.on_link_error("read: " + ec.message());
-    if (!decoder_.feed({buf_.data(), n})) return bench_.on_link_error(decoder_.error());
-    while (auto p = decoder_.next())
-      if (auto j = parse_object(*p)) bench_.on_reply(*j);
-    read();
+  with_stream([&](auto& stream) {
+    stream.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
+      if (ec) return bench_.on_link_error("read: " + ec.message());
+      if (!decoder_.feed({buf_.data(), n})) return bench_.on_link_error(decoder_.error());
+      while (auto p = decoder_.next())
+        if (auto j = parse_object(*p)) bench_.on_reply(*j);
+      read();
+    });
   });
 }
 
@@ -186,6 +209,11 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "seconds before measuring")->check(CLI::NonNegativeNumber);
   app.add_option("--target", target, "president | all")->check(CLI::IsMember({"president", "all"}));
   app.add_option("--label", label, "label of the RESULT line");
+  std::string certs;
+  bool plaintext = false;
+  app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
+                                   "with --cluster: data/certs)");
+  app.add_flag("--plaintext", plaintext, "no TLS (a parliament whose config says \"tls\": false)");
   CLI11_PARSE(app, argc, argv);
   if (config_path.empty() && cluster.empty()) {
     std::fprintf(stderr, "paxos-bench: give --config FILE or --cluster host:port,...\n");
@@ -196,6 +224,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "paxos-bench: %s\n", config.error().c_str());
     return 2;
   }
+  if (plaintext) config->tls = false;
+  if (!cluster.empty() && certs.empty()) certs = "data/certs";
+  auto tls_context = tls::load(*config, config_path, {tls::Role::Client}, certs);
+  if (!tls_context) {
+    std::fprintf(stderr, "paxos-bench: %s\n", tls_context.error().c_str());
+    return 2;
+  }
+  set_tls(*tls_context);  // (for the status requests that find the president)
   conns = std::min(conns, clients);
 
   // Whom to load: the president, or every priest in turn.
@@ -229,7 +265,7 @@ int main(int argc, char** argv) {
   for (int c = 0; c < conns; ++c) {
     const auto& p = targets[c % targets.size()];
     auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
-    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint()));
+    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls_context->get()));
   }
   std::vector<std::vector<uint64_t>> per_link(conns);
   for (int i = 0; i < clients; ++i) per_link[i % conns].push_back(base + i + 1);

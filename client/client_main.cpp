@@ -281,6 +281,11 @@ int main(int argc, char** argv) {
   auto* cluster_opt =
       app.add_option("--cluster", cluster, "priests as host:port,host:port,... (ids 1..n in order)");
   config_opt->excludes(cluster_opt);
+  std::string certs;
+  bool plaintext = false;
+  app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
+                                   "with --cluster: data/certs)");
+  app.add_flag("--plaintext", plaintext, "no TLS (only for a parliament whose config says \"tls\": false)");
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
 
@@ -330,6 +335,12 @@ int main(int argc, char** argv) {
   }
   if (!config) {
     std::cerr << "paxos-client: " << config.error() << "\n";
+    return 2;
+  }
+  if (plaintext) config->tls = false;
+  if (cluster_opt->count() && certs.empty()) certs = "data/certs";
+  if (auto s = use_tls(*config, config_file, {tls::Role::Client}, certs); !s) {
+    std::cerr << "paxos-client: " << s.error() << "\n";
     return 2;
   }
 

@@ -12,7 +12,9 @@
 #include <thread>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 
+#include "client/tls.hpp"
 #include "proto/framing.hpp"
 
 namespace parliament {
@@ -41,11 +43,31 @@ std::string seconds_text(Millis d) {
   return buf;
 }
 
+std::shared_ptr<asio::ssl::context> g_tls;  // set_tls(): this process's client credentials
+
 }  // namespace
+
+void set_tls(std::shared_ptr<asio::ssl::context> context) { g_tls = std::move(context); }
+
+Status use_tls(const Config& config, const std::string& config_file, const tls::Identity& who,
+               const std::string& certs_dir) {
+  auto context = tls::load(config, config_file, who, certs_dir);
+  if (!context)
+    return Status::failure(context.error() + " (the parliament's certificates are made by: paxos-god --config FILE certs --out " +
+                           tls::certs_dir(config, config_file, certs_dir) + ")");
+  set_tls(*context);
+  return ok_status();
+}
 
 struct Connection::Impl {
   asio::io_context io;
   tcp::socket socket{io};
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;  // over `socket`, when set_tls was called
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls) f(*tls);
+    else f(socket);
+  }
   FrameDecoder decoder{kMaxReplyBytes};
   std::string address;  // "host:port", for messages
   bool broken = false;
@@ -70,6 +92,9 @@ struct Connection::Impl {
     socket.close(ignored);
     if (ec == asio::error::eof || ec == asio::error::connection_reset)
       return "priest at " + address + " closed the connection";
+    if (ec.category() == asio::error::get_ssl_category())
+      return "priest at " + address + " refused us: TLS: " + ec.message() +
+             " (is this the parliament whose certificates we hold?)";
     return "connection to priest at " + address + " failed: " + ec.message();
   }
 
@@ -84,9 +109,11 @@ struct Connection::Impl {
     std::string out = frame(request);
     std::error_code ec;
     bool done = false;
-    asio::async_write(socket, asio::buffer(out), [&](std::error_code e, size_t) {
-      ec = e;
-      done = true;
+    with_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(out), [&](std::error_code e, size_t) {
+        ec = e;
+        done = true;
+      });
     });
     if (!run_until(deadline, done)) return timed_out();
     if (ec) return R::failure(failure(ec));
@@ -106,10 +133,12 @@ struct Connection::Impl {
       }
       size_t n = 0;
       done = false;
-      socket.async_read_some(asio::buffer(buf), [&](std::error_code e, size_t got) {
-        ec = e;
-        n = got;
-        done = true;
+      with_stream([&](auto& stream) {
+        stream.async_read_some(asio::buffer(buf), [&](std::error_code e, size_t got) {
+          ec = e;
+          n = got;
+          done = true;
+        });
       });
       if (!run_until(deadline, done)) return timed_out();
       if (ec) return R::failure(failure(ec));
@@ -149,6 +178,22 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host,
                       std::to_string(timeout.count()) + " ms");
   if (ec) return R::failure("cannot connect to priest at " + impl->address + ": " + ec.message());
   impl->socket.set_option(tcp::no_delay(true), ec);
+  if (g_tls) {
+    impl->tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(impl->socket, *g_tls);
+    done = false;
+    impl->tls->async_handshake(asio::ssl::stream_base::client, [&](std::error_code e) {
+      ec = e;
+      done = true;
+    });
+    if (!impl->run_until(deadline, done))
+      return R::failure("priest at " + impl->address + " did not finish a TLS handshake within " +
+                        std::to_string(timeout.count()) + " ms");
+    if (ec) return R::failure(impl->failure(ec));
+    auto who = tls::peer_identity(impl->tls->native_handle());
+    if (!who || who->role != tls::Role::Priest)
+      return R::failure("the process at " + impl->address + " is not a priest of this parliament: " +
+                        (who ? tls::describe(*who) : who.error()));
+  }
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 

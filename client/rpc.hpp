@@ -37,11 +37,25 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/tls.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "proto/result.hpp"
 
+namespace asio::ssl {
+class context;
+}
+
 namespace parliament {
+
+// This process's credentials for every connection it opens from now on (client/tls.hpp:
+// tls::load), or nullptr for plaintext. Call once, at start, before any other thread runs.
+void set_tls(std::shared_ptr<asio::ssl::context> context);
+// set_tls with `who`'s credentials from the configuration's certificate directory (or
+// `certs_dir` if not empty); plaintext when the configuration says "tls": false. The error
+// names the file at fault and the command that makes the files.
+Status use_tls(const Config& config, const std::string& config_file, const tls::Identity& who,
+               const std::string& certs_dir = "");
 
 using Millis = std::chrono::milliseconds;
 

@@ -267,4 +267,18 @@ Result<Identity> peer_identity(SSL* ssl) {
   return *who;
 }
 
+std::string certs_dir(const Config& config, const std::string& config_file,
+                      const std::string& override_dir) {
+  if (!override_dir.empty()) return override_dir;
+  std::filesystem::path dir(config.certs);
+  if (dir.is_absolute()) return dir.string();
+  return (std::filesystem::path(config_file).parent_path() / dir).lexically_normal().string();
+}
+
+Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,
+                                                 const Identity& who, const std::string& override_dir) {
+  if (!config.tls) return std::shared_ptr<asio::ssl::context>();
+  return make_context(files_for(certs_dir(config, config_file, override_dir), who), who);
+}
+
 }  // namespace parliament::tls

@@ -26,6 +26,7 @@
 #include <asio/ssl/context.hpp>
 
 #include "proto/ballot.hpp"
+#include "proto/config.hpp"
 #include "proto/result.hpp"
 
 namespace parliament::tls {
@@ -81,5 +82,15 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
 // did not verify, or it holds not exactly one parliament URI. Called by whoever accepted or
 // opened the connection, right after the handshake (native_handle() of an asio::ssl::stream).
 Result<Identity> peer_identity(SSL* ssl);
+
+// The certificate directory of a configuration: `override_dir` if not empty, else its
+// "certs", which when relative is read from the configuration file's directory.
+std::string certs_dir(const Config& config, const std::string& config_file,
+                      const std::string& override_dir = "");
+
+// The context `who` uses with this configuration (make_context on certs_dir's files), or
+// nullptr when the configuration says "tls": false. Called once at start by every program.
+Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,
+                                                 const Identity& who, const std::string& override_dir = "");
 
 }  // namespace parliament::tls

@@ -135,7 +135,9 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
   if (!j.is_object()) return R::failure(file + ": must be a JSON object");
   static const std::set<std::string> known = {"priests",          "tick_ms",
                                               "heartbeat_ticks",  "election_timeout_ticks",
-                                              "max_decree_bytes", "max_frame_bytes"};
+                                              "max_decree_bytes", "max_frame_bytes",
+                                              "tls",              "certs",
+                                              "client_idle_timeout_ms"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) return R::failure(file + ": " + it.key() + ": unknown field");
   auto priests = j.find("priests");
@@ -148,8 +150,18 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
                  read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
                  read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),
                  read_knob(j, file, "max_decree_bytes", 1, 16 * 1024 * 1024, c.max_decree_bytes),
-                 read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes)})
+                 read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes),
+                 read_knob(j, file, "client_idle_timeout_ms", 100, 86400000, c.client_idle_timeout_ms)})
     if (!s) return R::failure(s.error());
+  if (auto t = j.find("tls"); t != j.end()) {
+    if (!t->is_boolean()) return R::failure(file + ": tls: must be true or false");
+    c.tls = t->get<bool>();
+  }
+  if (auto d = j.find("certs"); d != j.end()) {
+    if (!d->is_string() || d->get<std::string>().empty())
+      return R::failure(file + ": certs: must be a directory name");
+    c.certs = d->get<std::string>();
+  }
   if (c.heartbeat_ticks * 2 > c.election_timeout_ticks)
     return R::failure(file + ": election_timeout_ticks: must be at least twice heartbeat_ticks");
   if (c.max_decree_bytes + 1024 > c.max_frame_bytes)

@@ -7,7 +7,10 @@
 //   "heartbeat_ticks": 5,          // president's successful-ballot heartbeat period
 //   "election_timeout_ticks": 30,  // silence from the president before a priest stands
 //   "max_decree_bytes": 65536,     // longest decree text a client may propose
-//   "max_frame_bytes": 4194304     // longest frame accepted on any connection
+//   "max_frame_bytes": 4194304,    // longest frame accepted on any connection
+//   "tls": true,                   // mutual TLS on every connection; false: plaintext (warned)
+//   "certs": "certs",              // the directory of paxos-god certs; relative: to this file's
+//   "client_idle_timeout_ms": 300000  // a client connection silent this long is closed
 // }
 // Only "priests" is required; "listen" (the address to bind) defaults to "host".
 #pragma once
@@ -43,6 +46,9 @@ struct Config {
   uint32_t election_timeout_ticks = 30;
   uint32_t max_decree_bytes = 64 * 1024;
   uint32_t max_frame_bytes = 4 * 1024 * 1024;
+  bool tls = true;
+  std::string certs = "certs";  // as written; resolve with certs_dir() (client/tls.hpp)
+  uint32_t client_idle_timeout_ms = 300000;
 
   const PriestAddress* find(PriestId id) const;
   std::vector<PriestId> ids() const;

@@ -542,7 +542,7 @@ class Parliament {
   }
 
   bool start(const std::string& priest_bin, const std::string& config_file,
-             const fs::path& data_dir) {
+             const fs::path& data_dir, const std::string& certs_override) {
     for (const auto& p : config_.priests) {
       fs::path dir = data_dir / ("priest-" + std::to_string(p.id));
       std::error_code ec;
@@ -555,6 +555,7 @@ class Parliament {
       c.id = p.id;
       c.argv = {priest_bin, "--config", config_file, "--id", std::to_string(p.id), "--data-dir",
                 dir.string()};
+      if (!certs_override.empty()) c.argv.insert(c.argv.end(), {"--certs", certs_override});
       c.pid = spawn(c.argv);
       if (c.pid < 0) {
         spdlog::error("god: cannot start priest {}: fork: {}", p.id, std::strerror(errno));
@@ -626,7 +627,7 @@ fs::path default_priest_bin() {
 }
 
 int up(const Config& config, const std::string& config_file, const std::string& data_dir,
-       std::string priest_bin, Millis timeout) {
+       std::string priest_bin, Millis timeout, const std::string& certs_override) {
   if (priest_bin.empty()) priest_bin = default_priest_bin().string();
   if (access(priest_bin.c_str(), X_OK) != 0) {
     spdlog::error("god: cannot run the priest program {}: {}; build it (cmake --build build "
@@ -656,7 +657,7 @@ int up(const Config& config, const std::string& config_file, const std::string& 
     parliament.reap(stopping);
   };
 
-  if (!parliament.start(priest_bin, config_file, data_dir)) {
+  if (!parliament.start(priest_bin, config_file, data_dir, certs_override)) {
     parliament.stop();
     return 1;
   }
@@ -704,6 +705,8 @@ int main(int argc, char** argv) {
   CLI::App app{"paxos-god: creates the priests of the parliament and bootstraps its membership"};
   std::string config_file;
   app.add_option("--config", config_file, "the parliament's configuration file")->required();
+  std::string certs_override;
+  app.add_option("--certs", certs_override, "directory of the TLS files (default: the config's \"certs\")");
   app.require_subcommand(1);
   app.fallthrough();
 
@@ -744,7 +747,7 @@ int main(int argc, char** argv) {
   bool certs_force = false;
   auto* certs_cmd = app.add_subcommand(
       "certs", "make the parliament's CA and a TLS key and certificate for every party");
-  certs_cmd->add_option("--out", certs_dir, "directory for the files (made 0700)")->required();
+  certs_cmd->add_option("--out", certs_dir, "directory for the files, made 0700 (default: the config's \"certs\")");
   certs_cmd->add_flag("--force", certs_force, "make everything anew, the CA included");
 
   try {
@@ -760,19 +763,39 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto millis = [](double s) { return Millis(static_cast<int64_t>(s * 1000 + 0.5)); };
-  if (*boot) {
-    auto o = bootstrap(*config, config_file, millis(timeout_s));
-    return o == Outcome::Done ? 0 : 1;
-  }
   if (*certs_cmd) {
     certs::Options o;
     o.force = certs_force;
     o.on_file = [](const std::string& path, bool made) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
-    auto s = certs::make_credentials(certs_dir, certs::parties(config->ids()), o);
+    auto s = certs::make_credentials(certs_dir.empty() ? tls::certs_dir(*config, config_file, certs_override) : certs_dir,
+                                     certs::parties(config->ids()), o);
     if (!s) spdlog::error("god: {}", s.error());
     return s ? 0 : 2;
+  }
+  std::string certs = tls::certs_dir(*config, config_file, certs_override);
+  if (*up_cmd && config->tls) {
+    // A new user does nothing for TLS: the parliament's files are made the first time.
+    certs::Options o;
+    o.on_file = [](const std::string& path, bool made) {
+      if (made) spdlog::info("god: made {}", path);
+    };
+    if (auto s = certs::make_credentials(certs, certs::parties(config->ids()), o); !s) {
+      spdlog::error("god: {}", s.error());
+      return 2;
+    }
+  }
+  if (!config->tls)
+    spdlog::warn("god: {} says \"tls\": false: every connection is plaintext, and any process that "
+                 "reaches a priest's port can speak as the god", config_file);
+  if (auto s = use_tls(*config, config_file, {tls::Role::God}, certs_override); !s) {
+    spdlog::error("god: {}", s.error());
+    return 2;
+  }
+  if (*boot) {
+    auto o = bootstrap(*config, config_file, millis(timeout_s));
+    return o == Outcome::Done ? 0 : 1;
   }
   if (*add_cmd || *remove_cmd || *replace_cmd) {
     Change c;
@@ -781,5 +804,5 @@ int main(int argc, char** argv) {
     c.force = force;
     return change_membership(*config, c, change_address, change_json, millis(change_timeout_s));
   }
-  return up(*config, config_file, data_dir, priest_bin, millis(up_timeout_s));
+  return up(*config, config_file, data_dir, priest_bin, millis(up_timeout_s), certs_override);
 }

@@ -7,11 +7,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include "client/tls.hpp"
 #include "server/transport.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
-  std::string config_path, data_dir, address, listen;
+  std::string config_path, data_dir, address, listen, certs;
   uint32_t id = 0;
   app.add_option("--config", config_path, "parliament config (JSON)")->required();
   app.add_option("--id", id, "this priest's id in the config")->required();
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("--address", address, "HOST:PORT others reach this priest at, if the config "
                                        "does not name it (a priest to be added)");
   app.add_option("--listen", listen, "with --address: the address to bind (default HOST)");
+  app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\")");
   CLI11_PARSE(app, argc, argv);
 
   std::ifstream in(config_path);
@@ -51,5 +53,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (data_dir.empty()) data_dir = "data/priest-" + std::to_string(id);
-  return parliament::run_priest({*config, config_path, id, me, data_dir});
+  auto tls = parliament::tls::load(*config, config_path, {parliament::tls::Role::Priest, id}, certs);
+  if (!tls) {
+    std::cerr << "paxos-priest: " << tls.error() << " (the parliament's files are made by: paxos-god --config "
+              << config_path << " certs --out " << parliament::tls::certs_dir(*config, config_path, certs) << ")\n";
+    return 2;
+  }
+  if (!*tls)
+    std::cerr << "paxos-priest: WARNING: " << config_path << " says \"tls\": false: connections are "
+              << "plaintext and any process that reaches port " << me.port << " can speak as any priest\n";
+  return parliament::run_priest({*config, config_path, id, me, data_dir, *tls});
 }

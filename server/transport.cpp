@@ -30,12 +30,14 @@
 #include <thread>
 
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "proto/framing.hpp"
 #include "proto/message.hpp"
 #include "proto/priest.hpp"
 #include "proto/clerk.hpp"
+#include "client/tls.hpp"
 #include "server/archive.hpp"
 #include "server/log_limit.hpp"
 #include "server/storage.hpp"
@@ -50,8 +52,22 @@ using nlohmann::json;
 
 constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
 constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
-constexpr size_t kMaxClients = 4096;
-constexpr auto kHalfFrameTimeout = std::chrono::seconds(10);
+// Connections by kind, each with its own cap, so that no kind can take another's place
+// (README "Limits"). An accepted connection that has not yet said its first frame is
+// pending: beyond kMaxPending, or kMaxHandshakes in the middle of a TLS handshake, the
+// oldest of them is closed (an honest one finishes in a round trip, so a flood of new
+// connections cannot starve it). Frames a client has begun but not finished hold at most
+// kUnfinishedBudget bytes in all.
+constexpr size_t kMaxPending = 1024;
+constexpr size_t kMaxHandshakes = 64;
+constexpr size_t kMaxClients = 512;
+constexpr size_t kMaxPeers = 64;
+constexpr size_t kUnfinishedBudget = 16 << 20;
+constexpr auto kFirstFrameDeadline = std::chrono::seconds(10);  // accept to first whole frame
+constexpr auto kClientFrameDeadline = std::chrono::seconds(10);  // first byte to last of a frame
+constexpr auto kPeerFrameDeadline = std::chrono::seconds(30);
+constexpr auto kFinishDeadline = std::chrono::seconds(2);  // to write a refusal before closing
+constexpr std::chrono::milliseconds kAcceptBackoff{100};  // after EMFILE and the like
 // Reconnecting to a peer: the first wait, and its cap when connecting fails and when the
 // peer closes the link at once. A link that stayed up this long, or on which the peer has
 // spoken, has proved itself: the back-off starts again from the first wait.
@@ -65,13 +81,18 @@ constexpr std::chrono::milliseconds kMinReconnectGap{100};
 
 class Host;
 
-// One TCP connection carrying frames both ways, with a bounded write queue.
+// One TCP connection carrying frames both ways, with a bounded write queue; over TLS unless
+// the config says "tls": false. It costs little until its other end speaks: an accepted
+// connection waits for its first bytes before it allocates a TLS session or a read buffer,
+// and the read buffer grows with what arrives (4 KiB first, 64 KiB at most).
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   enum class Kind { Unknown, Client, PeerIn, PeerOut };
 
-  Conn(tcp::socket s, Host& host, Kind kind, size_t max_frame, size_t max_queue)
-      : kind(kind), sock_(std::move(s)), host_(host), decoder_(max_frame), max_queue_(max_queue) {
+  Conn(tcp::socket s, Host& host, Kind kind, size_t max_frame, size_t max_queue,
+       std::shared_ptr<asio::ssl::context> tls)
+      : kind(kind), sock_(std::move(s)), host_(host), decoder_(max_frame), max_queue_(max_queue),
+        tls_context_(std::move(tls)) {
     asio::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
     auto ep = sock_.remote_endpoint(ec);
@@ -84,31 +105,56 @@ class Conn : public std::enable_shared_from_this<Conn> {
   uint64_t incarnation = 0;  // PeerIn: the incarnation the peer's hello named
   std::string ip;    // the remote address, without the port (the key for rate-limited warnings)
   std::string name;  // ip:port
+  // Who the other end is, from its certificate; nullopt without TLS (anyone may say anything).
+  std::optional<tls::Identity> identity;
+  Clock::time_point opened = Clock::now();
+  Clock::time_point last_frame = Clock::now();  // the last whole frame received
 
-  void start() { read(); }
+  // Accepted connections wait for the first bytes, then (TLS) shake hands as the server;
+  // our links to peers shake hands as the client. Frames queued before are sent after.
+  void start();
   // Queues one frame; false if the queue is full (the frame is not sent).
   bool send(std::string framed);
+  // Sends this last frame (a refusal), reads no more, and closes once it is written.
+  void finish(std::string framed);
   void close();
+  size_t counted_unfinished = 0;  // of unfinished_bytes(), what the host's budget counts
+  Clock::time_point finish_began;
   bool closed() const { return closed_; }
-  bool half_frame_stale(Clock::time_point now) const {
-    return decoder_.pending_bytes() > 0 && now - last_read_ > kHalfFrameTimeout;
-  }
-
+  bool ready() const { return ready_; }    // handshake done (or plaintext and bytes came)
+  bool handshaking() const { return handshaking_; }
+  bool finishing() const { return finishing_; }
+  size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
+  Clock::time_point frame_started() const { return frame_started_; }
 
  private:
+  using TlsStream = asio::ssl::stream<tcp::socket&>;
+  // Runs `f` on the stream frames travel on: the TLS stream, or the bare socket.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_) f(*tls_);
+    else f(sock_);
+  }
+  void handshake();
+  void on_ready();
   void read();
   void write();
 
-  tcp::socket sock_;
+  tcp::socket sock_;  // (before tls_, which refers to it)
   Host& host_;
   FrameDecoder decoder_;
   size_t max_queue_;
-  std::array<char, 64 * 1024> buf_{};
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<TlsStream> tls_;
+  std::vector<char> buf_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   std::string writing_;
   bool closed_ = false;
-  Clock::time_point last_read_ = Clock::now();
+  bool ready_ = false;
+  bool handshaking_ = false;
+  bool finishing_ = false;
+  Clock::time_point frame_started_;
 };
 
 // Our outbound link to one peer: connects, says hello, reconnects with back-off.
@@ -158,17 +204,40 @@ class Host : public Messenger {
   int start();
   void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
   void on_closed(const std::shared_ptr<Conn>& c);
-  // Closes a connection that sent bad input. `kind` names the kind of fault (with the
-  // peer's address or priest id it is the key of the rate limit on the warning).
+  // Closes a connection that sent bad input, with one warning (rate-limited: `kind` names
+  // the kind of fault, and with the peer's address or priest id it is the limit's key). A
+  // client is told why first, in the documented error frame.
   void bad_input(const std::shared_ptr<Conn>& c, std::string_view kind, const std::string& why) {
     std::string key(kind);
     key += c->kind == Conn::Kind::PeerIn ? " priest " + std::to_string(c->peer) : " " + c->ip;
-    warn_limited(key, "closing connection from {}: {}", c->name, why);
-    c->close();
+    warn_limited(key, "closing connection from {}{}: {}", c->name, who(*c), why);
+    if (c->kind == Conn::Kind::PeerIn || c->kind == Conn::Kind::PeerOut) return c->close();
+    c->finish(frame(error_frame(why)));
+  }
+  // For logs: " (priest 3)" when the connection's certificate says so.
+  static std::string who(const Conn& c) {
+    return c.identity ? " (" + tls::describe(*c.identity) + ")" : "";
+  }
+  // Called by a Conn. A pending connection may begin its TLS handshake (making room by
+  // closing the oldest other handshake if need be).
+  bool admit_handshake(Conn& c);
+  // A handshake failed or named no party of the parliament.
+  void tls_refused(Conn& c, const std::string& why);
+  // The handshake is done (or, plaintext, the first bytes came): false if the connection was
+  // refused and closed.
+  bool on_ready(const std::shared_ptr<Conn>& c);
+  // After a read: counts the client's unfinished frame against kUnfinishedBudget; false if
+  // the connection was closed for it.
+  bool admit_unfinished(const std::shared_ptr<Conn>& c);
+  void forget_unfinished(Conn& c) {
+    unfinished_bytes_ -= c.counted_unfinished;
+    c.counted_unfinished = 0;
   }
 
  private:
   void accept();
+  void sweep_connections();
+  size_t count(Conn::Kind kind) const;
   void on_tick();
   void schedule_flush();
   void reset_silent_links();
@@ -239,48 +308,118 @@ class Host : public Messenger {
   std::string halted_;
   bool stopping_ = false;
   LogLimit log_limit_;
+  size_t unfinished_bytes_ = 0;
+  asio::steady_timer accept_backoff_{io_};
 };
 
 // ---------------------------------------------------------------- Conn
 
-void Conn::read() {
+void Conn::start() {
   auto self = shared_from_this();
-  sock_.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+  if (kind == Kind::PeerOut) return handshake();
+  sock_.async_wait(tcp::socket::wait_read, [this, self](asio::error_code ec) {
     if (closed_) return;
     if (ec) {
       close();
-      host_.on_closed(self);
-      return;
+      return host_.on_closed(self);
     }
-    last_read_ = Clock::now();
-    if (!decoder_.feed(std::string_view(buf_.data(), n))) {
-      host_.bad_input(self, "bad frame", decoder_.error());
-      host_.on_closed(self);
-      return;
+    handshake();
+  });
+}
+
+void Conn::handshake() {
+  if (!tls_context_) return on_ready();
+  if (kind != Kind::PeerOut && !host_.admit_handshake(*this)) {
+    close();
+    return host_.on_closed(shared_from_this());
+  }
+  tls_ = std::make_unique<TlsStream>(sock_, *tls_context_);
+  handshaking_ = true;
+  auto self = shared_from_this();
+  auto side = kind == Kind::PeerOut ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
+  tls_->async_handshake(side, [this, self](asio::error_code ec) {
+    handshaking_ = false;
+    if (closed_) return;
+    if (!ec) {
+      auto who = tls::peer_identity(tls_->native_handle());
+      if (who) {
+        identity = *who;
+        return on_ready();
+      }
+      host_.tls_refused(*this, who.error());
+    } else {
+      host_.tls_refused(*this, ec.message());
     }
-    while (auto payload = decoder_.next()) {
-      host_.on_frame(self, *payload);
-      if (closed_) {
+    close();
+    host_.on_closed(self);
+  });
+}
+
+void Conn::on_ready() {
+  ready_ = true;
+  if (!host_.on_ready(shared_from_this())) return;
+  write();
+  read();
+}
+
+void Conn::read() {
+  if (finishing_) return;
+  if (buf_.empty()) buf_.resize(4096);
+  auto self = shared_from_this();
+  with_stream([&](auto& stream) {
+    stream.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+      if (closed_ || finishing_) return;
+      if (ec) {
+        close();
         host_.on_closed(self);
         return;
       }
-    }
-    if (decoder_.failed()) {
-      host_.bad_input(self, "bad frame", decoder_.error());
-      host_.on_closed(self);
-      return;
-    }
-    read();
+      bool was_empty = decoder_.pending_bytes() == 0;
+      bool fed = decoder_.feed(std::string_view(buf_.data(), n));
+      if (n == buf_.size() && buf_.size() < 64 * 1024) buf_.resize(buf_.size() * 2);
+      if (!fed) {
+        host_.bad_input(self, "bad frame", decoder_.error());
+        host_.on_closed(self);
+        return;
+      }
+      if (was_empty) frame_started_ = Clock::now();
+      while (auto payload = decoder_.next()) {
+        last_frame = frame_started_ = Clock::now();
+        host_.on_frame(self, *payload);
+        if (closed_) {
+          host_.on_closed(self);
+          return;
+        }
+        if (finishing_) return;
+      }
+      if (decoder_.failed()) {
+        host_.bad_input(self, "bad frame", decoder_.error());
+        host_.on_closed(self);
+        return;
+      }
+      if (!host_.admit_unfinished(self)) {
+        host_.on_closed(self);
+        return;
+      }
+      read();
+    });
   });
 }
 
 bool Conn::send(std::string framed) {
-  if (closed_) return false;
+  if (closed_ || finishing_) return false;
   if (queued_bytes_ + framed.size() > max_queue_) return false;
   queued_bytes_ += framed.size();
   queue_.push_back(std::move(framed));
-  if (writing_.empty()) write();
+  if (ready_ && writing_.empty()) write();
   return true;
+}
+
+void Conn::finish(std::string framed) {
+  send(std::move(framed));
+  finishing_ = true;
+  finish_began = Clock::now();
+  if (writing_.empty() && queue_.empty()) close();
 }
 
 void Conn::write() {
@@ -290,17 +429,22 @@ void Conn::write() {
     writing_ += queue_.front();
     queue_.pop_front();
   }
-  if (writing_.empty()) return;
+  if (writing_.empty()) {
+    if (finishing_) close();
+    return;
+  }
   auto self = shared_from_this();
-  asio::async_write(sock_, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
-    writing_.clear();
-    if (closed_) return;
-    if (ec) {
-      close();
-      host_.on_closed(self);
-      return;
-    }
-    write();
+  with_stream([&](auto& stream) {
+    asio::async_write(stream, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
+      writing_.clear();
+      if (closed_) return;
+      if (ec) {
+        close();
+        host_.on_closed(self);
+        return;
+      }
+      write();
+    });
   });
 }
 
@@ -312,6 +456,7 @@ void Conn::close() {
   sock_.close(ec);
   queue_.clear();
   queued_bytes_ = 0;
+  host_.forget_unfinished(*this);
 }
 
 // ---------------------------------------------------------------- Host: start and stop
@@ -506,19 +651,123 @@ void Host::membership(const Membership& m) {
 void Host::accept() {
   acceptor_.async_accept([this](asio::error_code ec, tcp::socket s) {
     if (stopping_) return;
-    if (!ec) {
-      std::erase_if(sessions_, [](auto& w) { return w.expired(); });
-      if (sessions_.size() >= kMaxClients) {
-        warn_limited("too many connections", "refusing a connection: {} connections open", sessions_.size());
-      } else {
-        auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
-                                        run_.config.max_frame_bytes, kClientQueueBytes);
-        sessions_.push_back(c);
-        c->start();
-      }
+    if (ec) {
+      // Out of file descriptors (EMFILE, ENFILE) or the like: the pending connection stays
+      // in the kernel's queue, so accepting again at once would spin. Wait, then try again.
+      warn_limited("accept", "cannot accept connections: {}; trying again in {} ms ({} open here)",
+                   ec.message(), kAcceptBackoff.count(), sessions_.size());
+      accept_backoff_.expires_after(kAcceptBackoff);
+      accept_backoff_.async_wait([this](asio::error_code e) {
+        if (!e && !stopping_) accept();
+      });
+      return;
     }
+    std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+    if (count(Conn::Kind::Unknown) >= kMaxPending) {
+      // Make room: the oldest pending connection goes (an honest one would have spoken).
+      std::shared_ptr<Conn> oldest;
+      for (auto& w : sessions_)
+        if (auto c = w.lock(); c && c->kind == Conn::Kind::Unknown && (!oldest || c->opened < oldest->opened))
+          oldest = c;
+      warn_limited("too many pending", "{} connections have not said a word yet; closing the oldest, from {}",
+                   kMaxPending, oldest->name);
+      oldest->close();
+    }
+    auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
+                                    run_.config.max_frame_bytes, kClientQueueBytes, run_.tls);
+    sessions_.push_back(c);
+    c->start();
     accept();
   });
+}
+
+size_t Host::count(Conn::Kind kind) const {
+  size_t n = 0;
+  for (auto& w : sessions_)
+    if (auto c = w.lock(); c && !c->closed() && c->kind == kind) ++n;
+  return n;
+}
+
+bool Host::admit_handshake(Conn& c) {
+  size_t n = 0;
+  std::shared_ptr<Conn> oldest;
+  for (auto& w : sessions_)
+    if (auto o = w.lock(); o && o.get() != &c && o->handshaking() && !o->closed()) {
+      ++n;
+      if (!oldest || o->opened < oldest->opened) oldest = o;
+    }
+  if (n >= kMaxHandshakes) {
+    warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
+                 kMaxHandshakes, oldest->name);
+    oldest->close();
+  }
+  return true;
+}
+
+void Host::tls_refused(Conn& c, const std::string& why) {
+  if (c.kind == Conn::Kind::PeerOut) {
+    warn_limited("tls priest " + std::to_string(c.peer), "cannot reach priest {} at {}: TLS: {}", c.peer,
+                 c.name, why);
+    return;
+  }
+  warn_limited("tls " + c.ip, "refusing connection from {}: TLS: {} (a party of this parliament presents "
+               "a certificate signed by its CA)", c.name, why);
+}
+
+bool Host::on_ready(const std::shared_ptr<Conn>& c) {
+  if (c->kind != Conn::Kind::PeerOut || !c->identity) return true;
+  if (*c->identity == tls::Identity{tls::Role::Priest, c->peer}) return true;
+  warn_limited("not priest " + std::to_string(c->peer),
+               "closing our link to priest {} at {}: its certificate names {}, not priest {}", c->peer,
+               c->name, tls::describe(*c->identity), c->peer);
+  c->close();
+  on_closed(c);
+  return false;
+}
+
+bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
+  if (c->kind == Conn::Kind::PeerIn || c->kind == Conn::Kind::PeerOut) return true;
+  size_t now = c->unfinished_bytes();
+  unfinished_bytes_ = unfinished_bytes_ - c->counted_unfinished + now;
+  c->counted_unfinished = now;
+  if (unfinished_bytes_ <= kUnfinishedBudget) return true;
+  bad_input(c, "unfinished frames", "clients' unfinished frames hold more than " +
+                                        std::to_string(kUnfinishedBudget >> 20) + " MiB; this one holds " +
+                                        std::to_string(now) + " bytes");
+  c->close();
+  return false;
+}
+
+// Every 100 ms: connections that missed a deadline are closed (README "Limits").
+void Host::sweep_connections() {
+  auto now = Clock::now();
+  auto idle = std::chrono::milliseconds(run_.config.client_idle_timeout_ms);
+  std::erase_if(sessions_, [](auto& w) { return w.expired(); });
+  for (auto& w : sessions_) {
+    auto c = w.lock();
+    if (!c || c->closed()) continue;
+    auto quiet = [&](const char* key, const std::string& why) {
+      warn_limited(std::string(key) + " " + c->ip, "closing connection from {}{}: {}", c->name, who(*c), why);
+      c->close();
+    };
+    if (c->finishing()) {
+      if (now - c->finish_began > kFinishDeadline) c->close();
+    } else if (c->kind == Conn::Kind::Unknown && now - c->opened > kFirstFrameDeadline) {
+      quiet("no first frame", c->ready() ? "no whole frame within 10 s of connecting"
+                                         : run_.tls ? "no TLS handshake within 10 s of connecting"
+                                                    : "nothing said within 10 s of connecting");
+    } else if (c->unfinished_bytes() > 0 &&
+               now - c->frame_started() > (c->kind == Conn::Kind::PeerIn ? kPeerFrameDeadline : kClientFrameDeadline)) {
+      quiet("slow frame", "a frame begun " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - c->frame_started()).count()) +
+                              " s ago is still unfinished (" + std::to_string(c->unfinished_bytes()) + " bytes)");
+    } else if (c->kind == Conn::Kind::Client && now - c->last_frame > idle &&
+               std::none_of(waiting_.begin(), waiting_.end(), [&](auto& kv) { return kv.second.conn.lock() == c; })) {
+      spdlog::debug("closing idle client connection from {} (client_idle_timeout_ms {})", c->name,
+                    run_.config.client_idle_timeout_ms);
+      c->close();
+    }
+  }
 }
 
 void Host::connect(PeerLink& link) {
@@ -567,7 +816,7 @@ void Host::connect(PeerLink& link) {
           if (l.warned) spdlog::info("reached priest {} again", id);
           l.warned = false;
           l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
-                                          run_.config.max_frame_bytes, kPeerQueueBytes);
+                                          run_.config.max_frame_bytes, kPeerQueueBytes, run_.tls);
           l.conn->peer = id;
           l.conn->send(frame(json{{"type", "hello"}, {"from", run_.id},
                                   {"incarnation", incarnation_text(incarnation_)}}));
@@ -705,10 +954,20 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       auto incarnation = inc != j->end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
       if (id == 0 || id == run_.id || !incarnation)
         return bad_input(c, "bad hello", "hello needs from (another priest's id) and incarnation (16 hex digits)");
+      // The id is the certificate's, never the frame's (GUIDE.md section 8).
+      if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
+        return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
+                                                   tls::describe(*c->identity) + "'s");
       // Whether its votes count is the priest's (core's) decision, by the membership in force.
       if (!membership_)
         return bad_input(c, "hello before bootstrap " + std::to_string(id),
                          "hello from priest " + std::to_string(id) + ", but this priest is not bootstrapped yet");
+      // One link from each priest: a newer one replaces the older (the peer restarted).
+      for (auto& w : sessions_)
+        if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id) o->close();
+      if (count(Conn::Kind::PeerIn) >= kMaxPeers)
+        return bad_input(c, "too many peers", std::to_string(kMaxPeers) + " priests are linked here already");
+      forget_unfinished(*c);
       c->kind = Conn::Kind::PeerIn;
       c->peer = id;
       c->incarnation = *incarnation;
@@ -717,6 +976,9 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
       return;
     }
+    if (count(Conn::Kind::Client) >= kMaxClients)
+      return bad_input(c, "too many clients", std::to_string(kMaxClients) +
+                                                  " client connections are open here already; retry later or elsewhere");
     c->kind = Conn::Kind::Client;
   }
   if (c->kind == Conn::Kind::Client) on_client_request(c, *j);
@@ -735,14 +997,7 @@ void Host::on_tick() {
       flush();
     }
     if (ticks_ % 10 == 0) reset_silent_links();
-    if (ticks_ % 100 == 0) {
-      auto now = Clock::now();
-      for (auto& w : sessions_)
-        if (auto c = w.lock(); c && c->half_frame_stale(now)) {
-          warn_limited("half a frame " + c->ip, "closing connection from {}: half a frame and then silence", c->name);
-          c->close();
-        }
-    }
+    if (ticks_ % 10 == 0) sweep_connections();
     on_tick();
   });
 }
@@ -816,6 +1071,13 @@ void Host::reply(const ClientReply& r) {
 
 void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   const std::string& type = j["type"].get_ref<const std::string&>();
+  if (c->identity && c->identity->role == tls::Role::Priest)
+    return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames, not \"" + type + "\"");
+  // The membership is the god's alone to set (README "Security").
+  if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
+      c->identity->role != tls::Role::God)
+    return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
+                                           tls::describe(*c->identity) + "'s");
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);

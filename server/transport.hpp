@@ -7,9 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "proto/config.hpp"
+
+namespace asio::ssl {
+class context;
+}
 
 namespace parliament {
 
@@ -19,6 +24,9 @@ struct PriestRun {
   PriestId id = 0;
   PriestAddress me;  // this priest's address: from the config, or --address
   std::string data_dir;
+  // This priest's TLS credentials (client/tls.hpp), or nullptr when the config says
+  // "tls": false: then every connection is plaintext and anyone may claim any id.
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

@@ -36,6 +36,7 @@
 
 #include "client/rpc.hpp"
 #include "proto/config.hpp"
+#include "server/certs.hpp"
 #include "proto/framing.hpp"
 #include "proto/membership.hpp"
 #include "proto/record.hpp"
@@ -155,7 +156,10 @@ struct Parliament {
   std::map<PriestId, PriestAddress> addr;
   int god_runs = 0;
 
-  explicit Parliament(int priests = 5, int spare = 0) {
+  // tls: mutual TLS as users run it (the test holds the god's certificate); false: the
+  // config says "tls": false and every connection is plaintext.
+  bool tls = true;
+  explicit Parliament(int priests = 5, int spare = 0, bool with_tls = true) : tls(with_tls) {
     std::random_device rd;
     dir = fs::temp_directory_path() / ("parliament-it-" + std::to_string(rd()));
     fs::create_directories(dir);
@@ -168,11 +172,20 @@ struct Parliament {
         if (!port_free(base + i)) base = 0;
     }
     nlohmann::json cfg{{"tick_ms", 10}, {"heartbeat_ticks", 5}, {"election_timeout_ticks", 30}};
+    if (tls) {
+      std::vector<PriestId> ids;
+      for (int i = 1; i <= priests + spare; ++i) ids.push_back(i);
+      REQUIRE(certs::make_credentials((dir / "certs").string(), certs::parties(ids)));
+      cfg["certs"] = "certs";
+    } else {
+      cfg["tls"] = false;
+    }
     for (int i = 1; i <= priests; ++i)
       cfg["priests"].push_back({{"id", i}, {"host", "127.0.0.1"}, {"port", base + i}});
     config_path = (dir / "parliament.json").string();
     std::ofstream(config_path) << cfg.dump(2);
     config = *parse_config(cfg.dump(), config_path);
+    REQUIRE(use_tls(config, config_path, {tls::Role::God}));
     for (int i = 1; i <= priests + spare; ++i)
       addr[PriestId(i)] = PriestAddress{PriestId(i), "127.0.0.1", uint16_t(base + i), "127.0.0.1", 0};
   }
@@ -285,14 +298,33 @@ struct RawSocket {
     if (fd >= 0) close(fd);
   }
   bool send_bytes(const std::string& b) { return ::send(fd, b.data(), b.size(), MSG_NOSIGNAL) == ssize_t(b.size()); }
+  // The next whole frame the peer sends within `within`, parsed; nullopt if none.
+  std::optional<nlohmann::json> read_frame(std::chrono::milliseconds within) {
+    timeval tv{0, 50 * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    FrameDecoder d(1 << 20);
+    std::optional<nlohmann::json> got;
+    eventually(
+        [&] {
+          char buf[4096];
+          ssize_t n = recv(fd, buf, sizeof buf, 0);
+          if (n > 0) d.feed(std::string_view(buf, n));
+          if (auto p = d.next()) got = parse_object(*p).value_or(nlohmann::json());
+          return got.has_value() || n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        },
+        within);
+    return got;
+  }
   // True once the peer has closed the connection (read returns 0 or an error).
   bool closed_by_peer(std::chrono::milliseconds within) {
     timeval tv{0, 50 * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return eventually(
         [&] {
-          char c;
-          ssize_t n = recv(fd, &c, 1, 0);
+          char buf[4096];
+          ssize_t n;
+          while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+          }  // (whatever it said before closing)
           return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
         },
         within);
@@ -581,7 +613,7 @@ TEST_CASE("five priests: 8 clients pass decrees through kill -9 of the president
 }
 
 TEST_CASE("bad input closes one connection and changes nothing") {
-  Parliament parl(3);
+  Parliament parl(3, 0, false);  // plaintext, so that the test can write any bytes
   INFO("files in " << parl.dir);
   for (auto& p : parl.config.priests) parl.start(p.id);
   parl.bootstrap();
@@ -589,7 +621,7 @@ TEST_CASE("bad input closes one connection and changes nothing") {
   const auto& p1 = *parl.config.find(1);
 
   // Not JSON, JSON that is not an object, an unknown type, a hello from a stranger: each
-  // frame closes its connection without an answer.
+  // frame closes its connection, after the documented error frame saying why.
   for (std::string bad : {std::string("not json"), std::string(R"("a string")"),
                           std::string(R"({"type":"launch"})"),
                           std::string(R"({"type":"hello","from":99})")}) {
@@ -598,6 +630,11 @@ TEST_CASE("bad input closes one connection and changes nothing") {
     std::string framed;
     append_frame(framed, bad);
     REQUIRE(raw.send_bytes(framed));
+    auto answer = raw.read_frame(2s);
+    INFO("sent " << bad);
+    REQUIRE(answer);
+    CHECK((*answer)["type"] == "error");
+    CHECK_FALSE(answer->value("error", "").empty());
     CHECK(raw.closed_by_peer(2s));
   }
   // An absurd length is refused at the header, before any body arrives.
@@ -682,7 +719,7 @@ TEST_CASE("a priest whose disk is full stops acknowledging; the others carry on"
 // The others must not reconnect to it thousands of times a second, and its log must not
 // say so thousands of times either.
 TEST_CASE("a blank priest causes no reconnect storm and no flood of warnings") {
-  Parliament parl(3);
+  Parliament parl(3, 0, false);  // plaintext: the test itself says hello as priests 1 and 3
   INFO("files in " << parl.dir);
   for (auto& p : parl.config.priests) parl.start(p.id);
   // Priests 1 and 2 are told the membership of three, each priest named with the

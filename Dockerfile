@@ -10,7 +10,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      cmake ninja-build g++ libasio-dev nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev \
+      cmake ninja-build g++ libasio-dev nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the binaries are built from, so a change to docs, tests or scripts reuses the
@@ -27,7 +27,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLIAMENT_TESTS=O
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libssl3 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/paxos-priest /src/build/bin/paxos-god /src/build/bin/paxos-client /usr/local/bin/
 COPY config/docker.json /etc/parliament/docker.json

@@ -10,7 +10,9 @@
 #                                  from restart to following the president with the whole
 #                                  ledger again
 #
-# Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8.
+# Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8, TLS=both|on|off (which
+# parliaments to measure: mutual TLS, the default, labelled m5-..., and plaintext, labelled
+# m5-...-plain; --smoke and --big use TLS only).
 # Starts fresh parliaments (5 priests, then 3) on 127.0.0.1:7301.. with their data in a
 # temporary directory, durability on (every priest fdatasyncs before it votes), and stops
 # only the processes it started.
@@ -32,6 +34,13 @@ WARMUP=${WARMUP:-2}
 VAL=${VAL:-100}
 CLIENTS=${CLIENTS:-64}
 CONNS=${CONNS:-8}
+TLS=${TLS:-both}
+case "$TLS" in
+  both) tls_modes="on off" ;;
+  on|off) tls_modes=$TLS ;;
+  *) echo "bench: TLS must be both, on or off" >&2; exit 2 ;;
+esac
+[ "$mode" = ours ] || [ "$mode" = etcd ] || tls_modes=on
 if [ "$mode" = smoke ]; then
   RUNS=1 DURATION=1 WARMUP=0.5
 else
@@ -63,11 +72,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start_parliament N: N priests on 127.0.0.1:7301.., waits until one is president.
+# start_parliament N [off]: N priests on 127.0.0.1:7301.., waits until one is president;
+# with "off", plaintext ("tls": false). Certificates are made by paxos-god up in $work/certs.
 start_parliament() {
   local n=$1 cfg="$work/parliament-$1.json" sep=""
   {
-    echo '{"priests": ['
+    if [ "${2:-on}" = off ]; then echo '{"tls": false, "priests": ['; else echo '{"priests": ['; fi
     for i in $(seq "$n"); do
       echo "$sep {\"id\": $i, \"host\": \"127.0.0.1\", \"port\": $((7300 + i))}"
       sep=","
@@ -90,7 +100,7 @@ start_parliament() {
 
 # passed_len PORT: how many decrees the priest at 127.0.0.1:PORT has in its ledger.
 passed_len() {
-  "$bin/paxos-client" --cluster "127.0.0.1:$1" status --json 2>/dev/null |
+  "$bin/paxos-client" --cluster "127.0.0.1:$1" --certs "$work/certs" status --json 2>/dev/null |
     sed -n 's/.*"passed_len":\([0-9]*\).*/\1/p'
 }
 
@@ -113,7 +123,7 @@ if [ "$mode" = big ]; then
   # Restart a follower with kill -9, time it back to following with the whole ledger.
   victim=""
   for i in 5 4 3 2 1; do
-    "$bin/paxos-client" --cluster "127.0.0.1:$((7300 + i))" status --json | grep -q '"role":"follower"' &&
+    "$bin/paxos-client" --cluster "127.0.0.1:$((7300 + i))" --certs "$work/certs" status --json | grep -q '"role":"follower"' &&
       victim=$i && break
   done
   len=$(passed_len 7301)
@@ -125,7 +135,7 @@ if [ "$mode" = big ]; then
   extra_pid=$!
   back=""
   for _ in $(seq 600); do
-    st=$("$bin/paxos-client" --cluster "127.0.0.1:$((7300 + victim))" status --json 2>/dev/null || true)
+    st=$("$bin/paxos-client" --cluster "127.0.0.1:$((7300 + victim))" --certs "$work/certs" status --json 2>/dev/null || true)
     n=$(echo "$st" | sed -n 's/.*"passed_len":\([0-9]*\).*/\1/p')
     if echo "$st" | grep -q '"role":"follower"' && echo "$st" | grep -q '"president":[0-9]' &&
        [ -n "$n" ] && [ "$n" -ge "$len" ]; then
@@ -141,23 +151,35 @@ fi
 results="$work/results.txt"
 : >"$results"
 bench() { # label clients conns target priests
-  "$bin/paxos-bench" --config "$work/parliament-$5.json" --label "$1" --clients "$2" --conns "$3" \
+  "$bin/paxos-bench" --config "$work/parliament-$5.json" --label "$1$suffix" --clients "$2" --conns "$3" \
     --target "$4" --val "$VAL" --duration "$DURATION" --warmup "$WARMUP" | tee -a "$results"
 }
 
 for n in 5 3; do
-  start_parliament "$n"
-  for r in $(seq "$RUNS"); do
-    echo "# parliament of $n, round $r/$RUNS (loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
-    bench "m$n-c1-leader" 1 1 president "$n"
-    bench "m$n-c$CLIENTS-leader" "$CLIENTS" "$CONNS" president "$n"
-    if [ "$n" = 5 ] || [ "$mode" != smoke ]; then
-      bench "m$n-c$CLIENTS-all" "$CLIENTS" "$CONNS" all "$n"
-    fi
+  for t in $tls_modes; do
+    suffix=$([ "$t" = off ] && echo -plain || true)
+    start_parliament "$n" "$t"
+    for r in $(seq "$RUNS"); do
+      echo "# parliament of $n, TLS $t, round $r/$RUNS (loadavg $(cut -d' ' -f1 /proc/loadavg))" >&2
+      bench "m$n-c1-leader" 1 1 president "$n"
+      bench "m$n-c$CLIENTS-leader" "$CLIENTS" "$CONNS" president "$n"
+      if [ "$n" = 5 ] || [ "$mode" != smoke ]; then
+        bench "m$n-c$CLIENTS-all" "$CLIENTS" "$CONNS" all "$n"
+      fi
+    done
+    stop_parliament
   done
-  stop_parliament
   [ "$mode" = smoke ] && break
 done
+# TLS on against off, load by load (ours only: etcd's figures are without TLS).
+if [[ "$tls_modes" == "on off" ]]; then
+  echo "# TLS on / off, median ops/s and p99 ms:" >&2
+  for l in $(grep -o '^RESULT label=[^ ]*' "$results" | sed 's/^RESULT label=//' | grep -v -- '-plain$' | sort -u); do
+    on=$(grep "^RESULT label=$l " "$results" | sed -n 's/.* ops_s=\([^ ]*\).*/\1/p' | sort -g | head -1)
+    off=$(grep "^RESULT label=$l-plain " "$results" | sed -n 's/.* ops_s=\([^ ]*\).*/\1/p' | sort -g | head -1)
+    echo "TLS label=$l on_ops_s=$on off_ops_s=$off" | awk '{split($3,a,"=");split($4,b,"="); printf "%s on/off=%.2f\n", $0, (b[2]>0?a[2]/b[2]:0)}'
+  done
+fi
 
 if [ "$mode" = smoke ]; then
   # Every line must be a RESULT line with figures; the figures themselves are not judged.

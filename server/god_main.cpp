@@ -15,7 +15,7 @@
 //       Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
 //       A priest that dies is reported with the command that restarts it, not restarted.
-//   paxos-god --config FILE certs --out DIR [--force]
+//   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--force]
 //       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
 //       certificate for every priest of the configuration, the god and the client, keeping
 //       files that exist (--force: everything anew, the CA included). See server/certs.hpp.
@@ -749,6 +749,9 @@ int main(int argc, char** argv) {
       "certs", "make the parliament's CA and a TLS key and certificate for every party");
   certs_cmd->add_option("--out", certs_dir, "directory for the files, made 0700 (default: the config's \"certs\")");
   certs_cmd->add_flag("--force", certs_force, "make everything anew, the CA included");
+  std::vector<PriestId> certs_more;
+  certs_cmd->add_option("--priest", certs_more, "also for this priest id, not in the config (to be added)")
+      ->check(CLI::Range(1, 1000000));
 
   try {
     app.parse(argc, argv);
@@ -770,7 +773,11 @@ int main(int argc, char** argv) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
     auto s = certs::make_credentials(certs_dir.empty() ? tls::certs_dir(*config, config_file, certs_override) : certs_dir,
-                                     certs::parties(config->ids()), o);
+                                     certs::parties([&] {
+                                       auto ids = config->ids();
+                                       ids.insert(ids.end(), certs_more.begin(), certs_more.end());
+                                       return ids;
+                                     }()), o);
     if (!s) spdlog::error("god: {}", s.error());
     return s ? 0 : 2;
   }

@@ -137,6 +137,10 @@ struct Docker {
     auto cfg = parse_config(slurp(fs::path(kSource) / "config/docker.json"), "config/docker.json");
     if (!cfg) FAIL(cfg.error());
     docker_config = *cfg;
+    // The host's client holds the certificates the compose file's certs service made.
+    Config host_config = docker_config;
+    host_config.certs = (data / "certs").string();
+    if (auto s = use_tls(host_config, "config/docker.json", {tls::Role::Client}); !s) FAIL(s.error());
     for (const auto& p : docker_config.priests)
       host.push_back({p.id, "127.0.0.1", uint16_t(std::stoi(prefix + std::to_string(p.id))), ""});
   }

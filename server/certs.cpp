@@ -173,8 +173,8 @@ Status make_dir(const std::string& dir) {
   if (fs::is_directory(dir, ec)) return ok_status();
   if (exists(dir)) return Status::failure(dir + " exists and is not a directory");
   fs::path parent = fs::path(dir).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  if (ec) return Status::failure("cannot create " + parent.string() + ": " + ec.message());
+  if (!parent.empty() && !fs::create_directories(parent, ec) && ec)
+    return Status::failure("cannot create " + parent.string() + ": " + ec.message());
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return Status::failure("cannot create " + dir + ": " + std::strerror(errno));
   return ok_status();

@@ -416,3 +416,18 @@ TEST_CASE("tls: peer_identity before a handshake is an error, not an identity", 
   CHECK_THAT(who.error(), Catch::Contains("handshake has not completed"));
   CHECK_FALSE(tls::peer_identity(nullptr).ok());
 }
+
+// The default directory is relative (config/local.json says ../data/certs): a relative
+// directory that does not exist yet, and one whose parent does not either, are made.
+TEST_CASE("certs: a relative directory that does not exist yet is made", "[tls]") {
+  TempDir d;
+  auto before = fs::current_path();
+  fs::current_path(d.path);
+  auto a = certs::make_credentials("certs", certs::parties({1}));
+  auto b = certs::make_credentials("deeper/still/certs", certs::parties({1}));
+  fs::current_path(before);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(fs::exists(d.path / "certs" / "priest-1.key"));
+  CHECK(fs::exists(d.path / "deeper" / "still" / "certs" / "client.crt"));
+}

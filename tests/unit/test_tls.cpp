@@ -421,6 +421,7 @@ TEST_CASE("tls: peer_identity before a handshake is an error, not an identity", 
 // directory that does not exist yet, and one whose parent does not either, are made.
 TEST_CASE("certs: a relative directory that does not exist yet is made", "[tls]") {
   TempDir d;
+  fs::create_directories(d.path);
   auto before = fs::current_path();
   fs::current_path(d.path);
   auto a = certs::make_credentials("certs", certs::parties({1}));

@@ -16,33 +16,14 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "client/openssl.hpp"
+
 namespace parliament::tls {
 namespace {
 
-template <auto F>
-struct Free {
-  template <class T>
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<BIO_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Free<X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free>>;
-using NamesPtr = std::unique_ptr<GENERAL_NAMES, Free<GENERAL_NAMES_free>>;
+using namespace parliament::openssl;
 
 constexpr std::string_view kUriPrefix = "urn:parliament:";
-
-// OpenSSL's reasons for the last failure, oldest first; empties its error queue.
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out.empty() ? "no reason given by OpenSSL" : out;
-}
 
 Result<std::string> read_file(const std::string& path) {
   using R = Result<std::string>;
@@ -132,7 +113,7 @@ Status check_signed(X509* ca, const std::string& ca_file, X509* cert, const std:
   StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !ctx || X509_STORE_add_cert(store.get(), ca) != 1 ||
       X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
-    return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " + openssl_errors());
+    return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " + openssl::errors());
   if (X509_verify_cert(ctx.get()) == 1) return ok_status();
   ERR_clear_error();
   const int err = X509_STORE_CTX_get_error(ctx.get());
@@ -241,7 +222,7 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
         SSL_CTX_use_PrivateKey(native, key->get()) != 1 ||
         X509_STORE_add_cert(SSL_CTX_get_cert_store(native), ca->get()) != 1)
       return R::failure("cannot build a TLS context from " + files.cert + ", " + files.key +
-                        " and " + files.ca + ": " + openssl_errors());
+                        " and " + files.ca + ": " + openssl::errors());
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_num_tickets(native, 0);
     ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);

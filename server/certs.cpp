@@ -17,28 +17,12 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "client/openssl.hpp"
+
 namespace parliament::certs {
 namespace {
 
-template <auto F>
-struct Free {
-  template <class T>
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<BIO_free>>;
-using BnPtr = std::unique_ptr<BIGNUM, Free<BN_free>>;
-
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out.empty() ? "no reason given by OpenSSL" : out;
-}
+using namespace parliament::openssl;
 
 bool exists(const std::string& path) {
   struct stat st;
@@ -144,25 +128,25 @@ Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const t
          add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
   }
   ok = ok && X509_sign(cert.get(), issuer_key, EVP_sha256()) > 0;
-  if (!ok) return Result<X509Ptr>::failure(openssl_errors());
+  if (!ok) return Result<X509Ptr>::failure(openssl::errors());
   return cert;
 }
 
 // A new P-256 key written to `path` (0600).
 Result<KeyPtr> new_key(const std::string& path, bool replace) {
   KeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) return Result<KeyPtr>::failure("cannot make a key for " + path + ": " + openssl_errors());
+  if (!key) return Result<KeyPtr>::failure("cannot make a key for " + path + ": " + openssl::errors());
   std::string pem = pem_text([&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
-  if (pem.empty()) return Result<KeyPtr>::failure("cannot encode the key for " + path + ": " + openssl_errors());
+  if (pem.empty()) return Result<KeyPtr>::failure("cannot encode the key for " + path + ": " + openssl::errors());
   if (auto s = write_new(path, pem, 0600, replace); !s) return Result<KeyPtr>::failure(s.error());
   return key;
 }
 
 Status write_cert(const std::string& path, X509* cert, bool replace) {
   std::string pem = pem_text([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
-  if (pem.empty()) return Status::failure("cannot encode " + path + ": " + openssl_errors());
+  if (pem.empty()) return Status::failure("cannot encode " + path + ": " + openssl::errors());
   return write_new(path, pem, 0644, replace);
 }
 

@@ -683,13 +683,14 @@ TEST_CASE("hostile 7: extreme rounds in vote no and next ballot", "[hostile]") {
   unharmed(parl, honest, alive);
 }
 
-// 8. Before: every accepted connection got its buffers and stayed until its peer closed it,
-// so 2,000 silent connections held 2,000 sessions forever. Now a connection that has not
-// spoken costs no TLS session or buffer, at most kMaxPending of them are kept (the oldest
-// go), and each is closed kFirstFrameDeadline after it connected.
-TEST_CASE("hostile 8: 2,000 idle connections", "[hostile]") {
-  constexpr size_t kConns = 2000;
-  raise_fd_limit(kConns + 100);
+// A flood of `conns` TCP connections to the president, each sending `first_bytes` (none: it
+// never speaks) and nothing more. The priest's resident set stays within kRssBoundKib of its
+// idle one, decrees pass through it during the flood, and every connection is closed by the
+// priest within kFirstFrameDeadline (+3 s) of the last connect. Prints its figures as one
+// line, `hostile NAME: ...`. Returns how many saw a FIN (closed by the priest, not reset)
+// when at least 90 % did, else 0.
+size_t flood_attack(const char* name, size_t conns, const std::string& first_bytes) {
+  raise_fd_limit(conns + 100);
   Parliament parl(3);
   INFO("files in " << parl.dir);
   convene(parl);
@@ -704,32 +705,43 @@ TEST_CASE("hostile 8: 2,000 idle connections", "[hostile]") {
 
   Flood flood;
   auto began = std::chrono::steady_clock::now();
-  flood.connect_to(parl.addr.at(victim).port, kConns);
+  flood.connect_to(parl.addr.at(victim).port, conns, first_bytes);
   auto connected = std::chrono::steady_clock::now();
-  INFO("connected " << flood.fds.size() << " of " << kConns << " (" << flood.failed << " failed) in "
+  INFO("connected " << flood.fds.size() << " of " << conns << " (" << flood.failed << " failed) in "
                     << std::chrono::duration_cast<std::chrono::milliseconds>(connected - began).count() << " ms");
-  CHECK(flood.fds.size() >= kConns * 99 / 100);
+  CHECK(flood.fds.size() >= conns * 99 / 100);
   // Decrees pass through the flooded priest (the president) while the flood holds.
   Proposer through_victim({parl.addr.at(victim)}, random_client_id());
   for (int i = 0; i < 5; ++i) CHECK(honest.pass(through_victim, "during the flood " + std::to_string(i), 5s));
   auto during = std::chrono::steady_clock::now();
   size_t rss = proc_kib(pid, "VmRSS");
+  auto soon = flood.closed();
   // All of them are closed once the first-frame deadline has passed for the last.
   Flood::Closed closed;
   bool all = eventually([&] { return (closed = flood.closed()).all() == flood.fds.size(); },
                         std::chrono::duration_cast<std::chrono::milliseconds>(connected + kFirstFrameDeadline + 3s - std::chrono::steady_clock::now()));
   size_t peak = watch.finish();
-  std::printf("hostile 8: priest %u RSS idle %zu KiB, during the flood %zu KiB, peak %zu KiB (+%zd KiB); "
-              "decrees passed %lld ms after the flood; closed by the priest %zu (FIN %zu, reset %zu) of %zu\n",
-              unsigned(victim), idle, rss, peak, ssize_t(peak) - ssize_t(idle),
-              (long long)std::chrono::duration_cast<std::chrono::milliseconds>(during - connected).count(), closed.all(),
-              closed.fin, closed.reset, flood.fds.size());
-  INFO("RSS idle " << idle << " KiB, during " << rss << " KiB, peak " << peak << " KiB; closed " << closed.all()
-                   << " (FIN " << closed.fin << ", reset " << closed.reset << ")");
+  std::printf("hostile %s: priest %u RSS idle %zu KiB, during the flood %zu KiB, peak %zu KiB (+%zd KiB); "
+              "decrees passed %lld ms after the flood; closed by the priest %zu soon after it, %zu in all "
+              "(FIN %zu, reset %zu) of %zu\n",
+              name, unsigned(victim), idle, rss, peak, ssize_t(peak) - ssize_t(idle),
+              (long long)std::chrono::duration_cast<std::chrono::milliseconds>(during - connected).count(), soon.all(),
+              closed.all(), closed.fin, closed.reset, flood.fds.size());
+  INFO("RSS idle " << idle << " KiB, during " << rss << " KiB, peak " << peak << " KiB; closed " << soon.all()
+                   << " soon, " << closed.all() << " in all (FIN " << closed.fin << ", reset " << closed.reset << ")");
   CHECK(peak <= idle + kRssBoundKib);
   CHECK(all);
-  CHECK(closed.fin >= flood.fds.size() * 9 / 10);
   unharmed(parl, honest, {1, 2, 3});
+  return closed.fin * 10 >= flood.fds.size() * 9 ? closed.fin : 0;
+}
+
+
+// 8. Before: every accepted connection got its buffers and stayed until its peer closed it,
+// so 2,000 silent connections held 2,000 sessions forever. Now a connection that has not
+// spoken costs no TLS session or buffer, at most kMaxPending of them are kept (the oldest
+// go), and each is closed kFirstFrameDeadline after it connected.
+TEST_CASE("hostile 8: 2,000 idle connections", "[hostile]") {
+  CHECK(flood_attack("8", 2000, "") > 0);  // most see a FIN: closed by the priest, not reset
 }
 
 // 9. Before: a frame's announced length was buffered as it came, with no budget and no time
@@ -849,45 +861,7 @@ TEST_CASE("hostile 9: half-frame flood and slowloris", "[hostile]") {
 // ClientHello would each hold a TLS session. Now at most kMaxHandshakes are under way (the
 // oldest go) and at most kMaxPending wait: the priest's memory stays bounded and decrees pass.
 TEST_CASE("hostile 10: 4,096 half-begun TLS handshakes", "[hostile]") {
-  constexpr size_t kConns = 4096;
-  raise_fd_limit(kConns + 100);
-  Parliament parl(3);
-  INFO("files in " << parl.dir);
-  convene(parl);
-  Honest honest;
-  Proposer warmup(parl.config.priests, random_client_id());
-  REQUIRE(honest.pass(warmup, "before the attack"));
-  PriestId victim = *parl.president();
-  pid_t pid = parl.pids.at(victim);
-  size_t idle = proc_kib(pid, "VmRSS");
-  REQUIRE(idle > 0);
-  RssWatch watch(pid);
-
   // A TLS record header (handshake, TLS 1.0 record version, 512 bytes) and the first bytes of
   // a ClientHello (type 1, length 508, version 3.3): the rest never comes.
-  const std::string partial_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
-  Flood flood;
-  auto began = std::chrono::steady_clock::now();
-  flood.connect_to(parl.addr.at(victim).port, kConns, partial_hello);
-  auto connected = std::chrono::steady_clock::now();
-  INFO("connected " << flood.fds.size() << " of " << kConns << " (" << flood.failed << " failed) in "
-                    << std::chrono::duration_cast<std::chrono::milliseconds>(connected - began).count() << " ms");
-  CHECK(flood.fds.size() >= kConns * 99 / 100);
-  Proposer through_victim({parl.addr.at(victim)}, random_client_id());
-  for (int i = 0; i < 5; ++i) CHECK(honest.pass(through_victim, "during the flood " + std::to_string(i), 5s));
-  size_t rss = proc_kib(pid, "VmRSS");
-  auto soon = flood.closed();
-  Flood::Closed closed;
-  bool all = eventually([&] { return (closed = flood.closed()).all() == flood.fds.size(); },
-                        std::chrono::duration_cast<std::chrono::milliseconds>(connected + kFirstFrameDeadline + 3s - std::chrono::steady_clock::now()));
-  size_t peak = watch.finish();
-  std::printf("hostile 10: priest %u RSS idle %zu KiB, during the flood %zu KiB, peak %zu KiB (+%zd KiB); "
-              "closed by the priest %zu soon after the flood, %zu in all (FIN %zu, reset %zu) of %zu\n",
-              unsigned(victim), idle, rss, peak, ssize_t(peak) - ssize_t(idle), soon.all(), closed.all(), closed.fin, closed.reset,
-              flood.fds.size());
-  INFO("RSS idle " << idle << " KiB, during " << rss << " KiB, peak " << peak << " KiB; closed " << soon.all()
-                   << " soon, " << closed.all() << " in all");
-  CHECK(peak <= idle + kRssBoundKib);
-  CHECK(all);
-  unharmed(parl, honest, {1, 2, 3});
+  flood_attack("10", 4096, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
 }

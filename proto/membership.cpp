@@ -150,6 +150,7 @@ Result<Membership> parse_membership_decree(const std::string& text, uint64_t dec
   if (p == j.end()) return R::failure("membership decree: priests missing");
   auto priests = parse_priests(*p, "membership decree.priests");
   if (!priests) return R::failure(priests.error());
+  if (priests->empty()) return R::failure("membership decree: no priests");
   return Membership{decree_no, std::move(*priests)};
 }
 

@@ -142,6 +142,12 @@ std::string Priest::refusal(const Message& m) const {
     if (e.decree.text.size() > limit)
       return "decree " + std::to_string(e.decree_no) + " of " + std::to_string(e.decree.text.size()) +
              " bytes is over the limit of " + std::to_string(limit) + " bytes";
+    // A membership decree that passed is applied (apply_passed): it must be one.
+    if (m.kind != Kind::Forward && e.decree.membership) {
+      if (e.decree.olive_day) return "decree " + std::to_string(e.decree_no) + " is both olive-day and membership";
+      if (auto next = parse_membership_decree(e.decree.text, e.decree_no); !next)
+        return "decree " + std::to_string(e.decree_no) + " is no membership: " + next.error();
+    }
   }
   switch (m.kind) {
     case Kind::Forward:

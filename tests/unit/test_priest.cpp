@@ -595,3 +595,28 @@ TEST_CASE("an answer is heard only from the priest the request was forwarded to"
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].decree_no == 777);
 }
+
+// Found by fuzz_priest: a certified priest's catch-up (or begin ballot) carrying a
+// "membership decree" that does not parse stopped every priest that applied it.
+TEST_CASE("a membership decree that is none is refused before it can pass", "[priest][trust]") {
+  Chamber c(3);
+  c.elect(1);
+  c.wire.clear();
+  Priest& p2 = *c.priests[2];
+  uint64_t len = p2.passed_len();
+  for (std::string text : {std::string("not json"), std::string(R"({"priests":[]})"), std::string(R"({"change":"x"})")}) {
+    Message cu;
+    cu.kind = Kind::CatchUp;
+    cu.from = 3;
+    cu.to = 2;
+    cu.passed_len = len + 1;
+    Decree d;
+    d.membership = true;
+    d.text = text;
+    cu.entries.push_back(Entry{len + 1, {1, 1}, d});
+    INFO(text);
+    CHECK_THAT(p2.step(cu), Catch::Contains("is no membership"));
+    p2.take_ready();
+    CHECK(p2.passed_len() == len);
+  }
+}

@@ -66,7 +66,8 @@ Result<Change> parse_change(const json& j) {
   using R = Result<Change>;
   if (!j.is_object()) return R::failure("change: must be an object {op, id, ...}");
   Change c;
-  std::string op = j.value("op", "");
+  auto o = j.find("op");
+  std::string op = o != j.end() && o->is_string() ? o->get<std::string>() : "";
   if (op == "add") c.op = Change::Op::Add;
   else if (op == "remove") c.op = Change::Op::Remove;
   else if (op == "replace") c.op = Change::Op::Replace;

@@ -104,3 +104,15 @@ TEST_CASE("incarnations are 16 hex digits, never zero", "[membership]") {
   CHECK_FALSE(parse_incarnation("fedcba987654321"));
   CHECK_FALSE(parse_incarnation("fedcba98765432100"));
 }
+
+// Found by fuzz_frames: an "op" that is not a string threw out of parse_change, and so out
+// of the priest's event loop (a god's change, or a forwarded one): the priest died.
+TEST_CASE("a change whose fields have the wrong types is refused, not thrown", "[membership]") {
+  for (const char* text : {R"({"op":5,"id":1})", R"({"op":null,"id":1})", R"({"op":"remove","id":"1"})",
+                           R"({"op":"remove","id":1,"force":"yes"})", R"({"op":"add","id":1,"priest":7})"}) {
+    INFO(text);
+    Result<Change> c = Change{};
+    CHECK_NOTHROW(c = parse_change(nlohmann::json::parse(text)));
+    CHECK_FALSE(c);
+  }
+}

@@ -385,7 +385,13 @@ void Conn::read() {
       if (was_empty) frame_started_ = Clock::now();
       while (auto payload = decoder_.next()) {
         last_frame = frame_started_ = Clock::now();
-        host_.on_frame(self, *payload);
+        try {
+          host_.on_frame(self, *payload);
+        } catch (const std::exception& e) {
+          // A reader that throws is a bug (the fuzzers look for them); it costs this one
+          // connection, never the priest.
+          host_.bad_input(self, "unreadable frame", std::string("a frame could not be read: ") + e.what());
+        }
         if (closed_) {
           host_.on_closed(self);
           return;

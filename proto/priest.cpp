@@ -135,6 +135,10 @@ std::string Priest::refusal(const Message& m) const {
     if (m.kind != Kind::Forward && (e.decree_no == 0 || e.decree_no > number_limit || e.decree_no <= prev))
       return "decree numbers must rise from 1 and stay within reach of this priest's ledger of " +
              std::to_string(passed_len_) + " decrees (got " + std::to_string(e.decree_no) + ")";
+    // A begin ballot's numbers are consecutive: its vote yes names them as a range.
+    if (m.kind == Kind::BeginBallot && prev != 0 && e.decree_no != prev + 1)
+      return "a begin ballot's decree numbers must be consecutive (" + std::to_string(prev) + " then " +
+             std::to_string(e.decree_no) + ")";
     prev = e.decree_no;
     if (!round_ok(e.ballot) || !round_ok(e.decree.origin))
       return "decree " + std::to_string(e.decree_no) + " carries a ballot round far above any seen";
@@ -512,6 +516,11 @@ void Priest::become_president() {
   std::vector<Entry> batch;
   size_t bytes = 0;
   for (auto& e : entries) {
+    if (!batch.empty() && batch.back().decree_no + 1 != e.decree_no) {
+      begin(std::move(batch));  // a begin ballot's numbers are consecutive (a vote names a range)
+      batch.clear();
+      bytes = 0;
+    }
     bytes += e.decree.text.size();
     batch.push_back(std::move(e));
     if (batch.size() >= opt_.max_batch_decrees || bytes >= opt_.max_batch_bytes) {
@@ -879,6 +888,7 @@ void Priest::resend_unvoted() {
         flush();  // a vote's range must be consecutive numbers
         continue;
       }
+      if (!bb.entries.empty() && bb.entries.back().decree_no + 1 != n) flush();  // (a number passed between)
       bb.entries.push_back(Entry{n, ballot_, t.decree});
       ++sent;
     }

@@ -548,6 +548,15 @@ TEST_CASE("a peer's absurd numbers are refused and change nothing", "[priest][tr
     bb.entries.push_back(Entry{2, promised, Decree{false, 5, 2, "b", promised}});
     refused(bb, "must rise");
   }
+  SECTION("a begin ballot with a gap in its numbers (found by fuzz_priest: the vote yes named the gap too)") {
+    Message bb;
+    bb.kind = Kind::BeginBallot;
+    bb.from = 1;
+    bb.ballot = promised;
+    bb.entries.push_back(Entry{len + 1, promised, Decree{false, 5, 1, "a", promised}});
+    bb.entries.push_back(Entry{len + 3, promised, Decree{false, 5, 2, "b", promised}});
+    refused(bb, "consecutive");
+  }
   SECTION("catch-up of decrees beyond the sender's own ledger") {
     Message cu;
     cu.kind = Kind::CatchUp;

@@ -167,10 +167,10 @@ uint8_t ctl(Who who, int ticks = 0, bool slow = false, bool propose = false) {
 }
 struct Story {
   std::string bytes;
-  Story& say(uint8_t c, const Message& m) { return raw(c, encode_text(m)); }
-  Story& raw(uint8_t c, const std::string& payload) {
+  Story& say(uint8_t c, const Message& m, uint8_t twist = 0) { return raw(c, encode_text(m), twist); }
+  Story& raw(uint8_t c, const std::string& payload, uint8_t twist = 0) {
     bytes.push_back(static_cast<char>(c));
-    bytes.push_back(0);  // twist: none, the message as encoded
+    bytes.push_back(static_cast<char>(twist));  // 0: the message as encoded
     bytes += framed(payload);
     return *this;
   }
@@ -311,6 +311,11 @@ int main(int argc, char** argv) {
   stories.push_back({"slow-disk", Story().say(ctl(P2, 0, true), s.next_ballot()).say(ctl(P2, 1, true), s.begin_ballot())
                                       .say(ctl(P2, 1), s.success(5))});
   stories.push_back({"time-passes", Story().wait(60)});
+  // Twisted (fuzz_priest.cpp, apply_twist), harmlessly: the vote reported at 4 moves to 5
+  // (0x88: the last entry's decree_no + 1), the catch-up claims one decree more (0x86:
+  // passed_len + 1); the fuzzer turns these bytes into edge values.
+  stories.push_back({"elected-twist", Story().wait(8).say(ctl(P2), s.last_vote(2), 0x88)});
+  stories.push_back({"catch-up-twist", Story().say(ctl(P3, 1), s.catch_up(3), 0x86)});
   i = 0;
   for (auto& [n, st] : stories) {
     std::snprintf(name, sizeof name, "%02d-%s", ++i, n);

@@ -12,6 +12,8 @@
 //   {"type":"ledger","from":N,"max":M}
 //       -> {"type":"ledger","id":I,"length":L,"decrees":[{"decree_no","ballot","kind",
 //           "client","request","decree"}, ...]}
+// Over mutual TLS (client/tls.hpp) a client's certificate may send propose, status and
+// ledger; bootstrap, join and change need the god's.
 //   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
 //       -> {"type":"bootstrapped","id":I,"already":true|false}
 //   {"type":"join","membership":{"decree_no":N,"priests":[...]}}   (paxos-god, to a blank

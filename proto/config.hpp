@@ -9,7 +9,7 @@
 //   "max_decree_bytes": 65536,     // longest decree text a client may propose
 //   "max_frame_bytes": 4194304,    // longest frame accepted on any connection
 //   "tls": true,                   // mutual TLS on every connection; false: plaintext (warned)
-//   "certs": "certs",              // the directory of paxos-god certs; relative: to this file's
+//   "certs": "certs",              // paxos-god certs's directory (relative: to this file's)
 //   "client_idle_timeout_ms": 300000  // a client connection silent this long is closed
 // }
 // Only "priests" is required; "listen" (the address to bind) defaults to "host".

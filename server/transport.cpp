@@ -218,9 +218,9 @@ class Host : public Messenger {
   static std::string who(const Conn& c) {
     return c.identity ? " (" + tls::describe(*c.identity) + ")" : "";
   }
-  // Called by a Conn. A pending connection may begin its TLS handshake (making room by
-  // closing the oldest other handshake if need be).
-  bool admit_handshake(Conn& c);
+  // Called by a Conn about to begin its TLS handshake: closes the oldest other handshake
+  // when kMaxHandshakes are under way.
+  void make_room_for_handshake(Conn& c);
   // A handshake failed or named no party of the parliament.
   void tls_refused(Conn& c, const std::string& why);
   // The handshake is done (or, plaintext, the first bytes came): false if the connection was
@@ -329,10 +329,7 @@ void Conn::start() {
 
 void Conn::handshake() {
   if (!tls_context_) return on_ready();
-  if (kind != Kind::PeerOut && !host_.admit_handshake(*this)) {
-    close();
-    return host_.on_closed(shared_from_this());
-  }
+  if (kind != Kind::PeerOut) host_.make_room_for_handshake(*this);
   tls_ = std::make_unique<TlsStream>(sock_, *tls_context_);
   handshaking_ = true;
   auto self = shared_from_this();
@@ -694,7 +691,7 @@ size_t Host::count(Conn::Kind kind) const {
   return n;
 }
 
-bool Host::admit_handshake(Conn& c) {
+void Host::make_room_for_handshake(Conn& c) {
   size_t n = 0;
   std::shared_ptr<Conn> oldest;
   for (auto& w : sessions_)
@@ -707,7 +704,6 @@ bool Host::admit_handshake(Conn& c) {
                  kMaxHandshakes, oldest->name);
     oldest->close();
   }
-  return true;
 }
 
 void Host::tls_refused(Conn& c, const std::string& why) {
@@ -737,9 +733,9 @@ bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
   unfinished_bytes_ = unfinished_bytes_ - c->counted_unfinished + now;
   c->counted_unfinished = now;
   if (unfinished_bytes_ <= kUnfinishedBudget) return true;
-  bad_input(c, "unfinished frames", "clients' unfinished frames hold more than " +
-                                        std::to_string(kUnfinishedBudget >> 20) + " MiB; this one holds " +
-                                        std::to_string(now) + " bytes");
+  // Closed at once, not after an error frame: its bytes must go now.
+  warn_limited("unfinished frames " + c->ip, "closing connection from {}{}: clients' unfinished frames hold more "
+               "than {} MiB; this one holds {} bytes", c->name, who(*c), kUnfinishedBudget >> 20, now);
   c->close();
   return false;
 }

@@ -21,9 +21,10 @@
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
-#include <asio/ssl.hpp>
+#include <asio/ssl/context.hpp>
 
 #include "client/rpc.hpp"
+#include "client/tls_session.hpp"
 #include "proto/framing.hpp"
 
 using namespace parliament;
@@ -54,16 +55,11 @@ class Link {
   void read();
   void write();
   void begin();
-  template <class F>
-  void with_stream(F&& f) {
-    if (tls_) f(*tls_);
-    else f(sock_);
-  }
   tcp::socket sock_;
   Bench& bench_;
   tcp::endpoint ep_;
   asio::ssl::context* tls_context_;  // null: plaintext
-  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<tls::Session> tls_;  // as the priests do it: one write and one read per batch
   FrameDecoder decoder_{64 << 20};
   std::array<char, 65536> buf_{};
   std::string out_, writing_;
@@ -120,12 +116,13 @@ void Link::start(std::vector<uint64_t> clients) {
   sock_.async_connect(ep_, [this](asio::error_code ec) {
     if (ec) return bench_.on_link_error("connect: " + ec.message());
     sock_.set_option(tcp::no_delay(true));
-    if (!tls_context_) return begin();
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(sock_, *tls_context_);
-    tls_->async_handshake(asio::ssl::stream_base::client, [this](asio::error_code ec) {
-      if (ec) return bench_.on_link_error("TLS handshake: " + ec.message());
+    if (tls_context_) {
+      tls_ = std::make_unique<tls::Session>(*tls_context_, tls::Session::Side::Client);
+      write();  // the hello; the clients begin once the handshake is done
+    } else {
       begin();
-    });
+    }
+    read();
   });
 }
 
@@ -134,35 +131,49 @@ void Link::begin() {
     bench_.clients_[c].link = this;
     propose(c);
   }
-  read();
 }
 
 void Link::propose(uint64_t client) {
   append_frame(out_, bench_.next_request(client).dump());
-  if (writing_.empty()) write();
+  write();
 }
 
 void Link::write() {
-  if (out_.empty()) return;
-  writing_.swap(out_);
-  with_stream([&](auto& stream) {
-    asio::async_write(stream, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
-      writing_.clear();
-      if (ec) return bench_.on_link_error("write: " + ec.message());
-      write();
-    });
+  if (!writing_.empty()) return;  // the write under way calls again when done
+  if (!tls_) {
+    writing_.swap(out_);
+  } else {
+    if (tls_->established() && !out_.empty()) {
+      if (tls_->seal(out_) != tls::Session::Status::Ok) return bench_.on_link_error(tls_->error());
+      out_.clear();
+    }
+    tls_->take_output(writing_);
+  }
+  if (writing_.empty()) return;
+  asio::async_write(sock_, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
+    writing_.clear();
+    if (ec) return bench_.on_link_error("write: " + ec.message());
+    write();
   });
 }
 
 void Link::read() {
-  with_stream([&](auto& stream) {
-    stream.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
-      if (ec) return bench_.on_link_error("read: " + ec.message());
-      if (!decoder_.feed({buf_.data(), n})) return bench_.on_link_error(decoder_.error());
-      while (auto p = decoder_.next())
-        if (auto j = parse_object(*p)) bench_.on_reply(*j);
-      read();
-    });
+  sock_.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
+    if (ec) return bench_.on_link_error("read: " + ec.message());
+    std::string_view got(buf_.data(), n);
+    std::string plain;
+    if (tls_) {
+      bool was_established = tls_->established();
+      if (tls_->receive(got, plain) == tls::Session::Status::Failed)
+        return bench_.on_link_error(tls_->error());
+      write();
+      if (!was_established && tls_->established()) begin();
+      got = plain;
+    }
+    if (!decoder_.feed(got)) return bench_.on_link_error(decoder_.error());
+    while (auto p = decoder_.next())
+      if (auto j = parse_object(*p)) bench_.on_reply(*j);
+    read();
   });
 }
 

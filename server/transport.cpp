@@ -38,6 +38,7 @@
 #include "proto/priest.hpp"
 #include "proto/clerk.hpp"
 #include "client/tls.hpp"
+#include "client/tls_session.hpp"
 #include "server/archive.hpp"
 #include "server/log_limit.hpp"
 #include "server/storage.hpp"
@@ -128,15 +129,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
   Clock::time_point frame_started() const { return frame_started_; }
 
  private:
-  using TlsStream = asio::ssl::stream<tcp::socket&>;
-  // Runs `f` on the stream frames travel on: the TLS stream, or the bare socket.
-  template <class F>
-  void with_stream(F&& f) {
-    if (tls_) f(*tls_);
-    else f(sock_);
-  }
   void handshake();
   void on_ready();
+  // TLS: decrypts what arrived into `plain`, shaking hands first; false if the connection
+  // was refused or closed.
+  bool unseal(std::string_view bytes, std::string& plain);
   void read();
   void write();
 
@@ -145,12 +142,14 @@ class Conn : public std::enable_shared_from_this<Conn> {
   FrameDecoder decoder_;
   size_t max_queue_;
   std::shared_ptr<asio::ssl::context> tls_context_;
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<tls::Session> tls_;
   std::vector<char> buf_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
-  std::string writing_;
+  std::string sealing_;  // TLS: frames being sealed into writing_
+  std::string writing_;  // the bytes of the one write under way (empty: none)
   bool closed_ = false;
+  bool peer_closed_ = false;  // TLS close_notify came: close after what came with it
   bool ready_ = false;
   bool handshaking_ = false;
   bool finishing_ = false;
@@ -330,82 +329,111 @@ void Conn::start() {
 void Conn::handshake() {
   if (!tls_context_) return on_ready();
   if (kind != Kind::PeerOut) host_.make_room_for_handshake(*this);
-  tls_ = std::make_unique<TlsStream>(sock_, *tls_context_);
+  tls_ = std::make_unique<tls::Session>(*tls_context_, kind == Kind::PeerOut ? tls::Session::Side::Client
+                                                                             : tls::Session::Side::Server);
   handshaking_ = true;
-  auto self = shared_from_this();
-  auto side = kind == Kind::PeerOut ? asio::ssl::stream_base::client : asio::ssl::stream_base::server;
-  tls_->async_handshake(side, [this, self](asio::error_code ec) {
-    handshaking_ = false;
-    if (closed_) return;
-    if (!ec) {
-      auto who = tls::peer_identity(tls_->native_handle());
-      if (who) {
-        identity = *who;
-        return on_ready();
-      }
-      host_.tls_refused(*this, who.error());
-    } else {
-      host_.tls_refused(*this, ec.message());
-    }
-    close();
-    host_.on_closed(self);
-  });
+  write();  // our hello, when we are the client
+  read();
 }
 
 void Conn::on_ready() {
   ready_ = true;
   if (!host_.on_ready(shared_from_this())) return;
   write();
-  read();
+  if (!tls_) read();
+}
+
+bool Conn::unseal(std::string_view bytes, std::string& plain) {
+  auto self = shared_from_this();
+  bool was_handshaking = handshaking_;
+  auto status = tls_->receive(bytes, plain);
+  write();  // what the handshake answers, or an alert
+  if (status == tls::Session::Status::Failed) {
+    handshaking_ = false;
+    host_.tls_refused(*this, tls_->error());
+    if (kind == Kind::PeerOut || writing_.empty()) {
+      close();
+      host_.on_closed(self);
+    } else {
+      // Closed once the alert is written: the other end learns why.
+      finishing_ = true;
+      finish_began = Clock::now();
+    }
+    return false;
+  }
+  if (was_handshaking && tls_->established()) {
+    handshaking_ = false;
+    auto who = tls::peer_identity(tls_->native());
+    if (!who) {
+      host_.tls_refused(*this, who.error());
+      close();
+      host_.on_closed(self);
+      return false;
+    }
+    identity = *who;
+    on_ready();
+    if (closed_) return false;
+  }
+  if (status == tls::Session::Status::PeerClosed) peer_closed_ = true;
+  return true;
 }
 
 void Conn::read() {
   if (finishing_) return;
   if (buf_.empty()) buf_.resize(4096);
   auto self = shared_from_this();
-  with_stream([&](auto& stream) {
-    stream.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
-      if (closed_ || finishing_) return;
-      if (ec) {
-        close();
+  sock_.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+    if (closed_ || finishing_) return;
+    if (ec) {
+      close();
+      host_.on_closed(self);
+      return;
+    }
+    std::string decrypted;
+    std::string_view got(buf_.data(), n);
+    if (tls_) {
+      if (!unseal(got, decrypted)) return;
+      got = decrypted;
+    }
+    bool was_empty = decoder_.pending_bytes() == 0;
+    bool fed = decoder_.feed(got);
+    if (n == buf_.size() && buf_.size() < 64 * 1024) buf_.resize(buf_.size() * 2);
+    if (!fed) {
+      host_.bad_input(self, "bad frame", decoder_.error());
+      host_.on_closed(self);
+      return;
+    }
+    if (was_empty && !got.empty()) frame_started_ = Clock::now();
+    while (auto payload = decoder_.next()) {
+      last_frame = frame_started_ = Clock::now();
+      try {
+        host_.on_frame(self, *payload);
+      } catch (const std::exception& e) {
+        // A reader that throws is a bug (the fuzzers look for them); it costs this one
+        // connection, never the priest.
+        host_.bad_input(self, "unreadable frame", std::string("a frame could not be read: ") + e.what());
+      }
+      if (closed_) {
         host_.on_closed(self);
         return;
       }
-      bool was_empty = decoder_.pending_bytes() == 0;
-      bool fed = decoder_.feed(std::string_view(buf_.data(), n));
-      if (n == buf_.size() && buf_.size() < 64 * 1024) buf_.resize(buf_.size() * 2);
-      if (!fed) {
-        host_.bad_input(self, "bad frame", decoder_.error());
-        host_.on_closed(self);
-        return;
-      }
-      if (was_empty) frame_started_ = Clock::now();
-      while (auto payload = decoder_.next()) {
-        last_frame = frame_started_ = Clock::now();
-        try {
-          host_.on_frame(self, *payload);
-        } catch (const std::exception& e) {
-          // A reader that throws is a bug (the fuzzers look for them); it costs this one
-          // connection, never the priest.
-          host_.bad_input(self, "unreadable frame", std::string("a frame could not be read: ") + e.what());
-        }
-        if (closed_) {
-          host_.on_closed(self);
-          return;
-        }
-        if (finishing_) return;
-      }
-      if (decoder_.failed()) {
-        host_.bad_input(self, "bad frame", decoder_.error());
-        host_.on_closed(self);
-        return;
-      }
-      if (!host_.admit_unfinished(self)) {
-        host_.on_closed(self);
-        return;
-      }
-      read();
-    });
+      if (finishing_) return;
+    }
+    if (decoder_.failed()) {
+      host_.bad_input(self, "bad frame", decoder_.error());
+      host_.on_closed(self);
+      return;
+    }
+    if (peer_closed_) {
+      close();
+      host_.on_closed(self);
+      return;
+    }
+    if (!host_.admit_unfinished(self)) {
+      host_.on_closed(self);
+      return;
+    }
+    read();
   });
 }
 
@@ -426,28 +454,40 @@ void Conn::finish(std::string framed) {
 }
 
 void Conn::write() {
-  // Coalesce queued frames into one write of up to about 1 MiB.
-  while (!queue_.empty() && (writing_.empty() || writing_.size() + queue_.front().size() <= (1 << 20))) {
+  if (!writing_.empty() || closed_) return;  // one write at a time; its completion calls again
+  // Coalesce queued frames into one write of up to about 1 MiB (sealed into records at once).
+  std::string& batch = tls_ ? sealing_ : writing_;
+  while (ready_ && !queue_.empty() &&
+         (batch.empty() || batch.size() + queue_.front().size() <= (1 << 20))) {
     queued_bytes_ -= queue_.front().size();
-    writing_ += queue_.front();
+    batch += queue_.front();
     queue_.pop_front();
+  }
+  if (tls_) {
+    if (!sealing_.empty() && tls_->seal(sealing_) != tls::Session::Status::Ok) {
+      spdlog::warn("closing connection to {}: {}", name, tls_->error());
+      close();
+      // Not from here: write() runs inside send(), which the host may be calling on this link.
+      asio::post(sock_.get_executor(), [self = shared_from_this(), &host = host_] { host.on_closed(self); });
+      return;
+    }
+    sealing_.clear();
+    tls_->take_output(writing_);
   }
   if (writing_.empty()) {
     if (finishing_) close();
     return;
   }
   auto self = shared_from_this();
-  with_stream([&](auto& stream) {
-    asio::async_write(stream, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
-      writing_.clear();
-      if (closed_) return;
-      if (ec) {
-        close();
-        host_.on_closed(self);
-        return;
-      }
-      write();
-    });
+  asio::async_write(sock_, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
+    writing_.clear();
+    if (closed_) return;
+    if (ec) {
+      close();
+      host_.on_closed(self);
+      return;
+    }
+    write();
   });
 }
 

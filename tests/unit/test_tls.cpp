@@ -18,6 +18,7 @@
 #include <asio/write.hpp>
 
 #include "client/tls.hpp"
+#include "client/tls_session.hpp"
 #include "server/certs.hpp"
 
 using namespace parliament;
@@ -431,4 +432,122 @@ TEST_CASE("certs: a relative directory that does not exist yet is made", "[tls]"
   REQUIRE(b);
   CHECK(fs::exists(d.path / "certs" / "priest-1.key"));
   CHECK(fs::exists(d.path / "deeper" / "still" / "certs" / "client.crt"));
+}
+
+// ---------------------------------------------------------------- tls::Session
+
+namespace {
+
+// Two Sessions wired back to back in memory: whatever one outputs is what the other receives.
+struct Pair {
+  tls::Session client, server;
+  std::string client_got, server_got;  // plaintext each received
+  tls::Session::Status client_status = tls::Session::Status::Ok, server_status = tls::Session::Status::Ok;
+  Pair(asio::ssl::context& client_ctx, asio::ssl::context& server_ctx)
+      : client(client_ctx, tls::Session::Side::Client), server(server_ctx, tls::Session::Side::Server) {}
+  // Moves bytes both ways until neither has anything to say; `chunk` bytes at a time.
+  void pump(size_t chunk = SIZE_MAX) {
+    for (int round = 0; round < 100 && (client.has_output() || server.has_output()); ++round) {
+      std::string bytes;
+      client.take_output(bytes);
+      for (size_t i = 0; i < bytes.size() && server_status == tls::Session::Status::Ok; i += chunk)
+        server_status = server.receive(std::string_view(bytes).substr(i, chunk), server_got);
+      bytes.clear();
+      server.take_output(bytes);
+      for (size_t i = 0; i < bytes.size() && client_status == tls::Session::Status::Ok; i += chunk)
+        client_status = client.receive(std::string_view(bytes).substr(i, chunk), client_got);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("tls::Session: a handshake and records in memory, whole or a byte at a time", "[tls]") {
+  TempDir d;
+  REQUIRE(Maker().run(d.str(), certs::parties({1})).ok());
+  auto priest1 = context(d.str(), kPriest1);
+  auto client = context(d.str(), kClient);
+  Pair p(*client, *priest1);
+  CHECK(p.client.has_output());  // the client's hello, at once
+  CHECK_FALSE(p.server.established());
+  size_t chunk = GENERATE(size_t(1), size_t(7), SIZE_MAX);
+  p.pump(chunk);
+  REQUIRE(p.client_status == tls::Session::Status::Ok);
+  REQUIRE(p.server_status == tls::Session::Status::Ok);
+  REQUIRE(p.client.established());
+  REQUIRE(p.server.established());
+  auto server_sees = tls::peer_identity(p.server.native());
+  REQUIRE(server_sees.ok());
+  CHECK(*server_sees == kClient);
+  auto client_sees = tls::peer_identity(p.client.native());
+  REQUIRE(client_sees.ok());
+  CHECK(*client_sees == kPriest1);
+
+  // A megabyte and a few bytes, sealed at once into many records, arrive whole and in order.
+  std::string big(1 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 31 + 7);
+  REQUIRE(p.client.seal(big) == tls::Session::Status::Ok);
+  REQUIRE(p.client.seal("tail") == tls::Session::Status::Ok);
+  p.pump(chunk == 1 ? 4096 : chunk);  // (a byte at a time would take a while for a megabyte)
+  REQUIRE(p.server_got.size() == big.size() + 4);
+  CHECK(p.server_got == big + "tail");
+  REQUIRE(p.server.seal("reply") == tls::Session::Status::Ok);
+  p.pump(chunk);
+  CHECK(p.client_got == "reply");
+}
+
+TEST_CASE("tls::Session: refusals and damage are failures that say why", "[tls]") {
+  TempDir d;
+  REQUIRE(Maker().run(d.str(), certs::parties({1})).ok());
+  auto priest1 = context(d.str(), kPriest1);
+
+  SECTION("a client of another parliament: the server fails, naming the certificate") {
+    TempDir foreign;
+    REQUIRE(Maker().run(foreign.str(), certs::parties({1})).ok());
+    auto client = stranger(foreign.str(), kClient, d.str() + "/ca.crt");
+    Pair p(*client, *priest1);
+    p.pump();
+    REQUIRE(p.server_status == tls::Session::Status::Failed);
+    CHECK_THAT(p.server.error(), Catch::Contains("certificate"));
+    CHECK_FALSE(p.server.established());
+    // The alert reached the client, which fails too instead of waiting.
+    CHECK(p.client_status == tls::Session::Status::Failed);
+  }
+  SECTION("bytes that are not TLS") {
+    auto client = context(d.str(), kClient);
+    tls::Session server(*priest1, tls::Session::Side::Server);
+    std::string plain;
+    CHECK(server.receive("GET / HTTP/1.1\r\nHost: x\r\n\r\n", plain) == tls::Session::Status::Failed);
+    CHECK(plain.empty());
+    CHECK_FALSE(server.error().empty());
+    // Failed stays failed.
+    CHECK(server.receive("more", plain) == tls::Session::Status::Failed);
+  }
+  SECTION("a record altered on the way does not decrypt") {
+    auto client = context(d.str(), kClient);
+    Pair p(*client, *priest1);
+    p.pump();
+    REQUIRE(p.server.established());
+    REQUIRE(p.client.seal("decree 7: wine for everyone") == tls::Session::Status::Ok);
+    std::string bytes;
+    p.client.take_output(bytes);
+    bytes[bytes.size() / 2] ^= 1;
+    CHECK(p.server.receive(bytes, p.server_got) == tls::Session::Status::Failed);
+    CHECK(p.server_got.empty());
+  }
+  SECTION("close_notify ends the stream after what came before it") {
+    auto client = context(d.str(), kClient);
+    Pair p(*client, *priest1);
+    p.pump();
+    REQUIRE(p.client.seal("last words") == tls::Session::Status::Ok);
+    SSL_shutdown(p.client.native());
+    std::string bytes;
+    p.client.take_output(bytes);
+    CHECK(p.server.receive(bytes, p.server_got) == tls::Session::Status::PeerClosed);
+    CHECK(p.server_got == "last words");
+  }
+  SECTION("sealing before the handshake is refused") {
+    tls::Session server(*priest1, tls::Session::Side::Server);
+    CHECK(server.seal("early") == tls::Session::Status::Failed);
+  }
 }

@@ -107,7 +107,10 @@ void Priest::tick() {
 // peer may say"). Rounds: an honest candidate stands one round above the highest it has
 // seen, so a round more than kRoundWindow above this priest's horizon is refused, and none
 // reaches kMaxRound (stand_for_president adds 1 to it). Decree numbers: nothing honest lies
-// more than kDecreeWindow above this priest's ledger, and nothing reaches 2^64.
+// more than kDecreeWindow above this priest's ledger, and nothing reaches 2^64. Votes: a
+// priest votes only within kVoteWindow of its own ledger (on_begin_ballot), so a last vote
+// reporting one further above its sender's ledger, or a catch-up reaching further above the
+// receiver's, is a lie; a new president never has more than kVoteWindow numbers to fill.
 namespace {
 constexpr uint64_t kRoundWindow = uint64_t{1} << 24;
 constexpr uint64_t kMaxRound = uint64_t{1} << 62;
@@ -153,15 +156,24 @@ std::string Priest::refusal(const Message& m) const {
         return "decree " + std::to_string(e.decree_no) + " is no membership: " + next.error();
     }
   }
+  uint64_t highest = m.entries.empty() ? 0 : m.entries.back().decree_no;
   switch (m.kind) {
     case Kind::Forward:
       if (m.entries.size() != 1) return "a forwarded proposal carries exactly one decree";
       break;
     case Kind::CatchUp:
       // Catch-up is read from the sender's ledger: nothing beyond its length.
-      if (!m.entries.empty() && m.entries.back().decree_no > m.passed_len)
-        return "catch-up of decree " + std::to_string(m.entries.back().decree_no) +
-               " from a ledger of " + std::to_string(m.passed_len) + " decrees";
+      if (highest > m.passed_len)
+        return "catch-up of decree " + std::to_string(highest) + " from a ledger of " +
+               std::to_string(m.passed_len) + " decrees";
+      // And sent from where the receiver's ledger ends, a chunk at a time.
+      if (highest > passed_len_ + kVoteWindow) return too_far("catch-up of decree", highest);
+      break;
+    case Kind::LastVote:
+      if (highest > m.passed_len + kVoteWindow)
+        return "a last vote reports a vote at decree " + std::to_string(highest) + " from a ledger of " +
+               std::to_string(m.passed_len) + " decrees (no priest votes more than " +
+               std::to_string(kVoteWindow) + " above its ledger)";
       break;
     default:
       break;
@@ -442,8 +454,17 @@ void Priest::stand_for_president() {
 }
 
 void Priest::become_president() {
+  // B2: any majority's last votes will do (every chosen decree is, for some priest of any
+  // majority, a vote it reports or in its ledger). Where more answered, it takes those that
+  // hold the least of the ledger: a priest that claims decrees it never sends (a liar, or
+  // one whose disk is failing) holds up no election once enough others have answered.
+  std::vector<const LastVoteReport*> quorum;
+  for (auto& [p, r] : last_votes_) quorum.push_back(&r);
+  std::sort(quorum.begin(), quorum.end(),
+            [](const LastVoteReport* a, const LastVoteReport* b) { return a->passed_len < b->passed_len; });
+  quorum.resize(std::min(quorum.size(), latest().quorum()));
   uint64_t max_len = passed_len_;
-  for (auto& [p, r] : last_votes_) max_len = std::max(max_len, r.passed_len);
+  for (auto* r : quorum) max_len = std::max(max_len, r->passed_len);
   // The quorum holds decrees this priest has not learned: one of them may be a membership
   // decree, and then it cannot tell which priests vote above it. It learns them first (the
   // priests that hold them send them: maybe_catch_up), then stands again.
@@ -458,8 +479,8 @@ void Priest::become_president() {
   // B3: at every open decree number, the decree of the highest-ballot vote any priest of
   // the quorum reports; an olive-day decree where none voted.
   std::map<uint64_t, Entry> chosen;
-  for (auto& [p, r] : last_votes_)
-    for (auto& v : r.votes) {
+  for (auto* r : quorum)
+    for (auto& v : r->votes) {
       if (v.decree_no <= max_len) continue;
       auto it = chosen.find(v.decree_no);
       if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
@@ -625,7 +646,13 @@ void Priest::on_begin_ballot(const Message& m) {
     return;
   }
   if (m.from != opt_.id) follow(m.ballot);
+  // Votes only within kVoteWindow of its own ledger: a priest that far behind learns the
+  // ledger first (catch-up), and no president, honest or not, can make it hold a vote that
+  // leaves a later president more than kVoteWindow numbers to fill.
+  uint64_t voted_to = 0;
   for (const auto& e : m.entries) {
+    if (e.decree_no > passed_len_ + kVoteWindow) break;
+    voted_to = e.decree_no;
     // A number in the ledger holds its decree for good (a majority's votes chose it, and
     // B3 makes every later ballot propose it): vote without recording. Every other vote is
     // recorded, so that a last vote reports what this priest voted.
@@ -636,6 +663,7 @@ void Priest::on_begin_ballot(const Message& m) {
   }
   learn_commit(m.ballot, m.commit_no);
   apply_passed();
+  if (!m.entries.empty() && voted_to == 0) return;  // all too far ahead: no vote
   Message yes = make(Kind::Voted, m.from);
   yes.ballot = m.ballot;
   if (m.entries.empty()) {
@@ -643,7 +671,7 @@ void Priest::on_begin_ballot(const Message& m) {
     yes.last_no = 0;
   } else {
     yes.decree_no = m.entries.front().decree_no;
-    yes.last_no = m.entries.back().decree_no;
+    yes.last_no = voted_to;
   }
   send(std::move(yes));
 }

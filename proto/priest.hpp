@@ -52,6 +52,11 @@
 
 namespace parliament {
 
+// A priest votes on decree numbers at most this far above its own ledger (2^18); further
+// ahead it learns the ledger first. Every priest of a parliament must use the same value: a
+// last vote reporting a vote further above its sender's ledger is refused as a lie.
+inline constexpr uint64_t kVoteWindow = uint64_t{1} << 18;
+
 struct PriestOptions {
   PriestId id = 0;
   uint64_t incarnation = 0;  // this life of the priest (0 only where every priest's is 0)

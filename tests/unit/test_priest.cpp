@@ -565,6 +565,23 @@ TEST_CASE("a peer's absurd numbers are refused and change nothing", "[priest][tr
     cu.entries.push_back(Entry{2, promised, Decree{false, 5, 1, "forged", promised}});
     refused(cu, "from a ledger of 1");
   }
+  SECTION("a last vote reporting a vote far above its sender's ledger (the new president would fill every number between)") {
+    Message lv;
+    lv.kind = Kind::LastVote;
+    lv.from = 3;
+    lv.ballot = promised;
+    lv.passed_len = len;
+    lv.entries.push_back(Entry{len + kVoteWindow + 1, promised, Decree{false, 5, 1, "far", promised}});
+    refused(lv, "no priest votes more than");
+  }
+  SECTION("catch-up far above the receiver's ledger") {
+    Message cu;
+    cu.kind = Kind::CatchUp;
+    cu.from = 3;
+    cu.passed_len = len + kVoteWindow + 1;
+    cu.entries.push_back(Entry{len + kVoteWindow + 1, promised, Decree{false, 5, 1, "far", promised}});
+    refused(cu, "far beyond");
+  }
   SECTION("a forward without its decree") {
     Message f;
     f.kind = Kind::Forward;
@@ -572,6 +589,84 @@ TEST_CASE("a peer's absurd numbers are refused and change nothing", "[priest][tr
     f.token = 4;
     refused(f, "exactly one decree");
   }
+}
+
+// A president, honest or not, cannot make a priest hold a vote further than kVoteWindow above
+// its ledger: a later president would have to fill every number up to it (a certified liar's
+// begin ballot at 2^39 made the next president begin 2^39 olive-day decrees and run out of
+// memory).
+TEST_CASE("a priest votes only within kVoteWindow of its ledger", "[priest][trust]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  c.wire.clear();
+  Priest& p2 = *c.priests[2];
+  uint64_t len = p2.passed_len();
+  Message bb;
+  bb.kind = Kind::BeginBallot;
+  bb.from = 1;
+  bb.to = 2;
+  bb.ballot = p2.next_bal();
+  bb.commit_no = len;
+  SECTION("a begin ballot reaching past the window: votes for its numbers up to the window") {
+    for (uint64_t n = len + kVoteWindow - 1; n <= len + kVoteWindow + 1; ++n)
+      bb.entries.push_back(Entry{n, bb.ballot, Decree{false, 5, n, "d", bb.ballot}});
+    REQUIRE(p2.step(bb).empty());
+    Ready r = p2.take_ready();
+    REQUIRE(r.votes.size() == 2);
+    CHECK(r.votes.back().decree_no == len + kVoteWindow);
+    REQUIRE(r.messages.size() == 1);
+    CHECK(r.messages[0].kind == Kind::Voted);
+    CHECK(r.messages[0].decree_no == len + kVoteWindow - 1);
+    CHECK(r.messages[0].last_no == len + kVoteWindow);
+  }
+  SECTION("a begin ballot wholly past the window: no vote at all") {
+    bb.entries.push_back(Entry{len + kVoteWindow + 1, bb.ballot, Decree{false, 5, 1, "d", bb.ballot}});
+    REQUIRE(p2.step(bb).empty());
+    Ready r = p2.take_ready();
+    CHECK(r.votes.empty());
+    for (auto& m : r.messages) CHECK(m.kind != Kind::Voted);
+  }
+}
+
+// Found by reading the attack on the decree window: a priest claiming a ledger it never sends
+// was, once among the first to answer, a candidate's quorum for good: the candidate waited to
+// learn decrees that never came, stood again, and waited again.
+TEST_CASE("a candidate leaves out of its quorum a priest that claims decrees it never sends", "[priest][trust]") {
+  Chamber c(5);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  for (int t = 0; t < 10; ++t) c.tick();
+  c.hold = true;
+  c.wire.clear();
+  Priest& p2 = *c.priests[2];
+  uint64_t len = p2.passed_len();
+  for (int t = 0; t < 1000 && p2.role() != Role::Candidate; ++t) c.tick(2);  // hears no president
+  Ballot b = p2.next_bal();
+  REQUIRE(p2.role() == Role::Candidate);
+  // Its own last vote, then the liar's (priest 5), then priests 3 and 4, honestly.
+  auto deliver = [&](PriestId from) {
+    for (auto it = c.wire.begin(); it != c.wire.end(); ++it)
+      if (it->kind == Kind::NextBallot && it->to == from) {
+        Message nb = *it;
+        c.wire.erase(it);
+        c.priests[from]->step(nb);
+        for (auto& m : c.priests[from]->take_ready().messages)
+          if (m.kind == Kind::LastVote && m.to == 2) {
+            if (from == 5) m.passed_len = len + 1000;  // the lie
+            REQUIRE(p2.step(m).empty());
+          }
+        return;
+      }
+    FAIL("no next ballot to priest " << from);
+  };
+  deliver(2);
+  deliver(5);
+  deliver(3);
+  CHECK(p2.role() == Role::Candidate);  // {2, 5, 3} is a majority: it waits for 1000 decrees
+  deliver(4);
+  CHECK(p2.role() == Role::President);  // {2, 3, 4} is one too, and holds what it holds
+  CHECK(p2.next_bal() == b);
 }
 
 TEST_CASE("an answer is heard only from the priest the request was forwarded to", "[priest][trust]") {

@@ -78,7 +78,9 @@ inline std::string slurp(const fs::path& p) {
 }
 
 // file_limit > 0: the child may not write past that many bytes in any file (a full disk).
-inline pid_t spawn(const std::vector<std::string>& args, const fs::path& log, rlim_t file_limit = 0) {
+// open_files > 0: the child may hold at most that many file descriptors.
+inline pid_t spawn(const std::vector<std::string>& args, const fs::path& log, rlim_t file_limit = 0,
+                   rlim_t open_files = 0) {
   std::fflush(nullptr);  // else the child's freopen writes out the parent's buffered output again
   pid_t pid = fork();
   if (pid == 0) {
@@ -87,6 +89,10 @@ inline pid_t spawn(const std::vector<std::string>& args, const fs::path& log, rl
       signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing
       rlimit r{file_limit, file_limit};
       setrlimit(RLIMIT_FSIZE, &r);
+    }
+    if (open_files) {
+      rlimit r{open_files, open_files};
+      setrlimit(RLIMIT_NOFILE, &r);
     }
     FILE* f = std::freopen(log.c_str(), "a", stdout);
     if (f) dup2(fileno(stdout), 2);
@@ -219,7 +225,7 @@ struct Parliament {
   fs::path data(PriestId id) const { return dir / ("priest-" + std::to_string(id)); }
   fs::path log(PriestId id) const { return dir / ("priest-" + std::to_string(id) + ".log"); }
   std::string host_port(PriestId id) const { return "127.0.0.1:" + std::to_string(addr.at(id).port); }
-  void start(PriestId id, rlim_t file_limit = 0) {
+  void start(PriestId id, rlim_t file_limit = 0, rlim_t open_files = 0) {
     fs::path out = log(id);
     if (file_limit) {
       // The file size limit would cut the priest's own log: it logs into a pipe instead,
@@ -236,7 +242,7 @@ struct Parliament {
     std::vector<std::string> args{kBin + "/paxos-priest", "--config", config_path, "--id",
                                   std::to_string(id), "--data-dir", data(id).string()};
     if (!config.find(id)) args.insert(args.end(), {"--address", host_port(id)});  // to be added
-    pids[id] = spawn(args, out, file_limit);
+    pids[id] = spawn(args, out, file_limit, open_files);
   }
   void bootstrap() {
     pid_t god = spawn({kBin + "/paxos-god", "--config", config_path, "bootstrap", "--timeout", "20"},

@@ -10,7 +10,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
+#include <sstream>
+#include <thread>
 
 #include "harness.hpp"
 #include "proto/ballot.hpp"
@@ -864,4 +867,70 @@ TEST_CASE("hostile 10: 4,096 half-begun TLS handshakes", "[hostile]") {
   // A TLS record header (handshake, TLS 1.0 record version, 512 bytes) and the first bytes of
   // a ClientHello (type 1, length 508, version 3.3): the rest never comes.
   flood_attack("10", 4096, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+}
+
+// CPU time (user + system) a process has used so far, in clock ticks; 0 if unreadable.
+long cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream rest(text.substr(close_paren + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  // Fields after the command: state (3) ... utime (14), stime (15).
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+size_t count_lines_with(const fs::path& file, const std::string& part) {
+  std::ifstream in(file);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(part) != std::string::npos;
+  return n;
+}
+
+// 11. Before the back-off: at the open-file limit every accept failed at once (EMFILE) and
+// was tried again at once, 70-100 % of a core with no log line. Now the priest says so once
+// per 10 s, tries again every kAcceptBackoff, and serves again once descriptors are free.
+TEST_CASE("hostile 11: out of file descriptors", "[hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  const PriestId victim = 3;
+  parl.start(1);
+  parl.start(2);
+  parl.start(victim, 0, 64);  // room for its files, links and a few dozen connections
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  Honest honest;
+  Proposer warmup(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(warmup, "before the attack"));
+  pid_t pid = parl.pids.at(victim);
+
+  Flood flood;
+  flood.connect_to(parl.addr.at(victim).port, 200);  // the kernel completes them; the priest runs out
+  INFO("connected " << flood.fds.size() << " (" << flood.failed << " failed)");
+  REQUIRE(flood.fds.size() >= 150);
+  REQUIRE(eventually([&] { return count_lines_with(parl.log(victim), "cannot accept connections") > 0; }, 5s));
+  long before = cpu_ticks(pid);
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(2s);  // a measurement window, not a wait for an event
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double cpu = double(cpu_ticks(pid) - before) / double(sysconf(_SC_CLK_TCK)) / seconds;
+  size_t lines = count_lines_with(parl.log(victim), "cannot accept connections");
+  std::printf("hostile 11: priest %u out of descriptors: %.1f %% of a core over %.1f s, %zu log line(s)\n",
+              unsigned(victim), cpu * 100, seconds, lines);
+  CHECK(cpu < 0.25);
+  CHECK(lines == 1);  // one per 10 s, however many accepts failed
+  // The parliament goes on without it, and it serves again once the flood is gone.
+  Proposer others({parl.addr.at(1), parl.addr.at(2)}, random_client_id());
+  CHECK(honest.pass(others, "during the attack"));
+  for (int fd : flood.fds) close(fd);
+  flood.fds.clear();
+  Proposer through_victim({parl.addr.at(victim)}, random_client_id());
+  CHECK(honest.pass(through_victim, "after the attack, through the victim", 15s));
+  unharmed(parl, honest, {1, 2, 3});
 }

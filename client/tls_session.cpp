@@ -4,6 +4,8 @@
 
 #include <openssl/ssl.h>
 
+#include <openssl/err.h>
+
 #include "client/openssl.hpp"
 
 namespace parliament::tls {
@@ -66,7 +68,8 @@ Session::Status Session::receive(std::string_view bytes, std::string& plain) {
     auto piece = bytes.substr(0, kFeedChunk);
     bytes.remove_prefix(piece.size());
     if (BIO_write(in_, piece.data(), static_cast<int>(piece.size())) != static_cast<int>(piece.size())) {
-      s = fail("buffering what arrived", 0);
+      error_ = "out of memory buffering what arrived";
+      s = Status::Failed;
       break;
     }
     s = advance();
@@ -81,7 +84,7 @@ Session::Status Session::advance() {
     int r = SSL_do_handshake(ssl_);
     if (r != 1) {
       if (SSL_get_error(ssl_, r) == SSL_ERROR_WANT_READ) return Status::Ok;
-      return fail("TLS handshake", r);
+      return fail(nullptr, r);  // (the host says "TLS: ..." and who)
     }
   }
   for (;;) {
@@ -94,20 +97,23 @@ Session::Status Session::advance() {
     switch (SSL_get_error(ssl_, n)) {
       case SSL_ERROR_WANT_READ: return Status::Ok;
       case SSL_ERROR_ZERO_RETURN: return Status::PeerClosed;
-      default: return fail("TLS record", n);
+      default: return fail("record", n);
     }
   }
 }
 
 Session::Status Session::seal(std::string_view plain) {
   if (!error_.empty()) return Status::Failed;
-  if (!established()) return fail("sealing before the handshake completed", 0);
+  if (!established()) {
+    error_ = "sealing before the handshake completed";
+    return Status::Failed;
+  }
   while (!plain.empty()) {
     // SSL_write takes an int; a mem BIO never pushes back, so each call writes it all.
     auto piece = plain.substr(0, size_t(1) << 30);
     ERR_clear_error();
     int n = SSL_write(ssl_, piece.data(), static_cast<int>(piece.size()));
-    if (n <= 0) return fail("TLS write", n);
+    if (n <= 0) return fail("write", n);
     plain.remove_prefix(size_t(n));
   }
   return Status::Ok;
@@ -117,7 +123,12 @@ Session::Status Session::fail(const char* what, int ret) {
   std::string why;
   int e = ret <= 0 ? SSL_get_error(ssl_, ret) : SSL_ERROR_SSL;
   if (e == SSL_ERROR_SSL) {
-    why = openssl::errors();
+    // The reasons alone ("peer did not return a certificate"), as people read them in logs.
+    while (unsigned long err = ERR_get_error()) {
+      const char* reason = ERR_reason_error_string(err);
+      why += (why.empty() ? "" : "; ") + std::string(reason ? reason : "unknown reason");
+    }
+    if (why.empty()) why = "no reason given by OpenSSL";
     long verify = SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) why += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
   } else if (e == SSL_ERROR_SYSCALL) {
@@ -125,7 +136,7 @@ Session::Status Session::fail(const char* what, int ret) {
   } else {
     why = "OpenSSL error " + std::to_string(e);
   }
-  error_ = std::string(what) + ": " + why;
+  error_ = what ? std::string(what) + ": " + why : why;
   return Status::Failed;
 }
 

@@ -173,7 +173,7 @@ for n in 5 3; do
 done
 # TLS on against off, load by load (ours only: etcd's figures are without TLS).
 if [[ "$tls_modes" == "on off" ]]; then
-  echo "# TLS on / off, median ops/s and p99 ms:" >&2
+  echo "# TLS on / off, the lowest ops/s of the runs:" >&2
   for l in $(grep -o '^RESULT label=[^ ]*' "$results" | sed 's/^RESULT label=//' | grep -v -- '-plain$' | sort -u); do
     on=$(grep "^RESULT label=$l " "$results" | sed -n 's/.* ops_s=\([^ ]*\).*/\1/p' | sort -g | head -1)
     off=$(grep "^RESULT label=$l-plain " "$results" | sed -n 's/.* ops_s=\([^ ]*\).*/\1/p' | sort -g | head -1)

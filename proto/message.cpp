@@ -15,9 +15,11 @@ int code_of(Kind k) {
     case Kind::BeginBallot: return 2;
     case Kind::Success: return 3;
     case Kind::Failed: return 4;
+    case Kind::PreBallot: return 5;
     case Kind::LastVote: return 1;
     case Kind::Voted: return 2;
     case Kind::VoteNo: return 3;
+    case Kind::PreVote: return 4;
     default: return 0;
   }
 }
@@ -28,9 +30,11 @@ const char* name_of(Kind k) {
     case Kind::BeginBallot: return "begin ballot";
     case Kind::Success: return "successful ballot";
     case Kind::Failed: return "failed ballot";
+    case Kind::PreBallot: return "pre-ballot";
     case Kind::LastVote: return "last vote";
     case Kind::Voted: return "vote yes";
     case Kind::VoteNo: return "vote no";
+    case Kind::PreVote: return "pre-vote";
     case Kind::Forward: return "forward";
     case Kind::Answer: return "answer";
     case Kind::CatchUp: return "catch-up";

@@ -57,10 +57,13 @@ enum class Kind : uint8_t {
   BeginBallot,  // code 2: ballot, entries (consecutive numbers), commit_no
   Success,      // code 3: commit_no: every number up to it passed (see Priest::learn_commit)
   Failed,       // code 4: the president abandons ballot
+  // from a priest that would stand (not in the paper: nothing is promised or persisted)
+  PreBallot,    // code 5: ballot = the ballot it would stand with; "would you promise it?"
   // to the president
   LastVote,     // code 1: ballot promised, entries = this priest's votes at open numbers
   Voted,        // code 2: ballot, voted yes at decree_no..last_no (empty range = ack only)
   VoteNo,       // code 3: ballot refused, promised = the higher ballot this priest promised
+  PreVote,      // code 4: "yes, I would" to a pre-ballot; promised = this priest's promise
   // between priests, for clients
   Forward,      // a client's proposal (entries[0].decree) carried to the president; token
   Answer,       // the president's answer for token: decree_no, or error

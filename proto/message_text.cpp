@@ -146,7 +146,7 @@ std::string encode_text(const Message& m) {
   }
   o += "\"paxos\"";
   key(o, "dir");
-  o += from_president(m.kind) ? "\"to_priest\"" : "\"to_president\"";
+  o += from_president(m.kind) || m.kind == Kind::PreBallot ? "\"to_priest\"" : "\"to_president\"";
   key(o, "code");
   put_u64(o, static_cast<uint64_t>(code_of(m.kind)));
   key(o, "from");
@@ -167,7 +167,7 @@ std::string encode_text(const Message& m) {
     key(o, "commit_no");
     put_u64(o, m.commit_no);
   }
-  if (m.kind == Kind::VoteNo) {
+  if (m.kind == Kind::VoteNo || m.kind == Kind::PreVote) {
     key(o, "promised");
     put_ballot(o, m.promised);
   }
@@ -450,12 +450,13 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
 };
 
 Result<Kind> kind_of(const std::string& dir, uint64_t code) {
-  static const Kind to_priest[] = {Kind::NextBallot, Kind::BeginBallot, Kind::Success, Kind::Failed};
-  static const Kind to_president[] = {Kind::LastVote, Kind::Voted, Kind::VoteNo};
+  static const Kind to_priest[] = {Kind::NextBallot, Kind::BeginBallot, Kind::Success, Kind::Failed,
+                                   Kind::PreBallot};
+  static const Kind to_president[] = {Kind::LastVote, Kind::Voted, Kind::VoteNo, Kind::PreVote};
   if (dir == "to_priest") {
-    if (code >= 1 && code <= 4) return to_priest[code - 1];
+    if (code >= 1 && code <= 5) return to_priest[code - 1];
   } else if (dir == "to_president") {
-    if (code >= 1 && code <= 3) return to_president[code - 1];
+    if (code >= 1 && code <= 4) return to_president[code - 1];
   } else {
     return Result<Kind>::failure("unknown dir \"" + dir + "\"");
   }
@@ -503,7 +504,8 @@ Result<Message> decode_text(std::string_view text) {
   if (!r.has_ballot) return R::failure("ballot missing or malformed");
   if (!r.has_decree_no || !r.has_passed_len) return R::failure("decree_no/passed_len missing");
   if (m.kind == Kind::Voted && !r.has_last_no) return R::failure("vote yes without last_no");
-  if (m.kind == Kind::VoteNo && !r.has_promised) return R::failure("vote no without promised ballot");
+  if ((m.kind == Kind::VoteNo || m.kind == Kind::PreVote) && !r.has_promised)
+    return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
   m.token = 0;
   m.error.clear();
   m.outcome_unknown = false;

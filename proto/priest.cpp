@@ -83,7 +83,7 @@ void Priest::tick() {
                    0);
     }
   } else if (now_ >= election_deadline_) {
-    stand_for_president();
+    pre_ballot();
   } else if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
              peer_len_[*president_] > passed_len_ && now_ - grew_tick_ >= 2 * opt_.heartbeat_ticks &&
              now_ % (2 * opt_.heartbeat_ticks) == 0) {
@@ -223,6 +223,8 @@ std::string Priest::step(const Message& m) {
     case Kind::Forward: on_forward(m); break;
     case Kind::Answer: on_answer(m); break;
     case Kind::CatchUp: on_catch_up(m); break;
+    case Kind::PreBallot: on_pre_ballot(m); break;
+    case Kind::PreVote: on_pre_vote(m); break;
   }
   return "";
 }
@@ -337,6 +339,9 @@ std::string Priest::fingerprint() const {
   fp_u(o, passed_len_);
   fp_u(o, election_deadline_ > now_ ? election_deadline_ - now_ : 0);
   fp_u(o, max_round_seen_);
+  fp_b(o, pre_ballot_.value_or(Ballot{}));
+  for (PriestId p : pre_grants_) fp_u(o, p);
+  fp_u(o, lease_until_ > now_ ? lease_until_ - now_ : 0);
   o += "|m";
   fp_u(o, membership_.decree_no);
   for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
@@ -428,7 +433,53 @@ bool Priest::promise(const Ballot& b) {
   return true;
 }
 
+// Before it raises its durable promise and stands, a priest asks whether a majority would
+// promise its ballot (a pre-ballot; nothing is promised or persisted by anyone). A priest
+// that cannot hear a majority, or whose majority still hears a live president, stays as it
+// is: its promise does not climb while it is cut off, so when the network heals it deposes
+// nobody.
+void Priest::pre_ballot() {
+  if (role_ == Role::President) return;
+  reset_election_timer();  // asks again after another timeout if no majority says yes
+  if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
+  bool first = !pre_ballot_;  // one line per outage, not one per timeout
+  pre_ballot_ = Ballot{std::max(max_round_seen_, next_bal_.round) + 1, opt_.id};
+  pre_grants_ = {opt_.id};
+  if (first)
+    note("priest " + std::to_string(opt_.id) + " hears no president; asks whether a majority would promise ballot " +
+         to_string(*pre_ballot_));
+  if (pre_grants_.size() >= latest().quorum()) return stand_for_president();
+  Message pb = make(Kind::PreBallot, 0);
+  pb.ballot = *pre_ballot_;
+  send_others(pb);
+}
+
+bool Priest::lease_held(PriestId from) const {
+  if (from == opt_.id) return false;
+  if (role_ == Role::President) return reachable().size() >= latest().quorum();
+  return president_ && *president_ != from && now_ < lease_until_;
+}
+
+void Priest::on_pre_ballot(const Message& m) {
+  if (m.ballot.priest != m.from || !latest().voter(m.from, m.incarnation)) return;
+  if (lease_held(m.from)) return;  // it hears a live president: no
+  Message yes = make(Kind::PreVote, m.from);
+  yes.ballot = m.ballot;
+  yes.promised = next_bal_;  // so that the ballot it stands with is above this promise
+  send(std::move(yes));
+}
+
+void Priest::on_pre_vote(const Message& m) {
+  if (role_ == Role::President || !pre_ballot_ || m.ballot != *pre_ballot_) return;
+  if (!latest().voter(m.from, m.incarnation)) return;
+  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
+  pre_grants_.insert(m.from);
+  if (pre_grants_.size() >= latest().quorum()) stand_for_president();
+}
+
 void Priest::stand_for_president() {
+  pre_ballot_.reset();
+  pre_grants_.clear();
   if (role_ == Role::President) return;
   if (!voter()) {  // a priest the membership does not name (yet, or any more) never stands
     reset_election_timer();
@@ -591,6 +642,9 @@ void Priest::follow(const Ballot& b) {
   if (role_ != Role::Follower && b > ballot_)
     step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
   if (role_ != Role::Follower) return;
+  pre_ballot_.reset();
+  pre_grants_.clear();
+  lease_until_ = now_ + opt_.election_timeout_ticks;  // the president's lease, renewed
   if (president_ != b.priest) {
     set_president(b.priest);
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
@@ -602,6 +656,9 @@ void Priest::follow(const Ballot& b) {
 // ---------------------------------------------------------------- handlers
 
 void Priest::on_next_ballot(const Message& m) {
+  // The president's lease: while it hears a live president (or, president, a majority), a
+  // priest promises no other priest's ballot. Silence: the candidate gives up at its timeout.
+  if (lease_held(m.from)) return;
   if (!promise(m.ballot)) {
     Message no = make(Kind::VoteNo, m.from);
     no.ballot = m.ballot;

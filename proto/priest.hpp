@@ -220,6 +220,10 @@ class Priest {
   std::string refusal(const Message& m) const;
 
   // elections
+  void pre_ballot();
+  // The president's lease: true while this priest should promise `from` nothing (it heard
+  // its president within the election timeout, or it is a president hearing a majority).
+  bool lease_held(PriestId from) const;
   void stand_for_president();
   void become_president();
   void step_down(const std::string& why, bool outcome_unknown);
@@ -230,6 +234,8 @@ class Priest {
   bool promise(const Ballot& b);  // raises next_bal; false if b < next_bal
 
   // handlers
+  void on_pre_ballot(const Message& m);
+  void on_pre_vote(const Message& m);
   void on_next_ballot(const Message& m);
   void on_last_vote(const Message& m);
   void on_begin_ballot(const Message& m);
@@ -297,6 +303,9 @@ class Priest {
   std::optional<PriestId> president_;
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
   uint64_t election_deadline_ = 0;
+  std::optional<Ballot> pre_ballot_;  // the ballot it asked a majority about, and who said yes
+  std::set<PriestId> pre_grants_;
+  uint64_t lease_until_ = 0;  // hearing its president renews its lease until this tick
   uint64_t max_round_seen_ = 0;
   uint64_t grew_tick_ = 0;  // when passed_len_ last grew
 

@@ -698,8 +698,8 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
   }
 
   // Priest 1 stops; priest 3 is told a membership naming its new incarnation, as the old
-  // god did (step 2 of the issue's story): it believes it is a voter, and stands. Priest 2
-  // does not count it, so 2 and 3 pass nothing.
+  // god did (step 2 of the issue's story): it believes it is a voter, and would stand. Priest
+  // 2 does not count it (not even its pre-ballot), so 2 and 3 pass nothing.
   parl.kill9(1);
   nlohmann::json forged = held["priests"];
   for (auto& p : forged)
@@ -710,7 +710,7 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
     REQUIRE((*r)["type"] == "bootstrapped");
   }
   CHECK(parl.status(3).value_or(nlohmann::json::object()).value("voter", false));
-  CHECK(eventually([&] { return count_lines(parl.log(3), "priest 3 stands for president") > 0; }, 5s));
+  CHECK(eventually([&] { return count_lines(parl.log(3), "priest 3 hears no president; asks") > 0; }, 5s));
   {
     Proposer two_three({parl.addr.at(2), parl.addr.at(3)}, random_client_id());
     auto out = two_three.propose("passed by 2 and a priest that forgot its promises", 3s);

@@ -448,16 +448,28 @@ std::string prepare(Parliament& w, const std::string& start) {
     auto split = [&](PriestId a, PriestId b) { return side(a) != side(b); };
     propose(w, 0, 1);
     settle(w, split);
-    // priest 4 stands; 3 and 5 are cut from the president and follow it
-    elect(w, 4, split);
-    propose(w, 1, 4);
+    // 3, 4 and 5, cut from the president, elect one of them (their clocks move, so the
+    // president's lease lapses; the first whose election timeout passes stands)
+    PriestId q = 0;
+    for (int t = 0; t < 200 && !q; ++t) {
+      for (PriestId id : {3, 4, 5}) {
+        w.nodes[id].priest->tick();
+        w.nodes[id].clerk->flush();
+      }
+      settle(w, split);
+      for (PriestId id : {3, 4, 5})
+        if (w.nodes[id].priest->role() == Role::President) q = id;
+    }
+    if (!q) return "the split prefix elected nobody among 3, 4 and 5";
+    propose(w, 1, q);
     settle(w, split);
     for (int t = 0; t < 3; ++t) {
-      Step{Step::Tick, 0, 4}.apply(w);
+      Step{Step::Tick, 0, q}.apply(w);
       settle(w, split);
     }
-    if (w.nodes[1].priest->role() != Role::President || w.nodes[4].priest->role() != Role::President ||
-        w.nodes[2].disk.votes.empty() || w.nodes[5].disk.ledger.empty())
+    PriestId follower = q == 5 ? 4 : 5;
+    if (w.nodes[1].priest->role() != Role::President || w.nodes[q].priest->role() != Role::President ||
+        w.nodes[2].disk.votes.empty() || w.nodes[follower].disk.ledger.empty())
       return "the split prefix did not reach its state";
     return "";
   }

@@ -1,6 +1,7 @@
 // The simulation under CTest: PARLIAMENT_SIM_SEEDS seeds (default 500), from seed 1.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -34,4 +35,49 @@ TEST_CASE("a seed replays exactly") {
   REQUIRE(a.ok);
   REQUIRE(a.messages == b.messages);
   REQUIRE(a.decrees == b.decrees);
+}
+
+// The issue "A president that stays": a priest cut off does not raise its promise (it asks
+// first, in a pre-ballot, whether a majority would promise), and priests that hear a live
+// president promise no one else (the president's lease). Before both, an isolated follower
+// came back with the highest ballot and deposed a healthy president, and in a bridge the
+// presidency flipped between the sides about every second.
+TEST_CASE("elections under one partition: none for nothing") {
+  using parliament::sim::Scenario;
+  struct Shape {
+    Scenario s;
+    const char* name;
+  };
+  const uint64_t seeds = 20;
+  for (Shape shape : {Shape{Scenario::IsolatedFollower, "isolated follower"},
+                      Shape{Scenario::IsolatedPresident, "isolated president"},
+                      Shape{Scenario::Bridge, "bridge"}}) {
+    uint64_t during = 0, after = 0, rounds_after = 0, moved = 0, decrees = 0;
+    for (uint64_t seed = 1; seed <= seeds; ++seed) {
+      auto r = parliament::sim::run_scenario(shape.s, seed);
+      INFO(shape.name << ", seed " << seed);
+      REQUIRE(r.ok);
+      INFO(r.failure);
+      during += r.elections_during;
+      after += r.elections_after;
+      rounds_after += r.rounds_after;
+      decrees += r.decrees_during;
+      moved += r.president_after != r.president_before;
+      CHECK(r.elections_after == 0);  // healing costs no election
+      CHECK(r.rounds_after == 0);     // nor any promise
+      CHECK(r.decrees_during > 0);    // the majority's side went on passing decrees
+      if (shape.s == Scenario::IsolatedPresident) {
+        CHECK(r.elections_during >= 1);  // the majority elected a president
+        CHECK(r.president_after == r.president_during);
+      } else {
+        CHECK(r.elections_during == 0);  // nothing to elect: the president stays
+        CHECK(r.president_after == r.president_before);
+      }
+    }
+    std::printf("scenario %-18s over %llu seeds: elections while partitioned %llu, after healing %llu; "
+                "promise rounds climbed after healing %llu; president moved %llu times; %llu decrees "
+                "passed while partitioned\n",
+                shape.name, (unsigned long long)seeds, (unsigned long long)during, (unsigned long long)after,
+                (unsigned long long)rounds_after, (unsigned long long)moved, (unsigned long long)decrees);
+  }
 }

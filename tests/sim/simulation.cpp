@@ -162,7 +162,13 @@ class World {
  public:
   World(uint64_t seed, const SimOptions& o) : seed_(seed), o_(o), rng_(seed) {
     ids_ = o.priests + (o.changes ? o.spares : 0);
-    draw_profile();
+    if (o.quiet) {
+      p_.max_delay = 1 + rng_() % 3;  // a network that only delays, a disk that only lags
+      p_.max_sync_delay = 1 + rng_() % 3;
+      o_.draw_shapes = false;
+    } else {
+      draw_profile();
+    }
     // The shapes of disk loss that once stalled the parliament are drawn per seed.
     if (o_.draw_shapes) {
       o_.eager_rejoin = o_.eager_rejoin || chance(0.5);
@@ -216,6 +222,73 @@ class World {
     if (result_.ok) check_final();
     if (auto* ref = reference()) result_.decrees = ref->size();
     return result_;
+  }
+
+  // One partition of a quiet parliament (SimOptions::quiet), see run_scenario.
+  ScenarioResult scenario(Scenario shape) {
+    ScenarioResult r;
+    auto president = [&]() -> PriestId {
+      for (PriestId id = 1; id <= ids_; ++id)
+        if (up(id) && nodes_[id].priest->role() == Role::President) return id;
+      return 0;
+    };
+    auto max_round = [&] {
+      uint64_t m = 0;
+      for (PriestId id = 1; id <= ids_; ++id) m = std::max(m, nodes_[id].priest->next_bal().round);
+      return m;
+    };
+    auto run_for = [&](uint64_t ticks) {
+      for (uint64_t end = now_ + ticks; now_ < end && result_.ok; ++now_) step_tick();
+    };
+    now_ = 1;
+    run_for(1000);  // elect a president; the clients' decrees pass
+    r.president_before = president();
+    if (!r.president_before) {
+      r.ok = false;
+      r.failure = "no president before the partition";
+      return r;
+    }
+    r.elections_before = result_.elections;
+    uint64_t round0 = max_round(), len0 = inv_.known_len();
+    PriestId p = r.president_before;
+    std::vector<PriestId> others;
+    for (PriestId id = 1; id <= ids_; ++id)
+      if (id != p) others.push_back(id);
+    switch (shape) {
+      case Scenario::IsolatedFollower:
+        for (PriestId id : others)
+          if (id != others[0]) cut(others[0], id);
+        cut(others[0], p);
+        log("scenario: follower " + std::to_string(others[0]) + " isolated");
+        break;
+      case Scenario::IsolatedPresident:
+        for (PriestId id : others) cut(p, id);
+        log("scenario: president " + std::to_string(p) + " isolated");
+        break;
+      case Scenario::Bridge:
+        // {p, others[1]} | others[0] | {others[2], others[3]}: others[0] hears both sides.
+        for (PriestId a : {p, others[1]})
+          for (PriestId b : {others[2], others[3]}) cut(a, b);
+        log("scenario: bridge " + std::to_string(others[0]));
+        break;
+    }
+    // Clients keep proposing throughout.
+    for (auto& c : clients_) c.target = c.done + 1000000;
+    run_for(1000);
+    r.elections_during = result_.elections - r.elections_before;
+    r.rounds_during = max_round() - round0;
+    r.president_during = president();
+    r.decrees_during = inv_.known_len() - len0;
+    heal_network();
+    uint64_t e1 = result_.elections, round1 = max_round(), len1 = inv_.known_len();
+    run_for(1000);
+    r.elections_after = result_.elections - e1;
+    r.rounds_after = max_round() - round1;
+    r.president_after = president();
+    r.decrees_after = inv_.known_len() - len1;
+    r.ok = result_.ok;
+    r.failure = result_.failure;
+    return r;
   }
 
   // ------------------------------------------------------------ called by disks and messengers
@@ -356,7 +429,7 @@ class World {
       p.kind_drop = true;
       static const Kind kinds[] = {Kind::VoteNo, Kind::VoteNo, Kind::Voted, Kind::LastVote,
                                    Kind::Success, Kind::Failed, Kind::BeginBallot, Kind::NextBallot,
-                                   Kind::Answer, Kind::CatchUp};
+                                   Kind::Answer, Kind::CatchUp, Kind::PreBallot, Kind::PreVote};
       p.drop_kind = kinds[rng_() % (sizeof kinds / sizeof kinds[0])];
       p.drop_from = 1 + rng_() % n;
       if (chance(0.5)) do p.drop_to = 1 + rng_() % n; while (p.drop_to == p.drop_from);
@@ -920,6 +993,14 @@ void SimMessenger::membership(const Membership& m) { world->record_membership(id
 SimResult run_seed(uint64_t seed, const SimOptions& options) {
   World w(seed, options);
   return w.run();
+}
+
+ScenarioResult run_scenario(Scenario shape, uint64_t seed) {
+  SimOptions o;
+  o.quiet = true;
+  o.changes = false;
+  World w(seed, o);
+  return w.scenario(shape);
 }
 
 }  // namespace parliament::sim

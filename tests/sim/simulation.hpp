@@ -29,6 +29,8 @@
 #include <cstdint>
 #include <string>
 
+#include "proto/ballot.hpp"
+
 namespace parliament::sim {
 
 struct SimOptions {
@@ -47,6 +49,7 @@ struct SimOptions {
   uint64_t fault_ticks = 2000;     // faults are on for this long
   uint64_t liveness_ticks = 6000;  // then everything must converge within this
   bool verbose = false;            // print every fault and role change
+  bool quiet = false;              // no faults drawn: delays only (run_scenario adds one partition)
 };
 
 struct SimResult {
@@ -62,5 +65,24 @@ struct SimResult {
 };
 
 SimResult run_seed(uint64_t seed, const SimOptions& options = {});
+
+// Elections under one partition, as the issue "A president that stays" counts them: five
+// priests, no faults but delays, clients proposing throughout. 1,000 ticks to elect a
+// president, 1,000 ticks partitioned (each election timeout is 30-60 ticks), 1,000 healed.
+enum class Scenario {
+  IsolatedFollower,   // one follower cut from everyone
+  IsolatedPresident,  // the president cut from everyone
+  Bridge,             // {president, a} | b | {c, d}: b hears both sides, they not each other
+};
+struct ScenarioResult {
+  bool ok = true;
+  std::string failure;  // an invariant broken
+  PriestId president_before = 0, president_during = 0, president_after = 0;
+  uint64_t elections_before = 0;  // priests that became president, in each phase
+  uint64_t elections_during = 0, elections_after = 0;
+  uint64_t rounds_during = 0, rounds_after = 0;  // how far the highest promise climbed
+  uint64_t decrees_during = 0, decrees_after = 0;
+};
+ScenarioResult run_scenario(Scenario shape, uint64_t seed);
 
 }  // namespace parliament::sim

@@ -92,6 +92,17 @@ std::vector<Message> one_of_each_kind() {
   m = base(Kind::CatchUp);  // the acknowledgement: no decrees
   m.passed_len = 11;
   out.push_back(m);
+  m = base(Kind::PreBallot);
+  m.ballot = {13, 3};
+  m.passed_len = 9;
+  out.push_back(m);
+
+  m = base(Kind::PreVote);
+  m.ballot = {13, 3};
+  m.promised = {12, 1};
+  m.passed_len = 9;
+  out.push_back(m);
+
   return out;
 }
 
@@ -176,13 +187,13 @@ TEST_CASE("unknown type, dir and code are errors", "[message]") {
   j = good_paxos();
   j["dir"] = "sideways";
   expect_error(j);
-  for (int code : {0, 5, 100}) {
+  for (int code : {0, 6, 100}) {
     j = good_paxos();
     j["dir"] = "to_priest";
     j["code"] = code;
     expect_error(j);
   }
-  for (int code : {0, 4, 100}) {
+  for (int code : {0, 5, 100}) {
     j = good_paxos();
     j["dir"] = "to_president";
     j["code"] = code;

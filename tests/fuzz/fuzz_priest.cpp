@@ -194,6 +194,7 @@ struct Wire : Messenger {
       case Kind::BeginBallot:
       case Kind::Success:
       case Kind::Failed:
+      case Kind::PreBallot:
         if (m.ballot.priest != kMe) fail(std::string(name_of(m.kind)) + " in another priest's ballot " + b2s(m.ballot));
         break;
       default: break;

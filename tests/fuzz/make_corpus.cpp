@@ -99,6 +99,15 @@ struct Said {
     m.last_no = hi;
     return m;
   }
+  Message pre_ballot() const {
+    auto m = msg(Kind::PreBallot, 2, 1, b62, 3);
+    return m;
+  }
+  Message pre_vote(PriestId from) const {
+    auto m = msg(Kind::PreVote, from, 1, b61, 3);
+    m.promised = b52;
+    return m;
+  }
   Message vote_no(PriestId from) const {
     auto m = msg(Kind::VoteNo, from, 1, b61, 3);
     m.decree_no = 4;
@@ -232,6 +241,8 @@ int main(int argc, char** argv) {
       {"last-vote", encode_text(s.last_vote(3))},
       {"vote-yes", encode_text(voted)},
       {"vote-no", encode_text(s.vote_no(3))},
+      {"pre-ballot", encode_text(s.pre_ballot())},
+      {"pre-vote", encode_text(s.pre_vote(3))},
       {"catch-up", encode_text(s.catch_up(3))},
       {"forward", encode_text(s.forward(77))},
       {"forward-change", encode_text(s.forward_change())},
@@ -284,22 +295,25 @@ int main(int argc, char** argv) {
   // Priest 1 stands at its 7th tick (seed 1), in ballot 6.1, once only within 8 ticks.
   auto elected = [&] {  // priest 1 stands (ballot 6.1) and priest 2 promises
     Story st;
-    st.wait(8).say(ctl(P2), s.last_vote(2));
+    st.wait(8).say(ctl(P2), s.pre_vote(2)).say(ctl(P2), s.last_vote(2));
     return st;
   };
   std::vector<std::pair<const char*, Story>> stories;
   stories.push_back({"next-ballot", Story().say(ctl(P2, 1), s.next_ballot())});
+  stories.push_back({"pre-ballot", Story().say(ctl(P2, 1), s.pre_ballot())});
+  // priest 1's election timeout passes (its pre-ballot is 6.1), priests 2 and 3 say yes
+  stories.push_back({"pre-vote", Story().wait(8).say(ctl(P2), s.pre_vote(2)).say(ctl(P3), s.pre_vote(3))});
   stories.push_back({"begin-ballot", Story().say(ctl(P2, 1), s.begin_ballot())});
   stories.push_back({"begin-success", Story().say(ctl(P2), s.begin_ballot()).say(ctl(P2, 2), s.success(5))});
   stories.push_back({"begin-failed", Story().say(ctl(P2), s.begin_ballot()).say(ctl(P2, 3), s.failed())});
   stories.push_back({"catch-up", Story().say(ctl(P3, 1), s.catch_up(3)).say(ctl(P3), s.catch_up_ack())});
   stories.push_back({"elected", elected().say(ctl(P2, 1), s.voted(2, 4, 4))});
-  stories.push_back({"elected-b3", Story().wait(8).say(ctl(P3), s.last_vote(3)).say(ctl(P3, 1), s.voted(3, 4, 5))});
+  stories.push_back({"elected-b3", Story().wait(8).say(ctl(P3), s.pre_vote(3)).say(ctl(P3), s.last_vote(3)).say(ctl(P3, 1), s.voted(3, 4, 5))});
   stories.push_back({"elected-forward", elected().say(ctl(P2), s.voted(2, 4, 4)).say(ctl(P3), s.forward(77))
                                             .say(ctl(P3, 1), s.voted(3, 5, 5))});
   stories.push_back({"elected-propose", elected().say(ctl(P2, 0, false, true), s.voted(2, 4, 5))});
   stories.push_back({"elected-change", elected().say(ctl(P2), s.voted(2, 4, 4)).say(ctl(P3, 5), s.forward_change())});
-  stories.push_back({"candidate-vote-no", Story().wait(8).say(ctl(P3, 2), s.vote_no(3))});
+  stories.push_back({"candidate-vote-no", Story().wait(8).say(ctl(P2), s.pre_vote(2)).say(ctl(P3, 2), s.vote_no(3))});
   stories.push_back({"follow-answer", Story().say(ctl(P2), s.begin_ballot())
                                           .say(ctl(P2, 1, false, true), s.answer(1001, 6))});
   stories.push_back({"follow-answer-error", Story().say(ctl(P2), s.begin_ballot())
@@ -314,7 +328,7 @@ int main(int argc, char** argv) {
   // Twisted (fuzz_priest.cpp, apply_twist), harmlessly: the vote reported at 4 moves to 5
   // (0x88: the last entry's decree_no + 1), the catch-up claims one decree more (0x86:
   // passed_len + 1); the fuzzer turns these bytes into edge values.
-  stories.push_back({"elected-twist", Story().wait(8).say(ctl(P2), s.last_vote(2), 0x88)});
+  stories.push_back({"elected-twist", Story().wait(8).say(ctl(P2), s.pre_vote(2)).say(ctl(P2), s.last_vote(2), 0x88)});
   stories.push_back({"catch-up-twist", Story().say(ctl(P3, 1), s.catch_up(3), 0x86)});
   i = 0;
   for (auto& [n, st] : stories) {

@@ -3,6 +3,7 @@
 //   paxos-client --config config/local.json propose "text" [--json] [--timeout 5]
 //   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
 //   paxos-client --config config/local.json status [--json]
+//   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
 //
 // Exit status: 0 success, 1 the parliament did not do it (or a priest could not be reached),
 // 2 bad input (command line, configuration).
@@ -117,6 +118,24 @@ int propose(const Config& config, const std::string& text, double timeout_s, boo
 
 // ---- ledger ----
 
+// One ledger entry as a row: number, ballot, text (or "(olive-day)", "(membership: ...)").
+std::vector<std::string> decree_row(const json& d) {
+  // The decree is its text, or (as in the priests' own messages) {"text"} / {"olive_day"}.
+  json decree = d.value("decree", json());
+  bool olive = text_of(d, "kind", "").find("olive") != std::string::npos;
+  if (decree.is_object()) {
+    olive = olive || decree.value("olive_day", false);
+    decree = decree.value("text", json());
+  }
+  if (text_of(d, "kind", "") == "membership" && decree.is_string()) {
+    json m = json::parse(decree.get<std::string>(), nullptr, false);
+    decree = "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) + ")";
+  }
+  return {std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
+          olive ? "(olive-day)"
+                : visible(decree.is_string() ? decree.get<std::string>() : decree.is_null() ? "" : decree.dump())};
+}
+
 int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
   const PriestAddress* p = config.find(id);
   std::optional<Membership> held;
@@ -181,24 +200,74 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
   std::cout << "ledger of priest " << id << " (" << address_of(*p) << "): " << length
             << " decrees passed\n";
   std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
-  for (const auto& d : decrees) {
-    // The decree is its text, or (as in the priests' own messages) {"text"} / {"olive_day"}.
-    json decree = d.value("decree", json());
-    bool olive = text_of(d, "kind", "").find("olive") != std::string::npos;
-    if (decree.is_object()) {
-      olive = olive || decree.value("olive_day", false);
-      decree = decree.value("text", json());
-    }
-    if (text_of(d, "kind", "") == "membership" && decree.is_string()) {
-      json m = json::parse(decree.get<std::string>(), nullptr, false);
-      decree = "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) + ")";
-    }
-    rows.push_back({std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
-                    olive ? "(olive-day)"
-                    : visible(decree.is_string() ? decree.get<std::string>()
-                                                 : decree.is_null() ? "" : decree.dump())});
-  }
+  for (const auto& d : decrees) rows.push_back(decree_row(d));
   print_table(rows);
+  return 0;
+}
+
+// ---- watch ----
+
+// Prints every decree from number `from` on (0: from the next one to pass), in order, each
+// once, until `count` have been printed (0: for ever). A ledger holds only decrees that passed,
+// so decree n read from any priest is the decree at n: the watch reads the ledger from
+// whichever priest answers and moves to another when that one fails or stops growing for a
+// second (cut off, or behind), across president changes, restarts and reconnects.
+int watch(const Config& config, uint64_t from, uint64_t count, bool as_json) {
+  std::vector<PriestAddress> priests = parliament_priests(config.priests, Millis(500));
+  if (from == 0) {
+    uint64_t longest = 0;
+    for (const auto& p : priests)
+      if (auto r = call_priest(p, json{{"type", "status"}}, Millis(500)); r && r->value("type", "") == "status")
+        longest = std::max(longest, r->value("passed_len", uint64_t(0)));
+    from = longest + 1;
+  }
+  uint64_t next = from, printed = 0;
+  size_t at = 0;
+  std::unique_ptr<Connection> conn;
+  auto last_growth = std::chrono::steady_clock::now();
+  auto move_on = [&] {
+    conn.reset();
+    priests = parliament_priests(config.priests, Millis(500));  // the membership may have changed
+    at = (at + 1) % priests.size();
+    last_growth = std::chrono::steady_clock::now();
+  };
+  while (count == 0 || printed < count) {
+    if (!conn) {
+      auto c = Connection::connect(priests[at].host, priests[at].port, Millis(1000));
+      if (!c) {
+        move_on();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      conn = std::move(*c);
+    }
+    auto reply = conn->call(json{{"type", "ledger"}, {"from", next}, {"max", 1000}}, Millis(2000));
+    const json* page = nullptr;
+    if (reply && reply->value("type", "") == "ledger")
+      if (auto it = reply->find("decrees"); it != reply->end() && it->is_array()) page = &*it;
+    if (!page) {
+      move_on();
+      continue;
+    }
+    for (const auto& d : *page) {
+      if (!d.is_object() || !d.contains("decree_no") || !d["decree_no"].is_number_unsigned() ||
+          d["decree_no"].get<uint64_t>() != next)
+        break;  // only the next number, so none is skipped or printed twice
+      if (as_json) {
+        std::cout << d.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+      } else {
+        auto row = decree_row(d);
+        std::cout << row[0] << "  " << row[1] << "  " << row[2] << "\n";
+      }
+      ++next;
+      last_growth = std::chrono::steady_clock::now();
+      if (count && ++printed >= count) break;
+    }
+    std::cout.flush();
+    if (!page->empty()) continue;
+    if (std::chrono::steady_clock::now() - last_growth > std::chrono::seconds(1)) move_on();
+    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   return 0;
 }
 
@@ -307,6 +376,15 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   ledger_cmd->add_flag("--json", ledger_json, "print a JSON array");
 
+  uint64_t watch_from = 0, watch_count = 0;
+  bool watch_json = false;
+  auto* watch_cmd = app.add_subcommand("watch", "print every decree as it passes, in order, each once");
+  watch_cmd->add_option("--from", watch_from, "first decree number (default: the next one to pass)")
+      ->check(CLI::PositiveNumber);
+  watch_cmd->add_option("--count", watch_count, "stop after this many decrees (default: never)")
+      ->check(CLI::PositiveNumber);
+  watch_cmd->add_flag("--json", watch_json, "one JSON object per decree, one per line");
+
   bool status_json = false;
   auto* status_cmd = app.add_subcommand("status", "ask every priest its role and ballots");
   status_cmd->add_flag("--json", status_json, "print a JSON array");
@@ -354,5 +432,6 @@ int main(int argc, char** argv) {
   }
   if (*ledger_cmd) return ledger(*config, ledger_priest, ledger_from, ledger_json);
   if (*status_cmd) return status(*config, status_json);
+  if (*watch_cmd) return watch(*config, watch_from, watch_count, watch_json);
   return 2;
 }

@@ -979,3 +979,67 @@ TEST_CASE("membership: kill -9 of the president in the middle of a change") {
   CHECK(change->second["change"].get<std::string>().rfind("replace priest " + std::to_string(lost), 0) == 0);
   CHECK(change->first == agreed["decree_no"].get<uint64_t>());
 }
+
+// Issue 11, "A watch": paxos-client watch prints every decree as it passes, from --from on, in
+// order, none missed, none twice, across kill -9 of the president and of the priest it reads
+// from, and their restarts. Its output is compared with the final ledger, line for line.
+TEST_CASE("watch: every decree once, in order, through kill -9 and restarts") {
+  Parliament parl;
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  Program watch({kBin + "/paxos-client", "--config", parl.config_path, "watch", "--from", "1", "--json"},
+                parl.dir / "watch.log");
+
+  constexpr int kClients = 2, kPerClient = 40;
+  std::atomic<int> done{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      Proposer proposer(parl.config.priests, random_client_id());
+      for (int i = 0; i < kPerClient; ++i)
+        if (proposer.propose("watched " + std::to_string(c) + "." + std::to_string(i), 30s).passed) ++done;
+    });
+  REQUIRE(eventually([&] { return done >= 20; }, 60s));
+  auto first = parl.president();
+  REQUIRE(first.has_value());
+  parl.kill9(*first);
+  parl.kill9(1 == *first ? 2 : 1);  // the priest the watch reads from first, or one more
+  REQUIRE(eventually([&] { return done >= 50; }, 60s));
+  for (PriestId id : {1u, 2u, *first})
+    if (!parl.pids.count(id)) parl.start(id);
+  for (auto& t : clients) t.join();
+  REQUIRE(done == kClients * kPerClient);
+
+  // The final ledger, as priest 1 tells it once every priest holds the same.
+  REQUIRE(eventually(
+      [&] {
+        std::string one = parl.ledger(1);
+        for (PriestId id = 2; id <= 5; ++id)
+          if (parl.ledger(id) != one) return false;
+        return !one.empty();
+      },
+      20s));
+  auto ledger = call_priest(parl.addr.at(1), {{"type", "ledger"}, {"from", 1}, {"max", 10000}}, 2s);
+  REQUIRE(ledger);
+  const nlohmann::json& decrees = (*ledger)["decrees"];
+  REQUIRE(decrees.size() >= size_t(kClients * kPerClient));
+  auto watched = [&] {
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(watch.output());
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  };
+  REQUIRE(eventually([&] { return watched().size() >= decrees.size(); }, 20s));
+  auto lines = watched();
+  INFO("the watch printed " << lines.size() << " decrees; the ledger holds " << decrees.size());
+  REQUIRE(lines.size() == decrees.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i + 1 << ": " << lines[i].dump() << "\nledger: " << decrees[i].dump());
+    REQUIRE(lines[i] == decrees[i]);
+    REQUIRE(lines[i]["decree_no"] == i + 1);
+  }
+  CHECK_FALSE(watch.exited());  // it keeps watching
+}

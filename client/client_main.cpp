@@ -4,6 +4,7 @@
 //   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
 //   paxos-client --config config/local.json status [--json]
 //   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
+//   paxos-client --config config/local.json read [--from N] [--json]
 //
 // Exit status: 0 success, 1 the parliament did not do it (or a priest could not be reached),
 // 2 bad input (command line, configuration).
@@ -205,6 +206,60 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
   return 0;
 }
 
+// ---- read ----
+
+// A linearizable read: the ledger from `from` up to a decree number n that a majority
+// confirmed after the request arrived, so it holds every decree any client was told passed
+// before the read began. Asked of one priest after another until one answers.
+int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::llround(timeout_s * 1000));
+  std::vector<PriestAddress> priests = parliament_priests(config.priests, Millis(500));
+  std::string last_error = "no priest answered";
+  json decrees = json::array();
+  std::optional<uint64_t> upto;
+  PriestId answered = 0;
+  for (size_t at = 0; std::chrono::steady_clock::now() < deadline; at = (at + 1) % priests.size()) {
+    // The first page fixes n; the next pages (a long ledger) read up to that n only.
+    auto r = call_priest(priests[at], json{{"type", "read"}, {"from", from}, {"max", 1000}}, Millis(3000));
+    if (!r) {
+      last_error = "priest " + std::to_string(priests[at].id) + ": " + r.error();
+    } else if (r->value("type", "") != "read" || !r->value("ok", false)) {
+      last_error = "priest " + std::to_string(priests[at].id) + ": " + text_of(*r, "error");
+    } else {
+      auto page = r->find("decrees");
+      if (!r->contains("upto") || !(*r)["upto"].is_number_unsigned() || page == r->end() || !page->is_array()) {
+        std::cerr << "paxos-client: priest " << priests[at].id << " sent a malformed read reply: " << r->dump() << "\n";
+        return 1;
+      }
+      if (!upto) upto = (*r)["upto"].get<uint64_t>();
+      answered = priests[at].id;
+      for (const auto& d : *page) {
+        uint64_t n = d.value("decree_no", uint64_t(0));
+        if (n != from || n > *upto) break;
+        decrees.push_back(d);
+        ++from;
+      }
+      if (from > *upto) break;
+      continue;  // the next page, from the same priest
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!upto || from <= *upto) {
+    std::cerr << "paxos-client: no linearizable read within " << timeout_s << " s: " << last_error << "\n";
+    return 1;
+  }
+  if (as_json) {
+    std::cout << decrees.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::cout << "the ledger up to decree " << *upto << ", confirmed by a majority after the read began (priest "
+            << answered << " answered)\n";
+  std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
+  for (const auto& d : decrees) rows.push_back(decree_row(d));
+  print_table(rows);
+  return 0;
+}
+
 // ---- watch ----
 
 // Prints every decree from number `from` on (0: from the next one to pass), in order, each
@@ -376,6 +431,17 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   ledger_cmd->add_flag("--json", ledger_json, "print a JSON array");
 
+  uint64_t read_from = 1;
+  bool read_json = false;
+  double read_timeout_s = 5;
+  auto* read_cmd = app.add_subcommand(
+      "read", "print the ledger as far as a majority confirms it (linearizable: it holds every decree "
+              "acknowledged before the read began)");
+  read_cmd->add_option("--from", read_from, "first decree number (default 1)")->check(CLI::PositiveNumber);
+  read_cmd->add_flag("--json", read_json, "print a JSON array");
+  read_cmd->add_option("--timeout", read_timeout_s, "seconds to keep trying (default 5)")
+      ->check(CLI::Range(0.001, 86400.0));
+
   uint64_t watch_from = 0, watch_count = 0;
   bool watch_json = false;
   auto* watch_cmd = app.add_subcommand("watch", "print every decree as it passes, in order, each once");
@@ -433,5 +499,6 @@ int main(int argc, char** argv) {
   if (*ledger_cmd) return ledger(*config, ledger_priest, ledger_from, ledger_json);
   if (*status_cmd) return status(*config, status_json);
   if (*watch_cmd) return watch(*config, watch_from, watch_count, watch_json);
+  if (*read_cmd) return read(*config, read_from, read_json, read_timeout_s);
   return 2;
 }

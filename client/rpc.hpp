@@ -11,9 +11,12 @@
 //           "reachable":[ids],"members":M,"halted":"why" (only when it stopped voting)}
 //   {"type":"ledger","from":N,"max":M}
 //       -> {"type":"ledger","id":I,"length":L,"decrees":[{"decree_no","ballot","kind",
-//           "client","request","decree"}, ...]}
-// Over mutual TLS (client/tls.hpp) a client's certificate may send propose, status and
-// ledger; bootstrap, join and change need the god's.
+//           "client","request","decree"}, ...]}            (this priest's ledger, at once)
+//   {"type":"read","from":N,"max":M}                        (linearizable: Priest::read)
+//       -> {"type":"read","ok":true,"upto":U,"decrees":[... as ledger, none beyond U]}
+//       -> {"type":"read","ok":false,"error":"..."}         (retry, perhaps at another priest)
+// Over mutual TLS (client/tls.hpp) a client's certificate may send propose, status, ledger
+// and read; bootstrap, join and change need the god's.
 //   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
 //       -> {"type":"bootstrapped","id":I,"already":true|false}
 //   {"type":"join","membership":{"decree_no":N,"priests":[...]}}   (paxos-god, to a blank

@@ -37,6 +37,7 @@ const char* name_of(Kind k) {
     case Kind::PreVote: return "pre-vote";
     case Kind::Forward: return "forward";
     case Kind::Answer: return "answer";
+    case Kind::Read: return "read";
     case Kind::CatchUp: return "catch-up";
   }
   return "?";

@@ -67,6 +67,7 @@ enum class Kind : uint8_t {
   // between priests, for clients
   Forward,      // a client's proposal (entries[0].decree) carried to the president; token
   Answer,       // the president's answer for token: decree_no, or error
+  Read,         // a client's linearizable read carried to the president; token (answer: how far)
   // between any two priests
   CatchUp,      // entries: passed decrees from the sender's ledger; none: "I now hold passed_len"
 };

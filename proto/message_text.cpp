@@ -105,9 +105,9 @@ std::string encode_text(const Message& m) {
   std::string o;
   o.reserve(128 + m.entries.size() * (96 + (m.entries.empty() ? 0 : m.entries[0].decree.text.size())));
   o.push_back('{');
-  if (m.kind == Kind::Forward || m.kind == Kind::Answer) {
+  if (m.kind == Kind::Forward || m.kind == Kind::Answer || m.kind == Kind::Read) {
     key(o, "type");
-    o += m.kind == Kind::Forward ? "\"forward\"" : "\"answer\"";
+    o += m.kind == Kind::Forward ? "\"forward\"" : m.kind == Kind::Read ? "\"read\"" : "\"answer\"";
     key(o, "from");
     put_u64(o, m.from);
     key(o, "to");
@@ -118,7 +118,7 @@ std::string encode_text(const Message& m) {
       key(o, "decree");
       if (m.entries.empty()) o += "null";
       else put_decree(o, m.entries.front().decree);
-    } else {
+    } else if (m.kind == Kind::Answer) {
       key(o, "decree_no");
       put_u64(o, m.decree_no);
       if (!m.error.empty()) {
@@ -171,6 +171,10 @@ std::string encode_text(const Message& m) {
     key(o, "promised");
     put_ballot(o, m.promised);
   }
+  if ((m.kind == Kind::Success || m.kind == Kind::Voted) && m.token) {
+    key(o, "read");  // a read confirmation round, asked and acknowledged
+    put_u64(o, m.token);
+  }
   put_entries(o, m.entries);
   o.push_back('}');
   return o;
@@ -193,6 +197,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
   bool has_code = false, has_from = false, has_to = false, has_ballot = false,
        has_decree_no = false, has_passed_len = false, has_last_no = false, has_promised = false,
        has_token = false, has_decree = false, has_decrees = false;
+  uint64_t read_round = 0;  // "read" of a successful ballot or vote yes
 
   bool null() override { return scalar(Value{Value::Null}); }
   bool boolean(bool v) override { return scalar(Value{Value::Bool, v}); }
@@ -290,7 +295,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
   // An object or array: skipped whole under a key we do not know, an error under one we do.
   bool unexpected(const char* what) {
     static const char* frame_keys[] = {"type", "dir", "code", "from", "to", "ballot", "promised",
-                                       "decree_no", "passed_len", "last_no", "commit_no", "token",
+                                       "decree_no", "passed_len", "last_no", "commit_no", "token", "read",
                                        "error", "outcome_unknown", "decree", "decrees"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
     static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
@@ -369,6 +374,8 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
     } else if (k == "token") {
       has_token = u64(v, m.token, "token");
       return has_token;
+    } else if (k == "read") {
+      return u64(v, read_round, "read");
     } else if (k == "error") {
       if (v.kind != Value::String) return fail("error is not a string");
       m.error = *v.s;
@@ -473,10 +480,14 @@ Result<Message> decode_text(std::string_view text) {
   Message& m = r.m;
   if (r.type.empty()) return R::failure("frame has no type");
   if (!r.has_from || !r.has_to) return R::failure("from/to missing or not priest ids");
-  if (r.type == "forward" || r.type == "answer") {
+  if (r.type == "forward" || r.type == "answer" || r.type == "read") {
     if (!r.has_token) return R::failure("token missing");
     m.entries.clear();
-    if (r.type == "forward") {
+    if (r.type == "read") {
+      m.kind = Kind::Read;
+      m.decree_no = 0;
+      m.error.clear();
+    } else if (r.type == "forward") {
       m.kind = Kind::Forward;
       if (!r.has_decree) return R::failure("forward has no decree");
       m.entries.push_back(Entry{0, {}, std::move(r.forward_decree_)});
@@ -506,7 +517,7 @@ Result<Message> decode_text(std::string_view text) {
   if (m.kind == Kind::Voted && !r.has_last_no) return R::failure("vote yes without last_no");
   if ((m.kind == Kind::VoteNo || m.kind == Kind::PreVote) && !r.has_promised)
     return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
-  m.token = 0;
+  m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
   m.error.clear();
   m.outcome_unknown = false;
   return std::move(m);

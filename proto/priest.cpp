@@ -208,7 +208,7 @@ std::string Priest::step(const Message& m) {
   if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) && m.ballot.priest != m.to)
     return "";
   heard_tick_[m.from] = now_;
-  if (m.kind != Kind::Forward && m.kind != Kind::Answer) {
+  if (m.kind != Kind::Forward && m.kind != Kind::Answer && m.kind != Kind::Read) {
     peer_len_[m.from] = m.passed_len;
     maybe_catch_up(m.from);
   }
@@ -225,6 +225,7 @@ std::string Priest::step(const Message& m) {
     case Kind::CatchUp: on_catch_up(m); break;
     case Kind::PreBallot: on_pre_ballot(m); break;
     case Kind::PreVote: on_pre_vote(m); break;
+    case Kind::Read: on_read(m); break;
   }
   return "";
 }
@@ -255,6 +256,66 @@ void Priest::propose(Proposal p) {
                                 to_string(next_bal_) + "); retry shortly";
     answer(w, 0, why, false);
   }
+}
+
+void Priest::read(uint64_t token) {
+  Waiter w{opt_.id, token};
+  if (role_ == Role::President) return begin_read(w);
+  if (president_ && *president_ != opt_.id) {
+    Message r = make(Kind::Read, *president_);
+    r.token = token;
+    forwarded_[token] = *president_;
+    read_tokens_.insert(token);
+    send(std::move(r));
+    return;
+  }
+  answer(w, 0, "no president yet: an election is under way; retry shortly", false);
+}
+
+void Priest::on_read(const Message& m) {
+  Waiter w{m.from, m.token};
+  if (role_ == Role::President && latest().find(m.from)) return begin_read(w);
+  answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+}
+
+void Priest::begin_read(Waiter w) {
+  // Everything any client was told passed is in this priest's ledger or among what its
+  // election re-proposed (B3): n covers it once the ledger reaches n.
+  reads_.push_back(PendingRead{w, ++read_round_, std::max(passed_len_, settled_no_)});
+  Message s = make(Kind::Success, 0);
+  s.ballot = ballot_;
+  s.commit_no = commit_sent_ = passed_len_;
+  s.token = read_round_;  // acknowledged with this round by whoever still follows ballot_
+  send_others(s);
+  confirm_reads();  // a parliament of one
+}
+
+void Priest::confirm_reads() {
+  while (!reads_.empty()) {
+    const PendingRead& r = reads_.front();
+    size_t acks = 0;
+    for (PriestId p : latest().ids()) {
+      auto it = read_acked_.find(p);
+      acks += p == opt_.id || (it != read_acked_.end() && it->second >= r.round);
+    }
+    if (acks < latest().quorum() || passed_len_ < r.upto) return;
+    answer(r.waiter, r.upto, "", false);
+    reads_.pop_front();
+  }
+}
+
+void Priest::answer_read_waits() {
+  std::erase_if(read_waits_, [&](const PendingRead& r) {
+    if (r.upto > passed_len_) return false;
+    answer(r.waiter, r.upto, "", false);
+    return true;
+  });
+}
+
+void Priest::fail_reads(const std::string& why) {
+  for (auto& r : reads_) answer(r.waiter, 0, why, false);
+  reads_.clear();
+  read_acked_.clear();
 }
 
 void Priest::propose_change(uint64_t token, const Change& c) {
@@ -346,6 +407,13 @@ std::string Priest::fingerprint() const {
   fp_u(o, membership_.decree_no);
   for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
   fp_u(o, era_end_);
+  o += "|r";
+  fp_u(o, settled_no_);
+  fp_u(o, read_round_);
+  for (auto& r : reads_) fp_u(o, r.waiter.token), fp_u(o, r.round), fp_u(o, r.upto);
+  for (auto& [p, a] : read_acked_) fp_u(o, p), fp_u(o, a);
+  for (uint64_t t : read_tokens_) fp_u(o, t);
+  for (auto& r : read_waits_) fp_u(o, r.waiter.token), fp_u(o, r.upto);
   fp_u(o, awaiting_len_);
   age(grew_tick_, 2 * hb);
   if (change_) {
@@ -568,6 +636,8 @@ void Priest::become_president() {
   last_votes_.clear();
   awaiting_len_ = 0;
   next_no_ = last + 1;
+  settled_no_ = last;
+  read_acked_.clear();
 
   first_open_ = max_len + 1;
   std::vector<Entry> entries;
@@ -606,6 +676,7 @@ void Priest::become_president() {
 }
 
 void Priest::step_down(const std::string& why, bool outcome_unknown) {
+  fail_reads("ballot " + to_string(ballot_) + " abandoned: " + why + "; retry");
   if (role_ == Role::President) {
     note("priest " + std::to_string(opt_.id) + " abandons ballot " + to_string(ballot_) + ": " +
          why);
@@ -748,6 +819,7 @@ void Priest::on_success(const Message& m) {
   ack.ballot = m.ballot;
   ack.decree_no = 1;
   ack.last_no = 0;
+  ack.token = m.token;  // a read's round: "I still follow your ballot" (begin_read)
   send(std::move(ack));
 }
 
@@ -790,10 +862,16 @@ void Priest::on_failed(const Message& m) {
 }
 
 void Priest::on_voted(const Message& m) {
-  if (role_ != Role::President || m.ballot != ballot_ || m.last_no < m.decree_no) return;
+  if (role_ != Role::President || m.ballot != ballot_) return;
   // Every number in flight is of the membership in force (a president begins nothing above
   // a membership decree until it passed, and then stands again): its voters count.
   if (!latest().voter(m.from, m.incarnation)) return;
+  if (m.token) {
+    auto& acked = read_acked_[m.from];
+    acked = std::max(acked, m.token);
+    confirm_reads();
+  }
+  if (m.last_no < m.decree_no) return;
   auto it = in_flight_.lower_bound(m.decree_no);
   while (it != in_flight_.end() && it->first <= m.last_no) {
     it->second.yes.insert(m.from);
@@ -846,7 +924,8 @@ void Priest::set_president(std::optional<PriestId> p) {
       ready_.replies.push_back(ClientReply{
           it->first, 0,
           "president " + std::to_string(it->second) + " was replaced before it answered; retry",
-          true});
+          !read_tokens_.count(it->first)});
+      read_tokens_.erase(it->first);
       it = forwarded_.erase(it);
     } else {
       ++it;
@@ -863,6 +942,11 @@ void Priest::on_answer(const Message& m) {
   // life's tokens are not another's.
   if (f == forwarded_.end() || f->second != m.from) return;
   forwarded_.erase(f);
+  if (read_tokens_.erase(m.token) && m.error.empty()) {
+    // The president's n: answered once this ledger holds it.
+    read_waits_.push_back(PendingRead{Waiter{opt_.id, m.token}, 0, m.decree_no});
+    return answer_read_waits();
+  }
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
 }
 
@@ -1072,6 +1156,8 @@ void Priest::apply_passed() {
   if (new_era) era_changed();
   if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
     restand("it now holds the ledger its quorum holds, up to decree " + std::to_string(awaiting_len_));
+  if (!read_waits_.empty()) answer_read_waits();
+  if (role_ == Role::President && !reads_.empty()) confirm_reads();
 }
 
 // ---------------------------------------------------------------- membership
@@ -1167,6 +1253,7 @@ void Priest::era_changed() {
 // in force; the client proposals it holds wait for that ballot.
 void Priest::restand(const std::string& why) {
   note("priest " + std::to_string(opt_.id) + " stands again: " + why);
+  fail_reads("ballot " + to_string(ballot_) + " ends (" + why + "); retry");
   role_ = Role::Follower;
   era_end_ = 0;
   stand_for_president();

@@ -169,6 +169,14 @@ class Priest {
   // The god's request to change the membership (one at a time). Answered like a proposal:
   // a ClientReply for `token` with the number of the membership decree once it passed.
   void propose_change(uint64_t token, const Change& c);
+  // A linearizable read (ReadIndex). Answered with a ClientReply for `token`: decree_no = n
+  // and no error once this priest's ledger holds decrees 1..n and n covers every decree that
+  // passed before the read arrived anywhere; or an error (retry, perhaps elsewhere). The
+  // president takes n = what it knows passed (at least everything its election re-proposed)
+  // and confirms it still holds its ballot by a successful ballot that a majority
+  // acknowledges after the read arrived; a follower asks its president for n, then waits
+  // until its own ledger reaches n. Nothing is written.
+  void read(uint64_t token);
   Ready take_ready();
 
   PriestStatus status() const;
@@ -235,6 +243,11 @@ class Priest {
 
   // handlers
   void on_pre_ballot(const Message& m);
+  void on_read(const Message& m);
+  void begin_read(Waiter w);
+  void confirm_reads();  // answers the reads a majority confirmed whose decrees the ledger holds
+  void fail_reads(const std::string& why);
+  void answer_read_waits();  // follower: the reads whose n its ledger now holds
   void on_pre_vote(const Message& m);
   void on_next_ballot(const Message& m);
   void on_last_vote(const Message& m);
@@ -303,6 +316,20 @@ class Priest {
   std::optional<PriestId> president_;
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
   uint64_t election_deadline_ = 0;
+  // Reads. President: each waits for a majority's acknowledgement of its round, then for the
+  // ledger to reach `upto`. Follower: reads forwarded (their tokens), and those answered by
+  // the president that wait for this ledger to reach `upto`.
+  struct PendingRead {
+    Waiter waiter;
+    uint64_t round = 0;
+    uint64_t upto = 0;
+  };
+  std::deque<PendingRead> reads_;
+  uint64_t read_round_ = 0;
+  std::map<PriestId, uint64_t> read_acked_;  // the highest round each priest acknowledged in ballot_
+  uint64_t settled_no_ = 0;                  // the last number its election re-proposed
+  std::set<uint64_t> read_tokens_;
+  std::vector<PendingRead> read_waits_;
   std::optional<Ballot> pre_ballot_;  // the ballot it asked a majority about, and who said yes
   std::set<PriestId> pre_grants_;
   uint64_t lease_until_ = 0;  // hearing its president renews its lease until this tick

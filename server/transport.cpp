@@ -191,6 +191,9 @@ struct Waiting {
   std::weak_ptr<Conn> conn;
   uint64_t client;
   uint64_t request;
+  // A linearizable read instead of a proposal: the page of the ledger it asked for.
+  bool read = false;
+  uint64_t from = 1, max = 1000;
 };
 
 // The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
@@ -273,6 +276,10 @@ class Host : public Messenger {
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
   json ledger_json(const json& j);
+  // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
+  // replies carry them.
+  Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
+  void on_read(const std::shared_ptr<Conn>& c, const json& j);
   json bootstrap(const json& j);
   json join(const json& j);
   void on_change(const std::shared_ptr<Conn>& c, const json& j);
@@ -301,7 +308,7 @@ class Host : public Messenger {
   std::vector<std::weak_ptr<Conn>> sessions_;
   bool flush_posted_ = false;
   // The president sends the same begin ballot to every priest: encode it once.
-  std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t> encoded_key_{};
+  std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> encoded_key_{};
   std::string encoded_;
   uint64_t ticks_ = 0;
   std::string halted_;
@@ -943,7 +950,7 @@ std::string Host::encode_frame(const Message& m) {
   constexpr PriestId kAnyone = 0xFFFFFFFF;
   auto key = std::tuple{m.kind, m.ballot, m.commit_no, m.passed_len,
                         m.entries.empty() ? 0 : m.entries.front().decree_no, m.entries.size(),
-                        m.entries.empty() ? 0 : m.entries.back().decree_no};
+                        m.entries.empty() ? 0 : m.entries.back().decree_no, m.token};
   if (key != encoded_key_ || encoded_.empty()) {
     Message any = m;
     any.to = kAnyone;
@@ -1105,7 +1112,22 @@ void Host::reply(const ClientReply& r) {
   waiting_.erase(it);
   auto c = w.conn.lock();
   if (!c) return;
-  if (!c->send(reply_frame(w.client, w.request, r))) {
+  std::string out;
+  if (w.read) {
+    json j{{"type", "read"}, {"ok", r.error.empty()}};
+    if (!r.error.empty()) {
+      j["error"] = r.error;
+    } else if (auto page = ledger_page(w.from, w.max, r.decree_no); page) {
+      j["upto"] = r.decree_no;
+      j["decrees"] = std::move(*page);
+    } else {
+      j = json{{"type", "read"}, {"ok", false}, {"error", page.error()}};
+    }
+    out = frame(j);
+  } else {
+    out = reply_frame(w.client, w.request, r);
+  }
+  if (!c->send(std::move(out))) {
     warn_limited("unread replies " + c->ip, "closing connection from {}: it does not read its replies", c->name);
     c->close();
   }
@@ -1123,6 +1145,7 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
+  if (type == "read") return on_read(c, j);
   if (type == "status") out = status_json();
   else if (type == "ledger") out = ledger_json(j);
   else if (type == "bootstrap") out = bootstrap(j);
@@ -1207,13 +1230,20 @@ json Host::status_json() const {
   return j;
 }
 
-json Host::ledger_json(const json& j) {
+// The page of a ledger or read request: "from" (default 1) and "max" (default 1000, at most
+// 10000).
+std::pair<uint64_t, uint64_t> page_of(const json& j) {
   uint64_t from = 1, max = 1000;
   if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
   if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
-  auto entries = archive_->read(from, max, run_.config.max_frame_bytes / 2);
-  if (!entries) return error_frame(entries.error());
+  return {from, max};
+}
+
+Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   json arr = json::array();
+  if (from > upto) return arr;
+  auto entries = archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+  if (!entries) return Result<json>::failure(entries.error());
   for (auto& e : *entries) {
     json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
            {"kind", e.decree.olive_day ? "olive-day" : e.decree.membership ? "membership" : "decree"}};
@@ -1224,7 +1254,31 @@ json Host::ledger_json(const json& j) {
     if (!e.decree.olive_day) d["decree"] = e.decree.text;
     arr.push_back(std::move(d));
   }
-  return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(arr)}};
+  return arr;
+}
+
+json Host::ledger_json(const json& j) {
+  auto [from, max] = page_of(j);
+  auto page = ledger_page(from, max, UINT64_MAX);
+  if (!page) return error_frame(page.error());
+  return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(*page)}};
+}
+
+// A linearizable read: answered once the priest's core says how far the ledger is confirmed
+// (Priest::read), from this priest's own ledger up to there.
+void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
+  auto [from, max] = page_of(j);
+  std::string why;
+  if (!halted_.empty()) why = "priest " + std::to_string(run_.id) + " stopped: " + halted_;
+  else if (!priest_) why = "priest " + std::to_string(run_.id) + " is not bootstrapped yet";
+  if (!why.empty()) {
+    c->send(frame(json{{"type", "read"}, {"ok", false}, {"error", why}}));
+    return;
+  }
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{c, 0, 0, true, from, max};
+  priest_->read(token);
+  schedule_flush();
 }
 
 // The god's bootstrap: the first membership of a parliament that has not begun. This

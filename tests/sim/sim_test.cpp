@@ -10,13 +10,14 @@
 TEST_CASE("five priests keep B1-B3 and converge under loss, duplication, partitions, crashes and membership changes") {
   uint64_t seeds = 500;
   if (const char* e = std::getenv("PARLIAMENT_SIM_SEEDS")) seeds = std::strtoull(e, nullptr, 10);
-  uint64_t total_decrees = 0, crashes = 0, changes = 0, losses = 0;
+  uint64_t total_decrees = 0, crashes = 0, changes = 0, losses = 0, reads = 0;
   for (uint64_t s = 1; s <= seeds; ++s) {
     auto r = parliament::sim::run_seed(s);
     total_decrees += r.decrees;
     crashes += r.crashes;
     changes += r.changes;
     losses += r.disk_losses;
+    reads += r.reads;
     if (!r.ok)
       FAIL("seed " << s << " (" << r.faults << "): " << r.failure
                    << "\nreplay: build/bin/paxos-sim --seed " << s << " --verbose");
@@ -27,6 +28,8 @@ TEST_CASE("five priests keep B1-B3 and converge under loss, duplication, partiti
   // The god changed the membership (add, remove, replace) and lost disks on the way.
   REQUIRE(changes > seeds / 2);
   REQUIRE(losses > seeds / 4);
+  // Linearizable reads were answered, each covering every decree acknowledged before it began.
+  REQUIRE(reads > seeds * 10);
 }
 
 TEST_CASE("a seed replays exactly") {

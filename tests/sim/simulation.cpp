@@ -321,6 +321,11 @@ class World {
   }
 
   void reply(const ClientReply& rep) {
+    if (auto r = reads_.find(rep.token); r != reads_.end()) {
+      check_read(r->second, rep);
+      reads_.erase(r);
+      return;
+    }
     if (god_tokens_.count(rep.token)) {
       if (god_.waiting && rep.token == god_.token) god_reply(rep);
       return;
@@ -339,6 +344,7 @@ class World {
       return;
     }
     acked_[{c.id, c.request}] = rep.decree_no;
+    max_acked_ = std::max(max_acked_, rep.decree_no);
     inv_.acknowledged(c.id, c.request, rep.decree_no);
     check();
     ++c.done;
@@ -691,6 +697,7 @@ class World {
       }
     }
     drive_clients();
+    drive_reads();
     drive_god();
   }
 
@@ -732,6 +739,35 @@ class World {
     Role r = n.priest->role();
     if (r == Role::President && n.role != Role::President) ++result_.elections;
     n.role = r;
+  }
+
+  // Linearizable reads (Priest::read), one every few ticks at a priest drawn at random: the
+  // answer must cover every decree a client was told passed before the read began, and the
+  // priest's own ledger must hold it.
+  struct SimRead {
+    PriestId at = 0;
+    uint64_t must_hold = 0;
+    uint64_t began = 0;
+  };
+  void drive_reads() {
+    if (now_ % 7 != 0) return;
+    PriestId at = any_priest();
+    if (!up(at)) return;
+    uint64_t token = next_token_++;
+    reads_[token] = SimRead{at, max_acked_, now_};
+    nodes_[at].priest->read(token);
+    flush(at);
+  }
+  void check_read(const SimRead& r, const ClientReply& rep) {
+    if (!rep.error.empty()) return;  // not answered: the client would retry
+    ++result_.reads;
+    if (rep.decree_no < r.must_hold)
+      fail("linearizability: a read at priest " + std::to_string(r.at) + " begun at tick " + std::to_string(r.began) +
+           ", after decree " + std::to_string(r.must_hold) + " was acknowledged, was answered up to decree " +
+           std::to_string(rep.decree_no));
+    else if (up(r.at) && nodes_[r.at].disk.ledger.size() < rep.decree_no)
+      fail("a read at priest " + std::to_string(r.at) + " was answered up to decree " + std::to_string(rep.decree_no) +
+           " beyond its ledger of " + std::to_string(nodes_[r.at].disk.ledger.size()));
   }
 
   void drive_clients() {
@@ -977,6 +1013,8 @@ class World {
   uint64_t next_token_ = 1;
   std::map<std::pair<uint64_t, uint64_t>, std::string> proposed_;
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> acked_;  // what clients were told
+  uint64_t max_acked_ = 0;                                  // the highest number of them
+  std::map<uint64_t, SimRead> reads_;                       // by token
   God god_;
   std::set<uint64_t> god_tokens_;
   SimResult result_;

@@ -61,6 +61,7 @@ struct SimResult {
   uint64_t elections = 0;  // priests that became president
   uint64_t changes = 0;    // membership changes passed
   uint64_t disk_losses = 0;
+  uint64_t reads = 0;      // linearizable reads answered (each checked)
   std::string faults;   // the fault profile drawn for this seed (the god's plan included)
 };
 

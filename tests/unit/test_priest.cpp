@@ -743,3 +743,79 @@ TEST_CASE("a membership decree that is none is refused before it can pass", "[pr
     CHECK(p2.passed_len() == len);
   }
 }
+
+// Issue 11, "Reads you can trust" (ReadIndex).
+TEST_CASE("a read is answered with how far the ledger is confirmed, at the president and at a follower",
+          "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  REQUIRE(c.reply(1));
+  c.priests[1]->read(50);
+  c.drain();
+  const ClientReply* at_president = c.reply(50);
+  REQUIRE(at_president);
+  CHECK(at_president->error.empty());
+  CHECK(at_president->decree_no == 1);
+  c.priests[2]->read(51);
+  c.drain();
+  const ClientReply* at_follower = c.reply(51);
+  REQUIRE(at_follower);
+  CHECK(at_follower->error.empty());
+  CHECK(at_follower->decree_no == 1);
+  CHECK(c.priests[2]->passed_len() >= 1);  // its own ledger holds what it may read
+  // Again, and again after time passes: each read has its own round.
+  c.priests[1]->read(52);
+  c.drain();
+  REQUIRE(c.reply(52));
+  for (int t = 0; t < 50; ++t) c.tick();
+  c.priests[1]->read(53);
+  c.priests[3]->read(54);
+  c.drain();
+  REQUIRE(c.reply(53));
+  REQUIRE(c.reply(54));
+  CHECK(c.reply(54)->error.empty());
+}
+
+TEST_CASE("a read waits for a majority's acknowledgement after it arrived", "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  c.hold = true;
+  c.priests[1]->read(50);
+  c.drain();
+  CHECK_FALSE(c.reply(50));  // the successful ballot of its round is still on the wire
+  bool asked = false;
+  for (auto& m : c.wire) asked |= m.kind == Kind::Success && m.token != 0;
+  CHECK(asked);
+  c.hold = false;
+  c.drain();
+  REQUIRE(c.reply(50));
+  CHECK(c.reply(50)->error.empty());
+}
+
+// The point of ReadIndex: a president cut off while a majority elected another, and passed a
+// decree there, must never answer a read without that decree.
+TEST_CASE("a deposed president never answers a read that misses the new president's decree",
+          "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  auto cut = [](const Message& m) { return m.from == 1 || m.to == 1; };
+  c.lose = cut;
+  PriestId q = c.elect_among({2, 3});
+  c.propose(q, 2, 8, 1, "y");  // passes at decree 2 without priest 1
+  REQUIRE(c.reply(2));
+  REQUIRE(c.reply(2)->decree_no == 2);
+  REQUIRE(c.priests[1]->role() == Role::President);  // its clock stood still: it does not know
+  c.priests[1]->read(60);
+  c.drain();
+  CHECK_FALSE(c.reply(60));  // no acknowledgement while cut off
+  c.lose = nullptr;
+  for (int t = 0; t < 100 && !c.reply(60); ++t) c.tick();
+  const ClientReply* r = c.reply(60);
+  REQUIRE(r);
+  INFO("answered " << r->decree_no << " " << r->error);
+  CHECK((!r->error.empty() || r->decree_no >= 2));
+  CHECK_FALSE(r->error.empty());  // here: the vote no of its read round deposes it
+}

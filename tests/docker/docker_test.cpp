@@ -227,6 +227,58 @@ struct Book {
   std::vector<std::string> violations;
   size_t refused = 0;  // load proposals that ended without "passed"
   std::string last_refusal;
+  size_t reads_ok = 0, reads_unanswered = 0;  // linearizable reads (Reader)
+};
+
+// Linearizable reads while the faults come and go (issue 11, "Reads you can trust"): the
+// highest decree acknowledged so far is noted, then read through the priests in turn; an
+// answer must hold that decree (a read that began after it was acknowledged). A priest that
+// cannot confirm (cut off from the president, or an election under way) does not answer,
+// which is allowed; an answer without the decree is a violation.
+class Reader {
+ public:
+  Reader(Book& book, std::vector<PriestAddress> priests) : book_(book), priests_(std::move(priests)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Reader() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    for (size_t i = 0; !stop_; ++i) {
+      std::this_thread::sleep_for(50ms);
+      uint64_t must_hold = 0;
+      std::string text;
+      {
+        std::lock_guard lock(book_.mu);
+        if (book_.acked.empty()) continue;
+        must_hold = book_.acked.rbegin()->first;
+        text = book_.acked.rbegin()->second.text;
+      }
+      const PriestAddress& at = priests_[i % priests_.size()];
+      auto r = call_priest(at, {{"type", "read"}, {"from", must_hold}, {"max", 1}}, 500ms);
+      std::lock_guard lock(book_.mu);
+      if (!r || !r->value("ok", false)) {
+        ++book_.reads_unanswered;
+        continue;
+      }
+      ++book_.reads_ok;
+      const auto& page = (*r)["decrees"];
+      if (r->value("upto", uint64_t(0)) < must_hold || !page.is_array() || page.empty() ||
+          page[0].value("decree_no", uint64_t(0)) != must_hold || page[0].value("decree", std::string()) != text)
+        book_.violations.push_back("a read through priest " + std::to_string(at.id) + " begun after decree " +
+                                   std::to_string(must_hold) + " ('" + text + "') was acknowledged answered " +
+                                   r->dump());
+    }
+  }
+
+  Book& book_;
+  std::vector<PriestAddress> priests_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // One client thread: a Proposer at a steady pace, recording everything in the book.
@@ -421,6 +473,7 @@ struct Outcome {
   // How far the highest promise of the priests that answer climbed: while the fault held,
   // and from the heal to the end (each climb is a priest standing: an election).
   long rounds_during = -1, rounds_after = -1;
+  size_t reads = 0;  // linearizable reads answered, each holding the last decree acknowledged before it
 };
 
 struct Sides {
@@ -447,6 +500,12 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
     std::vector<PriestAddress> order;  // client c starts at priest c+1 and goes round
     for (size_t i = 0; i < d.host.size(); ++i) order.push_back(d.host[(c + i) % d.host.size()]);
     load.push_back(std::make_unique<Client>(book, order, kPerClient, 5000ms, "load"));
+  }
+  Reader reader(book, d.host);
+  size_t reads_before;
+  {
+    std::lock_guard lock(book.mu);
+    reads_before = book.reads_ok;
   }
   auto count_passes = [&](Clock::time_point from, Clock::time_point to) {
     std::lock_guard lock(book.mu);
@@ -518,9 +577,11 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
   auto load_stop = Clock::now();
   o.rate_after = count_passes(healed, load_stop) / secs(load_stop - healed);
   for (auto& c : load) c->stop();
+  reader.stop();
   {
     std::lock_guard lock(book.mu);
     o.refused = book.refused - refused_before;
+    o.reads = book.reads_ok - reads_before;
     if (o.refused) say("  " + std::to_string(o.refused) + " load proposals not passed, last: " + book.last_refusal);
   }
   char rates[160];
@@ -544,7 +605,9 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
   o.rounds_during = round1 - round0;
   o.rounds_after = round2 - round1;
   say("  the highest promise climbed " + std::to_string(o.rounds_during) + " rounds while the fault held, " +
-      std::to_string(o.rounds_after) + " after healing");
+      std::to_string(o.rounds_after) + " after healing; " + std::to_string(o.reads) +
+      " linearizable reads answered, each holding the last decree acknowledged before it began");
+  CHECK(o.reads > 0);
   std::string sizes;
   for (PriestId id = 1; id <= 5; ++id) sizes += " " + std::to_string(fs::file_size(d.ledger(id)));
   say("  five ledgers identical " +

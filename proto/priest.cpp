@@ -279,6 +279,10 @@ void Priest::on_read(const Message& m) {
 }
 
 void Priest::begin_read(Waiter w) {
+  // Bounded like proposals: each read costs a successful ballot to every priest.
+  if (reads_.size() >= opt_.max_queued)
+    return answer(w, 0, std::to_string(reads_.size()) + " reads are waiting at president " +
+                            std::to_string(opt_.id) + " (max_queued); retry", false);
   // Everything any client was told passed is in this priest's ledger or among what its
   // election re-proposed (B3): n covers it once the ledger reaches n.
   reads_.push_back(PendingRead{w, ++read_round_, std::max(passed_len_, settled_no_)});

@@ -71,7 +71,7 @@ struct PriestOptions {
   size_t max_batch_bytes = 1 << 20;        // decree text in one begin ballot
   size_t max_in_flight = 8192;             // decrees begun but not yet passed
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
-  size_t max_queued = 100000;              // client proposals waiting for a ballot
+  size_t max_queued = 100000;              // client proposals waiting for a ballot (and reads)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;

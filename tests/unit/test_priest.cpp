@@ -27,7 +27,8 @@ struct Chamber {
   // With incarnations: priest i is incarnation 100 * i + 1, named so in the membership.
   Membership membership;
 
-  explicit Chamber(int n, std::map<PriestId, Restored> restored = {}, bool incarnations = false) {
+  explicit Chamber(int n, std::map<PriestId, Restored> restored = {}, bool incarnations = false,
+                   const std::function<void(PriestOptions&)>& tweak = nullptr) {
     std::vector<PriestId> ids;
     for (int i = 1; i <= n; ++i) ids.push_back(i);
     for (PriestId id : ids)
@@ -42,6 +43,7 @@ struct Chamber {
         o.incarnation = 100u * id + 1;
       }
       o.seed = 7;
+      if (tweak) tweak(o);
       priests[id] = std::make_unique<Priest>(o, restored[id]);
     }
   }
@@ -818,4 +820,21 @@ TEST_CASE("a deposed president never answers a read that misses the new presiden
   INFO("answered " << r->decree_no << " " << r->error);
   CHECK((!r->error.empty() || r->decree_no >= 2));
   CHECK_FALSE(r->error.empty());  // here: the vote no of its read round deposes it
+}
+
+TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][read]") {
+  Chamber c(3, {}, false, [](PriestOptions& o) { o.max_queued = 3; });
+  c.elect(1);
+  c.hold = true;  // no acknowledgement comes back
+  for (uint64_t t = 70; t < 74; ++t) c.priests[1]->read(t);
+  c.drain();
+  for (uint64_t t = 70; t < 73; ++t) CHECK_FALSE(c.reply(t));
+  REQUIRE(c.reply(73));
+  CHECK_THAT(c.reply(73)->error, Catch::Contains("max_queued"));
+  c.hold = false;
+  c.drain();
+  for (uint64_t t = 70; t < 73; ++t) {
+    REQUIRE(c.reply(t));
+    CHECK(c.reply(t)->error.empty());
+  }
 }

@@ -240,7 +240,7 @@ int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
         ++from;
       }
       if (from > *upto) break;
-      continue;  // the next page, from the same priest
+      continue;  // the next page (from the next priest: any answers, n is fixed)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

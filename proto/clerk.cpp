@@ -103,7 +103,7 @@ void Clerk::deliver(const Message& m) {
     priest_.step(m);
     return;
   }
-  if (!messenger_.send(m) && m.kind == Kind::Forward) {
+  if (!messenger_.send(m) && (m.kind == Kind::Forward || m.kind == Kind::Read)) {
     // Do not leave the client waiting for an answer that cannot come.
     messenger_.reply(ClientReply{m.token, 0,
                                  "priest " + std::to_string(priest_.id()) +

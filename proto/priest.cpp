@@ -1039,6 +1039,10 @@ void Priest::heartbeat() {
   s.ballot = ballot_;
   s.commit_no = passed_len_;
   commit_sent_ = passed_len_;
+  // While reads wait, every heartbeat asks again for the latest round (sent after each of
+  // them arrived, so its acknowledgement confirms them all): a lost round or ack costs a
+  // heartbeat, not the read.
+  s.token = reads_.empty() ? 0 : read_round_;
   send_others(s);
 }
 

@@ -1096,10 +1096,11 @@ void Host::halt(const std::string& why) {
   spdlog::critical("{}. Priest {} has stopped voting and acknowledging decrees; what it made "
                    "durable before is intact. Fix the disk and restart it.",
                    why, run_.id);
+  std::string stopped = "priest " + std::to_string(run_.id) + " stopped: " + why;
   for (auto& [token, w] : waiting_)
     if (auto c = w.conn.lock())
-      c->send(reply_frame(w.client, w.request,
-                          ClientReply{token, 0, "priest " + std::to_string(run_.id) + " stopped: " + why, true}));
+      c->send(w.read ? frame(json{{"type", "read"}, {"ok", false}, {"error", stopped}})
+                     : reply_frame(w.client, w.request, ClientReply{token, 0, stopped, true}));
   waiting_.clear();
 }
 

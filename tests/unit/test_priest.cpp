@@ -838,3 +838,18 @@ TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][re
     CHECK(c.reply(t)->error.empty());
   }
 }
+
+// Found by review: a read's round was sent once; with its successful ballot (or the
+// acknowledgement) lost, the read waited for the next read or for ever.
+TEST_CASE("a read whose round was lost is confirmed by the next heartbeat", "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.lose = [](const Message& m) { return m.kind == Kind::Success && m.token != 0 && m.from == 1; };
+  c.priests[1]->read(80);
+  c.drain();
+  CHECK_FALSE(c.reply(80));
+  c.lose = nullptr;
+  for (int t = 0; t < 20 && !c.reply(80); ++t) c.tick();
+  REQUIRE(c.reply(80));
+  CHECK(c.reply(80)->error.empty());
+}

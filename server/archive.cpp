@@ -4,8 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -17,18 +20,19 @@ namespace {
 constexpr uint64_t kCompactVotesBytes = 8 << 20;
 }  // namespace
 
-// Makes ledger.csv durable in the background, every 100 ms while it grows. Nothing waits
-// for it (a passed decree is already durable in a majority's votes), and its fdatasync, a
-// journal commit since the file grows, would otherwise stall the priest's only thread.
-// A failure stays recorded in the LedgerFile (every later append or sync fails) and is
-// posted to the I/O thread, which halts the priest.
-class LedgerSyncer {
+// The archive's second thread. It makes ledger.csv durable, every 100 ms while it grows:
+// nothing waits for that (a passed decree is already durable in a majority's votes), and
+// its fdatasync, a journal commit since the file grows, would otherwise stall the priest's
+// only thread. A failure stays recorded in the LedgerFile (every later append or sync
+// fails) and is posted to the I/O thread, which halts the priest. It also runs the jobs the
+// I/O thread hands it (the slow part of a compaction, closing a replaced file), in order.
+class ArchiveHelper {
  public:
-  LedgerSyncer(LedgerFile& ledger, std::function<void(std::function<void()>)> post,
-               std::function<void(std::string)> failed)
+  ArchiveHelper(LedgerFile& ledger, std::function<void(std::function<void()>)> post,
+                std::function<void(std::string)> failed)
       : ledger_(ledger), post_(std::move(post)), failed_(std::move(failed)),
         thread_([this] { run(); }) {}
-  ~LedgerSyncer() {
+  ~ArchiveHelper() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -37,15 +41,43 @@ class LedgerSyncer {
     thread_.join();
   }
   void grew() { dirty_.store(true, std::memory_order_relaxed); }
+  void submit(std::function<void()> job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  void post(std::function<void()> f) { post_(std::move(f)); }
 
  private:
   void run() {
     std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; })) {
-      if (!dirty_.exchange(false)) continue;
-      if (auto s = ledger_.sync(); !s) {
+    auto next_sync = std::chrono::steady_clock::now();
+    bool ledger_failed = false;
+    for (;;) {
+      next_sync += std::chrono::milliseconds(100);
+      cv_.wait_until(lock, next_sync, [&] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      while (!jobs_.empty()) {
+        auto job = std::move(jobs_.front());
+        jobs_.pop_front();
+        lock.unlock();
+        job();
+        lock.lock();
+        if (stop_) return;
+      }
+      if (std::chrono::steady_clock::now() < next_sync) {
+        next_sync -= std::chrono::milliseconds(100);  // woken for a job: keep the schedule
+        continue;
+      }
+      if (ledger_failed || !dirty_.exchange(false)) continue;
+      lock.unlock();
+      auto s = ledger_.sync();
+      lock.lock();
+      if (!s) {
+        ledger_failed = true;
         post_([f = failed_, why = s.error()] { f(why); });
-        return;
       }
     }
   }
@@ -55,6 +87,7 @@ class LedgerSyncer {
   std::atomic<bool> dirty_{false};
   std::mutex mu_;
   std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -82,17 +115,21 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   restored.ledger_len = a->ledger_->length();
   for (auto& v : loaded.votes)
     if (v.decree_no > restored.ledger_len) restored.votes[v.decree_no] = v;
-  a->syncer_ = std::make_unique<LedgerSyncer>(*a->ledger_, std::move(post), std::move(failed));
+  a->failed_ = failed;
+  a->helper_ = std::make_unique<ArchiveHelper>(*a->ledger_, std::move(post), std::move(failed));
   return a;
 }
 
 Archive::~Archive() { stop(); }
 
-void Archive::stop() { syncer_.reset(); }
+void Archive::stop() {
+  helper_.reset();  // a compaction under way is abandoned: its file is removed, votes.csv stays
+  compaction_.reset();
+}
 
 Status Archive::append_ledger(const std::vector<Entry>& passed) {
   auto s = ledger_->append(passed);
-  if (s && syncer_) syncer_->grew();
+  if (s && helper_) helper_->grew();
   return s;
 }
 
@@ -101,19 +138,43 @@ Result<std::vector<Entry>> Archive::read_ledger(uint64_t from_no, uint64_t upto_
   return ledger_->read(from_no, upto_no - from_no + 1, max_read_bytes_);
 }
 
+// The slow part of a compaction (the ledger's fdatasync, writing and fdatasyncing the new
+// votes file with zeros ahead) runs on the helper thread while the priest goes on voting;
+// only the last step (the records appended meanwhile, the rename and the directory's fsync)
+// runs here, posted back by the helper. The replaced file is closed on the helper thread:
+// freeing its blocks takes milliseconds.
 Status Archive::compact_if_large(const Priest& priest) {
-  if (votes_->bytes() <= kCompactVotesBytes) return ok_status();
+  // Priests hold the same votes, so at one threshold they would all compact at once, and a
+  // majority would pause together; a threshold per priest spreads them out.
+  const uint64_t threshold = kCompactVotesBytes + (priest.id() % 8) * (kCompactVotesBytes / 8);
+  if (compaction_ || !helper_ || votes_->bytes() <= threshold) return ok_status();
   // Only when the ledger holds every decree the priest knows passed: the votes compaction
   // drops are those at numbers up to the priest's passed_len.
   if (priest.passed_len() != ledger_->length()) return ok_status();
-  auto t0 = std::chrono::steady_clock::now();
-  // The votes dropped below are covered by the ledger only once the ledger is durable.
-  if (auto s = ledger_->sync(); !s) return s;
-  auto t1 = std::chrono::steady_clock::now();
-  if (auto s = votes_->compact(priest.next_bal(), priest.votes(), *ledger_); !s) return s;
-  auto ms = [](auto d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-  spdlog::info("compacted votes.csv to {} bytes in {} ms (ledger fdatasync {} ms)", votes_->bytes(),
-               ms(std::chrono::steady_clock::now() - t0), ms(t1 - t0));
+  auto c = votes_->begin_compaction(priest.next_bal(), priest.votes(), ledger_->length(),
+                                    threshold + (4 << 20));
+  compaction_ = c;
+  auto began = std::chrono::steady_clock::now();
+  std::weak_ptr<VoteLog::Compaction> weak = c;
+  ArchiveHelper* helper = helper_.get();
+  helper_->submit([this, helper, c, weak, began] {
+    // The votes dropped are covered by the ledger only once the ledger is durable.
+    if (auto s = ledger_->sync(); s) c->prepare(*ledger_); else c->abandon(s.error());
+    helper->post([this, weak, began] {
+      auto c = weak.lock();  // gone if the archive stopped meanwhile
+      if (!c || c != compaction_) return;
+      compaction_.reset();
+      int old_fd = -1;
+      auto finishing = std::chrono::steady_clock::now();
+      auto s = votes_->finish_compaction(*c, &old_fd);
+      if (old_fd >= 0) helper_->submit([old_fd] { ::close(old_fd); });
+      if (!s) return failed_(s.error());
+      auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+      spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
+                   votes_->bytes(), ms(std::chrono::steady_clock::now() - began),
+                   ms(std::chrono::steady_clock::now() - finishing));
+    });
+  });
   return ok_status();
 }
 

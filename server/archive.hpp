@@ -10,12 +10,17 @@
 //     100 ms while it grows (a passed decree is already durable in a majority's votes).
 //     Its failure is sticky in LedgerFile: every later ledger append or sync fails, and the
 //     host is told (halt) on its own thread;
-//   - compact_if_large() first makes the ledger durable (a synchronous ledger sync, which
-//     fails if any earlier background sync failed), and only then rewrites votes.csv
-//     without the votes the ledger now covers.
+//   - compact_if_large() starts a compaction once votes.csv is large: on the archive's
+//     helper thread, the ledger is made durable (which fails if any earlier background sync
+//     failed), and only then is the new votes file, without the votes the ledger now covers,
+//     written and fdatasynced; back on the I/O thread, the records appended meanwhile are
+//     added and fdatasynced, and the new file is renamed over votes.csv and its directory
+//     fsynced before any later record relies on it (VoteLog::begin_compaction). A failure
+//     halts the priest (`failed`).
 //
-// Called from the priest's I/O thread only (the syncer thread touches only the ledger's
-// sync, which LedgerFile makes safe).
+// Called from the priest's I/O thread only. The helper thread touches only the ledger's
+// sync (which LedgerFile makes safe), the compaction it was handed, and the descriptor of a
+// replaced votes file, which it closes.
 #pragma once
 
 #include <functional>
@@ -28,7 +33,7 @@
 
 namespace parliament {
 
-class LedgerSyncer;
+class ArchiveHelper;
 
 class Archive : public Disk {
  public:
@@ -52,18 +57,21 @@ class Archive : public Disk {
     return ledger_->read(from_no, max_count, max_bytes);
   }
   uint64_t ledger_length() const { return ledger_->length(); }
-  // Rewrites votes.csv to just the priest's promise and open votes once it is large.
+  // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
+  // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);
   // Synchronously, at shutdown.
   Status sync_ledger() { return ledger_->sync(); }
-  // Stops the background syncer (joins its thread).
+  // Stops the helper thread (joins it); a compaction under way is abandoned, votes.csv intact.
   void stop();
 
  private:
   Archive() = default;
   std::unique_ptr<LedgerFile> ledger_;
   std::unique_ptr<VoteLog> votes_;
-  std::unique_ptr<LedgerSyncer> syncer_;
+  std::unique_ptr<ArchiveHelper> helper_;
+  std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
+  std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;
 };
 

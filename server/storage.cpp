@@ -707,13 +707,17 @@ Status VoteLog::write_all(const std::string& bytes) {
 Status VoteLog::append_promise(const Ballot& b) {
   std::string buf;
   append_promise_row(buf, b, std::to_string(synced_));
-  return write_all(buf);
+  auto s = write_all(buf);
+  if (s && compacting_) appended_.push_back(Appended{b, {}});
+  return s;
 }
 
 Status VoteLog::append_votes(const std::vector<Entry>& votes) {
   std::string buf;
   append_vote_rows(buf, votes, std::to_string(synced_));
-  return write_all(buf);
+  auto s = write_all(buf);
+  if (s && compacting_) appended_.push_back(Appended{std::nullopt, votes});
+  return s;
 }
 
 Status VoteLog::sync() {
@@ -727,56 +731,140 @@ Status VoteLog::sync() {
   return ok_status();
 }
 
-// Write the temp file, fdatasync it, rename it over the log, fsync the directory, reopen.
-// Any failure poisons the log: the caller stops, as after a failed append.
-// The new file becomes votes.csv only once all of it is durable, so every record in it
-// claims the whole file synced (synced = its length; the length depends on the digits of
-// the claim, so it is found by iterating to a fixed point, in at most a few rounds).
+Status VoteLog::poison(std::string why) {
+  if (error_.empty()) error_ = why;
+  return Status::failure(std::move(why));
+}
+
 Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes,
                         const LedgerFile& ledger) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  if (ledger.synced_length() < ledger.length())
-    return Status::failure("compacting " + path_ + " while " + ledger.path() + " is synced to decree " +
-                           std::to_string(ledger.synced_length()) + " of " +
-                           std::to_string(ledger.length()) +
-                           ": sync the ledger first (a bug in the caller)");
-  const std::string relied_on = std::to_string(ledger.length());
+  auto c = begin_compaction(next_bal, votes, ledger.length(), 0);
+  if (auto s = c->prepare(ledger); !s) {
+    compacting_ = false;
+    appended_.clear();
+    // The ledger not synced is the caller's bug and harms nothing: the log stays usable.
+    if (ledger.synced_length() < c->ledger_length_) return s;
+    return poison(s.error());
+  }
+  return finish_compaction(*c);
+}
+
+std::shared_ptr<VoteLog::Compaction> VoteLog::begin_compaction(const Ballot& next_bal,
+                                                               std::vector<Entry> votes,
+                                                               uint64_t ledger_length,
+                                                               uint64_t reserve) {
+  auto c = std::make_shared<Compaction>();
+  c->path_ = path_;
+  c->next_bal_ = next_bal;
+  c->votes_ = std::move(votes);
+  c->ledger_length_ = ledger_length;
+  c->reserve_ = reserve;
+  compacting_ = true;
+  appended_.clear();
+  return c;
+}
+
+VoteLog::Compaction::~Compaction() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!installed_ && prepared_) ::unlink((path_ + ".tmp").c_str());
+}
+
+namespace {
+
+// Renders records whose synced field claims the offset at which the rendering ends, when it
+// starts at `start`: the digits of the claim change its length, so iterate to a fixed point
+// (a few rounds at most).
+std::string render_claiming_end(uint64_t start,
+                                const std::function<void(std::string&, const std::string&)>& rows) {
   std::string buf;
   for (uint64_t claim = 0;;) {
-    const std::string synced = std::to_string(claim);
     buf.clear();
-    append_header(buf, kVoteColumns);
-    append_record(buf, {"ledger_synced", relied_on, "", "", "", "", "", "", synced});
-    append_promise_row(buf, next_bal, synced);
-    append_vote_rows(buf, votes, synced);
-    if (buf.size() == claim) break;
-    claim = buf.size();
+    rows(buf, std::to_string(claim));
+    if (start + buf.size() == claim) return buf;
+    claim = start + buf.size();
   }
-  const std::string tmp = path_ + ".tmp";
-  auto fail = [&](std::string why) {
-    error_ = why;
-    return Status::failure(std::move(why));
+}
+
+}  // namespace
+
+// The new file becomes votes.csv only once all of it is durable, so every record in it
+// claims the whole of what prepare wrote as synced.
+Status VoteLog::Compaction::prepare(const LedgerFile& ledger) {
+  auto done = [&](Status s) {
+    prepared_ = s;
+    return s;
   };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(fail_text("create", tmp, errno));
-  Status s = write_fd(fd, buf, tmp);
-  if (s && ::fdatasync(fd) != 0) s = Status::failure(fail_text("fdatasync", tmp, errno));
-  ::close(fd);
-  if (!s) {
-    ::unlink(tmp.c_str());
-    return fail(s.error());
+  if (ledger.synced_length() < ledger_length_)
+    return done(Status::failure("compacting " + path_ + " while " + ledger.path() +
+                                " is synced to decree " + std::to_string(ledger.synced_length()) +
+                                " of " + std::to_string(ledger_length_) +
+                                ": sync the ledger first (a bug in the caller)"));
+  const std::string relied_on = std::to_string(ledger_length_);
+  std::string buf = render_claiming_end(0, [&](std::string& out, const std::string& synced) {
+    append_header(out, kVoteColumns);
+    append_record(out, {"ledger_synced", relied_on, "", "", "", "", "", "", synced});
+    append_promise_row(out, next_bal_, synced);
+    append_vote_rows(out, votes_, synced);
+  });
+  const std::string tmp = path_ + ".tmp";
+  fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) return done(Status::failure(fail_text("create", tmp, errno)));
+  if (auto s = write_fd(fd_, buf, tmp); !s) return done(s);
+  data_ = allocated_ = buf.size();
+  // Zeros ahead of the records, written now rather than on the path of a vote (see write_all).
+  static const std::string zeros(1 << 20, '\0');
+  while (allocated_ < reserve_) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), reserve_ - allocated_));
+    ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(allocated_));
+    if (w <= 0) return done(Status::failure(fail_text("preallocate", tmp, w < 0 ? errno : ENOSPC)));
+    allocated_ += static_cast<uint64_t>(w);
+  }
+  if (::fdatasync(fd_) != 0) return done(Status::failure(fail_text("fdatasync", tmp, errno)));
+  return done(ok_status());
+}
+
+// The records appended since begin_compaction go after the snapshot, claiming the new file's
+// whole length synced (it is, before the rename); then the rename, made durable by an fsync
+// of the directory before any record relies on the new file.
+Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
+  compacting_ = false;
+  std::vector<Appended> appended = std::move(appended_);
+  appended_.clear();
+  if (!error_.empty()) return Status::failure(refused_text(path_, error_));
+  if (!c.prepared_) return poison("compacting " + path_ + ": finished before it was prepared (a bug)");
+  if (!*c.prepared_) return poison(c.prepared_->error());
+  const std::string tmp = path_ + ".tmp";
+  std::string tail = render_claiming_end(c.data_, [&](std::string& out, const std::string& synced) {
+    for (const auto& a : appended) {
+      if (a.promise) append_promise_row(out, *a.promise, synced);
+      append_vote_rows(out, a.votes, synced);
+    }
+  });
+  if (!tail.empty()) {
+    std::string_view rest = tail;
+    for (uint64_t at = c.data_; !rest.empty();) {
+      ssize_t w = ::pwrite(c.fd_, rest.data(), rest.size(), static_cast<off_t>(at));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return poison(fail_text("write", tmp, w < 0 ? errno : ENOSPC));
+      rest.remove_prefix(static_cast<size_t>(w));
+      at += static_cast<uint64_t>(w);
+    }
+    if (::fdatasync(c.fd_) != 0) return poison(fail_text("fdatasync", tmp, errno));
   }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    return fail("cannot rename " + tmp + " to " + path_ + ": " + errno_text(err));
+    return poison("cannot rename " + tmp + " to " + path_ + ": " + errno_text(err));
   }
-  if (auto d = sync_dir(dir_of(path_)); !d) return fail(d.error());
+  c.installed_ = true;
+  if (auto d = sync_dir(dir_of(path_)); !d) return poison(d.error());
+  // The compaction's descriptor was opened write-only; reopen read-write as open() does.
   int nfd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-  if (nfd < 0) return fail(fail_text("reopen", path_, errno));
-  ::close(fd_);
+  if (nfd < 0) return poison(fail_text("reopen", path_, errno));
+  if (old_fd) *old_fd = fd_; else ::close(fd_);
   fd_ = nfd;
-  size_ = allocated_ = synced_ = buf.size();
+  size_ = synced_ = c.data_ + tail.size();
+  allocated_ = std::max(c.allocated_, size_);
   return ok_status();
 }
 

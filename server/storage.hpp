@@ -146,20 +146,76 @@ class VoteLog {
   // ledger_synced record), this promise and these votes (write temp, fdatasync, rename,
   // fsync the directory). The ledger must be synced up to its end first (call
   // ledger.sync()): refused, as a bug in the caller, if ledger.synced_length() < length().
+  // compact() is begin_compaction, Compaction::prepare and finish_compaction in a row.
   Status compact(const Ballot& next_bal, const std::vector<Entry>& votes,
                  const LedgerFile& ledger);
+
+  // The same in three steps, so that its slow part (writing and fdatasyncing the new file,
+  // zero-filling it ahead) runs on another thread while this log goes on taking records:
+  //   auto c = log.begin_compaction(next_bal, votes, ledger.length(), reserve); // I/O thread
+  //   ledger.sync(); c->prepare(ledger);    // any one thread, alone
+  //   log.finish_compaction(*c, &old_fd);   // I/O thread, after prepare returned
+  // begin_compaction snapshots the promise and open votes (the records it drops are the votes
+  // at numbers up to the ledger's `ledger_length`, which must be durable by prepare: refused
+  // otherwise). prepare writes the snapshot to votes.csv.tmp, zero-fills it up to `reserve`
+  // bytes, and fdatasyncs it. finish_compaction appends the records written to this log
+  // since begin_compaction, fdatasyncs them, renames the file over votes.csv and fsyncs the
+  // directory; from then on every record goes to the new file, which holds everything the old
+  // one held that matters. A failure in either step poisons this log, as a failed append
+  // does. One compaction at a time. The replaced file's descriptor is handed to the caller
+  // in `old_fd` (closing it frees the old file's blocks, which takes milliseconds), or
+  // closed here if `old_fd` is null.
+  class Compaction;
+  std::shared_ptr<Compaction> begin_compaction(const Ballot& next_bal, std::vector<Entry> votes,
+                                               uint64_t ledger_length, uint64_t reserve);
+  Status finish_compaction(Compaction& c, int* old_fd = nullptr);
+  bool compacting() const { return compacting_; }
+
   uint64_t bytes() const { return size_; }
   const std::string& path() const { return path_; }
 
  private:
   VoteLog() = default;
   Status write_all(const std::string& bytes);
+  Status poison(std::string why);
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;       // bytes of records (the header included)
   uint64_t synced_ = 0;     // bytes known fdatasynced (written into every record)
   uint64_t allocated_ = 0;  // bytes in the file: records, then zeros written ahead
   std::string error_;
+  // While a compaction is under way: the records appended since it began, in order
+  // (a promise has no votes; a batch of votes has no promise).
+  struct Appended {
+    std::optional<Ballot> promise;
+    std::vector<Entry> votes;
+  };
+  bool compacting_ = false;
+  std::vector<Appended> appended_;
+};
+
+// One compaction of a VoteLog (see VoteLog::begin_compaction). prepare() may run on any
+// thread; nothing else touches the object until it returns.
+class VoteLog::Compaction {
+ public:
+  ~Compaction();  // closes the new file; removes it if it never became votes.csv
+  Status prepare(const LedgerFile& ledger);
+  // Instead of prepare, when the caller could not make the ledger durable: finish fails.
+  void abandon(std::string why) { prepared_ = Status::failure(std::move(why)); }
+  uint64_t bytes() const { return data_; }  // the snapshot's bytes, once prepared
+
+ private:
+  friend class VoteLog;
+  std::string path_;  // votes.csv; the new file is path_ + ".tmp"
+  Ballot next_bal_;
+  std::vector<Entry> votes_;
+  uint64_t ledger_length_ = 0;
+  uint64_t reserve_ = 0;
+  int fd_ = -1;
+  uint64_t data_ = 0;       // bytes of records written by prepare
+  uint64_t allocated_ = 0;  // bytes in the new file
+  std::optional<Status> prepared_;
+  bool installed_ = false;
 };
 
 // membership.json in `dir`: nullopt if absent; an error if unreadable or of an older version.

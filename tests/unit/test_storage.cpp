@@ -737,6 +737,24 @@ TEST_CASE("vote log: damage to records known synced is refused, naming the file 
     zero_range(path, last, d.size());
     expect = "the data ends at byte offset " + std::to_string(last);
   }
+  SECTION("a flipped byte in a record appended while a compaction was under way") {
+    // Those records were fdatasynced into the new file before it became votes.csv, so they
+    // claim it whole: damage to one, with a later one intact, is corruption, not a torn tail.
+    VoteLog::Loaded loaded;
+    auto r = VoteLog::open(path, loaded);
+    REQUIRE(r.ok());
+    auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+    auto c = (*r)->begin_compaction({5, 2}, {vote(1, "snapshot", {5, 2}, {4, 1})}, 0, 1 << 16);
+    REQUIRE((*r)->append_votes({vote(2, "meanwhile", {5, 2}, {5, 2})}).ok());
+    REQUIRE((*r)->append_promise({6, 1}).ok());
+    REQUIRE((*r)->sync().ok());
+    REQUIRE(c->prepare(*ledger).ok());
+    REQUIRE((*r)->finish_compaction(*c).ok());
+    std::string d = data_of(path);
+    size_t at = d.find("meanwhile");
+    set_byte(path, at, 'M');
+    expect = "byte offset " + std::to_string(row_start(d, at));
+  }
   LogCapture logs;
   VoteLog::Loaded loaded;
   auto r = VoteLog::open(path, loaded);
@@ -1016,4 +1034,70 @@ TEST_CASE("ensure_dir creates parents and refuses a file", "[storage]") {
   auto s = ensure_dir(dir.file("plain"));
   CHECK_FALSE(s.ok());
   CHECK(s.error().find(dir.file("plain")) != std::string::npos);
+}
+
+TEST_CASE("vote log: a compaction in steps keeps what is appended while it runs", "[storage]") {
+  TempDir dir;
+  auto path = dir.file("votes.csv");
+  VoteLog::Loaded loaded;
+  auto v = VoteLog::open(path, loaded);
+  REQUIRE(v.ok());
+  auto& log = *v;
+  REQUIRE(log->append_promise({1, 1}).ok());
+  REQUIRE(log->append_votes({vote(1, "one", {1, 1}, {1, 1}), vote(2, "two", {1, 1}, {1, 1})}).ok());
+  REQUIRE(log->sync().ok());
+  auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+  REQUIRE(ledger->append({decree(1, "one")}).ok());
+  REQUIRE(ledger->sync().ok());
+  const std::string before = data_of(path);
+  constexpr uint64_t kReserve = 1 << 20;
+  auto c = log->begin_compaction({1, 1}, {vote(2, "two", {1, 1}, {1, 1})}, 1, kReserve);
+  // The priest goes on: a higher promise, a vote replaced, a new vote, each synced.
+  REQUIRE(log->append_promise({3, 2}).ok());
+  REQUIRE(log->append_votes({vote(2, "two again", {3, 2}, {1, 1}), vote(3, "three", {3, 2}, {3, 2})}).ok());
+  REQUIRE(log->sync().ok());
+
+  SECTION("finished: the new file holds the snapshot and everything appended after it") {
+    REQUIRE(c->prepare(*ledger).ok());
+    REQUIRE(log->append_votes({vote(4, "four", {3, 2}, {3, 2})}).ok());  // after prepare, unsynced
+    int old_fd = -1;
+    REQUIRE(log->finish_compaction(*c, &old_fd).ok());
+    CHECK(old_fd >= 0);
+    ::close(old_fd);
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+    CHECK(log->bytes() == data_of(path).size());
+    CHECK(data_of(path).find("\"one\"") == std::string::npos);  // the vote the ledger covers: gone
+    CHECK(fs::file_size(path) == kReserve);  // zero-filled ahead by prepare, not by a vote
+    REQUIRE(log->append_votes({vote(5, "five", {3, 2}, {3, 2})}).ok());
+    REQUIRE(log->sync().ok());
+    CHECK(fs::file_size(path) == kReserve);
+    auto again = VoteLog::open(path, loaded);
+    REQUIRE(again.ok());
+    CHECK(loaded.next_bal == Ballot{3, 2});
+    CHECK(loaded.ledger_synced == 1);
+    CHECK(loaded.votes == std::vector<Entry>{vote(2, "two", {1, 1}, {1, 1}),
+                                             vote(2, "two again", {3, 2}, {1, 1}),
+                                             vote(3, "three", {3, 2}, {3, 2}),
+                                             vote(4, "four", {3, 2}, {3, 2}),
+                                             vote(5, "five", {3, 2}, {3, 2})});
+  }
+  SECTION("stopped before it finished (a crash, a shutdown): votes.csv is untouched") {
+    REQUIRE(c->prepare(*ledger).ok());
+    CHECK(fs::exists(path + ".tmp"));
+    c.reset();
+    CHECK_FALSE(fs::exists(path + ".tmp"));
+    CHECK(data_of(path).substr(0, before.size()) == before);
+    auto again = VoteLog::open(path, loaded);
+    REQUIRE(again.ok());
+    CHECK(loaded.next_bal == Ballot{3, 2});
+    CHECK(loaded.votes.size() == 4);
+  }
+  SECTION("the ledger could not be made durable: the log refuses from then on") {
+    c->abandon("fdatasync of ledger.csv failed: EIO");
+    auto s = log->finish_compaction(*c);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().find("EIO") != std::string::npos);
+    CHECK_FALSE(log->append_promise({4, 1}).ok());
+    CHECK(data_of(path).find("ledger_synced") == std::string::npos);
+  }
 }

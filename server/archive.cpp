@@ -41,7 +41,7 @@ class ArchiveHelper {
     thread_.join();
   }
   void grew() { dirty_.store(true, std::memory_order_relaxed); }
-  void submit(std::function<void()> job) {
+  void submit(std::function<void(bool stopping)> job) {
     {
       std::lock_guard lock(mu_);
       jobs_.push_back(std::move(job));
@@ -51,26 +51,26 @@ class ArchiveHelper {
   void post(std::function<void()> f) { post_(std::move(f)); }
 
  private:
+  // Jobs run as they come; the ledger is synced at most every 100 ms, if it grew. Jobs still
+  // queued at stop run with `stopping` true (a compaction is then abandoned, a file closed).
   void run() {
+    using Clock = std::chrono::steady_clock;
     std::unique_lock lock(mu_);
-    auto next_sync = std::chrono::steady_clock::now();
+    auto next_sync = Clock::now() + std::chrono::milliseconds(100);
     bool ledger_failed = false;
     for (;;) {
-      next_sync += std::chrono::milliseconds(100);
       cv_.wait_until(lock, next_sync, [&] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;
       while (!jobs_.empty()) {
         auto job = std::move(jobs_.front());
         jobs_.pop_front();
+        bool stopping = stop_;
         lock.unlock();
-        job();
+        job(stopping);
         lock.lock();
-        if (stop_) return;
       }
-      if (std::chrono::steady_clock::now() < next_sync) {
-        next_sync -= std::chrono::milliseconds(100);  // woken for a job: keep the schedule
-        continue;
-      }
+      if (stop_) return;
+      if (Clock::now() < next_sync) continue;
+      next_sync = Clock::now() + std::chrono::milliseconds(100);
       if (ledger_failed || !dirty_.exchange(false)) continue;
       lock.unlock();
       auto s = ledger_.sync();
@@ -87,7 +87,7 @@ class ArchiveHelper {
   std::atomic<bool> dirty_{false};
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<std::function<void(bool stopping)>> jobs_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -124,6 +124,7 @@ Archive::~Archive() { stop(); }
 
 void Archive::stop() {
   helper_.reset();  // a compaction under way is abandoned: its file is removed, votes.csv stays
+  if (compaction_) votes_->abandon_compaction();
   compaction_.reset();
 }
 
@@ -157,7 +158,8 @@ Status Archive::compact_if_large(const Priest& priest) {
   auto began = std::chrono::steady_clock::now();
   std::weak_ptr<VoteLog::Compaction> weak = c;
   ArchiveHelper* helper = helper_.get();
-  helper_->submit([this, helper, c, weak, began] {
+  helper_->submit([this, helper, c, weak, began](bool stopping) {
+    if (stopping) return c->abandon("the priest is stopping");
     // The votes dropped are covered by the ledger only once the ledger is durable.
     if (auto s = ledger_->sync(); s) c->prepare(*ledger_); else c->abandon(s.error());
     helper->post([this, weak, began] {
@@ -167,7 +169,7 @@ Status Archive::compact_if_large(const Priest& priest) {
       int old_fd = -1;
       auto finishing = std::chrono::steady_clock::now();
       auto s = votes_->finish_compaction(*c, &old_fd);
-      if (old_fd >= 0) helper_->submit([old_fd] { ::close(old_fd); });
+      if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
       if (!s) return failed_(s.error());
       auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
       spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",

@@ -169,6 +169,11 @@ class VoteLog {
   std::shared_ptr<Compaction> begin_compaction(const Ballot& next_bal, std::vector<Entry> votes,
                                                uint64_t ledger_length, uint64_t reserve);
   Status finish_compaction(Compaction& c, int* old_fd = nullptr);
+  // Forgets a compaction that will not be finished (the priest is stopping).
+  void abandon_compaction() {
+    compacting_ = false;
+    appended_.clear();
+  }
   bool compacting() const { return compacting_; }
 
   uint64_t bytes() const { return size_; }

@@ -55,12 +55,16 @@ constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a sl
 constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
 // Connections by kind, each with its own cap, so that no kind can take another's place
 // (README "Limits"). An accepted connection that has not yet said its first frame is
-// pending: beyond kMaxPending, or kMaxHandshakes in the middle of a TLS handshake, the
-// oldest of them is closed (an honest one finishes in a round trip, so a flood of new
-// connections cannot starve it). Frames a client has begun but not finished hold at most
+// pending: beyond kMaxPending the oldest of them is closed (an honest one speaks at once, so
+// a flood of new connections cannot starve it). At most kMaxHandshakes are in the middle of
+// a TLS handshake: beyond that, the oldest goes if it has been at it for kHandshakeGrace
+// (an honest one finishes in a few round trips), otherwise the newcomer does, so that a
+// burst of honest connections (a client opening a hundred at once) is not cut down by its
+// own later members while each handshake waits its turn for the CPU. Frames a client has begun but not finished hold at most
 // kUnfinishedBudget bytes in all.
 constexpr size_t kMaxPending = 1024;
-constexpr size_t kMaxHandshakes = 64;
+constexpr size_t kMaxHandshakes = 256;
+constexpr auto kHandshakeGrace = std::chrono::seconds(1);
 constexpr size_t kMaxClients = 512;
 constexpr size_t kMaxPeers = 64;
 constexpr size_t kUnfinishedBudget = 16 << 20;
@@ -124,6 +128,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool closed() const { return closed_; }
   bool ready() const { return ready_; }    // handshake done (or plaintext and bytes came)
   bool handshaking() const { return handshaking_; }
+  Clock::time_point handshake_began() const { return handshake_began_; }
   bool finishing() const { return finishing_; }
   size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
   Clock::time_point frame_started() const { return frame_started_; }
@@ -152,6 +157,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool peer_closed_ = false;  // TLS close_notify came: close after what came with it
   bool ready_ = false;
   bool handshaking_ = false;
+  Clock::time_point handshake_began_;
   bool finishing_ = false;
   Clock::time_point frame_started_;
 };
@@ -220,9 +226,10 @@ class Host : public Messenger {
   static std::string who(const Conn& c) {
     return c.identity ? " (" + tls::describe(*c.identity) + ")" : "";
   }
-  // Called by a Conn about to begin its TLS handshake: closes the oldest other handshake
-  // when kMaxHandshakes are under way.
-  void make_room_for_handshake(Conn& c);
+  // Called by a Conn about to begin its TLS handshake, when kMaxHandshakes are under way:
+  // closes the oldest other handshake if it is older than kHandshakeGrace, or else returns
+  // false (the newcomer must go).
+  bool make_room_for_handshake(Conn& c);
   // A handshake failed or named no party of the parliament.
   void tls_refused(Conn& c, const std::string& why);
   // The handshake is done (or, plaintext, the first bytes came): false if the connection was
@@ -335,7 +342,11 @@ void Conn::start() {
 
 void Conn::handshake() {
   if (!tls_context_) return on_ready();
-  if (kind != Kind::PeerOut) host_.make_room_for_handshake(*this);
+  if (kind != Kind::PeerOut && !host_.make_room_for_handshake(*this)) {
+    close();
+    return host_.on_closed(shared_from_this());
+  }
+  handshake_began_ = Clock::now();
   tls_ = std::make_unique<tls::Session>(*tls_context_, kind == Kind::PeerOut ? tls::Session::Side::Client
                                                                              : tls::Session::Side::Server);
   handshaking_ = true;
@@ -738,19 +749,24 @@ size_t Host::count(Conn::Kind kind) const {
   return n;
 }
 
-void Host::make_room_for_handshake(Conn& c) {
+bool Host::make_room_for_handshake(Conn& c) {
   size_t n = 0;
   std::shared_ptr<Conn> oldest;
   for (auto& w : sessions_)
     if (auto o = w.lock(); o && o.get() != &c && o->handshaking() && !o->closed()) {
       ++n;
-      if (!oldest || o->opened < oldest->opened) oldest = o;
+      if (!oldest || o->handshake_began() < oldest->handshake_began()) oldest = o;
     }
-  if (n >= kMaxHandshakes) {
-    warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
-                 kMaxHandshakes, oldest->name);
-    oldest->close();
+  if (n < kMaxHandshakes) return true;
+  if (Clock::now() - oldest->handshake_began() < kHandshakeGrace) {
+    warn_limited("too many handshakes", "{} TLS handshakes under way, none older than {} ms; closing the newest, from {}",
+                 kMaxHandshakes, std::chrono::milliseconds(kHandshakeGrace).count(), c.name);
+    return false;
   }
+  warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
+               kMaxHandshakes, oldest->name);
+  oldest->close();
+  return true;
 }
 
 void Host::tls_refused(Conn& c, const std::string& why) {

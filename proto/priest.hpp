@@ -71,6 +71,7 @@ struct PriestOptions {
   size_t max_batch_bytes = 1 << 20;        // decree text in one begin ballot
   size_t max_in_flight = 8192;             // decrees begun but not yet passed
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
+  size_t max_open_ballots = 2;             // begin ballots not yet passed before the next waits
   size_t max_queued = 100000;              // client proposals waiting for a ballot (and reads)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
@@ -349,6 +350,7 @@ class Priest {
   uint64_t last_heartbeat_tick_ = 0;
   std::map<uint64_t, Tally> in_flight_;
   size_t in_flight_bytes_ = 0;
+  std::deque<uint64_t> open_ballots_;  // the last decree number of each begin ballot not yet passed
   uint64_t commit_sent_ = 0;  // the highest commit_no sent to the priests
   uint64_t gap_len_ = 0;      // passed_len_ when decrees beyond a gap were last seen waiting
   uint64_t gap_since_ = 0;

@@ -853,3 +853,35 @@ TEST_CASE("a read whose round was lost is confirmed by the next heartbeat", "[pr
   REQUIRE(c.reply(80));
   CHECK(c.reply(80)->error.empty());
 }
+
+// With max_open_ballots (2) begin ballots waiting for a majority, later proposals gather into
+// one ballot until one of those passes: every priest then fdatasyncs once for all of them.
+// Before, each flush with a proposal began a ballot of its own, so proposals forwarded by four
+// followers at different moments cost every priest four fdatasyncs instead of one.
+TEST_CASE("president: proposals gather while two begin ballots are open", "[priest]") {
+  Chamber c(3);
+  c.elect(1);
+  c.hold = true;  // nothing is delivered: no ballot passes
+  for (uint64_t r = 1; r <= 5; ++r) c.propose(1, r, 9, r, "decree " + std::to_string(r));
+  auto begun_to_2 = [&] {
+    std::vector<size_t> sizes;
+    for (auto& m : c.wire)
+      if (m.kind == Kind::BeginBallot && m.to == 2) sizes.push_back(m.entries.size());
+    return sizes;
+  };
+  CHECK(begun_to_2() == std::vector<size_t>{1, 1});  // decrees 3-5 wait
+  c.hold = false;
+  std::vector<size_t> later;
+  c.lose = [&](const Message& m) {
+    if (m.kind == Kind::BeginBallot && m.to == 2) later.push_back(m.entries.size());
+    return false;
+  };
+  c.drain();
+  CHECK(later == std::vector<size_t>{1, 1, 3});  // the two held, then 3-5 in one ballot
+  for (uint64_t r = 1; r <= 5; ++r) {
+    REQUIRE(c.reply(r));
+    CHECK(c.reply(r)->error.empty());
+  }
+  for (int t = 0; t < 20 && c.ledgers[2].size() < 5; ++t) c.tick();  // the commit rides on a heartbeat
+  CHECK(c.ledgers[2].size() == 5);
+}

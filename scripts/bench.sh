@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks the parliament on this machine and, with --etcd, etcd on the same machine in
-# the same session, and writes both side by side to docs/BENCHMARKS.md.
+# Benchmarks the parliament on this machine and, with --etcd, etcd and ZooKeeper on the same
+# machine in the same session, and writes the three side by side to docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh --etcd        the standard matrix, ours and etcd's, into docs/BENCHMARKS.md
+#   scripts/bench.sh --etcd        the standard matrix, ours, etcd's and ZooKeeper's, into
+#                                  docs/BENCHMARKS.md, with the issue's targets checked (the
+#                                  parliament with mutual TLS, the default; TLS=both adds plaintext)
 #   scripts/bench.sh               ours only (printed; docs/BENCHMARKS.md untouched)
 #   scripts/bench.sh --smoke       a few seconds, any figure: proves the tool works (CTest)
 #   scripts/bench.sh --big         pass BIG_DECREES (1,000,000) decrees, then report each
@@ -34,7 +36,9 @@ WARMUP=${WARMUP:-2}
 VAL=${VAL:-100}
 CLIENTS=${CLIENTS:-64}
 CONNS=${CONNS:-8}
-TLS=${TLS:-both}
+if [ "$mode" = etcd ]; then TLS=${TLS:-on}; else TLS=${TLS:-both}; fi
+BIG_CLIENTS=${BIG_CLIENTS:-1000}  # the many-clients load (five priests): BIG_CLIENTS over BIG_CONNS
+BIG_CONNS=${BIG_CONNS:-100}
 case "$TLS" in
   both) tls_modes="on off" ;;
   on|off) tls_modes=$TLS ;;
@@ -166,6 +170,9 @@ for n in 5 3; do
       if [ "$n" = 5 ] || [ "$mode" != smoke ]; then
         bench "m$n-c$CLIENTS-all" "$CLIENTS" "$CONNS" all "$n"
       fi
+      if [ "$n" = 5 ] && [ "$mode" != smoke ]; then
+        bench "m$n-c$BIG_CLIENTS-leader" "$BIG_CLIENTS" "$BIG_CONNS" president "$n"
+      fi
     done
     stop_parliament
   done
@@ -195,7 +202,7 @@ etcd_script="$(pwd)/../shared/etcd-anchor/etcd-bench.sh"
 [ -x "$etcd_script" ] || etcd_script="$(pwd)/shared/etcd-anchor/etcd-bench.sh"
 [ -f "$etcd_script" ] || { echo "bench: cannot find shared/etcd-anchor/etcd-bench.sh" >&2; exit 1; }
 need=()
-for p in etcd-server etcd-client golang-go golang-etcd-server-dev jq; do
+for p in etcd-server etcd-client golang-go golang-etcd-server-dev jq zookeeper libzookeeper-mt-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -210,46 +217,106 @@ for n in 5 3; do
     FSYNC_PROBE=$([ "$n" = 5 ] && echo 1 || echo 0) bash "$etcd_script" "$n" 2>&1 | tee -a "$etcd_results" >&2
 done
 
+# ---------------------------------------------------------------- ZooKeeper, same machine, same session
+zk_script="$(pwd)/../shared/zk-anchor/zk-bench.sh"
+[ -f "$zk_script" ] || zk_script="$(pwd)/shared/zk-anchor/zk-bench.sh"
+[ -f "$zk_script" ] || { echo "bench: cannot find shared/zk-anchor/zk-bench.sh" >&2; exit 1; }
+zk_results="$work/zk.txt"
+for n in 5 3; do
+  # Its labels are zkN-...; ours and etcd's mN-...: renamed so that one lookup serves all three.
+  RUNS=$RUNS DURATION="${DURATION}s" HI_CLIENTS=$CLIENTS HI_CONNS=$CONNS VAL_SIZE=$VAL FSYNC_PROBE=0 \
+    bash "$zk_script" "$n" 2>&1 | sed 's/^RESULT label=zk/RESULT label=m/' | tee -a "$zk_results" >&2
+done
+
 # ---------------------------------------------------------------- docs/BENCHMARKS.md
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 stat_of() { # file label field -> median over runs
   grep "^RESULT label=$2 " "$1" | field "$3" | median
 }
+sum_of() { # file label field -> sum over runs
+  grep "^RESULT label=$2 " "$1" | field "$3" | awk '{s+=$1} END {print s+0}'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1fx", a / b; else print "-" }'; }
+frac() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "-" }'; }
+# met VALUE OP BOUND: "yes" or "**no**" (OP: ge or le); "-" when a figure is missing.
+met() { awk -v v="$1" -v op="$2" -v b="$3" 'BEGIN { if (v == "-" || v == "") { print "-"; exit }
+  ok = op == "ge" ? v + 0 >= b + 0 : v + 0 <= b + 0; print ok ? "yes" : "**no**" }'; }
+hi="c$CLIENTS"
+loads="c1-leader:1 client -> president/leader
+$hi-leader:$CLIENTS clients / $CONNS conns -> president/leader
+$hi-all:$CLIENTS clients / $CONNS conns -> all members"
 {
   echo "# Benchmarks"
   echo
   echo "Measured by \`scripts/bench.sh --etcd\` on $(date -u +%Y-%m-%d), one session, one machine:"
   echo "$(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)),"
   echo "$(free -g | awk '/^Mem:/{print $2}') GiB RAM, kernel $(uname -r), data on"
-  echo "$(stat -f -c %T "$work") ($(df --output=source "$work" | tail -1)). Every priest and every etcd"
-  echo "member fdatasyncs before it acknowledges; all members and the load generator share the CPUs."
-  echo "Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after ${WARMUP} s warm-up; each figure"
-  echo "is the median over the runs (the lower one of two). Ratio: parliament ops/s over etcd ops/s."
+  echo "$(stat -f -c %T "$work") ($(df --output=source "$work" | tail -1)). Every priest, every etcd member and"
+  echo "every ZooKeeper member (forceSync) fdatasyncs before it acknowledges; all members and the"
+  echo "load generator share the CPUs. The parliament runs with mutual TLS$([[ "$tls_modes" == *off* ]] && echo " (and, labelled -plain, without)");"
+  echo "etcd and ZooKeeper run plaintext. Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after"
+  echo "${WARMUP} s warm-up; each figure is the median over the runs (the lower one of two). etcd 3.4"
+  echo "and ZooKeeper 3.8 are Debian 12's, driven by shared/etcd-anchor and shared/zk-anchor."
   echo
   echo "The disk, by the anchor's fsync probe (one 100 B append per fdatasync, then 64):"
   echo
   grep '^RESULT sync=' "$etcd_results" | head -2 | sed 's/^/    /' || true
   echo
-  echo "| cluster | load | parliament ops/s | etcd ops/s | ratio | parliament p50 / p99 ms | etcd p50 / p99 ms |"
+  echo "## Throughput"
+  echo
+  echo "| members | load | parliament ops/s | etcd ops/s | ZooKeeper ops/s | parliament / etcd | parliament / ZooKeeper |"
   echo "|---|---|---|---|---|---|---|"
   for n in 5 3; do
-    for load in "c1-leader:1 client -> president/leader" "c$CLIENTS-leader:$CLIENTS clients / $CONNS conns -> president/leader" "c$CLIENTS-all:$CLIENTS clients / $CONNS conns -> all members"; do
+    while IFS= read -r load; do
       l="m$n-${load%%:*}"
-      ours_ops=$(stat_of "$results" "$l" ops_s)
-      etcd_ops=$(stat_of "$etcd_results" "$l" ops_s)
-      echo "| $n | ${load#*:} | $ours_ops | $etcd_ops | $(ratio "$ours_ops" "$etcd_ops") |" \
-        "$(stat_of "$results" "$l" p50_ms) / $(stat_of "$results" "$l" p99_ms) |" \
-        "$(stat_of "$etcd_results" "$l" p50_ms) / $(stat_of "$etcd_results" "$l" p99_ms) |"
-    done
+      ours=$(stat_of "$results" "$l" ops_s) etcd=$(stat_of "$etcd_results" "$l" ops_s) zk=$(stat_of "$zk_results" "$l" ops_s)
+      echo "| $n | ${load#*:} | $ours | $etcd | $zk | $(ratio "$ours" "$etcd") | $(ratio "$ours" "$zk") |"
+    done <<<"$loads"
+  done
+  big="m5-c$BIG_CLIENTS-leader"
+  echo "| 5 | $BIG_CLIENTS clients / $BIG_CONNS conns -> president | $(stat_of "$results" "$big" ops_s) | - | - | - | - |"
+  echo
+  echo "## Latency"
+  echo
+  echo "| members | load | parliament p50 / p99 / p99.9 ms | etcd p50 / p99 ms | ZooKeeper p50 / p99 / p99.9 ms |"
+  echo "|---|---|---|---|---|"
+  for n in 5 3; do
+    while IFS= read -r load; do
+      l="m$n-${load%%:*}"
+      echo "| $n | ${load#*:} | $(stat_of "$results" "$l" p50_ms) / $(stat_of "$results" "$l" p99_ms) / $(stat_of "$results" "$l" p999_ms) |" \
+        "$(stat_of "$etcd_results" "$l" p50_ms) / $(stat_of "$etcd_results" "$l" p99_ms) |" \
+        "$(stat_of "$zk_results" "$l" p50_ms) / $(stat_of "$zk_results" "$l" p99_ms) / $(stat_of "$zk_results" "$l" p999_ms) |"
+    done <<<"$loads"
   done
   echo
-  echo "Every RESULT line of the session:"
+  echo "## The targets (five members)"
+  echo
+  lead="m5-$hi-leader" all="m5-$hi-all" one="m5-c1-leader"
+  ops=$(stat_of "$results" "$lead" ops_s)
+  e_ops=$(stat_of "$etcd_results" "$lead" ops_s) z_ops=$(stat_of "$zk_results" "$lead" ops_s)
+  p99=$(stat_of "$results" "$lead" p99_ms) e_p99=$(stat_of "$etcd_results" "$lead" p99_ms)
+  p50=$(stat_of "$results" "$one" p50_ms) e_p50=$(stat_of "$etcd_results" "$one" p50_ms)
+  p999=$(stat_of "$results" "$lead" p999_ms)
+  all_ops=$(stat_of "$results" "$all" ops_s)
+  big_ops=$(stat_of "$results" "$big" ops_s) big_errors=$(sum_of "$results" "$big" errors)
+  echo "| target | measured | met |"
+  echo "|---|---|---|"
+  echo "| $CLIENTS clients -> president: at least 5x etcd's ops/s | $(ratio "$ops" "$e_ops") ($ops / $e_ops) | $(met "$(frac "$ops" "$e_ops")" ge 5) |"
+  echo "| $CLIENTS clients -> president: at least 5x ZooKeeper's ops/s | $(ratio "$ops" "$z_ops") ($ops / $z_ops) | $(met "$(frac "$ops" "$z_ops")" ge 5) |"
+  echo "| $CLIENTS clients -> president: p99 at most a quarter of etcd's | $(frac "$p99" "$e_p99") ($p99 / $e_p99 ms) | $(met "$(frac "$p99" "$e_p99")" le 0.25) |"
+  echo "| 1 client: p50 at most a third of etcd's | $(frac "$p50" "$e_p50") ($p50 / $e_p50 ms) | $(met "$(frac "$p50" "$e_p50")" le 0.3334) |"
+  echo "| $CLIENTS clients -> president: p99.9 at most 20 ms | $p999 ms | $(met "$p999" le 20) |"
+  echo "| $CLIENTS clients over all priests: at least 0.8 of those -> president | $(frac "$all_ops" "$ops") ($all_ops / $ops) | $(met "$(frac "$all_ops" "$ops")" ge 0.8) |"
+  echo "| $BIG_CLIENTS clients / $BIG_CONNS conns: no errors | $big_errors errors | $(met "$big_errors" le 0) |"
+  echo "| $BIG_CLIENTS clients / $BIG_CONNS conns: ops/s no lower than $CLIENTS clients' | $(frac "$big_ops" "$ops") ($big_ops / $ops) | $(met "$(frac "$big_ops" "$ops")" ge 1) |"
+  echo
+  echo "Every RESULT line of the session (ZooKeeper's relabelled zkN- -> mN-, in the order parliament, etcd, ZooKeeper):"
   echo
   echo '```'
   cat "$results"
   grep '^RESULT' "$etcd_results" || true
+  grep '^RESULT' "$zk_results" || true
   echo '```'
 } >"$work/BENCHMARKS.head.md"
 mkdir -p docs

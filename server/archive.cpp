@@ -2,11 +2,13 @@
 #include "server/archive.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <unistd.h>
 
@@ -28,7 +30,8 @@ constexpr uint64_t kCompactVotesBytes = 8 << 20;
 // I/O thread hands it (the slow part of a compaction, closing a replaced file), in order.
 class ArchiveHelper {
  public:
-  ArchiveHelper(LedgerFile& ledger, std::function<void(std::function<void()>)> post,
+  // `ledger` null: jobs only, no ledger syncs.
+  ArchiveHelper(LedgerFile* ledger, std::function<void(std::function<void()>)> post,
                 std::function<void(std::string)> failed)
       : ledger_(ledger), post_(std::move(post)), failed_(std::move(failed)),
         thread_([this] { run(); }) {}
@@ -71,9 +74,9 @@ class ArchiveHelper {
       if (stop_) return;
       if (Clock::now() < next_sync) continue;
       next_sync = Clock::now() + std::chrono::milliseconds(100);
-      if (ledger_failed || !dirty_.exchange(false)) continue;
+      if (!ledger_ || ledger_failed || !dirty_.exchange(false)) continue;
       lock.unlock();
-      auto s = ledger_.sync();
+      auto s = ledger_->sync();
       lock.lock();
       if (!s) {
         ledger_failed = true;
@@ -81,7 +84,7 @@ class ArchiveHelper {
       }
     }
   }
-  LedgerFile& ledger_;
+  LedgerFile* ledger_;
   std::function<void(std::function<void()>)> post_;
   std::function<void(std::string)> failed_;
   std::atomic<bool> dirty_{false};
@@ -95,7 +98,8 @@ class ArchiveHelper {
 Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored& restored,
                                                std::function<void(std::function<void()>)> post,
                                                std::function<void(std::string)> failed,
-                                               size_t max_read_bytes) {
+                                               size_t max_read_bytes,
+                                               std::function<void(Status)> votes_synced) {
   using R = Result<std::unique_ptr<Archive>>;
   std::unique_ptr<Archive> a(new Archive);
   a->max_read_bytes_ = max_read_bytes;
@@ -116,13 +120,18 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   for (auto& v : loaded.votes)
     if (v.decree_no > restored.ledger_len) restored.votes[v.decree_no] = v;
   a->failed_ = failed;
-  a->helper_ = std::make_unique<ArchiveHelper>(*a->ledger_, std::move(post), std::move(failed));
+  a->votes_synced_ = std::move(votes_synced);
+  if (a->votes_synced_) a->syncer_ = std::make_unique<ArchiveHelper>(nullptr, post, failed);
+  a->helper_ = std::make_unique<ArchiveHelper>(a->ledger_.get(), std::move(post), std::move(failed));
   return a;
 }
 
 Archive::~Archive() { stop(); }
 
 void Archive::stop() {
+  alive_.reset();    // outcomes still to be posted back are dropped
+  syncer_.reset();   // from now on sync_votes() fdatasyncs on the calling thread
+  deferred_finish_ = nullptr;
   helper_.reset();  // a compaction under way is abandoned: its file is removed, votes.csv stays
   if (compaction_) votes_->abandon_compaction();
   compaction_.reset();
@@ -165,19 +174,52 @@ Status Archive::compact_if_large(const Priest& priest) {
     helper->post([this, weak, began] {
       auto c = weak.lock();  // gone if the archive stopped meanwhile
       if (!c || c != compaction_) return;
-      compaction_.reset();
-      int old_fd = -1;
-      auto finishing = std::chrono::steady_clock::now();
-      auto s = votes_->finish_compaction(*c, &old_fd);
-      if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
-      if (!s) return failed_(s.error());
-      auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-      spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
-                   votes_->bytes(), ms(std::chrono::steady_clock::now() - began),
-                   ms(std::chrono::steady_clock::now() - finishing));
+      // The descriptor a vote sync under way works on must stay votes.csv's until it is done.
+      if (sync_pending_) {
+        deferred_finish_ = [this, c, began] { finish_compaction(c, began); };
+        return;
+      }
+      finish_compaction(c, began);
     });
   });
   return ok_status();
+}
+
+void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
+                                std::chrono::steady_clock::time_point began) {
+  compaction_.reset();
+  int old_fd = -1;
+  auto finishing = std::chrono::steady_clock::now();
+  auto s = votes_->finish_compaction(*c, &old_fd);
+  if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
+  if (!s) return failed_(s.error());
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
+               votes_->bytes(), ms(std::chrono::steady_clock::now() - began),
+               ms(std::chrono::steady_clock::now() - finishing));
+}
+
+// On the syncer thread, so that the priest goes on reading, counting votes and beginning
+// ballots while the disk works; the clerk holds back what relies on the records meanwhile.
+std::optional<Status> Archive::sync_votes() {
+  if (!syncer_) return votes_->sync();
+  auto t = votes_->begin_sync();
+  if (!t) return Status::failure(t.error());
+  sync_pending_ = true;
+  ArchiveHelper* syncer = syncer_.get();
+  std::weak_ptr<bool> alive = alive_;
+  syncer_->submit([this, syncer, alive, t = *t](bool stopping) {
+    if (stopping) return;  // the priest is stopping: nothing waits for the outcome
+    int err = ::fdatasync(t.fd) == 0 ? 0 : errno;
+    syncer->post([this, alive, t, err] {
+      if (alive.expired()) return;
+      sync_pending_ = false;
+      auto s = votes_->end_sync(t, err);
+      if (deferred_finish_) std::exchange(deferred_finish_, nullptr)();
+      votes_synced_(s);
+    });
+  });
+  return std::nullopt;
 }
 
 }  // namespace parliament

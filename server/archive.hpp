@@ -4,8 +4,9 @@
 //
 // Durability (README "Durability"):
 //   - write_promise / write_votes append to votes.csv; sync_votes() is one fdatasync of it,
-//     done at once on the calling thread (the clerk holds back every message that relies
-//     on those records until it returns);
+//     run on the archive's syncer thread (the clerk holds back every message that relies on
+//     those records until the outcome is posted back, and begins one sync at a time); a
+//     compaction never finishes while a sync is under way;
 //   - append_ledger appends to ledger.csv; a background thread fdatasyncs it about every
 //     100 ms while it grows (a passed decree is already durable in a majority's votes).
 //     Its failure is sticky in LedgerFile: every later ledger append or sync fails, and the
@@ -20,9 +21,11 @@
 //
 // Called from the priest's I/O thread only. The helper thread touches only the ledger's
 // sync (which LedgerFile makes safe), the compaction it was handed, and the descriptor of a
-// replaced votes file, which it closes.
+// replaced votes file, which it closes; the syncer thread only fdatasyncs the descriptor it
+// was handed. Their outcomes come back through `post`.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,12 +46,15 @@ class Archive : public Disk {
   static Result<std::unique_ptr<Archive>> open(const std::string& dir, Restored& restored,
                                                std::function<void(std::function<void()>)> post,
                                                std::function<void(std::string)> failed,
-                                               size_t max_read_bytes);
+                                               size_t max_read_bytes,
+                                               std::function<void(Status)> votes_synced = nullptr);
   ~Archive() override;
 
   Status write_promise(const Ballot& b) override { return votes_->append_promise(b); }
   Status write_votes(const std::vector<Entry>& v) override { return votes_->append_votes(v); }
-  std::optional<Status> sync_votes() override { return votes_->sync(); }
+  // With a votes_synced callback (see open), the fdatasync runs on the archive's syncer
+  // thread and its outcome is given to the callback on the I/O thread; without, at once.
+  std::optional<Status> sync_votes() override;
   Status append_ledger(const std::vector<Entry>& passed) override;
   Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) override;
 
@@ -69,7 +75,14 @@ class Archive : public Disk {
   Archive() = default;
   std::unique_ptr<LedgerFile> ledger_;
   std::unique_ptr<VoteLog> votes_;
+  void finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
+                         std::chrono::steady_clock::time_point began);
   std::unique_ptr<ArchiveHelper> helper_;
+  std::unique_ptr<ArchiveHelper> syncer_;  // vote fdatasyncs, one at a time (the clerk's rule)
+  std::function<void(Status)> votes_synced_;
+  bool sync_pending_ = false;
+  std::function<void()> deferred_finish_;  // a compaction to finish once the sync is done
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
   std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;

@@ -721,13 +721,21 @@ Status VoteLog::append_votes(const std::vector<Entry>& votes) {
 }
 
 Status VoteLog::sync() {
+  auto t = begin_sync();
+  if (!t) return Status::failure(t.error());
+  return end_sync(*t, ::fdatasync(t->fd) == 0 ? 0 : errno);
+}
+
+Result<VoteLog::SyncTicket> VoteLog::begin_sync() {
+  if (!error_.empty()) return Result<SyncTicket>::failure(refused_text(path_, error_));
+  return SyncTicket{fd_, size_};
+}
+
+Status VoteLog::end_sync(const SyncTicket& t, int fdatasync_errno) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  uint64_t written = size_;
-  if (::fdatasync(fd_) != 0) {
-    error_ = fail_text("fdatasync", path_, errno);
-    return Status::failure(error_);
-  }
-  synced_ = written;
+  if (t.fd != fd_) return poison("fdatasync of a replaced " + path_ + " (a bug)");
+  if (fdatasync_errno != 0) return poison(fail_text("fdatasync", path_, fdatasync_errno));
+  synced_ = std::max(synced_, t.covers);
   return ok_status();
 }
 

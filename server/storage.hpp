@@ -141,7 +141,18 @@ class VoteLog {
   // One write() each; durable after the next sync().
   Status append_promise(const Ballot& b);
   Status append_votes(const std::vector<Entry>& votes);
+  // One fdatasync: every record appended before the call is durable once it returns.
   Status sync();
+  // The same in two steps, so that the fdatasync may run on another thread while this log
+  // goes on taking records: begin_sync() (I/O thread) says which descriptor to fdatasync and
+  // how far that covers; end_sync() (I/O thread) takes the outcome of ::fdatasync(fd).
+  // Between the two, no compaction may finish (the descriptor must stay votes.csv's).
+  struct SyncTicket {
+    int fd = -1;
+    uint64_t covers = 0;  // bytes of records written when the sync began
+  };
+  Result<SyncTicket> begin_sync();
+  Status end_sync(const SyncTicket& t, int fdatasync_errno);
   // Atomically replaces the file by one holding the ledger's synced length (as its
   // ledger_synced record), this promise and these votes (write temp, fdatasync, rename,
   // fsync the directory). The ledger must be synced up to its end first (call

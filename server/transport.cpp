@@ -537,7 +537,12 @@ int Host::start() {
   incarnation_ = *inc;
   auto archive = Archive::open(
       run_.data_dir, restored_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
-      [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4);
+      [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4,
+      [this](const Status& s) {
+        if (!clerk_ || !halted_.empty()) return;
+        clerk_->votes_synced(s);
+        flush();
+      });
   if (!archive) {
     spdlog::critical("{}", archive.error());
     return 1;

@@ -242,6 +242,8 @@ void Priest::propose(Proposal p) {
   }
   if (role_ == Role::President) {
     enqueue(std::move(p.decree), w);
+  } else if (auto full = forwarding_full(); !full.empty()) {
+    answer(w, 0, full, false);
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = p.token;
@@ -261,6 +263,7 @@ void Priest::propose(Proposal p) {
 void Priest::read(uint64_t token) {
   Waiter w{opt_.id, token};
   if (role_ == Role::President) return begin_read(w);
+  if (auto full = forwarding_full(); !full.empty()) return answer(w, 0, full, false);
   if (president_ && *president_ != opt_.id) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
@@ -270,6 +273,15 @@ void Priest::read(uint64_t token) {
     return;
   }
   answer(w, 0, "no president yet: an election is under way; retry shortly", false);
+}
+
+// A follower's requests waiting on its president (forwarded, or answered and waiting for
+// this ledger to catch up) are bounded by max_queued, like the president's own queue: a
+// president that never answers, or a ledger far behind, must not collect them without end.
+std::string Priest::forwarding_full() const {
+  if (forwarded_.size() + read_waits_.size() < opt_.max_queued) return "";
+  return std::to_string(forwarded_.size() + read_waits_.size()) + " requests are waiting at priest " +
+         std::to_string(opt_.id) + " for its president (max_queued); retry";
 }
 
 void Priest::on_read(const Message& m) {

@@ -231,8 +231,12 @@ done
 # ---------------------------------------------------------------- docs/BENCHMARKS.md
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
-stat_of() { # file label field -> median over runs
-  grep "^RESULT label=$2 " "$1" | field "$3" | median
+median_hi() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int(NR/2)+1]; else print "-"}'; }
+stat_of() { # file label field -> median over runs; of two, the worse (lower ops/s, higher ms)
+  case "$3" in
+    *_ms) grep "^RESULT label=$2 " "$1" | field "$3" | median_hi ;;
+    *) grep "^RESULT label=$2 " "$1" | field "$3" | median ;;
+  esac
 }
 sum_of() { # file label field -> sum over runs
   grep "^RESULT label=$2 " "$1" | field "$3" | awk '{s+=$1} END {print s+0}'
@@ -256,7 +260,8 @@ $hi-all:$CLIENTS clients / $CONNS conns -> all members"
   echo "every ZooKeeper member (forceSync) fdatasyncs before it acknowledges; all members and the"
   echo "load generator share the CPUs. The parliament runs with mutual TLS$([[ "$tls_modes" == *off* ]] && echo " (and, labelled -plain, without)");"
   echo "etcd and ZooKeeper run plaintext. Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after"
-  echo "${WARMUP} s warm-up; each figure is the median over the runs (the lower one of two). etcd 3.4"
+  echo "${WARMUP} s warm-up; each figure is the median over the runs (of two, the worse one: the lower"
+  echo "ops/s, the higher latency). etcd 3.4"
   echo "and ZooKeeper 3.8 are Debian 12's, driven by shared/etcd-anchor and shared/zk-anchor."
   echo
   echo "The disk, by the anchor's fsync probe (one 100 B append per fdatasync, then 64):"

@@ -203,6 +203,9 @@ void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
 // ballots while the disk works; the clerk holds back what relies on the records meanwhile.
 std::optional<Status> Archive::sync_votes() {
   if (!syncer_) return votes_->sync();
+  // The clerk begins one sync at a time; a second would clear sync_pending_ too early and
+  // let a compaction finish under the first.
+  if (sync_pending_) return Status::failure("a second fdatasync of votes.csv while one is under way (a bug)");
   auto t = votes_->begin_sync();
   if (!t) return Status::failure(t.error());
   sync_pending_ = true;
@@ -215,6 +218,8 @@ std::optional<Status> Archive::sync_votes() {
       if (alive.expired()) return;
       sync_pending_ = false;
       auto s = votes_->end_sync(t, err);
+      // The compaction finishes before the clerk hears the outcome: the clerk may begin its
+      // next sync at once, which must be of the new file.
       if (deferred_finish_) std::exchange(deferred_finish_, nullptr)();
       votes_synced_(s);
     });

@@ -728,12 +728,12 @@ Status VoteLog::sync() {
 
 Result<VoteLog::SyncTicket> VoteLog::begin_sync() {
   if (!error_.empty()) return Result<SyncTicket>::failure(refused_text(path_, error_));
-  return SyncTicket{fd_, size_};
+  return SyncTicket{fd_, size_, file_};
 }
 
 Status VoteLog::end_sync(const SyncTicket& t, int fdatasync_errno) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  if (t.fd != fd_) return poison("fdatasync of a replaced " + path_ + " (a bug)");
+  if (t.file != file_) return poison("fdatasync of a replaced " + path_ + " (a bug)");
   if (fdatasync_errno != 0) return poison(fail_text("fdatasync", path_, fdatasync_errno));
   synced_ = std::max(synced_, t.covers);
   return ok_status();
@@ -871,6 +871,7 @@ Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
   if (nfd < 0) return poison(fail_text("reopen", path_, errno));
   if (old_fd) *old_fd = fd_; else ::close(fd_);
   fd_ = nfd;
+  ++file_;
   size_ = synced_ = c.data_ + tail.size();
   allocated_ = std::max(c.allocated_, size_);
   return ok_status();

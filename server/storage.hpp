@@ -150,6 +150,7 @@ class VoteLog {
   struct SyncTicket {
     int fd = -1;
     uint64_t covers = 0;  // bytes of records written when the sync began
+    uint64_t file = 0;    // which votes.csv: each finished compaction makes a new one
   };
   Result<SyncTicket> begin_sync();
   Status end_sync(const SyncTicket& t, int fdatasync_errno);
@@ -199,6 +200,7 @@ class VoteLog {
   uint64_t size_ = 0;       // bytes of records (the header included)
   uint64_t synced_ = 0;     // bytes known fdatasynced (written into every record)
   uint64_t allocated_ = 0;  // bytes in the file: records, then zeros written ahead
+  uint64_t file_ = 0;       // counts the files this log has been (compactions finished)
   std::string error_;
   // While a compaction is under way: the records appended since it began, in order
   // (a promise has no votes; a batch of votes has no promise).

@@ -885,3 +885,34 @@ TEST_CASE("president: proposals gather while two begin ballots are open", "[prie
   for (int t = 0; t < 20 && c.ledgers[2].size() < 5; ++t) c.tick();  // the commit rides on a heartbeat
   CHECK(c.ledgers[2].size() == 5);
 }
+
+// A follower's forwarded requests are bounded like the president's queue: with max_queued
+// waiting for an answer, the next proposal or read is refused at once. Before, a president
+// that never answered (or a ledger far behind) let them pile up without end.
+TEST_CASE("a follower forwards at most max_queued requests at a time", "[priest][read]") {
+  Chamber c(3, {}, false, [](PriestOptions& o) { o.max_queued = 3; });
+  c.elect(1);
+  c.hold = true;  // the president never answers
+  for (uint64_t r = 1; r <= 2; ++r) c.propose(2, r, 9, r, "forwarded " + std::to_string(r));
+  c.priests[2]->read(3);
+  c.drain();
+  CHECK_FALSE(c.reply(1));
+  CHECK_FALSE(c.reply(3));
+  c.propose(2, 4, 9, 4, "one too many");
+  c.priests[2]->read(5);
+  c.drain();
+  for (uint64_t t : {4, 5}) {
+    REQUIRE(c.reply(t));
+    CHECK(c.reply(t)->error.find("max_queued") != std::string::npos);
+  }
+  c.hold = false;  // answers come: room again
+  c.drain();
+  for (uint64_t t : {1, 2, 3}) {
+    REQUIRE(c.reply(t));
+    CHECK(c.reply(t)->error.empty());
+  }
+  c.propose(2, 6, 9, 6, "after");
+  for (int t = 0; t < 10 && !c.reply(6); ++t) c.tick();
+  REQUIRE(c.reply(6));
+  CHECK(c.reply(6)->error.empty());
+}

@@ -144,6 +144,23 @@ struct Said {
     m.outcome_unknown = !m.error.empty();
     return m;
   }
+  // A linearizable read forwarded by priest 3, and the read rounds a president asks and a
+  // follower acknowledges (the "read" key of a successful ballot and of a vote yes).
+  Message read(uint64_t token) const {
+    auto m = msg(Kind::Read, 3, 1, {}, 0);
+    m.token = token;
+    return m;
+  }
+  Message success_read(uint64_t commit, uint64_t round) const {
+    auto m = success(commit);
+    m.token = round;
+    return m;
+  }
+  Message voted_read(PriestId from, uint64_t round) const {
+    auto m = voted(from, 1, 0);  // an empty vote: the acknowledgement of a round
+    m.token = round;
+    return m;
+  }
   // Ballot 6.2 begins a membership decree at 4: priest 4 joins.
   Message begin_membership() const {
     auto m = msg(Kind::BeginBallot, 2, 1, b62, 3);
@@ -288,6 +305,17 @@ int main(int argc, char** argv) {
   std::string over = framed(R"({"type":"status","pad":"xxxxxxxxxxxxxx"})");
   std::snprintf(name, sizeof name, "%02d-%s", ++i, "tiny-limit");
   write(frames, name, std::string("\x0c\x02\x05\x02", 4) + at_limit + over);
+  Message success_read = s.success_read(5, 7);
+  std::vector<Named> reads = {
+      {"read", encode_text(s.read(79))},
+      {"success-read", encode_text(success_read)},
+      {"vote-yes-read", encode_text(s.voted_read(2, 7))},
+      {"client-read", json{{"type", "read"}, {"from", 1}, {"max", 100}}.dump()},
+  };
+  for (auto& [n, payload] : reads) {
+    std::snprintf(name, sizeof name, "%02d-%s", ++i, n);
+    write(frames, name, whole(framed(payload)));
+  }
 
   // ---------------------------------------------------------------- priest
   const fs::path priest = root / "priest";
@@ -330,12 +358,17 @@ int main(int argc, char** argv) {
   // passed_len + 1); the fuzzer turns these bytes into edge values.
   stories.push_back({"elected-twist", Story().wait(8).say(ctl(P2), s.pre_vote(2)).say(ctl(P2), s.last_vote(2), 0x88)});
   stories.push_back({"catch-up-twist", Story().say(ctl(P3, 1), s.catch_up(3), 0x86)});
+  // Reads: forwarded to a president (answered once a majority acknowledged its round), and
+  // a follower acknowledging a round its president asks.
+  stories.push_back({"elected-read", elected().say(ctl(P2), s.voted(2, 4, 4)).say(ctl(P3), s.read(79))
+                                         .say(ctl(P2, 1), s.voted_read(2, 1))});
+  stories.push_back({"follow-read-round", Story().say(ctl(P2), s.begin_ballot()).say(ctl(P2, 1), s.success_read(5, 3))});
   i = 0;
   for (auto& [n, st] : stories) {
     std::snprintf(name, sizeof name, "%02d-%s", ++i, n);
     write(priest, name, st.bytes);
   }
-  std::printf("make_corpus: %zu frames and %zu priest seeds in %s\n", peer.size() + client.size() + 3,
+  std::printf("make_corpus: %zu frames and %zu priest seeds in %s\n", peer.size() + client.size() + 3 + reads.size(),
               stories.size(), root.c_str());
   return 0;
 }

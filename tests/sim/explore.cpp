@@ -50,6 +50,8 @@ uint64_t incarnation_of(PriestId id, int life) { return 0x1000ull * id + 0x100ul
 // The god's one change of the "change" start: asked of the president in the prefix, and
 // (once) again at any priest after an error.
 constexpr uint64_t kGodToken = 1000;
+// Read k's token (client decree k's is k + 1).
+constexpr uint64_t kReadToken = 2000;
 
 // One state of the whole parliament: its priests, their disks, the messages on the wire,
 // the clients, and the invariants' record of what happened on the way here.
@@ -59,6 +61,10 @@ struct Parliament {
   std::vector<Message> wire;
   std::vector<PriestId> proposed_at;  // per client decree: where it was proposed (0: not yet)
   std::map<uint64_t, uint64_t> acked;  // client decree -> the number it was told
+  // per read: -1 not begun; else the highest decree number acknowledged when it began, which
+  // its answer must cover; read_done: 0 waiting, 1 refused (an error), 2 answered
+  std::vector<int64_t> read_floor;
+  std::vector<int> read_done;
   int crashes = 0, duplicates = 0, drops = 0;
   // the god's change (start "change"): asked, answered (decree number, or an error), retried
   std::optional<Change> change;
@@ -72,6 +78,8 @@ struct Parliament {
   Parliament(const ExploreOptions& opt, int learners) : o(&opt) {
     nodes.resize(opt.priests + learners + 1);
     proposed_at.assign(opt.decrees, 0);
+    read_floor.assign(opt.reads, -1);
+    read_done.assign(opt.reads, 0);
     Membership boot;
     for (size_t i = 1; i < nodes.size(); ++i) {
       nodes[i].disk.id = nodes[i].messenger.id = i;
@@ -87,7 +95,7 @@ struct Parliament {
   }
   Parliament(const Parliament& other)
       : o(other.o), nodes(other.nodes.size()), wire(other.wire), proposed_at(other.proposed_at),
-        acked(other.acked), crashes(other.crashes), duplicates(other.duplicates), drops(other.drops),
+        acked(other.acked), read_floor(other.read_floor), read_done(other.read_done), crashes(other.crashes), duplicates(other.duplicates), drops(other.drops),
         change(other.change), change_passed(other.change_passed), change_failed(other.change_failed),
         change_retries(other.change_retries), inv(other.inv) {
     for (size_t i = 1; i < nodes.size(); ++i) {
@@ -191,6 +199,8 @@ struct Parliament {
     s += "\nc";
     for (auto p : proposed_at) s += std::to_string(p) + ",";
     for (auto& [k, n] : acked) s += std::to_string(k) + "=" + std::to_string(n) + ",";
+    for (size_t k = 0; k < read_floor.size(); ++k)
+      s += "r" + std::to_string(read_floor[k]) + ":" + std::to_string(read_done[k]) + ",";
     s += std::to_string(crashes) + "," + std::to_string(duplicates) + "," + std::to_string(drops);
     if (change)
       s += "g" + std::to_string(change_passed) + "," + std::to_string(change_failed) + "," + std::to_string(change_retries);
@@ -235,6 +245,15 @@ void XMessenger::reply(const ClientReply& r) {
     world->inv.change_acknowledged(*world->change, r.decree_no);
     return;
   }
+  if (r.token >= kReadToken && r.token < kReadToken + world->read_floor.size()) {
+    size_t k = r.token - kReadToken;
+    world->read_done[k] = r.error.empty() ? 2 : 1;
+    if (r.error.empty() && static_cast<int64_t>(r.decree_no) < world->read_floor[k])
+      world->inv.fail("a read begun after decree " + std::to_string(world->read_floor[k]) +
+                      " was acknowledged was answered with the ledger up to decree " +
+                      std::to_string(r.decree_no) + " only (priest " + std::to_string(id) + ")");
+    return;
+  }
   if (r.decree_no == 0 || r.token == 0) return;
   uint64_t k = r.token - 1;
   world->acked[k] = r.decree_no;
@@ -243,7 +262,7 @@ void XMessenger::reply(const ClientReply& r) {
 
 // One step from a state; apply() changes the state, name() says what it was.
 struct Step {
-  enum Type { Deliver, Drop, Duplicate, Tick, Sync, Crash, Propose, AskAgain } type;
+  enum Type { Deliver, Drop, Duplicate, Tick, Sync, Crash, Propose, AskAgain, Read } type;
   size_t index = 0;  // the message on the wire
   PriestId priest = 0;
   size_t decree = 0;
@@ -260,6 +279,8 @@ struct Step {
         return "a client proposes \"" + Parliament::decree_text(decree) + "\" at priest " + std::to_string(priest);
       case AskAgain:
         return "the god asks priest " + std::to_string(priest) + " again to " + describe(*w.change);
+      case Read:
+        return "a client reads (read " + std::to_string(decree + 1) + ") at priest " + std::to_string(priest);
     }
     return "?";
   }
@@ -319,6 +340,15 @@ struct Step {
         n.clerk->flush();
         break;
       }
+      case Read: {
+        Node& n = w.nodes[priest];
+        int64_t floor = 0;
+        for (auto& [k, no] : w.acked) floor = std::max(floor, static_cast<int64_t>(no));
+        w.read_floor[decree] = floor;
+        n.priest->read(kReadToken + decree);
+        n.clerk->flush();
+        break;
+      }
     }
   }
 };
@@ -344,6 +374,9 @@ std::vector<Step> steps_from(const Parliament& w) {
   for (size_t k = 0; k < w.proposed_at.size(); ++k)
     if (!w.proposed_at[k])
       for (PriestId p = 1; p <= last; ++p) out.push_back(Step{Step::Propose, 0, p, k});
+  for (size_t k = 0; k < w.read_floor.size(); ++k)
+    if (w.read_floor[k] < 0)
+      for (PriestId p = 1; p <= last; ++p) out.push_back(Step{Step::Read, 0, p, k});
   if (w.change && w.change_failed && w.change_retries < 1)
     for (PriestId p = 1; p <= last; ++p) out.push_back(Step{Step::AskAgain, 0, p});
   return out;
@@ -538,6 +571,11 @@ class Explorer {
               result_.change_passed += in_ledger;
               result_.change_acknowledged += next.change_passed > 0;
             }
+            for (size_t k = 0; k < next.read_done.size(); ++k)
+              if (next.read_done[k] == 2) {
+                ++result_.reads_answered;
+                break;
+              }
           }
           it->second = depth + 1;
           dfs(next, depth + 1);

@@ -19,6 +19,8 @@ namespace parliament::sim {
 struct ExploreOptions {
   int priests = 3;
   int decrees = 2;             // client decrees, each proposed once, at any priest
+  int reads = 0;               // linearizable reads, each begun once, at any priest: an answer
+                               // must cover every decree acknowledged before the read began
   int depth = 24;              // steps from the initial state
   uint64_t max_states = 2000000;
   int max_round = 3;           // prune states with a ballot round above this
@@ -62,6 +64,7 @@ struct ExploreResult {
   // in which the god was told it passed
   uint64_t change_passed = 0;
   uint64_t change_acknowledged = 0;
+  uint64_t reads_answered = 0;  // distinct states in which some read was answered
 };
 
 ExploreResult explore(const ExploreOptions& options);

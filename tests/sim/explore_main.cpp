@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   parliament::sim::ExploreOptions o;
   app.add_option("--priests", o.priests, "priests (3)");
   app.add_option("--decrees", o.decrees, "client decrees (2)");
+  app.add_option("--reads", o.reads, "linearizable reads, each begun once at any priest (0)");
   app.add_option("--depth", o.depth, "steps from the start (24)");
   app.add_option("--max-states", o.max_states, "stop after this many distinct states");
   app.add_option("--max-round", o.max_round, "prune states with a ballot round above this (3)");
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   if (o.start == "change")
     std::printf("the membership decree is in some ledger in %llu of them; the god was told it passed in %llu\n",
                 (unsigned long long)r.change_passed, (unsigned long long)r.change_acknowledged);
+  if (o.reads) std::printf("some read was answered in %llu of them\n", (unsigned long long)r.reads_answered);
   if (!r.ok) {
     std::printf("%s\nafter:\n%s", r.failure.c_str(), r.schedule.c_str());
     std::printf("0 passed, 1 failed\n");

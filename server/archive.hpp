@@ -63,6 +63,7 @@ class Archive : public Disk {
     return ledger_->read(from_no, max_count, max_bytes);
   }
   uint64_t ledger_length() const { return ledger_->length(); }
+  uint64_t votes_bytes() const { return votes_->bytes(); }
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);

@@ -1,0 +1,142 @@
+// Archive (server/archive.hpp): the priest's files behind the clerk, with their two threads.
+// The test plays the I/O thread: what the helper and syncer threads post back is queued here
+// and run when the test says, so that the order of their outcomes is the test's choice.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <random>
+
+#include "server/archive.hpp"
+
+using namespace parliament;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  Dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("parliament-archive-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~Dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// What the archive's threads post to "the I/O thread", held until run.
+struct Posted {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> q;
+  void post(std::function<void()> f) {
+    {
+      std::lock_guard lock(mu);
+      q.push_back(std::move(f));
+    }
+    cv.notify_all();
+  }
+  // Waits (at most 10 s: a thread that never posts is a failure, not a hang) until n are held.
+  bool wait_for(size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return q.size() >= n; });
+  }
+  std::function<void()> take(size_t i) {
+    std::lock_guard lock(mu);
+    auto f = std::move(q[i]);
+    q.erase(q.begin() + static_cast<long>(i));
+    return f;
+  }
+};
+
+Entry vote_at(uint64_t n) {
+  return Entry{n, Ballot{1, 1}, Decree{false, 9, n, std::string(100, 'v'), Ballot{1, 1}}};
+}
+
+}  // namespace
+
+TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a time", "[archive]") {
+  Dir dir;
+  Posted posted;
+  std::vector<Status> outcomes;
+  Restored restored;
+  auto a = Archive::open(
+      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
+      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20,
+      [&](const Status& s) { outcomes.push_back(s); });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->write_votes({vote_at(1)}).ok());
+  CHECK_FALSE((*a)->sync_votes().has_value());  // under way on the syncer thread
+  auto second = (*a)->sync_votes();
+  REQUIRE(second.has_value());
+  CHECK_FALSE(second->ok());  // the clerk never asks twice; if it did, it is refused
+  REQUIRE(posted.wait_for(1));
+  CHECK(outcomes.empty());  // nothing is told before the I/O thread runs the outcome
+  posted.take(0)();
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].ok());
+  (*a)->stop();
+}
+
+// A compaction that finishes while a vote sync is under way would swap the file under that
+// sync: it waits for the sync's outcome, and finishes before the clerk hears it (so that the
+// clerk's next sync is of the new file). Without the wait, the sync's outcome is refused.
+TEST_CASE("archive: a compaction waits for the vote sync under way, and keeps what it covered",
+          "[archive]") {
+  Dir dir;
+  Posted posted;
+  std::vector<Status> outcomes;
+  std::vector<uint64_t> votes_file_at_outcome;
+  Restored restored;
+  std::unique_ptr<Archive> archive;
+  const std::string votes_path = (dir.path / "votes.csv").string();
+  auto a = Archive::open(
+      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
+      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20, [&](const Status& s) {
+        outcomes.push_back(s);
+        votes_file_at_outcome.push_back(archive->votes_bytes());
+      });
+  REQUIRE(a.ok());
+  archive = std::move(*a);
+  // Past priest 1's compaction size (9 MiB): votes at numbers 1..N, synced at once.
+  uint64_t n = 0;
+  while (archive->votes_bytes() < (10u << 20)) {
+    std::vector<Entry> batch;
+    for (int i = 0; i < 1000; ++i) batch.push_back(vote_at(++n));
+    REQUIRE(archive->write_votes(batch).ok());
+  }
+  PriestOptions o;
+  o.id = 1;
+  o.members = {1};
+  Priest priest(o, Restored{});  // its ledger and the archive's are both empty: it may compact
+  REQUIRE(archive->compact_if_large(priest).ok());
+  REQUIRE(posted.wait_for(1));  // the compaction is prepared: its finish waits here
+  // Meanwhile the priest votes again and a sync begins.
+  REQUIRE(archive->write_votes({vote_at(n + 1)}).ok());
+  CHECK_FALSE(archive->sync_votes().has_value());
+  REQUIRE(posted.wait_for(2));  // the sync's outcome
+  const uint64_t before = archive->votes_bytes();
+  posted.take(0)();  // the compaction's finish, while the sync is under way: it must wait
+  CHECK(archive->votes_bytes() == before);
+  CHECK(outcomes.empty());
+  posted.take(0)();  // the sync's outcome: the compaction finishes, then the clerk is told
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].ok());
+  REQUIRE(votes_file_at_outcome.size() == 1);
+  CHECK(votes_file_at_outcome[0] < before);  // already the compacted file when told
+  archive->stop();
+  archive.reset();
+  // Everything written after the compaction began is in the new votes.csv.
+  VoteLog::Loaded loaded;
+  auto log = VoteLog::open(votes_path, loaded);
+  REQUIRE(log.ok());
+  REQUIRE(loaded.votes.size() == 1);
+  CHECK(loaded.votes[0] == vote_at(n + 1));
+}

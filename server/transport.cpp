@@ -232,6 +232,8 @@ class Host : public Messenger {
   bool make_room_for_handshake(Conn& c);
   // A handshake failed or named no party of the parliament.
   void tls_refused(Conn& c, const std::string& why);
+  // After the handshake, bytes that are not a good TLS record: the connection is closed.
+  void bad_tls_record(Conn& c, const std::string& why);
   // The handshake is done (or, plaintext, the first bytes came): false if the connection was
   // refused and closed.
   bool on_ready(const std::shared_ptr<Conn>& c);
@@ -368,7 +370,8 @@ bool Conn::unseal(std::string_view bytes, std::string& plain) {
   write();  // what the handshake answers, or an alert
   if (status == tls::Session::Status::Failed) {
     handshaking_ = false;
-    host_.tls_refused(*this, tls_->error());
+    if (was_handshaking) host_.tls_refused(*this, tls_->error());
+    else host_.bad_tls_record(*this, tls_->error());
     if (kind == Kind::PeerOut || writing_.empty()) {
       close();
       host_.on_closed(self);
@@ -782,6 +785,11 @@ void Host::tls_refused(Conn& c, const std::string& why) {
   }
   warn_limited("tls " + c.ip, "refusing connection from {}: TLS: {} (a party of this parliament presents "
                "a certificate signed by its CA)", c.name, why);
+}
+
+void Host::bad_tls_record(Conn& c, const std::string& why) {
+  warn_limited("tls record " + c.ip, "closing connection from {}{}: a bad TLS record after the handshake: {}",
+               c.name, who(c), why);
 }
 
 bool Host::on_ready(const std::shared_ptr<Conn>& c) {

@@ -283,6 +283,19 @@ TEST_CASE("hostile 1: no certificate, no answer", "[hostile]") {
     CHECK(bare.frames.empty());
   }
   CHECK(log_lines(parl, 1, "refusing connection from") >= 1);
+  // A certified client that, after the handshake, sends bytes that are no TLS record: closed,
+  // and said so as what it is (before: logged as a refused handshake).
+  {
+    TlsRaw client(port, party_context(parl.dir / "certs", Identity{tls::Role::Client}));
+    REQUIRE(client.handshaken);
+    REQUIRE(client.send_json({{"type", "status"}}));
+    REQUIRE(client.read_frame(3s));  // the priest's side of the handshake is done too
+    asio::error_code ec;
+    asio::write(client.tls->next_layer(), asio::buffer(std::string(64, 'x')), ec);
+    REQUIRE_FALSE(ec);
+    CHECK(client.closed_by_peer(3s));
+    CHECK(eventually([&] { return log_lines(parl, 1, "a bad TLS record after the handshake") == 1; }, 3s));
+  }
   // Plaintext to a TLS priest: the frame is not a ClientHello; nothing comes back.
   for (auto request : {nlohmann::json{{"type", "status"}},
                        nlohmann::json{{"type", "propose"}, {"client", 78}, {"request", 1}, {"decree", "in the clear"}}}) {

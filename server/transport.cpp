@@ -633,7 +633,7 @@ void Host::shutdown() {
   acceptor_.close(ec);
   ticker_.cancel();
   if (archive_) {
-    archive_->stop();  // joins the ledger's syncer thread
+    archive_->stop();  // joins the archive's helper and syncer threads
     if (halted_.empty())
       if (auto s = archive_->sync_ledger(); !s) halt(s.error());
   }

@@ -121,7 +121,7 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
     if (v.decree_no > restored.ledger_len) restored.votes[v.decree_no] = v;
   a->failed_ = failed;
   a->votes_synced_ = std::move(votes_synced);
-  if (a->votes_synced_) a->syncer_ = std::make_unique<ArchiveHelper>(nullptr, post, failed);
+  a->syncer_ = std::make_unique<ArchiveHelper>(nullptr, post, failed);
   a->helper_ = std::make_unique<ArchiveHelper>(a->ledger_.get(), std::move(post), std::move(failed));
   return a;
 }

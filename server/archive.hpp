@@ -41,19 +41,20 @@ class ArchiveHelper;
 class Archive : public Disk {
  public:
   // Opens ledger.csv and votes.csv in dir (recovering torn tails) and fills `restored`.
-  // `post` runs a function on the I/O thread; `failed` is called there when a background
-  // ledger sync fails.
+  // `post` runs a function on the I/O thread (any thread may call it); there, `failed` is
+  // called when a background ledger sync or a compaction fails, and `votes_synced` with the
+  // outcome of each sync_votes() (for Clerk::votes_synced).
   static Result<std::unique_ptr<Archive>> open(const std::string& dir, Restored& restored,
                                                std::function<void(std::function<void()>)> post,
                                                std::function<void(std::string)> failed,
                                                size_t max_read_bytes,
-                                               std::function<void(Status)> votes_synced = nullptr);
+                                               std::function<void(Status)> votes_synced);
   ~Archive() override;
 
   Status write_promise(const Ballot& b) override { return votes_->append_promise(b); }
   Status write_votes(const std::vector<Entry>& v) override { return votes_->append_votes(v); }
-  // With a votes_synced callback (see open), the fdatasync runs on the archive's syncer
-  // thread and its outcome is given to the callback on the I/O thread; without, at once.
+  // The fdatasync runs on the archive's syncer thread and its outcome is given to
+  // `votes_synced` (see open) on the I/O thread; after stop(), at once on the calling thread.
   std::optional<Status> sync_votes() override;
   Status append_ledger(const std::vector<Entry>& passed) override;
   Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) override;

@@ -6,30 +6,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <mutex>
-#include <random>
 
 #include "server/archive.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace parliament;
-namespace fs = std::filesystem;
 
 namespace {
-
-struct Dir {
-  fs::path path;
-  Dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("parliament-archive-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // What the archive's threads post to "the I/O thread", held until run.
 struct Posted {
@@ -63,7 +48,7 @@ Entry vote_at(uint64_t n) {
 }  // namespace
 
 TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a time", "[archive]") {
-  Dir dir;
+  TempDir dir;
   Posted posted;
   std::vector<Status> outcomes;
   Restored restored;
@@ -90,7 +75,7 @@ TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a
 // clerk's next sync is of the new file). Without the wait, the sync's outcome is refused.
 TEST_CASE("archive: a compaction waits for the vote sync under way, and keeps what it covered",
           "[archive]") {
-  Dir dir;
+  TempDir dir;
   Posted posted;
   std::vector<Status> outcomes;
   std::vector<uint64_t> votes_file_at_outcome;

@@ -19,27 +19,12 @@
 #include <spdlog/spdlog.h>
 
 #include "server/storage.hpp"
+#include "tests/unit/temp_dir.hpp"
 
 using namespace parliament;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("parliament-test-" + std::to_string(rd()) + "-" +
-                                        std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
 
 // Captures what storage logs (instead of printing it) while in scope.
 struct LogCapture {
@@ -172,6 +157,13 @@ Files open_files(const TempDir& dir) {
   f.ledger = std::move(*l);
   f.loaded.forget_passed(f.ledger->length());
   return f;
+}
+
+// Opens (or creates) the vote log at `path`; the test stops if it cannot.
+std::unique_ptr<VoteLog> open_votes(const std::string& path, VoteLog::Loaded& loaded) {
+  auto v = VoteLog::open(path, loaded);
+  REQUIRE(v.ok());
+  return std::move(*v);
 }
 
 }  // namespace
@@ -1040,9 +1032,7 @@ TEST_CASE("vote log: a compaction in steps keeps what is appended while it runs"
   TempDir dir;
   auto path = dir.file("votes.csv");
   VoteLog::Loaded loaded;
-  auto v = VoteLog::open(path, loaded);
-  REQUIRE(v.ok());
-  auto& log = *v;
+  auto log = open_votes(path, loaded);
   REQUIRE(log->append_promise({1, 1}).ok());
   REQUIRE(log->append_votes({vote(1, "one", {1, 1}, {1, 1}), vote(2, "two", {1, 1}, {1, 1})}).ok());
   REQUIRE(log->sync().ok());
@@ -1106,9 +1096,7 @@ TEST_CASE("vote log: a sync in two steps covers what was written before it began
   TempDir dir;
   auto path = dir.file("votes.csv");
   VoteLog::Loaded loaded;
-  auto v = VoteLog::open(path, loaded);
-  REQUIRE(v.ok());
-  auto& log = *v;
+  auto log = open_votes(path, loaded);
   REQUIRE(log->append_promise({1, 1}).ok());
   auto t = log->begin_sync();
   REQUIRE(t.ok());

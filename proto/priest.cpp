@@ -478,6 +478,9 @@ std::string Priest::fingerprint() const {
       for (auto& w : ws) fp_u(o, w.token);
     }
     for (auto& [k, n] : proposed_) fp_u(o, n);
+    o += "|o";
+    for (uint64_t last : open_ballots_)
+      if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
   }
   o += "|h";
   for (auto& [p, t] : heard_tick_) {

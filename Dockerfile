@@ -10,7 +10,8 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      cmake ninja-build g++ libasio-dev nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev \
+      cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev \
+      libcpp-httplib-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the binaries are built from, so a change to docs, tests or scripts reuses the
@@ -27,12 +28,12 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLIAMENT_TESTS=O
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libssl3 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libssl3 libcpp-httplib0.11 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/paxos-priest /src/build/bin/paxos-god /src/build/bin/paxos-client /usr/local/bin/
 COPY config/docker.json /etc/parliament/docker.json
 # A priest keeps ledger.csv, votes.csv and membership.json here (bind-mount it to keep them).
 WORKDIR /var/lib/parliament
-EXPOSE 7100
+EXPOSE 7100 8100
 # docker-compose.yml gives each priest its id; alone: docker run parliament (priest 1).
 CMD ["paxos-priest", "--config", "/etc/parliament/docker.json", "--id", "1", "--data-dir", "/var/lib/parliament"]

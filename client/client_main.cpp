@@ -5,6 +5,8 @@
 //   paxos-client --config config/local.json status [--json]
 //   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
 //   paxos-client --config config/local.json read [--from N] [--json]
+//   paxos-client --config config/local.json console [--listen 127.0.0.1:8100]
+//   paxos-client timeline --data DIR [--data DIR ...] --out run.html
 //
 // Exit status: 0 success, 1 the parliament did not do it (or a priest could not be reached),
 // 2 bad input (command line, configuration).
@@ -20,6 +22,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "client/console.hpp"
 #include "client/rpc.hpp"
 #include "proto/config.hpp"
 
@@ -455,12 +458,26 @@ int main(int argc, char** argv) {
   auto* status_cmd = app.add_subcommand("status", "ask every priest its role and ballots");
   status_cmd->add_flag("--json", status_json, "print a JSON array");
 
+  std::string console_listen = "127.0.0.1:8100";
+  auto* console_cmd = app.add_subcommand("console", "serve the live page on this machine, reaching the priests' "
+                                                    "HTTP ports as the client (README \"Watching the parliament\")");
+  console_cmd->add_option("--listen", console_listen, "HOST:PORT to serve the page at (default 127.0.0.1:8100)");
+
+  std::vector<std::string> timeline_dirs;
+  std::string timeline_out;
+  auto* timeline_cmd = app.add_subcommand("timeline", "draw a past run's ballot timeline from the priests' "
+                                                      "events.jsonl files (no --config needed)");
+  timeline_cmd->add_option("--data", timeline_dirs, "a priest's data directory (repeat for each)")->required();
+  timeline_cmd->add_option("--out", timeline_out, "the HTML file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+
+  if (*timeline_cmd) return write_timeline(timeline_dirs, timeline_out);
 
   Result<Config> config = Result<Config>::failure("");
   if (config_opt->count()) {
@@ -500,5 +517,13 @@ int main(int argc, char** argv) {
   if (*status_cmd) return status(*config, status_json);
   if (*watch_cmd) return watch(*config, watch_from, watch_count, watch_json);
   if (*read_cmd) return read(*config, read_from, read_json, read_timeout_s);
+  if (*console_cmd) {
+    auto at = parse_address(console_listen, 0, "--listen");
+    if (!at) {
+      std::cerr << "paxos-client: " << at.error() << "\n";
+      return 2;
+    }
+    return run_console(*config, tls::certs_dir(*config, config_file, certs), at->host, at->port);
+  }
   return 2;
 }

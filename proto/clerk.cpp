@@ -62,6 +62,7 @@ void Clerk::votes_synced(const Status& s) {
 
 void Clerk::carry_out(Ready& r) {
   for (auto& n : r.notes) messenger_.note(n);
+  if (!r.events.empty()) messenger_.events(r.events);
   if (r.peers) messenger_.peers(*r.peers);  // links first: this Ready's messages use them
   // 1. The promise and votes are written; messages that rely on them wait for the sync.
   if (r.promise || !r.votes.empty()) {

@@ -63,6 +63,8 @@ class Messenger {
   virtual void reply(const ClientReply& r) = 0;
   // A sentence for the log (what the priest says happened).
   virtual void note(const std::string& line) = 0;
+  // What the priest did, for the ballot timeline (Ready::events), in order.
+  virtual void events(const std::vector<Event>&) {}
   // The priests to keep links to changed (Ready::peers); called before the Ready's messages.
   virtual void peers(const std::vector<PriestAddress>&) {}
   // A membership decree passed and is appended to the ledger (Ready::membership): record

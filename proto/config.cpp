@@ -146,6 +146,24 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
   if (!list) return R::failure(list.error());
   Config c;
   c.priests = std::move(*list);
+  for (size_t i = 0; i < priests->size(); ++i) {
+    const json& p = (*priests)[i];
+    std::string at = file + ": priests[" + std::to_string(i) + "]";
+    auto port = p.find("http_port"), listen = p.find("http_listen");
+    if (port == p.end()) {
+      if (listen != p.end()) return R::failure(at + ".http_listen: needs http_port");
+      continue;
+    }
+    if (!port->is_number_unsigned() || port->get<uint64_t>() == 0 || port->get<uint64_t>() > 65535)
+      return R::failure(at + ".http_port: must be an integer from 1 to 65535");
+    HttpAddress h{p["host"].get<std::string>(), port->get<uint16_t>()};
+    if (listen != p.end()) {
+      if (!listen->is_string() || listen->get<std::string>().empty())
+        return R::failure(at + ".http_listen: must be a non-empty string");
+      h.listen = listen->get<std::string>();
+    }
+    c.http[p["id"].get<PriestId>()] = std::move(h);
+  }
   for (auto s : {read_knob(j, file, "tick_ms", 1, 10000, c.tick_ms),
                  read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
                  read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),

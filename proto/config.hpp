@@ -2,7 +2,8 @@
 // reads the file and passes its text and name, so every error can name the file and field.
 //
 // {
-//   "priests": [ {"id": 1, "host": "127.0.0.1", "port": 7101, "listen": "127.0.0.1"}, ... ],
+//   "priests": [ {"id": 1, "host": "127.0.0.1", "port": 7101, "listen": "127.0.0.1",
+//                 "http_port": 8101, "http_listen": "127.0.0.1"}, ... ],
 //   "tick_ms": 10,                 // one logical tick of every priest's clock
 //   "heartbeat_ticks": 5,          // president's successful-ballot heartbeat period
 //   "election_timeout_ticks": 30,  // silence from the president before a priest stands
@@ -12,10 +13,13 @@
 //   "certs": "certs",              // paxos-god certs's directory (relative: to this file's)
 //   "client_idle_timeout_ms": 300000  // a client connection silent this long is closed
 // }
-// Only "priests" is required; "listen" (the address to bind) defaults to "host".
+// Only "priests" is required; "listen" (the address to bind) defaults to "host". A priest
+// with "http_port" serves metrics, status, events and the live page there (server/http.hpp),
+// bound to "http_listen" (default 127.0.0.1: this machine only), over the same mutual TLS.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,8 +43,16 @@ struct PriestAddress {
   bool operator==(const PriestAddress&) const = default;
 };
 
+// Where a priest serves HTTP (not part of the membership: only the configuration says it).
+struct HttpAddress {
+  std::string host;  // the priest's "host": where others reach the port
+  uint16_t port = 0;
+  std::string listen = "127.0.0.1";
+};
+
 struct Config {
   std::vector<PriestAddress> priests;  // sorted by id
+  std::map<PriestId, HttpAddress> http;  // the priests with an "http_port"
   uint32_t tick_ms = 10;
   uint32_t heartbeat_ticks = 5;
   uint32_t election_timeout_ticks = 30;

@@ -32,6 +32,25 @@ const char* name_of(Role r) {
   return "?";
 }
 
+const char* name_of(Event::Kind k) {
+  using K = Event::Kind;
+  switch (k) {
+    case K::PreBallot: return "pre_ballot";
+    case K::Stood: return "stood";
+    case K::Promised: return "promised";
+    case K::LastVote: return "last_vote";
+    case K::President: return "president";
+    case K::Begin: return "begin";
+    case K::VoteYes: return "vote_yes";
+    case K::VoteNo: return "vote_no";
+    case K::Passed: return "passed";
+    case K::StepDown: return "step_down";
+    case K::Heard: return "heard";
+    case K::Lost: return "lost";
+  }
+  return "?";
+}
+
 Priest::Priest(PriestOptions options, Restored restored)
     : opt_(std::move(options)),
       rng_(opt_.seed * 0x9E3779B97F4A7C15ull + opt_.id),
@@ -47,6 +66,7 @@ Priest::Priest(PriestOptions options, Restored restored)
   for (auto& [n, e] : restored.votes)
     if (n > passed_len_) votes_.emplace(n, e);
   max_round_seen_ = next_bal_.round;
+  told_len_ = passed_len_;
   reset_election_timer();
 }
 
@@ -54,6 +74,7 @@ Priest::Priest(PriestOptions options, Restored restored)
 
 void Priest::tick() {
   ++now_;
+  note_hearing();
   if (role_ == Role::President) {
     // The priests learn what passed from the next begin ballot; when none follows, from a
     // successful ballot on the next tick, or the heartbeat.
@@ -101,6 +122,17 @@ void Priest::tick() {
     for (auto& [p, r] : last_votes_)
       if (r.passed_len > passed_len_ && p != opt_.id) send(make(Kind::CatchUp, p));
   }
+}
+
+void Priest::note_hearing() {
+  auto now = reachable();
+  if (now == told_hearing_) return;
+  for (PriestId p : now)
+    if (p != opt_.id && !std::binary_search(told_hearing_.begin(), told_hearing_.end(), p))
+      event(Event::Kind::Heard, {}, 0, 0, p);
+  for (PriestId p : told_hearing_)
+    if (!std::binary_search(now.begin(), now.end(), p)) event(Event::Kind::Lost, {}, 0, 0, p);
+  told_hearing_ = std::move(now);
 }
 
 // What no priest of this parliament would say, whatever it was told (docs/SAFETY.md, "What a
@@ -354,6 +386,10 @@ void Priest::propose_change(uint64_t token, const Change& c) {
 
 Ready Priest::take_ready() {
   begin_ballots();
+  if (passed_len_ > told_len_) {
+    event(Event::Kind::Passed, {}, told_len_ + 1, passed_len_);
+    told_len_ = passed_len_;
+  }
   Ready out = std::move(ready_);
   ready_ = Ready{};
   return out;
@@ -515,6 +551,7 @@ bool Priest::promise(const Ballot& b) {
   if (b > next_bal_) {
     next_bal_ = b;
     ready_.promise = b;  // durable before the last vote / vote that relies on it leaves
+    event(Event::Kind::Promised, b, 0, 0, b.priest);
   }
   max_round_seen_ = std::max(max_round_seen_, b.round);
   return true;
@@ -532,6 +569,7 @@ void Priest::pre_ballot() {
   bool first = !pre_ballot_;  // one line per outage, not one per timeout
   pre_ballot_ = Ballot{std::max(max_round_seen_, next_bal_.round) + 1, opt_.id};
   pre_grants_ = {opt_.id};
+  event(Event::Kind::PreBallot, *pre_ballot_);
   if (first)
     note("priest " + std::to_string(opt_.id) + " hears no president; asks whether a majority would promise ballot " +
          to_string(*pre_ballot_));
@@ -583,6 +621,7 @@ void Priest::stand_for_president() {
   awaiting_len_ = 0;
   promise(b);
   reset_election_timer();
+  event(Event::Kind::Stood, b);
   note("priest " + std::to_string(opt_.id) + " stands for president with ballot " +
        to_string(b) + " (ledger holds " + std::to_string(passed_len_) + " decrees)");
   Message nb = make(Kind::NextBallot, 0);
@@ -670,6 +709,7 @@ void Priest::become_president() {
     if (!e.decree.olive_day) proposed_[{e.decree.client, e.decree.request}] = n;
     entries.push_back(std::move(e));
   }
+  event(Event::Kind::President, ballot_);
   note("priest " + std::to_string(opt_.id) + " is president in ballot " + to_string(ballot_) +
        ": decrees 1.." + std::to_string(max_len) + " passed, re-proposing " +
        std::to_string(entries.size() - olive) + " and filling " + std::to_string(olive) +
@@ -696,6 +736,7 @@ void Priest::become_president() {
 }
 
 void Priest::step_down(const std::string& why, bool outcome_unknown) {
+  if (role_ != Role::Follower) event(Event::Kind::StepDown, ballot_, 0, 0, 0, why);
   fail_reads("ballot " + to_string(ballot_) + " abandoned: " + why + "; retry");
   if (role_ == Role::President) {
     note("priest " + std::to_string(opt_.id) + " abandons ballot " + to_string(ballot_) + ": " +
@@ -752,10 +793,7 @@ void Priest::on_next_ballot(const Message& m) {
   // priest promises no other priest's ballot. Silence: the candidate gives up at its timeout.
   if (lease_held(m.from)) return;
   if (!promise(m.ballot)) {
-    Message no = make(Kind::VoteNo, m.from);
-    no.ballot = m.ballot;
-    no.promised = next_bal_;
-    send(std::move(no));
+    vote_no(m, "promised a higher ballot");
     return;
   }
   if (m.from != opt_.id) {
@@ -773,6 +811,7 @@ void Priest::on_next_ballot(const Message& m) {
   // it only learned passed is not its vote; B3 needs no more than the quorum's votes,
   // because any decree chosen at an open number was voted for by some priest of every
   // quorum, whose latest vote there is for that decree.)
+  event(Event::Kind::LastVote, m.ballot, 0, 0, m.from);
   Message lv = make(Kind::LastVote, m.from);
   lv.ballot = m.ballot;
   for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it) lv.entries.push_back(it->second);
@@ -788,10 +827,7 @@ void Priest::on_last_vote(const Message& m) {
 
 void Priest::on_begin_ballot(const Message& m) {
   if (!promise(m.ballot)) {
-    Message no = make(Kind::VoteNo, m.from);
-    no.ballot = m.ballot;
-    no.promised = next_bal_;
-    send(std::move(no));
+    vote_no(m, "promised a higher ballot");
     return;
   }
   if (m.from != opt_.id) follow(m.ballot);
@@ -813,6 +849,8 @@ void Priest::on_begin_ballot(const Message& m) {
   learn_commit(m.ballot, m.commit_no);
   apply_passed();
   if (!m.entries.empty() && voted_to == 0) return;  // all too far ahead: no vote
+  if (!m.entries.empty())
+    event(Event::Kind::VoteYes, m.ballot, m.entries.front().decree_no, voted_to, m.from);
   Message yes = make(Kind::Voted, m.from);
   yes.ballot = m.ballot;
   if (m.entries.empty()) {
@@ -825,12 +863,17 @@ void Priest::on_begin_ballot(const Message& m) {
   send(std::move(yes));
 }
 
+void Priest::vote_no(const Message& m, const char* why) {
+  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from, std::string(why) + " " + to_string(next_bal_));
+  Message no = make(Kind::VoteNo, m.from);
+  no.ballot = m.ballot;
+  no.promised = next_bal_;
+  send(std::move(no));
+}
+
 void Priest::on_success(const Message& m) {
   if (m.ballot < next_bal_) {
-    Message no = make(Kind::VoteNo, m.from);
-    no.ballot = m.ballot;
-    no.promised = next_bal_;
-    send(std::move(no));
+    vote_no(m, "promised a higher ballot");
     return;
   }
   follow(m.ballot);
@@ -1051,6 +1094,7 @@ void Priest::begin(std::vector<Entry> entries) {
     in_flight_[e.decree_no] = Tally{e.decree, now_, {}};
   }
   open_ballots_.push_back(entries.back().decree_no);
+  event(Event::Kind::Begin, ballot_, entries.front().decree_no, entries.back().decree_no);
   bb.entries = std::move(entries);
   commit_sent_ = passed_len_;
   send_all(bb);

@@ -115,6 +115,33 @@ struct CatchUp {
   uint64_t upto_no = 0;
 };
 
+// Something this priest did, for people: the ballot timeline (README "Watching the
+// parliament"). The host stamps each with the time, keeps the newest in a ring and appends
+// them to events.jsonl (server/chronicle.hpp); the core never reads them back, and nothing
+// depends on them being kept.
+struct Event {
+  enum class Kind {
+    PreBallot,  // asked whether a majority would promise `ballot`
+    Stood,      // stood for president with `ballot` (sent next ballot)
+    Promised,   // promised `ballot` to its priest `peer`
+    LastVote,   // sent its last vote in `ballot` to `peer`
+    President,  // became president in `ballot`
+    Begin,      // began decrees from_no..upto_no in `ballot`
+    VoteYes,    // voted for decrees from_no..upto_no of `ballot`, president `peer`
+    VoteNo,     // refused `ballot` of `peer` (`why`)
+    Passed,     // learned decrees from_no..upto_no passed (its ledger holds them)
+    StepDown,   // stopped being president or candidate (`why`)
+    Heard,      // began hearing `peer` (within an election timeout)
+    Lost,       // stopped hearing `peer`
+  };
+  Kind kind;
+  Ballot ballot;
+  uint64_t from_no = 0, upto_no = 0;
+  PriestId peer = 0;
+  std::string why;
+};
+const char* name_of(Event::Kind k);
+
 struct Ready {
   std::optional<Ballot> promise;  // new next_bal: durable before messages
   std::vector<Entry> votes;       // new votes: durable before messages
@@ -123,6 +150,7 @@ struct Ready {
   std::vector<ClientReply> replies;
   std::vector<CatchUp> catch_up;
   std::vector<std::string> notes;  // what happened, as sentences for the log
+  std::vector<Event> events;       // what happened, for the ballot timeline
   // A membership decree among `passed` set this membership: the host records it
   // (membership.json) once the ledger holding that decree is durable.
   std::optional<Membership> membership;
@@ -131,7 +159,7 @@ struct Ready {
   std::optional<std::vector<PriestAddress>> peers;
   bool empty() const {
     return !promise && votes.empty() && messages.empty() && passed.empty() && replies.empty() &&
-           catch_up.empty() && notes.empty() && !membership && !peers;
+           catch_up.empty() && notes.empty() && events.empty() && !membership && !peers;
   }
 };
 
@@ -290,6 +318,12 @@ class Priest {
   void send_all(const Message& m);  // every priest, this one included
   void send_others(const Message& m);
   void note(std::string s) { ready_.notes.push_back(std::move(s)); }
+  void event(Event::Kind k, Ballot b = {}, uint64_t from = 0, uint64_t upto = 0, PriestId peer = 0,
+             std::string why = {}) {
+    ready_.events.push_back(Event{k, b, from, upto, peer, std::move(why)});
+  }
+  void vote_no(const Message& m, const char* why);  // refuses m's ballot, naming this promise
+  void note_hearing();  // Heard / Lost events for the priests whose reachability changed
   Message make(Kind k, PriestId to) const;
   std::string quorum_report() const;
   std::vector<PriestId> reachable() const;
@@ -337,6 +371,9 @@ class Priest {
   uint64_t lease_until_ = 0;  // hearing its president renews its lease until this tick
   uint64_t max_round_seen_ = 0;
   uint64_t grew_tick_ = 0;  // when passed_len_ last grew
+  // For events only (not state: nothing the priest decides depends on them).
+  uint64_t told_len_ = 0;  // the ledger length the last Passed event reported
+  std::vector<PriestId> told_hearing_;  // the reachable priests the last Heard/Lost events left
 
   // candidate
   std::map<PriestId, LastVoteReport> last_votes_;

@@ -211,9 +211,11 @@ std::optional<Status> Archive::sync_votes() {
   sync_pending_ = true;
   ArchiveHelper* syncer = syncer_.get();
   std::weak_ptr<bool> alive = alive_;
-  syncer_->submit([this, syncer, alive, t = *t](bool stopping) {
+  syncer_->submit([this, syncer, alive, t = *t, timed = votes_sync_seconds_](bool stopping) {
     if (stopping) return;  // the priest is stopping: nothing waits for the outcome
+    auto began = std::chrono::steady_clock::now();
     int err = ::fdatasync(t.fd) == 0 ? 0 : errno;
+    if (timed) timed->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     syncer->post([this, alive, t, err] {
       if (alive.expired()) return;
       sync_pending_ = false;

@@ -32,6 +32,7 @@
 
 #include "proto/clerk.hpp"
 #include "proto/priest.hpp"
+#include "server/metrics.hpp"
 #include "server/storage.hpp"
 
 namespace parliament {
@@ -65,6 +66,8 @@ class Archive : public Disk {
   }
   uint64_t ledger_length() const { return ledger_->length(); }
   uint64_t votes_bytes() const { return votes_->bytes(); }
+  // Each fdatasync of votes.csv is timed into `h` (observed on the syncer thread); nullptr: none.
+  void time_votes_syncs(Histogram* h) { votes_sync_seconds_ = h; }
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);
@@ -88,6 +91,7 @@ class Archive : public Disk {
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
   std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;
+  Histogram* votes_sync_seconds_ = nullptr;
 };
 
 }  // namespace parliament

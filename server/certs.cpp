@@ -1,6 +1,7 @@
 // certs: makes the parliament's CA and every party's key and certificate (see certs.hpp).
 #include "server/certs.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -97,8 +98,23 @@ bool add_ext(X509* cert, X509* issuer, int nid, const std::string& value) {
 
 // A certificate for `key`, signed by `issuer` with `issuer_key`; self-signed (the CA) when
 // `issuer` is null. `who` is the party of a leaf (ignored for the CA).
+// The subjectAltName of a leaf: its URI, and for a priest the host names it answers at.
+std::string alt_names(const tls::Identity& who, const std::string& host) {
+  std::string out = "URI:" + tls::identity_uri(who);
+  if (who.role != tls::Role::Priest) return out;
+  auto name = [](const std::string& h) {
+    unsigned char buf[16];
+    bool ip = inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
+    return (ip ? "IP:" : "DNS:") + h;
+  };
+  std::vector<std::string> hosts{"localhost", "127.0.0.1"};
+  if (!host.empty() && host != "localhost" && host != "127.0.0.1") hosts.push_back(host);
+  for (auto& h : hosts) out += "," + name(h);
+  return out;
+}
+
 Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const tls::Identity& who,
-                      Seconds valid_from, Seconds valid_for) {
+                      Seconds valid_from, Seconds valid_for, const std::string& host = "") {
   const bool is_ca = issuer == nullptr;
   X509Ptr cert(X509_new());
   BnPtr serial(BN_new());
@@ -123,7 +139,7 @@ Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const t
     ok = add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE") &&
          add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature") &&
          add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth") &&
-         add_ext(cert.get(), signer, NID_subject_alt_name, "URI:" + tls::identity_uri(who)) &&
+         add_ext(cert.get(), signer, NID_subject_alt_name, alt_names(who, host)) &&
          add_ext(cert.get(), signer, NID_subject_key_identifier, "hash") &&
          add_ext(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
   }
@@ -249,8 +265,10 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
       key = std::move(*k);
       options.on_file(files.key, true);
     }
+    auto host = options.hosts.find(party.id);
     auto cert = issue(key.get(), ca.get(), ca_signing_key.get(), party, options.leaf_valid_from,
-                      options.leaf_valid_for);
+                      options.leaf_valid_for,
+                      party.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
     if (!cert) return Status::failure("cannot make " + files.cert + ": " + cert.error());
     if (auto s = write_cert(files.cert, cert->get(), force); !s) return s;
     options.on_file(files.cert, true);

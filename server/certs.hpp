@@ -6,7 +6,8 @@
 // Keys are ECDSA P-256, written 0600 from the moment they exist (never chmod-ed later);
 // certificates 0644; DIR is created 0700. Certificates are X509v3 with a random 128-bit
 // serial: the CA with CA:TRUE for 10 years; each leaf with CA:FALSE, serverAuth+clientAuth,
-// its party's urn:parliament: URI in subjectAltName and CN "parliament priest 3", for 5 years.
+// its party's urn:parliament: URI in subjectAltName (a priest's also its host, localhost and
+// 127.0.0.1, for HTTPS clients that check the host) and CN "parliament priest 3", for 5 years.
 // Validity starts an hour before now, so a machine whose clock is a little behind the one
 // that made the files does not find them "not yet valid".
 //
@@ -19,6 +20,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,11 @@ struct Options {
   // above; the tests choose others to make expired or not-yet-valid credentials.
   Seconds ca_valid_from{-3600}, ca_valid_for{Seconds(10 * 365 * 86400)};
   Seconds leaf_valid_from{-3600}, leaf_valid_for{Seconds(5 * 365 * 86400)};
+  // The host names or addresses a priest's certificate is also valid for (subjectAltName
+  // DNS/IP entries, beside its URI), so that a browser or HTTPS client that checks the host
+  // accepts the priest's HTTP port (README "Watching the parliament"). Every priest's
+  // certificate also names localhost and 127.0.0.1. Only the URI says who a party is.
+  std::map<PriestId, std::string> hosts;
   // Told of every file, in order, as it is made (made = true) or kept (made = false).
   std::function<void(const std::string& path, bool made)> on_file = [](const std::string&, bool) {};
 };

@@ -769,6 +769,7 @@ int main(int argc, char** argv) {
   if (*certs_cmd) {
     certs::Options o;
     o.force = certs_force;
+    for (auto& p : config->priests) o.hosts[p.id] = p.host;
     o.on_file = [](const std::string& path, bool made) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
@@ -785,6 +786,7 @@ int main(int argc, char** argv) {
   if (*up_cmd && config->tls) {
     // A new user does nothing for TLS: the parliament's files are made the first time.
     certs::Options o;
+    for (auto& p : config->priests) o.hosts[p.id] = p.host;
     o.on_file = [](const std::string& path, bool made) {
       if (made) spdlog::info("god: made {}", path);
     };

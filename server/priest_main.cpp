@@ -1,6 +1,7 @@
 // paxos-priest --config FILE --id N [--data-dir DIR] [--address HOST:PORT]: runs one priest
 // of the parliament. Its address is the config's entry for N, or --address (a priest the
 // config does not name: one to be added by `paxos-god add`).
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +12,9 @@
 #include "server/transport.hpp"
 
 int main(int argc, char** argv) {
+  // A peer that closes while TLS (OpenSSL writes the HTTP port's socket itself) is writing
+  // must cost that connection an EPIPE, not the priest its life.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
   std::string config_path, data_dir, address, listen, certs;
   uint32_t id = 0;

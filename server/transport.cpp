@@ -40,6 +40,9 @@
 #include "client/tls.hpp"
 #include "client/tls_session.hpp"
 #include "server/archive.hpp"
+#include "server/chronicle.hpp"
+#include "server/http.hpp"
+#include "server/metrics.hpp"
 #include "server/log_limit.hpp"
 #include "server/storage.hpp"
 
@@ -244,6 +247,10 @@ class Host : public Messenger {
     unfinished_bytes_ -= c.counted_unfinished;
     c.counted_unfinished = 0;
   }
+  void count_bytes(size_t in, size_t out) {
+    counters_.bytes_in += in;
+    counters_.bytes_out += out;
+  }
 
  private:
   void accept();
@@ -278,12 +285,21 @@ class Host : public Messenger {
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
   void note(const std::string& line) override { spdlog::info("{}", line); }
+  void events(const std::vector<Event>& events) override {
+    for (const auto& e : events) {
+      counters_.count(e);
+      if (chronicle_) chronicle_->add(e);
+    }
+  }
   void peers(const std::vector<PriestAddress>& peers) override;
   void membership(const Membership& m) override;
 
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
+  // The HTTP port (server/http.hpp), if the config gives this priest one; its routes.
+  Status start_http();
+  std::string metrics_text() const;
   json ledger_json(const json& j);
   // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
   // replies carry them.
@@ -325,6 +341,10 @@ class Host : public Messenger {
   LogLimit log_limit_;
   size_t unfinished_bytes_ = 0;
   asio::steady_timer accept_backoff_{io_};
+  Counters counters_;
+  Histogram votes_sync_seconds_;
+  std::unique_ptr<Chronicle> chronicle_;
+  std::unique_ptr<HttpPort> http_;
 };
 
 // ---------------------------------------------------------------- Conn
@@ -416,6 +436,7 @@ void Conn::read() {
       if (!unseal(got, decrypted)) return;
       got = decrypted;
     }
+    host_.count_bytes(got.size(), 0);
     bool was_empty = decoder_.pending_bytes() == 0;
     bool fed = decoder_.feed(got);
     if (n == buf_.size() && buf_.size() < 64 * 1024) buf_.resize(buf_.size() * 2);
@@ -481,6 +502,7 @@ void Conn::write() {
   while (ready_ && !queue_.empty() &&
          (batch.empty() || batch.size() + queue_.front().size() <= (1 << 20))) {
     queued_bytes_ -= queue_.front().size();
+    host_.count_bytes(0, queue_.front().size());
     batch += queue_.front();
     queue_.pop_front();
   }
@@ -551,6 +573,9 @@ int Host::start() {
     return 1;
   }
   archive_ = std::move(*archive);
+  archive_->time_votes_syncs(&votes_sync_seconds_);
+  chronicle_ = std::make_unique<Chronicle>(run_.data_dir, run_.id);
+  chronicle_->add("started");
   auto members = load_membership(run_.data_dir);
   if (!members) {
     spdlog::critical("{}", members.error());
@@ -610,6 +635,10 @@ int Host::start() {
   spdlog::info("listening on {}:{}; data in {} (incarnation {}); ledger holds {} decrees; promise {}",
                me_.listen, me_.port, run_.data_dir, incarnation_text(incarnation_),
                archive_->ledger_length(), to_string(restored_.next_bal));
+  if (auto s = start_http(); !s) {
+    spdlog::critical("{}", s.error());
+    return 1;
+  }
   if (*members) {
     start_parliament(**members);
   } else {
@@ -629,6 +658,7 @@ int Host::start() {
 
 void Host::shutdown() {
   stopping_ = true;
+  http_.reset();  // its requests waiting for this thread give up (503) within 2 s
   asio::error_code ec;
   acceptor_.close(ec);
   ticker_.cancel();
@@ -962,7 +992,13 @@ void Host::on_closed(const std::shared_ptr<Conn>& c) {
 bool Host::send(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;
-  if (it->second.conn->send(encode_frame(m))) return true;
+  if (it->second.conn->send(encode_frame(m))) {
+    if (m.kind == Kind::CatchUp && !m.entries.empty()) {
+      ++counters_.catch_up_sent;
+      counters_.catch_up_decrees_sent += m.entries.size();
+    }
+    return true;
+  }
   spdlog::debug("dropping {} to priest {}: its queue is full", name_of(m.kind), m.to);
   return false;
 }
@@ -1011,6 +1047,10 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
                               " on the link of priest " + std::to_string(c->peer));
     if (!priest_ || !halted_.empty()) return;
     m->incarnation = c->incarnation;
+    if (m->kind == Kind::CatchUp && !m->entries.empty()) {
+      ++counters_.catch_up_received;
+      counters_.catch_up_decrees_received += m->entries.size();
+    }
     if (auto why = priest_->step(*m); !why.empty())
       return bad_input(c, "refused message", "priest " + std::to_string(c->peer) + " sent a " +
                                                  name_of(m->kind) + " no priest would send: " + why);
@@ -1074,6 +1114,7 @@ void Host::on_tick() {
       priest_->tick();
       flush();
     }
+    if (chronicle_) chronicle_->write_out();
     if (ticks_ % 10 == 0) reset_silent_links();
     if (ticks_ % 10 == 0) sweep_connections();
     on_tick();
@@ -1122,6 +1163,7 @@ void Host::flush() {
 void Host::halt(const std::string& why) {
   if (!halted_.empty()) return;
   halted_ = why;
+  if (chronicle_) chronicle_->add("halted", why);
   spdlog::critical("{}. Priest {} has stopped voting and acknowledging decrees; what it made "
                    "durable before is intact. Fix the disk and restart it.",
                    why, run_.id);
@@ -1140,6 +1182,8 @@ void Host::reply(const ClientReply& r) {
   if (it == waiting_.end()) return;
   Waiting w = it->second;
   waiting_.erase(it);
+  if (w.read) ++counters_.reads[r.error.empty() ? "ok" : "error"];
+  else ++counters_.proposals[r.decree_no > 0 ? "passed" : r.outcome_unknown ? "unknown" : "refused"];
   auto c = w.conn.lock();
   if (!c) return;
   std::string out;
@@ -1234,6 +1278,40 @@ void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
 bool Host::begun() const {
   return archive_->ledger_length() > 0 || !restored_.next_bal.is_zero() ||
          (priest_ && !priest_->next_bal().is_zero());
+}
+
+Status Host::start_http() {
+  auto at = run_.config.http.find(run_.id);
+  if (at == run_.config.http.end()) return ok_status();
+  HttpRoutes routes;
+  routes.status = [this] { return status_json().dump(); };
+  routes.metrics = [this] { return metrics_text(); };
+  routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
+  routes.ledger = [this](uint64_t from, uint64_t max) { return ledger_json(json{{"from", from}, {"max", max}}).dump(); };
+  auto port = HttpPort::start(run_.config, run_.id, at->second, run_.tls, std::move(routes),
+                              [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+  if (!port) return Status::failure(port.error());
+  http_ = std::move(*port);
+  spdlog::info("HTTP: {} (metrics, status, events and the live page), bound to {}:{}", http_url(run_.config, run_.id),
+               at->second.listen, at->second.port);
+  return ok_status();
+}
+
+std::string Host::metrics_text() const {
+  Gauges g;
+  g.bootstrapped = priest_.has_value();
+  if (priest_) g.status = priest_->status();
+  g.halted = !halted_.empty();
+  g.ledger_length = archive_->ledger_length();
+  g.votes_file_bytes = archive_->votes_bytes();
+  g.connections = {{"client", count(Conn::Kind::Client)},
+                   {"peer_in", count(Conn::Kind::PeerIn)},
+                   {"peer_out", static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](auto& l) {
+                      return l.second.conn && !l.second.conn->closed();
+                    }))},
+                   {"unknown", count(Conn::Kind::Unknown)}};
+  g.waiting_clients = waiting_.size();
+  return render_metrics(run_.id, counters_, g, votes_sync_seconds_);
 }
 
 json Host::status_json() const {

@@ -175,7 +175,8 @@ struct Parliament {
   // tls: mutual TLS as users run it (the test holds the god's certificate); false: the
   // config says "tls": false and every connection is plaintext.
   bool tls = true;
-  explicit Parliament(int priests = 5, int spare = 0, bool with_tls = true) : tls(with_tls) {
+  // with_http: each priest of the configuration has an "http_port" (base + 50 + id).
+  explicit Parliament(int priests = 5, int spare = 0, bool with_tls = true, bool with_http = false) : tls(with_tls) {
     std::random_device rd;
     dir = fs::temp_directory_path() / ("parliament-it-" + std::to_string(rd()));
     fs::create_directories(dir);
@@ -185,7 +186,7 @@ struct Parliament {
     while (!base) {
       base = 10000 + rd() % 22000;
       for (int i = 1; i <= priests + spare; ++i)
-        if (!port_free(base + i)) base = 0;
+        if (!port_free(base + i) || (with_http && !port_free(base + 50 + i))) base = 0;
     }
     nlohmann::json cfg{{"tick_ms", 10}, {"heartbeat_ticks", 5}, {"election_timeout_ticks", 30}};
     if (tls) {
@@ -196,8 +197,10 @@ struct Parliament {
     } else {
       cfg["tls"] = false;
     }
-    for (int i = 1; i <= priests; ++i)
+    for (int i = 1; i <= priests; ++i) {
       cfg["priests"].push_back({{"id", i}, {"host", "127.0.0.1"}, {"port", base + i}});
+      if (with_http) cfg["priests"].back()["http_port"] = base + 50 + i;
+    }
     config_path = (dir / "parliament.json").string();
     std::ofstream(config_path) << cfg.dump(2);
     config = *parse_config(cfg.dump(), config_path);

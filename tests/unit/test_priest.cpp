@@ -20,6 +20,7 @@ struct Chamber {
   std::map<PriestId, std::unique_ptr<Priest>> priests;
   std::map<PriestId, std::vector<Entry>> ledgers;
   std::vector<ClientReply> replies;
+  std::map<PriestId, std::vector<Event>> events;
   std::deque<Message> wire;
   bool hold = false;  // keep messages on the wire instead of delivering them
   std::function<bool(const Message&)> lose;  // messages it returns true for are lost
@@ -81,6 +82,7 @@ struct Chamber {
         if (std::getenv("CHAMBER_NOTES"))
           for (auto& n : r.notes) std::fprintf(stderr, "[%u] %s\n", id, n.c_str());
         for (auto& e : r.passed) ledgers[id].push_back(e);
+        for (auto& e : r.events) events[id].push_back(e);
         for (auto& rep : r.replies) replies.push_back(rep);
         for (auto& m : r.messages) wire.push_back(m);
         for (auto& cu : r.catch_up) {  // the host's job: read the ledger, send catch-up
@@ -156,6 +158,83 @@ TEST_CASE("a candidate becomes president and passes a decree every priest record
     CHECK(c.ledgers[id][0].decree.text == "The olive oil ration is doubled");
     CHECK(c.ledgers[id][0].ballot == c.priests[p]->next_bal());  // the ballot that proposed it
   }
+}
+
+TEST_CASE("events: an election and a decree, as the ballot timeline draws them", "[priest]") {
+  Chamber c(3);
+  PriestId p = c.elect(2);
+  c.propose(p, 1, 9, 1, "The olive oil ration is doubled");
+  for (int t = 0; t < 10; ++t) c.tick();
+  auto find = [&](PriestId id, Event::Kind k) -> const Event* {
+    for (auto& e : c.events[id])
+      if (e.kind == k) return &e;
+    return nullptr;
+  };
+  Ballot b = c.priests[p]->next_bal();
+  REQUIRE(find(p, Event::Kind::PreBallot));
+  REQUIRE(find(p, Event::Kind::Stood));
+  CHECK(find(p, Event::Kind::Stood)->ballot == b);
+  REQUIRE(find(p, Event::Kind::President));
+  CHECK(find(p, Event::Kind::President)->ballot == b);
+  const Event* begin = find(p, Event::Kind::Begin);
+  REQUIRE(begin);
+  CHECK((begin->ballot == b && begin->from_no == 1 && begin->upto_no == 1));
+  for (PriestId id : {1, 3}) {
+    INFO("priest " << id);
+    const Event* promised = find(id, Event::Kind::Promised);
+    REQUIRE(promised);
+    CHECK((promised->ballot == b && promised->peer == p));
+    REQUIRE(find(id, Event::Kind::LastVote));
+    CHECK(find(id, Event::Kind::LastVote)->peer == p);
+    const Event* yes = find(id, Event::Kind::VoteYes);
+    REQUIRE(yes);
+    CHECK((yes->ballot == b && yes->from_no == 1 && yes->upto_no == 1 && yes->peer == p));
+    const Event* passed = find(id, Event::Kind::Passed);
+    REQUIRE(passed);
+    CHECK((passed->from_no == 1 && passed->upto_no == 1));
+    REQUIRE(find(id, Event::Kind::Heard));
+    CHECK(find(id, Event::Kind::Heard)->peer == p);
+    CHECK_FALSE(find(id, Event::Kind::Stood));
+  }
+  // The president stops hearing a priest whose clock moves no more: lost, once.
+  c.events.clear();
+  for (int t = 0; t < 100; ++t) {
+    c.priests[p]->tick();
+    c.drain();
+  }
+  size_t lost = 0;
+  for (auto& e : c.events[p]) lost += e.kind == Event::Kind::Lost;
+  CHECK(lost == 0);  // the followers still answer its heartbeats (their clocks do not matter)
+}
+
+TEST_CASE("events: a refused ballot is a vote no naming the promise; a deposed president steps down", "[priest]") {
+  Chamber c(3);
+  PriestId p = c.elect(1);
+  Ballot old = c.priests[p]->next_bal();
+  c.events.clear();
+  PriestId q = c.elect_among({2, 3});  // priest 1's clock stands still: the others depose it
+  REQUIRE(q != p);
+  const Event* down = nullptr;
+  for (auto& e : c.events[p])
+    if (e.kind == Event::Kind::StepDown) down = &e;
+  REQUIRE(down);
+  CHECK(down->why.find("priest " + std::to_string(q)) != std::string::npos);
+  // The old president's ballot, sent again, is refused by the priest that promised the new one.
+  PriestId r = q == 2 ? 3 : 2;
+  Message late;
+  late.kind = Kind::BeginBallot;
+  late.from = 1;
+  late.to = r;
+  late.ballot = old;
+  c.events.clear();
+  c.priests[r]->step(late);
+  c.drain();
+  const Event* no = nullptr;
+  for (auto& e : c.events[r])
+    if (e.kind == Event::Kind::VoteNo) no = &e;
+  REQUIRE(no);
+  CHECK(no->peer == 1);
+  CHECK(no->why.find(to_string(c.priests[r]->next_bal())) != std::string::npos);
 }
 
 TEST_CASE("B3: a new president re-proposes the decree of the highest-ballot vote", "[priest]") {

@@ -1,0 +1,156 @@
+#include "server/http.hpp"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <httplib.h>
+#include <asio/ssl/context.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "client/openssl.hpp"
+#include "server/page.hpp"
+
+namespace parliament {
+
+std::string http_url(const Config& config, PriestId id) {
+  auto it = config.http.find(id);
+  if (it == config.http.end()) return "";
+  const std::string& h = it->second.host;
+  std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;  // IPv6
+  return std::string(config.tls ? "https://" : "http://") + host + ":" + std::to_string(it->second.port);
+}
+
+namespace {
+
+// Copies the priest's credentials into the context cpp-httplib made for its port: its
+// certificate and key, the parliament's CA as the only trust (and as the CA list a browser is
+// offered), a client certificate required, TLS 1.3.
+bool use_priest_credentials(SSL_CTX& to, SSL_CTX* from) {
+  X509* cert = SSL_CTX_get0_certificate(from);
+  EVP_PKEY* key = SSL_CTX_get0_privatekey(from);
+  X509_STORE* store = SSL_CTX_get_cert_store(from);
+  if (!cert || !key || !store || SSL_CTX_set_min_proto_version(&to, TLS1_3_VERSION) != 1 ||
+      SSL_CTX_use_certificate(&to, cert) != 1 || SSL_CTX_use_PrivateKey(&to, key) != 1 ||
+      X509_STORE_up_ref(store) != 1)
+    return false;
+  SSL_CTX_set_cert_store(&to, store);
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
+    if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) SSL_CTX_add_client_CA(&to, ca);
+  SSL_CTX_set_verify(&to, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return true;
+}
+
+uint64_t number_param(const httplib::Request& req, const char* name, uint64_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  try {
+    return std::stoull(req.get_param_value(name));
+  } catch (...) {
+    return fallback;
+  }
+}
+
+}  // namespace
+
+class HttpPort::Impl {
+ public:
+  std::unique_ptr<httplib::Server> server;
+  std::thread thread;
+  std::function<void(std::function<void()>)> post;
+
+  // Makes the answer on the I/O thread; nullopt if it did not come within 2 s.
+  std::optional<std::string> ask(std::function<std::string()> make) {
+    auto done = std::make_shared<std::promise<std::string>>();
+    auto answer = done->get_future();
+    post([done, make = std::move(make)] { done->set_value(make()); });
+    if (answer.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
+    return answer.get();
+  }
+};
+
+HttpPort::HttpPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpPort::~HttpPort() {
+  impl_->server->stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+Result<std::unique_ptr<HttpPort>> HttpPort::start(const Config& config, PriestId id, const HttpAddress& at,
+                                                  const std::shared_ptr<asio::ssl::context>& tls,
+                                                  HttpRoutes routes,
+                                                  std::function<void(std::function<void()>)> post) {
+  using R = Result<std::unique_ptr<HttpPort>>;
+  auto impl = std::make_unique<Impl>();
+  impl->post = std::move(post);
+  if (tls) {
+    SSL_CTX* priest_ctx = tls->native_handle();
+    auto s = std::make_unique<httplib::SSLServer>(
+        [priest_ctx](SSL_CTX& ctx) { return use_priest_credentials(ctx, priest_ctx); });
+    if (!s->is_valid())
+      return R::failure("cannot set up HTTPS for priest " + std::to_string(id) + ": " + openssl::errors());
+    impl->server = std::move(s);
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  auto& srv = *impl->server;
+  srv.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  srv.set_payload_max_length(4096);
+  srv.set_read_timeout(5, 0);
+  srv.set_write_timeout(5, 0);
+  srv.set_keep_alive_timeout(30);
+
+  // The page polls every priest: answer its cross-origin requests from the priests' ports only.
+  std::set<std::string> origins;
+  for (auto& [pid, h] : config.http) origins.insert(http_url(config, pid));
+  srv.set_post_routing_handler([origins](const httplib::Request& req, httplib::Response& res) {
+    auto origin = req.get_header_value("Origin");
+    if (!origins.count(origin)) return;
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Access-Control-Allow-Credentials", "true");
+    res.set_header("Vary", "Origin");
+  });
+  Impl* self = impl.get();
+  auto answer = [self](httplib::Response& res, std::function<std::string()> make, const char* type) {
+    auto text = self->ask(std::move(make));
+    if (!text) {
+      res.status = 503;
+      res.set_content("the priest did not answer within 2 s\n", "text/plain");
+      return;
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::move(*text), type);
+  };
+  srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    std::string_view page = parliament_page();
+    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+  });
+  nlohmann::json parliament{{"mode", "priest"}, {"self", id}, {"priests", nlohmann::json::array()}};
+  for (auto& [pid, h] : config.http) parliament["priests"].push_back({{"id", pid}, {"url", http_url(config, pid)}});
+  srv.Get("/parliament", [text = parliament.dump()](const httplib::Request&, httplib::Response& res) {
+    res.set_content(text, "application/json");
+  });
+  srv.Get("/status", [answer, routes](const httplib::Request&, httplib::Response& res) {
+    answer(res, routes.status, "application/json");
+  });
+  srv.Get("/metrics", [answer, routes](const httplib::Request&, httplib::Response& res) {
+    answer(res, routes.metrics, "text/plain; version=0.0.4; charset=utf-8");
+  });
+  srv.Get("/events", [answer, routes](const httplib::Request& req, httplib::Response& res) {
+    uint64_t since = number_param(req, "since", 0);
+    answer(res, [routes, since] { return routes.events(since); }, "application/json");
+  });
+  srv.Get("/ledger", [answer, routes](const httplib::Request& req, httplib::Response& res) {
+    uint64_t from = std::max<uint64_t>(1, number_param(req, "from", 1));
+    uint64_t max = std::clamp<uint64_t>(number_param(req, "max", 100), 1, 1000);
+    answer(res, [routes, from, max] { return routes.ledger(from, max); }, "application/json");
+  });
+  if (!srv.bind_to_port(at.listen.c_str(), at.port))
+    return R::failure("cannot listen for HTTP on " + at.listen + ":" + std::to_string(at.port) +
+                      " (http_listen, http_port of priest " + std::to_string(id) + "): is the port in use?");
+  impl->thread = std::thread([self] { self->server->listen_after_bind(); });
+  return std::unique_ptr<HttpPort>(new HttpPort(std::move(impl)));
+}
+
+}  // namespace parliament

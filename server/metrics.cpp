@@ -1,0 +1,135 @@
+#include "server/metrics.hpp"
+
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace parliament {
+
+void Histogram::observe(double seconds) {
+  size_t i = 0;
+  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<uint64_t>(std::max(0.0, seconds) * 1e9), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out, const std::string& name) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= kBounds.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    std::string le = i < kBounds.size() ? fmt::format("{}", kBounds[i]) : "+Inf";
+    out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, le, cumulative);
+  }
+  out += fmt::format("{}_sum {}\n", name, static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+  out += fmt::format("{}_count {}\n", name, cumulative);
+}
+
+void Counters::count(const Event& e) {
+  ++events[e.kind];
+  if (e.kind == Event::Kind::Passed) decrees_passed += e.upto_no - e.from_no + 1;
+}
+
+namespace {
+
+// One family: its HELP and TYPE lines, then its samples.
+struct Family {
+  std::string& out;
+  std::string name;
+  Family(std::string& o, std::string n, const char* type, const char* help) : out(o), name(std::move(n)) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  Family& sample(double v, const std::string& labels = "") {
+    std::string value = v == std::floor(v) && std::fabs(v) < 1e15 ? fmt::format("{}", static_cast<int64_t>(v))
+                                                                   : fmt::format("{}", v);
+    if (labels.empty()) out += fmt::format("{} {}\n", name, value);
+    else out += fmt::format("{}{{{}}} {}\n", name, labels, value);
+    return *this;
+  }
+};
+
+std::string label(const char* k, const std::string& v) { return fmt::format("{}=\"{}\"", k, v); }
+
+}  // namespace
+
+std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, const Histogram& votes_sync) {
+  using K = Event::Kind;
+  std::string o;
+  auto ev = [&](K k) {
+    auto it = c.events.find(k);
+    return static_cast<double>(it == c.events.end() ? 0 : it->second);
+  };
+  Family(o, "paxos_priest_info", "gauge", "Always 1; its label id is this priest's id.").sample(1, label("id", std::to_string(id)));
+  Family(o, "paxos_decrees_passed_total", "counter", "Decrees added to this priest's ledger since it started.")
+      .sample(static_cast<double>(c.decrees_passed));
+  Family(o, "paxos_ballots_begun_total", "counter", "Begin ballots this priest sent as president.").sample(ev(K::Begin));
+  Family(o, "paxos_pre_ballots_total", "counter", "Times it asked whether a majority would promise its ballot.")
+      .sample(ev(K::PreBallot));
+  Family(o, "paxos_elections_stood_total", "counter", "Times it stood for president (sent next ballot).").sample(ev(K::Stood));
+  Family(o, "paxos_elections_won_total", "counter", "Times it became president.").sample(ev(K::President));
+  Family(o, "paxos_step_downs_total", "counter", "Times it stopped being president or candidate.").sample(ev(K::StepDown));
+  Family(o, "paxos_promises_total", "counter", "Higher ballots it promised (next_bal raised).").sample(ev(K::Promised));
+  Family(o, "paxos_last_votes_total", "counter", "Last vote messages it sent.").sample(ev(K::LastVote));
+  Family(o, "paxos_votes_total", "counter", "Votes it sent on begin ballots, by answer.")
+      .sample(ev(K::VoteYes), label("vote", "yes"))
+      .sample(ev(K::VoteNo), label("vote", "no"));
+  Family(o, "paxos_peer_changes_total", "counter", "Times a priest began or stopped being heard.")
+      .sample(ev(K::Heard), label("change", "heard"))
+      .sample(ev(K::Lost), label("change", "lost"));
+  Family(o, "paxos_catch_up_messages_total", "counter", "Catch-up messages (decrees from a ledger).")
+      .sample(static_cast<double>(c.catch_up_sent), label("direction", "sent"))
+      .sample(static_cast<double>(c.catch_up_received), label("direction", "received"));
+  Family(o, "paxos_catch_up_decrees_total", "counter", "Decrees carried by catch-up messages.")
+      .sample(static_cast<double>(c.catch_up_decrees_sent), label("direction", "sent"))
+      .sample(static_cast<double>(c.catch_up_decrees_received), label("direction", "received"));
+  {
+    Family f(o, "paxos_client_proposals_total", "counter", "Client proposals answered by this priest, by outcome.");
+    for (const char* k : {"passed", "refused", "unknown"}) {
+      auto it = c.proposals.find(k);
+      f.sample(static_cast<double>(it == c.proposals.end() ? 0 : it->second), label("outcome", k));
+    }
+  }
+  {
+    Family f(o, "paxos_client_reads_total", "counter", "Linearizable reads answered by this priest, by outcome.");
+    for (const char* k : {"ok", "error"}) {
+      auto it = c.reads.find(k);
+      f.sample(static_cast<double>(it == c.reads.end() ? 0 : it->second), label("outcome", k));
+    }
+  }
+  Family(o, "paxos_received_bytes_total", "counter", "Bytes received on all connections (after TLS).")
+      .sample(static_cast<double>(c.bytes_in));
+  Family(o, "paxos_sent_bytes_total", "counter", "Bytes sent on all connections (before TLS).")
+      .sample(static_cast<double>(c.bytes_out));
+  {
+    Family f(o, "paxos_connections", "gauge", "Open connections, by kind.");
+    for (auto& [kind, n] : g.connections) f.sample(static_cast<double>(n), label("kind", kind));
+  }
+  Family(o, "paxos_bootstrapped", "gauge", "1 once this priest knows its membership.").sample(g.bootstrapped);
+  Family(o, "paxos_halted", "gauge", "1 if a disk fault stopped this priest from voting.").sample(g.halted);
+  Family(o, "paxos_ledger_decrees", "gauge", "Decrees in this priest's ledger.").sample(static_cast<double>(g.ledger_length));
+  Family(o, "paxos_votes_file_bytes", "gauge", "Size of votes.csv.").sample(static_cast<double>(g.votes_file_bytes));
+  if (g.bootstrapped) {
+    const auto& s = g.status;
+    {
+      Family f(o, "paxos_role", "gauge", "1 for this priest's role.");
+      for (Role r : {Role::Follower, Role::Candidate, Role::President})
+        f.sample(s.role == r, label("role", name_of(r)));
+    }
+    Family(o, "paxos_president", "gauge", "The id of the president this priest follows or is (0: none).")
+        .sample(s.president ? *s.president : 0);
+    Family(o, "paxos_ballot_round", "gauge", "The round of the ballot it leads or follows.").sample(static_cast<double>(s.ballot.round));
+    Family(o, "paxos_promise_round", "gauge", "The round of its promise (next_bal).").sample(static_cast<double>(s.next_bal.round));
+    Family(o, "paxos_reachable_priests", "gauge", "Priests heard within an election timeout, itself included.")
+        .sample(static_cast<double>(s.reachable.size()));
+    Family(o, "paxos_members", "gauge", "Priests in the membership it knows.").sample(static_cast<double>(s.membership.priests.size()));
+    Family(o, "paxos_in_flight_decrees", "gauge", "President: decrees begun and not yet passed.").sample(static_cast<double>(s.in_flight));
+    Family(o, "paxos_queued_proposals", "gauge", "Proposals waiting for a ballot.").sample(static_cast<double>(s.queued));
+    Family(o, "paxos_waiting_requests", "gauge", "Client requests waiting for an answer in the core.").sample(static_cast<double>(s.waiting));
+  }
+  Family(o, "paxos_waiting_clients", "gauge", "Client requests this host waits to answer.").sample(static_cast<double>(g.waiting_clients));
+  Family(o, "paxos_votes_fdatasync_seconds", "histogram", "Time of each fdatasync of votes.csv (what a vote waits for).");
+  votes_sync.render(o, "paxos_votes_fdatasync_seconds");
+  return o;
+}
+
+}  // namespace parliament

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The "package" test's checks, run by tests/package/run.sh inside a throw-away Debian 12
+# container where the .deb has just been installed. Not meant to be run elsewhere: it writes
+# /etc/parliament and starts a priest.
+#
+# There is no systemd in the container, so this does for instance 1 what systemd does with
+# the installed unit: the [Service] section's User, Group, UMask and StateDirectory (made
+# under /var/lib, owned by the user, StateDirectoryMode), then ExecStart with %i = 1, run in
+# the background. The unit's sandboxing options (ProtectSystem= and the rest) are not
+# applied here. Every wait has a deadline.
+set -euo pipefail
+unit=/lib/systemd/system/paxos-priest@.service
+config=/etc/parliament/parliament.json
+certs=/etc/parliament/certs
+log=/root/priest-1.log
+pid=""
+
+say() { echo "package test: $*"; }
+fail() {
+  say "FAILED: $*"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+  if [ -s "$log" ]; then
+    say "the priest's log (last 20 lines):"
+    tail -20 "$log"
+  fi
+  exit 1
+}
+
+# What the package put where.
+for f in /usr/bin/paxos-priest /usr/bin/paxos-god /usr/bin/paxos-client /usr/bin/paxos-bench; do
+  [ -x "$f" ] || fail "$f is not installed"
+done
+for f in "$unit" /etc/parliament/parliament.json.example /usr/share/doc/paxos-parliament/README.md \
+         /usr/share/doc/paxos-parliament/examples/parliament.json; do
+  [ -f "$f" ] || fail "$f is not installed"
+done
+getent passwd parliament >/dev/null || fail "the postinst did not make the user parliament"
+# The shipped example must be a configuration the installed programs accept.
+paxos-god --config /etc/parliament/parliament.json.example certs --out /root/example-certs >/dev/null ||
+  fail "paxos-god does not accept /etc/parliament/parliament.json.example"
+
+# The unit's [Service] settings (the last assignment of a key wins, as in systemd).
+service() {
+  awk -v key="$1" '
+    /^[[:space:]]*\[/ { in_service = ($0 ~ /^[[:space:]]*\[Service\]/) }
+    in_service && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" { sub(/^[^=]*=[[:space:]]*/, ""); value = $0 }
+    END { print value }' "$unit"
+}
+exec_start=$(service ExecStart)
+user=$(service User)
+group=$(service Group)
+umask_value=$(service UMask)
+state_dirs=$(service StateDirectory)
+state_mode=$(service StateDirectoryMode)
+[ -n "$exec_start" ] || fail "$unit has no ExecStart"
+[ -n "$user" ] || fail "$unit has no User (this test expects the priest to run as a system user)"
+group=${group:-$user}
+case "$exec_start" in
+  /*) ;;
+  *) fail "ExecStart does not begin with an absolute path (this test runs it as is): $exec_start" ;;
+esac
+case "$exec_start" in
+  *[\"\'\$\\]*) fail "ExecStart has quotes, variables or escapes, which this test does not interpret: $exec_start" ;;
+esac
+exec_start=${exec_start//%i/1}
+state_dirs=${state_dirs//%i/1}
+[[ "$exec_start$state_dirs" != *%* ]] || fail "the unit uses specifiers this test does not know: $exec_start $state_dirs"
+read -r -a command <<<"$exec_start"
+say "ExecStart of priest 1: ${command[*]} (as $user:$group)"
+
+# A configuration of one priest, and its certificates, as the README says.
+mkdir -p /etc/parliament
+cat >"$config" <<'JSON'
+{
+  "priests": [{"id": 1, "host": "127.0.0.1", "port": 7101}],
+  "tls": true,
+  "certs": "/etc/parliament/certs"
+}
+JSON
+paxos-god --config "$config" certs --out "$certs" >/dev/null || fail "paxos-god certs failed"
+chown -R "root:$group" "$certs"
+chmod 0750 "$certs"
+chmod 0640 "$certs"/*.key
+
+# What systemd does before ExecStart.
+for d in $state_dirs; do
+  mkdir -p "/var/lib/$d"
+  chown "$user:$group" "/var/lib/$d"
+  chmod "${state_mode:-0755}" "/var/lib/$d"
+done
+cd /
+(
+  umask "${umask_value:-0022}"
+  exec setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs -- "${command[@]}"
+) >"$log" 2>&1 &
+pid=$!
+
+client() { paxos-client --config "$config" "$@"; }
+# Up: it answers status (not yet bootstrapped), or it exited (a start failure).
+deadline=$((SECONDS + 20))
+until client status --json 2>/dev/null | grep -q '"answered":true'; do
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" && code=0 || code=$?; fail "the priest exited with code $code at start"; }
+  [ "$SECONDS" -lt "$deadline" ] || fail "the priest did not answer status within 20 s"
+  sleep 0.2
+done
+runs_as=$(stat -c %U "/proc/$pid")
+[ "$runs_as" = "$user" ] || fail "the priest runs as $runs_as, not as $user"
+say "priest 1 answers; it runs as $runs_as"
+
+paxos-god --config "$config" bootstrap --timeout 20 || fail "paxos-god bootstrap failed"
+out=$(client propose --json --timeout 10 hello) || fail "paxos-client propose hello failed: $out"
+say "propose: $out"
+[[ "$out" == *'"passed":true'* && "$out" == *'"decree_no":1'* ]] || fail "hello did not pass as decree 1"
+out=$(client status --json) || fail "paxos-client status --json failed: $out"
+say "status: $out"
+[[ "$out" == *'"answered":true'* ]] || fail "priest 1 did not answer status"
+[[ "$out" == *'"role":"president"'* ]] || fail "priest 1 is not president"
+[[ "$out" == *'"passed_len":1'* ]] || fail "priest 1's ledger does not hold exactly one decree"
+[[ "$out" != *'"halted"'* ]] || fail "priest 1 halted"
+
+# Its files are where the README says, made by its user.
+data=/var/lib/parliament/priest-1
+grep -q ',hello,' "$data/ledger.csv" || fail "$data/ledger.csv does not hold hello"
+owner=$(stat -c %U "$data/ledger.csv")
+[ "$owner" = "$user" ] || fail "$data/ledger.csv belongs to $owner, not $user"
+
+# systemctl stop: SIGTERM, and the priest exits 0 (anything else would count as a failure and,
+# with Restart=on-failure, be restarted).
+kill -TERM "$pid"
+deadline=$((SECONDS + 30))
+while kill -0 "$pid" 2>/dev/null; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "the priest did not exit within 30 s of SIGTERM"
+  sleep 0.1
+done
+wait "$pid" && code=0 || code=$?
+pid=""
+[ "$code" -eq 0 ] || fail "the priest exited with code $code on SIGTERM"
+say "priest 1 passed hello as decree 1 and stopped cleanly on SIGTERM"

@@ -119,6 +119,10 @@ int run_console(const Config& config, const std::string& certs, const std::strin
     std::cerr << "paxos-client: cannot listen on " << listen << ":" << port << ": is the port in use?\n";
     return 1;
   }
+  if (listen != "127.0.0.1" && listen != "localhost" && listen != "::1")
+    std::cerr << "paxos-client: WARNING: the console listens on " << listen
+              << ": anyone who reaches that address reads the parliament's status, metrics, events and ledger "
+                 "in plain HTTP, as the client\n";
   running = &srv;
   std::signal(SIGINT, [](int) { running->stop(); });
   std::signal(SIGTERM, [](int) { running->stop(); });

@@ -19,6 +19,26 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# --test-tools (scripts/test.sh): what some tests use when it can be installed here:
+# Chromium (the live page, headless), promtool (package prometheus: the metrics' format),
+# dpkg-dev and file (CPack's .deb). Where one cannot be installed, the test that needs it
+# says so (skipped, or checked another way), and nothing else changes.
+if [ "${1:-}" = "--test-tools" ]; then
+  optional=()
+  command -v chromium >/dev/null || optional+=(chromium)
+  command -v promtool >/dev/null || optional+=(prometheus)
+  command -v dpkg-shlibdeps >/dev/null || optional+=(dpkg-dev)
+  command -v file >/dev/null || optional+=(file)
+  if [ ${#optional[@]} -gt 0 ]; then
+    echo "setup: installing the test tools ${optional[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    { $sudo apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${optional[@]}"; } ||
+      echo "setup: could not install ${optional[*]}; the tests that need them say so"
+  fi
+fi
+
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi

@@ -1,6 +1,7 @@
 #include "server/http.hpp"
 
 #include <chrono>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -42,6 +43,28 @@ bool use_priest_credentials(SSL_CTX& to, SSL_CTX* from) {
   SSL_CTX_set_verify(&to, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   return true;
 }
+
+// cpp-httplib's pool with a bound: at most kWorkers connections served and kQueued waiting.
+// Beyond that the accepting thread serves the newcomer itself, so it accepts no more until
+// one is done: the connections (and descriptors, which the priest shares with its peers)
+// an HTTP client can hold stay bounded, and the rest wait in the kernel's backlog.
+class BoundedPool : public httplib::TaskQueue {
+ public:
+  static constexpr size_t kWorkers = 8, kQueued = 32;
+  void enqueue(std::function<void()> fn) override {
+    if (pending_.load() >= kWorkers + kQueued) return fn();
+    ++pending_;
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      --pending_;
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  std::atomic<size_t> pending_{0};
+  httplib::ThreadPool pool_{kWorkers};
+};
 
 uint64_t number_param(const httplib::Request& req, const char* name, uint64_t fallback) {
   if (!req.has_param(name)) return fallback;
@@ -95,11 +118,13 @@ Result<std::unique_ptr<HttpPort>> HttpPort::start(const Config& config, PriestId
     impl->server = std::make_unique<httplib::Server>();
   }
   auto& srv = *impl->server;
-  srv.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  srv.new_task_queue = [] { return new BoundedPool; };
   srv.set_payload_max_length(4096);
   srv.set_read_timeout(5, 0);
   srv.set_write_timeout(5, 0);
-  srv.set_keep_alive_timeout(30);
+  // A kept-alive connection holds a worker: it is let go after 5 idle seconds or 100 requests.
+  srv.set_keep_alive_timeout(5);
+  srv.set_keep_alive_max_count(100);
 
   // The page polls every priest: answer its cross-origin requests from the priests' ports only.
   std::set<std::string> origins;

@@ -13,7 +13,9 @@
 // certificate imported. Answers the page's cross-origin requests only from the other
 // priests' HTTP ports.
 //
-// cpp-httplib runs it on its own threads. Every answer is made on the priest's I/O thread:
+// cpp-httplib runs it on its own threads: at most 8 connections served at once and 32 waiting
+// (more wait in the kernel's backlog), each let go after 5 idle seconds; a request must
+// arrive within 5 s. Every answer is made on the priest's I/O thread:
 // each route posts a function there and waits for its text (`post`), so the HTTP side never
 // reads the priest's state itself; an answer not made within 2 s is 503.
 #pragma once

@@ -23,8 +23,16 @@
 // the god's second bootstrap is a no-op, and the next decree gets the next number.
 //
 // Environment (set by run.sh): PARLIAMENT_COMPOSE (the compose command with -p and -f),
-// PARLIAMENT_PROJECT, PARLIAMENT_DATA, PARLIAMENT_PORT_PREFIX, PARLIAMENT_WORK (where logs
-// go), PARLIAMENT_DOCKER_REPORT (a copy of everything printed).
+// PARLIAMENT_PROJECT, PARLIAMENT_DATA, PARLIAMENT_PORT_PREFIX, PARLIAMENT_HTTP_PREFIX (the
+// priests' HTTP ports), PARLIAMENT_WORK (where logs go), PARLIAMENT_DOCKER_REPORT (a copy of
+// everything printed).
+//
+// What people watch (the live page, issue 12): while the president is isolated, the HTTP
+// port of every priest of the majority must name the new president, and the isolated
+// priest's must show that it hears no one, within a second of the election that the probe
+// saw. The page itself, served by paxos-client console on the host, is photographed by
+// headless Chromium then (build/docker-page-partition.png), and at the end the run's ballot
+// timeline is drawn from the priests' events.jsonl (build/docker-timeline.html).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -42,7 +50,11 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
 #include "client/rpc.hpp"
+#include "client/tls.hpp"
 #include "proto/config.hpp"
 #include "proto/record.hpp"
 
@@ -54,6 +66,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const std::string kSource = PARLIAMENT_SOURCE_DIR;
+const std::string kBin = PARLIAMENT_BIN_DIR;
 const Clock::time_point kStart = Clock::now();
 
 std::string env(const char* name, const std::string& fallback = "") {
@@ -130,6 +143,7 @@ struct Docker {
   std::string project = env("PARLIAMENT_PROJECT", "parliament-test");
   fs::path data = env("PARLIAMENT_DATA");
   std::string prefix = env("PARLIAMENT_PORT_PREFIX", "2720");
+  std::string http_prefix = env("PARLIAMENT_HTTP_PREFIX", "2730");
   Config docker_config;  // config/docker.json: the timeouts the priests run with
   std::vector<PriestAddress> host;  // the priests as the host reaches them
 
@@ -165,6 +179,31 @@ struct Docker {
   }
   int compose_cmd(const std::string& args, std::string* out = nullptr) {
     return sh(compose + " " + args, out);
+  }
+
+  // Priest id's /status through its published HTTP port, as the client (what the page reads).
+  std::optional<nlohmann::json> http_status(PriestId id) const {
+    auto files = tls::files_for((data / "certs").string(), {tls::Role::Client});
+    httplib::Client c("https://127.0.0.1:" + http_prefix + std::to_string(id), files.cert, files.key);
+    c.set_ca_cert_path(files.ca.c_str());
+    c.enable_server_certificate_verification(true);
+    c.set_connection_timeout(0, 300000);
+    c.set_read_timeout(1, 0);
+    auto r = c.Get("/status");
+    if (!r || r->status != 200) return std::nullopt;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return j;
+  }
+  // A configuration for the host's paxos-client (console): the published ports.
+  std::string host_config(const fs::path& dir) const {
+    nlohmann::json cfg{{"certs", (data / "certs").string()}, {"priests", nlohmann::json::array()}};
+    for (PriestId id = 1; id <= 5; ++id)
+      cfg["priests"].push_back({{"id", id}, {"host", "127.0.0.1"}, {"port", std::stoi(prefix + std::to_string(id))},
+                                {"http_port", std::stoi(http_prefix + std::to_string(id))}});
+    std::string path = (dir / "docker-host-test.json").string();
+    std::ofstream(path) << cfg.dump(2);
+    return path;
   }
 
   std::optional<nlohmann::json> status(PriestId id) const {
@@ -487,6 +526,10 @@ struct Fault {
   std::function<void(Docker&)> heal;              // undoes it (the network heal runs after anyway)
 };
 
+// Set by the test when Chromium and the console are there: the command that photographs the
+// live page, and where the picture goes.
+std::string page_shot, shot_path;
+
 Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
   Outcome o;
   o.name = fault.name;
@@ -543,6 +586,32 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
   say("  fault in place (the command took " + std::to_string(o.fault_ms) + " ms); majority side " +
       ids_text(sides.majority) + ", minority side " + o.minority);
 
+  // What the page shows of the isolated president: polled from the fault on, as the page polls.
+  std::optional<Clock::time_point> shown;  // every majority priest names one new president, and
+  std::optional<PriestId> shown_president;  // the isolated one says it hears no one
+  std::thread watcher;
+  if (fault.name == "president isolated")
+    watcher = std::thread([&, old = *president] {
+      auto until = in_place + kHold - 1s;
+      while (Clock::now() < until && !shown) {
+        std::optional<PriestId> named;
+        bool agreed = true;
+        for (PriestId id : sides.majority) {
+          auto st = d.http_status(id);
+          auto p = st && st->contains("president") && (*st)["president"].is_number()
+                       ? std::optional<PriestId>((*st)["president"].get<PriestId>()) : std::nullopt;
+          if (!p || *p == old || (named && *named != *p)) agreed = false;
+          named = p;
+        }
+        auto lone = d.http_status(old);
+        bool cut = lone && (*lone)["reachable"] == nlohmann::json::array({old});
+        if (agreed && cut) {
+          shown = Clock::now();
+          shown_president = named;
+        }
+        std::this_thread::sleep_for(50ms);
+      }
+    });
   auto probed = probe.wait(kHold - 1s);
   // Recovery for the load clients: the first of their proposals made after the fault passing.
   std::optional<Clock::time_point> load_recovered;
@@ -556,6 +625,21 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
       kHold - 1s, 10ms);
   if (probed) o.recovery_ms = ms(*probed - in_place);
   if (load_recovered) o.load_recovery_ms = ms(*load_recovered - in_place);
+  if (watcher.joinable()) {
+    watcher.join();
+    say("  the HTTP ports show the cut and the new president " +
+        (shown ? std::to_string(ms(*shown - in_place)) + " ms after the fault (priest " + std::to_string(*shown_president) + ")"
+               : std::string("NEVER")) +
+        "; the first fresh decree passed " + std::to_string(o.recovery_ms) + " ms after it");
+    REQUIRE(shown.has_value());
+    // Within a second of the election (which the first fresh decree follows).
+    CHECK(ms(*shown - in_place) <= std::max(o.recovery_ms, 0L) + 1000);
+    if (!page_shot.empty()) {
+      std::string out;
+      int rc = sh(page_shot, &out);
+      say("  the live page during the cut: " + (rc == 0 ? shot_path : "no screenshot (" + trim(out) + ")"));
+    }
+  }
   say("  the majority passes decrees again " + (probed ? std::to_string(o.recovery_ms) + " ms" : std::string("NEVER")) +
       " after the fault (fresh proposals); the load clients' first " +
       (load_recovered ? std::to_string(o.load_recovery_ms) + " ms after" : std::string("NEVER")) +
@@ -653,6 +737,23 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
       std::to_string(ms(d.election_timeout())) + " ms (randomised)");
   Book book;
 
+  // The live page from the host: paxos-client console on the published HTTP ports.
+  fs::path work = env("PARLIAMENT_WORK", fs::temp_directory_path().string());
+  fs::path build_dir = fs::path(env("PARLIAMENT_DOCKER_REPORT", (fs::path(kBin) / "x").string())).parent_path();
+  std::string console_port = "27399";
+  std::string console_pid;
+  sh("nohup " + kBin + "/paxos-client --config " + d.host_config(work) + " console --listen 127.0.0.1:" + console_port +
+         " > " + (work / "console.log").string() + " 2>&1 & echo $!",
+     &console_pid);
+  if (sh("command -v chromium >/dev/null") == 0) {
+    shot_path = (build_dir / "docker-page-partition.png").string();
+    page_shot = "timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
+                " --user-data-dir=" + (work / "chromium").string() + " --virtual-time-budget=2500 --window-size=1280,1500"
+                " --screenshot=" + shot_path + " http://127.0.0.1:" + console_port + "/";
+  } else {
+    say("no Chromium here: the page during the partition is checked through the HTTP ports only, not photographed");
+  }
+
   auto without = [](std::vector<PriestId> all, const std::vector<PriestId>& drop) {
     std::erase_if(all, [&](PriestId x) { return std::find(drop.begin(), drop.end(), x) != drop.end(); });
     return all;
@@ -747,6 +848,14 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
 
   std::vector<Outcome> outcomes;
   for (const auto& f : faults) outcomes.push_back(run_scenario(d, book, f));
+  if (!trim(console_pid).empty()) sh("kill " + trim(console_pid));
+  {
+    std::string cmd = kBin + "/paxos-client timeline", out;
+    for (PriestId id = 1; id <= 5; ++id) cmd += " --data " + (d.data / ("priest-" + std::to_string(id))).string();
+    int rc = sh(cmd + " --out " + (build_dir / "docker-timeline.html").string(), &out);
+    say("ballot timeline of the run: " + trim(out));
+    CHECK(rc == 0);
+  }
 
   // ---- the whole parliament down and up again on the same data ----
   say("=== whole parliament: down, then up on the same data");

@@ -45,6 +45,7 @@ fi
 export COMPOSE_PROJECT_NAME=parliament-test
 export PARLIAMENT_PROJECT=$COMPOSE_PROJECT_NAME
 export PARLIAMENT_PORT_PREFIX=${PARLIAMENT_PORT_PREFIX:-2720}
+export PARLIAMENT_HTTP_PREFIX=${PARLIAMENT_HTTP_PREFIX:-2730}
 work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-docker.XXXXXX")
 export PARLIAMENT_WORK=$work PARLIAMENT_DATA=$work/data
 export PARLIAMENT_COMPOSE="${compose[*]} -p $COMPOSE_PROJECT_NAME -f $src/docker-compose.yml"

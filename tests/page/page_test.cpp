@@ -148,7 +148,7 @@ TEST_CASE("the live page shows the parliament, and a new president after the old
 
 int main(int argc, char** argv) {
   if (chromium().empty()) {
-    std::printf("page: SKIPPED: no Chromium here (Debian package chromium; scripts/setup.sh --browser installs it)\n");
+    std::printf("page: SKIPPED: no Chromium here (Debian package chromium, which scripts/setup.sh --test-tools installs where it can)\n");
     return 77;
   }
   return Catch::Session().run(argc, argv);

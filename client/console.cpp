@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include <httplib.h>
@@ -72,6 +73,17 @@ int run_console(const Config& config, const std::string& certs, const std::strin
   Priests priests(config, certs);
   httplib::Server srv;
   srv.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  // Only requests addressed to this server by a name of this machine: a web page elsewhere
+  // that points its own name at 127.0.0.1 (DNS rebinding) reads nothing through the console.
+  std::set<std::string> hosts;
+  for (std::string h : {listen, std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
+    hosts.insert(h + ":" + std::to_string(port));
+  srv.set_pre_routing_handler([hosts](const httplib::Request& req, httplib::Response& res) {
+    if (hosts.count(req.get_header_value("Host"))) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 403;
+    res.set_content("paxos-client console answers requests for 127.0.0.1 or localhost only\n", "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
     auto page = parliament_page();
     res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
@@ -146,7 +158,8 @@ int write_timeline(const std::vector<std::string>& data_dirs, const std::string&
       while (std::getline(in, line)) {
         auto e = nlohmann::json::parse(line, nullptr, false);
         // A line torn by a crash, or not an event: left out, and counted.
-        if (e.is_discarded() || !e.is_object() || !e.contains("t") || !e.contains("kind") || !e.contains("priest")) {
+        if (e.is_discarded() || !e.is_object() || !e.contains("t") || !e["t"].is_number() || !e.contains("kind") ||
+            !e.contains("priest")) {
           ++skipped;
           continue;
         }

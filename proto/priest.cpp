@@ -131,7 +131,7 @@ void Priest::note_hearing() {
     if (p != opt_.id && !std::binary_search(told_hearing_.begin(), told_hearing_.end(), p))
       event(Event::Kind::Heard, {}, 0, 0, p);
   for (PriestId p : told_hearing_)
-    if (!std::binary_search(now.begin(), now.end(), p)) event(Event::Kind::Lost, {}, 0, 0, p);
+    if (p != opt_.id && !std::binary_search(now.begin(), now.end(), p)) event(Event::Kind::Lost, {}, 0, 0, p);
   told_hearing_ = std::move(now);
 }
 

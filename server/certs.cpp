@@ -109,7 +109,9 @@ std::string alt_names(const tls::Identity& who, const std::string& host) {
   };
   std::vector<std::string> hosts{"localhost", "127.0.0.1"};
   if (!host.empty() && host != "localhost" && host != "127.0.0.1") hosts.push_back(host);
-  for (auto& h : hosts) out += "," + name(h);
+  for (auto& h : hosts)  // a host name or address only: nothing that would add other names
+    if (h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == std::string::npos)
+      out += "," + name(h);
   return out;
 }
 

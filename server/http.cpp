@@ -41,6 +41,7 @@ bool use_priest_credentials(SSL_CTX& to, SSL_CTX* from) {
   for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
     if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) SSL_CTX_add_client_CA(&to, ca);
   SSL_CTX_set_verify(&to, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_num_tickets(&to, 0);
   return true;
 }
 
@@ -82,20 +83,33 @@ class HttpPort::Impl {
   std::unique_ptr<httplib::Server> server;
   std::thread thread;
   std::function<void(std::function<void()>)> post;
+  std::atomic<bool> closing{false};  // the priest is stopping: answer nothing more
 
-  // Makes the answer on the I/O thread; nullopt if it did not come within 2 s.
+  // Makes the answer on the I/O thread; nullopt if it did not come within 2 s, failed, or
+  // the priest is stopping (its thread no longer runs what is posted).
   std::optional<std::string> ask(std::function<std::string()> make) {
-    auto done = std::make_shared<std::promise<std::string>>();
+    if (closing) return std::nullopt;
+    auto done = std::make_shared<std::promise<std::optional<std::string>>>();
     auto answer = done->get_future();
-    post([done, make = std::move(make)] { done->set_value(make()); });
-    if (answer.wait_for(std::chrono::seconds(2)) != std::future_status::ready) return std::nullopt;
-    return answer.get();
+    post([done, make = std::move(make)] {
+      try {
+        done->set_value(make());
+      } catch (const std::exception& e) {  // never on the I/O thread's way out
+        spdlog::warn("HTTP: could not make an answer: {}", e.what());
+        done->set_value(std::nullopt);
+      }
+    });
+    for (int i = 0; i < 40; ++i)
+      if (closing) return std::nullopt;
+      else if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) return answer.get();
+    return std::nullopt;
   }
 };
 
 HttpPort::HttpPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpPort::~HttpPort() {
+  impl_->closing = true;
   impl_->server->stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
@@ -175,6 +189,8 @@ Result<std::unique_ptr<HttpPort>> HttpPort::start(const Config& config, PriestId
     return R::failure("cannot listen for HTTP on " + at.listen + ":" + std::to_string(at.port) +
                       " (http_listen, http_port of priest " + std::to_string(id) + "): is the port in use?");
   impl->thread = std::thread([self] { self->server->listen_after_bind(); });
+  // stop() does nothing until the server runs: wait for that, so the destructor can stop it.
+  for (int i = 0; i < 500 && !impl->server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   return std::unique_ptr<HttpPort>(new HttpPort(std::move(impl)));
 }
 

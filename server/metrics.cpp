@@ -70,7 +70,7 @@ std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, cons
   Family(o, "paxos_step_downs_total", "counter", "Times it stopped being president or candidate.").sample(ev(K::StepDown));
   Family(o, "paxos_promises_total", "counter", "Higher ballots it promised (next_bal raised).").sample(ev(K::Promised));
   Family(o, "paxos_last_votes_total", "counter", "Last vote messages it sent.").sample(ev(K::LastVote));
-  Family(o, "paxos_votes_total", "counter", "Votes it sent on begin ballots, by answer.")
+  Family(o, "paxos_votes_total", "counter", "Its votes: yes to begin ballots; no to any ballot below its promise.")
       .sample(ev(K::VoteYes), label("vote", "yes"))
       .sample(ev(K::VoteNo), label("vote", "no"));
   Family(o, "paxos_peer_changes_total", "counter", "Times a priest began or stopped being heard.")

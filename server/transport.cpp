@@ -317,6 +317,7 @@ class Host : public Messenger {
   asio::steady_timer ticker_;
   asio::signal_set signals_;
 
+  Histogram votes_sync_seconds_;  // observed by the archive's syncer thread: outlives archive_
   std::unique_ptr<Archive> archive_;
   Restored restored_;  // what the files held at start, until the parliament starts
   uint64_t incarnation_ = 0;
@@ -342,7 +343,6 @@ class Host : public Messenger {
   size_t unfinished_bytes_ = 0;
   asio::steady_timer accept_backoff_{io_};
   Counters counters_;
-  Histogram votes_sync_seconds_;
   std::unique_ptr<Chronicle> chronicle_;
   std::unique_ptr<HttpPort> http_;
 };
@@ -658,7 +658,6 @@ int Host::start() {
 
 void Host::shutdown() {
   stopping_ = true;
-  http_.reset();  // its requests waiting for this thread give up (503) within 2 s
   asio::error_code ec;
   acceptor_.close(ec);
   ticker_.cancel();
@@ -673,6 +672,9 @@ void Host::shutdown() {
   }
   for (auto& w : sessions_)
     if (auto c = w.lock()) c->close();
+  // After the ledger's sync: its requests give up at once (503), but a kept-alive connection
+  // may hold a worker for its idle 5 s.
+  http_.reset();
   io_.stop();
 }
 
@@ -1284,10 +1286,11 @@ Status Host::start_http() {
   auto at = run_.config.http.find(run_.id);
   if (at == run_.config.http.end()) return ok_status();
   HttpRoutes routes;
-  routes.status = [this] { return status_json().dump(); };
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  routes.status = [this, dump] { return dump(status_json()); };
   routes.metrics = [this] { return metrics_text(); };
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
-  routes.ledger = [this](uint64_t from, uint64_t max) { return ledger_json(json{{"from", from}, {"max", max}}).dump(); };
+  routes.ledger = [this, dump](uint64_t from, uint64_t max) { return dump(ledger_json(json{{"from", from}, {"max", max}})); };
   auto port = HttpPort::start(run_.config, run_.id, at->second, run_.tls, std::move(routes),
                               [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
   if (!port) return Status::failure(port.error());

@@ -104,6 +104,15 @@ TEST_CASE("the live page shows the parliament, and a new president after the old
   std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
   REQUIRE(eventually([&] { return httplib::Client(url.substr(0, url.size() - 1)).Get("/parliament").operator bool(); }, 10s));
 
+  // A request addressed to another name (a web page elsewhere pointing its name at 127.0.0.1)
+  // is refused.
+  {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get("/priest/1/status", {{"Host", "rebound.example:" + std::to_string(port)}});
+    REQUIRE(r);
+    CHECK(r->status == 403);
+  }
+
   Page page;
   REQUIRE(eventually([&] {
     page = read_page(dump_dom(url, parl.dir, 3000));

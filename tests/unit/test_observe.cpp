@@ -9,6 +9,7 @@
 
 #include "server/chronicle.hpp"
 #include "server/metrics.hpp"
+#include "server/page.hpp"
 #include "tests/common/prom_text.hpp"
 #include "temp_dir.hpp"
 
@@ -131,4 +132,19 @@ TEST_CASE("the test's reader of Prometheus' format refuses what Prometheus would
   CHECK(prom::parse(hist + "h_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n"));
   CHECK_FALSE(prom::parse(hist + "h_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 3\nh_count 2\n"));
   CHECK_FALSE(prom::parse(hist + "h_bucket{le=\"1\"} 1\nh_sum 3\nh_count 1\n"));  // no +Inf
+}
+
+TEST_CASE("a recorded run is built into the page without a '<' that could end its script", "[observe]") {
+  json events = json::array({json{{"t", 1}, {"priest", 1}, {"kind", "step_down"}, {"why", "</script><!--<script>x"}}});
+  std::string page = recorded_page(events.dump());
+  auto open = page.find("<script id=\"recorded\" type=\"application/json\">");
+  REQUIRE(open != std::string::npos);
+  auto start = page.find('>', open) + 1;
+  auto end = page.find("</script>", start);
+  REQUIRE(end != std::string::npos);
+  std::string payload = page.substr(start, end - start);
+  CHECK(payload.find('<') == std::string::npos);
+  auto back = json::parse(payload);  // JSON's \u003c is "<" again for the page's JSON.parse
+  CHECK(back == events);
+  CHECK(recorded_page("[]").find("type=\"application/json\">[]</script>") != std::string::npos);
 }

@@ -132,7 +132,7 @@ struct Event {
     Passed,     // learned decrees from_no..upto_no passed (its ledger holds them)
     StepDown,   // stopped being president or candidate (`why`)
     Heard,      // began hearing `peer` (within an election timeout)
-    Lost,       // stopped hearing `peer`
+    Lost,       // stopped hearing `peer` (the last kind: server/metrics.hpp counts by kind)
   };
   Kind kind;
   Ballot ballot;

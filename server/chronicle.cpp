@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -39,33 +40,42 @@ Chronicle::~Chronicle() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void Chronicle::push(std::string line) {
-  ring_.push_back(line);
-  if (ring_.size() > kRingEvents) ring_.pop_front();
-  pending_ += line;
-  pending_ += '\n';
-}
-
-void Chronicle::add(const Event& e) {
-  using K = Event::Kind;
-  nlohmann::json j{{"seq", next_seq_++}, {"t", now_ms()}, {"priest", id_}, {"kind", name_of(e.kind)}};
-  if (!e.ballot.is_zero()) j["ballot"] = to_string(e.ballot);
-  if (e.kind == K::Begin || e.kind == K::VoteYes || e.kind == K::Passed) {
-    j["from"] = e.from_no;
-    j["to"] = e.upto_no;
-  }
-  if (e.peer) j["peer"] = e.peer;
-  if (!e.why.empty()) j["why"] = e.why;
-  push(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
+void Chronicle::add(const Event& e) { added_.push_back(Stamped{e, "", now_ms()}); }
 
 void Chronicle::add(std::string_view kind, const std::string& why) {
-  nlohmann::json j{{"seq", next_seq_++}, {"t", now_ms()}, {"priest", id_}, {"kind", kind}};
-  if (!why.empty()) j["why"] = why;
-  push(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  Event e{};
+  e.why = why;
+  added_.push_back(Stamped{std::move(e), std::string(kind), now_ms()});
+}
+
+// One event as a JSON object. Written by hand (numbers, names of kinds and ballots, which
+// need no escaping), with only the reason through the JSON library: this runs for every
+// event of a busy priest.
+void Chronicle::format() {
+  using K = Event::Kind;
+  for (auto& s : added_) {
+    const Event& e = s.event;
+    size_t start = pending_.size();
+    fmt::format_to(std::back_inserter(pending_), "{{\"seq\":{},\"t\":{},\"priest\":{},\"kind\":\"{}\"", next_seq_++,
+                   s.t_ms, id_, s.host_kind.empty() ? std::string_view(name_of(e.kind)) : std::string_view(s.host_kind));
+    if (s.host_kind.empty()) {
+      if (!e.ballot.is_zero()) fmt::format_to(std::back_inserter(pending_), ",\"ballot\":\"{}.{}\"", e.ballot.round, e.ballot.priest);
+      if (e.kind == K::Begin || e.kind == K::VoteYes || e.kind == K::Passed)
+        fmt::format_to(std::back_inserter(pending_), ",\"from\":{},\"to\":{}", e.from_no, e.upto_no);
+      if (e.peer) fmt::format_to(std::back_inserter(pending_), ",\"peer\":{}", e.peer);
+    }
+    if (!e.why.empty())
+      pending_ += ",\"why\":" + nlohmann::json(e.why).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    pending_ += '}';
+    ring_.emplace_back(pending_, start, std::string::npos);
+    pending_ += '\n';
+    if (ring_.size() > kRingEvents) ring_.pop_front();
+  }
+  added_.clear();
 }
 
 void Chronicle::write_out() {
+  format();
   if (pending_.empty()) return;
   std::string out = std::move(pending_);
   pending_.clear();
@@ -98,7 +108,8 @@ void Chronicle::write_out() {
   file_bytes_ += out.size();
 }
 
-std::string Chronicle::since(uint64_t since, size_t max) const {
+std::string Chronicle::since(uint64_t since, size_t max) {
+  format();
   uint64_t first = next_seq_ - ring_.size();
   uint64_t from = std::min(std::max(since, first), next_seq_);
   if (next_seq_ - from > max) from = next_seq_ - max;  // the newest `max`

@@ -6,7 +6,9 @@
 //
 // Nothing relies on the chronicle: the file is written without fsync, once per tick, and a
 // write that fails is logged once and ends the file's part (the ring goes on). The ledger and
-// votes never wait for it. I/O thread only.
+// votes never wait for it. add() only stamps and keeps the event; it becomes JSON in
+// write_out() (each tick, after the priest's messages are out) or when since() is asked, so
+// the priest's path from a message in to its answer out pays no formatting. I/O thread only.
 #pragma once
 
 #include <cstdint>
@@ -36,10 +38,16 @@ class Chronicle {
   // {"priest", "run", "next", "events": [...]}: the events numbered `since` and above that the
   // ring still holds, at most `max` (the oldest of them first). "run" is drawn at start: a
   // reader that sees it change starts again from 0.
-  std::string since(uint64_t since, size_t max) const;
+  std::string since(uint64_t since, size_t max);
 
  private:
-  void push(std::string line);
+  struct Stamped {
+    Event event;
+    std::string host_kind;  // a host event ("started", "halted"): its kind, `event.why` its reason
+    int64_t t_ms;
+  };
+  void format();  // the events added since, as JSON lines: into the ring and pending_
+  std::vector<Stamped> added_;
   std::string dir_;
   PriestId id_;
   std::string run_;

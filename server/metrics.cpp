@@ -26,7 +26,7 @@ void Histogram::render(std::string& out, const std::string& name) const {
 }
 
 void Counters::count(const Event& e) {
-  ++events[e.kind];
+  ++events.at(static_cast<size_t>(e.kind));
   if (e.kind == Event::Kind::Passed) decrees_passed += e.upto_no - e.from_no + 1;
 }
 
@@ -55,10 +55,7 @@ std::string label(const char* k, const std::string& v) { return fmt::format("{}=
 std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, const Histogram& votes_sync) {
   using K = Event::Kind;
   std::string o;
-  auto ev = [&](K k) {
-    auto it = c.events.find(k);
-    return static_cast<double>(it == c.events.end() ? 0 : it->second);
-  };
+  auto ev = [&](K k) { return static_cast<double>(c.events.at(static_cast<size_t>(k))); };
   Family(o, "paxos_priest_info", "gauge", "Always 1; its label id is this priest's id.").sample(1, label("id", std::to_string(id)));
   Family(o, "paxos_decrees_passed_total", "counter", "Decrees added to this priest's ledger since it started.")
       .sample(static_cast<double>(c.decrees_passed));

@@ -32,9 +32,11 @@ class Histogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
+inline constexpr size_t kEventKinds = static_cast<size_t>(Event::Kind::Lost) + 1;  // Lost is the last
+
 // Counts kept by the host (I/O thread only).
 struct Counters {
-  std::map<Event::Kind, uint64_t> events;  // each kind of the priest's events
+  std::array<uint64_t, kEventKinds> events{};  // each kind of the priest's events, by Event::Kind
   uint64_t decrees_passed = 0;             // decrees added to this priest's ledger
   uint64_t catch_up_sent = 0, catch_up_received = 0;  // catch-up messages, and their decrees
   uint64_t catch_up_decrees_sent = 0, catch_up_decrees_received = 0;

@@ -49,6 +49,8 @@ TEST_CASE("config/local.json parses into five priests", "[config]") {
     CHECK(p->port == 7100 + id);
     CHECK(p->host == "127.0.0.1");
     CHECK(p->listen == p->host);
+    REQUIRE(c->http.count(id));
+    CHECK(c->http.at(id).port == 8100 + id);  // README: the priests' HTTP ports 8101-8105
   }
   CHECK(c->ids() == std::vector<PriestId>{1, 2, 3, 4, 5});
   CHECK(c->find(6) == nullptr);
@@ -103,4 +105,24 @@ TEST_CASE("broken configs name the file and the field", "[config]") {
             with_priests(kThree, R"(, "heartbeat_ticks": 10, "election_timeout_ticks": 20)"),
             kFile)
             .ok());
+}
+
+TEST_CASE("http_port and http_listen: where a priest serves HTTP, and broken ones named", "[config]") {
+  auto c = parse_config(with_priests(R"([{"id": 1, "host": "h1", "port": 7101, "http_port": 8101},
+                                         {"id": 2, "host": "h2", "port": 7102, "http_port": 8102, "http_listen": "0.0.0.0"},
+                                         {"id": 3, "host": "h3", "port": 7103}])"),
+                        kFile);
+  REQUIRE(c.ok());
+  REQUIRE(c->http.size() == 2);
+  CHECK(c->http.at(1).host == "h1");
+  CHECK(c->http.at(1).port == 8101);
+  CHECK(c->http.at(1).listen == "127.0.0.1");  // this machine only, unless said
+  CHECK(c->http.at(2).listen == "0.0.0.0");
+  CHECK_FALSE(c->http.count(3));
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101, "http_port": 0}])"), {"priests[0].http_port", "1 to 65535"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101, "http_port": "8101"}])"), {"priests[0].http_port"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101, "http_port": 8101, "http_listen": ""}])"),
+               {"priests[0].http_listen"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101}, {"id": 2, "host": "h", "port": 7102, "http_listen": "0.0.0.0"}])"),
+               {"priests[1].http_listen", "http_port"});
 }

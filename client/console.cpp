@@ -1,5 +1,7 @@
 #include "client/console.hpp"
 
+#include <arpa/inet.h>
+
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -7,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <sstream>
 
 #include <httplib.h>
@@ -22,6 +23,19 @@ namespace parliament {
 namespace {
 
 httplib::Server* running = nullptr;
+
+// A Host header naming an IP address or localhost (with or without the port).
+bool addressed_by_ip(std::string host) {
+  if (!host.empty() && host.front() == '[') {  // [v6]:port
+    auto close = host.find(']');
+    if (close == std::string::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  unsigned char buf[16];
+  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
 
 // One keep-alive connection per priest, shared by the console's threads (cpp-httplib sends
 // one request at a time on it).
@@ -73,15 +87,13 @@ int run_console(const Config& config, const std::string& certs, const std::strin
   Priests priests(config, certs);
   httplib::Server srv;
   srv.new_task_queue = [] { return new httplib::ThreadPool(8); };
-  // Only requests addressed to this server by a name of this machine: a web page elsewhere
-  // that points its own name at 127.0.0.1 (DNS rebinding) reads nothing through the console.
-  std::set<std::string> hosts;
-  for (std::string h : {listen, std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]")})
-    hosts.insert(h + ":" + std::to_string(port));
-  srv.set_pre_routing_handler([hosts](const httplib::Request& req, httplib::Response& res) {
-    if (hosts.count(req.get_header_value("Host"))) return httplib::Server::HandlerResponse::Unhandled;
+  // Only requests addressed to an IP address or to localhost: a web page elsewhere that points
+  // its own name at this machine (DNS rebinding) reads nothing through the console.
+  srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (addressed_by_ip(req.get_header_value("Host"))) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 403;
-    res.set_content("paxos-client console answers requests for 127.0.0.1 or localhost only\n", "text/plain");
+    res.set_content("paxos-client console answers requests addressed to an IP address or localhost only\n",
+                    "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
   srv.Get("/", [](const httplib::Request&, httplib::Response& res) {

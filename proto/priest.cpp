@@ -793,7 +793,7 @@ void Priest::on_next_ballot(const Message& m) {
   // priest promises no other priest's ballot. Silence: the candidate gives up at its timeout.
   if (lease_held(m.from)) return;
   if (!promise(m.ballot)) {
-    vote_no(m, "promised a higher ballot");
+    vote_no(m);
     return;
   }
   if (m.from != opt_.id) {
@@ -827,7 +827,7 @@ void Priest::on_last_vote(const Message& m) {
 
 void Priest::on_begin_ballot(const Message& m) {
   if (!promise(m.ballot)) {
-    vote_no(m, "promised a higher ballot");
+    vote_no(m);
     return;
   }
   if (m.from != opt_.id) follow(m.ballot);
@@ -863,8 +863,8 @@ void Priest::on_begin_ballot(const Message& m) {
   send(std::move(yes));
 }
 
-void Priest::vote_no(const Message& m, const char* why) {
-  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from, std::string(why) + " " + to_string(next_bal_));
+void Priest::vote_no(const Message& m) {
+  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from, "promised a higher ballot " + to_string(next_bal_));
   Message no = make(Kind::VoteNo, m.from);
   no.ballot = m.ballot;
   no.promised = next_bal_;
@@ -873,7 +873,7 @@ void Priest::vote_no(const Message& m, const char* why) {
 
 void Priest::on_success(const Message& m) {
   if (m.ballot < next_bal_) {
-    vote_no(m, "promised a higher ballot");
+    vote_no(m);
     return;
   }
   follow(m.ballot);

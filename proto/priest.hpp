@@ -322,7 +322,7 @@ class Priest {
              std::string why = {}) {
     ready_.events.push_back(Event{k, b, from, upto, peer, std::move(why)});
   }
-  void vote_no(const Message& m, const char* why);  // refuses m's ballot, naming this promise
+  void vote_no(const Message& m);  // refuses m's ballot: this priest promised a higher one
   void note_hearing();  // Heard / Lost events for the priests whose reachability changed
   Message make(Kind k, PriestId to) const;
   std::string quorum_report() const;

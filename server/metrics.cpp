@@ -79,20 +79,13 @@ std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, cons
   Family(o, "paxos_catch_up_decrees_total", "counter", "Decrees carried by catch-up messages.")
       .sample(static_cast<double>(c.catch_up_decrees_sent), label("direction", "sent"))
       .sample(static_cast<double>(c.catch_up_decrees_received), label("direction", "received"));
-  {
-    Family f(o, "paxos_client_proposals_total", "counter", "Client proposals answered by this priest, by outcome.");
-    for (const char* k : {"passed", "refused", "unknown"}) {
-      auto it = c.proposals.find(k);
-      f.sample(static_cast<double>(it == c.proposals.end() ? 0 : it->second), label("outcome", k));
-    }
-  }
-  {
-    Family f(o, "paxos_client_reads_total", "counter", "Linearizable reads answered by this priest, by outcome.");
-    for (const char* k : {"ok", "error"}) {
-      auto it = c.reads.find(k);
-      f.sample(static_cast<double>(it == c.reads.end() ? 0 : it->second), label("outcome", k));
-    }
-  }
+  Family(o, "paxos_client_proposals_total", "counter", "Client proposals answered by this priest, by outcome.")
+      .sample(static_cast<double>(c.proposals_passed), label("outcome", "passed"))
+      .sample(static_cast<double>(c.proposals_refused), label("outcome", "refused"))
+      .sample(static_cast<double>(c.proposals_unknown), label("outcome", "unknown"));
+  Family(o, "paxos_client_reads_total", "counter", "Linearizable reads answered by this priest, by outcome.")
+      .sample(static_cast<double>(c.reads_ok), label("outcome", "ok"))
+      .sample(static_cast<double>(c.reads_failed), label("outcome", "error"));
   Family(o, "paxos_received_bytes_total", "counter", "Bytes received on all connections (after TLS).")
       .sample(static_cast<double>(c.bytes_in));
   Family(o, "paxos_sent_bytes_total", "counter", "Bytes sent on all connections (before TLS).")

@@ -1184,8 +1184,9 @@ void Host::reply(const ClientReply& r) {
   if (it == waiting_.end()) return;
   Waiting w = it->second;
   waiting_.erase(it);
-  if (w.read) ++counters_.reads[r.error.empty() ? "ok" : "error"];
-  else ++counters_.proposals[r.decree_no > 0 ? "passed" : r.outcome_unknown ? "unknown" : "refused"];
+  if (w.read) ++(r.error.empty() ? counters_.reads_ok : counters_.reads_failed);
+  else ++(r.decree_no > 0 ? counters_.proposals_passed
+          : r.outcome_unknown ? counters_.proposals_unknown : counters_.proposals_refused);
   auto c = w.conn.lock();
   if (!c) return;
   std::string out;

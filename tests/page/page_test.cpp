@@ -111,6 +111,9 @@ TEST_CASE("the live page shows the parliament, and a new president after the old
     auto r = c.Get("/priest/1/status", {{"Host", "rebound.example:" + std::to_string(port)}});
     REQUIRE(r);
     CHECK(r->status == 403);
+    auto by_ip = c.Get("/parliament", {{"Host", "192.0.2.7:" + std::to_string(port)}});  // from the LAN, by address
+    REQUIRE(by_ip);
+    CHECK(by_ip->status == 200);
   }
 
   Page page;

@@ -86,7 +86,7 @@ TEST_CASE("metrics: the text is Prometheus' format and says what was counted", "
   c.count(Event{Event::Kind::Passed, {}, 41, 42});
   c.count(Event{Event::Kind::President, Ballot{3, 1}});
   c.count(Event{Event::Kind::VoteNo, Ballot{3, 1}});
-  c.proposals["passed"] = 5;
+  c.proposals_passed = 5;
   c.bytes_in = 1234;
   Gauges g;
   g.bootstrapped = true;

@@ -46,8 +46,9 @@ class Bench;
 // One connection carrying the requests of several clients.
 class Link {
  public:
-  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls)
-      : sock_(io), bench_(bench), ep_(ep), tls_context_(tls) {}
+  // expect: the priest id that must answer at ep (0: any priest of the parliament).
+  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls, PriestId expect)
+      : sock_(io), bench_(bench), ep_(ep), tls_context_(tls), expect_(expect) {}
   void start(std::vector<uint64_t> clients);
   void propose(uint64_t client);
 
@@ -59,6 +60,7 @@ class Link {
   Bench& bench_;
   tcp::endpoint ep_;
   asio::ssl::context* tls_context_;  // null: plaintext
+  PriestId expect_ = 0;
   std::unique_ptr<tls::Session> tls_;  // as the priests do it: one write and one read per batch
   FrameDecoder decoder_{64 << 20};
   std::array<char, 65536> buf_{};
@@ -167,7 +169,16 @@ void Link::read() {
       if (tls_->receive(got, plain) == tls::Session::Status::Failed)
         return bench_.on_link_error(tls_->error());
       write();
-      if (!was_established && tls_->established()) begin();
+      if (!was_established && tls_->established()) {
+        // Clients check whom they reached (rpc.hpp, check_priest_ids).
+        auto who = tls::peer_identity(tls_->native());
+        if (!who || who->role != tls::Role::Priest || (expect_ && who->id != expect_))
+          return bench_.on_link_error("the process at " + ep_.address().to_string() + ":" +
+                                      std::to_string(ep_.port()) + " is " +
+                                      (who ? tls::describe(*who) : who.error()) + ", not priest " +
+                                      std::to_string(expect_));
+        begin();
+      }
       got = plain;
     }
     if (!decoder_.feed(got)) return bench_.on_link_error(decoder_.error());
@@ -237,6 +248,7 @@ int main(int argc, char** argv) {
   }
   if (plaintext) config->tls = false;
   if (!cluster.empty() && certs.empty()) certs = "data/certs";
+  if (!cluster.empty()) check_priest_ids(false);  // --cluster's numbers name no priest
   auto tls_context = tls::load(*config, config_path, {tls::Role::Client}, certs);
   if (!tls_context) {
     std::fprintf(stderr, "paxos-bench: %s\n", tls_context.error().c_str());
@@ -276,7 +288,7 @@ int main(int argc, char** argv) {
   for (int c = 0; c < conns; ++c) {
     const auto& p = targets[c % targets.size()];
     auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
-    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls_context->get()));
+    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls_context->get(), cluster.empty() ? p.id : 0));
   }
   std::vector<std::vector<uint64_t>> per_link(conns);
   for (int i = 0; i < clients; ++i) per_link[i % conns].push_back(base + i + 1);

@@ -155,7 +155,7 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
     std::cerr << ")\n";
     return 2;
   }
-  auto conn = Connection::connect(p->host, p->port, Millis(2000));
+  auto conn = Connection::connect(p->host, p->port, Millis(2000), p->id);
   if (!conn) {
     std::cerr << "paxos-client: priest " << id << " is unreachable: " << conn.error() << "\n";
     return 1;
@@ -291,7 +291,7 @@ int watch(const Config& config, uint64_t from, uint64_t count, bool as_json) {
   };
   while (count == 0 || printed < count) {
     if (!conn) {
-      auto c = Connection::connect(priests[at].host, priests[at].port, Millis(1000));
+      auto c = Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
       if (!c) {
         move_on();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -412,6 +412,11 @@ int main(int argc, char** argv) {
   bool plaintext = false;
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
                                    "with --cluster: data/certs)");
+  std::string client_name;
+  app.add_option("--client-name", client_name,
+                 "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
+                 "certs --client NAME); default: the shared client.crt")
+      ->check([](const std::string& n) { return tls::valid_client_name(n) ? "" : "not a client name (a-z 0-9 . _ -)"; });
   app.add_flag("--plaintext", plaintext, "no TLS (only for a parliament whose config says \"tls\": false)");
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
@@ -500,7 +505,9 @@ int main(int argc, char** argv) {
   }
   if (plaintext) config->tls = false;
   if (cluster_opt->count() && certs.empty()) certs = "data/certs";
-  if (auto s = use_tls(*config, config_file, {tls::Role::Client}, certs); !s) {
+  // --cluster numbers the addresses 1..n: they name no priest, so any priest may answer.
+  if (cluster_opt->count()) check_priest_ids(false);
+  if (auto s = use_tls(*config, config_file, {tls::Role::Client, 0, client_name}, certs); !s) {
     std::cerr << "paxos-client: " << s.error() << "\n";
     return 2;
   }

@@ -49,6 +49,9 @@ std::shared_ptr<asio::ssl::context> g_tls;  // set_tls(): this process's client 
 
 void set_tls(std::shared_ptr<asio::ssl::context> context) { g_tls = std::move(context); }
 
+bool g_check_ids = true;  // check_priest_ids()
+void check_priest_ids(bool on) { g_check_ids = on; }
+
 Status use_tls(const Config& config, const std::string& config_file, const tls::Identity& who,
                const std::string& certs_dir) {
   auto context = tls::load(config, config_file, who, certs_dir);
@@ -151,7 +154,7 @@ Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
 
 Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host, uint16_t port,
-                                                        Millis timeout) {
+                                                        Millis timeout, PriestId expect) {
   using R = Result<std::unique_ptr<Connection>>;
   auto impl = std::make_unique<Impl>();
   impl->address = address_of(host, port);
@@ -193,6 +196,10 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host,
     if (!who || who->role != tls::Role::Priest)
       return R::failure("the process at " + impl->address + " is not a priest of this parliament: " +
                         (who ? tls::describe(*who) : who.error()));
+    if (expect != 0 && g_check_ids && who->id != expect)
+      return R::failure("the process at " + impl->address + " is priest " + std::to_string(who->id) +
+                        ", not priest " + std::to_string(expect) + " as the configuration says; "
+                        "is the configuration right, or is someone else answering there?");
   }
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
@@ -203,7 +210,7 @@ Result<json> Connection::call(const json& request, Millis timeout) {
 
 Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout) {
   auto deadline = Clock::now() + timeout;
-  auto conn = Connection::connect(p.host, p.port, timeout);
+  auto conn = Connection::connect(p.host, p.port, timeout, p.id);
   if (!conn) return Result<json>::failure(conn.error());
   auto reply = (*conn)->call(request, std::max(Millis(1), remaining(deadline)));
   if (!reply && Clock::now() >= deadline)  // name the caller's whole timeout, not what was left
@@ -290,7 +297,7 @@ ProposeOutcome Proposer::propose(const std::string& text, Millis deadline_after)
     const PriestAddress& p = priests_[current_ % priests_.size()];
     bool failed = false;
     if (!conn_) {
-      auto c = Connection::connect(p.host, p.port, std::min(left, Millis(300)));
+      auto c = Connection::connect(p.host, p.port, std::min(left, Millis(300)), p.id);
       if (c) {
         conn_ = std::move(*c);
       } else {

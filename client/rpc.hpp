@@ -64,10 +64,16 @@ Status use_tls(const Config& config, const std::string& config_file, const tls::
 
 using Millis = std::chrono::milliseconds;
 
+// Clients check whom they reached: over TLS, a connection is made only to a priest of this
+// parliament, and when `expect` is not 0 only to the priest with that id (the one the
+// configuration or the membership names at that address). check_priest_ids(false) turns the
+// id check off for addresses that name no priest (paxos-client and paxos-bench --cluster).
+void check_priest_ids(bool on);
+
 class Connection {
  public:
   static Result<std::unique_ptr<Connection>> connect(const std::string& host, uint16_t port,
-                                                     Millis timeout);
+                                                     Millis timeout, PriestId expect = 0);
   ~Connection();
   Result<nlohmann::json> call(const nlohmann::json& request, Millis timeout);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -146,16 +147,23 @@ std::string describe(const Identity& who) {
   switch (who.role) {
     case Role::Priest: return "priest " + std::to_string(who.id);
     case Role::God: return "the god";
-    case Role::Client: return "a client";
+    case Role::Client: return who.name.empty() ? "a client" : "client " + who.name;
   }
   return "an unknown party";
+}
+
+bool valid_client_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxClientName) return false;
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; };
+  return ok(name[0]) && name[0] != '.' && name[0] != '-' && std::all_of(name.begin(), name.end(), ok);
 }
 
 std::string identity_uri(const Identity& who) {
   switch (who.role) {
     case Role::Priest: return std::string(kUriPrefix) + "priest:" + std::to_string(who.id);
     case Role::God: return std::string(kUriPrefix) + "god";
-    case Role::Client: return std::string(kUriPrefix) + "client";
+    case Role::Client:
+      return std::string(kUriPrefix) + "client" + (who.name.empty() ? "" : ":" + who.name);
   }
   return {};
 }
@@ -165,6 +173,12 @@ std::optional<Identity> parse_identity_uri(std::string_view uri) {
   std::string_view rest = uri.substr(kUriPrefix.size());
   if (rest == "god") return Identity{Role::God};
   if (rest == "client") return Identity{Role::Client};
+  constexpr std::string_view client = "client:";
+  if (rest.substr(0, client.size()) == client) {
+    std::string_view name = rest.substr(client.size());
+    if (!valid_client_name(name)) return std::nullopt;
+    return Identity{Role::Client, 0, std::string(name)};
+  }
   constexpr std::string_view priest = "priest:";
   if (rest.substr(0, priest.size()) != priest) return std::nullopt;
   std::string_view digits = rest.substr(priest.size());
@@ -181,7 +195,7 @@ std::string common_name(const Identity& who) {
   switch (who.role) {
     case Role::Priest: return "parliament priest " + std::to_string(who.id);
     case Role::God: return "parliament god";
-    case Role::Client: return "parliament client";
+    case Role::Client: return "parliament client" + (who.name.empty() ? "" : " " + who.name);
   }
   return "parliament";
 }
@@ -189,9 +203,24 @@ std::string common_name(const Identity& who) {
 Files files_for(const std::string& dir, const Identity& who) {
   const std::string stem = who.role == Role::Priest ? "priest-" + std::to_string(who.id)
                            : who.role == Role::God  ? "god"
-                                                    : "client";
+                           : who.name.empty()       ? "client"
+                                                    : "client-" + who.name;
   const std::filesystem::path d(dir);
   return {(d / "ca.crt").string(), (d / (stem + ".crt")).string(), (d / (stem + ".key")).string()};
+}
+
+uint64_t ledger_client(const Identity& who, uint64_t client) {
+  // SHA-256 of "role:name\0" and the id's 8 bytes (big-endian), its first 8 bytes: finding
+  // another identity's (name, id) for a given key is a second preimage of SHA-256.
+  std::string input = identity_uri(who);
+  input.push_back('\0');
+  for (int i = 7; i >= 0; --i) input.push_back(static_cast<char>((client >> (8 * i)) & 0xff));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(input.data(), input.size(), md, &n, EVP_sha256(), nullptr);
+  uint64_t key = 0;
+  for (int i = 0; i < 8; ++i) key = (key << 8) | md[i];
+  return key == 0 ? 1 : key;
 }
 
 Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, const Identity& who) {

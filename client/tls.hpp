@@ -5,7 +5,8 @@
 // whose it is in its subjectAltName, as exactly one URI:
 //   urn:parliament:priest:3    priest 3 (ids 1..1000000)
 //   urn:parliament:god         the god (paxos-god)
-//   urn:parliament:client      a client (paxos-client, paxos-bench, tests)
+//   urn:parliament:client      the shared client (paxos-client, paxos-bench, tests)
+//   urn:parliament:client:NAME a named client (paxos-god certs --client NAME)
 // Its CN says the same for people ("parliament priest 3"); only the URI counts.
 //
 // Used by the priest's transport (listener and peer links), the god, the client library
@@ -34,14 +35,27 @@ namespace parliament::tls {
 // Who a party of the parliament is.
 enum class Role { Priest, God, Client };
 
-// A party: its role and, for a priest only, its id (0 for the god and clients).
+// A party: its role; for a priest its id (0 for the god and clients); for a client its name
+// ("" for the shared client of `paxos-god certs`, whose URI names none).
 struct Identity {
   Role role;
   PriestId id = 0;
+  std::string name{};
   bool operator==(const Identity&) const = default;
 };
 
 inline constexpr PriestId kMaxPriestId = 1000000;
+inline constexpr size_t kMaxClientName = 64;
+
+// A client's name: 1 to 64 of a-z 0-9 . _ -, not beginning with . or -.
+bool valid_client_name(std::string_view name);
+
+// Every client is someone: the client id a decree carries in the ledger (and by which
+// exactly-once is kept) for the client id `client` that party `who` wrote in its propose.
+// Two parties never share one (short of a SHA-256 second preimage), so no client can
+// claim, answer for or poison another's requests. The priest's client port applies it to
+// every proposal over TLS; the reply names it ("ledger_client").
+uint64_t ledger_client(const Identity& who, uint64_t client);
 
 // For people and logs: "priest 3", "the god", "a client".
 std::string describe(const Identity& who);
@@ -65,7 +79,8 @@ struct Files {
 };
 
 // Where `paxos-god certs --out DIR` puts them: DIR/ca.crt, and DIR/priest-3.crt +
-// DIR/priest-3.key, DIR/god.crt + DIR/god.key, or DIR/client.crt + DIR/client.key.
+// DIR/priest-3.key, DIR/god.crt + DIR/god.key, DIR/client.crt + DIR/client.key, or
+// DIR/client-NAME.crt + DIR/client-NAME.key.
 Files files_for(const std::string& dir, const Identity& who);
 
 // A TLS 1.3-only context, for either end of a connection, that presents files.cert (with

@@ -1,6 +1,7 @@
 #include "proto/config.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -126,6 +127,31 @@ Status read_knob(const json& j, const std::string& file, const char* field, uint
   return ok_status();
 }
 
+// No two priests, and no priest's HTTP port, at one host:port: the second would never bind.
+Status check_ports_apart(const Config& c, const std::string& file) {
+  std::map<std::pair<std::string, uint16_t>, std::string> taken;
+  auto take = [&](const std::string& host, uint16_t port, const std::string& what) {
+    auto [it, fresh] = taken.emplace(std::pair{host, port}, what);
+    if (fresh) return ok_status();
+    return Status::failure(file + ": " + what + ": " + host + ":" + std::to_string(port) +
+                           " is already " + it->second + "'s; each needs its own port");
+  };
+  for (size_t i = 0; i < c.priests.size(); ++i) {
+    const auto& p = c.priests[i];
+    if (auto s = take(p.host, p.port, "priests: priest " + std::to_string(p.id) + "'s port"); !s)
+      return s;
+  }
+  for (size_t i = 0; i < c.priests.size(); ++i) {
+    auto h = c.http.find(c.priests[i].id);
+    if (h == c.http.end()) continue;
+    if (auto s = take(h->second.host, h->second.port,
+                      "priests: priest " + std::to_string(c.priests[i].id) + "'s http_port");
+        !s)
+      return s;
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& file) {
@@ -164,6 +190,7 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
     }
     c.http[p["id"].get<PriestId>()] = std::move(h);
   }
+  if (auto s = check_ports_apart(c, file); !s) return R::failure(s.error());
   for (auto s : {read_knob(j, file, "tick_ms", 1, 10000, c.tick_ms),
                  read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
                  read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),

@@ -215,24 +215,17 @@ std::string Priest::refusal(const Message& m) const {
 
 std::string Priest::step(const Message& m) {
   if (auto why = refusal(m); !why.empty()) return why;
-  // Who may say what: a priest of the membership in force speaks only with its incarnation
-  // (a priest that lost its disk is a new one, and votes nowhere until it is replaced by
-  // decree). A priest outside it is heard only when it holds more of the ledger (a member
-  // added by a decree this priest has not learned yet), or when the president is teaching
-  // it the ledger; its last votes and votes count nowhere (on_last_vote, on_voted).
-  const PriestAddress* member = latest().find(m.from);
-  bool learner = change_ && change_->learning(m.from, m.incarnation);
-  if (m.from != opt_.id && !learner) {
-    // Another incarnation than the one its membership names is a voter nowhere here. But if
-    // it holds more of the ledger, a decree this priest has not learned yet may have made it
-    // a member (a replace): hear its ledger and its presidency like a priest outside the
-    // membership; its last votes and votes still count nowhere.
-    if (member && member->incarnation != m.incarnation &&
-        (m.passed_len <= passed_len_ || !(from_president(m.kind) || m.kind == Kind::CatchUp))) {
-      stranger(m);
-      return "";
-    }
-    if (!member && m.passed_len <= passed_len_ && from_president(m.kind)) return "";
+  // Who may say what: membership is the only admission. A priest hears only itself, the
+  // voters (id and incarnation) of the membership in force above its ledger, and, as
+  // president, the priest it is teaching the ledger before a change makes it a voter. Anyone
+  // else (a removed priest, a replaced incarnation, a priest never added, or one added by a
+  // decree this priest has not learned yet) is dropped here, catch-up included: a ledger is
+  // believed only from a member (docs/SAFETY.md, "Who may speak"). A priest behind a
+  // membership decree learns it from the members it knows (its pre-ballots make them send
+  // it the ledger), never from the newcomers that decree admitted.
+  if (!admits(m.from, m.incarnation)) {
+    stranger(m);
+    return "";
   }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.
@@ -755,6 +748,7 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
              outcome_unknown && begun.count(key));
   waiting_.clear();
   queue_.clear();
+  queued_bytes_ = 0;
   in_flight_.clear();
   in_flight_bytes_ = 0;
   open_ballots_.clear();
@@ -1030,16 +1024,23 @@ void Priest::enqueue(Decree d, Waiter w) {
   }
   auto& waiters = waiting_[key];
   bool known = !waiters.empty() || proposed_.count(key);
-  if (!known && queue_.size() >= opt_.max_queued) {
+  // Bounded by count and by bytes (max_queued, max_queued_bytes): a client pipelining large
+  // decrees must not grow the president without end.
+  if (!known && (queue_.size() >= opt_.max_queued ||
+                 (!queue_.empty() && queued_bytes_ + d.text.size() > opt_.max_queued_bytes))) {
     waiting_.erase(key);
     answer(w, 0,
            "president " + std::to_string(opt_.id) + " is overloaded (" +
-               std::to_string(queue_.size()) + " proposals queued); retry later",
+               std::to_string(queue_.size()) + " proposals, " + std::to_string(queued_bytes_ >> 10) +
+               " KiB queued); retry later",
            false);
     return;
   }
   waiters.push_back(w);
-  if (!known) queue_.push_back(Queued{std::move(d), w});
+  if (!known) {
+    queued_bytes_ += d.text.size();
+    queue_.push_back(Queued{std::move(d), w});
+  }
 }
 
 void Priest::begin_ballots() {
@@ -1072,6 +1073,7 @@ void Priest::begin_ballots() {
            in_flight_bytes_ + bytes < opt_.max_in_flight_bytes) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_ -= q.decree.text.size();
       uint64_t n = next_no_++;
       q.decree.origin = ballot_;
       proposed_[{q.decree.client, q.decree.request}] = n;
@@ -1237,16 +1239,24 @@ void Priest::apply_passed() {
 
 // ---------------------------------------------------------------- membership
 
+bool Priest::admits(PriestId from, uint64_t incarnation) const {
+  if (from == opt_.id) return incarnation == opt_.incarnation;
+  if (latest().voter(from, incarnation)) return true;
+  return role_ == Role::President && change_ && change_->learning(from, incarnation);
+}
+
 void Priest::stranger(const Message& m) {
   if (strangers_noted_.size() > 64) strangers_noted_.clear();
   if (!strangers_noted_.insert({m.from, m.incarnation}).second) return;
   const PriestAddress* p = latest().find(m.from);
-  note("priest " + std::to_string(m.from) + " speaks as incarnation " +
-       incarnation_text(m.incarnation) + ", but the membership in force (decree " +
-       std::to_string(latest().decree_no) + ") names incarnation " +
-       incarnation_text(p ? p->incarnation : 0) +
-       ": it is not a voter, and nothing it says is counted (a priest whose data directory "
-       "was lost is a new priest: paxos-god replace " + std::to_string(m.from) + ")");
+  std::string why = p ? "the membership in force (decree " + std::to_string(latest().decree_no) +
+                            ") names incarnation " + incarnation_text(p->incarnation) +
+                            " (a priest whose data directory was lost is a new priest: "
+                            "paxos-god replace " + std::to_string(m.from) + ")"
+                      : "it is not a member of the membership in force (decree " +
+                            std::to_string(latest().decree_no) + ")";
+  note("priest " + std::to_string(opt_.id) + " hears nothing from priest " + std::to_string(m.from) +
+       " speaking as incarnation " + incarnation_text(m.incarnation) + ": " + why);
 }
 
 void Priest::handle_change(const Waiter& w, const Change& c) {

@@ -26,10 +26,10 @@
 // highest-ballot vote its quorum reports; a last vote reports only votes cast, each in its
 // own ballot). The argument in full: docs/SAFETY.md.
 //
-// Membership (proto/membership.hpp; docs/SAFETY.md, "Membership"): a priest counts last
-// votes and votes only from voters (id and incarnation) of the membership in force above
-// its ledger, and hears nothing from a member id speaking as another incarnation unless it
-// holds more of the ledger. As president it begins the numbers of one membership only: it
+// Membership (proto/membership.hpp; docs/SAFETY.md, "Membership"): a priest hears only
+// voters (id and incarnation) of the membership in force above its ledger, itself, and, as
+// president, the priest it is teaching for a change (admits()); nothing else, catch-up
+// included. As president it begins the numbers of one membership only: it
 // begins a membership decree alone, nothing above it until it passed, and then stands again
 // for the new membership (or hands over, if removed).
 //
@@ -73,6 +73,7 @@ struct PriestOptions {
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
   size_t max_open_ballots = 2;             // begin ballots not yet passed before the next waits
   size_t max_queued = 100000;              // client proposals waiting for a ballot (and reads)
+  size_t max_queued_bytes = 16 << 20;      // their decree text (one decree may exceed it alone)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;
@@ -209,6 +210,11 @@ class Priest {
   Ready take_ready();
 
   PriestStatus status() const;
+  // Whether this priest hears priest `from` speaking as `incarnation`: itself, a voter of the
+  // membership in force, or (president) the priest it is teaching the ledger for a change.
+  // The host asks before it links a peer in (its hello) and again when the membership
+  // changes; step() drops every message from anyone else.
+  bool admits(PriestId from, uint64_t incarnation) const;
   // Everything that decides what this priest does next, as text: times as ages relative
   // to now (clamped where the priest stops telling them apart), so that two states that
   // behave alike print alike. For the explorer's state hashing (tests/sim/explore.cpp).
@@ -393,6 +399,7 @@ class Priest {
   uint64_t gap_len_ = 0;      // passed_len_ when decrees beyond a gap were last seen waiting
   uint64_t gap_since_ = 0;
   std::deque<Queued> queue_;
+  size_t queued_bytes_ = 0;  // the decree text in queue_
   std::map<RequestKey, std::vector<Waiter>> waiting_;
   std::map<RequestKey, uint64_t> proposed_;  // (client, request) -> decree number in flight
 

@@ -15,7 +15,7 @@
 //       Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
 //       A priest that dies is reported with the command that restarts it, not restarted.
-//   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--force]
+//   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--client NAME]... [--force]
 //       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
 //       certificate for every priest of the configuration, the god and the client, keeping
 //       files that exist (--force: everything anew, the CA included). See server/certs.hpp.
@@ -44,6 +44,7 @@
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "server/certs.hpp"
+#include "server/transport.hpp"  // kExitRemoved
 
 using namespace parliament;
 using nlohmann::json;
@@ -525,6 +526,11 @@ class Parliament {
           spdlog::info("god: priest {} stopped ({})", c.id, exit_reason(status));
           break;
         }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == kExitRemoved) {
+          spdlog::info("god: priest {} stopped for good: a membership decree removed or replaced "
+                       "it (its log says which); it is not to be restarted", c.id);
+          break;
+        }
         auto lived = std::chrono::duration_cast<Millis>(Clock::now() - c.started);
         const PriestAddress& p = *config_.find(c.id);
         if (lived < Millis(3000) && WIFEXITED(status))
@@ -752,6 +758,14 @@ int main(int argc, char** argv) {
   std::vector<PriestId> certs_more;
   certs_cmd->add_option("--priest", certs_more, "also for this priest id, not in the config (to be added)")
       ->check(CLI::Range(1, 1000000));
+  std::vector<std::string> certs_clients;
+  certs_cmd->add_option("--client", certs_clients,
+                        "also a named client identity, client-NAME.crt and .key (NAME: a-z 0-9 . _ -); "
+                        "exactly-once and revocation are kept per identity")
+      ->check([](const std::string& n) {
+        return tls::valid_client_name(n) ? std::string()
+                                         : "a client name is 1 to 64 of a-z 0-9 . _ - (not first . or -)";
+      });
 
   try {
     app.parse(argc, argv);
@@ -774,11 +788,13 @@ int main(int argc, char** argv) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
     auto s = certs::make_credentials(certs_dir.empty() ? tls::certs_dir(*config, config_file, certs_override) : certs_dir,
-                                     certs::parties([&] {
+                                     [&] {
                                        auto ids = config->ids();
                                        ids.insert(ids.end(), certs_more.begin(), certs_more.end());
-                                       return ids;
-                                     }()), o);
+                                       auto who = certs::parties(ids);
+                                       for (auto& n : certs_clients) who.push_back({tls::Role::Client, 0, n});
+                                       return who;
+                                     }(), o);
     if (!s) spdlog::error("god: {}", s.error());
     return s ? 0 : 2;
   }

@@ -86,6 +86,10 @@ std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, cons
   Family(o, "paxos_client_reads_total", "counter", "Linearizable reads answered by this priest, by outcome.")
       .sample(static_cast<double>(c.reads_ok), label("outcome", "ok"))
       .sample(static_cast<double>(c.reads_failed), label("outcome", "error"));
+  Family(o, "paxos_strangers_refused_total", "counter",
+         "Priest links refused or closed: their certificate's priest (with the incarnation it "
+         "named) is not a member of the membership in force here.")
+      .sample(static_cast<double>(c.strangers_refused));
   Family(o, "paxos_received_bytes_total", "counter", "Bytes received on all connections (after TLS).")
       .sample(static_cast<double>(c.bytes_in));
   Family(o, "paxos_sent_bytes_total", "counter", "Bytes sent on all connections (before TLS).")

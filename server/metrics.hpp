@@ -43,6 +43,7 @@ struct Counters {
   uint64_t proposals_passed = 0, proposals_refused = 0, proposals_unknown = 0;  // client proposals answered
   uint64_t reads_ok = 0, reads_failed = 0;  // linearizable reads answered
   uint64_t bytes_in = 0, bytes_out = 0;       // on every connection, after TLS
+  uint64_t strangers_refused = 0;  // priest links refused: not a member of the membership in force
   void count(const Event& e);
 };
 

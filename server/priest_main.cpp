@@ -1,7 +1,12 @@
 // paxos-priest --config FILE --id N [--data-dir DIR] [--address HOST:PORT]: runs one priest
 // of the parliament. Its address is the config's entry for N, or --address (a priest the
 // config does not name: one to be added by `paxos-god add`).
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -10,6 +15,38 @@
 
 #include "client/tls.hpp"
 #include "server/transport.hpp"
+
+namespace {
+
+// Why `dir` cannot be this priest's data directory (a file, or a directory it may not write,
+// or under one where it cannot be made), or "" if it can. Checked before anything is written:
+// a mistake in the command line exits 2, which the systemd unit does not restart.
+std::string unusable_data_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p = fs::absolute(dir, ec);
+  if (ec) return ec.message();
+  if (fs::exists(p, ec)) {
+    if (!fs::is_directory(p, ec)) return "exists but is not a directory";
+    if (::access(p.c_str(), W_OK | X_OK) != 0)
+      return std::string("this user cannot write there: ") + std::strerror(errno);
+    return "";
+  }
+  // To be made: by this user, under the nearest directory that exists.
+  for (fs::path up = p.parent_path(); !up.empty(); up = up.parent_path()) {
+    if (!fs::exists(up, ec)) {
+      if (up == up.parent_path()) break;
+      continue;
+    }
+    if (!fs::is_directory(up, ec)) return up.string() + " is not a directory";
+    if (::access(up.c_str(), W_OK | X_OK) != 0)
+      return "cannot be made: this user cannot write " + up.string();
+    return "";
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // A peer that closes while TLS (OpenSSL writes the HTTP port's socket itself) is writing
@@ -57,6 +94,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (data_dir.empty()) data_dir = "data/priest-" + std::to_string(id);
+  if (auto why = unusable_data_dir(data_dir); !why.empty()) {
+    std::cerr << "paxos-priest: --data-dir " << data_dir << ": " << why << "\n";
+    return 2;
+  }
   auto tls = parliament::tls::load(*config, config_path, {parliament::tls::Role::Priest, id}, certs);
   if (!tls) {
     std::cerr << "paxos-priest: " << tls.error() << " (the parliament's files are made by: paxos-god --config "

@@ -987,6 +987,20 @@ Result<uint64_t> load_or_create_incarnation(const std::string& dir) {
   return v;
 }
 
+Status mark_removed(const std::string& dir, const std::string& why) {
+  return replace_file(dir, "removed", why + "\n");
+}
+
+std::string read_removed(const std::string& dir) {
+  bool absent = false;
+  auto text = read_small_file((std::filesystem::path(dir) / "removed").string(), absent);
+  if (absent) return "";
+  if (!text) return text.error();
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  return t.empty() ? "removed" : t;
+}
+
 Status ensure_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

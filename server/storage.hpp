@@ -245,6 +245,12 @@ Status save_membership(const std::string& dir, const Membership& m);
 // directory with those files and no incarnation is refused.
 Result<uint64_t> load_or_create_incarnation(const std::string& dir);
 
+// removed in `dir`: written (durably) when a membership decree removed or replaced this
+// priest, holding why; read_removed gives that sentence, or "" when there is no such file.
+// A priest whose directory holds it never starts again (server/transport.hpp, kExitRemoved).
+Status mark_removed(const std::string& dir, const std::string& why);
+std::string read_removed(const std::string& dir);
+
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);
 

@@ -182,8 +182,9 @@ struct PeerLink {
 };
 
 // A client's answer to its propose: passed at decree_no, or not (yet), and why.
-std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r) {
+std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r, uint64_t ledger_client = 0) {
   json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
+  if (ledger_client) j["ledger_client"] = ledger_client;
   if (r.decree_no > 0) {
     j["decree_no"] = r.decree_no;
   } else {
@@ -294,6 +295,9 @@ class Host : public Messenger {
   void peers(const std::vector<PriestAddress>& peers) override;
   void membership(const Membership& m) override;
 
+  void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
+  void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
+  void retire(const std::string& why);
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
@@ -338,6 +342,7 @@ class Host : public Messenger {
   std::string encoded_;
   uint64_t ticks_ = 0;
   std::string halted_;
+  std::string removed_;  // why this priest retired (removed or replaced by decree), if it did
   bool stopping_ = false;
   LogLimit log_limit_;
   size_t unfinished_bytes_ = 0;
@@ -560,6 +565,12 @@ int Host::start() {
     return 1;
   }
   incarnation_ = *inc;
+  if (auto removed = read_removed(run_.data_dir); !removed.empty()) {
+    spdlog::critical("priest {} was removed from the parliament ({}/removed: {}); it does not "
+                     "start again. To bring this machine back, wipe {} and paxos-god add or "
+                     "replace it.", run_.id, run_.data_dir, removed, run_.data_dir);
+    return kExitRemoved;
+  }
   auto archive = Archive::open(
       run_.data_dir, restored_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
       [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4,
@@ -653,6 +664,7 @@ int Host::start() {
   });
   on_tick();
   io_.run();
+  if (!removed_.empty()) return kExitRemoved;
   return halted_.empty() ? 0 : 1;
 }
 
@@ -703,6 +715,14 @@ void Host::start_parliament(const Membership& membership) {
 // Keeps one outbound link per peer the priest names: new ones connect, ones whose address
 // changed (a priest replaced on another host) reconnect, ones no longer named close.
 void Host::peers(const std::vector<PriestAddress>& peers) {
+  // The membership (or the priest being taught) changed: inbound links of priests no longer
+  // admitted are told so and closed.
+  for (auto& w : sessions_)
+    if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::PeerIn &&
+                           !priest_->admits(c->peer, c->incarnation)) {
+      c->kind = Conn::Kind::Unknown;  // (nothing it still sends is stepped)
+      refuse_stranger(c, c->peer, c->incarnation);
+    }
   std::set<PriestId> named;
   for (auto& p : peers) {
     if (p.id == run_.id) continue;
@@ -742,9 +762,14 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
 void Host::membership(const Membership& m) {
   if (auto s = archive_->sync_ledger(); !s) return halt(s.error());
   if (auto s = save_membership(run_.data_dir, m); !s) return halt(s.error());
+  bool was_voter = membership_ && membership_->voter(run_.id, incarnation_);
   membership_ = m;
   spdlog::info("membership.json now holds the membership of decree {} ({} priests)", m.decree_no,
                m.priests.size());
+  if (was_voter && !m.voter(run_.id, incarnation_))
+    retire("its ledger holds membership decree " + std::to_string(m.decree_no) +
+           ", which does not name incarnation " + incarnation_text(incarnation_) + " of priest " +
+           std::to_string(run_.id));
 }
 
 // ---------------------------------------------------------------- connections
@@ -1078,10 +1103,13 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
         return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
                                                    tls::describe(*c->identity) + "'s");
-      // Whether its votes count is the priest's (core's) decision, by the membership in force.
-      if (!membership_)
+      if (!membership_ || !priest_)
         return bad_input(c, "hello before bootstrap " + std::to_string(id),
                          "hello from priest " + std::to_string(id) + ", but this priest is not bootstrapped yet");
+      // Membership is the only admission: a priest the membership in force here does not
+      // name with this incarnation (removed, replaced, never added, or added by a decree not
+      // learned here yet) is told so and gets nothing more.
+      if (!priest_->admits(id, *incarnation)) return refuse_stranger(c, id, *incarnation);
       // One link from each priest: a newer one replaces the older (the peer restarted).
       for (auto& w : sessions_)
         if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id) o->close();
@@ -1102,7 +1130,58 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
     c->kind = Conn::Kind::Client;
   }
   if (c->kind == Conn::Kind::Client) on_client_request(c, *j);
-  // (peers never write on our outbound links)
+  // On our outbound links a peer says one thing only: that it does not admit us.
+  if (c->kind == Conn::Kind::PeerOut) on_not_member(c, *j);
+}
+
+void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation) {
+  const Membership& m = priest_->membership();
+  warn_limited("not a member " + std::to_string(id),
+               "closing connection from {}{}: priest {} speaking as incarnation {} is not a "
+               "member of the membership in force here (decree {}): it gets nothing",
+               c->name, who(*c), id, incarnation_text(incarnation), m.decree_no);
+  ++counters_.strangers_refused;
+  c->finish(frame(json{{"type", "not_member"}, {"membership", m.decree_no}, {"priest", id},
+                       {"incarnation", incarnation_text(incarnation)}}));
+}
+
+// A member of our membership refused our link: a membership decree newer than ours does not
+// name us. Believed only from a priest of our own membership (our link's certificate was
+// checked in on_ready), only of a newer decree (a priest behind us does not know of our
+// admission yet), and only by a voter (a priest still learning the ledger has not been
+// admitted yet anyway). Then this priest was removed or replaced: it stops for good.
+void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
+  auto n = j.find("membership");
+  if (j.value("type", "") != "not_member" || n == j.end() || !n->is_number_unsigned())
+    return bad_input(c, "bad refusal", "priest " + std::to_string(c->peer) +
+                                           " wrote something other than not_member on our link");
+  if (!priest_ || !halted_.empty()) return;
+  const Membership& mine = priest_->membership();
+  uint64_t at = n->get<uint64_t>();
+  if (at <= mine.decree_no || !mine.voter(run_.id, incarnation_) || !mine.find(c->peer)) {
+    warn_limited("refused by " + std::to_string(c->peer),
+                 "priest {} does not admit this priest yet: it holds the membership of decree {}, "
+                 "this priest that of decree {}", c->peer, at, mine.decree_no);
+    return;
+  }
+  retire("priest " + std::to_string(c->peer) + " says the membership of decree " +
+         std::to_string(at) + " does not name incarnation " + incarnation_text(incarnation_) +
+         " of priest " + std::to_string(run_.id));
+}
+
+// This priest was removed or replaced by decree: it records so (so that a restart stops at
+// once too) and stops with kExitRemoved, which its systemd unit does not restart.
+void Host::retire(const std::string& why) {
+  if (!removed_.empty()) return;
+  removed_ = why;
+  if (auto s = mark_removed(run_.data_dir, why); !s) spdlog::error("{}", s.error());
+  if (chronicle_) chronicle_->add("removed", why);
+  spdlog::critical("priest {} is no longer a member of the parliament: {}. It stops for good "
+                   "(exit {}); its data directory is kept as a record. To bring this machine "
+                   "back, wipe the data directory and paxos-god add or replace it.",
+                   run_.id, why, kExitRemoved);
+  // Not from here: this may run inside the clerk's flush, which goes on with the archive.
+  asio::post(io_, [this] { shutdown(); });
 }
 
 // ---------------------------------------------------------------- the priest's clock and its ready()
@@ -1202,7 +1281,7 @@ void Host::reply(const ClientReply& r) {
     }
     out = frame(j);
   } else {
-    out = reply_frame(w.client, w.request, r);
+    out = reply_frame(w.client, w.request, r, c->identity ? tls::ledger_client(*c->identity, w.client) : w.client);
   }
   if (!c->send(std::move(out))) {
     warn_limited("unread replies " + c->ip, "closing connection from {}: it does not read its replies", c->name);
@@ -1253,7 +1332,8 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   waiting_[token] = Waiting{c, cid, rid};
   Proposal p;
   p.token = token;
-  p.decree = Decree{false, cid, rid, text, {}};
+  // Every client is someone: the ledger (and exactly-once) keys the request by who sent it.
+  p.decree = Decree{false, c->identity ? tls::ledger_client(*c->identity, cid) : cid, rid, text, {}};
   priest_->propose(std::move(p));
   schedule_flush();
 }

@@ -29,6 +29,11 @@ struct PriestRun {
   std::shared_ptr<asio::ssl::context> tls;
 };
 
+// The exit status of a priest that a membership decree removed or replaced: it stops for
+// good (its systemd unit does not restart it: RestartPreventExitStatus). 1 is a halt (a
+// disk that failed: restarting may help), 2 a mistake in the command line or the config.
+inline constexpr int kExitRemoved = 3;
+
 // Runs until SIGINT/SIGTERM; returns the process exit code.
 int run_priest(const PriestRun& run);
 

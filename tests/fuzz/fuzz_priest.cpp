@@ -11,7 +11,7 @@
 // here the control byte names the peer and the message is addressed accordingly:
 //   ctl bits 0-1  0: priest 2   1: priest 3   2: priest 2 speaking as another incarnation
 //                 (a blank disk: a new priest under an old id)   3: priest 4, outside the
-//                 membership (the transport takes a hello from any id; the core decides)
+//                 membership (the transport refuses its hello; the core must drop it too)
 //   ctl bits 2-5  ticks after the step (0..15)
 //   ctl bit 6     the disk syncs slowly: votes.csv's sync completes only at the next record,
 //                 so messages that wait for it (proto/clerk.hpp) are held until then

@@ -284,6 +284,8 @@ int main(int argc, char** argv) {
       {"change-remove", json{{"type", "change"}, {"change", change_to_json(remove3)}}.dump()},
       {"bootstrap", json{{"type", "bootstrap"}, {"priests", priests_to_json(three().priests)}}.dump()},
       {"join", json{{"type", "join"}, {"membership", membership_to_json(three())}}.dump()},
+      {"not_member", json{{"type", "not_member"}, {"membership", 7}, {"priest", 4},
+                          {"incarnation", incarnation_text(kIncarnation[2])}}.dump()},
   };
   int i = 0;
   char name[64];

@@ -271,6 +271,19 @@ struct Parliament {
     wait_exit(pids.at(id));
     pids.erase(id);
   }
+  // Waits up to `within` for priest `id` to exit by itself: its exit status, or nullopt if it
+  // is still running. A priest that exited is forgotten (start() may run it again).
+  std::optional<int> exit_status(PriestId id, std::chrono::milliseconds within) {
+    std::optional<int> code;
+    eventually([&] {
+      int status = 0;
+      if (waitpid(pids.at(id), &status, WNOHANG) != pids.at(id)) return false;
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return true;
+    }, within);
+    if (code) pids.erase(id);
+    return code;
+  }
   std::optional<nlohmann::json> status(PriestId id) const {
     auto r = call_priest(addr.at(id), {{"type", "status"}}, 500ms);
     if (!r) return std::nullopt;

@@ -125,4 +125,15 @@ TEST_CASE("http_port and http_listen: where a priest serves HTTP, and broken one
                {"priests[0].http_listen"});
   expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101}, {"id": 2, "host": "h", "port": 7102, "http_listen": "0.0.0.0"}])"),
                {"priests[1].http_listen", "http_port"});
+  // Operator mistakes that would only show once a priest failed to bind: refused here.
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101}, {"id": 2, "host": "h", "port": 7101}])"),
+               {"priest 2's port", "h:7101", "priest 1's port"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101, "http_port": 7101}])"),
+               {"priest 1's http_port", "h:7101", "priest 1's port"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101}, {"id": 2, "host": "h", "port": 7102, "http_port": 7101}])"),
+               {"priest 2's http_port", "priest 1's port"});
+  expect_error(with_priests(R"([{"id": 1, "host": "h", "port": 7101, "http_port": 8100}, {"id": 2, "host": "h", "port": 7102, "http_port": 8100}])"),
+               {"priest 2's http_port", "priest 1's http_port"});
+  // The same port on two hosts is no mistake.
+  CHECK(parse_config(with_priests(R"([{"id": 1, "host": "a", "port": 7101}, {"id": 2, "host": "b", "port": 7101}])"), kFile).ok());
 }

@@ -918,6 +918,32 @@ TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][re
   }
 }
 
+// A client pipelining large decrees: the president's queue is bounded in bytes too.
+TEST_CASE("proposals waiting at a president are bounded by max_queued_bytes", "[priest]") {
+  Chamber c(3, {}, false, [](PriestOptions& o) {
+    o.max_queued_bytes = 100;
+    o.max_in_flight = 1;
+  });
+  c.elect(1);
+  c.hold = true;  // no vote comes back: one decree in flight, the rest wait in the queue
+  const std::string sixty(60, 'x');
+  c.propose(1, 90, 900, 1, sixty);
+  c.drain();
+  c.propose(1, 91, 901, 1, sixty);  // queued: 60 bytes
+  c.propose(1, 92, 902, 1, sixty);  // 120 > 100: refused
+  c.drain();
+  CHECK_FALSE(c.reply(90));
+  CHECK_FALSE(c.reply(91));
+  REQUIRE(c.reply(92));
+  CHECK_THAT(c.reply(92)->error, Catch::Contains("overloaded"));
+  c.hold = false;
+  c.drain();
+  for (uint64_t t : {90, 91}) {
+    REQUIRE(c.reply(t));
+    CHECK(c.reply(t)->decree_no > 0);
+  }
+}
+
 // Found by review: a read's round was sent once; with its successful ballot (or the
 // acknowledgement) lost, the read waited for the next read or for ever.
 TEST_CASE("a read whose round was lost is confirmed by the next heartbeat", "[priest][read]") {

@@ -1,0 +1,297 @@
+// Trust that follows the membership (README "Security"): what a certificate the parliament
+// once issued may still do after the membership moved on. Each TEST_CASE is one attack made
+// with the project's own certificates; its comment says what it did to the code before.
+//
+// Run them alone with: build/bin/integration_tests "[trust]"
+#include <string>
+#include <vector>
+
+#include "hostile_support.hpp"
+
+using namespace hostile;
+
+namespace {
+
+// A random incarnation, as a priest that was never added would name.
+std::string stranger_incarnation() { return incarnation_text(0x5eed5eed5eed5eedULL); }
+
+// Speaks as priest `from` (its certificate, `incarnation`) to priest `victim`, and tries to
+// write a decree nobody proposed into its ledger three ways: catch-up of decree L+1 from a
+// longer ledger, a begin ballot in a ballot above the victim's, and votes for it. The victim
+// must answer the hello with not_member, close the link, and keep its ledger.
+void forge_as(Parliament& parl, PriestId victim, PriestId from, const std::string& incarnation,
+              uint64_t want) {
+  INFO("as priest " << from << " (incarnation " << incarnation << ") to priest " << victim);
+  uint64_t len = 0;
+  // Once the victim holds every decree the honest client passed, its ledger stays put.
+  REQUIRE(eventually([&] { return (len = passed_len(parl, victim)) >= want; }, 10s));
+  auto next = ballot_of(parl, victim, "next_bal");
+  REQUIRE(next);
+  Ballot high{next->round + 5, from};
+  std::vector<Message> forged;
+  Message catch_up = message(Kind::CatchUp, from, victim);
+  catch_up.passed_len = len + 1;
+  catch_up.entries.push_back(forged_entry(len + 1, high, "written by a stranger's catch-up"));
+  forged.push_back(catch_up);
+  Message begin = message(Kind::BeginBallot, from, victim);
+  begin.ballot = high;
+  begin.passed_len = len + 1;
+  begin.commit_no = len + 1;
+  begin.entries.push_back(forged_entry(len + 1, high, "begun by a stranger"));
+  forged.push_back(begin);
+  Message yes = message(Kind::Voted, from, victim);
+  yes.ballot = high;
+  yes.decree_no = len + 1;
+  yes.last_no = len + 1;
+  yes.passed_len = len + 1;
+  forged.push_back(yes);
+  for (const auto& m : forged) {
+    auto link = linked_as(parl, victim, from, incarnation);
+    link->send_frame(encode_text(m));  // (it may be closed already: that is the point)
+    CHECK(link->closed_by_peer(3s));
+    bool told = false;
+    for (auto& f : link->frames)
+      if (f.is_object() && f.value("type", "") == "not_member") told = true;
+    CHECK(told);
+  }
+  CHECK(passed_len(parl, victim) == len);
+  CHECK(parl.ledger(victim).find("stranger") == std::string::npos);
+}
+
+}  // namespace
+
+// 12. Before: priest 5, removed by decree, still said hello as priest 5 and was heard
+// whenever it claimed a longer ledger: its catch-up of decree L+1 was stored as passed, and
+// after one more decree every member held it. A certificate made for priest 6, never added,
+// did the same. Now only members of the membership in force are heard, the removed priest
+// stops itself (exit 3), and everything else is told not_member and closed.
+TEST_CASE("trust 1: a removed priest and a priest never added write nothing", "[trust][hostile]") {
+  Parliament parl(5, 1);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer proposer(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(proposer, "before the removal"));
+  std::string inc5 = parl.incarnation(5);
+  REQUIRE(inc5.size() == 16);
+  {
+    auto [code, out] = parl.run_god({"remove", "5", "--timeout", "60"});
+    INFO("paxos-god remove 5 said:\n" << out);
+    REQUIRE(code == 0);
+    CHECK(out.find("restart") == std::string::npos);
+  }
+  // The removed priest stops by itself, with one clear line, and does not start again.
+  auto code = parl.exit_status(5, 15s);
+  REQUIRE(code);
+  CHECK(*code == 3);
+  CHECK(count_lines(parl.log(5), "is no longer a member of the parliament") == 1);
+  CHECK(fs::exists(parl.data(5) / "removed"));
+  parl.start(5);
+  code = parl.exit_status(5, 10s);
+  REQUIRE(code);
+  CHECK(*code == 3);
+
+  std::vector<PriestId> members{1, 2, 3, 4};
+  REQUIRE(honest.pass(proposer, "after the removal"));
+  const uint64_t last = honest.passed.rbegin()->first;
+  for (PriestId victim : members) forge_as(parl, victim, 5, inc5, last);
+  // A certificate made for priest 6, which was never added (the test made it with the others).
+  forge_as(parl, 1, 6, stranger_incarnation(), last);
+  forge_as(parl, 2, 6, stranger_incarnation(), last);
+  CHECK(log_lines(parl, 1, "is not a member of the membership in force here") >= 1);
+  unharmed(parl, honest, members, 1);
+}
+
+namespace {
+
+// One propose over `link`; the reply (nullopt if none came within 10 s).
+std::optional<nlohmann::json> propose_raw(TlsRaw& link, uint64_t client, uint64_t request, const std::string& text) {
+  if (!link.send_json({{"type", "propose"}, {"client", client}, {"request", request}, {"decree", text}}))
+    return std::nullopt;
+  return link.read_frame(10s);
+}
+
+// The decree text the ledger of `id` holds at `n` ("" if none).
+std::string decree_at(const Parliament& parl, PriestId id, uint64_t n) {
+  auto l = ledger_of(parl, id);
+  if (!l) return "";
+  for (auto& d : (*l)["decrees"])
+    if (d["decree_no"] == n) return d.value("decree", "");
+  return "";
+}
+
+}  // namespace
+
+// 13. Before: every client shared one certificate and exactly-once was keyed by the client
+// id written in the frame, which every ledger prints. Client A proposed under client B's id
+// and B's next request number: B was then told "passed" with A's decree number, and B's
+// own decree went nowhere; A's request 2^64-1 under B's id made every later request of B
+// refused. Now the ledger keys each request by the certificate that sent it as well.
+TEST_CASE("trust 2: a client cannot claim, answer for or poison another's requests", "[trust][hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  const Identity alice{tls::Role::Client, 0, "alice"}, bob{tls::Role::Client, 0, "bob"};
+  REQUIRE(certs::make_credentials((parl.dir / "certs").string(), {alice, bob}));
+  convene(parl);
+  PriestId president = *parl.president();
+  auto as = [&](const Identity& who) {
+    auto c = std::make_unique<TlsRaw>(parl.addr.at(president).port, party_context(parl.dir / "certs", who));
+    REQUIRE(c->handshaken);
+    return c;
+  };
+  auto a = as(alice), b = as(bob);
+  const uint64_t bobs_id = 0xb0b;
+  auto r1 = propose_raw(*b, bobs_id, 1, "bob's first");
+  REQUIRE(r1);
+  INFO("bob's first: " << r1->dump());
+  REQUIRE(r1->value("ok", false));
+  // Alice writes under bob's id: his next request number, and the largest there is.
+  auto ra = propose_raw(*a, bobs_id, 2, "alice's text under bob's id");
+  REQUIRE(ra);
+  INFO("alice under bob's id: " << ra->dump());
+  REQUIRE(ra->value("ok", false));
+  auto rmax = propose_raw(*a, bobs_id, kMax64, "alice's request 2^64-1 under bob's id");
+  REQUIRE(rmax);
+  // Bob's own requests 2 and 3 pass, each as its own decree, with his text.
+  for (uint64_t request : {2, 3}) {
+    std::string text = "bob's request " + std::to_string(request);
+    auto rb = propose_raw(*b, bobs_id, request, text);
+    REQUIRE(rb);
+    INFO(text << ": " << rb->dump());
+    REQUIRE(rb->value("ok", false));
+    uint64_t n = rb->value("decree_no", uint64_t(0));
+    CHECK(n != ra->value("decree_no", uint64_t(0)));
+    CHECK(eventually([&] { return decree_at(parl, president, n) == text; }, 5s));
+  }
+  // The ledger keys them apart: two ledger clients, one per certificate.
+  CHECK(r1->value("ledger_client", uint64_t(0)) != ra->value("ledger_client", uint64_t(0)));
+  CHECK(r1->value("ledger_client", uint64_t(0)) == tls::ledger_client(bob, bobs_id));
+}
+
+namespace {
+
+// A TLS server at `port` holding `who`'s certificate that answers every frame with `answer`
+// (a liar at a priest's address), for one connection at a time, until destroyed.
+struct FakePriest {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io};
+  std::shared_ptr<asio::ssl::context> ctx;
+  nlohmann::json answer;
+  std::thread thread;
+  std::atomic<int> served{0};
+  FakePriest(uint16_t port, std::shared_ptr<asio::ssl::context> c, nlohmann::json a)
+      : ctx(std::move(c)), answer(std::move(a)) {
+    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen();
+    thread = std::thread([this] { serve(); });
+  }
+  ~FakePriest() {
+    stop = true;
+    RawSocket wake(acceptor.local_endpoint().port());  // (a blocked accept returns)
+    thread.join();
+  }
+  std::atomic<bool> stop{false};
+  void serve() {
+    for (;;) {
+      std::error_code ec;
+      asio::ip::tcp::socket s(io);
+      acceptor.accept(s, ec);
+      if (ec || stop) return;
+      asio::ssl::stream<asio::ip::tcp::socket> tls(std::move(s), *ctx);
+      tls.handshake(asio::ssl::stream_base::server, ec);
+      if (ec) continue;
+      ++served;
+      FrameDecoder decoder(1 << 20);
+      char buf[4096];
+      while (!ec) {
+        size_t n = tls.read_some(asio::buffer(buf), ec);
+        if (ec || !decoder.feed(std::string_view(buf, n))) break;
+        while (auto p = decoder.next()) {
+          auto req = nlohmann::json::parse(std::string(*p), nullptr, false);
+          nlohmann::json out = answer;
+          if (req.is_object() && req.contains("client")) {
+            out["client"] = req["client"];
+            out["request"] = req["request"];
+          }
+          asio::write(tls, asio::buffer(frame(out)), ec);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+// 14. Before: a client believed any certificate of the parliament at a priest's address. A
+// server holding priest 2's certificate at priest 1's address told paxos-client "passed as
+// decree 999" and was believed. Now clients (paxos-client, paxos-bench, the god) refuse a
+// priest whose certificate names another id than the configuration gives that address.
+TEST_CASE("trust 3: a client believes only the priest it meant", "[trust][hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  nlohmann::json lie{{"type", "reply"}, {"ok", true}, {"decree_no", 999}};
+  FakePriest fake(parl.addr.at(1).port, party_context(parl.dir / "certs", Identity{tls::Role::Priest, 2}), lie);
+  {
+    Proposer proposer({parl.addr.at(1)}, random_client_id());
+    auto out = proposer.propose("told to a liar", 2s);
+    INFO(out.error);
+    CHECK_FALSE(out.passed);
+    CHECK(out.error.find("is priest 2, not priest 1") != std::string::npos);
+  }
+  {
+    Program client({kBin + "/paxos-client", "--config", parl.config_path, "propose", "--timeout", "3",
+                    "told to a liar"}, parl.dir / "client.log");
+    REQUIRE(client.finish(20s));
+    INFO("paxos-client said:\n" << client.output());
+    CHECK(*client.code != 0);
+    CHECK(client.output().find("999") == std::string::npos);
+  }
+  CHECK(fake.served > 0);  // it was reached, and not believed
+}
+
+// 15. Before: two priests at one host:port were accepted; an http_port equal to the port
+// exited 1 after writing incarnation, ledger.csv and votes.csv; a data directory that is a
+// file exited 1 (under systemd, a restart loop). Now each exits 2 before anything is written,
+// naming the file and field (or the flag).
+TEST_CASE("trust 4: operator mistakes exit 2 before anything is written", "[trust]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  auto run = [&](const std::string& config_text, const fs::path& data) {
+    fs::path cfg = parl.dir / ("mistake-" + std::to_string(data.filename().string().size()) + ".json");
+    std::ofstream(cfg) << config_text;
+    Program p({kBin + "/paxos-priest", "--config", cfg.string(), "--id", "1", "--data-dir", data.string()},
+              parl.dir / "mistake.log");
+    REQUIRE(p.finish(10s));
+    return std::pair{*p.code, p.output()};
+  };
+  const uint16_t port = parl.addr.at(1).port;
+  auto priest = [&](PriestId id, uint16_t at) {
+    return nlohmann::json{{"id", id}, {"host", "127.0.0.1"}, {"port", at}};
+  };
+  auto with_http = priest(1, port);
+  with_http["http_port"] = port;
+  fs::path file = parl.dir / "a-file";
+  std::ofstream(file) << "not a directory\n";
+  struct Mistake {
+    nlohmann::json priests;
+    fs::path data;
+    std::string named;
+  };
+  std::vector<Mistake> mistakes{
+      {{priest(1, port), priest(2, port)}, parl.dir / "dup", "priest 2's port"},
+      {{with_http}, parl.dir / "http-collides", "priest 1's http_port"},
+      {{priest(1, port)}, file, "not a directory"},
+  };
+  for (auto& m : mistakes) {
+    nlohmann::json cfg{{"certs", (parl.dir / "certs").string()}, {"priests", m.priests}};
+    auto [code, out] = run(cfg.dump(), m.data);
+    INFO(out);
+    CHECK(code == 2);
+    CHECK(out.find(m.named) != std::string::npos);
+    if (m.data == file) CHECK(slurp(file) == "not a directory\n");
+    else CHECK_FALSE(fs::exists(m.data));
+  }
+}

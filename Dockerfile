@@ -32,8 +32,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/paxos-priest /src/build/bin/paxos-god /src/build/bin/paxos-client /usr/local/bin/
 COPY config/docker.json /etc/parliament/docker.json
+COPY scripts/docker-keys.sh /usr/local/bin/parliament-keys
+# The priests and the god run as this unprivileged user; only the one-shot certs service
+# (parliament-keys) runs as root, to hand each container its own key.
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/parliament --no-create-home parliament \
+ && mkdir -p /var/lib/parliament && chown parliament:parliament /var/lib/parliament
 # A priest keeps ledger.csv, votes.csv and membership.json here (bind-mount it to keep them).
 WORKDIR /var/lib/parliament
+USER parliament
 EXPOSE 7100 8100
 # docker-compose.yml gives each priest its id; alone: docker run parliament (priest 1).
 CMD ["paxos-priest", "--config", "/etc/parliament/docker.json", "--id", "1", "--data-dir", "/var/lib/parliament"]

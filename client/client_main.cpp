@@ -417,6 +417,11 @@ int main(int argc, char** argv) {
                  "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
                  "certs --client NAME); default: the shared client.crt")
       ->check([](const std::string& n) { return tls::valid_client_name(n) ? "" : "not a client name (a-z 0-9 . _ -)"; });
+  PriestId priest_cert = 0;
+  app.add_option("--priest-cert", priest_cert,
+                 "speak with priest N's certificate (priest-N.crt and .key): status only; for a "
+                 "priest's own container, which holds no client key")
+      ->check(CLI::Range(1, 1000000));
   app.add_flag("--plaintext", plaintext, "no TLS (only for a parliament whose config says \"tls\": false)");
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
@@ -507,7 +512,9 @@ int main(int argc, char** argv) {
   if (cluster_opt->count() && certs.empty()) certs = "data/certs";
   // --cluster numbers the addresses 1..n: they name no priest, so any priest may answer.
   if (cluster_opt->count()) check_priest_ids(false);
-  if (auto s = use_tls(*config, config_file, {tls::Role::Client, 0, client_name}, certs); !s) {
+  const tls::Identity me = priest_cert ? tls::Identity{tls::Role::Priest, priest_cert}
+                                       : tls::Identity{tls::Role::Client, 0, client_name};
+  if (auto s = use_tls(*config, config_file, me, certs); !s) {
     std::cerr << "paxos-client: " << s.error() << "\n";
     return 2;
   }

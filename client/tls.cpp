@@ -285,6 +285,22 @@ std::string certs_dir(const Config& config, const std::string& config_file,
   return (std::filesystem::path(config_file).parent_path() / dir).lexically_normal().string();
 }
 
+Result<std::string> parliament_id(const std::string& ca_file) {
+  auto ca = load_cert(ca_file);
+  if (!ca) return Result<std::string>::failure(ca.error());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(ca->get(), EVP_sha256(), md, &n) != 1 || n < 8)
+    return Result<std::string>::failure(ca_file + ": cannot compute its digest");
+  static const char* hex = "0123456789abcdef";
+  std::string id;
+  for (unsigned i = 0; i < 8; ++i) {
+    id.push_back(hex[md[i] >> 4]);
+    id.push_back(hex[md[i] & 15]);
+  }
+  return id;
+}
+
 Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,
                                                  const Identity& who, const std::string& override_dir) {
   if (!config.tls) return std::shared_ptr<asio::ssl::context>();

@@ -103,6 +103,12 @@ Result<Identity> peer_identity(SSL* ssl);
 std::string certs_dir(const Config& config, const std::string& config_file,
                       const std::string& override_dir = "");
 
+// The parliament's id: the first 8 bytes (16 hex digits) of the SHA-256 of its CA
+// certificate `ca_file`. Made with the CA, so every party of one parliament shares it and
+// another parliament (another CA) never does. A priest writes it into its data directory at
+// bootstrap or join and refuses to start on a directory that holds another.
+Result<std::string> parliament_id(const std::string& ca_file);
+
 // The context `who` uses with this configuration (make_context on certs_dir's files), or
 // nullptr when the configuration says "tls": false. Called once at start by every program.
 Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,

@@ -17,6 +17,10 @@ bool Membership::voter(PriestId id, uint64_t incarnation) const {
   return p && p->incarnation == incarnation;
 }
 
+bool Membership::is_revoked(const std::string& client) const {
+  return std::binary_search(revoked.begin(), revoked.end(), client);
+}
+
 std::vector<PriestId> Membership::ids() const {
   std::vector<PriestId> out;
   for (const auto& p : priests) out.push_back(p.id);
@@ -24,8 +28,29 @@ std::vector<PriestId> Membership::ids() const {
 }
 
 json membership_to_json(const Membership& m) {
-  return json{{"decree_no", m.decree_no}, {"priests", priests_to_json(m.priests)}};
+  json j{{"decree_no", m.decree_no}, {"priests", priests_to_json(m.priests)}};
+  if (!m.revoked.empty()) j["revoked"] = m.revoked;
+  return j;
 }
+
+namespace {
+
+// "revoked": a sorted list of distinct client names (absent: none).
+Status parse_revoked(const json& j, const std::string& where, std::vector<std::string>& out) {
+  auto r = j.find("revoked");
+  if (r == j.end()) return ok_status();
+  if (!r->is_array() || r->size() > 100000) return Status::failure(where + ".revoked: must be a list of client names");
+  for (const auto& n : *r) {
+    if (!n.is_string() || n.get_ref<const std::string&>().empty() || n.get_ref<const std::string&>().size() > 64)
+      return Status::failure(where + ".revoked: must be a list of client names");
+    out.push_back(n.get<std::string>());
+  }
+  if (!std::is_sorted(out.begin(), out.end()) || std::adjacent_find(out.begin(), out.end()) != out.end())
+    return Status::failure(where + ".revoked: must be sorted, each name once");
+  return ok_status();
+}
+
+}  // namespace
 
 Result<Membership> parse_membership(const json& j, const std::string& where) {
   using R = Result<Membership>;
@@ -40,6 +65,7 @@ Result<Membership> parse_membership(const json& j, const std::string& where) {
   auto priests = parse_priests(*p, where + ".priests");
   if (!priests) return R::failure(priests.error());
   m.priests = std::move(*priests);
+  if (auto s = parse_revoked(j, where, m.revoked); !s) return R::failure(s.error());
   return m;
 }
 
@@ -48,11 +74,13 @@ const char* name_of(Change::Op op) {
     case Change::Op::Add: return "add";
     case Change::Op::Remove: return "remove";
     case Change::Op::Replace: return "replace";
+    case Change::Op::Revoke: return "revoke";
   }
   return "?";
 }
 
 json change_to_json(const Change& c) {
+  if (c.op == Change::Op::Revoke) return json{{"op", "revoke"}, {"client", c.client}};
   json j = {{"op", name_of(c.op)}, {"id", c.priest.id}};
   if (c.op != Change::Op::Remove) {
     j["priest"] = priests_to_json({c.priest})[0];
@@ -71,7 +99,18 @@ Result<Change> parse_change(const json& j) {
   if (op == "add") c.op = Change::Op::Add;
   else if (op == "remove") c.op = Change::Op::Remove;
   else if (op == "replace") c.op = Change::Op::Replace;
-  else return R::failure("change.op: must be add, remove or replace");
+  else if (op == "revoke") c.op = Change::Op::Revoke;
+  else return R::failure("change.op: must be add, remove, replace or revoke");
+  if (c.op == Change::Op::Revoke) {
+    auto n = j.find("client");
+    if (n == j.end() || !n->is_string() || n->get_ref<const std::string&>().empty() ||
+        n->get_ref<const std::string&>().size() > 64 ||
+        n->get_ref<const std::string&>().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") !=
+            std::string::npos)
+      return R::failure("change.client: must be a client name (a-z 0-9 . _ -)");
+    c.client = n->get<std::string>();
+    return c;
+  }
   auto id = j.find("id");
   if (id == j.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 ||
       id->get<uint64_t>() > 1000000)
@@ -94,6 +133,7 @@ Result<Change> parse_change(const json& j) {
 }
 
 std::string describe(const Change& c) {
+  if (c.op == Change::Op::Revoke) return "revoke client " + c.client;
   std::string s = std::string(name_of(c.op)) + " priest " + std::to_string(c.priest.id);
   if (c.op != Change::Op::Remove)
     s += " (incarnation " + incarnation_text(c.priest.incarnation) + ") at " + c.priest.host +
@@ -107,6 +147,10 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
   const PriestAddress* have = current.find(c.priest.id);
   const std::string who = "priest " + std::to_string(c.priest.id);
   switch (c.op) {
+    case Change::Op::Revoke:
+      if (current.is_revoked(c.client)) return R::failure("client " + c.client + " is revoked already");
+      next.revoked.insert(std::upper_bound(next.revoked.begin(), next.revoked.end(), c.client), c.client);
+      break;
     case Change::Op::Add:
       if (have) return R::failure(who + " is already a member; to give it a new disk, replace it");
       next.priests.push_back(c.priest);
@@ -134,13 +178,16 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
 }
 
 bool already_applied(const Membership& current, const Change& c) {
+  if (c.op == Change::Op::Revoke) return current.is_revoked(c.client);
   const PriestAddress* have = current.find(c.priest.id);
   if (c.op == Change::Op::Remove) return !have;
   return have && have->incarnation == c.priest.incarnation;
 }
 
 std::string membership_decree_text(const Membership& next, const Change& c) {
-  return json{{"change", describe(c)}, {"priests", priests_to_json(next.priests)}}.dump();
+  json j{{"change", describe(c)}, {"priests", priests_to_json(next.priests)}};
+  if (!next.revoked.empty()) j["revoked"] = next.revoked;
+  return j.dump();
 }
 
 Result<Membership> parse_membership_decree(const std::string& text, uint64_t decree_no) {
@@ -152,7 +199,9 @@ Result<Membership> parse_membership_decree(const std::string& text, uint64_t dec
   auto priests = parse_priests(*p, "membership decree.priests");
   if (!priests) return R::failure(priests.error());
   if (priests->empty()) return R::failure("membership decree: no priests");
-  return Membership{decree_no, std::move(*priests)};
+  Membership m{decree_no, std::move(*priests), {}};
+  if (auto s = parse_revoked(j, "membership decree", m.revoked); !s) return R::failure(s.error());
+  return m;
 }
 
 }  // namespace parliament

@@ -30,6 +30,12 @@ namespace parliament {
 struct Membership {
   uint64_t decree_no = 0;               // the membership decree that set it; 0 = the bootstrap
   std::vector<PriestAddress> priests;   // sorted by id
+  // Named clients whose certificates no priest serves from this decree on (`paxos-god
+  // revoke NAME`), sorted. Revocation passes as a membership decree so that every priest
+  // applies it at the same ledger number.
+  std::vector<std::string> revoked;
+
+  bool is_revoked(const std::string& client) const;
 
   const PriestAddress* find(PriestId id) const;
   bool voter(PriestId id, uint64_t incarnation) const;
@@ -44,11 +50,14 @@ Result<Membership> parse_membership(const nlohmann::json& j, const std::string& 
 
 // One change, as the god asks for it.
 struct Change {
-  enum class Op { Add, Remove, Replace };
+  enum class Op { Add, Remove, Replace, Revoke };
   Op op = Op::Add;
   PriestAddress priest;  // Add, Replace: id, incarnation and address; Remove: id
   bool force = false;    // Remove: allow fewer than three priests
+  std::string client;    // Revoke: the named client (tls::valid_client_name)
   bool operator==(const Change&) const = default;
+  // Add and Replace bring a new priest, which the president teaches the ledger first.
+  bool teaches() const { return op == Op::Add || op == Op::Replace; }
 };
 const char* name_of(Change::Op op);
 nlohmann::json change_to_json(const Change& c);

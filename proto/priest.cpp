@@ -89,7 +89,7 @@ void Priest::tick() {
     }
     check_quorum();
     check_gap();
-    if (change_ && !change_->begun && change_->change.op != Change::Op::Remove) {
+    if (change_ && !change_->begun && change_->change.teaches()) {
       // A priest being taught that is not heard from (never, or not for two election
       // timeouts): tell the god rather than hold the proposals that wait for the change.
       auto h = heard_tick_.find(change_->change.priest.id);
@@ -215,17 +215,29 @@ std::string Priest::refusal(const Message& m) const {
 
 std::string Priest::step(const Message& m) {
   if (auto why = refusal(m); !why.empty()) return why;
-  // Who may say what: membership is the only admission. A priest hears only itself, the
-  // voters (id and incarnation) of the membership in force above its ledger, and, as
-  // president, the priest it is teaching the ledger before a change makes it a voter. Anyone
-  // else (a removed priest, a replaced incarnation, a priest never added, or one added by a
-  // decree this priest has not learned yet) is dropped here, catch-up included: a ledger is
-  // believed only from a member (docs/SAFETY.md, "Who may speak"). A priest behind a
-  // membership decree learns it from the members it knows (its pre-ballots make them send
-  // it the ledger), never from the newcomers that decree admitted.
-  if (!admits(m.from, m.incarnation)) {
-    stranger(m);
-    return "";
+  // Who may say what: membership is the only admission (docs/SAFETY.md, "Who may speak").
+  // A priest hears itself and the voters (id and incarnation) of the membership in force
+  // above its ledger. Besides them, only:
+  //  - as president, the priest it is teaching for a change: its answers (votes and
+  //    catch-up acknowledgements, which say how far its ledger has got), nothing else;
+  //  - a member id speaking as another incarnation that holds more of the ledger (a replace
+  //    this priest has not learned may have made it a voter): its ledger and its presidency
+  //    only; its last votes and votes count nowhere (on_last_vote, on_voted). Its certificate
+  //    is that member's: whoever holds it is that member.
+  // Anyone else (a removed priest, a priest never added, or one added by a decree this
+  // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
+  // learns it from the members it knows (its pre-ballots make them send it the ledger).
+  if (m.from == opt_.id ? m.incarnation != opt_.incarnation : !latest().voter(m.from, m.incarnation)) {
+    const PriestAddress* member = latest().find(m.from);
+    bool taught = role_ == Role::President && change_ && change_->learning(m.from, m.incarnation) &&
+                  (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
+                   (m.kind == Kind::CatchUp && m.entries.empty()));
+    bool newer_life = member && member->incarnation != m.incarnation && m.passed_len > passed_len_ &&
+                      (from_president(m.kind) || m.kind == Kind::CatchUp);
+    if (!taught && !newer_life) {
+      stranger(m);
+      return "";
+    }
   }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.
@@ -406,7 +418,7 @@ PriestStatus Priest::status() const {
   if (change_)
     s.change = describe(change_->change) +
                (change_->begun ? " (decree begun)"
-                : change_->change.op == Change::Op::Remove ? " (waiting for what is in flight)"
+                : !change_->change.teaches() ? " (waiting for what is in flight)"
                                                            : " (teaching the ledger)");
   return s;
 }
@@ -1051,7 +1063,7 @@ void Priest::begin_ballots() {
     // chunk, new proposals wait; the change's decree begins alone once what is in flight
     // passed and the new priest holds the whole ledger (it learns it before it counts).
     PriestId learner = change_->change.priest.id;
-    bool remove = change_->change.op == Change::Op::Remove;
+    bool remove = !change_->change.teaches();
     bool close = remove || (heard_tick_.count(learner) &&
                             peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
     if (close) {
@@ -1239,9 +1251,18 @@ void Priest::apply_passed() {
 
 // ---------------------------------------------------------------- membership
 
+void Priest::rejoin(const Membership& m) {
+  if (voter() || m.decree_no <= latest().decree_no) return;
+  note("priest " + std::to_string(opt_.id) + " learns the ledger of the membership of decree " +
+       std::to_string(m.decree_no) + " (the god's join; it held that of decree " +
+       std::to_string(latest().decree_no) + ")");
+  membership_ = m;
+  tell_peers();
+}
+
 bool Priest::admits(PriestId from, uint64_t incarnation) const {
   if (from == opt_.id) return incarnation == opt_.incarnation;
-  if (latest().voter(from, incarnation)) return true;
+  if (latest().find(from)) return true;  // (step() decides what another incarnation may say)
   return role_ == Role::President && change_ && change_->learning(from, incarnation);
 }
 
@@ -1271,7 +1292,7 @@ void Priest::handle_change(const Waiter& w, const Change& c) {
                   false);
   }
   change_ = PendingChange{c, {w}, now_, false};
-  if (c.op == Change::Op::Remove) return;
+  if (!c.teaches()) return;
   // What this priest knew of an earlier life of that id says nothing about the new one.
   peer_len_.erase(c.priest.id);
   heard_tick_.erase(c.priest.id);
@@ -1306,14 +1327,14 @@ bool Priest::begin_change() {
 void Priest::end_change(const std::string& error, uint64_t decree_no) {
   bool unknown = !error.empty() && change_->begun;
   for (auto& w : change_->waiters) answer(w, decree_no, error, unknown);
-  bool teaching = change_->change.op != Change::Op::Remove;
+  bool teaching = change_->change.teaches();
   change_.reset();
   if (teaching) tell_peers();
 }
 
 void Priest::tell_peers() {
   std::vector<PriestAddress> peers = latest().priests;
-  if (change_ && change_->change.op != Change::Op::Remove) {
+  if (change_ && change_->change.teaches()) {
     std::erase_if(peers, [&](auto& p) { return p.id == change_->change.priest.id; });
     peers.push_back(change_->change.priest);
   }

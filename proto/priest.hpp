@@ -26,10 +26,11 @@
 // highest-ballot vote its quorum reports; a last vote reports only votes cast, each in its
 // own ballot). The argument in full: docs/SAFETY.md.
 //
-// Membership (proto/membership.hpp; docs/SAFETY.md, "Membership"): a priest hears only
-// voters (id and incarnation) of the membership in force above its ledger, itself, and, as
-// president, the priest it is teaching for a change (admits()); nothing else, catch-up
-// included. As president it begins the numbers of one membership only: it
+// Membership (proto/membership.hpp; docs/SAFETY.md, "Who may speak"): a priest hears only
+// the voters (id and incarnation) of the membership in force above its ledger and itself;
+// besides them the priest it teaches for a change (its answers only) and a member id speaking
+// as another incarnation that holds more of the ledger (its ledger and presidency only).
+// Nobody outside the membership, catch-up included. As president it begins the numbers of one membership only: it
 // begins a membership decree alone, nothing above it until it passed, and then stands again
 // for the new membership (or hands over, if removed).
 //
@@ -73,7 +74,7 @@ struct PriestOptions {
   size_t max_in_flight_bytes = 2 << 20;    // their decree text (bounds a last vote's size)
   size_t max_open_ballots = 2;             // begin ballots not yet passed before the next waits
   size_t max_queued = 100000;              // client proposals waiting for a ballot (and reads)
-  size_t max_queued_bytes = 16 << 20;      // their decree text (one decree may exceed it alone)
+  size_t max_queued_bytes = 8 << 20;       // their decree text (one decree may exceed it alone)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;
@@ -199,6 +200,12 @@ class Priest {
   // The god's request to change the membership (one at a time). Answered like a proposal:
   // a ClientReply for `token` with the number of the membership decree once it passed.
   void propose_change(uint64_t token, const Change& c);
+  // The god's join, again, for a priest still learning the ledger (not a voter of its
+  // membership): the newer membership `m` in force. A learner hears only voters of the
+  // membership it holds (admits), so one joined before a change that replaced every priest
+  // able to teach it would otherwise never learn. Ignored unless this priest is no voter and
+  // `m` is newer than its own. Nothing else changes: it still votes nowhere.
+  void rejoin(const Membership& m);
   // A linearizable read (ReadIndex). Answered with a ClientReply for `token`: decree_no = n
   // and no error once this priest's ledger holds decrees 1..n and n covers every decree that
   // passed before the read arrived anywhere; or an error (retry, perhaps elsewhere). The
@@ -210,10 +217,11 @@ class Priest {
   Ready take_ready();
 
   PriestStatus status() const;
-  // Whether this priest hears priest `from` speaking as `incarnation`: itself, a voter of the
-  // membership in force, or (president) the priest it is teaching the ledger for a change.
-  // The host asks before it links a peer in (its hello) and again when the membership
-  // changes; step() drops every message from anyone else.
+  // Whether this priest takes a link from priest `from` speaking as `incarnation`: itself, a
+  // member id of the membership in force (step() decides what an incarnation other than the
+  // one it names may say), or (president) the priest it is teaching for a change. The host
+  // asks at the peer's hello and again when the membership changes; anyone else is told
+  // not_member and closed, and step() drops anything from them.
   bool admits(PriestId from, uint64_t incarnation) const;
   // Everything that decides what this priest does next, as text: times as ages relative
   // to now (clamped where the priest stops telling them apart), so that two states that
@@ -254,7 +262,7 @@ class Priest {
     uint64_t since = 0;
     bool begun = false;
     bool learning(PriestId id, uint64_t incarnation) const {
-      return change.op != Change::Op::Remove && change.priest.id == id &&
+      return change.teaches() && change.priest.id == id &&
              change.priest.incarnation == incarnation;
     }
   };

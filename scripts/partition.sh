@@ -86,7 +86,10 @@ priests() { printf '%s\n' "${!cid[@]}" | sort -n; }
 self_status() {
   local n=$1
   [ "${state[$n]}" = running ] || return 0
-  timeout 5 docker exec "${cid[$n]}" paxos-client --cluster 127.0.0.1:7100 status --json 2>/dev/null || true
+  # With the priest's own certificate: a priest's container holds no client key.
+  # (--cluster answers for every member it finds; the first entry is this priest's own.)
+  timeout 5 docker exec "${cid[$n]}" paxos-client --cluster 127.0.0.1:7100 --certs /etc/parliament/certs \
+    --priest-cert "$n" status --json 2>/dev/null | sed 's/},{"address".*//' || true
 }
 field() { sed -n "s/.*\"$1\":\\(\"[^\"]*\"\\|[0-9a-z]*\\).*/\\1/p" | tr -d '"'; }
 

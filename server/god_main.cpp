@@ -16,6 +16,7 @@
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
 //       A priest that dies is reported with the command that restarts it, not restarted.
 //   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--client NAME]... [--force]
+//   paxos-god --config FILE revoke NAME [--json] [--timeout 60]
 //       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
 //       certificate for every priest of the configuration, the god and the client, keeping
 //       files that exist (--force: everything anew, the CA included). See server/certs.hpp.
@@ -315,6 +316,7 @@ void print_membership(const Membership& m, bool as_json) {
   for (const auto& p : m.priests)
     std::printf("  priest %-3u %s:%u  incarnation %s\n", p.id, p.host.c_str(), p.port,
                 incarnation_text(p.incarnation).c_str());
+  for (const auto& n : m.revoked) std::printf("  revoked client %s\n", n.c_str());
 }
 
 // An error a retry can get past: an election, another change under way, a lost answer.
@@ -337,8 +339,14 @@ int change_membership(const Config& config, Change c, const std::string& address
                   "parliament running, and bootstrapped?");
     return 1;
   }
-  const std::string who = "priest " + std::to_string(c.priest.id);
-  if (c.op != Change::Op::Remove) {
+  const std::string who = c.op == Change::Op::Revoke ? "client " + c.client : "priest " + std::to_string(c.priest.id);
+  if (c.op == Change::Op::Revoke) {
+    if (already_applied(*held, c)) {
+      spdlog::info("god: {} is revoked already", who);
+      print_membership(*held, as_json);
+      return 0;
+    }
+  } else if (c.op != Change::Op::Remove) {
     PriestAddress target;
     if (!address.empty()) {
       auto a = parse_address(address, c.priest.id, "ADDRESS");
@@ -398,7 +406,11 @@ int change_membership(const Config& config, Change c, const std::string& address
                     target.host, target.port);
       return 2;
     }
-    if (!st->contains("membership")) {
+    // A blank priest, or one still learning a membership older than the one in force (the
+    // priests that could teach it may have been replaced since): join it to the one in force.
+    const bool learning_older = st->contains("membership") && !st->value("voter", false) &&
+                                (*st)["membership"].value("decree_no", uint64_t(0)) < held->decree_no;
+    if (!st->contains("membership") || learning_older) {
       auto j = call_priest(target, json{{"type", "join"}, {"membership", membership_to_json(*held)}},
                            Millis(5000));
       if (!j || j->value("type", "") != "joined") {
@@ -418,7 +430,7 @@ int change_membership(const Config& config, Change c, const std::string& address
   std::string last = "no priest answered";
   for (size_t turn = 0; Clock::now() < deadline; ++turn) {
     const PriestAddress& p = held->priests[turn % held->priests.size()];
-    if (p.id == c.priest.id && c.op != Change::Op::Add) continue;  // ask the others
+    if (p.id == c.priest.id && c.op != Change::Op::Add && c.op != Change::Op::Revoke) continue;  // ask the others
     auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
     // (A priest that neither answers nor closes is left after 15 s; asking again is safe:
     // a change already in force is answered as such.)
@@ -748,6 +760,15 @@ int main(int argc, char** argv) {
   replace_cmd->add_option("ADDRESS", change_address,
                           "HOST:PORT of the new incarnation (default: the priest's address)");
   remove_cmd->add_flag("--force", force, "allow fewer than three priests");
+  std::string revoke_name;
+  auto* revoke_cmd = app.add_subcommand(
+      "revoke", "revoke a named client's certificate by decree: from that decree on no priest serves it");
+  revoke_cmd->add_option("NAME", revoke_name, "the client's name (paxos-god certs --client NAME)")
+      ->required()
+      ->check([](const std::string& n) { return tls::valid_client_name(n) ? "" : "not a client name (a-z 0-9 . _ -)"; });
+  revoke_cmd->add_flag("--json", change_json, "print the membership in force as JSON");
+  revoke_cmd->add_option("--timeout", change_timeout_s, "seconds to keep trying (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
 
   std::string certs_dir;
   bool certs_force = false;
@@ -828,6 +849,12 @@ int main(int argc, char** argv) {
     c.priest.id = change_id;
     c.force = force;
     return change_membership(*config, c, change_address, change_json, millis(change_timeout_s));
+  }
+  if (*revoke_cmd) {
+    Change c;
+    c.op = Change::Op::Revoke;
+    c.client = revoke_name;
+    return change_membership(*config, c, "", change_json, millis(change_timeout_s));
   }
   return up(*config, config_file, data_dir, priest_bin, millis(up_timeout_s), certs_override);
 }

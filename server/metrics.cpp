@@ -99,6 +99,8 @@ std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, cons
     for (auto& [kind, n] : g.connections) f.sample(static_cast<double>(n), label("kind", kind));
   }
   Family(o, "paxos_bootstrapped", "gauge", "1 once this priest knows its membership.").sample(g.bootstrapped);
+  Family(o, "paxos_clients_revoked", "gauge", "Named clients whose certificates the membership in force revokes.")
+      .sample(static_cast<double>(g.status.membership.revoked.size()));
   Family(o, "paxos_halted", "gauge", "1 if a disk fault stopped this priest from voting.").sample(g.halted);
   Family(o, "paxos_ledger_decrees", "gauge", "Decrees in this priest's ledger.").sample(static_cast<double>(g.ledger_length));
   Family(o, "paxos_votes_file_bytes", "gauge", "Size of votes.csv.").sample(static_cast<double>(g.votes_file_bytes));

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client/tls.hpp"
+#include "server/storage.hpp"
 #include "server/transport.hpp"
 
 namespace {
@@ -107,5 +108,27 @@ int main(int argc, char** argv) {
   if (!*tls)
     std::cerr << "paxos-priest: WARNING: " << config_path << " says \"tls\": false: connections are "
               << "plaintext and any process that reaches port " << me.port << " can speak as any priest\n";
-  return parliament::run_priest({*config, config_path, id, me, data_dir, *tls});
+  std::string parliament_id;
+  if (*tls) {
+    auto pid = parliament::tls::parliament_id(parliament::tls::files_for(
+        parliament::tls::certs_dir(*config, config_path, certs), {parliament::tls::Role::Priest, id}).ca);
+    if (!pid) {
+      std::cerr << "paxos-priest: " << pid.error() << "\n";
+      return 2;
+    }
+    parliament_id = *pid;
+    // One parliament, one data directory: refused before anything is written.
+    if (auto held = parliament::read_parliament_id(data_dir); !held) {
+      std::cerr << "paxos-priest: " << held.error() << "\n";
+      return 2;
+    } else if (!held->empty() && *held != parliament_id) {
+      std::cerr << "paxos-priest: --data-dir " << data_dir << " belongs to parliament " << *held
+                << ", but this priest's certificates ("
+                << parliament::tls::certs_dir(*config, config_path, certs) << "/ca.crt) are parliament "
+                << parliament_id << ": point --data-dir at this parliament's directory, or --certs "
+                << "at that parliament's certificates\n";
+      return 2;
+    }
+  }
+  return parliament::run_priest({*config, config_path, id, me, data_dir, *tls, parliament_id});
 }

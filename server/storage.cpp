@@ -991,14 +991,31 @@ Status mark_removed(const std::string& dir, const std::string& why) {
   return replace_file(dir, "removed", why + "\n");
 }
 
-std::string read_removed(const std::string& dir) {
+Result<std::string> read_removed(const std::string& dir) {
   bool absent = false;
   auto text = read_small_file((std::filesystem::path(dir) / "removed").string(), absent);
-  if (absent) return "";
-  if (!text) return text.error();
+  if (absent) return std::string();
+  if (!text) return Result<std::string>::failure(text.error());
   std::string t = *text;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
   return t.empty() ? "removed" : t;
+}
+
+Status save_parliament_id(const std::string& dir, const std::string& id) {
+  return replace_file(dir, "parliament", id + "\n");
+}
+
+Result<std::string> read_parliament_id(const std::string& dir) {
+  bool absent = false;
+  const std::string path = (std::filesystem::path(dir) / "parliament").string();
+  auto text = read_small_file(path, absent);
+  if (absent) return std::string();
+  if (!text) return Result<std::string>::failure(text.error());
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+  if (t.size() != 16 || t.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return Result<std::string>::failure(path + ": not a parliament id (16 hex digits); this data directory is damaged");
+  return t;
 }
 
 Status ensure_dir(const std::string& dir) {

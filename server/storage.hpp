@@ -246,10 +246,17 @@ Status save_membership(const std::string& dir, const Membership& m);
 Result<uint64_t> load_or_create_incarnation(const std::string& dir);
 
 // removed in `dir`: written (durably) when a membership decree removed or replaced this
-// priest, holding why; read_removed gives that sentence, or "" when there is no such file.
+// priest, holding why; read_removed gives that sentence, "" when there is no such file, or
+// an error when it cannot be read.
 // A priest whose directory holds it never starts again (server/transport.hpp, kExitRemoved).
 Status mark_removed(const std::string& dir, const std::string& why);
-std::string read_removed(const std::string& dir);
+Result<std::string> read_removed(const std::string& dir);
+
+// parliament in `dir`: the id of the parliament this data directory belongs to
+// (tls::parliament_id), written at bootstrap or join. read_parliament_id gives "" when the
+// file is absent, an error when it is unreadable or not 16 hex digits.
+Status save_parliament_id(const std::string& dir, const std::string& id);
+Result<std::string> read_parliament_id(const std::string& dir);
 
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);

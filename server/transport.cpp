@@ -55,7 +55,11 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
-constexpr size_t kClientQueueBytes = 16 << 20;  // beyond this, a slow client is cut off
+// Replies waiting for a client (queued, or in the write under way): at most 2 frames' worth
+// on one connection (8 MiB with the default max_frame_bytes), and kClientRepliesBudget on all
+// client connections together. A client that goes over either is closed with one line: the
+// one holding the most unread replies goes first (README "Limits").
+constexpr size_t kClientRepliesBudget = 32 << 20;
 // Connections by kind, each with its own cap, so that no kind can take another's place
 // (README "Limits"). An accepted connection that has not yet said its first frame is
 // pending: beyond kMaxPending the oldest of them is closed (an honest one speaks at once, so
@@ -134,6 +138,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   Clock::time_point handshake_began() const { return handshake_began_; }
   bool finishing() const { return finishing_; }
   size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
+  size_t held_bytes() const { return held_bytes_; }  // replies not yet written out
   Clock::time_point frame_started() const { return frame_started_; }
 
  private:
@@ -154,6 +159,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::vector<char> buf_;
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
+  size_t held_bytes_ = 0;  // queued, or in the write under way (before TLS)
+  void release(size_t n);  // n held bytes were written (or dropped)
   std::string sealing_;  // TLS: frames being sealed into writing_
   std::string writing_;  // the bytes of the one write under way (empty: none)
   bool closed_ = false;
@@ -244,6 +251,11 @@ class Host : public Messenger {
   // After a read: counts the client's unfinished frame against kUnfinishedBudget; false if
   // the connection was closed for it.
   bool admit_unfinished(const std::shared_ptr<Conn>& c);
+  // Called by a client's Conn before it queues a reply of `bytes`: false if it must not (it
+  // was closed for holding too many unread replies). Makes room under kClientRepliesBudget
+  // by closing the client connections holding the most.
+  bool room_for_reply(Conn& c, size_t bytes);
+  void client_reply_bytes(int64_t delta) { client_reply_bytes_ += delta; }
   void forget_unfinished(Conn& c) {
     unfinished_bytes_ -= c.counted_unfinished;
     c.counted_unfinished = 0;
@@ -297,7 +309,7 @@ class Host : public Messenger {
 
   void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
   void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
-  void retire(const std::string& why);
+  void retire(const std::string& why);  // removed or replaced by decree: stop for good
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
@@ -309,6 +321,11 @@ class Host : public Messenger {
   // replies carry them.
   Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
   void on_read(const std::shared_ptr<Conn>& c, const json& j);
+  // Writes the parliament's id into the data directory (before membership.json), if TLS
+  // gives it one.
+  Status save_parliament() {
+    return run_.parliament_id.empty() ? ok_status() : save_parliament_id(run_.data_dir, run_.parliament_id);
+  }
   json bootstrap(const json& j);
   json join(const json& j);
   void on_change(const std::shared_ptr<Conn>& c, const json& j);
@@ -343,10 +360,13 @@ class Host : public Messenger {
   uint64_t ticks_ = 0;
   std::string halted_;
   std::string removed_;  // why this priest retired (removed or replaced by decree), if it did
+  std::map<PriestId, uint64_t> refused_by_;  // peers that said not_member, and their decree
   bool stopping_ = false;
   LogLimit log_limit_;
   size_t unfinished_bytes_ = 0;
+  int64_t client_reply_bytes_ = 0;  // replies held by client connections (Conn::held_bytes)
   asio::steady_timer accept_backoff_{io_};
+  asio::steady_timer retire_timer_{io_};
   Counters counters_;
   std::unique_ptr<Chronicle> chronicle_;
   std::unique_ptr<HttpPort> http_;
@@ -486,8 +506,11 @@ void Conn::read() {
 
 bool Conn::send(std::string framed) {
   if (closed_ || finishing_) return false;
+  if (kind == Kind::Client && !host_.room_for_reply(*this, framed.size())) return false;
   if (queued_bytes_ + framed.size() > max_queue_) return false;
   queued_bytes_ += framed.size();
+  held_bytes_ += framed.size();
+  if (kind == Kind::Client) host_.client_reply_bytes(static_cast<int64_t>(framed.size()));
   queue_.push_back(std::move(framed));
   if (ready_ && writing_.empty()) write();
   return true;
@@ -504,9 +527,11 @@ void Conn::write() {
   if (!writing_.empty() || closed_) return;  // one write at a time; its completion calls again
   // Coalesce queued frames into one write of up to about 1 MiB (sealed into records at once).
   std::string& batch = tls_ ? sealing_ : writing_;
+  size_t taken = 0;  // the plaintext bytes of this write, held until it completes
   while (ready_ && !queue_.empty() &&
          (batch.empty() || batch.size() + queue_.front().size() <= (1 << 20))) {
     queued_bytes_ -= queue_.front().size();
+    taken += queue_.front().size();
     host_.count_bytes(0, queue_.front().size());
     batch += queue_.front();
     queue_.pop_front();
@@ -523,13 +548,15 @@ void Conn::write() {
     tls_->take_output(writing_);
   }
   if (writing_.empty()) {
+    release(taken);
     if (finishing_) close();
     return;
   }
   auto self = shared_from_this();
-  asio::async_write(sock_, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
+  asio::async_write(sock_, asio::buffer(writing_), [this, self, taken](asio::error_code ec, size_t) {
     writing_.clear();
     if (closed_) return;
+    release(taken);
     if (ec) {
       close();
       host_.on_closed(self);
@@ -547,7 +574,14 @@ void Conn::close() {
   sock_.close(ec);
   queue_.clear();
   queued_bytes_ = 0;
+  release(held_bytes_);
   host_.forget_unfinished(*this);
+}
+
+void Conn::release(size_t n) {
+  n = std::min(n, held_bytes_);
+  held_bytes_ -= n;
+  if (kind == Kind::Client) host_.client_reply_bytes(-static_cast<int64_t>(n));
 }
 
 // ---------------------------------------------------------------- Host: start and stop
@@ -565,10 +599,15 @@ int Host::start() {
     return 1;
   }
   incarnation_ = *inc;
-  if (auto removed = read_removed(run_.data_dir); !removed.empty()) {
+  auto removed = read_removed(run_.data_dir);
+  if (!removed) {
+    spdlog::critical("{}", removed.error());
+    return 1;
+  }
+  if (!removed->empty()) {
     spdlog::critical("priest {} was removed from the parliament ({}/removed: {}); it does not "
                      "start again. To bring this machine back, wipe {} and paxos-god add or "
-                     "replace it.", run_.id, run_.data_dir, removed, run_.data_dir);
+                     "replace it.", run_.id, run_.data_dir, *removed, run_.data_dir);
     return kExitRemoved;
   }
   auto archive = Archive::open(
@@ -592,6 +631,7 @@ int Host::start() {
     spdlog::critical("{}", members.error());
     return 1;
   }
+  std::string retire_at_start;
   // The ledger is the authority: its last membership decree, if membership.json has not
   // caught up with it (a crash between the two).
   if (*members && restored_.last_membership &&
@@ -603,6 +643,12 @@ int Host::start() {
                        restored_.last_membership->decree_no, m.error());
       return 1;
     }
+    // A crash came between the ledger holding a decree that removed this priest and
+    // membership.json saying so (Host::membership): it retires now.
+    if ((*members)->voter(run_.id, incarnation_) && !m->voter(run_.id, incarnation_))
+      retire_at_start = "its ledger holds membership decree " + std::to_string(m->decree_no) +
+                        ", which does not name incarnation " + incarnation_text(incarnation_) +
+                        " of priest " + std::to_string(run_.id);
     *members = *m;
     if (auto s = save_membership(run_.data_dir, *m); !s) {
       spdlog::critical("{}", s.error());
@@ -650,8 +696,16 @@ int Host::start() {
     spdlog::critical("{}", s.error());
     return 1;
   }
+  // A data directory of a parliament that began before ids were written: it is this one's.
+  if (*members && !run_.parliament_id.empty())
+    if (auto held = read_parliament_id(run_.data_dir); held && held->empty())
+      if (auto s = save_parliament_id(run_.data_dir, run_.parliament_id); !s) {
+        spdlog::critical("{}", s.error());
+        return 1;
+      }
   if (*members) {
     start_parliament(**members);
+    if (!retire_at_start.empty()) retire(retire_at_start);
   } else {
     spdlog::info("not bootstrapped yet: waiting for paxos-god to send the membership");
   }
@@ -723,6 +777,11 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
       c->kind = Conn::Kind::Unknown;  // (nothing it still sends is stepped)
       refuse_stranger(c, c->peer, c->incarnation);
     }
+  // A revocation among them: the revoked clients' connections are closed.
+  for (auto& w : sessions_)
+    if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity &&
+                           !c->identity->name.empty() && priest_->membership().is_revoked(c->identity->name))
+      bad_input(c, "revoked", "client " + c->identity->name + "'s certificate was revoked by decree");
   std::set<PriestId> named;
   for (auto& p : peers) {
     if (p.id == run_.id) continue;
@@ -764,6 +823,7 @@ void Host::membership(const Membership& m) {
   if (auto s = save_membership(run_.data_dir, m); !s) return halt(s.error());
   bool was_voter = membership_ && membership_->voter(run_.id, incarnation_);
   membership_ = m;
+  refused_by_.clear();  // (refusals counted against the membership before)
   spdlog::info("membership.json now holds the membership of decree {} ({} priests)", m.decree_no,
                m.priests.size());
   if (was_voter && !m.voter(run_.id, incarnation_))
@@ -800,7 +860,7 @@ void Host::accept() {
       oldest->close();
     }
     auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
-                                    run_.config.max_frame_bytes, kClientQueueBytes, run_.tls);
+                                    run_.config.max_frame_bytes, 2 * size_t(run_.config.max_frame_bytes), run_.tls);
     sessions_.push_back(c);
     c->start();
     accept();
@@ -858,6 +918,29 @@ bool Host::on_ready(const std::shared_ptr<Conn>& c) {
   c->close();
   on_closed(c);
   return false;
+}
+
+bool Host::room_for_reply(Conn& c, size_t bytes) {
+  auto cut = [&](Conn& o, const char* why) {
+    warn_limited("unread replies " + o.ip, "closing connection from {}{}: it does not read its replies ({} "
+                 "bytes of them waiting; {})", o.name, who(o), o.held_bytes(), why);
+    o.close();
+  };
+  if (c.held_bytes() + bytes > 2 * size_t(run_.config.max_frame_bytes) && c.held_bytes() > 0) {
+    cut(c, "at most two frames' worth may wait on one connection");
+    return false;
+  }
+  while (client_reply_bytes_ + int64_t(bytes) > int64_t(kClientRepliesBudget)) {
+    std::shared_ptr<Conn> worst;
+    for (auto& w : sessions_)
+      if (auto o = w.lock(); o && !o->closed() && o->kind == Conn::Kind::Client &&
+                             (!worst || o->held_bytes() > worst->held_bytes()))
+        worst = o;
+    if (!worst || worst->held_bytes() == 0) return true;
+    cut(*worst, "the replies waiting for all clients reached their budget");
+    if (worst.get() == &c) return false;
+  }
+  return true;
 }
 
 bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
@@ -1145,11 +1228,11 @@ void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t
                        {"incarnation", incarnation_text(incarnation)}}));
 }
 
-// A member of our membership refused our link: a membership decree newer than ours does not
-// name us. Believed only from a priest of our own membership (our link's certificate was
-// checked in on_ready), only of a newer decree (a priest behind us does not know of our
-// admission yet), and only by a voter (a priest still learning the ledger has not been
-// admitted yet anyway). Then this priest was removed or replaced: it stops for good.
+// A member of our membership refused our link: the membership in force in its ledger, of a
+// newer decree than ours, does not name us. One peer's word proves nothing (a removed priest
+// still at an address our membership names could say anything), but a majority of the
+// membership we know cannot all hold a newer one without us unless it passed: then this
+// priest was removed (one it missed, cut off while it passed), and it retires.
 void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   auto n = j.find("membership");
   if (j.value("type", "") != "not_member" || n == j.end() || !n->is_number_unsigned())
@@ -1158,30 +1241,41 @@ void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   if (!priest_ || !halted_.empty()) return;
   const Membership& mine = priest_->membership();
   uint64_t at = n->get<uint64_t>();
-  if (at <= mine.decree_no || !mine.voter(run_.id, incarnation_) || !mine.find(c->peer)) {
-    warn_limited("refused by " + std::to_string(c->peer),
-                 "priest {} does not admit this priest yet: it holds the membership of decree {}, "
-                 "this priest that of decree {}", c->peer, at, mine.decree_no);
-    return;
-  }
-  retire("priest " + std::to_string(c->peer) + " says the membership of decree " +
-         std::to_string(at) + " does not name incarnation " + incarnation_text(incarnation_) +
-         " of priest " + std::to_string(run_.id));
+  warn_limited("refused by " + std::to_string(c->peer),
+               "priest {} does not admit this priest (incarnation {}): it holds the membership of "
+               "decree {}, this priest that of decree {}",
+               c->peer, incarnation_text(incarnation_), at, mine.decree_no);
+  if (at <= mine.decree_no || !mine.voter(run_.id, incarnation_) || !mine.find(c->peer)) return;
+  refused_by_[c->peer] = at;
+  std::vector<PriestId> who;
+  for (auto& [id, decree] : refused_by_)
+    if (mine.find(id) && decree > mine.decree_no) who.push_back(id);
+  if (who.size() < mine.quorum()) return;
+  std::string ids;
+  for (PriestId id : who) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+  retire("a majority of the membership of decree " + std::to_string(mine.decree_no) + " (priests " +
+         ids + ") holds a newer membership that does not name it");
 }
 
 // This priest was removed or replaced by decree: it records so (so that a restart stops at
-// once too) and stops with kExitRemoved, which its systemd unit does not restart.
+// once too) and stops with kExitRemoved, which its systemd unit does not restart. It lingers
+// for ten election timeouts first, as a non-voter: a priest that holds the decree's vote but
+// not its commit (the president that passed it hands over at once) may need this ledger,
+// and the new membership admits every priest it still names.
 void Host::retire(const std::string& why) {
   if (!removed_.empty()) return;
   removed_ = why;
   if (auto s = mark_removed(run_.data_dir, why); !s) spdlog::error("{}", s.error());
   if (chronicle_) chronicle_->add("removed", why);
+  auto linger = std::chrono::milliseconds(10 * run_.config.election_timeout_ticks * run_.config.tick_ms);
   spdlog::critical("priest {} is no longer a member of the parliament: {}. It stops for good "
-                   "(exit {}); its data directory is kept as a record. To bring this machine "
-                   "back, wipe the data directory and paxos-god add or replace it.",
-                   run_.id, why, kExitRemoved);
-  // Not from here: this may run inside the clerk's flush, which goes on with the archive.
-  asio::post(io_, [this] { shutdown(); });
+                   "in {} ms (exit {}); its data directory is kept as a record. To bring this "
+                   "machine back, wipe the data directory and paxos-god add or replace it.",
+                   run_.id, why, linger.count(), kExitRemoved);
+  retire_timer_.expires_after(linger);
+  retire_timer_.async_wait([this](asio::error_code ec) {
+    if (!ec && !stopping_) shutdown();
+  });
 }
 
 // ---------------------------------------------------------------- the priest's clock and its ready()
@@ -1283,21 +1377,25 @@ void Host::reply(const ClientReply& r) {
   } else {
     out = reply_frame(w.client, w.request, r, c->identity ? tls::ledger_client(*c->identity, w.client) : w.client);
   }
-  if (!c->send(std::move(out))) {
-    warn_limited("unread replies " + c->ip, "closing connection from {}: it does not read its replies", c->name);
-    c->close();
-  }
+  c->send(std::move(out));  // (one that does not read its replies is closed by send)
 }
 
 void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   const std::string& type = j["type"].get_ref<const std::string&>();
-  if (c->identity && c->identity->role == tls::Role::Priest)
-    return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames, not \"" + type + "\"");
+  // A priest's certificate speaks priest frames, and may read status (a container's health
+  // check, which holds no client key); nothing else.
+  if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
+    return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
   // The membership is the god's alone to set (README "Security").
   if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
       c->identity->role != tls::Role::God)
     return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
                                            tls::describe(*c->identity) + "'s");
+  // A revoked client gets nothing, from the decree that revoked it on.
+  if (priest_ && c->identity && c->identity->role == tls::Role::Client && !c->identity->name.empty() &&
+      priest_->membership().is_revoked(c->identity->name))
+    return bad_input(c, "revoked", "client " + c->identity->name + "'s certificate was revoked by decree "
+                                       "(membership of decree " + std::to_string(priest_->membership().decree_no) + ")");
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
@@ -1499,6 +1597,7 @@ json Host::bootstrap(const json& j) {
                "(paxos-god add, remove, replace)");
   }
   if (begun()) return error_frame("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
+  if (auto s = save_parliament(); !s) return error_frame(s.error());
   if (auto s = save_membership(run_.data_dir, m); !s) return error_frame(s.error());
   spdlog::info("bootstrapped by the god: {} priests", m.priests.size());
   start_parliament(m);
@@ -1516,9 +1615,18 @@ json Host::join(const json& j) {
   if (membership_) {
     if (membership_->voter(run_.id, incarnation_) || membership_->decree_no >= m->decree_no)
       return json{{"type", "joined"}, {"id", run_.id}, {"already", true}};
-    return error_frame("priest " + std::to_string(run_.id) + " is already learning a parliament");
+    // Still learning, and given a newer membership: the priests able to teach it may have
+    // changed since its first join (Priest::rejoin).
+    if (!priest_) return error_frame("priest " + std::to_string(run_.id) + " is not running its parliament yet");
+    if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
+    membership_ = *m;
+    priest_->rejoin(*m);
+    schedule_flush();
+    spdlog::info("joined again: learning the ledger of the membership of decree {}", m->decree_no);
+    return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
   }
   if (begun()) return error_frame("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
+  if (auto s = save_parliament(); !s) return error_frame(s.error());
   if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
   spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
                m->priests.size(), m->decree_no);

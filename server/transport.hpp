@@ -27,11 +27,14 @@ struct PriestRun {
   // This priest's TLS credentials (client/tls.hpp), or nullptr when the config says
   // "tls": false: then every connection is plaintext and anyone may claim any id.
   std::shared_ptr<asio::ssl::context> tls;
+  // tls::parliament_id of its CA; "" without TLS (nothing then tells parliaments apart).
+  std::string parliament_id;
 };
 
 // The exit status of a priest that a membership decree removed or replaced: it stops for
 // good (its systemd unit does not restart it: RestartPreventExitStatus). 1 is a halt (a
-// disk that failed: restarting may help), 2 a mistake in the command line or the config.
+// disk that failed: restarting may help), 2 a mistake in the command line or the config
+// (or a data directory of another parliament).
 inline constexpr int kExitRemoved = 3;
 
 // Runs until SIGINT/SIGTERM; returns the process exit code.

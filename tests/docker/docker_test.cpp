@@ -158,6 +158,12 @@ struct Docker {
     for (const auto& p : docker_config.priests)
       host.push_back({p.id, "127.0.0.1", uint16_t(std::stoi(prefix + std::to_string(p.id))), ""});
   }
+  // Runs `command` with sh inside priest `id`'s container, as the image's user.
+  int sh_in(PriestId id, const std::string& command, std::string* out) const {
+    std::string quoted;
+    for (char c : command) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return sh(compose + " exec -T priest" + std::to_string(id) + " sh -c '" + quoted + "'", out);
+  }
   // A priest stands after hearing nothing from the president for election_timeout_ticks,
   // randomised up to twice that (README, Configuration): its election timeout is at most
   // twice the configured one, and "two election timeouts" is twice that again.
@@ -405,6 +411,11 @@ void check_ledger(const std::string& ledger, Book& book, const std::string& when
   REQUIRE(parsed.corrupt.empty());
   std::lock_guard lock(book.mu);
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> placed;
+  // The ledger keys each request by the client's certificate too (tls::ledger_client); the
+  // test's clients hold the shared client certificate.
+  const tls::Identity client{tls::Role::Client};
+  std::map<std::pair<uint64_t, uint64_t>, std::string> proposed;
+  for (const auto& [k, text] : book.proposed) proposed[{tls::ledger_client(client, k.first), k.second}] = text;
   size_t olive = 0, membership = 0;
   for (size_t i = 0; i < parsed.records.size(); ++i) {
     const auto& r = parsed.records[i];
@@ -422,8 +433,8 @@ void check_ledger(const std::string& ledger, Book& book, const std::string& when
     REQUIRE(r[2] == "decree");
     auto key = std::pair{std::stoull(r[3]), std::stoull(r[4])};
     INFO("decree " << i + 1 << ": client " << r[3] << " request " << r[4] << " '" << r[5] << "'");
-    auto p = book.proposed.find(key);
-    REQUIRE(p != book.proposed.end());  // some client proposed it
+    auto p = proposed.find(key);
+    REQUIRE(p != proposed.end());  // some client proposed it
     REQUIRE(p->second == r[5]);         // with this text
     REQUIRE(placed.emplace(key, i + 1).second);  // exactly once
   }
@@ -432,7 +443,7 @@ void check_ledger(const std::string& ledger, Book& book, const std::string& when
     REQUIRE(n <= parsed.records.size());
     const auto& r = parsed.records[n - 1];
     REQUIRE(r[2] == "decree");
-    REQUIRE(r[3] == std::to_string(a.client));
+    REQUIRE(r[3] == std::to_string(tls::ledger_client(client, a.client)));
     REQUIRE(r[4] == std::to_string(a.request));
     REQUIRE(r[5] == a.text);
   }
@@ -737,14 +748,37 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
       std::to_string(ms(d.election_timeout())) + " ms (randomised)");
   Book book;
 
+  // Keys stay home: a priest's container holds ca.crt and its own pair only (no ca.key, no
+  // god.key, no other priest's key), and its processes are not root.
+  for (PriestId id : {1u, 3u}) {
+    std::string n = std::to_string(id), out;
+    int rc = d.sh_in(id, "id -u; ls /etc/parliament/certs", &out);
+    INFO("priest " << n << "'s container: " << out);
+    REQUIRE(rc == 0);
+    CHECK(trim(out) == "10001\nca.crt\npriest-" + n + ".crt\npriest-" + n + ".key");
+    CHECK(d.sh_in(id, "cat /etc/parliament/certs/priest-" + std::to_string(id % 5 + 1) + ".key", &out) != 0);
+    CHECK(d.sh_in(id, "find / -name ca.key -o -name god.key 2>/dev/null | grep -q .", &out) != 0);
+  }
+  say("keys stay home: each priest container holds ca.crt and its own pair, as uid 10001");
+  // partition.sh reads each priest's status inside its container with the priest's own
+  // certificate: its table names the president.
+  REQUIRE(eventually([&] { return d.partition("status").find("president") != std::string::npos; }, 10s, 500ms));
+
   // The live page from the host: paxos-client console on the published HTTP ports.
   fs::path work = env("PARLIAMENT_WORK", fs::temp_directory_path().string());
   fs::path build_dir = fs::path(env("PARLIAMENT_DOCKER_REPORT", (fs::path(kBin) / "x").string())).parent_path();
   std::string console_port = "27399";
   std::string console_pid;
   sh("nohup " + kBin + "/paxos-client --config " + d.host_config(work) + " console --listen 127.0.0.1:" + console_port +
-         " > " + (work / "console.log").string() + " 2>&1 & echo $!",
+         " > " + (work / "console.log").string() + " 2>&1 9>&- & echo $!",
      &console_pid);
+  // Stopped however the test ends (a failed REQUIRE too), so no console outlives it.
+  struct StopConsole {
+    const std::string& pid;
+    ~StopConsole() {
+      if (!trim(pid).empty()) sh("kill " + trim(pid) + " 2>/dev/null");
+    }
+  } stop_console{console_pid};
   if (sh("command -v chromium >/dev/null") == 0) {
     shot_path = (build_dir / "docker-page-partition.png").string();
     page_shot = "timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run"
@@ -833,7 +867,8 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
                     },
                     [wiped](Docker& d) {
                       std::string n = std::to_string(*wiped), out;
-                      const std::string god = d.compose + " exec -T priest1 paxos-god --config /etc/parliament/docker.json ";
+                      // In the god's own container: no priest's holds god.key.
+                      const std::string god = d.compose + " run --rm --no-deps -T god paxos-god --config /etc/parliament/docker.json ";
                       int rc = sh(god + "bootstrap --timeout 20", &out);
                       INFO(out);
                       CHECK(rc != 0);

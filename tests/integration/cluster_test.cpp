@@ -585,7 +585,7 @@ TEST_CASE("membership: a lost disk in the four-step story is refused by bootstra
   auto replace = parl.god({"replace", "3", "--timeout", "60"});
   auto said_not_voter = [&] {
     for (PriestId id : {4u, 5u})
-      if (count_lines(parl.log(id), "priest 3 speaking as incarnation " + new_inc, {"is not a member"}) > 0) return true;
+      if (count_lines(parl.log(id), "priest 3 speaking as incarnation " + new_inc, {"the membership in force"}) > 0) return true;
     return false;
   };
   // 4 and 5 do not count 3's last votes, and say so in one line. (Before, the line was lost:
@@ -730,7 +730,7 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
   for (PriestId id : {2u, 3u})
     CHECK(parl.status(id).value_or(nlohmann::json::object()).value("passed_len", last + 1) <= last);
   // Priest 2 says, in one line, why it does not count priest 3.
-  CHECK(count_lines(parl.log(2), "priest 3 speaking as incarnation " + new_inc, {"is not a member"}) > 0);
+  CHECK(count_lines(parl.log(2), "priest 3 speaking as incarnation " + new_inc, {"the membership in force"}) > 0);
 
   // The way that works: a blank priest 3 again, priest 1 back, and `replace 3`.
   parl.kill9(3);

@@ -193,10 +193,15 @@ TEST_CASE("hostile 3: a certificate speaks only as its party", "[hostile]") {
     CHECK((*answer)["type"] == "error");
     CHECK(c.closed_by_peer(3s));
   }
-  // A priest's certificate speaks only priest frames: its propose is refused.
+  // A priest's certificate speaks only priest frames and status (a container's health
+  // check): its status is answered, its propose refused.
   {
     TlsRaw c(port, priest4_ctx);
     REQUIRE(c.handshaken);
+    REQUIRE(c.send_json({{"type", "status"}}));
+    auto status = c.read_frame(2s);
+    REQUIRE(status);
+    CHECK((*status)["type"] == "status");
     REQUIRE(c.send_json({{"type", "propose"}, {"client", 44}, {"request", 1}, {"decree", "proposed by priest 4's certificate"}}));
     auto answer = c.read_frame(2s);
     REQUIRE(answer);

@@ -295,3 +295,151 @@ TEST_CASE("trust 4: operator mistakes exit 2 before anything is written", "[trus
     else CHECK_FALSE(fs::exists(m.data));
   }
 }
+
+// 16. Before: a priest started on another parliament's data directory ran, took that
+// parliament's addresses from its membership.json and dialled them; scripts/parliament.sh and
+// docker compose shared ./data. Now each data directory records the id of its parliament
+// (made with the CA) at bootstrap or join, and a priest whose certificates are another
+// parliament's refuses it with exit 2, naming both ids, before anything is written.
+TEST_CASE("trust 5: a priest refuses another parliament's data directory", "[trust]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  const std::string ours = slurp(parl.data(1) / "parliament");
+  REQUIRE(ours.size() == 17);  // 16 hex digits and a newline
+  parl.kill9(1);
+  // Another parliament: its own CA, the same addresses.
+  fs::path other = parl.dir / "other";
+  REQUIRE(certs::make_credentials((other / "certs").string(), certs::parties({1, 2, 3})));
+  nlohmann::json cfg = nlohmann::json::parse(slurp(parl.config_path));
+  cfg["certs"] = (other / "certs").string();
+  std::ofstream(other / "parliament.json") << cfg.dump();
+  const std::string before = parl.ledger(1);
+  Program p({kBin + "/paxos-priest", "--config", (other / "parliament.json").string(), "--id", "1", "--data-dir",
+             parl.data(1).string()},
+            parl.dir / "other-priest.log");
+  REQUIRE(p.finish(10s));
+  INFO(p.output());
+  CHECK(*p.code == 2);
+  auto theirs = tls::parliament_id((other / "certs" / "ca.crt").string());
+  REQUIRE(theirs.ok());
+  CHECK(p.output().find(ours.substr(0, 16)) != std::string::npos);
+  CHECK(p.output().find(*theirs) != std::string::npos);
+  CHECK(parl.ledger(1) == before);
+  CHECK(slurp(parl.data(1) / "parliament") == ours);
+  // Its own parliament's certificates still start it.
+  parl.start(1);
+  CHECK(eventually([&] { return parl.status(1).has_value(); }, 10s));
+}
+
+// 17. Before: 24 certified connections that asked for ledger pages and never read the
+// replies grew a follower by 535 MiB (16 MiB of replies queued on each, and their TLS
+// copies); 1,500 proposals of 60 KiB pipelined on one connection grew the president by
+// 82 MiB (its queue was bounded by count only). Now replies are bounded per connection and
+// for all clients together, in bytes, and the president's queue in bytes: each priest stays
+// within 64 MiB of its idle resident set, the readers that do not read are closed with one
+// line, and decrees keep passing.
+TEST_CASE("trust 6: clients that do not read their replies cost a bounded amount of memory", "[trust][hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Proposer proposer(parl.config.priests, random_client_id());
+  // A ledger whose pages are about 2 MiB (half a frame): 40 decrees of 60 KiB.
+  for (int i = 0; i < 40; ++i) REQUIRE(proposer.propose(std::string(60 * 1024, 'a' + i % 26), 10s).passed);
+  PriestId president = *parl.president();
+  PriestId follower = president == 1 ? 2 : 1;
+  pid_t fpid = parl.pids.at(follower), ppid = parl.pids.at(president);
+  size_t fidle = proc_kib(fpid, "VmRSS"), pidle = proc_kib(ppid, "VmRSS");
+  RssWatch fwatch(fpid), pwatch(ppid);
+  auto client_ctx = party_context(parl.dir / "certs", Identity{tls::Role::Client});
+
+  std::string pages;
+  for (int i = 0; i < 20; ++i) pages += frame(nlohmann::json{{"type", "ledger"}, {"from", 1}, {"max", 10000}});
+  std::vector<std::unique_ptr<TlsRaw>> silent;
+  for (int i = 0; i < 24; ++i) {
+    silent.push_back(std::make_unique<TlsRaw>(parl.addr.at(follower).port, client_ctx));
+    REQUIRE(silent.back()->handshaken);
+    silent.back()->send_bytes(pages, 5s);  // (and never read what comes back)
+  }
+  {
+    TlsRaw flood(parl.addr.at(president).port, client_ctx);
+    REQUIRE(flood.handshaken);
+    const std::string text(60 * 1024, 'f');
+    for (int batch = 0; batch < 15; ++batch) {
+      std::string frames;
+      for (int i = 1; i <= 100; ++i)
+        frames += frame(nlohmann::json{{"type", "propose"}, {"client", 0xf100d}, {"request", batch * 100 + i},
+                                        {"decree", text}});
+      if (!flood.send_bytes(frames, 5s)) break;  // (closed for not reading: that is allowed)
+    }
+    // Decrees still pass, through the follower and at the president.
+    Proposer through({parl.addr.at(follower)}, random_client_id());
+    for (int i = 0; i < 5; ++i) CHECK(through.propose("during the floods " + std::to_string(i), 10s).passed);
+  }
+  size_t fpeak = fwatch.finish(), ppeak = pwatch.finish();
+  std::printf("trust 6: follower %u RSS idle %zu KiB, peak %zu KiB (+%zd KiB); president %u idle %zu KiB, "
+              "peak %zu KiB (+%zd KiB)\n",
+              unsigned(follower), fidle, fpeak, ssize_t(fpeak) - ssize_t(fidle), unsigned(president), pidle, ppeak,
+              ssize_t(ppeak) - ssize_t(pidle));
+  CHECK(fpeak <= fidle + kRssBoundKib);
+  CHECK(ppeak <= pidle + kRssBoundKib);
+  CHECK(log_lines(parl, follower, "does not read its replies") >= 1);
+  size_t closed = 0;
+  for (auto& c : silent) closed += c->closed_by_peer(5s);
+  CHECK(closed > 0);
+  // Every priest holds the same ledger afterwards.
+  std::optional<nlohmann::json> l1, l2, l3;
+  CHECK(eventually([&] {
+    l1 = ledger_of(parl, 1), l2 = ledger_of(parl, 2), l3 = ledger_of(parl, 3);
+    return l1 && l2 && l3 && (*l1)["length"] == (*l2)["length"] && (*l2)["length"] == (*l3)["length"];
+  }, 20s));
+}
+
+// 18. Before: every certificate the parliament issued was good for five years: nothing could
+// be revoked. Now `paxos-god revoke NAME` passes a revocation as a membership decree: from
+// it on, every priest refuses that named client (its open connections are closed too), and
+// the membership in force (status) names it; other clients are unaffected.
+TEST_CASE("trust 7: a revoked client is refused by every priest from its decree on", "[trust]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  const Identity carol{tls::Role::Client, 0, "carol"}, dave{tls::Role::Client, 0, "dave"};
+  REQUIRE(certs::make_credentials((parl.dir / "certs").string(), {carol, dave}));
+  convene(parl);
+  auto as = [&](const Identity& who, PriestId at) {
+    auto c = std::make_unique<TlsRaw>(parl.addr.at(at).port, party_context(parl.dir / "certs", who));
+    REQUIRE(c->handshaken);
+    return c;
+  };
+  auto open_carol = as(carol, 1);
+  auto before = propose_raw(*open_carol, 7, 1, "carol, before her revocation");
+  REQUIRE(before);
+  REQUIRE(before->value("ok", false));
+  auto [code, out] = parl.run_god({"revoke", "carol", "--json", "--timeout", "30"});
+  INFO("paxos-god revoke carol said:\n" << out);
+  REQUIRE(code == 0);
+  CHECK(out.find("\"revoked\":[\"carol\"]") != std::string::npos);
+  CHECK(open_carol->closed_by_peer(5s));  // her open connection is closed at the decree
+  for (PriestId id : {1u, 2u, 3u}) {
+    INFO("priest " << id);
+    CHECK(eventually([&] {
+      auto s = parl.status(id);
+      return s && (*s)["membership"].value("revoked", nlohmann::json::array()) == nlohmann::json::array({"carol"});
+    }, 10s));
+    auto c = as(carol, id);
+    REQUIRE(c->send_json({{"type", "status"}}));
+    auto r = c->read_frame(3s);
+    REQUIRE(r);
+    CHECK((*r)["type"] == "error");
+    CHECK((*r).value("error", "").find("revoked") != std::string::npos);
+    CHECK(c->closed_by_peer(3s));
+    auto d = as(dave, id);
+    auto ok = propose_raw(*d, 9, id, "dave, after carol's revocation");
+    REQUIRE(ok);
+    CHECK(ok->value("ok", false));
+  }
+  // Revoking her again changes nothing and says so.
+  auto [again, out2] = parl.run_god({"revoke", "carol", "--timeout", "30"});
+  INFO(out2);
+  CHECK(again == 0);
+  CHECK(out2.find("revoked already") != std::string::npos);
+}

@@ -35,6 +35,9 @@ for f in "$unit" /etc/parliament/parliament.json.example /usr/share/doc/paxos-pa
   [ -f "$f" ] || fail "$f is not installed"
 done
 getent passwd parliament >/dev/null || fail "the postinst did not make the user parliament"
+getent group parliament-operators >/dev/null || fail "the postinst did not make the group parliament-operators"
+[ "$(stat -c '%U:%G %a' /etc/parliament/client)" = "root:parliament-operators 750" ] ||
+  fail "/etc/parliament/client is $(stat -c '%U:%G %a' /etc/parliament/client), not root:parliament-operators 750"
 # The shipped example must be a configuration the installed programs accept.
 paxos-god --config /etc/parliament/parliament.json.example certs --out /root/example-certs >/dev/null ||
   fail "paxos-god does not accept /etc/parliament/parliament.json.example"

@@ -34,8 +34,12 @@ namespace parliament::sim {
 //     peer, it never learned. eager_rejoin (lost priests all come back at once, joined to
 //     the membership in force; seeds 246, 559, 585, 743 of the first 2000) and hasty_god
 //     (disks lost while a voter lags behind two replacements; seeds 3555, 15162 of the
-//     first 20000). Closed: a priest of another incarnation that holds more of the ledger
-//     is heard like a priest outside the membership (Priest::step); its votes count nowhere.
+//     first 20000). First closed by hearing a priest of another incarnation that held
+//     more of the ledger; that let a removed priest's certificate write a forged ledger, so
+//     a priest now hears only the voters of its membership (Priest::admits). Closed again
+//     for learners: before each add or replace the god joins a priest still learning an
+//     older membership to the one in force (Priest::rejoin). A voter left behind two
+//     replacements (hasty_god) is wiped and replaced by the operator (docs/SAFETY.md).
 // By default links are strict and the two shapes are drawn per seed (draw_shapes).
 
 namespace {
@@ -843,6 +847,16 @@ class World {
       // The machine with the new disk comes up now; the god joins it when it starts.
       learner.down_until = now_ + 1 + rng_() % 60;
       if (now_ > o_.fault_ticks) start(c.priest.id);
+    }
+    // As paxos-god does before each add or replace: a priest still learning a membership
+    // older than the one in force is joined to that one (Host::join, Priest::rejoin).
+    if (c.op != Change::Op::Remove && learner.priest && !learner.joined.priests.empty() &&
+        learner.joined.decree_no < in_force().decree_no && !learner.priest->status().voter) {
+      learner.joined = in_force();
+      log("the god joins priest " + std::to_string(c.priest.id) + " again, to the membership of decree " +
+          std::to_string(learner.joined.decree_no));
+      learner.priest->rejoin(learner.joined);
+      flush(c.priest.id);
     }
     god_.token = next_token_++;
     god_tokens_.insert(god_.token);

@@ -116,3 +116,41 @@ TEST_CASE("a change whose fields have the wrong types is refused, not thrown", "
     CHECK_FALSE(c);
   }
 }
+
+TEST_CASE("membership: a revocation is a membership change that keeps the priests", "[membership]") {
+  Change revoke;
+  revoke.op = Change::Op::Revoke;
+  revoke.client = "carol";
+  auto next = apply_change(three(), revoke);
+  REQUIRE(next.ok());
+  CHECK(next->priests == three().priests);
+  CHECK(next->is_revoked("carol"));
+  CHECK_FALSE(next->is_revoked("dave"));
+  CHECK(already_applied(*next, revoke));
+  CHECK_FALSE(apply_change(*next, revoke).ok());  // once
+  CHECK(describe(revoke) == "revoke client carol");
+  auto back = parse_change(change_to_json(revoke));
+  REQUIRE(back.ok());
+  CHECK(*back == revoke);
+  // Through the decree's text and membership.json, sorted.
+  Change also = revoke;
+  also.client = "bob";
+  auto two = apply_change(*next, also);
+  REQUIRE(two.ok());
+  CHECK(two->revoked == std::vector<std::string>{"bob", "carol"});
+  auto decree = parse_membership_decree(membership_decree_text(*two, also), 9);
+  REQUIRE(decree.ok());
+  CHECK(decree->revoked == two->revoked);
+  auto json_back = parse_membership(membership_to_json(*two), "m");
+  REQUIRE(json_back.ok());
+  CHECK(json_back->revoked == two->revoked);
+  // A membership without revocations writes no "revoked" (files of older versions read alike).
+  CHECK_FALSE(membership_to_json(three()).contains("revoked"));
+  // Unsorted, repeated or bad names are refused.
+  auto j = membership_to_json(*two);
+  j["revoked"] = {"carol", "bob"};
+  CHECK_FALSE(parse_membership(j, "m").ok());
+  j["revoked"] = {"bob", "bob"};
+  CHECK_FALSE(parse_membership(j, "m").ok());
+  CHECK_FALSE(parse_change(nlohmann::json{{"op", "revoke"}, {"client", "Bad Name"}}).ok());
+}

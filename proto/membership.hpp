@@ -33,7 +33,7 @@ struct Membership {
   // Named clients whose certificates no priest serves from this decree on (`paxos-god
   // revoke NAME`), sorted. Revocation passes as a membership decree so that every priest
   // applies it at the same ledger number.
-  std::vector<std::string> revoked;
+  std::vector<std::string> revoked{};
 
   bool is_revoked(const std::string& client) const;
 
@@ -54,7 +54,7 @@ struct Change {
   Op op = Op::Add;
   PriestAddress priest;  // Add, Replace: id, incarnation and address; Remove: id
   bool force = false;    // Remove: allow fewer than three priests
-  std::string client;    // Revoke: the named client (tls::valid_client_name)
+  std::string client{};  // Revoke: the named client (tls::valid_client_name)
   bool operator==(const Change&) const = default;
   // Add and Replace bring a new priest, which the president teaches the ledger first.
   bool teaches() const { return op == Op::Add || op == Op::Replace; }

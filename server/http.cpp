@@ -1,16 +1,23 @@
+// HttpPort: a priest's HTTP port, served on the priest's own I/O thread (see http.hpp).
 #include "server/http.hpp"
 
-#include <chrono>
-#include <atomic>
-#include <future>
-#include <thread>
+#include <http_parser.h>
 
-#include <httplib.h>
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <list>
+#include <map>
+#include <set>
+
+#include <asio.hpp>
 #include <asio/ssl/context.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/openssl.hpp"
+#include "client/tls.hpp"
+#include "client/tls_session.hpp"
+#include "server/log_limit.hpp"
 #include "server/page.hpp"
 
 namespace parliament {
@@ -25,172 +32,400 @@ std::string http_url(const Config& config, PriestId id) {
 
 namespace {
 
-// Copies the priest's credentials into the context cpp-httplib made for its port: its
-// certificate and key, the parliament's CA as the only trust (and as the CA list a browser is
-// offered), a client certificate required, TLS 1.3.
-bool use_priest_credentials(SSL_CTX& to, SSL_CTX* from) {
-  X509* cert = SSL_CTX_get0_certificate(from);
-  EVP_PKEY* key = SSL_CTX_get0_privatekey(from);
-  X509_STORE* store = SSL_CTX_get_cert_store(from);
-  if (!cert || !key || !store || SSL_CTX_set_min_proto_version(&to, TLS1_3_VERSION) != 1 ||
-      SSL_CTX_use_certificate(&to, cert) != 1 || SSL_CTX_use_PrivateKey(&to, key) != 1 ||
-      X509_STORE_up_ref(store) != 1)
-    return false;
-  SSL_CTX_set_cert_store(&to, store);
-  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(store);
-  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i)
-    if (X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) SSL_CTX_add_client_CA(&to, ca);
-  SSL_CTX_set_verify(&to, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  SSL_CTX_set_num_tickets(&to, 0);
-  return true;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxConnections = 1024;     // at the cap, the oldest unproven one goes
+constexpr size_t kMaxPerAddress = 64;        // the same, among one address's connections
+constexpr size_t kMaxRequestBytes = 8192;    // a request's line and headers
+constexpr auto kFirstRequest = std::chrono::seconds(5);  // accept to the first whole request
+constexpr auto kIdle = std::chrono::seconds(5);          // between requests on a kept-alive one
+constexpr size_t kMaxRequests = 100;         // requests on one connection
+
+const char* reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 400: return "Bad Request";
+    default: return "Error";
+  }
 }
 
-// cpp-httplib's pool with a bound: at most kWorkers connections served and kQueued waiting.
-// Beyond that the accepting thread serves the newcomer itself, so it accepts no more until
-// one is done: the connections (and descriptors, which the priest shares with its peers)
-// an HTTP client can hold stay bounded, and the rest wait in the kernel's backlog.
-class BoundedPool : public httplib::TaskQueue {
- public:
-  static constexpr size_t kWorkers = 8, kQueued = 32;
-  void enqueue(std::function<void()> fn) override {
-    if (pending_.load() >= kWorkers + kQueued) return fn();
-    ++pending_;
-    pool_.enqueue([this, fn = std::move(fn)] {
-      fn();
-      --pending_;
-    });
+uint64_t query_number(const std::string& query, const std::string& name, uint64_t fallback) {
+  size_t at = 0;
+  while (at < query.size()) {
+    size_t end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    std::string_view kv(query.data() + at, end - at);
+    if (kv.substr(0, name.size() + 1) == name + "=") {
+      uint64_t v = 0;
+      auto digits = kv.substr(name.size() + 1);
+      if (digits.empty() || digits.size() > 19) return fallback;
+      for (char c : digits) {
+        if (c < '0' || c > '9') return fallback;
+        v = v * 10 + uint64_t(c - '0');
+      }
+      return v;
+    }
+    at = end + 1;
   }
-  void shutdown() override { pool_.shutdown(); }
-
- private:
-  std::atomic<size_t> pending_{0};
-  httplib::ThreadPool pool_{kWorkers};
-};
-
-uint64_t number_param(const httplib::Request& req, const char* name, uint64_t fallback) {
-  if (!req.has_param(name)) return fallback;
-  try {
-    return std::stoull(req.get_param_value(name));
-  } catch (...) {
-    return fallback;
-  }
+  return fallback;
 }
 
 }  // namespace
 
+// One connection: TLS (if any) through tls::Session on this thread, HTTP/1.1 requests read
+// by http_parser, answers written in order. Nothing here blocks.
+class HttpConn : public std::enable_shared_from_this<HttpConn> {
+ public:
+  HttpConn(HttpPort::Impl& port, tcp::socket s);
+  void start();
+  void close();
+  bool closed() const { return closed_; }
+  bool proven() const { return requests_ > 0; }  // it completed a request
+  std::string ip;
+  Clock::time_point opened = Clock::now(), last = Clock::now();
+
+ private:
+  void read();
+  void on_bytes(std::string_view bytes);
+  void on_plain(std::string_view plain);
+  void answer();
+  void send(const std::string& plain);
+  void write();
+  static int on_url(http_parser* p, const char* at, size_t n);
+  static int on_header_field(http_parser* p, const char* at, size_t n);
+  static int on_header_value(http_parser* p, const char* at, size_t n);
+  static int on_complete(http_parser* p);
+
+  HttpPort::Impl& port_;
+  tcp::socket sock_;
+  std::unique_ptr<tls::Session> tls_;
+  std::optional<tls::Identity> who_;
+  http_parser parser_;
+  http_parser_settings settings_{};
+  std::string url_, field_, origin_;
+  bool in_origin_ = false, in_value_ = false;
+  size_t request_bytes_ = 0;
+  size_t requests_ = 0;
+  bool keep_alive_ = true;
+  std::vector<char> buf_ = std::vector<char>(4096);
+  std::string out_, writing_;
+  bool closed_ = false, finishing_ = false;
+};
+
 class HttpPort::Impl {
  public:
-  std::unique_ptr<httplib::Server> server;
-  std::thread thread;
-  std::function<void(std::function<void()>)> post;
-  std::atomic<bool> closing{false};  // the priest is stopping: answer nothing more
+  explicit Impl(asio::io_context& io) : io(io), acceptor(io), sweeper(io), backoff(io) {}
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  asio::steady_timer sweeper, backoff;
+  std::shared_ptr<asio::ssl::context> tls;
+  HttpRoutes routes;
+  std::function<std::string(const tls::Identity&)> refusal;
+  std::set<std::string> origins;
+  std::string parliament_json;
+  std::list<std::weak_ptr<HttpConn>> conns;
+  LogLimit log_limit;
+  bool stopping = false;
 
-  // Makes the answer on the I/O thread; nullopt if it did not come within 2 s, failed, or
-  // the priest is stopping (its thread no longer runs what is posted).
-  std::optional<std::string> ask(std::function<std::string()> make) {
-    if (closing) return std::nullopt;
-    auto done = std::make_shared<std::promise<std::optional<std::string>>>();
-    auto answer = done->get_future();
-    post([done, make = std::move(make)] {
-      try {
-        done->set_value(make());
-      } catch (const std::exception& e) {  // never on the I/O thread's way out
-        spdlog::warn("HTTP: could not make an answer: {}", e.what());
-        done->set_value(std::nullopt);
+  template <class... Args>
+  void warn(const std::string& key, fmt::format_string<Args...> f, Args&&... args) {
+    if (auto suffix = log_limit.admit(key, Clock::now()))
+      spdlog::warn("HTTP: {}{}", fmt::format(f, std::forward<Args>(args)...), *suffix);
+  }
+
+  void accept() {
+    acceptor.async_accept([this](asio::error_code ec, tcp::socket s) {
+      if (stopping) return;
+      if (ec) {  // out of descriptors or the like: wait, then accept again
+        warn("accept", "cannot accept connections: {}", ec.message());
+        backoff.expires_after(std::chrono::milliseconds(100));
+        backoff.async_wait([this](asio::error_code e) {
+          if (!e && !stopping) accept();
+        });
+        return;
       }
+      auto c = std::make_shared<HttpConn>(*this, std::move(s));
+      make_room(c->ip);
+      conns.push_back(c);
+      c->start();
+      accept();
     });
-    for (int i = 0; i < 40; ++i)
-      if (closing) return std::nullopt;
-      else if (answer.wait_for(std::chrono::milliseconds(50)) == std::future_status::ready) return answer.get();
-    return std::nullopt;
+  }
+
+  // At kMaxPerAddress from one address, or kMaxConnections in all, the oldest connection
+  // that has not completed a request goes (an honest client finishes its handshake and
+  // request at once; an idle or slow one waits), else the oldest of all.
+  void make_room(const std::string& ip) {
+    std::erase_if(conns, [](auto& w) { return w.expired() || w.lock()->closed(); });
+    auto evict = [&](auto same) {
+      size_t n = 0;
+      std::shared_ptr<HttpConn> victim;
+      for (auto& w : conns)
+        if (auto c = w.lock(); c && same(*c)) {
+          ++n;
+          if (!victim || (victim->proven() && !c->proven()) ||
+              (victim->proven() == c->proven() && c->last < victim->last))
+            victim = c;
+        }
+      return std::pair{n, victim};
+    };
+    auto [mine, v1] = evict([&](const HttpConn& c) { return c.ip == ip; });
+    if (mine >= kMaxPerAddress && v1) {
+      warn("per address " + ip, "{} connections from {}; closing its oldest idle one", mine, ip);
+      v1->close();
+    }
+    auto [all, v2] = evict([](const HttpConn&) { return true; });
+    if (all >= kMaxConnections && v2) {
+      warn("too many", "{} connections; closing the oldest idle one, from {}", all, v2->ip);
+      v2->close();
+    }
+  }
+
+  void sweep() {
+    sweeper.expires_after(std::chrono::milliseconds(500));
+    sweeper.async_wait([this](asio::error_code ec) {
+      if (ec || stopping) return;
+      auto now = Clock::now();
+      for (auto& w : conns)
+        if (auto c = w.lock(); c && !c->closed() &&
+                               now - c->last > (c->proven() ? std::chrono::duration_cast<Clock::duration>(kIdle)
+                                                            : std::chrono::duration_cast<Clock::duration>(kFirstRequest)))
+          c->close();
+      std::erase_if(conns, [](auto& w) { return w.expired() || w.lock()->closed(); });
+      if (!acceptor.is_open()) return;
+      sweep();
+    });
+  }
+
+  // The answer to GET `path` (status, content type, body).
+  std::tuple<int, std::string, std::string> route(const std::string& path, const std::string& query) {
+    const std::string json = "application/json";
+    if (path == "/") return {200, "text/html; charset=utf-8", std::string(parliament_page())};
+    if (path == "/parliament") return {200, json, parliament_json};
+    if (path == "/status") return {200, json, routes.status()};
+    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", routes.metrics()};
+    if (path == "/events") return {200, json, routes.events(query_number(query, "since", 0))};
+    if (path == "/ledger") {
+      uint64_t from = std::max<uint64_t>(1, query_number(query, "from", 1));
+      uint64_t max = std::clamp<uint64_t>(query_number(query, "max", 100), 1, 1000);
+      return {200, json, routes.ledger(from, max)};
+    }
+    return {404, "text/plain", "no such page\n"};
   }
 };
+
+HttpConn::HttpConn(HttpPort::Impl& port, tcp::socket s) : port_(port), sock_(std::move(s)) {
+  asio::error_code ec;
+  auto ep = sock_.remote_endpoint(ec);
+  ip = ec ? "?" : ep.address().to_string();
+  http_parser_init(&parser_, HTTP_REQUEST);
+  parser_.data = this;
+  settings_.on_url = on_url;
+  settings_.on_header_field = on_header_field;
+  settings_.on_header_value = on_header_value;
+  settings_.on_message_complete = on_complete;
+}
+
+void HttpConn::start() {
+  if (port_.tls) tls_ = std::make_unique<tls::Session>(*port_.tls, tls::Session::Side::Server);
+  read();
+}
+
+void HttpConn::close() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  sock_.shutdown(tcp::socket::shutdown_both, ec);
+  sock_.close(ec);
+}
+
+void HttpConn::read() {
+  auto self = shared_from_this();
+  sock_.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+    if (closed_ || finishing_) return;
+    if (ec) return close();
+    on_bytes(std::string_view(buf_.data(), n));
+    if (!closed_ && !finishing_) read();
+  });
+}
+
+void HttpConn::on_bytes(std::string_view bytes) {
+  if (!tls_) return on_plain(bytes);
+  bool was = tls_->established();
+  std::string plain;
+  auto status = tls_->receive(bytes, plain);
+  write();  // the handshake's answer, or an alert
+  if (status == tls::Session::Status::Failed) {
+    port_.warn("tls " + ip, "refusing connection from {}: TLS: {}", ip, tls_->error());
+    finishing_ = true;
+    if (writing_.empty()) close();
+    return;
+  }
+  if (!was && tls_->established()) {
+    auto who = tls::peer_identity(tls_->native());
+    std::string why = who ? port_.refusal(*who) : who.error();
+    if (!why.empty()) {
+      port_.warn("refused " + ip, "refusing connection from {}: {}", ip, why);
+      return close();
+    }
+    who_ = *who;
+  }
+  if (!plain.empty()) on_plain(plain);
+  if (status == tls::Session::Status::PeerClosed) close();
+}
+
+void HttpConn::on_plain(std::string_view plain) {
+  request_bytes_ += plain.size();
+  if (request_bytes_ > kMaxRequestBytes) {
+    port_.warn("big request " + ip, "closing connection from {}: a request over {} bytes", ip, kMaxRequestBytes);
+    return close();
+  }
+  size_t used = http_parser_execute(&parser_, &settings_, plain.data(), plain.size());
+  if (closed_) return;
+  if (parser_.http_errno != HPE_OK || used != plain.size()) {
+    port_.warn("bad request " + ip, "closing connection from {}: not HTTP/1.1: {}", ip,
+               http_errno_description(HTTP_PARSER_ERRNO(&parser_)));
+    close();
+  }
+}
+
+int HttpConn::on_url(http_parser* p, const char* at, size_t n) {
+  static_cast<HttpConn*>(p->data)->url_.append(at, n);
+  return 0;
+}
+
+// (A field or value may come in pieces, across reads: a field begins after a value.)
+int HttpConn::on_header_field(http_parser* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConn*>(p->data);
+  if (c->in_value_) c->field_.clear();
+  c->in_value_ = false;
+  c->field_.append(at, n);
+  return 0;
+}
+
+int HttpConn::on_header_value(http_parser* p, const char* at, size_t n) {
+  auto* c = static_cast<HttpConn*>(p->data);
+  if (!c->in_value_) {
+    std::string lower = c->field_;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    c->in_origin_ = lower == "origin";
+  }
+  c->in_value_ = true;
+  if (c->in_origin_) c->origin_.append(at, n);
+  return 0;
+}
+
+int HttpConn::on_complete(http_parser* p) {
+  auto* c = static_cast<HttpConn*>(p->data);
+  c->keep_alive_ = http_should_keep_alive(p) != 0 && ++c->requests_ < kMaxRequests;
+  c->answer();
+  c->url_.clear();
+  c->origin_.clear();
+  c->field_.clear();
+  c->in_origin_ = c->in_value_ = false;
+  c->request_bytes_ = 0;
+  c->last = Clock::now();
+  return 0;
+}
+
+void HttpConn::answer() {
+  http_parser_url u;
+  http_parser_url_init(&u);
+  std::string path = "/", query;
+  if (http_parser_parse_url(url_.data(), url_.size(), 0, &u) == 0) {
+    if (u.field_set & (1 << UF_PATH)) path = url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    if (u.field_set & (1 << UF_QUERY)) query = url_.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+  }
+  int status = 200;
+  std::string type, body;
+  if (parser_.method != HTTP_GET) {
+    status = 405, type = "text/plain", body = "GET only: this port is read-only\n";
+  } else {
+    std::tie(status, type, body) = port_.route(path, query);
+  }
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\nContent-Type: " + type +
+                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
+  if (port_.origins.count(origin_))  // the page polls every priest: only from the priests' ports
+    head += "Access-Control-Allow-Origin: " + origin_ + "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
+  head += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+  send(head + body);
+  if (!keep_alive_) finishing_ = true;
+}
+
+void HttpConn::send(const std::string& plain) {
+  if (tls_) {
+    if (tls_->seal(plain) != tls::Session::Status::Ok) return close();
+  } else {
+    out_ += plain;
+  }
+  write();
+}
+
+void HttpConn::write() {
+  if (closed_ || !writing_.empty()) return;
+  if (tls_) tls_->take_output(out_);
+  if (out_.empty()) {
+    if (finishing_) close();
+    return;
+  }
+  writing_.swap(out_);
+  auto self = shared_from_this();
+  asio::async_write(sock_, asio::buffer(writing_), [this, self](asio::error_code ec, size_t) {
+    writing_.clear();
+    if (closed_) return;
+    if (ec) return close();
+    write();
+  });
+}
 
 HttpPort::HttpPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpPort::~HttpPort() {
-  impl_->closing = true;
-  impl_->server->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->stopping = true;
+  asio::error_code ec;
+  impl_->acceptor.close(ec);
+  impl_->sweeper.cancel();
+  impl_->backoff.cancel();
+  for (auto& w : impl_->conns)
+    if (auto c = w.lock()) c->close();
 }
 
-Result<std::unique_ptr<HttpPort>> HttpPort::start(const Config& config, PriestId id, const HttpAddress& at,
-                                                  const std::shared_ptr<asio::ssl::context>& tls,
-                                                  HttpRoutes routes,
-                                                  std::function<void(std::function<void()>)> post) {
+Result<std::unique_ptr<HttpPort>> HttpPort::start(asio::io_context& io, const Config& config, PriestId id,
+                                                  const HttpAddress& at,
+                                                  const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
+                                                  std::function<std::string(const tls::Identity&)> refusal) {
   using R = Result<std::unique_ptr<HttpPort>>;
-  auto impl = std::make_unique<Impl>();
-  impl->post = std::move(post);
-  if (tls) {
-    SSL_CTX* priest_ctx = tls->native_handle();
-    auto s = std::make_unique<httplib::SSLServer>(
-        [priest_ctx](SSL_CTX& ctx) { return use_priest_credentials(ctx, priest_ctx); });
-    if (!s->is_valid())
-      return R::failure("cannot set up HTTPS for priest " + std::to_string(id) + ": " + openssl::errors());
-    impl->server = std::move(s);
-  } else {
-    impl->server = std::make_unique<httplib::Server>();
-  }
-  auto& srv = *impl->server;
-  srv.new_task_queue = [] { return new BoundedPool; };
-  srv.set_payload_max_length(4096);
-  srv.set_read_timeout(5, 0);
-  srv.set_write_timeout(5, 0);
-  // A kept-alive connection holds a worker: it is let go after 5 idle seconds or 100 requests.
-  srv.set_keep_alive_timeout(5);
-  srv.set_keep_alive_max_count(100);
-
-  // The page polls every priest: answer its cross-origin requests from the priests' ports only.
-  std::set<std::string> origins;
-  for (auto& [pid, h] : config.http) origins.insert(http_url(config, pid));
-  srv.set_post_routing_handler([origins](const httplib::Request& req, httplib::Response& res) {
-    auto origin = req.get_header_value("Origin");
-    if (!origins.count(origin)) return;
-    res.set_header("Access-Control-Allow-Origin", origin);
-    res.set_header("Access-Control-Allow-Credentials", "true");
-    res.set_header("Vary", "Origin");
-  });
-  Impl* self = impl.get();
-  auto answer = [self](httplib::Response& res, std::function<std::string()> make, const char* type) {
-    auto text = self->ask(std::move(make));
-    if (!text) {
-      res.status = 503;
-      res.set_content("the priest did not answer within 2 s\n", "text/plain");
-      return;
-    }
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(std::move(*text), type);
-  };
-  srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    std::string_view page = parliament_page();
-    res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
-  });
+  auto impl = std::make_unique<Impl>(io);
+  impl->tls = tls;
+  impl->routes = std::move(routes);
+  impl->refusal = std::move(refusal);
+  for (auto& [pid, h] : config.http) impl->origins.insert(http_url(config, pid));
   nlohmann::json parliament{{"mode", "priest"}, {"self", id}, {"priests", nlohmann::json::array()}};
   for (auto& [pid, h] : config.http) parliament["priests"].push_back({{"id", pid}, {"url", http_url(config, pid)}});
-  srv.Get("/parliament", [text = parliament.dump()](const httplib::Request&, httplib::Response& res) {
-    res.set_content(text, "application/json");
-  });
-  srv.Get("/status", [answer, routes](const httplib::Request&, httplib::Response& res) {
-    answer(res, routes.status, "application/json");
-  });
-  srv.Get("/metrics", [answer, routes](const httplib::Request&, httplib::Response& res) {
-    answer(res, routes.metrics, "text/plain; version=0.0.4; charset=utf-8");
-  });
-  srv.Get("/events", [answer, routes](const httplib::Request& req, httplib::Response& res) {
-    uint64_t since = number_param(req, "since", 0);
-    answer(res, [routes, since] { return routes.events(since); }, "application/json");
-  });
-  srv.Get("/ledger", [answer, routes](const httplib::Request& req, httplib::Response& res) {
-    uint64_t from = std::max<uint64_t>(1, number_param(req, "from", 1));
-    uint64_t max = std::clamp<uint64_t>(number_param(req, "max", 100), 1, 1000);
-    answer(res, [routes, from, max] { return routes.ledger(from, max); }, "application/json");
-  });
-  if (!srv.bind_to_port(at.listen.c_str(), at.port))
+  impl->parliament_json = parliament.dump();
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(at.listen, ec);
+  if (ec) {
+    tcp::resolver resolver(io);
+    auto res = resolver.resolve(at.listen, std::to_string(at.port), ec);
+    if (ec || res.empty())
+      return R::failure("cannot resolve http_listen " + at.listen + " of priest " + std::to_string(id));
+    addr = res.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, at.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
     return R::failure("cannot listen for HTTP on " + at.listen + ":" + std::to_string(at.port) +
-                      " (http_listen, http_port of priest " + std::to_string(id) + "): is the port in use?");
-  impl->thread = std::thread([self] { self->server->listen_after_bind(); });
-  // stop() does nothing until the server runs: wait for that, so the destructor can stop it.
-  for (int i = 0; i < 500 && !impl->server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                      " (http_listen, http_port of priest " + std::to_string(id) + "): " + ec.message());
+  impl->accept();
+  impl->sweep();
   return std::unique_ptr<HttpPort>(new HttpPort(std::move(impl)));
 }
 

@@ -13,11 +13,14 @@
 // certificate imported. Answers the page's cross-origin requests only from the other
 // priests' HTTP ports.
 //
-// cpp-httplib runs it on its own threads: at most 8 connections served at once and 32 waiting
-// (more wait in the kernel's backlog), each let go after 5 idle seconds; a request must
-// arrive within 5 s. Every answer is made on the priest's I/O thread:
-// each route posts a function there and waits for its text (`post`), so the HTTP side never
-// reads the priest's state itself; an answer not made within 2 s is 503.
+// It runs on the priest's own I/O thread (Asio), like the client port: no thread per
+// connection, so no handshake or idle connection occupies anything but its socket and a few
+// KiB. TLS through tls::Session (the same engine as the priest's other connections), HTTP/1.1
+// requests read by Debian's http_parser (libhttp-parser). It admits exactly whom the client
+// port admits (`refusal` says why not: a revoked client). Bounds: 1024 connections, 64 from
+// one address (at either cap the oldest connection that has not completed a request goes, so
+// idle or slow-handshake connections cannot crowd out a scraper), a request's head 8 KiB, 5 s
+// from accept to the first whole request and between requests, 100 requests per connection.
 #pragma once
 
 #include <functional>
@@ -27,8 +30,14 @@
 #include "proto/config.hpp"
 #include "proto/result.hpp"
 
+namespace asio {
+class io_context;
+}
 namespace asio::ssl {
 class context;
+}
+namespace parliament::tls {
+struct Identity;
 }
 
 namespace parliament {
@@ -41,12 +50,14 @@ struct HttpRoutes {
 
 class HttpPort {
  public:
-  // Binds now (an error names the address); serves on its own threads until destroyed.
-  // `tls` is the priest's own context (its certificate, key and the parliament's CA), or
-  // nullptr for plaintext. `post` runs a function on the I/O thread.
-  static Result<std::unique_ptr<HttpPort>> start(const Config& config, PriestId id, const HttpAddress& at,
+  // Binds now (an error names the address) and serves on `io` (the priest's I/O thread,
+  // which also calls the routes) until destroyed. `tls` is the priest's own context (its
+  // certificate, key and the parliament's CA), or nullptr for plaintext. `refusal` says why a
+  // party that passed the TLS handshake is not served ("" to serve it).
+  static Result<std::unique_ptr<HttpPort>> start(asio::io_context& io, const Config& config, PriestId id,
+                                                 const HttpAddress& at,
                                                  const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
-                                                 std::function<void(std::function<void()>)> post);
+                                                 std::function<std::string(const tls::Identity&)> refusal);
   ~HttpPort();
   class Impl;
 

@@ -738,9 +738,7 @@ void Host::shutdown() {
   }
   for (auto& w : sessions_)
     if (auto c = w.lock()) c->close();
-  // After the ledger's sync: its requests give up at once (503), but a kept-alive connection
-  // may hold a worker for its idle 5 s.
-  http_.reset();
+  http_.reset();  // (its connections close with the loop)
   io_.stop();
 }
 
@@ -1470,8 +1468,15 @@ Status Host::start_http() {
   routes.metrics = [this] { return metrics_text(); };
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
   routes.ledger = [this, dump](uint64_t from, uint64_t max) { return dump(ledger_json(json{{"from", from}, {"max", max}})); };
-  auto port = HttpPort::start(run_.config, run_.id, at->second, run_.tls, std::move(routes),
-                              [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
+  // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
+  // by its certificate (tls::peer_identity), and not a revoked client.
+  auto refusal = [this](const tls::Identity& who) -> std::string {
+    if (priest_ && who.role == tls::Role::Client && !who.name.empty() &&
+        priest_->membership().is_revoked(who.name))
+      return "client " + who.name + "'s certificate was revoked by decree";
+    return "";
+  };
+  auto port = HttpPort::start(io_, run_.config, run_.id, at->second, run_.tls, std::move(routes), refusal);
   if (!port) return Status::failure(port.error());
   http_ = std::move(*port);
   spdlog::info("HTTP: {} (metrics, status, events and the live page), bound to {}:{}", http_url(run_.config, run_.id),

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <httplib.h>
+
 #include "hostile_support.hpp"
 
 using namespace hostile;
@@ -442,4 +444,61 @@ TEST_CASE("trust 7: a revoked client is refused by every priest from its decree 
   INFO(out2);
   CHECK(again == 0);
   CHECK(out2.find("revoked already") != std::string::npos);
+}
+
+namespace {
+
+// GET `path` from priest `id`'s HTTP port as `who`; the status (0: no answer) and how long it took.
+std::pair<int, std::chrono::milliseconds> https_get(const Parliament& parl, PriestId id, const Identity& who,
+                                                    const std::string& path) {
+  auto files = tls::files_for((parl.dir / "certs").string(), who);
+  httplib::Client c("https://127.0.0.1:" + std::to_string(parl.config.http.at(id).port), files.cert, files.key);
+  c.set_ca_cert_path(files.ca.c_str());
+  c.enable_server_certificate_verification(true);
+  c.set_connection_timeout(2, 0);
+  c.set_read_timeout(2, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = c.Get(path);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  return {r ? r->status : 0, took};
+}
+
+}  // namespace
+
+// 19. Before: 40 idle TCP connections to a priest's HTTP port (no certificate needed) and
+// /metrics went unanswered (cpp-httplib's 8 workers each held one, through the TLS handshake
+// and the idle keep-alive). It also served a revoked client. Now the port runs on the
+// priest's own loop: 1,000 idle connections and 100 half-begun handshakes are held while
+// /metrics answers within 1 s, and a revoked client is refused.
+TEST_CASE("trust 8: the HTTP port answers through 1,000 idle connections and admits whom the client port admits",
+          "[trust][hostile]") {
+  raise_fd_limit(1300);
+  Parliament parl(1, 0, true, true);
+  INFO("files in " << parl.dir);
+  const Identity erin{tls::Role::Client, 0, "erin"}, frank{tls::Role::Client, 0, "frank"};
+  REQUIRE(certs::make_credentials((parl.dir / "certs").string(), {erin, frank}));
+  parl.start(1);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return https_get(parl, 1, frank, "/status").first == 200; }, 10s));
+  const uint16_t port = parl.config.http.at(1).port;
+  Flood idle, slow;
+  idle.connect_to(port, 1000);
+  slow.connect_to(port, 100, std::string("\x16\x03\x01", 3));  // a TLS record begun, never finished
+  INFO(idle.fds.size() << " idle and " << slow.fds.size() << " half-begun handshakes held");
+  CHECK(idle.fds.size() + slow.fds.size() >= 1000);
+  for (int i = 0; i < 4; ++i) {
+    auto [status, took] = https_get(parl, 1, frank, "/metrics");
+    INFO("/metrics #" << i << ": " << status << " in " << took.count() << " ms");
+    CHECK(status == 200);
+    CHECK(took < 1000ms);
+  }
+  std::printf("trust 8: /metrics answered with %zu idle and %zu half-begun connections held\n", idle.fds.size(),
+              slow.fds.size());
+  // A revoked client: refused here as on the client port.
+  CHECK(https_get(parl, 1, erin, "/status").first == 200);
+  auto [code, out] = parl.run_god({"revoke", "erin", "--timeout", "30"});
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(eventually([&] { return https_get(parl, 1, erin, "/status").first == 0; }, 5s));
+  CHECK(https_get(parl, 1, frank, "/status").first == 200);
 }

@@ -1194,6 +1194,7 @@ void Priest::learn_commit(const Ballot& b, uint64_t commit_no) {
 
 void Priest::apply_passed() {
   bool new_era = false;
+  uint64_t revoked_at = 0;  // a membership decree here revoked a client
   while (!passed_ahead_.empty() && passed_ahead_.begin()->first <= passed_len_ + 1) {
     auto node = passed_ahead_.extract(passed_ahead_.begin());
     Entry e = std::move(node.mapped());
@@ -1208,6 +1209,7 @@ void Priest::apply_passed() {
     } else if (e.decree.membership) {
       auto next = parse_membership_decree(e.decree.text, n);
       if (!next) invariant_failed("a membership decree passed that does not parse");
+      if (next->revoked != membership_.revoked) revoked_at = n;
       membership_ = *next;
       ready_.membership = *next;
       new_era = true;
@@ -1242,6 +1244,8 @@ void Priest::apply_passed() {
     }
     ready_.passed.push_back(std::move(e));
   }
+  if (revoked_at) fail_queued("a revocation passed as decree " + std::to_string(revoked_at) +
+                              ": propose again (a revoked client is refused)");
   if (new_era) era_changed();
   if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
     restand("it now holds the ledger its quorum holds, up to decree " + std::to_string(awaiting_len_));
@@ -1344,6 +1348,20 @@ void Priest::tell_peers() {
 // A membership decree passed and is the membership in force above this priest's ledger
 // (a priest never begins or counts below its ledger's end). A president (or candidate) asks the new
 // membership for promises in a new ballot, or, if it is no longer a member, hands over.
+// The proposals waiting in the queue, never begun in any ballot, are answered "not passed"
+// (retry): each retry comes through its priest's host again, which refuses a revoked client.
+// So no decree of a client revoked at decree n is begun above n.
+void Priest::fail_queued(const std::string& why) {
+  for (auto& q : queue_) {
+    auto w = waiting_.find({q.decree.client, q.decree.request});
+    if (w == waiting_.end()) continue;
+    for (auto& waiter : w->second) answer(waiter, 0, why, false);
+    waiting_.erase(w);
+  }
+  queue_.clear();
+  queued_bytes_ = 0;
+}
+
 void Priest::era_changed() {
   tell_peers();
   const std::string n = std::to_string(latest().decree_no);

@@ -313,6 +313,7 @@ class Priest {
   bool begin_change();
   void tell_peers();
   void era_changed();
+  void fail_queued(const std::string& why);  // answers every queued proposal "not passed"
 
   // president
   void enqueue(Decree d, Waiter w);

@@ -211,6 +211,7 @@ struct Waiting {
   // A linearizable read instead of a proposal: the page of the ledger it asked for.
   bool read = false;
   uint64_t from = 1, max = 1000;
+  uint64_t ledger_client = 0;  // a proposal's client as the ledger keys it (tls::ledger_client)
 };
 
 // The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
@@ -1373,7 +1374,7 @@ void Host::reply(const ClientReply& r) {
     }
     out = frame(j);
   } else {
-    out = reply_frame(w.client, w.request, r, c->identity ? tls::ledger_client(*c->identity, w.client) : w.client);
+    out = reply_frame(w.client, w.request, r, w.ledger_client);
   }
   c->send(std::move(out));  // (one that does not read its replies is closed by send)
 }
@@ -1425,11 +1426,13 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
     return refuse("priest " + std::to_string(run_.id) +
                   " is not bootstrapped yet: run paxos-god --config FILE bootstrap");
   uint64_t token = next_token_++;
+  // Every client is someone: the ledger (and exactly-once) keys the request by who sent it.
+  const uint64_t key = c->identity ? tls::ledger_client(*c->identity, cid) : cid;
   waiting_[token] = Waiting{c, cid, rid};
+  waiting_[token].ledger_client = key;
   Proposal p;
   p.token = token;
-  // Every client is someone: the ledger (and exactly-once) keys the request by who sent it.
-  p.decree = Decree{false, c->identity ? tls::ledger_client(*c->identity, cid) : cid, rid, text, {}};
+  p.decree = Decree{false, key, rid, text, {}};
   priest_->propose(std::move(p));
   schedule_flush();
 }

@@ -3,6 +3,7 @@
 // with the project's own certificates; its comment says what it did to the code before.
 //
 // Run them alone with: build/bin/integration_tests "[trust]"
+#include <set>
 #include <string>
 #include <vector>
 
@@ -501,4 +502,104 @@ TEST_CASE("trust 8: the HTTP port answers through 1,000 idle connections and adm
   REQUIRE(code == 0);
   CHECK(eventually([&] { return https_get(parl, 1, erin, "/status").first == 0; }, 5s));
   CHECK(https_get(parl, 1, frank, "/status").first == 200);
+}
+
+// 20. The cut-off is at the decree, under load and through kill -9 of the president: after
+// `remove 5` no priest takes priest 5's certificate, and after `revoke gus` no decree of gus
+// is in any ledger above the revocation decree, while gus kept proposing throughout.
+TEST_CASE("trust 9: remove and revoke cut the old identity off at their decree, under load and kill -9",
+          "[trust][hostile]") {
+  Parliament parl(5);
+  INFO("files in " << parl.dir);
+  const Identity gus{tls::Role::Client, 0, "gus"};
+  REQUIRE(certs::make_credentials((parl.dir / "certs").string(), {gus}));
+  convene(parl);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> honest_passed{0}, gus_passed{0}, gus_refused{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 3; ++t)
+    load.emplace_back([&, t] {
+      Proposer p(parl.config.priests, random_client_id());
+      for (int i = 0; !stop; ++i)
+        if (p.propose("load " + std::to_string(t) + " #" + std::to_string(i), 3s).passed) ++honest_passed;
+    });
+  const uint64_t gus_id = 0x605;
+  load.emplace_back([&] {
+    uint64_t request = 1;
+    while (!stop) {
+      for (PriestId at = 1; at <= 5 && !stop; ++at) {
+        TlsRaw c(parl.addr.at(at).port, party_context(parl.dir / "certs", gus), 1s);
+        if (!c.handshaken) continue;
+        while (!stop) {
+          auto r = propose_raw(c, gus_id, request, "gus #" + std::to_string(request));
+          if (!r) break;
+          if (r->value("ok", false)) {
+            ++gus_passed, ++request;
+          } else if (r->value("error", "").find("revoked") != std::string::npos) {
+            ++gus_refused;
+            std::this_thread::sleep_for(50ms);  // (pacing: it tries again, as a client would)
+            break;
+          } else if (r->value("type", "") == "error") {
+            break;
+          }
+        }
+      }
+    }
+  });
+  auto progress = [&](uint64_t more) {
+    uint64_t from = honest_passed;
+    return eventually([&] { return honest_passed >= from + more; }, 20s);
+  };
+  REQUIRE(progress(20));
+  std::string inc5 = parl.incarnation(5);
+  PriestId first = *parl.president();
+  parl.kill9(first);
+  std::vector<PriestId> alive;
+  for (PriestId id = 1; id <= 5; ++id)
+    if (id != first) alive.push_back(id);
+  PriestId victim = first == 5 ? 4 : 5;  // a live priest to remove
+  if (victim != 5) inc5 = parl.incarnation(victim);
+  auto [rc, out] = parl.run_god({"remove", std::to_string(victim), "--json", "--timeout", "60"});
+  INFO("remove " << victim << ":\n" << out);
+  REQUIRE(rc == 0);
+  parl.start(first);  // back, as the survivors carry on
+  REQUIRE(progress(20));
+  auto [rc2, out2] = parl.run_god({"revoke", "gus", "--json", "--timeout", "60"});
+  INFO("revoke gus:\n" << out2);
+  REQUIRE(rc2 == 0);
+  const uint64_t revoked_at = nlohmann::json::parse(out2.substr(out2.find('{')))["decree_no"].get<uint64_t>();
+  REQUIRE(progress(20));
+  stop = true;
+  for (auto& t : load) t.join();
+  INFO(honest_passed << " honest decrees, gus " << gus_passed << " passed and " << gus_refused << " refused");
+  CHECK(gus_passed > 0);
+  CHECK(gus_refused > 0);
+  // No priest takes the removed priest's certificate; no ledger holds gus above the decree.
+  std::vector<PriestId> members;
+  for (PriestId id = 1; id <= 5; ++id)
+    if (id != victim) members.push_back(id);
+  const std::string gus_key = std::to_string(tls::ledger_client(gus, gus_id));
+  uint64_t top = 0;
+  REQUIRE(eventually([&] {  // every member holds the whole ledger
+    std::set<uint64_t> lens;
+    for (PriestId id : members) lens.insert(parl.status(id).value_or(nlohmann::json::object()).value("passed_len", uint64_t(0)));
+    top = *lens.rbegin();
+    return lens.size() == 1 && top > revoked_at;
+  }, 30s));
+  for (PriestId id : members) {
+    forge_as(parl, id, victim, inc5, top);
+    std::string text = parl.ledger(id);
+    std::vector<std::string> header;
+    auto parsed = parse_records(std::string_view(text).substr(parse_header(text, header)), 6);
+    size_t gus_rows = 0;
+    for (auto& r : parsed.records)
+      if (r[3] == gus_key) {
+        ++gus_rows;
+        INFO("priest " << id << ": gus's decree " << r[0] << " '" << r[5] << "'");
+        CHECK(std::stoull(r[0]) < revoked_at);
+      }
+    // (one more if his last passed but its answer was lost to a closing connection)
+    CHECK(gus_rows >= gus_passed);
+    CHECK(gus_rows <= gus_passed + 1);
+  }
 }

@@ -11,7 +11,7 @@
 //
 // Used by the priest's transport (listener and peer links), the god, the client library
 // and the tests: each builds one context with make_context() at start-up, and after every
-// handshake asks peer_identity() who the other end is (GUIDE.md section 8: a peer's identity
+// handshake asks peer_identity() who the other end is (a peer's identity
 // comes from its certificate, never from the id it writes in `hello`).
 //
 // Choices: TLS 1.3 only; both sides present and verify a certificate; SSL_MODE_RELEASE_BUFFERS

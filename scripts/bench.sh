@@ -3,7 +3,7 @@
 # machine in the same session, and writes the three side by side to docs/BENCHMARKS.md.
 #
 #   scripts/bench.sh --etcd        the standard matrix, ours, etcd's and ZooKeeper's, into
-#                                  docs/BENCHMARKS.md, with the targets checked (the
+#                                  docs/BENCHMARKS.md, with the project's targets checked (the
 #                                  parliament with mutual TLS, the default; TLS=both adds plaintext)
 #   scripts/bench.sh               ours only (printed; docs/BENCHMARKS.md untouched)
 #   scripts/bench.sh --smoke       a few seconds, any figure: proves the tool works (CTest)

@@ -342,7 +342,11 @@ void HttpConn::answer() {
   }
   int status = 200;
   std::string type, body;
-  if (parser_.method != HTTP_GET) {
+  std::string refused = who_ ? port_.refusal(*who_) : "";  // (revoked since the handshake)
+  if (!refused.empty()) {
+    status = 403, type = "text/plain", body = refused + "\n";
+    keep_alive_ = false;
+  } else if (parser_.method != HTTP_GET) {
     status = 405, type = "text/plain", body = "GET only: this port is read-only\n";
   } else {
     std::tie(status, type, body) = port_.route(path, query);

@@ -1181,7 +1181,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       auto incarnation = inc != j->end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
       if (id == 0 || id == run_.id || !incarnation)
         return bad_input(c, "bad hello", "hello needs from (another priest's id) and incarnation (16 hex digits)");
-      // The id is the certificate's, never the frame's (GUIDE.md section 8).
+      // The id is the certificate's, never the frame's.
       if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
         return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
                                                    tls::describe(*c->identity) + "'s");

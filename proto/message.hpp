@@ -90,6 +90,10 @@ struct Message {
   uint64_t token = 0;
   bool outcome_unknown = false;  // Answer with error: the decree may still pass
   std::string error;
+  // Forward: the named client whose proposal it carries ("" = unnamed, or the god's), so
+  // that the president refuses a client revoked by a decree the forwarding priest has not
+  // learned yet.
+  std::string owner;
   // Not on the wire: the incarnation of the sender, as the host knows it from the connection
   // it arrived on (its hello); set by the sending Priest for its own messages.
   uint64_t incarnation = 0;

@@ -118,6 +118,10 @@ std::string encode_text(const Message& m) {
       key(o, "decree");
       if (m.entries.empty()) o += "null";
       else put_decree(o, m.entries.front().decree);
+      if (!m.owner.empty()) {
+        key(o, "owner");
+        put_string(o, m.owner);
+      }
     } else if (m.kind == Kind::Answer) {
       key(o, "decree_no");
       put_u64(o, m.decree_no);
@@ -296,7 +300,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
   bool unexpected(const char* what) {
     static const char* frame_keys[] = {"type", "dir", "code", "from", "to", "ballot", "promised",
                                        "decree_no", "passed_len", "last_no", "commit_no", "token", "read",
-                                       "error", "outcome_unknown", "decree", "decrees"};
+                                       "error", "outcome_unknown", "decree", "decrees", "owner"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
     static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
                                         "origin"};
@@ -379,6 +383,9 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
     } else if (k == "error") {
       if (v.kind != Value::String) return fail("error is not a string");
       m.error = *v.s;
+    } else if (k == "owner") {
+      if (v.kind != Value::String) return fail("owner is not a string");
+      m.owner = *v.s;
     } else if (k == "outcome_unknown") {
       m.outcome_unknown = v.kind == Value::Bool && v.b;
     } else if (k == "decree") {
@@ -483,6 +490,7 @@ Result<Message> decode_text(std::string_view text) {
   if (r.type == "forward" || r.type == "answer" || r.type == "read") {
     if (!r.has_token) return R::failure("token missing");
     m.entries.clear();
+    if (r.type != "forward") m.owner.clear();
     if (r.type == "read") {
       m.kind = Kind::Read;
       m.decree_no = 0;
@@ -501,6 +509,7 @@ Result<Message> decode_text(std::string_view text) {
   if (r.type == "catch_up") {
     if (!r.has_passed_len) return R::failure("catch_up without passed_len");
     m.kind = Kind::CatchUp;
+    m.owner.clear();
     m.ballot = m.promised = Ballot{};
     m.decree_no = m.last_no = m.commit_no = m.token = 0;
     m.error.clear();
@@ -519,6 +528,7 @@ Result<Message> decode_text(std::string_view text) {
     return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
   m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
   m.error.clear();
+  m.owner.clear();
   m.outcome_unknown = false;
   return std::move(m);
 }

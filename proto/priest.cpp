@@ -277,6 +277,7 @@ void Priest::propose(Proposal p) {
            false);
     return;
   }
+  if (latest().is_revoked(p.owner)) return answer(w, 0, revoked_text(p.owner), false);
   if (role_ == Role::President) {
     enqueue(std::move(p.decree), w);
   } else if (auto full = forwarding_full(); !full.empty()) {
@@ -284,6 +285,7 @@ void Priest::propose(Proposal p) {
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = p.token;
+    f.owner = std::move(p.owner);
     forwarded_[p.token] = *president_;
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
@@ -977,6 +979,9 @@ void Priest::on_forward(const Message& m) {
     if (role_ == Role::President) return handle_change(w, *c);
     return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
   }
+  // The forwarding priest may not have learned a revocation this president holds: no decree
+  // of a client revoked at decree n is begun above n, whoever carried it here.
+  if (latest().is_revoked(m.owner)) return answer(w, 0, revoked_text(m.owner), false);
   if (role_ == Role::President) {
     enqueue(m.entries.front().decree, w);
   } else {
@@ -1351,6 +1356,11 @@ void Priest::tell_peers() {
 // The proposals waiting in the queue, never begun in any ballot, are answered "not passed"
 // (retry): each retry comes through its priest's host again, which refuses a revoked client.
 // So no decree of a client revoked at decree n is begun above n.
+std::string Priest::revoked_text(const std::string& client) const {
+  return "client " + client + "'s certificate was revoked by decree (membership of decree " +
+         std::to_string(latest().decree_no) + ")";
+}
+
 void Priest::fail_queued(const std::string& why) {
   for (auto& q : queue_) {
     auto w = waiting_.find({q.decree.client, q.decree.request});

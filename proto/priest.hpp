@@ -100,6 +100,7 @@ struct Restored {
 struct Proposal {
   uint64_t token = 0;  // the host's handle for the waiting client
   Decree decree;       // client, request and text set
+  std::string owner{};  // the named client that sent it ("" = unnamed, or the god)
 };
 
 struct ClientReply {
@@ -313,6 +314,7 @@ class Priest {
   bool begin_change();
   void tell_peers();
   void era_changed();
+  std::string revoked_text(const std::string& client) const;  // why a revoked client's proposal is refused
   void fail_queued(const std::string& why);  // answers every queued proposal "not passed"
 
   // president

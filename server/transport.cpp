@@ -1433,6 +1433,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   Proposal p;
   p.token = token;
   p.decree = Decree{false, key, rid, text, {}};
+  if (c->identity && c->identity->role == tls::Role::Client) p.owner = c->identity->name;
   priest_->propose(std::move(p));
   schedule_flush();
 }

@@ -125,6 +125,7 @@ struct Said {
     auto m = msg(Kind::Forward, 3, 1, {}, 0);
     m.token = token;
     m.entries = {Entry{0, {}, client(12, 1, "Olives for the fleet", {})}};
+    m.owner = "billing";
     return m;
   }
   Message forward_change() const {

@@ -71,7 +71,9 @@ std::vector<Message> one_of_each_kind() {
   m = base(Kind::Forward);
   m.token = 99;
   m.entries = {Entry{0, {}, Decree{false, 21, 4, "x,\"y\"\nz ü", {}}}};
+  m.owner = "billing";
   out.push_back(m);
+  m.owner.clear();
 
   m = base(Kind::Answer);
   m.token = 99;
@@ -120,6 +122,7 @@ void check_same(const Message& a, const Message& b) {
   CHECK(a.token == b.token);
   CHECK(a.outcome_unknown == b.outcome_unknown);
   CHECK(a.error == b.error);
+  CHECK(a.owner == b.owner);
 }
 
 // A well-formed begin ballot, as JSON, to break in various ways.

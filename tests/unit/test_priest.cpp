@@ -1021,3 +1021,43 @@ TEST_CASE("a follower forwards at most max_queued requests at a time", "[priest]
   REQUIRE(c.reply(6));
   CHECK(c.reply(6)->error.empty());
 }
+
+// A follower that has not learned a revocation still forwards the revoked client's proposal;
+// the president, which holds the revocation, refuses it: no decree of a client revoked at
+// decree n is begun above n, whichever priest carried it.
+TEST_CASE("a revoked client's proposal forwarded by a priest behind the revocation is refused", "[priest][trust]") {
+  Chamber c(3, {}, true);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "before");
+  for (int t = 0; t < 10; ++t) c.tick();
+  // Priest 2 hears nothing from the president but its answers: it never learns the revocation.
+  c.lose = [](const Message& m) { return m.to == 2 && m.kind != Kind::Answer; };
+  Change revoke;
+  revoke.op = Change::Op::Revoke;
+  revoke.client = "carol";
+  c.priests[1]->propose_change(10, revoke);
+  c.drain();
+  for (int t = 0; t < 20 && !c.reply(10); ++t) c.tick(1);
+  REQUIRE(c.reply(10));
+  REQUIRE(c.reply(10)->decree_no > 0);
+  REQUIRE_FALSE(c.priests[2]->membership().is_revoked("carol"));
+
+  c.priests[2]->propose(Proposal{20, Decree{false, 9, 2, "carol's, after her revocation", {}}, "carol"});
+  c.priests[2]->propose(Proposal{21, Decree{false, 8, 1, "dave's", {}}, "dave"});
+  c.drain();
+  for (int t = 0; t < 20 && !(c.reply(20) && c.reply(21)); ++t) c.tick(1);
+  REQUIRE(c.reply(20));
+  CHECK(c.reply(20)->decree_no == 0);
+  CHECK(c.reply(20)->error.find("revoked") != std::string::npos);
+  REQUIRE(c.reply(21));
+  CHECK(c.reply(21)->decree_no > c.reply(10)->decree_no);  // dave is served as before
+  for (auto& e : c.ledgers[1]) CHECK(e.decree.text != "carol's, after her revocation");
+  // Once priest 2 holds the revocation it refuses carol itself.
+  c.lose = nullptr;
+  for (int t = 0; t < 20; ++t) c.tick();
+  REQUIRE(c.priests[2]->membership().is_revoked("carol"));
+  c.priests[2]->propose(Proposal{22, Decree{false, 9, 3, "again", {}}, "carol"});
+  c.drain();
+  REQUIRE(c.reply(22));
+  CHECK(c.reply(22)->error.find("revoked") != std::string::npos);
+}

@@ -66,6 +66,7 @@ struct Connection::Impl {
   asio::io_context io;
   tcp::socket socket{io};
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;  // over `socket`, when set_tls was called
+  std::string peer_key;                                  // its certificate's (tls::peer_key)
   template <class F>
   void with_stream(F&& f) {
     if (tls) f(*tls);
@@ -200,6 +201,7 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host,
       return R::failure("the process at " + impl->address + " is priest " + std::to_string(who->id) +
                         ", not priest " + std::to_string(expect) + " as the configuration says; "
                         "is the configuration right, or is someone else answering there?");
+    impl->peer_key = tls::peer_key(impl->tls->native_handle());
   }
   return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
@@ -208,10 +210,13 @@ Result<json> Connection::call(const json& request, Millis timeout) {
   return impl_->call(request, timeout);
 }
 
-Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout) {
+const std::string& Connection::peer_key() const { return impl_->peer_key; }
+
+Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout, std::string* peer_key) {
   auto deadline = Clock::now() + timeout;
   auto conn = Connection::connect(p.host, p.port, timeout, p.id);
   if (!conn) return Result<json>::failure(conn.error());
+  if (peer_key) *peer_key = (*conn)->peer_key();
   auto reply = (*conn)->call(request, std::max(Millis(1), remaining(deadline)));
   if (!reply && Clock::now() >= deadline)  // name the caller's whole timeout, not what was left
     return Result<json>::failure("priest at " + address_of(p.host, p.port) +

@@ -76,6 +76,8 @@ class Connection {
                                                      Millis timeout, PriestId expect = 0);
   ~Connection();
   Result<nlohmann::json> call(const nlohmann::json& request, Millis timeout);
+  // The public key of the priest's certificate (tls::peer_key); empty without TLS.
+  const std::string& peer_key() const;
 
  private:
   struct Impl;
@@ -83,9 +85,10 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
-// One request to one priest on a fresh connection.
+// One request to one priest on a fresh connection. With `peer_key`, the public key of the
+// certificate that answered (Connection::peer_key) is put there: the god records it.
 Result<nlohmann::json> call_priest(const PriestAddress& p, const nlohmann::json& request,
-                                   Millis timeout);
+                                   Millis timeout, std::string* peer_key = nullptr);
 
 // The membership in force as the priests know it: asks `seeds` (a configuration's priests,
 // perhaps an old one) for their status, all at once, then the members they name, and keeps

@@ -277,6 +277,28 @@ Result<Identity> peer_identity(SSL* ssl) {
   return *who;
 }
 
+namespace {
+
+std::string hex_of(const unsigned char* md, unsigned n) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < n; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string peer_key(SSL* ssl) {
+  X509* peer = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (!peer || X509_pubkey_digest(peer, EVP_sha256(), md, &n) != 1 || n != 32) return "";
+  return hex_of(md, n);
+}
+
 std::string certs_dir(const Config& config, const std::string& config_file,
                       const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;
@@ -292,13 +314,7 @@ Result<std::string> parliament_id(const std::string& ca_file) {
   unsigned int n = 0;
   if (X509_digest(ca->get(), EVP_sha256(), md, &n) != 1 || n < 8)
     return Result<std::string>::failure(ca_file + ": cannot compute its digest");
-  static const char* hex = "0123456789abcdef";
-  std::string id;
-  for (unsigned i = 0; i < 8; ++i) {
-    id.push_back(hex[md[i] >> 4]);
-    id.push_back(hex[md[i] & 15]);
-  }
-  return id;
+  return hex_of(md, 8);
 }
 
 Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,

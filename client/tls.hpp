@@ -98,6 +98,12 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
 // opened the connection, right after the handshake (native_handle() of an asio::ssl::stream).
 Result<Identity> peer_identity(SSL* ssl);
 
+// The public key of the verified peer certificate on `ssl` (after peer_identity said who it
+// is): 64 hex digits of the SHA-256 of the key. The membership records a priest's by it
+// (PriestAddress::key), so a certificate renewed with the same key stays that priest's and
+// one with another key is another life. Empty if there is no peer certificate.
+std::string peer_key(SSL* ssl);
+
 // The certificate directory of a configuration: `override_dir` if not empty, else its
 // "certs", which when relative is read from the configuration file's directory.
 std::string certs_dir(const Config& config, const std::string& config_file,

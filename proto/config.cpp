@@ -60,6 +60,11 @@ Result<std::vector<PriestAddress>> parse_priests(const json& arr, const std::str
       if (!v) return R::failure(at + ".incarnation: must be 16 hex digits, not all zero");
       a.incarnation = *v;
     }
+    if (auto key = p.find("key"); key != p.end()) {
+      if (!key->is_string() || !valid_key_text(key->get_ref<const std::string&>()))
+        return R::failure(at + ".key: must be 64 lower-case hex digits");
+      a.key = key->get<std::string>();
+    }
     out.push_back(std::move(a));
   }
   std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.id < y.id; });
@@ -71,6 +76,7 @@ json priests_to_json(const std::vector<PriestAddress>& priests) {
   for (const auto& p : priests) {
     json j = {{"id", p.id}, {"host", p.host}, {"port", p.port}, {"listen", p.listen}};
     if (p.incarnation) j["incarnation"] = incarnation_text(p.incarnation);
+    if (!p.key.empty()) j["key"] = p.key;
     arr.push_back(std::move(j));
   }
   return arr;
@@ -93,6 +99,10 @@ Result<PriestAddress> parse_address(std::string_view text, PriestId id, const st
   if (port_text.empty() || used != port_text.size() || port == 0 || port > 65535)
     return R::failure(where + ": port must be an integer from 1 to 65535");
   return PriestAddress{id, host, static_cast<uint16_t>(port), host, 0};
+}
+
+bool valid_key_text(std::string_view text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 std::string incarnation_text(uint64_t incarnation) {

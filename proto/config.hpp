@@ -40,6 +40,9 @@ struct PriestAddress {
   // Which life of priest `id` this is: drawn when its data directory is first initialised
   // (server/storage.hpp). 0 = not known (a configuration file names addresses only).
   uint64_t incarnation = 0;
+  // The public key of its certificate, as the god saw it: the SHA-256 of the key, 64 hex
+  // digits (tls::peer_key). Empty = not recorded (plaintext, or a configuration file).
+  std::string key{};
   bool operator==(const PriestAddress&) const = default;
 };
 
@@ -85,4 +88,6 @@ Result<PriestAddress> parse_address(std::string_view text, PriestId id, const st
 // An incarnation as text: 16 lower-case hex digits; parse accepts exactly that, non-zero.
 std::string incarnation_text(uint64_t incarnation);
 std::optional<uint64_t> parse_incarnation(std::string_view text);
+// A recorded key (PriestAddress::key): 64 lower-case hex digits.
+bool valid_key_text(std::string_view text);
 }  // namespace parliament

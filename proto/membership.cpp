@@ -21,15 +21,73 @@ bool Membership::is_revoked(const std::string& client) const {
   return std::binary_search(revoked.begin(), revoked.end(), client);
 }
 
+bool Membership::retired_life(PriestId id, uint64_t incarnation) const {
+  for (const auto& r : retired)
+    if (r.id == id && r.incarnation == incarnation) return true;
+  return false;
+}
+
+std::string Membership::key_refusal(PriestId id, uint64_t incarnation, const std::string& key) const {
+  if (key.empty()) return "";
+  for (const auto& r : retired)
+    if (r.key == key)
+      return "its certificate's key was retired with priest " + std::to_string(r.id) + "'s incarnation " +
+             incarnation_text(r.incarnation) + " (membership of decree " + std::to_string(decree_no) + ")";
+  const PriestAddress* p = find(id);
+  if (p && p->incarnation == incarnation && !p->key.empty() && p->key != key)
+    return "the membership in force (decree " + std::to_string(decree_no) + ") records another key for priest " +
+           std::to_string(id) + "'s incarnation " + incarnation_text(incarnation);
+  return "";
+}
+
 std::vector<PriestId> Membership::ids() const {
   std::vector<PriestId> out;
   for (const auto& p : priests) out.push_back(p.id);
   return out;
 }
 
+namespace {
+
+// "revoked" and "retired", where not empty, into `j`.
+void put_cut_off(json& j, const Membership& m) {
+  if (!m.revoked.empty()) j["revoked"] = m.revoked;
+  if (m.retired.empty()) return;
+  json& r = j["retired"] = json::array();
+  for (const auto& p : m.retired) {
+    json one{{"id", p.id}, {"incarnation", incarnation_text(p.incarnation)}};
+    if (!p.key.empty()) one["key"] = p.key;
+    r.push_back(std::move(one));
+  }
+}
+
+// "retired": [{id, incarnation, key?}, ...] (absent: none).
+Status parse_retired(const json& j, const std::string& where, std::vector<PriestAddress>& out) {
+  auto r = j.find("retired");
+  if (r == j.end()) return ok_status();
+  if (!r->is_array() || r->size() > 100000) return Status::failure(where + ".retired: must be a list of lives");
+  for (const auto& one : *r) {
+    if (!one.is_object()) return Status::failure(where + ".retired: must be a list of {id, incarnation, key}");
+    PriestAddress p;
+    auto id = one.find("id");
+    auto inc = one.find("incarnation");
+    auto key = one.find("key");
+    auto incarnation = inc != one.end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
+    if (id == one.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 || id->get<uint64_t>() > 1000000 ||
+        !incarnation || (key != one.end() && (!key->is_string() || !valid_key_text(key->get<std::string>()))))
+      return Status::failure(where + ".retired: each must be {id (1..1000000), incarnation (16 hex digits), key (64 hex digits, optional)}");
+    p.id = id->get<PriestId>();
+    p.incarnation = *incarnation;
+    if (key != one.end()) p.key = key->get<std::string>();
+    out.push_back(std::move(p));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
 json membership_to_json(const Membership& m) {
   json j{{"decree_no", m.decree_no}, {"priests", priests_to_json(m.priests)}};
-  if (!m.revoked.empty()) j["revoked"] = m.revoked;
+  put_cut_off(j, m);
   return j;
 }
 
@@ -66,6 +124,7 @@ Result<Membership> parse_membership(const json& j, const std::string& where) {
   if (!priests) return R::failure(priests.error());
   m.priests = std::move(*priests);
   if (auto s = parse_revoked(j, where, m.revoked); !s) return R::failure(s.error());
+  if (auto s = parse_retired(j, where, m.retired); !s) return R::failure(s.error());
   return m;
 }
 
@@ -141,6 +200,20 @@ std::string describe(const Change& c) {
   return s;
 }
 
+namespace {
+
+// Why a key that a remove or replace retired may not come back ("" if it is not one).
+std::string retired_key(const Membership& current, const std::string& key) {
+  if (key.empty()) return "";
+  for (const auto& r : current.retired)
+    if (r.key == key)
+      return "that certificate's key was retired with priest " + std::to_string(r.id) + "'s incarnation " +
+             incarnation_text(r.incarnation) + "; make the priest a new key (paxos-god certs --priest ID --new-key)";
+  return "";
+}
+
+}  // namespace
+
 Result<Membership> apply_change(const Membership& current, const Change& c) {
   using R = Result<Membership>;
   Membership next = current;
@@ -153,6 +226,7 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
       break;
     case Change::Op::Add:
       if (have) return R::failure(who + " is already a member; to give it a new disk, replace it");
+      if (auto why = retired_key(current, c.priest.key); !why.empty()) return R::failure(why);
       next.priests.push_back(c.priest);
       std::sort(next.priests.begin(), next.priests.end(),
                 [](auto& x, auto& y) { return x.id < y.id; });
@@ -165,11 +239,16 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
                           std::to_string(current.priests.size() - 1) +
                           " priests, which survive no failure of a majority; force it to do so");
       std::erase_if(next.priests, [&](auto& p) { return p.id == c.priest.id; });
+      next.retired.push_back(PriestAddress{have->id, "", 0, "", have->incarnation, have->key});
       break;
     case Change::Op::Replace:
       if (!have) return R::failure(who + " is not a member; add it instead");
       if (have->incarnation == c.priest.incarnation)
         return R::failure(who + " already has incarnation " + incarnation_text(c.priest.incarnation));
+      if (auto why = retired_key(current, c.priest.key); !why.empty()) return R::failure(why);
+      // A new life that kept the old key (the god's --keep-key) retires the incarnation only.
+      next.retired.push_back(PriestAddress{have->id, "", 0, "", have->incarnation,
+                                           have->key == c.priest.key ? "" : have->key});
       for (auto& p : next.priests)
         if (p.id == c.priest.id) p = c.priest;
       break;
@@ -186,7 +265,7 @@ bool already_applied(const Membership& current, const Change& c) {
 
 std::string membership_decree_text(const Membership& next, const Change& c) {
   json j{{"change", describe(c)}, {"priests", priests_to_json(next.priests)}};
-  if (!next.revoked.empty()) j["revoked"] = next.revoked;
+  put_cut_off(j, next);
   return j.dump();
 }
 
@@ -201,6 +280,7 @@ Result<Membership> parse_membership_decree(const std::string& text, uint64_t dec
   if (priests->empty()) return R::failure("membership decree: no priests");
   Membership m{decree_no, std::move(*priests), {}};
   if (auto s = parse_revoked(j, "membership decree", m.revoked); !s) return R::failure(s.error());
+  if (auto s = parse_retired(j, "membership decree", m.retired); !s) return R::failure(s.error());
   return m;
 }
 

@@ -34,8 +34,20 @@ struct Membership {
   // revoke NAME`), sorted. Revocation passes as a membership decree so that every priest
   // applies it at the same ledger number.
   std::vector<std::string> revoked{};
+  // The lives (id, incarnation and key; no address) that `remove` and `replace` cut off, in
+  // the order of their decrees. Neither that incarnation nor that key speaks again where this
+  // membership is in force (key_refusal, Priest::step).
+  std::vector<PriestAddress> retired{};
 
   bool is_revoked(const std::string& client) const;
+  bool retired_life(PriestId id, uint64_t incarnation) const;
+  // Whether a certificate whose public key is `key` (tls::peer_key; empty without TLS) may
+  // speak for priest `id` as `incarnation`: "" if so, else why not (docs/SAFETY.md, "Who
+  // may speak"). A retired key never; the life this membership names only with the key
+  // recorded for it; another life of a member id with a key not recorded here may be one
+  // a decree not learned here made (Priest::step decides what it may say). Keys are compared
+  // only where recorded.
+  std::string key_refusal(PriestId id, uint64_t incarnation, const std::string& key) const;
 
   const PriestAddress* find(PriestId id) const;
   bool voter(PriestId id, uint64_t incarnation) const;
@@ -44,7 +56,8 @@ struct Membership {
   bool operator==(const Membership&) const = default;
 };
 
-// {"decree_no": N, "priests": [...]} (membership.json, status).
+// {"decree_no": N, "priests": [...], "revoked": [...], "retired": [...]} (membership.json,
+// status; the last two only when not empty).
 nlohmann::json membership_to_json(const Membership& m);
 Result<Membership> parse_membership(const nlohmann::json& j, const std::string& where);
 

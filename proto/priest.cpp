@@ -221,9 +221,10 @@ std::string Priest::step(const Message& m) {
   //  - as president, the priest it is teaching for a change: its answers (votes and
   //    catch-up acknowledgements, which say how far its ledger has got), nothing else;
   //  - a member id speaking as another incarnation that holds more of the ledger (a replace
-  //    this priest has not learned may have made it a voter): its ledger and its presidency
-  //    only; its last votes and votes count nowhere (on_last_vote, on_voted). Its certificate
-  //    is that member's: whoever holds it is that member.
+  //    this priest has not learned may have made it a voter), never one a remove or replace
+  //    here retired: its ledger and its presidency only; its last votes and votes count
+  //    nowhere (on_last_vote, on_voted). The host let its certificate in only with a key
+  //    not retired here (Membership::key_refusal).
   // Anyone else (a removed priest, a priest never added, or one added by a decree this
   // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
   // learns it from the members it knows (its pre-ballots make them send it the ledger).
@@ -233,6 +234,7 @@ std::string Priest::step(const Message& m) {
                   (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
                    (m.kind == Kind::CatchUp && m.entries.empty()));
     bool newer_life = member && member->incarnation != m.incarnation && m.passed_len > passed_len_ &&
+                      !latest().retired_life(m.from, m.incarnation) &&
                       (from_president(m.kind) || m.kind == Kind::CatchUp);
     if (!taught && !newer_life) {
       stranger(m);
@@ -1271,6 +1273,7 @@ void Priest::rejoin(const Membership& m) {
 
 bool Priest::admits(PriestId from, uint64_t incarnation) const {
   if (from == opt_.id) return incarnation == opt_.incarnation;
+  if (latest().retired_life(from, incarnation)) return false;  // cut off by a remove or replace
   if (latest().find(from)) return true;  // (step() decides what another incarnation may say)
   return role_ == Role::President && change_ && change_->learning(from, incarnation);
 }

@@ -1,6 +1,8 @@
 // certs: makes the parliament's CA and every party's key and certificate (see certs.hpp).
 #include "server/certs.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -227,8 +229,9 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
 
   for (const auto& party : who) {
     const tls::Files files = tls::files_for(dir, party);
-    const bool have_key = !force && exists(files.key);
-    const bool have_cert = !force && exists(files.cert);
+    const bool anew = force || std::find(options.new_key.begin(), options.new_key.end(), party) != options.new_key.end();
+    const bool have_key = !anew && exists(files.key);
+    const bool have_cert = !anew && exists(files.cert);
     if (have_key && have_cert) {
       // Kept: but only if it is a pair of this parliament that make_context() would load.
       if (auto ctx = tls::make_context(files, party); !ctx)
@@ -262,7 +265,7 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
       key = std::move(*k);
       options.on_file(files.key, false);
     } else {
-      auto k = new_key(files.key, force);
+      auto k = new_key(files.key, anew);
       if (!k) return Status::failure(k.error());
       key = std::move(*k);
       options.on_file(files.key, true);
@@ -272,7 +275,7 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
                       options.leaf_valid_for,
                       party.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
     if (!cert) return Status::failure("cannot make " + files.cert + ": " + cert.error());
-    if (auto s = write_cert(files.cert, cert->get(), force); !s) return s;
+    if (auto s = write_cert(files.cert, cert->get(), anew); !s) return s;
     options.on_file(files.cert, true);
   }
   return ok_status();

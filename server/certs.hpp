@@ -33,6 +33,10 @@ using Seconds = std::chrono::seconds;
 
 struct Options {
   bool force = false;  // make everything anew, the CA included
+  // These parties get a new key and certificate even where they have a pair (the CA and
+  // everyone else's are kept): a priest whose key must no longer speak for it (then
+  // `paxos-god replace`), a client whose key leaked (then `revoke` the old name instead).
+  std::vector<tls::Identity> new_key{};
   // Validity of the certificates made: from now + valid_from, for valid_for. Defaults as
   // above; the tests choose others to make expired or not-yet-valid credentials.
   Seconds ca_valid_from{-3600}, ca_valid_for{Seconds(10 * 365 * 86400)};

@@ -10,16 +10,20 @@
 //       Changes the membership by decree, one change at a time, and exits 0 once the
 //       membership decree has passed, printing the membership in force. add and replace
 //       first tell the (blank, running) priest at HOST:PORT to join: the president teaches
-//       it the ledger before the change makes it a voter.
+//       it the ledger before the change makes it a voter. The membership records each
+//       priest's key as the god saw it; replace refuses a new incarnation that presents the
+//       key of the one it replaces unless --keep-key (see same_key).
 //   paxos-god --config FILE up [--data-dir data] [--priest-bin PATH] [--timeout 30]
 //       Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in
 //       the foreground until SIGINT/SIGTERM, then stops them (SIGTERM, then SIGKILL after 5 s).
 //       A priest that dies is reported with the command that restarts it, not restarted.
-//   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--client NAME]... [--force]
-//   paxos-god --config FILE revoke NAME [--json] [--timeout 60]
+//   paxos-god --config FILE certs [--out DIR] [--priest ID]... [--client NAME]... [--force|--new-key]
 //       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
 //       certificate for every priest of the configuration, the god and the client, keeping
-//       files that exist (--force: everything anew, the CA included). See server/certs.hpp.
+//       files that exist (--force: everything anew, the CA included; --new-key: anew for the
+//       --priest and --client parties named). See server/certs.hpp.
+//   paxos-god --config FILE revoke NAME [--json] [--timeout 60]
+//       Revokes a named client's certificate by decree.
 //
 // Exit status: 0 done, 1 the parliament could not be created, 2 bad input.
 #include <sys/prctl.h>
@@ -132,8 +136,10 @@ void knock(const PriestAddress& p, const json& request, Clock::time_point deadli
   k.done = true;
 }
 
-// Every priest's status, asked until each answers (or the deadline, or the hooks say stop).
-// nullopt if some never answered; `answered` then holds the answers there were.
+// Every priest's status, asked until each answers (or the deadline, or the hooks say stop),
+// each with "key": the public key of the certificate that answered, as the god saw it on
+// that connection (never what the priest wrote). nullopt if some never answered;
+// `answered` then holds the answers there were.
 std::optional<std::vector<json>> survey(const Config& config, Clock::time_point deadline,
                                         const BootstrapHooks& hooks,
                                         std::vector<std::optional<json>>& answered) {
@@ -144,8 +150,12 @@ std::optional<std::vector<json>> survey(const Config& config, Clock::time_point 
     for (size_t i = 0; i < got.size(); ++i) {
       if (got[i]) continue;
       askers.emplace_back([&, i] {
-        auto r = call_priest(config.priests[i], json{{"type", "status"}}, Millis(1000));
-        if (r && r->value("type", "") == "status" && r->contains("incarnation")) got[i] = *r;
+        std::string key;
+        auto r = call_priest(config.priests[i], json{{"type", "status"}}, Millis(1000), &key);
+        if (r && r->value("type", "") == "status" && r->contains("incarnation")) {
+          got[i] = *r;
+          (*got[i])["key"] = key;
+        }
         else why[i] = r ? "unexpected reply " + r->dump() : r.error();
       });
     }
@@ -189,6 +199,7 @@ Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
     auto inc = parse_incarnation(status[i].value("incarnation", ""));
     if (!inc) return R::failure("priest " + std::to_string(config.priests[i].id) + " did not say its incarnation");
     out[i].incarnation = *inc;
+    out[i].key = status[i].value("key", "");
   }
   if (!held) {
     for (size_t i = 0; i < status.size(); ++i)
@@ -314,9 +325,13 @@ void print_membership(const Membership& m, bool as_json) {
               m.decree_no ? ("decree " + std::to_string(m.decree_no)).c_str() : "the bootstrap",
               m.priests.size(), m.quorum());
   for (const auto& p : m.priests)
-    std::printf("  priest %-3u %s:%u  incarnation %s\n", p.id, p.host.c_str(), p.port,
-                incarnation_text(p.incarnation).c_str());
+    std::printf("  priest %-3u %s:%u  incarnation %s%s%s\n", p.id, p.host.c_str(), p.port,
+                incarnation_text(p.incarnation).c_str(), p.key.empty() ? "" : "  key ",
+                p.key.substr(0, 16).c_str());
   for (const auto& n : m.revoked) std::printf("  revoked client %s\n", n.c_str());
+  for (const auto& r : m.retired)
+    std::printf("  retired priest %u incarnation %s%s%s\n", r.id, incarnation_text(r.incarnation).c_str(),
+                r.key.empty() ? "" : "  key ", r.key.substr(0, 16).c_str());
 }
 
 // An error a retry can get past: an election, another change under way, a lost answer.
@@ -327,11 +342,27 @@ bool worth_retrying(const json& reply) {
          e.find("not in a parliament yet") != std::string::npos;
 }
 
+// Why a replace may not keep the key the membership records for the life it replaces ("" if
+// it may): `remove` and `replace` cut the old identity off at their decree, and an identity
+// is its key, so a replacement that presents the old key would leave whoever holds it
+// speaking for that priest. `keep_key` (--keep-key): the operator knows the key is safe (a
+// disk lost, the key kept on the host); the old incarnation is still retired.
+std::string same_key(const Membership& held, const Change& c, bool keep_key) {
+  const PriestAddress* was = held.find(c.priest.id);
+  if (c.op != Change::Op::Replace || keep_key || !was || was->key.empty() || was->key != c.priest.key) return "";
+  const std::string id = std::to_string(c.priest.id);
+  return "priest " + id + " presents the key the membership records for the incarnation it replaces (" +
+         incarnation_text(was->incarnation) + "): whoever holds that key would still speak for priest " + id +
+         ". Make it a new key (paxos-god --config FILE certs --priest " + id +
+         " --new-key), restart it with the new files and run this again; or, if the key is safe (only the disk "
+         "was lost), run again with --keep-key";
+}
+
 // add / remove / replace: join the new priest (add, replace), then ask the parliament for
 // the membership decree until it passed or the deadline. Exit 0 passed (or was in force
 // already), 1 not done, 2 bad input.
 int change_membership(const Config& config, Change c, const std::string& address,
-                      bool as_json, Millis timeout) {
+                      bool as_json, Millis timeout, bool keep_key = false) {
   const auto deadline = Clock::now() + timeout;
   auto held = discover_membership(config.priests, Millis(1000));
   if (!held) {
@@ -365,7 +396,7 @@ int change_membership(const Config& config, Change c, const std::string& address
     // The priest to join must be running: ask it who it is, until it answers.
     Result<json> st = Result<json>::failure("not asked");
     while (Clock::now() < deadline) {
-      st = call_priest(target, json{{"type", "status"}}, Millis(1000));
+      st = call_priest(target, json{{"type", "status"}}, Millis(1000), &target.key);
       if (st) break;
       pause_before(deadline);
     }
@@ -399,6 +430,10 @@ int change_membership(const Config& config, Change c, const std::string& address
     }
     if (!held->find(c.priest.id) && c.op == Change::Op::Replace) {
       spdlog::error("god: {} is not a member; add it instead", who);
+      return 2;
+    }
+    if (auto why = same_key(*held, c, keep_key); !why.empty()) {
+      spdlog::error("god: {}", why);
       return 2;
     }
     if (st->value("begun", false) && !st->contains("membership")) {
@@ -760,6 +795,9 @@ int main(int argc, char** argv) {
   replace_cmd->add_option("ADDRESS", change_address,
                           "HOST:PORT of the new incarnation (default: the priest's address)");
   remove_cmd->add_flag("--force", force, "allow fewer than three priests");
+  bool keep_key = false;
+  replace_cmd->add_flag("--keep-key", keep_key,
+                        "the new incarnation may keep the old one's key (it is safe: only the disk was lost)");
   std::string revoke_name;
   auto* revoke_cmd = app.add_subcommand(
       "revoke", "revoke a named client's certificate by decree: from that decree on no priest serves it");
@@ -776,6 +814,10 @@ int main(int argc, char** argv) {
       "certs", "make the parliament's CA and a TLS key and certificate for every party");
   certs_cmd->add_option("--out", certs_dir, "directory for the files, made 0700 (default: the config's \"certs\")");
   certs_cmd->add_flag("--force", certs_force, "make everything anew, the CA included");
+  bool certs_new_key = false;
+  certs_cmd->add_flag("--new-key", certs_new_key,
+                      "a new key and certificate for each --priest and --client named, even if it has "
+                      "them (the CA and everyone else's are kept)");
   std::vector<PriestId> certs_more;
   certs_cmd->add_option("--priest", certs_more, "also for this priest id, not in the config (to be added)")
       ->check(CLI::Range(1, 1000000));
@@ -805,6 +847,14 @@ int main(int argc, char** argv) {
     certs::Options o;
     o.force = certs_force;
     for (auto& p : config->priests) o.hosts[p.id] = p.host;
+    if (certs_new_key) {
+      if (certs_more.empty() && certs_clients.empty()) {
+        spdlog::error("god: certs --new-key: name the parties to make anew (--priest ID, --client NAME)");
+        return 2;
+      }
+      for (PriestId id : certs_more) o.new_key.push_back({tls::Role::Priest, id});
+      for (auto& n : certs_clients) o.new_key.push_back({tls::Role::Client, 0, n});
+    }
     o.on_file = [](const std::string& path, bool made) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
@@ -812,6 +862,8 @@ int main(int argc, char** argv) {
                                      [&] {
                                        auto ids = config->ids();
                                        ids.insert(ids.end(), certs_more.begin(), certs_more.end());
+                                       std::sort(ids.begin(), ids.end());
+                                       ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
                                        auto who = certs::parties(ids);
                                        for (auto& n : certs_clients) who.push_back({tls::Role::Client, 0, n});
                                        return who;
@@ -848,7 +900,7 @@ int main(int argc, char** argv) {
     c.op = *add_cmd ? Change::Op::Add : *remove_cmd ? Change::Op::Remove : Change::Op::Replace;
     c.priest.id = change_id;
     c.force = force;
-    return change_membership(*config, c, change_address, change_json, millis(change_timeout_s));
+    return change_membership(*config, c, change_address, change_json, millis(change_timeout_s), keep_key);
   }
   if (*revoke_cmd) {
     Change c;

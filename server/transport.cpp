@@ -119,6 +119,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::string name;  // ip:port
   // Who the other end is, from its certificate; nullopt without TLS (anyone may say anything).
   std::optional<tls::Identity> identity;
+  std::string key;  // its certificate's public key (tls::peer_key); empty without TLS
   Clock::time_point opened = Clock::now();
   Clock::time_point last_frame = Clock::now();  // the last whole frame received
 
@@ -308,6 +309,9 @@ class Host : public Messenger {
   void peers(const std::vector<PriestAddress>& peers) override;
   void membership(const Membership& m) override;
 
+  // Membership is the only admission: the core's rule (Priest::admits) and the key rule
+  // (Membership::key_refusal) for a link from priest `id` speaking as `incarnation` over `c`.
+  bool admits(const Conn& c, PriestId id, uint64_t incarnation) const;
   void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
   void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
   void retire(const std::string& why);  // removed or replaced by decree: stop for good
@@ -438,6 +442,7 @@ bool Conn::unseal(std::string_view bytes, std::string& plain) {
       return false;
     }
     identity = *who;
+    key = tls::peer_key(tls_->native());
     on_ready();
     if (closed_) return false;
   }
@@ -772,7 +777,7 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
   // admitted are told so and closed.
   for (auto& w : sessions_)
     if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::PeerIn &&
-                           !priest_->admits(c->peer, c->incarnation)) {
+                           !admits(*c, c->peer, c->incarnation)) {
       c->kind = Conn::Kind::Unknown;  // (nothing it still sends is stepped)
       refuse_stranger(c, c->peer, c->incarnation);
     }
@@ -910,10 +915,13 @@ void Host::bad_tls_record(Conn& c, const std::string& why) {
 
 bool Host::on_ready(const std::shared_ptr<Conn>& c) {
   if (c->kind != Conn::Kind::PeerOut || !c->identity) return true;
-  if (*c->identity == tls::Identity{tls::Role::Priest, c->peer}) return true;
+  std::string retired = priest_ ? priest_->membership().key_refusal(c->peer, 0, c->key) : "";
+  if (*c->identity == tls::Identity{tls::Role::Priest, c->peer} && retired.empty()) return true;
   warn_limited("not priest " + std::to_string(c->peer),
-               "closing our link to priest {} at {}: its certificate names {}, not priest {}", c->peer,
-               c->name, tls::describe(*c->identity), c->peer);
+               "closing our link to priest {} at {}: {}", c->peer, c->name,
+               retired.empty() ? "its certificate names " + tls::describe(*c->identity) + ", not priest " +
+                                     std::to_string(c->peer)
+                               : retired);
   c->close();
   on_closed(c);
   return false;
@@ -1181,6 +1189,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       auto incarnation = inc != j->end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
       if (id == 0 || id == run_.id || !incarnation)
         return bad_input(c, "bad hello", "hello needs from (another priest's id) and incarnation (16 hex digits)");
+      const uint64_t life = incarnation.value();
       // The id is the certificate's, never the frame's.
       if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
         return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
@@ -1191,7 +1200,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       // Membership is the only admission: a priest the membership in force here does not
       // name with this incarnation (removed, replaced, never added, or added by a decree not
       // learned here yet) is told so and gets nothing more.
-      if (!priest_->admits(id, *incarnation)) return refuse_stranger(c, id, *incarnation);
+      if (!admits(*c, id, life)) return refuse_stranger(c, id, life);
       // One link from each priest: a newer one replaces the older (the peer restarted).
       for (auto& w : sessions_)
         if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id) o->close();
@@ -1200,7 +1209,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       forget_unfinished(*c);
       c->kind = Conn::Kind::PeerIn;
       c->peer = id;
-      c->incarnation = *incarnation;
+      c->incarnation = life;
       // The peer is back: reach it now rather than when our back-off expires (at most once
       // per kMinReconnectGap). The back-off itself starts over once the link proves itself.
       if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
@@ -1216,12 +1225,17 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerOut) on_not_member(c, *j);
 }
 
+bool Host::admits(const Conn& c, PriestId id, uint64_t incarnation) const {
+  return priest_->admits(id, incarnation) && priest_->membership().key_refusal(id, incarnation, c.key).empty();
+}
+
 void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation) {
   const Membership& m = priest_->membership();
+  std::string why = m.key_refusal(id, incarnation, c->key);
+  if (why.empty()) why = "it is not a member of the membership in force here (decree " + std::to_string(m.decree_no) + ")";
   warn_limited("not a member " + std::to_string(id),
-               "closing connection from {}{}: priest {} speaking as incarnation {} is not a "
-               "member of the membership in force here (decree {}): it gets nothing",
-               c->name, who(*c), id, incarnation_text(incarnation), m.decree_no);
+               "closing connection from {}{}: priest {} speaking as incarnation {}: {}; it gets nothing",
+               c->name, who(*c), id, incarnation_text(incarnation), why);
   ++counters_.strangers_refused;
   c->finish(frame(json{{"type", "not_member"}, {"membership", m.decree_no}, {"priest", id},
                        {"incarnation", incarnation_text(incarnation)}}));

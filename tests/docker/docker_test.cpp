@@ -875,7 +875,7 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
                       CHECK(out.find("replace " + n) != std::string::npos);
                       say("  bootstrap of the blank priest " + n + " refused (exit " + std::to_string(rc) + ")");
                       auto t0 = Clock::now();
-                      rc = sh(god + "replace " + n + " --timeout 30", &out);
+                      rc = sh(god + "replace " + n + " --keep-key --timeout 30", &out);
                       INFO(out);
                       REQUIRE(rc == 0);
                       say("  paxos-god replace " + n + " passed in " + std::to_string(ms(Clock::now() - t0)) + " ms");

@@ -133,12 +133,6 @@ struct Load {
   ~Load() { finish(); }
 };
 
-// The membership a priest's status names: {"decree_no", "priests"}, or null.
-nlohmann::json membership_of(const Parliament& parl, PriestId id) {
-  auto s = parl.status(id);
-  return s && s->contains("membership") ? (*s)["membership"] : nlohmann::json();
-}
-
 std::vector<PriestId> ids_of(const nlohmann::json& membership) {
   std::vector<PriestId> ids;
   for (auto& p : membership["priests"]) ids.push_back(p["id"].get<PriestId>());
@@ -582,7 +576,7 @@ TEST_CASE("membership: a lost disk in the four-step story is refused by bootstra
   // 3 then answers 4 and 5 as its new incarnation (it promises and sends last votes), which
   // they must not count, and should say so in their logs. 3, 4 and 5 cannot pass anything:
   // before incarnations they passed other decrees at the numbers above.
-  auto replace = parl.god({"replace", "3", "--timeout", "60"});
+  auto replace = parl.god({"replace", "3", "--keep-key", "--timeout", "60"});
   auto said_not_voter = [&] {
     for (PriestId id : {4u, 5u})
       if (count_lines(parl.log(id), "priest 3 speaking as incarnation " + new_inc, {"the membership in force"}) > 0) return true;
@@ -741,7 +735,7 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
   CHECK(third_inc != new_inc);
   parl.start(1);
   {
-    auto [code, out] = parl.run_god({"replace", "3", "--json", "--timeout", "60"});
+    auto [code, out] = parl.run_god({"replace", "3", "--keep-key", "--json", "--timeout", "60"});
     INFO("paxos-god replace 3 said:\n" << out);
     REQUIRE(code == 0);
     auto m = printed_json(out);
@@ -960,7 +954,7 @@ TEST_CASE("membership: kill -9 of the president in the middle of a change") {
   parl.start(lost);
   const std::string new_inc = parl.incarnation(lost);
   REQUIRE(new_inc.size() == 16);
-  m = change_with_kill(*president, {"replace", std::to_string(lost), "--json", "--timeout", "60"},
+  m = change_with_kill(*president, {"replace", std::to_string(lost), "--keep-key", "--json", "--timeout", "60"},
                        "teaching the ledger", [] {});
   CHECK(ids_of(m) == members);
   for (auto& p : m["priests"])

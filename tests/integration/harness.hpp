@@ -312,6 +312,12 @@ struct Parliament {
   std::string ledger(PriestId id) const { return slurp(data(id) / "ledger.csv"); }
 };
 
+// The membership a priest's status names: {"decree_no", "priests", ...}, or null.
+inline nlohmann::json membership_of(const Parliament& parl, PriestId id) {
+  auto s = parl.status(id);
+  return s && s->contains("membership") ? (*s)["membership"] : nlohmann::json();
+}
+
 // A raw TCP connection, for bytes no well-behaved client would send.
 struct RawSocket {
   int fd = -1;

@@ -117,9 +117,11 @@ inline uint64_t passed_len(const Parliament& parl, PriestId id) {
 
 // A connection to priest `to` with priest `from`'s certificate, past its hello (as the real
 // priest `from` says it: its id and incarnation).
-inline std::unique_ptr<TlsRaw> linked_as(const Parliament& parl, PriestId to, PriestId from, const std::string& incarnation) {
+// `certs`: where its key and certificate are (default: the parliament's certs directory).
+inline std::unique_ptr<TlsRaw> linked_as(const Parliament& parl, PriestId to, PriestId from, const std::string& incarnation,
+                                         const fs::path& certs = {}) {
   auto c = std::make_unique<TlsRaw>(parl.addr.at(to).port,
-                                    party_context(parl.dir / "certs", Identity{tls::Role::Priest, from}));
+                                    party_context(certs.empty() ? parl.dir / "certs" : certs, Identity{tls::Role::Priest, from}));
   INFO("as priest " << from << " to priest " << to << ": " << c->why);
   REQUIRE(c->handshaken);
   REQUIRE(c->send_json({{"type", "hello"}, {"from", from}, {"incarnation", incarnation}}));

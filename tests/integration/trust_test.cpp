@@ -23,7 +23,7 @@ std::string stranger_incarnation() { return incarnation_text(0x5eed5eed5eed5eedU
 // longer ledger, a begin ballot in a ballot above the victim's, and votes for it. The victim
 // must answer the hello with not_member, close the link, and keep its ledger.
 void forge_as(Parliament& parl, PriestId victim, PriestId from, const std::string& incarnation,
-              uint64_t want) {
+              uint64_t want, const fs::path& certs = {}) {
   INFO("as priest " << from << " (incarnation " << incarnation << ") to priest " << victim);
   uint64_t len = 0;
   // Once the victim holds every decree the honest client passed, its ledger stays put.
@@ -49,7 +49,7 @@ void forge_as(Parliament& parl, PriestId victim, PriestId from, const std::strin
   yes.passed_len = len + 1;
   forged.push_back(yes);
   for (const auto& m : forged) {
-    auto link = linked_as(parl, victim, from, incarnation);
+    auto link = linked_as(parl, victim, from, incarnation, certs);
     link->send_frame(encode_text(m));  // (it may be closed already: that is the point)
     CHECK(link->closed_by_peer(3s));
     bool told = false;
@@ -605,3 +605,77 @@ TEST_CASE("trust 9: remove and revoke cut the old identity off at their decree, 
   }
 }
 
+
+// 20. Before: `replace 3` changed the incarnation the membership names, but anyone holding
+// priest 3's old certificate could still say hello as priest 3 with any other incarnation
+// and, claiming a longer ledger, have its catch-up stored ("another incarnation of a member
+// id"). Now the membership records each priest's key as the god saw it; a replace retires
+// the old incarnation and the old key at its decree, and the god refuses a replacement that
+// presents the old key unless told the key is safe.
+TEST_CASE("trust 10: replace cuts the old key and incarnation off at its decree", "[trust][hostile]") {
+  Parliament parl(5, 1);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer proposer(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(proposer, "before the replace"));
+  const std::string old_inc = parl.incarnation(3);
+  auto first = membership_of(parl, 1);
+  REQUIRE(first.is_object());
+  std::string old_key;
+  for (auto& p : first["priests"])
+    if (p["id"] == 3) old_key = p.value("key", "");
+  CHECK(old_key.size() == 64);  // recorded at bootstrap
+
+  // Priest 3's old key and certificate, kept by whoever should no longer have them.
+  const fs::path stolen = parl.dir / "stolen";
+  fs::create_directories(stolen);
+  for (const char* f : {"ca.crt", "priest-3.crt", "priest-3.key"})
+    fs::copy_file(parl.dir / "certs" / f, stolen / f);
+
+  // Its disk is lost: the same key comes back as a new incarnation, and the god refuses.
+  parl.kill9(3);
+  fs::remove_all(parl.data(3));
+  parl.start(3);
+  {
+    auto [code, out] = parl.run_god({"replace", "3", "--timeout", "30"});
+    INFO("paxos-god replace 3 said:\n" << out);
+    CHECK(code == 2);
+    CHECK(out.find("--new-key") != std::string::npos);
+    CHECK(out.find("--keep-key") != std::string::npos);
+  }
+  CHECK(membership_of(parl, 1) == first);  // the refusal changed nothing
+  // A new key for priest 3, and the replace passes.
+  parl.kill9(3);
+  fs::remove_all(parl.data(3));
+  {
+    auto [code, out] = parl.run_god({"certs", "--priest", "3", "--new-key"});
+    INFO("paxos-god certs said:\n" << out);
+    REQUIRE(code == 0);
+    CHECK(out.find("made " + (parl.dir / "certs" / "priest-3.key").string()) != std::string::npos);
+    CHECK(out.find("kept " + (parl.dir / "certs" / "priest-1.key").string()) != std::string::npos);
+  }
+  parl.start(3);
+  {
+    auto [code, out] = parl.run_god({"replace", "3", "--json", "--timeout", "60"});
+    INFO("paxos-god replace 3 said:\n" << out);
+    REQUIRE(code == 0);
+  }
+  REQUIRE(honest.pass(proposer, "after the replace"));
+  const uint64_t last = honest.passed.rbegin()->first;
+  for (PriestId id : {1u, 2u, 3u, 4u, 5u}) {
+    INFO("priest " << id);
+    REQUIRE(eventually([&] {
+      auto m = membership_of(parl, id);
+      return m.is_object() && m.contains("retired");
+    }, 10s));
+    auto m = membership_of(parl, id);
+    CHECK(m["retired"][0]["key"] == old_key);
+    CHECK(m["retired"][0]["incarnation"] == old_inc);
+  }
+  // The old key, as the old incarnation and as a life nobody named, gets nothing anywhere.
+  for (PriestId victim : {1u, 2u, 4u, 5u}) forge_as(parl, victim, 3, old_inc, last, stolen);
+  forge_as(parl, 1, 3, stranger_incarnation(), last, stolen);
+  CHECK(log_lines(parl, 1, "was retired with priest 3") >= 1);
+  unharmed(parl, honest, {1, 2, 3, 4, 5}, 1);
+}

@@ -46,6 +46,7 @@ struct Page {
   std::map<int, std::string> roles;  // priest id -> data-role
   std::string president;             // #president's text
   std::string last_no;               // #last-decree's data-no
+  std::string revoked;               // #cut-off's data-revoked
   size_t events = 0;                 // timeline marks
   bool recorded = false;
 };
@@ -65,6 +66,11 @@ Page read_page(const std::string& dom) {
     std::string tag = m.str();
     std::smatch n;
     if (std::regex_search(tag, n, std::regex(R"re(data-no="(\d*)")re"))) p.last_no = n[1];
+  }
+  if (std::regex_search(dom, m, std::regex(R"re(<div[^>]*id="cut-off"[^>]*>)re"))) {
+    std::string tag = m.str();
+    std::smatch n;
+    if (std::regex_search(tag, n, std::regex(R"re(data-revoked="([^"]*)")re"))) p.revoked = n[1];
   }
   static const std::regex mark(R"re(class="event")re");
   p.events = std::distance(std::sregex_iterator(dom.begin(), dom.end(), mark), std::sregex_iterator());
@@ -125,6 +131,17 @@ TEST_CASE("the live page shows the parliament, and a new president after the old
   for (auto& [id, role] : page.roles)
     if (id != int(president)) CHECK(role == "Follower");
   CHECK(page.events > 0);
+  CHECK(page.revoked.empty());
+  // A revocation shows on the page once it passed.
+  {
+    auto [code, out] = parl.run_god({"revoke", "carol", "--timeout", "30"});
+    INFO("paxos-god revoke carol said:\n" << out);
+    REQUIRE(code == 0);
+  }
+  REQUIRE(eventually([&] {
+    page = read_page(dump_dom(url, parl.dir, 3000));
+    return page.revoked == "carol";
+  }, 30s));
   dump_dom(url, parl.dir, 3000, kBuild + "/page-live.png");
   CHECK(fs::exists(kBuild + "/page-live.png"));
 

@@ -154,3 +154,67 @@ TEST_CASE("membership: a revocation is a membership change that keeps the priest
   CHECK_FALSE(parse_membership(j, "m").ok());
   CHECK_FALSE(parse_change(nlohmann::json{{"op", "revoke"}, {"client", "Bad Name"}}).ok());
 }
+
+TEST_CASE("membership: remove and replace retire the old life, its incarnation and its key", "[membership][trust]") {
+  const std::string k1(64, '1'), k2(64, '2'), k3(64, '3');
+  Membership m = three();
+  m.priests[2].key = k1;  // priest 3, incarnation 0x33
+  CHECK(m.key_refusal(3, 0x33, k1).empty());
+  CHECK(m.key_refusal(3, 0x33, "").empty());                 // plaintext: nothing to compare
+  CHECK_FALSE(m.key_refusal(3, 0x33, k2).empty());           // the life named, another key
+  CHECK(m.key_refusal(3, 0x34, k2).empty());                 // perhaps a life not learned yet
+  CHECK(m.key_refusal(2, 0x22, k2).empty());                 // no key recorded for priest 2
+
+  Change r = change(Change::Op::Replace, 3, 0x34);
+  r.priest.key = k2;
+  auto replaced = apply_change(m, r);
+  REQUIRE(replaced.ok());
+  REQUIRE(replaced->retired.size() == 1);
+  CHECK(replaced->retired_life(3, 0x33));
+  CHECK_FALSE(replaced->retired_life(3, 0x34));
+  CHECK(replaced->key_refusal(3, 0x34, k2).empty());
+  CHECK(replaced->key_refusal(3, 0x33, k1).find("retired") != std::string::npos);
+  CHECK(replaced->key_refusal(3, 0x99, k1).find("retired") != std::string::npos);  // any life
+  CHECK(replaced->key_refusal(1, 0x11, k1).find("retired") != std::string::npos);  // any id
+
+  // The retired key never comes back, by add or by replace.
+  Change again = change(Change::Op::Replace, 3, 0x35);
+  again.priest.key = k1;
+  CHECK(apply_change(*replaced, again).error().find("new-key") != std::string::npos);
+  auto removed = apply_change(*replaced, change(Change::Op::Remove, 3, 0, true));
+  REQUIRE(removed.ok());
+  CHECK(removed->retired.size() == 2);
+  CHECK(removed->retired_life(3, 0x34));
+  Change back = change(Change::Op::Add, 3, 0x36);
+  back.priest.key = k2;
+  CHECK_FALSE(apply_change(*removed, back).ok());
+  back.priest.key = k3;
+  CHECK(apply_change(*removed, back).ok());
+
+  // Both JSON forms keep them: membership.json and the membership decree's text.
+  auto j = parse_membership(membership_to_json(*removed), "m");
+  REQUIRE(j.ok());
+  CHECK(*j == *removed);
+  auto d = parse_membership_decree(membership_decree_text(*removed, back), removed->decree_no);
+  REQUIRE(d.ok());
+  CHECK(d->retired == removed->retired);
+  CHECK(d->priests == removed->priests);
+  auto bad = membership_to_json(*removed);
+  bad["retired"][0]["key"] = "XYZ";
+  CHECK_FALSE(parse_membership(bad, "m").ok());
+  bad["priests"][0]["key"] = 7;
+  CHECK(parse_membership(bad, "m").error().find("key") != std::string::npos);
+}
+
+TEST_CASE("membership: a replace that keeps the key retires the incarnation only", "[membership][trust]") {
+  const std::string k1(64, 'a');
+  Membership m = three();
+  m.priests[2].key = k1;
+  Change r = change(Change::Op::Replace, 3, 0x34);
+  r.priest.key = k1;  // paxos-god replace --keep-key
+  auto next = apply_change(m, r);
+  REQUIRE(next.ok());
+  CHECK(next->retired_life(3, 0x33));
+  CHECK(next->key_refusal(3, 0x34, k1).empty());  // the new life speaks with the kept key
+  CHECK(next->retired.back().key.empty());         // (the core refuses the old incarnation: Priest::admits)
+}

@@ -1061,3 +1061,34 @@ TEST_CASE("a revoked client's proposal forwarded by a priest behind the revocati
   REQUIRE(c.reply(22));
   CHECK(c.reply(22)->error.find("revoked") != std::string::npos);
 }
+
+// A life that a replace retired is heard nowhere the replace is known, whatever ledger it
+// claims: before, "another incarnation of a member id holding more of the ledger" let it
+// send catch-up.
+TEST_CASE("a retired incarnation's catch-up is dropped, however long its ledger", "[priest][trust]") {
+  Chamber c(3, {}, true);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "first");
+  for (int t = 0; t < 10; ++t) c.tick();
+  c.start_blank(3, 999, c.priests[1]->membership());  // the old 3 (incarnation 301) lives on elsewhere
+  c.change(1, 10, Change::Op::Replace, 3, 999);
+  for (int t = 0; t < 50 && !c.reply(10); ++t) c.tick();
+  REQUIRE(c.reply(10));
+  REQUIRE(c.reply(10)->decree_no > 0);
+  for (int t = 0; t < 20; ++t) c.tick();
+  REQUIRE(c.priests[2]->membership().retired_life(3, 301));
+  const auto before = c.ledgers[2];
+
+  Message forged;
+  forged.kind = Kind::CatchUp;
+  forged.from = 3;
+  forged.incarnation = 301;  // the retired life
+  forged.to = 2;
+  forged.passed_len = before.size() + 1;
+  forged.entries.push_back(Entry{before.size() + 1, Ballot{1, 3}, Decree{false, 66, 1, "nobody proposed this", {}}});
+  CHECK(c.priests[2]->step(forged).empty());
+  c.drain();
+  CHECK(c.ledgers[2] == before);
+  CHECK_FALSE(c.priests[2]->admits(3, 301));
+  CHECK(c.priests[2]->admits(3, 999));
+}

@@ -51,6 +51,23 @@ Result<X509Ptr> load_cert(const std::string& path) {
   return cert;
 }
 
+// Every certificate in a PEM file (a CA bundle: ca.crt holds two CAs while one is rotated).
+Result<std::vector<X509Ptr>> load_certs(const std::string& path) {
+  using R = Result<std::vector<X509Ptr>>;
+  auto text = read_file(path);
+  if (!text) return R::failure(text.error());
+  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::vector<X509Ptr> out;
+  while (bio) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    out.push_back(std::move(cert));
+  }
+  ERR_clear_error();
+  if (out.empty()) return R::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  return out;
+}
+
 Result<KeyPtr> load_key(const std::string& path) {
   auto text = read_file(path);
   if (!text) return Result<KeyPtr>::failure(text.error());
@@ -108,12 +125,14 @@ Result<Identity> identity_in(X509* cert) {
   return *who;
 }
 
-// `cert` is signed by `ca` and valid now. Errors name the file at fault.
-Status check_signed(X509* ca, const std::string& ca_file, X509* cert, const std::string& cert_file) {
+// `cert` is signed by one of the CAs `cas` and valid now. Errors name the file at fault.
+Status check_signed(const std::vector<X509Ptr>& cas, const std::string& ca_file, X509* cert,
+                    const std::string& cert_file) {
   StorePtr store(X509_STORE_new());
   StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!store || !ctx || X509_STORE_add_cert(store.get(), ca) != 1 ||
-      X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
+  bool ok = store && ctx;
+  for (const auto& ca : cas) ok = ok && X509_STORE_add_cert(store.get(), ca.get()) == 1;
+  if (!ok || X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
     return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " + openssl::errors());
   if (X509_verify_cert(ctx.get()) == 1) return ok_status();
   ERR_clear_error();
@@ -225,8 +244,9 @@ uint64_t ledger_client(const Identity& who, uint64_t client) {
 
 Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, const Identity& who) {
   using R = Result<std::shared_ptr<asio::ssl::context>>;
-  auto ca = load_cert(files.ca);
+  auto ca = load_certs(files.ca);
   if (!ca) return R::failure(ca.error());
+  if (auto id = parliament_id(files.ca); !id) return R::failure(id.error());
   auto cert = load_cert(files.cert);
   if (!cert) return R::failure(cert.error());
   auto key = load_key(files.key);
@@ -236,7 +256,7 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
     return R::failure(files.key + " is not the key of " + files.cert +
                       ": they come from different credentials; use the pair made together");
   }
-  if (auto s = check_signed(ca->get(), files.ca, cert->get(), files.cert); !s)
+  if (auto s = check_signed(*ca, files.ca, cert->get(), files.cert); !s)
     return R::failure(s.error());
   auto named = identity_in(cert->get());
   if (!named) return R::failure(files.cert + " " + named.error());
@@ -246,10 +266,11 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
   try {
     auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls);
     SSL_CTX* native = ctx->native_handle();
+    bool trusted = true;  // every CA of the file: two while one is rotated
+    for (const auto& one : *ca) trusted = trusted && X509_STORE_add_cert(SSL_CTX_get_cert_store(native), one.get()) == 1;
     if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1 ||
         SSL_CTX_use_certificate(native, cert->get()) != 1 ||
-        SSL_CTX_use_PrivateKey(native, key->get()) != 1 ||
-        X509_STORE_add_cert(SSL_CTX_get_cert_store(native), ca->get()) != 1)
+        SSL_CTX_use_PrivateKey(native, key->get()) != 1 || !trusted)
       return R::failure("cannot build a TLS context from " + files.cert + ", " + files.key +
                         " and " + files.ca + ": " + openssl::errors());
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
@@ -307,14 +328,33 @@ std::string certs_dir(const Config& config, const std::string& config_file,
   return (std::filesystem::path(config_file).parent_path() / dir).lexically_normal().string();
 }
 
-Result<std::string> parliament_id(const std::string& ca_file) {
-  auto ca = load_cert(ca_file);
-  if (!ca) return Result<std::string>::failure(ca.error());
+std::string parliament_of(X509* ca) {
+  X509_NAME* subject = X509_get_subject_name(ca);
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, i)) >= 0;) {
+    const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), ASN1_STRING_length(v));
+    const std::string prefix = "parliament ";
+    if (text.size() == prefix.size() + 16 && text.rfind(prefix, 0) == 0 &&
+        text.find_first_not_of("0123456789abcdef", prefix.size()) == std::string::npos)
+      return text.substr(prefix.size());
+  }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (X509_digest(ca->get(), EVP_sha256(), md, &n) != 1 || n < 8)
-    return Result<std::string>::failure(ca_file + ": cannot compute its digest");
+  if (X509_digest(ca, EVP_sha256(), md, &n) != 1 || n < 8) return "";
   return hex_of(md, 8);
+}
+
+Result<std::string> parliament_id(const std::string& ca_file) {
+  using R = Result<std::string>;
+  auto cas = load_certs(ca_file);
+  if (!cas) return R::failure(cas.error());
+  const std::string id = parliament_of(cas->front().get());
+  if (id.empty()) return R::failure(ca_file + ": cannot compute its digest");
+  for (const auto& ca : *cas)
+    if (parliament_of(ca.get()) != id)
+      return R::failure(ca_file + " holds the CAs of two parliaments (" + id + " and " + parliament_of(ca.get()) +
+                        "); a rotation's second CA is made by paxos-god certs --rotate-ca begin");
+  return id;
 }
 
 Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,

@@ -109,11 +109,15 @@ std::string peer_key(SSL* ssl);
 std::string certs_dir(const Config& config, const std::string& config_file,
                       const std::string& override_dir = "");
 
-// The parliament's id: the first 8 bytes (16 hex digits) of the SHA-256 of its CA
-// certificate `ca_file`. Made with the CA, so every party of one parliament shares it and
-// another parliament (another CA) never does. A priest writes it into its data directory at
-// bootstrap or join and refuses to start on a directory that holds another.
+// The parliament's id, made with its CA: the first 8 bytes (16 hex digits) of the SHA-256 of
+// the first CA certificate in `ca_file`, or, for a CA made by a rotation (`paxos-god certs
+// --rotate-ca`), the id its subject carries (OU "parliament <id>"), so the id outlives the CA
+// it was made with. Every CA in the file must name the same id. Every party of one
+// parliament shares it and another parliament (another CA) never does. A priest writes it
+// into its data directory at bootstrap or join and refuses to start on one that holds another.
 Result<std::string> parliament_id(const std::string& ca_file);
+// The id one CA certificate names, as above ("" if it cannot be computed).
+std::string parliament_of(X509* ca);
 
 // The context `who` uses with this configuration (make_context on certs_dir's files), or
 // nullptr when the configuration says "tls": false. Called once at start by every program.

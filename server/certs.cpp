@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -117,8 +118,11 @@ std::string alt_names(const tls::Identity& who, const std::string& host) {
   return out;
 }
 
+// A certificate for `key`, signed by `issuer` (nullptr: a CA, self-signed). `unit`: a CA's
+// OU, "parliament <id>" for a CA made by a rotation (tls::parliament_of).
 Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const tls::Identity& who,
-                      Seconds valid_from, Seconds valid_for, const std::string& host = "") {
+                      Seconds valid_from, Seconds valid_for, const std::string& host = "",
+                      const std::string& unit = "") {
   const bool is_ca = issuer == nullptr;
   X509Ptr cert(X509_new());
   BnPtr serial(BN_new());
@@ -133,6 +137,8 @@ Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const t
   ok = ok &&
        X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
                                   reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) == 1 &&
+       (unit.empty() || X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_UTF8,
+                                                   reinterpret_cast<const unsigned char*>(unit.c_str()), -1, -1, 0) == 1) &&
        X509_set_issuer_name(cert.get(), is_ca ? subject : X509_get_subject_name(issuer)) == 1;
   X509* signer = is_ca ? cert.get() : issuer;
   if (ok && is_ca) {
@@ -277,6 +283,155 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
     if (!cert) return Status::failure("cannot make " + files.cert + ": " + cert.error());
     if (auto s = write_cert(files.cert, cert->get(), anew); !s) return s;
     options.on_file(files.cert, true);
+  }
+  return ok_status();
+}
+
+namespace {
+
+// Writes `data` to `path` whole or not at all (a new file renamed over the old one).
+Status replace_file(const std::string& path, const std::string& data, mode_t mode) {
+  const std::string next = path + ".new";
+  if (auto s = write_new(next, data, mode, true); !s) return s;
+  if (std::rename(next.c_str(), path.c_str()) != 0)
+    return Status::failure("cannot rename " + next + " to " + path + ": " + std::strerror(errno));
+  return ok_status();
+}
+
+std::string pem_of(X509* cert) {
+  return pem_text([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
+}
+
+Result<std::string> read_text(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
+  std::string all;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) all.append(buf, n);
+  std::fclose(f);
+  return all;
+}
+
+// Every certificate of a PEM file (ca.crt holds two during a rotation).
+Result<std::vector<X509Ptr>> certs_in(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return Result<std::vector<X509Ptr>>::failure(text.error());
+  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::vector<X509Ptr> all;
+  while (bio)
+    if (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) all.emplace_back(c);
+    else break;
+  ERR_clear_error();
+  if (all.empty()) return Result<std::vector<X509Ptr>>::failure(path + " is not a PEM certificate");
+  return all;
+}
+
+// The party whose certificate a file of DIR is, by its name (files_for's names), if any.
+std::optional<tls::Identity> party_of(const std::filesystem::path& crt) {
+  const std::string stem = crt.stem().string();
+  if (crt.extension() != ".crt" || stem == "ca") return std::nullopt;
+  if (stem == "god") return tls::Identity{tls::Role::God};
+  if (stem == "client") return tls::Identity{tls::Role::Client};
+  if (stem.rfind("client-", 0) == 0 && tls::valid_client_name(stem.substr(7)))
+    return tls::Identity{tls::Role::Client, 0, stem.substr(7)};
+  if (stem.rfind("priest-", 0) == 0 && stem.size() > 7 && stem.size() <= 14 &&
+      stem.find_first_not_of("0123456789", 7) == std::string::npos && stem[7] != '0') {
+    const unsigned long id = std::stoul(stem.substr(7));
+    if (id >= 1 && id <= tls::kMaxPriestId) return tls::Identity{tls::Role::Priest, static_cast<PriestId>(id)};
+  }
+  return std::nullopt;
+}
+
+// The rotation's new CA: the certificate of ca.crt whose key is ca-next.key.
+Result<std::pair<X509Ptr, KeyPtr>> next_ca(const std::string& ca_crt, const std::string& next_key) {
+  using R = Result<std::pair<X509Ptr, KeyPtr>>;
+  if (!exists(next_key))
+    return R::failure(next_key + " is missing: no rotation is under way (paxos-god certs --rotate-ca begin)");
+  auto key = read_key(next_key);
+  if (!key) return R::failure(key.error());
+  auto bundle = certs_in(ca_crt);
+  if (!bundle) return R::failure(bundle.error());
+  for (auto& c : *bundle)
+    if (X509_check_private_key(c.get(), key->get()) == 1) return std::make_pair(std::move(c), std::move(*key));
+  ERR_clear_error();
+  return R::failure(ca_crt + " holds no CA whose key is " + next_key + "; was ca.crt replaced since --rotate-ca begin?");
+}
+
+Status rotation_begin(const std::string& ca_crt, const std::string& next_key, const Options& options) {
+  if (exists(next_key))
+    return Status::failure(next_key + " exists: a rotation is under way; go on with --rotate-ca sign, then finish");
+  auto id = tls::parliament_id(ca_crt);
+  if (!id) return Status::failure(id.error());
+  auto text = read_text(ca_crt);
+  if (!text) return Status::failure(text.error());
+  auto key = new_key(next_key, false);
+  if (!key) return Status::failure(key.error());
+  options.on_file(next_key, true);
+  auto cert = issue(key->get(), nullptr, key->get(), {tls::Role::God}, options.ca_valid_from, options.ca_valid_for,
+                    "", "parliament " + *id);
+  if (!cert) return Status::failure("cannot make the new CA: " + cert.error());
+  if (!text->empty() && text->back() != '\n') text->push_back('\n');
+  if (auto s = replace_file(ca_crt, *text + pem_of(cert->get()), 0644); !s) return s;
+  options.on_file(ca_crt, true);
+  return ok_status();
+}
+
+Status rotation_sign(const std::string& dir, const std::string& ca_crt, const std::string& next_key,
+                     const Options& options) {
+  auto ca = next_ca(ca_crt, next_key);
+  if (!ca) return Status::failure(ca.error());
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (party_of(e.path())) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& path : files) {
+    const tls::Identity who = *party_of(path);
+    auto old = read_cert(path.string());
+    if (!old) return Status::failure(old.error());
+    // The same key, signed anew: the membership records priests by key, so nothing changes there.
+    auto host = options.hosts.find(who.id);
+    auto cert = issue(X509_get0_pubkey(old->get()), ca->first.get(), ca->second.get(), who, options.leaf_valid_from,
+                      options.leaf_valid_for,
+                      who.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
+    if (!cert) return Status::failure("cannot sign " + path.string() + " anew: " + cert.error());
+    if (auto s = replace_file(path.string(), pem_of(cert->get()), 0644); !s) return s;
+    options.on_file(path.string(), true);
+  }
+  return ok_status();
+}
+
+Status rotation_finish(const std::string& dir, const std::string& ca_crt, const std::string& ca_key,
+                       const std::string& next_key, const Options& options) {
+  auto ca = next_ca(ca_crt, next_key);
+  if (!ca) return Status::failure(ca.error());
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (!party_of(e.path())) continue;
+    auto cert = read_cert(e.path().string());
+    if (!cert) return Status::failure(cert.error());
+    if (X509_verify(cert->get(), X509_get0_pubkey(ca->first.get())) != 1) {
+      ERR_clear_error();
+      return Status::failure(e.path().string() + " is not signed by the new CA yet: run --rotate-ca sign first");
+    }
+  }
+  if (auto s = replace_file(ca_crt, pem_of(ca->first.get()), 0644); !s) return s;
+  options.on_file(ca_crt, true);
+  if (std::rename(next_key.c_str(), ca_key.c_str()) != 0)
+    return Status::failure("cannot rename " + next_key + " to " + ca_key + ": " + std::strerror(errno));
+  options.on_file(ca_key, true);
+  return ok_status();
+}
+
+}  // namespace
+
+Status rotate_ca(const std::string& dir, Rotation step, const Options& options) {
+  const std::string ca_crt = (std::filesystem::path(dir) / "ca.crt").string();
+  const std::string ca_key = (std::filesystem::path(dir) / "ca.key").string();
+  const std::string next_key = (std::filesystem::path(dir) / "ca-next.key").string();
+  if (!exists(ca_crt)) return Status::failure(ca_crt + " is missing: there is no CA to rotate");
+  switch (step) {
+    case Rotation::Begin: return rotation_begin(ca_crt, next_key, options);
+    case Rotation::Sign: return rotation_sign(dir, ca_crt, next_key, options);
+    case Rotation::Finish: return rotation_finish(dir, ca_crt, ca_key, next_key, options);
   }
   return ok_status();
 }

@@ -58,4 +58,17 @@ std::vector<tls::Identity> parties(const std::vector<PriestId>& priests);
 Status make_credentials(const std::string& dir, const std::vector<tls::Identity>& who,
                         const Options& options = {});
 
+// Rotating the CA without stopping the parliament, in three steps; after each, every party
+// takes the files and each priest is restarted in turn (the others keep a majority):
+//   Begin   a new CA (ca-next.key; its certificate names the parliament's id, so the id
+//           does not change) is added to ca.crt: every party trusts both CAs.
+//   Sign    every certificate of DIR (priest-N, god, client, client-NAME) is signed anew by
+//           the new CA, with the same key (no private key is read but the CA's); ca.crt
+//           still holds both.
+//   Finish  ca.crt holds the new CA alone and ca-next.key becomes ca.key. Refused while a
+//           certificate of DIR is not signed by the new CA.
+// Each step refuses when the one before has not been taken, naming the command.
+enum class Rotation { Begin, Sign, Finish };
+Status rotate_ca(const std::string& dir, Rotation step, const Options& options = {});
+
 }  // namespace parliament::certs

@@ -21,7 +21,8 @@
 //       Makes the parliament's CA (DIR/ca.crt, ca.key) if DIR has none, and a key and
 //       certificate for every priest of the configuration, the god and the client, keeping
 //       files that exist (--force: everything anew, the CA included; --new-key: anew for the
-//       --priest and --client parties named). See server/certs.hpp.
+//       --priest and --client parties named). --rotate-ca begin|sign|finish: rotate the CA
+//       without stopping the parliament, one step at a time. See server/certs.hpp.
 //   paxos-god --config FILE revoke NAME [--json] [--timeout 60]
 //       Revokes a named client's certificate by decree.
 //
@@ -814,6 +815,11 @@ int main(int argc, char** argv) {
       "certs", "make the parliament's CA and a TLS key and certificate for every party");
   certs_cmd->add_option("--out", certs_dir, "directory for the files, made 0700 (default: the config's \"certs\")");
   certs_cmd->add_flag("--force", certs_force, "make everything anew, the CA included");
+  std::string rotate_step;
+  certs_cmd->add_option("--rotate-ca", rotate_step,
+                        "rotate the CA without stopping the parliament, one step at a time (begin, sign, "
+                        "finish); after each, every party takes the files and each priest is restarted in turn")
+      ->check(CLI::IsMember({"begin", "sign", "finish"}));
   bool certs_new_key = false;
   certs_cmd->add_flag("--new-key", certs_new_key,
                       "a new key and certificate for each --priest and --client named, even if it has "
@@ -847,6 +853,14 @@ int main(int argc, char** argv) {
     certs::Options o;
     o.force = certs_force;
     for (auto& p : config->priests) o.hosts[p.id] = p.host;
+    const std::string dir = certs_dir.empty() ? tls::certs_dir(*config, config_file, certs_override) : certs_dir;
+    if (!rotate_step.empty()) {
+      auto step = rotate_step == "begin" ? certs::Rotation::Begin
+                  : rotate_step == "sign" ? certs::Rotation::Sign : certs::Rotation::Finish;
+      auto s = certs::rotate_ca(dir, step, o);
+      if (!s) spdlog::error("god: {}", s.error());
+      return s ? 0 : 2;
+    }
     if (certs_new_key) {
       if (certs_more.empty() && certs_clients.empty()) {
         spdlog::error("god: certs --new-key: name the parties to make anew (--priest ID, --client NAME)");
@@ -858,7 +872,7 @@ int main(int argc, char** argv) {
     o.on_file = [](const std::string& path, bool made) {
       std::printf("%s %s\n", made ? "made" : "kept", path.c_str());
     };
-    auto s = certs::make_credentials(certs_dir.empty() ? tls::certs_dir(*config, config_file, certs_override) : certs_dir,
+    auto s = certs::make_credentials(dir,
                                      [&] {
                                        auto ids = config->ids();
                                        ids.insert(ids.end(), certs_more.begin(), certs_more.end());

@@ -3,6 +3,7 @@
 // with the project's own certificates; its comment says what it did to the code before.
 //
 // Run them alone with: build/bin/integration_tests "[trust]"
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -678,4 +679,66 @@ TEST_CASE("trust 10: replace cuts the old key and incarnation off at its decree"
   forge_as(parl, 1, 3, stranger_incarnation(), last, stolen);
   CHECK(log_lines(parl, 1, "was retired with priest 3") >= 1);
   unharmed(parl, honest, {1, 2, 3, 4, 5}, 1);
+}
+
+// 21. Before: every program trusted exactly one ca.crt and the parliament's id was the hash of
+// it, so a new CA meant stopping every priest at once (and a new parliament id). Now ca.crt
+// may hold two CAs while one is rotated, a rotation's CA carries the parliament's id, and
+// `paxos-god certs --rotate-ca begin|sign|finish` takes the parliament through it with one
+// priest restarted at a time.
+TEST_CASE("trust 11: the CA is rotated while the parliament keeps passing decrees", "[trust]") {
+  Parliament parl(3, 0);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer proposer(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(proposer, "under the old CA"));
+  const fs::path certs = parl.dir / "certs";
+  const auto id = tls::parliament_id((certs / "ca.crt").string());
+  REQUIRE(id);
+  const fs::path old_certs = parl.dir / "old-certs";
+  fs::create_directories(old_certs);
+  for (const char* f : {"ca.crt", "client.crt", "client.key"}) fs::copy_file(certs / f, old_certs / f);
+
+  // A step, then each priest restarted in turn while the others keep passing decrees.
+  for (const std::string step : {"begin", "sign", "finish"}) {
+    auto [code, out] = parl.run_god({"certs", "--rotate-ca", step});
+    INFO("paxos-god certs --rotate-ca " << step << " said:\n" << out);
+    REQUIRE(code == 0);
+    // This process takes the new files too (no other thread of it uses TLS now).
+    REQUIRE(use_tls(parl.config, parl.config_path, {tls::Role::God}));
+    for (auto& p : parl.config.priests) {
+      parl.kill9(p.id);
+      parl.start(p.id);
+      CHECK(honest.pass(proposer, step + ": priest " + std::to_string(p.id) + " restarted", 20s));
+    }
+    auto now = tls::parliament_id((certs / "ca.crt").string());
+    REQUIRE(now);
+    CHECK(*now == *id);  // the parliament is the same one throughout
+  }
+  {
+    auto [code, out] = parl.run_god({"certs", "--rotate-ca", "finish"});  // nothing under way
+    CHECK(code == 2);
+    CHECK(out.find("--rotate-ca begin") != std::string::npos);
+  }
+  for (auto& p : parl.config.priests) {
+    std::ifstream in(parl.data(p.id) / "parliament");
+    std::string held;
+    in >> held;
+    CHECK(held == *id);
+  }
+  // The old CA's certificates are nobody's now: a client that trusts the new CA but presents
+  // the old CA's certificate is refused by the priest; the new one is taken.
+  auto old_ctx = party_context(old_certs, Identity{tls::Role::Client});
+  old_ctx->load_verify_file((certs / "ca.crt").string());
+  TlsRaw old_client(parl.addr.at(1).port, old_ctx);
+  old_client.send_json({{"type", "status"}});  // (TLS 1.3: the priest checks the certificate after the client's finished)
+  CHECK_FALSE(old_client.read_frame(3s));
+  CHECK(old_client.closed_by_peer(3s));
+  TlsRaw new_client(parl.addr.at(1).port, party_context(certs, Identity{tls::Role::Client}));
+  REQUIRE(new_client.send_json({{"type", "status"}}));
+  auto st = new_client.read_frame(3s);
+  REQUIRE(st);
+  CHECK(st->value("type", "") == "status");
+  unharmed(parl, honest, {1, 2, 3});
 }

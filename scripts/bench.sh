@@ -2,7 +2,8 @@
 # Benchmarks the parliament on this machine and, with --etcd, etcd and ZooKeeper on the same
 # machine in the same session, and writes the three side by side to docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh --etcd        the standard matrix, ours, etcd's and ZooKeeper's, into
+#   scripts/bench.sh --etcd        the standard matrix, ours, etcd's and ZooKeeper's (drivers
+#                                  named in ETCD_BENCH and ZK_BENCH), into
 #                                  docs/BENCHMARKS.md, with the project's targets checked (the
 #                                  parliament with mutual TLS, the default; TLS=both adds plaintext)
 #   scripts/bench.sh               ours only (printed; docs/BENCHMARKS.md untouched)
@@ -37,6 +38,19 @@ VAL=${VAL:-100}
 CLIENTS=${CLIENTS:-64}
 CONNS=${CONNS:-8}
 if [ "$mode" = etcd ]; then TLS=${TLS:-on}; else TLS=${TLS:-both}; fi
+if [ "$mode" = etcd ]; then
+  # The etcd and ZooKeeper drivers are the operator's: scripts that take the member count, run
+  # the same loads against a fresh cluster of Debian's etcd (ZooKeeper) and print RESULT lines
+  # like ours (label=mN-..., ops_s=, p50_ms=, p99_ms=). Name them in ETCD_BENCH and ZK_BENCH.
+  etcd_script="${ETCD_BENCH:-}"
+  zk_script="${ZK_BENCH:-}"
+  for s in "$etcd_script" "$zk_script"; do
+    [ -n "$s" ] && [ -f "$s" ] || {
+      echo "bench: --etcd needs ETCD_BENCH and ZK_BENCH set to the etcd and ZooKeeper drivers (scripts that print RESULT lines)" >&2
+      exit 1
+    }
+  done
+fi
 BIG_CLIENTS=${BIG_CLIENTS:-1000}  # the many-clients load (five priests): BIG_CLIENTS over BIG_CONNS
 BIG_CONNS=${BIG_CONNS:-100}
 case "$TLS" in
@@ -198,9 +212,6 @@ fi
 [ "$mode" = etcd ] || exit 0
 
 # ---------------------------------------------------------------- etcd, same machine, same session
-etcd_script="$(pwd)/../shared/etcd-anchor/etcd-bench.sh"
-[ -x "$etcd_script" ] || etcd_script="$(pwd)/shared/etcd-anchor/etcd-bench.sh"
-[ -f "$etcd_script" ] || { echo "bench: cannot find shared/etcd-anchor/etcd-bench.sh" >&2; exit 1; }
 need=()
 for p in etcd-server etcd-client golang-go golang-etcd-server-dev jq zookeeper libzookeeper-mt-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
@@ -218,9 +229,6 @@ for n in 5 3; do
 done
 
 # ---------------------------------------------------------------- ZooKeeper, same machine, same session
-zk_script="$(pwd)/../shared/zk-anchor/zk-bench.sh"
-[ -f "$zk_script" ] || zk_script="$(pwd)/shared/zk-anchor/zk-bench.sh"
-[ -f "$zk_script" ] || { echo "bench: cannot find shared/zk-anchor/zk-bench.sh" >&2; exit 1; }
 zk_results="$work/zk.txt"
 for n in 5 3; do
   # Its labels are zkN-...; ours and etcd's mN-...: renamed so that one lookup serves all three.
@@ -262,9 +270,9 @@ $hi-all:$CLIENTS clients / $CONNS conns -> all members"
   echo "etcd and ZooKeeper run plaintext. Decrees/values of $VAL bytes; $RUNS runs of ${DURATION} s after"
   echo "${WARMUP} s warm-up; each figure is the median over the runs (of two, the worse one: the lower"
   echo "ops/s, the higher latency). etcd 3.4"
-  echo "and ZooKeeper 3.8 are Debian 12's, driven by shared/etcd-anchor and shared/zk-anchor."
+  echo "and ZooKeeper 3.8 are Debian 12's, driven by $(basename "$etcd_script") and $(basename "$zk_script")."
   echo
-  echo "The disk, by the anchor's fsync probe (one 100 B append per fdatasync, then 64):"
+  echo "The disk, by the etcd driver's fsync probe (one 100 B append per fdatasync, then 64):"
   echo
   grep '^RESULT sync=' "$etcd_results" | head -2 | sed 's/^/    /' || true
   echo

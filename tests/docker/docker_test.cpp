@@ -27,7 +27,7 @@
 // priests' HTTP ports), PARLIAMENT_WORK (where logs go), PARLIAMENT_DOCKER_REPORT (a copy of
 // everything printed).
 //
-// What people watch (the live page, issue 12): while the president is isolated, the HTTP
+// What people watch (the live page): while the president is isolated, the HTTP
 // port of every priest of the majority must name the new president, and the isolated
 // priest's must show that it hears no one, within a second of the election that the probe
 // saw. The page itself, served by paxos-client console on the host, is photographed by
@@ -275,7 +275,7 @@ struct Book {
   size_t reads_ok = 0, reads_unanswered = 0;  // linearizable reads (Reader)
 };
 
-// Linearizable reads while the faults come and go (issue 11, "Reads you can trust"): the
+// Linearizable reads while the faults come and go (README "Reads you can trust"): the
 // highest decree acknowledged so far is noted, then read through the priests in turn; an
 // answer must hold that decree (a read that began after it was acknowledged). A priest that
 // cannot confirm (cut off from the president, or an election under way) does not answer,
@@ -851,7 +851,7 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
 
   // A follower's disk lost under load: its host data directory is emptied while it is
   // down, and it comes back blank, as a new incarnation. Bootstrap refuses it; `paxos-god
-  // replace` makes it a voter again once it has learned the ledger (issue 9).
+  // replace` makes it a voter again once it has learned the ledger.
   auto wiped = std::make_shared<PriestId>(0);
   faults.push_back({"data directory lost, priest replaced",
                     [&, wiped](Docker& d, PriestId p) {

@@ -3,7 +3,7 @@
 // killed with SIGKILL and restarted. At the end the five ledger.csv files must be identical
 // and hold every acknowledged decree exactly once, at the number its client was told.
 // Then bad input, a full disk, a blank priest, a torn group commit, and membership by
-// decree (issue 9): a lost disk refused and replaced, growing and shrinking under load,
+// decree: a lost disk refused and replaced, growing and shrinking under load,
 // kill -9 of the president in the middle of a change.
 //
 // Every wait is a poll with a deadline. Files live in a fresh temporary directory, kept
@@ -695,7 +695,7 @@ TEST_CASE("membership: a blank priest is refused by bootstrap and by the others 
   }
 
   // Priest 1 stops; priest 3 is told a membership naming its new incarnation, as the old
-  // god did (step 2 of the issue's story): it believes it is a voter, and would stand. Priest
+  // god did before incarnations were checked: it believes it is a voter, and would stand. Priest
   // 2 does not count it (not even its pre-ballot), so 2 and 3 pass nothing.
   parl.kill9(1);
   nlohmann::json forged = held["priests"];

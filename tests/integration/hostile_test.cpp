@@ -1,4 +1,4 @@
-// Hostile peers and clients against the real binaries on 127.0.0.1 (GUIDE.md section 8: who
+// Hostile peers and clients against the real binaries on 127.0.0.1 (docs/SAFETY.md: who
 // may tell a priest what). Each TEST_CASE is one class of attack, reported against the version
 // before mutual TLS (every connection plaintext, a peer's id taken from its hello) and before
 // Priest::step refused what no priest would say; its comment says what the attack did to

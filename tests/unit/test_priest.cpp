@@ -431,7 +431,7 @@ TEST_CASE("a new president begins new decrees above a decree it knows passed bey
   }
 }
 
-// ---------------------------------------------------------------- membership (issue 9)
+// ---------------------------------------------------------------- membership
 
 // The story from outside: a priest whose disk was lost comes back blank, as a new
 // incarnation. Its last votes and votes must never count as the old one's: with priest 1

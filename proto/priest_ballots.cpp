@@ -1,0 +1,477 @@
+// The priest's ballots: the handlers of the paper's messages, the president's begin ballots
+// and heartbeats, and how a decree comes to be recorded as passed (see priest.hpp).
+#include "proto/priest.hpp"
+
+#include <algorithm>
+
+#include "proto/priest_internal.hpp"
+
+namespace parliament {
+
+using namespace priest_detail;
+
+// ---------------------------------------------------------------- handlers
+
+void Priest::on_next_ballot(const Message& m) {
+  // The president's lease: while it hears a live president (or, president, a majority), a
+  // priest promises no other priest's ballot. Silence: the candidate gives up at its timeout.
+  if (lease_held(m.from)) return;
+  if (!promise(m.ballot)) {
+    vote_no(m);
+    return;
+  }
+  if (m.from != opt_.id) {
+    if (role_ != Role::Follower && m.ballot > ballot_)
+      step_down("priest " + std::to_string(m.from) + " stands with higher ballot " +
+                    to_string(m.ballot),
+                true);
+    if (role_ == Role::Follower) {
+      set_president(std::nullopt);
+      reset_election_timer();  // give the candidate time to finish
+    }
+  }
+  // Promise (durable first: ready.promise) and report the votes at every open number: the
+  // votes this priest cast, each in the ballot it was cast in, and nothing else. (A decree
+  // it only learned passed is not its vote; B3 needs no more than the quorum's votes,
+  // because any decree chosen at an open number was voted for by some priest of every
+  // quorum, whose latest vote there is for that decree.)
+  event(Event::Kind::LastVote, m.ballot, 0, 0, m.from);
+  Message lv = make(Kind::LastVote, m.from);
+  lv.ballot = m.ballot;
+  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it) lv.entries.push_back(it->second);
+  send(std::move(lv));
+}
+
+void Priest::on_last_vote(const Message& m) {
+  if (role_ != Role::Candidate || m.ballot != ballot_) return;  // stale
+  if (!latest().voter(m.from, m.incarnation)) return;  // counts in no quorum of this membership
+  last_votes_[m.from] = LastVoteReport{m.passed_len, m.entries};
+  if (last_votes_.size() >= latest().quorum()) become_president();  // B2: a majority
+}
+
+void Priest::on_begin_ballot(const Message& m) {
+  if (!promise(m.ballot)) {
+    vote_no(m);
+    return;
+  }
+  if (m.from != opt_.id) follow(m.ballot);
+  // Votes only within kVoteWindow of its own ledger: a priest that far behind learns the
+  // ledger first (catch-up), and no president, honest or not, can make it hold a vote that
+  // leaves a later president more than kVoteWindow numbers to fill.
+  uint64_t voted_to = 0;
+  for (const auto& e : m.entries) {
+    if (e.decree_no > passed_len_ + kVoteWindow) break;
+    voted_to = e.decree_no;
+    // A number in the ledger holds its decree for good (a majority's votes chose it, and
+    // B3 makes every later ballot propose it): vote without recording. Every other vote is
+    // recorded, so that a last vote reports what this priest voted.
+    if (e.decree_no <= passed_len_) continue;
+    Entry v{e.decree_no, m.ballot, e.decree};
+    votes_[e.decree_no] = v;
+    ready_.votes.push_back(std::move(v));  // durable before the vote leaves
+  }
+  learn_commit(m.ballot, m.commit_no);
+  apply_passed();
+  if (!m.entries.empty() && voted_to == 0) return;  // all too far ahead: no vote
+  if (!m.entries.empty())
+    event(Event::Kind::VoteYes, m.ballot, m.entries.front().decree_no, voted_to, m.from);
+  Message yes = make(Kind::Voted, m.from);
+  yes.ballot = m.ballot;
+  if (m.entries.empty()) {
+    yes.decree_no = 1;
+    yes.last_no = 0;
+  } else {
+    yes.decree_no = m.entries.front().decree_no;
+    yes.last_no = voted_to;
+  }
+  send(std::move(yes));
+}
+
+void Priest::vote_no(const Message& m) {
+  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from, "promised a higher ballot " + to_string(next_bal_));
+  Message no = make(Kind::VoteNo, m.from);
+  no.ballot = m.ballot;
+  no.promised = next_bal_;
+  send(std::move(no));
+}
+
+void Priest::on_success(const Message& m) {
+  if (m.ballot < next_bal_) {
+    vote_no(m);
+    return;
+  }
+  follow(m.ballot);
+  learn_commit(m.ballot, m.commit_no);
+  apply_passed();
+  Message ack = make(Kind::Voted, m.from);  // an empty vote: "here, and I hold passed_len"
+  ack.ballot = m.ballot;
+  ack.decree_no = 1;
+  ack.last_no = 0;
+  ack.token = m.token;  // a read's round: "I still follow your ballot" (begin_read)
+  send(std::move(ack));
+}
+
+// Catch-up: decrees from the sender's ledger. A ledger holds only chosen decrees, so they
+// are recorded whoever of the parliament sends them; but they say nothing about any ballot,
+// so they are never a commit. A president that learns this way that a number it holds open
+// (first_open_ and above) passed with another decree than the one it began there steps down
+// first: its ballot can no longer be the one that chose it, and its next successful ballot
+// would tell its followers to record their votes of its ballot there (learn_commit).
+void Priest::on_catch_up(const Message& m) {
+  bool learned = false;
+  for (const auto& e : m.entries) {
+    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no)) continue;  // held
+    if (role_ == Role::President && e.decree_no >= first_open_) {
+      auto t = in_flight_.find(e.decree_no);
+      if (t == in_flight_.end() || t->second.decree.origin != e.decree.origin)
+        step_down("decree " + std::to_string(e.decree_no) + " passed in another ballot (proposed in " +
+                      to_string(e.decree.origin) + "), priest " + std::to_string(m.from) + " says",
+                  true);
+    }
+    passed_ahead_[e.decree_no] = e;
+    learned = true;
+  }
+  apply_passed();
+  if (!learned) return;
+  Message ack = make(Kind::CatchUp, m.from);  // no decrees: "I now hold passed_len"
+  send(std::move(ack));
+}
+
+void Priest::on_failed(const Message& m) {
+  if (president_ == m.from && m.ballot.priest == m.from) {
+    note("priest " + std::to_string(opt_.id) + " hears that president " +
+         std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
+    set_president(std::nullopt);
+    // The president handed over (it left the membership, or lost its quorum): stand soon,
+    // at a random moment within a heartbeat so that the priests rarely stand together.
+    if (role_ == Role::Follower)
+      election_deadline_ = std::min(election_deadline_, now_ + 1 + rng_() % opt_.heartbeat_ticks);
+  }
+}
+
+void Priest::on_voted(const Message& m) {
+  if (role_ != Role::President || m.ballot != ballot_) return;
+  // Every number in flight is of the membership in force (a president begins nothing above
+  // a membership decree until it passed, and then stands again): its voters count.
+  if (!latest().voter(m.from, m.incarnation)) return;
+  if (m.token) {
+    auto& acked = read_acked_[m.from];
+    acked = std::max(acked, m.token);
+    confirm_reads();
+  }
+  if (m.last_no < m.decree_no) return;
+  auto it = in_flight_.lower_bound(m.decree_no);
+  while (it != in_flight_.end() && it->first <= m.last_no) {
+    it->second.yes.insert(m.from);
+    if (it->second.yes.size() >= latest().quorum()) {  // B2: a majority voted yes: passed
+      uint64_t n = it->first;
+      Entry e{n, ballot_, std::move(it->second.decree)};
+      in_flight_bytes_ -= e.decree.text.size();
+      it = in_flight_.erase(it);
+      if (n > passed_len_) passed_ahead_[n] = e;
+    } else {
+      ++it;
+    }
+  }
+  apply_passed();
+}
+
+void Priest::on_vote_no(const Message& m) {
+  if (!latest().voter(m.from, m.incarnation)) return;
+  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
+  if (role_ != Role::Follower && m.ballot == ballot_ && m.promised > ballot_)
+    step_down("priest " + std::to_string(m.from) + " has promised ballot " +
+                  to_string(m.promised),
+              true);
+}
+
+void Priest::on_forward(const Message& m) {
+  Waiter w{m.from, m.token};
+  if (m.entries.empty()) return;
+  if (m.entries.front().decree.membership) {
+    auto j = nlohmann::json::parse(m.entries.front().decree.text, nullptr, false);
+    auto c = parse_change(j);
+    if (!c) return answer(w, 0, c.error(), false);
+    if (role_ == Role::President) return handle_change(w, *c);
+    return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+  }
+  // The forwarding priest may not have learned a revocation this president holds: no decree
+  // of a client revoked at decree n is begun above n, whoever carried it here.
+  if (latest().is_revoked(m.owner)) return answer(w, 0, revoked_text(m.owner), false);
+  if (role_ == Role::President) {
+    enqueue(m.entries.front().decree, w);
+  } else {
+    answer(w, 0,
+           "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+  }
+}
+
+// When the president changes, a proposal forwarded to the old one may never be answered:
+// tell its client now (it may still pass; a retry of the same request is safe).
+void Priest::set_president(std::optional<PriestId> p) {
+  if (p == president_) return;
+  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+    if (president_ && it->second == *president_) {
+      ready_.replies.push_back(ClientReply{
+          it->first, 0,
+          "president " + std::to_string(it->second) + " was replaced before it answered; retry",
+          !read_tokens_.count(it->first)});
+      read_tokens_.erase(it->first);
+      it = forwarded_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  president_ = p;
+}
+
+void Priest::on_answer(const Message& m) {
+  auto f = forwarded_.find(m.token);
+  // Only an answer from the priest the request was forwarded to is heard. Any other (a late
+  // one for a token forwarded before this priest changed president or restarted, or one
+  // from a priest that was never asked) is dropped: host tokens start at random, so one
+  // life's tokens are not another's.
+  if (f == forwarded_.end() || f->second != m.from) return;
+  forwarded_.erase(f);
+  if (read_tokens_.erase(m.token) && m.error.empty()) {
+    // The president's n: answered once this ledger holds it.
+    read_waits_.push_back(PendingRead{Waiter{opt_.id, m.token}, 0, m.decree_no});
+    return answer_read_waits();
+  }
+  ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
+}
+
+// ---------------------------------------------------------------- president
+
+void Priest::enqueue(Decree d, Waiter w) {
+  RequestKey key{d.client, d.request};
+  if (auto c = clients_.find(d.client); c != clients_.end() && d.request <= c->second.request) {
+    if (d.request == c->second.request)
+      answer(w, c->second.decree_no, "", false);  // a retry of a passed request
+    else
+      answer(w, 0,
+             "request " + std::to_string(d.request) + " of client " + std::to_string(d.client) +
+                 " is older than its last passed request " + std::to_string(c->second.request),
+             false);
+    return;
+  }
+  auto& waiters = waiting_[key];
+  bool known = !waiters.empty() || proposed_.count(key);
+  // Bounded by count and by bytes (max_queued, max_queued_bytes): a client pipelining large
+  // decrees must not grow the president without end.
+  if (!known && (queue_.size() >= opt_.max_queued ||
+                 (!queue_.empty() && queued_bytes_ + d.text.size() > opt_.max_queued_bytes))) {
+    waiting_.erase(key);
+    answer(w, 0,
+           "president " + std::to_string(opt_.id) + " is overloaded (" +
+               std::to_string(queue_.size()) + " proposals, " + std::to_string(queued_bytes_ >> 10) +
+               " KiB queued); retry later",
+           false);
+    return;
+  }
+  waiters.push_back(w);
+  if (!known) {
+    queued_bytes_ += d.text.size();
+    queue_.push_back(Queued{std::move(d), w});
+  }
+}
+
+void Priest::begin_ballots() {
+  if (role_ != Role::President) return;
+  if (era_end_ && next_no_ >= era_end_) return;  // the membership ends below: nothing more
+  if (change_ && !change_->begun) {
+    // Teaching a new priest, client decrees still pass. Once it is within one catch-up
+    // chunk, new proposals wait; the change's decree begins alone once what is in flight
+    // passed and the new priest holds the whole ledger (it learns it before it counts).
+    PriestId learner = change_->change.priest.id;
+    bool remove = !change_->change.teaches();
+    bool close = remove || (heard_tick_.count(learner) &&
+                            peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
+    if (close) {
+      if (remove || peer_len_[learner] >= passed_len_) begin_change();
+      return;
+    }
+  }
+  while (!open_ballots_.empty() && open_ballots_.front() <= passed_len_) open_ballots_.pop_front();
+  // With max_open_ballots begin ballots still waiting for a majority, proposals gather into
+  // the next one until one of those passes (or a whole batch is ready): fewer, larger
+  // ballots, so every priest fdatasyncs once for more decrees.
+  if (open_ballots_.size() >= opt_.max_open_ballots && queue_.size() < opt_.max_batch_decrees) return;
+  while (!queue_.empty() && in_flight_.size() < opt_.max_in_flight &&
+         in_flight_bytes_ < opt_.max_in_flight_bytes) {
+    std::vector<Entry> batch;
+    size_t bytes = 0;
+    while (!queue_.empty() && batch.size() < opt_.max_batch_decrees &&
+           bytes < opt_.max_batch_bytes && in_flight_.size() + batch.size() < opt_.max_in_flight &&
+           in_flight_bytes_ + bytes < opt_.max_in_flight_bytes) {
+      Queued q = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= q.decree.text.size();
+      uint64_t n = next_no_++;
+      q.decree.origin = ballot_;
+      proposed_[{q.decree.client, q.decree.request}] = n;
+      bytes += q.decree.text.size();
+      batch.push_back(Entry{n, ballot_, std::move(q.decree)});
+    }
+    begin(std::move(batch));
+  }
+}
+
+void Priest::begin(std::vector<Entry> entries) {
+  if (entries.empty()) return;
+  Message bb = make(Kind::BeginBallot, 0);
+  bb.ballot = ballot_;
+  bb.commit_no = passed_len_;
+  for (const auto& e : entries) {
+    if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no))
+      invariant_failed("a president begins a decree at a number already passed");
+    in_flight_bytes_ += e.decree.text.size();
+    in_flight_[e.decree_no] = Tally{e.decree, now_, {}};
+  }
+  open_ballots_.push_back(entries.back().decree_no);
+  event(Event::Kind::Begin, ballot_, entries.front().decree_no, entries.back().decree_no);
+  bb.entries = std::move(entries);
+  commit_sent_ = passed_len_;
+  send_all(bb);
+}
+
+void Priest::heartbeat() {
+  last_heartbeat_tick_ = now_;
+  Message s = make(Kind::Success, 0);
+  s.ballot = ballot_;
+  s.commit_no = passed_len_;
+  commit_sent_ = passed_len_;
+  // While reads wait, every heartbeat asks again for the latest round (sent after each of
+  // them arrived, so its acknowledgement confirms them all): a lost round or ack costs a
+  // heartbeat, not the read.
+  s.token = reads_.empty() ? 0 : read_round_;
+  send_others(s);
+}
+
+// Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
+// have not voted, every decree begun more than two heartbeats ago.
+void Priest::resend_unvoted() {
+  for (PriestId p : latest().ids()) {
+    Message bb = make(Kind::BeginBallot, p);
+    bb.ballot = ballot_;
+    bb.commit_no = passed_len_;
+    auto flush = [&] {
+      if (!bb.entries.empty()) send(bb);
+      bb.entries.clear();
+    };
+    size_t sent = 0;
+    for (auto& [n, t] : in_flight_) {
+      if (sent >= opt_.max_batch_decrees) break;
+      bool stale = now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks;
+      if (!stale || t.yes.count(p)) {
+        flush();  // a vote's range must be consecutive numbers
+        continue;
+      }
+      if (!bb.entries.empty() && bb.entries.back().decree_no + 1 != n) flush();  // (a number passed between)
+      bb.entries.push_back(Entry{n, ballot_, t.decree});
+      ++sent;
+    }
+    flush();
+  }
+  for (auto& [n, t] : in_flight_)
+    if (now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks) t.sent_tick = now_;
+}
+
+void Priest::check_quorum() {
+  if (now_ - became_president_tick_ < opt_.election_timeout_ticks) return;
+  if (reachable().size() < latest().quorum()) step_down(quorum_report(), true);
+}
+
+// A president whose phase 1 heard that decrees passed up to some number learns them by
+// catch-up from the priest that had them. If that priest lost them (its ledger's unsynced
+// tail, in a crash), nobody can send them, though they are safe in a majority's votes: the
+// president would wait forever at the gap. So, stuck at a gap for two election timeouts, it
+// runs next ballot again; this time the last votes report the decrees and B3 re-proposes them.
+void Priest::check_gap() {
+  if (passed_ahead_.empty() || passed_len_ != gap_len_) {
+    gap_len_ = passed_len_;
+    gap_since_ = now_;
+    return;
+  }
+  if (now_ - gap_since_ < 2 * opt_.election_timeout_ticks) return;
+  step_down("decree " + std::to_string(passed_len_ + 1) +
+                " is missing from every ledger it can reach; asking again with a new ballot",
+            true);
+  stand_for_president();
+}
+
+// ---------------------------------------------------------------- everyone
+
+// The president of ballot b proposes one decree per number, and tells what passed up to
+// commit_no; a vote of this priest in that same ballot is therefore the passed decree.
+void Priest::learn_commit(const Ballot& b, uint64_t commit_no) {
+  for (uint64_t n = passed_len_ + 1; n <= commit_no; ++n) {
+    if (passed_ahead_.count(n)) continue;
+    auto v = votes_.find(n);
+    if (v == votes_.end() || v->second.ballot != b) break;  // a gap: catch-up fills it
+    passed_ahead_[n] = v->second;
+  }
+}
+
+void Priest::apply_passed() {
+  bool new_era = false;
+  uint64_t revoked_at = 0;  // a membership decree here revoked a client
+  while (!passed_ahead_.empty() && passed_ahead_.begin()->first <= passed_len_ + 1) {
+    auto node = passed_ahead_.extract(passed_ahead_.begin());
+    Entry e = std::move(node.mapped());
+    if (e.decree_no <= passed_len_) continue;
+    if (e.decree_no != passed_len_ + 1) invariant_failed("applying a decree out of order");
+    uint64_t n = ++passed_len_;
+    grew_tick_ = now_;
+    votes_.erase(n);
+    e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
+    if (e.decree.membership && n <= latest().decree_no) {
+      // Known already: a joining priest was given the membership this decree set.
+    } else if (e.decree.membership) {
+      auto next = parse_membership_decree(e.decree.text, n);
+      if (!next) invariant_failed("a membership decree passed that does not parse");
+      if (next->revoked != membership_.revoked) revoked_at = n;
+      membership_ = *next;
+      ready_.membership = *next;
+      new_era = true;
+      note("decree " + std::to_string(n) + " sets the membership: priests " +
+           list_ids(next->ids()));
+      if (change_ && already_applied(*next, change_->change)) end_change("", n);
+    } else if (!e.decree.olive_day) {
+      RequestKey key{e.decree.client, e.decree.request};
+      auto& rec = clients_[e.decree.client];
+      uint64_t answer_no = n;
+      std::string error;
+      if (e.decree.request <= rec.request) {
+        // A retry that passed twice: the ledger keeps the first; this one becomes olive-day.
+        answer_no = e.decree.request == rec.request ? rec.decree_no : 0;
+        if (!answer_no) error = "request superseded by a later request of the same client";
+        note("decree " + std::to_string(n) + " repeats request " +
+             std::to_string(e.decree.request) + " of client " + std::to_string(e.decree.client) +
+             "; recorded as olive-day");
+        e.decree = Decree::olive(e.decree.origin);
+      } else {
+        rec = ClientRecord{e.decree.request, n};
+      }
+      if (auto w = waiting_.find(key); w != waiting_.end()) {
+        for (auto& waiter : w->second) answer(waiter, answer_no, error, false);
+        waiting_.erase(w);
+      }
+      proposed_.erase(key);
+    }
+    if (auto t = in_flight_.find(n); t != in_flight_.end()) {
+      in_flight_bytes_ -= t->second.decree.text.size();
+      in_flight_.erase(t);
+    }
+    ready_.passed.push_back(std::move(e));
+  }
+  if (revoked_at) fail_queued("a revocation passed as decree " + std::to_string(revoked_at) +
+                              ": propose again (a revoked client is refused)");
+  if (new_era) era_changed();
+  if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
+    restand("it now holds the ledger its quorum holds, up to decree " + std::to_string(awaiting_len_));
+  if (!read_waits_.empty()) answer_read_waits();
+  if (role_ == Role::President && !reads_.empty()) confirm_reads();
+}
+
+}  // namespace parliament

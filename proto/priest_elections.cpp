@@ -1,0 +1,261 @@
+// The priest's elections: pre-ballots, the lease, standing for president (next ballot and
+// last votes), becoming president (B3), stepping down and following (see priest.hpp).
+#include "proto/priest.hpp"
+
+#include <algorithm>
+
+#include "proto/priest_internal.hpp"
+
+namespace parliament {
+
+using namespace priest_detail;
+
+// ---------------------------------------------------------------- elections
+
+void Priest::reset_election_timer() {
+  uint64_t e = opt_.election_timeout_ticks;
+  election_deadline_ = now_ + e + rng_() % (e + 1);  // randomised: candidates rarely duel
+}
+
+bool Priest::promise(const Ballot& b) {
+  if (b < next_bal_) return false;
+  if (b > next_bal_) {
+    next_bal_ = b;
+    ready_.promise = b;  // durable before the last vote / vote that relies on it leaves
+    event(Event::Kind::Promised, b, 0, 0, b.priest);
+  }
+  max_round_seen_ = std::max(max_round_seen_, b.round);
+  return true;
+}
+
+// Before it raises its durable promise and stands, a priest asks whether a majority would
+// promise its ballot (a pre-ballot; nothing is promised or persisted by anyone). A priest
+// that cannot hear a majority, or whose majority still hears a live president, stays as it
+// is: its promise does not climb while it is cut off, so when the network heals it deposes
+// nobody.
+void Priest::pre_ballot() {
+  if (role_ == Role::President) return;
+  reset_election_timer();  // asks again after another timeout if no majority says yes
+  if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
+  bool first = !pre_ballot_;  // one line per outage, not one per timeout
+  pre_ballot_ = Ballot{std::max(max_round_seen_, next_bal_.round) + 1, opt_.id};
+  pre_grants_ = {opt_.id};
+  event(Event::Kind::PreBallot, *pre_ballot_);
+  if (first)
+    note("priest " + std::to_string(opt_.id) + " hears no president; asks whether a majority would promise ballot " +
+         to_string(*pre_ballot_));
+  if (pre_grants_.size() >= latest().quorum()) return stand_for_president();
+  Message pb = make(Kind::PreBallot, 0);
+  pb.ballot = *pre_ballot_;
+  send_others(pb);
+}
+
+bool Priest::lease_held(PriestId from) const {
+  if (from == opt_.id) return false;
+  if (role_ == Role::President) return reachable().size() >= latest().quorum();
+  return president_ && *president_ != from && now_ < lease_until_;
+}
+
+void Priest::on_pre_ballot(const Message& m) {
+  if (m.ballot.priest != m.from || !latest().voter(m.from, m.incarnation)) return;
+  if (lease_held(m.from)) return;  // it hears a live president: no
+  Message yes = make(Kind::PreVote, m.from);
+  yes.ballot = m.ballot;
+  yes.promised = next_bal_;  // so that the ballot it stands with is above this promise
+  send(std::move(yes));
+}
+
+void Priest::on_pre_vote(const Message& m) {
+  if (role_ == Role::President || !pre_ballot_ || m.ballot != *pre_ballot_) return;
+  if (!latest().voter(m.from, m.incarnation)) return;
+  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
+  pre_grants_.insert(m.from);
+  if (pre_grants_.size() >= latest().quorum()) stand_for_president();
+}
+
+void Priest::stand_for_president() {
+  pre_ballot_.reset();
+  pre_grants_.clear();
+  if (role_ == Role::President) return;
+  if (!voter()) {  // a priest the membership does not name (yet, or any more) never stands
+    reset_election_timer();
+    return;
+  }
+  // B1: a round above every ballot this priest has seen; the ballot is unique because it
+  // carries this priest's id, and promised durably (ready.promise) before next ballot leaves.
+  max_round_seen_ = std::max(max_round_seen_, next_bal_.round);
+  Ballot b{max_round_seen_ + 1, opt_.id};
+  role_ = Role::Candidate;
+  ballot_ = b;
+  set_president(std::nullopt);
+  last_votes_.clear();
+  awaiting_len_ = 0;
+  promise(b);
+  reset_election_timer();
+  event(Event::Kind::Stood, b);
+  note("priest " + std::to_string(opt_.id) + " stands for president with ballot " +
+       to_string(b) + " (ledger holds " + std::to_string(passed_len_) + " decrees)");
+  Message nb = make(Kind::NextBallot, 0);
+  nb.ballot = b;
+  nb.decree_no = passed_len_ + 1;
+  send_all(nb);
+}
+
+void Priest::become_president() {
+  // B2: any majority's last votes will do (every chosen decree is, for some priest of any
+  // majority, a vote it reports or in its ledger). Where more answered, it takes those that
+  // hold the least of the ledger: a priest that claims decrees it never sends (a liar, or
+  // one whose disk is failing) holds up no election once enough others have answered.
+  std::vector<const LastVoteReport*> quorum;
+  for (auto& [p, r] : last_votes_) quorum.push_back(&r);
+  std::sort(quorum.begin(), quorum.end(),
+            [](const LastVoteReport* a, const LastVoteReport* b) { return a->passed_len < b->passed_len; });
+  quorum.resize(std::min(quorum.size(), latest().quorum()));
+  uint64_t max_len = passed_len_;
+  for (auto* r : quorum) max_len = std::max(max_len, r->passed_len);
+  // The quorum holds decrees this priest has not learned: one of them may be a membership
+  // decree, and then it cannot tell which priests vote above it. It learns them first (the
+  // priests that hold them send them: maybe_catch_up), then stands again.
+  if (max_len > passed_len_) {
+    if (awaiting_len_ != max_len)
+      note("priest " + std::to_string(opt_.id) + " learns decrees " +
+           std::to_string(passed_len_ + 1) + ".." + std::to_string(max_len) +
+           " before it presides (its quorum holds them)");
+    awaiting_len_ = max_len;
+    return;
+  }
+  // B3: at every open decree number, the decree of the highest-ballot vote any priest of
+  // the quorum reports; an olive-day decree where none voted.
+  std::map<uint64_t, Entry> chosen;
+  for (auto* r : quorum)
+    for (auto& v : r->votes) {
+      if (v.decree_no <= max_len) continue;
+      auto it = chosen.find(v.decree_no);
+      if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
+    }
+  uint64_t last = chosen.empty() ? max_len : std::max(max_len, chosen.rbegin()->first);
+  // Decrees it knows passed beyond a gap are never begun again, but new ones begin above
+  // them; the numbers between with no vote reported get olive-day decrees (no decree can
+  // have passed there in a ballot below this one: some priest of the quorum would report it).
+  if (!passed_ahead_.empty()) last = std::max(last, passed_ahead_.rbegin()->first);
+  // Its quorum is one of the membership in force above its ledger. The first membership
+  // decree above (one it knows passed, or one it must re-propose) ends that membership:
+  // nothing above it is begun in this ballot (docs/SAFETY.md, "Membership").
+  era_end_ = 0;
+  for (uint64_t n = max_len + 1; n <= last; ++n) {
+    auto a = passed_ahead_.find(n);
+    auto c = chosen.find(n);
+    if ((a != passed_ahead_.end() && a->second.decree.membership) ||
+        (a == passed_ahead_.end() && c != chosen.end() && c->second.decree.membership)) {
+      era_end_ = n + 1;
+      last = n;
+      break;
+    }
+  }
+
+  role_ = Role::President;
+  set_president(opt_.id);
+  became_president_tick_ = now_;
+  gap_len_ = passed_len_;
+  gap_since_ = now_;
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  open_ballots_.clear();
+  proposed_.clear();
+  commit_sent_ = 0;
+  last_votes_.clear();
+  awaiting_len_ = 0;
+  next_no_ = last + 1;
+  settled_no_ = last;
+  read_acked_.clear();
+
+  first_open_ = max_len + 1;
+  std::vector<Entry> entries;
+  size_t olive = 0;
+  for (uint64_t n = max_len + 1; n <= last; ++n) {
+    if (passed_ahead_.count(n)) continue;  // known passed: never begun again
+    auto it = chosen.find(n);
+    Entry e{n, ballot_, it != chosen.end() ? it->second.decree : Decree::olive(ballot_)};
+    if (it == chosen.end()) ++olive;
+    if (!e.decree.olive_day) proposed_[{e.decree.client, e.decree.request}] = n;
+    entries.push_back(std::move(e));
+  }
+  event(Event::Kind::President, ballot_);
+  note("priest " + std::to_string(opt_.id) + " is president in ballot " + to_string(ballot_) +
+       ": decrees 1.." + std::to_string(max_len) + " passed, re-proposing " +
+       std::to_string(entries.size() - olive) + " and filling " + std::to_string(olive) +
+       " gaps with olive-day decrees");
+  // Begin in batches; the window limits apply to new proposals, not to these.
+  std::vector<Entry> batch;
+  size_t bytes = 0;
+  for (auto& e : entries) {
+    if (!batch.empty() && batch.back().decree_no + 1 != e.decree_no) {
+      begin(std::move(batch));  // a begin ballot's numbers are consecutive (a vote names a range)
+      batch.clear();
+      bytes = 0;
+    }
+    bytes += e.decree.text.size();
+    batch.push_back(std::move(e));
+    if (batch.size() >= opt_.max_batch_decrees || bytes >= opt_.max_batch_bytes) {
+      begin(std::move(batch));
+      batch.clear();
+      bytes = 0;
+    }
+  }
+  if (!batch.empty()) begin(std::move(batch));
+  heartbeat();
+}
+
+void Priest::step_down(const std::string& why, bool outcome_unknown) {
+  if (role_ != Role::Follower) event(Event::Kind::StepDown, ballot_, 0, 0, 0, why);
+  fail_reads("ballot " + to_string(ballot_) + " abandoned: " + why + "; retry");
+  if (role_ == Role::President) {
+    note("priest " + std::to_string(opt_.id) + " abandons ballot " + to_string(ballot_) + ": " +
+         why);
+    Message f = make(Kind::Failed, 0);
+    f.ballot = ballot_;
+    send_others(f);
+  }
+  // Decrees already begun may still pass under the next president; queued ones cannot. (A
+  // candidate holds the queue of a president that stood again for a new membership.)
+  std::set<RequestKey> begun;
+  for (auto& [key, n] : proposed_) begun.insert(key);
+  for (auto& [key, waiters] : waiting_)
+    for (auto& w : waiters)
+      answer(w, 0, "ballot " + to_string(ballot_) + " abandoned: " + why,
+             outcome_unknown && begun.count(key));
+  waiting_.clear();
+  queue_.clear();
+  queued_bytes_ = 0;
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  open_ballots_.clear();
+  proposed_.clear();
+  era_end_ = 0;
+  if (change_)
+    end_change("ballot " + to_string(ballot_) + " abandoned: " + why +
+                   (change_->begun ? " (the change may still pass; run it again)" : ""),
+               0);
+  role_ = Role::Follower;
+  set_president(std::nullopt);
+  last_votes_.clear();
+  reset_election_timer();
+}
+
+void Priest::follow(const Ballot& b) {
+  if (b.priest == opt_.id) return;
+  if (role_ != Role::Follower && b > ballot_)
+    step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
+  if (role_ != Role::Follower) return;
+  pre_ballot_.reset();
+  pre_grants_.clear();
+  lease_until_ = now_ + opt_.election_timeout_ticks;  // the president's lease, renewed
+  if (president_ != b.priest) {
+    set_president(b.priest);
+    note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
+         " in ballot " + to_string(b));
+  }
+  reset_election_timer();
+}
+
+}  // namespace parliament

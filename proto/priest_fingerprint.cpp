@@ -1,0 +1,134 @@
+// Priest::fingerprint and votes: the whole state of a priest as one string, for the
+// explorer's visited set and the tests (see priest.hpp).
+#include "proto/priest.hpp"
+
+#include <algorithm>
+
+#include "proto/priest_internal.hpp"
+
+namespace parliament {
+
+using namespace priest_detail;
+
+namespace {
+void fp_u(std::string& o, uint64_t v) {
+  o += std::to_string(v);
+  o.push_back(',');
+}
+void fp_b(std::string& o, const Ballot& b) {
+  o += to_string(b);
+  o.push_back(',');
+}
+void fp_d(std::string& o, const Decree& d) {
+  if (d.membership) o += "M";
+  o += d.olive_day ? "o" : std::to_string(d.client) + "/" + std::to_string(d.request) + "/" + d.text;
+  o.push_back('@');
+  fp_b(o, d.origin);
+}
+void fp_e(std::string& o, const Entry& e) {
+  fp_u(o, e.decree_no);
+  fp_b(o, e.ballot);
+  fp_d(o, e.decree);
+}
+}  // namespace
+
+std::string Priest::fingerprint() const {
+  std::string o;
+  auto age = [&](uint64_t t, uint64_t cap) { fp_u(o, std::min<uint64_t>(now_ - std::min(t, now_), cap)); };
+  uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
+  { auto r = rng_; fp_u(o, r()); }
+  fp_u(o, static_cast<uint64_t>(role_));
+  fp_b(o, next_bal_);
+  fp_b(o, ballot_);
+  fp_u(o, president_ ? *president_ : 0);
+  fp_u(o, passed_len_);
+  fp_u(o, election_deadline_ > now_ ? election_deadline_ - now_ : 0);
+  fp_u(o, max_round_seen_);
+  fp_b(o, pre_ballot_.value_or(Ballot{}));
+  for (PriestId p : pre_grants_) fp_u(o, p);
+  fp_u(o, lease_until_ > now_ ? lease_until_ - now_ : 0);
+  o += "|m";
+  fp_u(o, membership_.decree_no);
+  for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
+  fp_u(o, era_end_);
+  o += "|r";
+  fp_u(o, settled_no_);
+  fp_u(o, read_round_);
+  for (auto& r : reads_) fp_u(o, r.waiter.token), fp_u(o, r.round), fp_u(o, r.upto);
+  for (auto& [p, a] : read_acked_) fp_u(o, p), fp_u(o, a);
+  for (uint64_t t : read_tokens_) fp_u(o, t);
+  for (auto& r : read_waits_) fp_u(o, r.waiter.token), fp_u(o, r.upto);
+  fp_u(o, awaiting_len_);
+  age(grew_tick_, 2 * hb);
+  if (change_) {
+    o += change_to_json(change_->change).dump();
+    fp_u(o, change_->begun);
+    age(change_->since, 4 * et + 1);
+    for (auto& w : change_->waiters) fp_u(o, w.token);
+  }
+  o += "|v";
+  for (auto& [n, e] : votes_) fp_e(o, e);
+  o += "|a";
+  for (auto& [n, e] : passed_ahead_) fp_e(o, e);
+  o += "|c";
+  for (auto& [c, r] : clients_) o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) + ",";
+  o += "|f";
+  for (auto& [t, p] : forwarded_) o += std::to_string(t) + ":" + std::to_string(p) + ",";
+  o += "|l";
+  for (auto& [p, r] : last_votes_) {
+    fp_u(o, p);
+    fp_u(o, r.passed_len);
+    for (auto& e : r.votes) fp_e(o, e);
+  }
+  if (role_ == Role::President) {
+    o += "|p";
+    fp_u(o, next_no_);
+    age(became_president_tick_, et);
+    age(last_heartbeat_tick_, hb);
+    fp_u(o, commit_sent_);
+    fp_u(o, gap_len_);
+    age(gap_since_, 2 * et);
+    for (auto& [n, t] : in_flight_) {
+      fp_u(o, n);
+      fp_d(o, t.decree);
+      age(t.sent_tick, 2 * hb);
+      for (auto y : t.yes) fp_u(o, y);
+    }
+    o += "|q";
+    for (auto& q : queue_) {
+      fp_d(o, q.decree);
+      fp_u(o, q.waiter.origin);
+      fp_u(o, q.waiter.token);
+    }
+    for (auto& [k, ws] : waiting_) {
+      fp_u(o, k.first);
+      fp_u(o, k.second);
+      for (auto& w : ws) fp_u(o, w.token);
+    }
+    for (auto& [k, n] : proposed_) fp_u(o, n);
+    o += "|o";
+    for (uint64_t last : open_ballots_)
+      if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
+  }
+  o += "|h";
+  for (auto& [p, t] : heard_tick_) {
+    fp_u(o, p);
+    age(t, et + 1);
+  }
+  for (auto& [p, n] : peer_len_) fp_u(o, n);
+  for (auto& [p, s] : catch_up_sent_) {
+    fp_u(o, s.from);
+    age(s.tick, 2 * hb);
+    fp_u(o, s.seen_len);
+    age(s.seen_tick, 2);
+  }
+  return o;
+}
+
+std::vector<Entry> Priest::votes() const {
+  std::vector<Entry> out;
+  for (auto& [n, v] : votes_) out.push_back(v);
+  return out;
+}
+
+}  // namespace parliament

@@ -1,0 +1,46 @@
+// paxos-god's parts, one file each: bootstrap (god_bootstrap.cpp), membership changes and
+// revocations by decree (god_change.cpp), and `up`, the local parliament (god_up.cpp); the
+// command line is god_main.cpp. Used by paxos-god only.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "client/rpc.hpp"
+#include "proto/config.hpp"
+#include "proto/membership.hpp"
+
+namespace parliament::god {
+
+using Clock = std::chrono::steady_clock;
+
+// A short pause between knocks, never past the deadline.
+void pause_before(Clock::time_point deadline);
+// "1, 2, 3"
+std::string id_list(const std::vector<PriestId>& ids);
+
+enum class Outcome { Done, Refused, TimedOut, Interrupted };
+
+struct BootstrapHooks {
+  std::function<bool()> interrupted = [] { return false; };       // stop asking
+  std::function<bool(PriestId)> gone = [](PriestId) { return false; };  // its process died
+};
+
+// Sends the membership to every priest, all at once, until each has it. Bounded by
+// `timeout`; a silent priest does not hold up the others.
+Outcome bootstrap(const Config& config, const std::string& config_file, Millis timeout,
+                  const BootstrapHooks& hooks = {});
+
+// add / remove / replace / revoke by decree: exit 0 passed (or was in force already), 1 not
+// done, 2 bad input.
+int change_membership(const Config& config, Change c, const std::string& address,
+                      bool as_json, Millis timeout, bool keep_key = false);
+
+// Starts one paxos-priest per priest of the configuration, bootstraps them, and stays in the
+// foreground until SIGINT/SIGTERM.
+int up(const Config& config, const std::string& config_file, const std::string& data_dir,
+       std::string priest_bin, Millis timeout, const std::string& certs_override);
+
+}  // namespace parliament::god

@@ -77,7 +77,9 @@ uint64_t query_number(const std::string& query, const std::string& name, uint64_
 }  // namespace
 
 // One connection: TLS (if any) through tls::Session on this thread, HTTP/1.1 requests read
-// by http_parser, answers written in order. Nothing here blocks.
+// by http_parser, answers written in order. Nothing here blocks. One request at a time: the
+// parser pauses after each request, and nothing more is read or parsed until its answer is
+// written, so a client that pipelines requests and reads nothing holds one answer here.
 class HttpConn : public std::enable_shared_from_this<HttpConn> {
  public:
   HttpConn(HttpPort::Impl& port, tcp::socket s);
@@ -90,6 +92,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
  private:
   void read();
+  bool busy() const { return paused_ || !out_.empty() || !writing_.empty(); }  // an answer not yet written
+  void feed();  // parses pending_ up to the end of the next request
   void on_bytes(std::string_view bytes);
   void on_plain(std::string_view plain);
   void answer();
@@ -113,6 +117,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   bool keep_alive_ = true;
   std::vector<char> buf_ = std::vector<char>(4096);
   std::string out_, writing_;
+  std::string pending_;  // bytes read but not parsed yet (after a request, while its answer is written)
+  bool reading_ = false, paused_ = false;
   bool closed_ = false, finishing_ = false;
 };
 
@@ -244,12 +250,15 @@ void HttpConn::close() {
 }
 
 void HttpConn::read() {
+  if (reading_ || closed_ || finishing_ || busy()) return;
+  reading_ = true;
   auto self = shared_from_this();
   sock_.async_read_some(asio::buffer(buf_), [this, self](asio::error_code ec, size_t n) {
+    reading_ = false;
     if (closed_ || finishing_) return;
     if (ec) return close();
     on_bytes(std::string_view(buf_.data(), n));
-    if (!closed_ && !finishing_) read();
+    read();
   });
 }
 
@@ -279,14 +288,22 @@ void HttpConn::on_bytes(std::string_view bytes) {
 }
 
 void HttpConn::on_plain(std::string_view plain) {
-  request_bytes_ += plain.size();
+  pending_.append(plain);
+  feed();
+}
+
+void HttpConn::feed() {
+  if (paused_ || closed_ || pending_.empty()) return;
+  size_t used = http_parser_execute(&parser_, &settings_, pending_.data(), pending_.size());
+  if (closed_) return;
+  pending_.erase(0, used);
+  if (paused_) return;  // a request answered (on_complete); the rest waits for its answer to go out
+  request_bytes_ += used;
   if (request_bytes_ > kMaxRequestBytes) {
     port_.warn("big request " + ip, "closing connection from {}: a request over {} bytes", ip, kMaxRequestBytes);
     return close();
   }
-  size_t used = http_parser_execute(&parser_, &settings_, plain.data(), plain.size());
-  if (closed_) return;
-  if (parser_.http_errno != HPE_OK || used != plain.size()) {
+  if (parser_.http_errno != HPE_OK || !pending_.empty()) {
     port_.warn("bad request " + ip, "closing connection from {}: not HTTP/1.1: {}", ip,
                http_errno_description(HTTP_PARSER_ERRNO(&parser_)));
     close();
@@ -329,6 +346,8 @@ int HttpConn::on_complete(http_parser* p) {
   c->in_origin_ = c->in_value_ = false;
   c->request_bytes_ = 0;
   c->last = Clock::now();
+  c->paused_ = true;  // (parsing stops right after this request: see feed)
+  http_parser_pause(p, 1);
   return 0;
 }
 
@@ -373,8 +392,14 @@ void HttpConn::write() {
   if (closed_ || !writing_.empty()) return;
   if (tls_) tls_->take_output(out_);
   if (out_.empty()) {
-    if (finishing_) close();
-    return;
+    if (finishing_) return close();
+    if (paused_) {  // the answer is written: on to the next request
+      paused_ = false;
+      http_parser_pause(&parser_, 0);
+      feed();
+      if (busy() || closed_ || finishing_) return;
+    }
+    return read();
   }
   writing_.swap(out_);
   auto self = shared_from_this();

@@ -505,6 +505,43 @@ TEST_CASE("trust 8: the HTTP port answers through 1,000 idle connections and adm
   CHECK(https_get(parl, 1, frank, "/status").first == 200);
 }
 
+// 22. Before: the HTTP port read and answered every request a client pipelined, whether or
+// not it read the answers: 12 connections each asking 40 times for a ledger page of about
+// 1 MiB, reading nothing, grew the priest by hundreds of MiB. Now a connection is answered one
+// request at a time: nothing more is read from it until its answer is written.
+TEST_CASE("trust 12: a client that pipelines HTTP requests and reads nothing holds one answer", "[trust][hostile]") {
+  Parliament parl(1, 0, true, true);
+  INFO("files in " << parl.dir);
+  const Identity frank{tls::Role::Client, 0, "frank"};
+  REQUIRE(certs::make_credentials((parl.dir / "certs").string(), {frank}));
+  parl.start(1);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return https_get(parl, 1, frank, "/status").first == 200; }, 10s));
+  Proposer proposer(parl.config.priests, random_client_id());
+  const std::string text(1800, 'x');
+  for (int i = 0; i < 500; ++i) REQUIRE(proposer.propose(text + std::to_string(i), 10s).passed);
+  const uint16_t port = parl.config.http.at(1).port;
+  const pid_t pid = parl.pids.at(1);
+  const size_t idle = proc_kib(pid, "VmRSS");
+  std::string asks;
+  for (int i = 0; i < 40; ++i) asks += "GET /ledger?from=1&max=1000 HTTP/1.1\r\nHost: priest\r\n\r\n";
+  RssWatch watch(pid);
+  std::vector<std::unique_ptr<TlsRaw>> greedy;
+  for (int c = 0; c < 12; ++c) {
+    greedy.push_back(std::make_unique<TlsRaw>(port, party_context(parl.dir / "certs", frank)));
+    REQUIRE(greedy.back()->handshaken);
+    greedy.back()->send_bytes(asks);
+  }
+  std::this_thread::sleep_for(3s);  // (the time the priest has to answer them all, were it to)
+  auto [status, took] = https_get(parl, 1, frank, "/metrics");
+  CHECK(status == 200);
+  CHECK(took < 1000ms);
+  const size_t peak = watch.finish();
+  std::printf("trust 12: priest 1 RSS idle %zu KiB, peak %zu KiB (+%zu KiB) with 12 greedy HTTP clients\n", idle, peak,
+              peak - std::min(peak, idle));
+  CHECK(peak < idle + 64 * 1024);
+}
+
 // 20. The cut-off is at the decree, under load and through kill -9 of the president: after
 // `remove 5` no priest takes priest 5's certificate, and after `revoke gus` no decree of gus
 // is in any ledger above the revocation decree, while gus kept proposing throughout.

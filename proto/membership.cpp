@@ -27,12 +27,18 @@ bool Membership::retired_life(PriestId id, uint64_t incarnation) const {
   return false;
 }
 
+const PriestAddress* Membership::retired_key(const std::string& key) const {
+  if (key.empty()) return nullptr;
+  for (const auto& r : retired)
+    if (r.key == key) return &r;
+  return nullptr;
+}
+
 std::string Membership::key_refusal(PriestId id, uint64_t incarnation, const std::string& key) const {
   if (key.empty()) return "";
-  for (const auto& r : retired)
-    if (r.key == key)
-      return "its certificate's key was retired with priest " + std::to_string(r.id) + "'s incarnation " +
-             incarnation_text(r.incarnation) + " (membership of decree " + std::to_string(decree_no) + ")";
+  if (const PriestAddress* r = retired_key(key))
+    return "its certificate's key was retired with priest " + std::to_string(r->id) + "'s incarnation " +
+           incarnation_text(r->incarnation) + " (membership of decree " + std::to_string(decree_no) + ")";
   const PriestAddress* p = find(id);
   if (p && p->incarnation == incarnation && !p->key.empty() && p->key != key)
     return "the membership in force (decree " + std::to_string(decree_no) + ") records another key for priest " +
@@ -202,13 +208,15 @@ std::string describe(const Change& c) {
 
 namespace {
 
-// Why a key that a remove or replace retired may not come back ("" if it is not one).
-std::string retired_key(const Membership& current, const std::string& key) {
-  if (key.empty()) return "";
-  for (const auto& r : current.retired)
-    if (r.key == key)
-      return "that certificate's key was retired with priest " + std::to_string(r.id) + "'s incarnation " +
-             incarnation_text(r.incarnation) + "; make the priest a new key (paxos-god certs --priest ID --new-key)";
+// Why a new life may not be the one a remove or replace retired, nor bring back a key they
+// retired ("" if it may).
+std::string retired_again(const Membership& current, const PriestAddress& p) {
+  if (current.retired_life(p.id, p.incarnation))
+    return "priest " + std::to_string(p.id) + "'s incarnation " + incarnation_text(p.incarnation) +
+           " was retired: a retired life never votes again (give it a new data directory)";
+  if (const PriestAddress* r = current.retired_key(p.key))
+    return "that certificate's key was retired with priest " + std::to_string(r->id) + "'s incarnation " +
+           incarnation_text(r->incarnation) + "; make the priest a new key (paxos-god certs --priest ID --new-key)";
   return "";
 }
 
@@ -226,7 +234,7 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
       break;
     case Change::Op::Add:
       if (have) return R::failure(who + " is already a member; to give it a new disk, replace it");
-      if (auto why = retired_key(current, c.priest.key); !why.empty()) return R::failure(why);
+      if (auto why = retired_again(current, c.priest); !why.empty()) return R::failure(why);
       next.priests.push_back(c.priest);
       std::sort(next.priests.begin(), next.priests.end(),
                 [](auto& x, auto& y) { return x.id < y.id; });
@@ -245,7 +253,7 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
       if (!have) return R::failure(who + " is not a member; add it instead");
       if (have->incarnation == c.priest.incarnation)
         return R::failure(who + " already has incarnation " + incarnation_text(c.priest.incarnation));
-      if (auto why = retired_key(current, c.priest.key); !why.empty()) return R::failure(why);
+      if (auto why = retired_again(current, c.priest); !why.empty()) return R::failure(why);
       // A new life that kept the old key (the god's --keep-key) retires the incarnation only.
       next.retired.push_back(PriestAddress{have->id, "", 0, "", have->incarnation,
                                            have->key == c.priest.key ? "" : have->key});

@@ -41,6 +41,7 @@ struct Membership {
 
   bool is_revoked(const std::string& client) const;
   bool retired_life(PriestId id, uint64_t incarnation) const;
+  const PriestAddress* retired_key(const std::string& key) const;  // the life it was retired with
   // Whether a certificate whose public key is `key` (tls::peer_key; empty without TLS) may
   // speak for priest `id` as `incarnation`: "" if so, else why not (docs/SAFETY.md, "Who
   // may speak"). A retired key never; the life this membership names only with the key

@@ -197,9 +197,10 @@ std::string Priest::step(const Message& m) {
   //    catch-up acknowledgements, which say how far its ledger has got), nothing else;
   //  - a member id speaking as another incarnation that holds more of the ledger (a replace
   //    this priest has not learned may have made it a voter), never one a remove or replace
-  //    here retired: its ledger and its presidency only; its last votes and votes count
-  //    nowhere (on_last_vote, on_voted). The host let its certificate in only with a key
-  //    not retired here (Membership::key_refusal).
+  //    here retired, and only where the membership records that member's key: its ledger
+  //    and its presidency only; its last votes and votes count nowhere (on_last_vote,
+  //    on_voted). The host let its certificate in only with a key not retired here
+  //    (Membership::key_refusal).
   // Anyone else (a removed priest, a priest never added, or one added by a decree this
   // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
   // learns it from the members it knows (its pre-ballots make them send it the ledger).
@@ -208,8 +209,10 @@ std::string Priest::step(const Message& m) {
     bool taught = role_ == Role::President && change_ && change_->learning(m.from, m.incarnation) &&
                   (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
                    (m.kind == Kind::CatchUp && m.entries.empty()));
-    bool newer_life = member && member->incarnation != m.incarnation && m.passed_len > passed_len_ &&
-                      !latest().retired_life(m.from, m.incarnation) &&
+    // (Only where the membership records the member's key: without it, the host cannot tell
+    // a new life's certificate from a retired one's.)
+    bool newer_life = member && !member->key.empty() && member->incarnation != m.incarnation &&
+                      m.passed_len > passed_len_ && !latest().retired_life(m.from, m.incarnation) &&
                       (from_president(m.kind) || m.kind == Kind::CatchUp);
     if (!taught && !newer_life) {
       stranger(m);

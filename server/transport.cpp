@@ -1232,13 +1232,17 @@ bool Host::admits(const Conn& c, PriestId id, uint64_t incarnation) const {
 void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation) {
   const Membership& m = priest_->membership();
   std::string why = m.key_refusal(id, incarnation, c->key);
+  // Why, for the refused priest: "key" (the life named here, with another key: an operator's
+  // mistake, never a reason for it to retire) or "membership" (removed, replaced, retired).
+  const bool named_other_key = !why.empty() && !m.retired_key(c->key);
   if (why.empty()) why = "it is not a member of the membership in force here (decree " + std::to_string(m.decree_no) + ")";
   warn_limited("not a member " + std::to_string(id),
                "closing connection from {}{}: priest {} speaking as incarnation {}: {}; it gets nothing",
                c->name, who(*c), id, incarnation_text(incarnation), why);
   ++counters_.strangers_refused;
   c->finish(frame(json{{"type", "not_member"}, {"membership", m.decree_no}, {"priest", id},
-                       {"incarnation", incarnation_text(incarnation)}}));
+                       {"incarnation", incarnation_text(incarnation)},
+                       {"cause", named_other_key ? "key" : "membership"}}));
 }
 
 // A member of our membership refused our link: the membership in force in its ledger, of a
@@ -1254,10 +1258,16 @@ void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   if (!priest_ || !halted_.empty()) return;
   const Membership& mine = priest_->membership();
   uint64_t at = n->get<uint64_t>();
+  const bool key = j.value("cause", "") == "key";
   warn_limited("refused by " + std::to_string(c->peer),
-               "priest {} does not admit this priest (incarnation {}): it holds the membership of "
+               "priest {} does not admit this priest (incarnation {}): {}; it holds the membership of "
                "decree {}, this priest that of decree {}",
-               c->peer, incarnation_text(incarnation_), at, mine.decree_no);
+               c->peer, incarnation_text(incarnation_),
+               key ? "the membership records another key for this priest (was it given a new key without "
+                     "paxos-god replace?)"
+                   : "not a member there",
+               at, mine.decree_no);
+  if (key) return;  // an operator's mistake to mend, not a removal
   if (at <= mine.decree_no || !mine.voter(run_.id, incarnation_) || !mine.find(c->peer)) return;
   refused_by_[c->peer] = at;
   std::vector<PriestId> who;

@@ -218,3 +218,15 @@ TEST_CASE("membership: a replace that keeps the key retires the incarnation only
   CHECK(next->key_refusal(3, 0x34, k1).empty());  // the new life speaks with the kept key
   CHECK(next->retired.back().key.empty());         // (the core refuses the old incarnation: Priest::admits)
 }
+
+TEST_CASE("membership: a retired life is never added or made a voter again", "[membership][trust]") {
+  auto removed = apply_change(three(), change(Change::Op::Remove, 3, 0, true));
+  REQUIRE(removed.ok());
+  auto again = apply_change(*removed, change(Change::Op::Add, 3, 0x33));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().find("retired") != std::string::npos);
+  CHECK(apply_change(*removed, change(Change::Op::Add, 3, 0x34)).ok());  // a new data directory
+  auto replaced = apply_change(three(), change(Change::Op::Replace, 2, 0x23));
+  REQUIRE(replaced.ok());
+  CHECK_FALSE(apply_change(*replaced, change(Change::Op::Replace, 2, 0x22)).ok());
+}

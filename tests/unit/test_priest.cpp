@@ -1092,3 +1092,29 @@ TEST_CASE("a retired incarnation's catch-up is dropped, however long its ledger"
   CHECK_FALSE(c.priests[2]->admits(3, 301));
   CHECK(c.priests[2]->admits(3, 999));
 }
+
+// Another life of a member id (a replace this priest has not learned) is heard only where
+// the membership records that member's key: without it the host cannot tell the new life's
+// certificate from a retired one's, and a retired key could write decrees.
+TEST_CASE("another life of a member is heard only where the member's key is recorded", "[priest][trust]") {
+  for (bool recorded : {false, true}) {
+    INFO("key recorded: " << recorded);
+    Chamber c(3, {}, true, [&](PriestOptions& o) {
+      if (recorded) o.membership.priests[2].key = std::string(64, 'c');
+    });
+    c.elect(1);
+    c.propose(1, 1, 9, 1, "first");
+    for (int t = 0; t < 10; ++t) c.tick();
+    const auto before = c.ledgers[2];
+    Message m;
+    m.kind = Kind::CatchUp;
+    m.from = 3;
+    m.incarnation = 777;  // not the life the membership names, nor a retired one
+    m.to = 2;
+    m.passed_len = before.size() + 1;
+    m.entries.push_back(Entry{before.size() + 1, Ballot{1, 3}, Decree{false, 66, 1, "from another life", {}}});
+    c.priests[2]->step(m);
+    c.drain();
+    CHECK(c.ledgers[2].size() == before.size() + (recorded ? 1 : 0));
+  }
+}

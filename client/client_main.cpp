@@ -416,7 +416,7 @@ int main(int argc, char** argv) {
   app.add_option("--client-name", client_name,
                  "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
                  "certs --client NAME); default: the shared client.crt")
-      ->check([](const std::string& n) { return tls::valid_client_name(n) ? "" : "not a client name (a-z 0-9 . _ -)"; });
+      ->check([](const std::string& n) { return client_name_error(n); });
   PriestId priest_cert = 0;
   app.add_option("--priest-cert", priest_cert,
                  "speak with priest N's certificate (priest-N.crt and .key): status only; for a "

@@ -51,7 +51,8 @@ Result<X509Ptr> load_cert(const std::string& path) {
   return cert;
 }
 
-// Every certificate in a PEM file (a CA bundle: ca.crt holds two CAs while one is rotated).
+}  // namespace
+
 Result<std::vector<X509Ptr>> load_certs(const std::string& path) {
   using R = Result<std::vector<X509Ptr>>;
   auto text = read_file(path);
@@ -67,6 +68,8 @@ Result<std::vector<X509Ptr>> load_certs(const std::string& path) {
   if (out.empty()) return R::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
   return out;
 }
+
+namespace {
 
 Result<KeyPtr> load_key(const std::string& path) {
   auto text = read_file(path);
@@ -169,12 +172,6 @@ std::string describe(const Identity& who) {
     case Role::Client: return who.name.empty() ? "a client" : "client " + who.name;
   }
   return "an unknown party";
-}
-
-bool valid_client_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxClientName) return false;
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; };
-  return ok(name[0]) && name[0] != '.' && name[0] != '-' && std::all_of(name.begin(), name.end(), ok);
 }
 
 std::string identity_uri(const Identity& who) {

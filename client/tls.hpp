@@ -23,11 +23,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <asio/ssl/context.hpp>
 
+#include "client/openssl.hpp"
 #include "proto/ballot.hpp"
 #include "proto/config.hpp"
+#include "proto/membership.hpp"
 #include "proto/result.hpp"
 
 namespace parliament::tls {
@@ -47,8 +50,7 @@ struct Identity {
 inline constexpr PriestId kMaxPriestId = 1000000;
 inline constexpr size_t kMaxClientName = 64;
 
-// A client's name: 1 to 64 of a-z 0-9 . _ -, not beginning with . or -.
-bool valid_client_name(std::string_view name);
+using parliament::valid_client_name;  // (proto/membership.hpp)
 
 // Every client is someone: the client id a decree carries in the ledger (and by which
 // exactly-once is kept) for the client id `client` that party `who` wrote in its propose.
@@ -118,6 +120,9 @@ std::string certs_dir(const Config& config, const std::string& config_file,
 Result<std::string> parliament_id(const std::string& ca_file);
 // The id one CA certificate names, as above ("" if it cannot be computed).
 std::string parliament_of(X509* ca);
+// Every certificate in a PEM file, in order (ca.crt holds two while a CA is rotated); an
+// error naming the file if it holds none.
+Result<std::vector<openssl::X509Ptr>> load_certs(const std::string& path);
 
 // The context `who` uses with this configuration (make_context on certs_dir's files), or
 // nullptr when the configuration says "tls": false. Called once at start by every program.

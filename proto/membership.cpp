@@ -21,6 +21,16 @@ bool Membership::is_revoked(const std::string& client) const {
   return std::binary_search(revoked.begin(), revoked.end(), client);
 }
 
+bool valid_client_name(std::string_view name) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; };
+  return !name.empty() && name.size() <= 64 && name[0] != '.' && name[0] != '-' &&
+         std::all_of(name.begin(), name.end(), ok);
+}
+
+std::string client_name_error(std::string_view name) {
+  return valid_client_name(name) ? "" : "a client name is 1 to 64 of a-z 0-9 . _ - (not first . or -)";
+}
+
 bool Membership::retired_life(PriestId id, uint64_t incarnation) const {
   for (const auto& r : retired)
     if (r.id == id && r.incarnation == incarnation) return true;
@@ -105,7 +115,7 @@ Status parse_revoked(const json& j, const std::string& where, std::vector<std::s
   if (r == j.end()) return ok_status();
   if (!r->is_array() || r->size() > 100000) return Status::failure(where + ".revoked: must be a list of client names");
   for (const auto& n : *r) {
-    if (!n.is_string() || n.get_ref<const std::string&>().empty() || n.get_ref<const std::string&>().size() > 64)
+    if (!n.is_string() || !valid_client_name(n.get_ref<const std::string&>()))
       return Status::failure(where + ".revoked: must be a list of client names");
     out.push_back(n.get<std::string>());
   }
@@ -168,11 +178,8 @@ Result<Change> parse_change(const json& j) {
   else return R::failure("change.op: must be add, remove, replace or revoke");
   if (c.op == Change::Op::Revoke) {
     auto n = j.find("client");
-    if (n == j.end() || !n->is_string() || n->get_ref<const std::string&>().empty() ||
-        n->get_ref<const std::string&>().size() > 64 ||
-        n->get_ref<const std::string&>().find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") !=
-            std::string::npos)
-      return R::failure("change.client: must be a client name (a-z 0-9 . _ -)");
+    if (n == j.end() || !n->is_string() || !valid_client_name(n->get_ref<const std::string&>()))
+      return R::failure("change.client: " + client_name_error(n->is_string() ? n->get<std::string>() : ""));
     c.client = n->get<std::string>();
     return c;
   }

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +58,12 @@ struct Membership {
   bool operator==(const Membership&) const = default;
 };
 
+// A named client's name: 1 to 64 of a-z 0-9 . _ -, not beginning with . or - (the NAME of
+// its certificate's urn:parliament:client:NAME, of `revoke NAME` and of "revoked").
+bool valid_client_name(std::string_view name);
+// "" for a valid name, else the rule as a sentence (command lines, errors).
+std::string client_name_error(std::string_view name);
+
 // {"decree_no": N, "priests": [...], "revoked": [...], "retired": [...]} (membership.json,
 // status; the last two only when not empty).
 nlohmann::json membership_to_json(const Membership& m);
@@ -68,7 +75,7 @@ struct Change {
   Op op = Op::Add;
   PriestAddress priest;  // Add, Replace: id, incarnation and address; Remove: id
   bool force = false;    // Remove: allow fewer than three priests
-  std::string client{};  // Revoke: the named client (tls::valid_client_name)
+  std::string client{};  // Revoke: the named client (valid_client_name)
   bool operator==(const Change&) const = default;
   // Add and Replace bring a new priest, which the president teaches the ledger first.
   bool teaches() const { return op == Op::Add || op == Op::Replace; }

@@ -302,30 +302,6 @@ std::string pem_of(X509* cert) {
   return pem_text([&](BIO* b) { return PEM_write_bio_X509(b, cert); });
 }
 
-Result<std::string> read_text(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
-  std::string all;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) all.append(buf, n);
-  std::fclose(f);
-  return all;
-}
-
-// Every certificate of a PEM file (ca.crt holds two during a rotation).
-Result<std::vector<X509Ptr>> certs_in(const std::string& path) {
-  auto text = read_text(path);
-  if (!text) return Result<std::vector<X509Ptr>>::failure(text.error());
-  BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  std::vector<X509Ptr> all;
-  while (bio)
-    if (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) all.emplace_back(c);
-    else break;
-  ERR_clear_error();
-  if (all.empty()) return Result<std::vector<X509Ptr>>::failure(path + " is not a PEM certificate");
-  return all;
-}
-
 // The party whose certificate a file of DIR is, by its name (files_for's names), if any.
 std::optional<tls::Identity> party_of(const std::filesystem::path& crt) {
   const std::string stem = crt.stem().string();
@@ -349,7 +325,7 @@ Result<std::pair<X509Ptr, KeyPtr>> next_ca(const std::string& ca_crt, const std:
     return R::failure(next_key + " is missing: no rotation is under way (paxos-god certs --rotate-ca begin)");
   auto key = read_key(next_key);
   if (!key) return R::failure(key.error());
-  auto bundle = certs_in(ca_crt);
+  auto bundle = tls::load_certs(ca_crt);
   if (!bundle) return R::failure(bundle.error());
   for (auto& c : *bundle)
     if (X509_check_private_key(c.get(), key->get()) == 1) return std::make_pair(std::move(c), std::move(*key));
@@ -362,16 +338,17 @@ Status rotation_begin(const std::string& ca_crt, const std::string& next_key, co
     return Status::failure(next_key + " exists: a rotation is under way; go on with --rotate-ca sign, then finish");
   auto id = tls::parliament_id(ca_crt);
   if (!id) return Status::failure(id.error());
-  auto text = read_text(ca_crt);
-  if (!text) return Status::failure(text.error());
+  auto cas = tls::load_certs(ca_crt);
+  if (!cas) return Status::failure(cas.error());
+  std::string text;
+  for (const auto& ca : *cas) text += pem_of(ca.get());
   auto key = new_key(next_key, false);
   if (!key) return Status::failure(key.error());
   options.on_file(next_key, true);
   auto cert = issue(key->get(), nullptr, key->get(), {tls::Role::God}, options.ca_valid_from, options.ca_valid_for,
                     "", "parliament " + *id);
   if (!cert) return Status::failure("cannot make the new CA: " + cert.error());
-  if (!text->empty() && text->back() != '\n') text->push_back('\n');
-  if (auto s = replace_file(ca_crt, *text + pem_of(cert->get()), 0644); !s) return s;
+  if (auto s = replace_file(ca_crt, text + pem_of(cert->get()), 0644); !s) return s;
   options.on_file(ca_crt, true);
   return ok_status();
 }

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
       "revoke", "revoke a named client's certificate by decree: from that decree on no priest serves it");
   revoke_cmd->add_option("NAME", revoke_name, "the client's name (paxos-god certs --client NAME)")
       ->required()
-      ->check([](const std::string& n) { return tls::valid_client_name(n) ? "" : "not a client name (a-z 0-9 . _ -)"; });
+      ->check([](const std::string& n) { return client_name_error(n); });
   revoke_cmd->add_flag("--json", change_json, "print the membership in force as JSON");
   revoke_cmd->add_option("--timeout", change_timeout_s, "seconds to keep trying (default 60)")
       ->check(CLI::Range(0.001, 86400.0));
@@ -147,10 +147,7 @@ int main(int argc, char** argv) {
   certs_cmd->add_option("--client", certs_clients,
                         "also a named client identity, client-NAME.crt and .key (NAME: a-z 0-9 . _ -); "
                         "exactly-once and revocation are kept per identity")
-      ->check([](const std::string& n) {
-        return tls::valid_client_name(n) ? std::string()
-                                         : "a client name is 1 to 64 of a-z 0-9 . _ - (not first . or -)";
-      });
+      ->check([](const std::string& n) { return client_name_error(n); });
 
   try {
     app.parse(argc, argv);

@@ -312,6 +312,9 @@ class Host : public Messenger {
   // Membership is the only admission: the core's rule (Priest::admits) and the key rule
   // (Membership::key_refusal) for a link from priest `id` speaking as `incarnation` over `c`.
   bool admits(const Conn& c, PriestId id, uint64_t incarnation) const;
+  // Why a client is served no more ("" if it is): its name is revoked by the membership in
+  // force. Used by the client port and the HTTP port, and on every membership change.
+  std::string revoked(const tls::Identity& who) const;
   void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
   void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
   void retire(const std::string& why);  // removed or replaced by decree: stop for good
@@ -783,9 +786,8 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
     }
   // A revocation among them: the revoked clients' connections are closed.
   for (auto& w : sessions_)
-    if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity &&
-                           !c->identity->name.empty() && priest_->membership().is_revoked(c->identity->name))
-      bad_input(c, "revoked", "client " + c->identity->name + "'s certificate was revoked by decree");
+    if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity)
+      if (auto why = revoked(*c->identity); !why.empty()) bad_input(c, "revoked", why);
   std::set<PriestId> named;
   for (auto& p : peers) {
     if (p.id == run_.id) continue;
@@ -1225,6 +1227,12 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerOut) on_not_member(c, *j);
 }
 
+std::string Host::revoked(const tls::Identity& who) const {
+  if (!priest_ || who.role != tls::Role::Client || !priest_->membership().is_revoked(who.name)) return "";
+  return "client " + who.name + "'s certificate was revoked by decree (membership of decree " +
+         std::to_string(priest_->membership().decree_no) + ")";
+}
+
 bool Host::admits(const Conn& c, PriestId id, uint64_t incarnation) const {
   return priest_->admits(id, incarnation) && priest_->membership().key_refusal(id, incarnation, c.key).empty();
 }
@@ -1415,10 +1423,8 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
     return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
                                            tls::describe(*c->identity) + "'s");
   // A revoked client gets nothing, from the decree that revoked it on.
-  if (priest_ && c->identity && c->identity->role == tls::Role::Client && !c->identity->name.empty() &&
-      priest_->membership().is_revoked(c->identity->name))
-    return bad_input(c, "revoked", "client " + c->identity->name + "'s certificate was revoked by decree "
-                                       "(membership of decree " + std::to_string(priest_->membership().decree_no) + ")");
+  if (c->identity)
+    if (auto why = revoked(*c->identity); !why.empty()) return bad_input(c, "revoked", why);
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
@@ -1498,12 +1504,7 @@ Status Host::start_http() {
   routes.ledger = [this, dump](uint64_t from, uint64_t max) { return dump(ledger_json(json{{"from", from}, {"max", max}})); };
   // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
   // by its certificate (tls::peer_identity), and not a revoked client.
-  auto refusal = [this](const tls::Identity& who) -> std::string {
-    if (priest_ && who.role == tls::Role::Client && !who.name.empty() &&
-        priest_->membership().is_revoked(who.name))
-      return "client " + who.name + "'s certificate was revoked by decree";
-    return "";
-  };
+  auto refusal = [this](const tls::Identity& who) { return revoked(who); };
   auto port = HttpPort::start(io_, run_.config, run_.id, at->second, run_.tls, std::move(routes), refusal);
   if (!port) return Status::failure(port.error());
   http_ = std::move(*port);

@@ -11,7 +11,7 @@
 // read of 64 KiB is decrypted in one call and a megabyte of queued frames is one write, as
 // without TLS.
 //
-// Used by the priest's transport (server/transport.cpp) for every connection, and by
+// Used by the priest's transport (server/conn.cpp) for every connection, and by
 // paxos-bench. Not thread-safe: one Session belongs to one connection on one thread.
 #pragma once
 

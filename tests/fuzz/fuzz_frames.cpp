@@ -7,7 +7,7 @@
 //   k      (k & 15) chunk sizes follow: the stream is fed in chunks of those sizes in turn
 //          (0 is an empty feed); none: the stream in one feed.
 //   stream what the peer sent.
-// Every complete payload goes where the host sends it (server/transport.cpp): decode_text
+// Every complete payload goes where the host sends it (server/peer_frames.cpp): decode_text
 // (a peer's paxos frame) and parse_object (a hello or a client's frame), then the proto
 // functions the host calls on what a client frame carries (parse_incarnation, parse_change,
 // parse_priests, parse_membership), and the priest on what a decree carries
@@ -146,7 +146,7 @@ void peer_frame(std::string_view payload) {
   if (twice != once) fail("a message does not round-trip:\n  " + once + "\n  " + twice);
 }
 
-// What server/transport.cpp does with a hello or a client's frame, as far as proto goes.
+// What the host (server/peer_frames.cpp) does with a hello or a client's frame, as far as proto goes.
 void client_frame(std::string_view payload, bool sweep) {
   auto j = parse_object(payload);
   if (!j) return;

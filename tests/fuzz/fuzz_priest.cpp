@@ -6,7 +6,7 @@
 //   [ctl][twist][4-byte big-endian length][payload]   (a frame as on the wire, after two
 //   control bytes)
 // Each payload goes through decode_text, as the host does with a peer's frame. The host
-// (server/transport.cpp) steps a message only if its "from" is the peer the connection
+// (server/peer_frames.cpp) steps a message only if its "from" is the peer the connection
 // authenticated (its hello) and its "to" is this priest, with the incarnation of that hello;
 // here the control byte names the peer and the message is addressed accordingly:
 //   ctl bits 0-1  0: priest 2   1: priest 3   2: priest 2 speaking as another incarnation

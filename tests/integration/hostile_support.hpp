@@ -22,7 +22,7 @@ inline constexpr uint64_t kMax64 = std::numeric_limits<uint64_t>::max();
 inline constexpr uint64_t kHonestRounds = uint64_t{1} << 62;
 // What a flood may cost a priest's resident set above its idle size.
 inline constexpr size_t kRssBoundKib = 64 * 1024;
-// server/transport.cpp: kFirstFrameDeadline, kClientFrameDeadline.
+// server/host.hpp: kFirstFrameDeadline, kClientFrameDeadline.
 inline constexpr auto kFirstFrameDeadline = 10s;
 inline constexpr auto kClientFrameDeadline = 10s;
 

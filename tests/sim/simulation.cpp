@@ -21,7 +21,7 @@
 namespace parliament::sim {
 
 // Liveness gaps this simulator found in the first membership core (safety held, the
-// parliament stalled), now closed in proto/priest.cpp; the options reproduce the shapes:
+// parliament stalled), now closed in proto/priest*.cpp; the options reproduce the shapes:
 //
 //  1. strict_links (a host sends only to the priests its priest names, as paxos-priest does):
 //     a priest that missed the membership decree adding priest P, then follows P as
@@ -301,7 +301,7 @@ class World {
     Message m = sent;
     Node& from = nodes_[m.from];
     // The receiver knows the sender by its connection (its hello's incarnation), whatever
-    // the message says: the host sets Message::incarnation so (server/transport.cpp).
+    // the message says: the host sets Message::incarnation so (server/peer_frames.cpp).
     m.incarnation = from.incarnation;
     inv_.sent(m, from.disk.next_bal, from.disk.ledger.size());
     check();

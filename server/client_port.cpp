@@ -1,0 +1,294 @@
+// The client port: proposals, reads, the god's requests (bootstrap, join, change), status,
+// the ledger pages, metrics and the HTTP port's routes (see host.hpp, client/rpc.hpp).
+#include "server/host.hpp"
+
+namespace parliament::host_detail {
+
+// ---------------------------------------------------------------- clients
+
+void Host::reply(const ClientReply& r) {
+  auto it = waiting_.find(r.token);
+  if (it == waiting_.end()) return;
+  Waiting w = it->second;
+  waiting_.erase(it);
+  if (w.read) ++(r.error.empty() ? counters_.reads_ok : counters_.reads_failed);
+  else ++(r.decree_no > 0 ? counters_.proposals_passed
+          : r.outcome_unknown ? counters_.proposals_unknown : counters_.proposals_refused);
+  auto c = w.conn.lock();
+  if (!c) return;
+  std::string out;
+  if (w.read) {
+    json j{{"type", "read"}, {"ok", r.error.empty()}};
+    if (!r.error.empty()) {
+      j["error"] = r.error;
+    } else if (auto page = ledger_page(w.from, w.max, r.decree_no); page) {
+      j["upto"] = r.decree_no;
+      j["decrees"] = std::move(*page);
+    } else {
+      j = json{{"type", "read"}, {"ok", false}, {"error", page.error()}};
+    }
+    out = frame(j);
+  } else {
+    out = reply_frame(w.client, w.request, r, w.ledger_client);
+  }
+  c->send(std::move(out));  // (one that does not read its replies is closed by send)
+}
+
+void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
+  const std::string& type = j["type"].get_ref<const std::string&>();
+  // A priest's certificate speaks priest frames, and may read status (a container's health
+  // check, which holds no client key); nothing else.
+  if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
+    return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
+  // The membership is the god's alone to set (README "Security").
+  if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
+      c->identity->role != tls::Role::God)
+    return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
+                                           tls::describe(*c->identity) + "'s");
+  // A revoked client gets nothing, from the decree that revoked it on.
+  if (c->identity)
+    if (auto why = revoked(*c->identity); !why.empty()) return bad_input(c, "revoked", why);
+  json out;
+  if (type == "propose") return on_propose(c, j);
+  if (type == "change") return on_change(c, j);
+  if (type == "read") return on_read(c, j);
+  if (type == "status") out = status_json();
+  else if (type == "ledger") out = ledger_json(j);
+  else if (type == "bootstrap") out = bootstrap(j);
+  else if (type == "join") out = join(j);
+  else return bad_input(c, "unknown type", "unknown frame type \"" + type + "\"");
+  c->send(frame(out));
+}
+
+void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
+  auto client = j.find("client"), request = j.find("request"), decree = j.find("decree");
+  if (client == j.end() || !client->is_number_unsigned() || client->get<uint64_t>() == 0 ||
+      request == j.end() || !request->is_number_unsigned() || request->get<uint64_t>() == 0 ||
+      decree == j.end() || !decree->is_string())
+    return bad_input(c, "bad propose", "propose needs client (>0), request (>0) and decree (a string)");
+  uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
+  const std::string& text = decree->get_ref<const std::string&>();
+  auto refuse = [&](const std::string& why) {
+    c->send(reply_frame(cid, rid, ClientReply{0, 0, why, false}));
+  };
+  if (text.size() > run_.config.max_decree_bytes)
+    return refuse("decree of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                  std::to_string(run_.config.max_decree_bytes) + " bytes (max_decree_bytes)");
+  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+  if (!priest_)
+    return refuse("priest " + std::to_string(run_.id) +
+                  " is not bootstrapped yet: run paxos-god --config FILE bootstrap");
+  uint64_t token = next_token_++;
+  // Every client is someone: the ledger (and exactly-once) keys the request by who sent it.
+  const uint64_t key = c->identity ? tls::ledger_client(*c->identity, cid) : cid;
+  waiting_[token] = Waiting{c, cid, rid};
+  waiting_[token].ledger_client = key;
+  Proposal p;
+  p.token = token;
+  p.decree = Decree{false, key, rid, text, {}};
+  if (c->identity && c->identity->role == tls::Role::Client) p.owner = c->identity->name;
+  priest_->propose(std::move(p));
+  schedule_flush();
+}
+
+// A change of the membership, from the god: answered like a proposal once its decree passed.
+void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
+  auto refuse = [&](const std::string& why) {
+    c->send(reply_frame(0, 0, ClientReply{0, 0, why, false}));
+  };
+  auto ch = j.find("change");
+  if (ch == j.end()) return refuse("change: missing");
+  auto change = parse_change(*ch);
+  if (!change) return refuse(change.error());
+  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+  if (!priest_)
+    return refuse("priest " + std::to_string(run_.id) + " is not in a parliament yet");
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{c, 0, 0};
+  priest_->propose_change(token, *change);
+  schedule_flush();
+}
+
+// Something happened here: a promise, or a decree in the ledger. A priest that has begun
+// is never bootstrapped again.
+bool Host::begun() const {
+  return archive_->ledger_length() > 0 || !restored_.next_bal.is_zero() ||
+         (priest_ && !priest_->next_bal().is_zero());
+}
+
+Status Host::start_http() {
+  auto at = run_.config.http.find(run_.id);
+  if (at == run_.config.http.end()) return ok_status();
+  HttpRoutes routes;
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  routes.status = [this, dump] { return dump(status_json()); };
+  routes.metrics = [this] { return metrics_text(); };
+  routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
+  routes.ledger = [this, dump](uint64_t from, uint64_t max) { return dump(ledger_json(json{{"from", from}, {"max", max}})); };
+  // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
+  // by its certificate (tls::peer_identity), and not a revoked client.
+  auto refusal = [this](const tls::Identity& who) { return revoked(who); };
+  auto port = HttpPort::start(io_, run_.config, run_.id, at->second, run_.tls, std::move(routes), refusal);
+  if (!port) return Status::failure(port.error());
+  http_ = std::move(*port);
+  spdlog::info("HTTP: {} (metrics, status, events and the live page), bound to {}:{}", http_url(run_.config, run_.id),
+               at->second.listen, at->second.port);
+  return ok_status();
+}
+
+std::string Host::metrics_text() const {
+  Gauges g;
+  g.bootstrapped = priest_.has_value();
+  if (priest_) g.status = priest_->status();
+  g.halted = !halted_.empty();
+  g.ledger_length = archive_->ledger_length();
+  g.votes_file_bytes = archive_->votes_bytes();
+  g.connections = {{"client", count(Conn::Kind::Client)},
+                   {"peer_in", count(Conn::Kind::PeerIn)},
+                   {"peer_out", static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](auto& l) {
+                      return l.second.conn && !l.second.conn->closed();
+                    }))},
+                   {"unknown", count(Conn::Kind::Unknown)}};
+  g.waiting_clients = waiting_.size();
+  return render_metrics(run_.id, counters_, g, votes_sync_seconds_);
+}
+
+json Host::status_json() const {
+  json j{{"type", "status"}, {"id", run_.id}, {"incarnation", incarnation_text(incarnation_)},
+         {"bootstrapped", priest_.has_value()}, {"begun", begun()},
+         {"members", membership_ ? membership_->priests.size() : 0}};
+  if (!halted_.empty()) j["halted"] = halted_;
+  if (!priest_) {
+    j["passed_len"] = archive_->ledger_length();
+    return j;
+  }
+  auto s = priest_->status();
+  j["membership"] = membership_to_json(s.membership);
+  j["voter"] = s.voter;
+  if (!s.change.empty()) j["change"] = s.change;
+  j["role"] = name_of(s.role);
+  j["president"] = s.president ? json(*s.president) : json(nullptr);
+  j["ballot"] = to_string(s.ballot);
+  j["next_bal"] = to_string(s.next_bal);
+  j["passed_len"] = s.passed_len;
+  j["reachable"] = s.reachable;
+  j["in_flight"] = s.in_flight;
+  j["queued"] = s.queued;
+  return j;
+}
+
+// The page of a ledger or read request: "from" (default 1) and "max" (default 1000, at most
+// 10000).
+std::pair<uint64_t, uint64_t> page_of(const json& j) {
+  uint64_t from = 1, max = 1000;
+  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
+  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
+  return {from, max};
+}
+
+Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
+  json arr = json::array();
+  if (from > upto) return arr;
+  auto entries = archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+  if (!entries) return Result<json>::failure(entries.error());
+  for (auto& e : *entries) {
+    json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
+           {"kind", e.decree.olive_day ? "olive-day" : e.decree.membership ? "membership" : "decree"}};
+    if (e.decree.from_client()) {
+      d["client"] = e.decree.client;
+      d["request"] = e.decree.request;
+    }
+    if (!e.decree.olive_day) d["decree"] = e.decree.text;
+    arr.push_back(std::move(d));
+  }
+  return arr;
+}
+
+json Host::ledger_json(const json& j) {
+  auto [from, max] = page_of(j);
+  auto page = ledger_page(from, max, UINT64_MAX);
+  if (!page) return error_frame(page.error());
+  return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(*page)}};
+}
+
+// A linearizable read: answered once the priest's core says how far the ledger is confirmed
+// (Priest::read), from this priest's own ledger up to there.
+void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
+  auto [from, max] = page_of(j);
+  std::string why;
+  if (!halted_.empty()) why = "priest " + std::to_string(run_.id) + " stopped: " + halted_;
+  else if (!priest_) why = "priest " + std::to_string(run_.id) + " is not bootstrapped yet";
+  if (!why.empty()) {
+    c->send(frame(json{{"type", "read"}, {"ok", false}, {"error", why}}));
+    return;
+  }
+  uint64_t token = next_token_++;
+  waiting_[token] = Waiting{c, 0, 0, true, from, max};
+  priest_->read(token);
+  schedule_flush();
+}
+
+// The god's bootstrap: the first membership of a parliament that has not begun. This
+// priest must be named in it with its own incarnation (a blank data directory is a new
+// incarnation, which the others would never count: it is replaced by decree instead).
+json Host::bootstrap(const json& j) {
+  auto p = j.find("priests");
+  if (p == j.end()) return error_frame("bootstrap without priests");
+  auto members = parse_priests(*p, "bootstrap.priests");
+  if (!members) return error_frame(members.error());
+  Membership m{0, std::move(*members)};
+  const PriestAddress* mine = m.find(run_.id);
+  if (!mine) return error_frame("the membership sent does not include priest " + std::to_string(run_.id));
+  if (mine->incarnation != incarnation_)
+    return error_frame("this is incarnation " + incarnation_text(incarnation_) + " of priest " +
+               std::to_string(run_.id) + " (its data directory " + run_.data_dir +
+               " was initialised anew), but the membership names incarnation " +
+               incarnation_text(mine->incarnation) +
+               ": a priest that forgot its promises and votes is replaced by decree: "
+               "paxos-god --config FILE replace " + std::to_string(run_.id));
+  if (membership_) {
+    if (membership_->priests == m.priests && membership_->decree_no == 0)
+      return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", true}};
+    return error_frame("priest " + std::to_string(run_.id) + " is already in a parliament, membership " +
+               membership_to_json(*membership_).dump() + "; membership changes pass by decree "
+               "(paxos-god add, remove, replace)");
+  }
+  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
+  if (auto s = save_parliament(); !s) return error_frame(s.error());
+  if (auto s = save_membership(run_.data_dir, m); !s) return error_frame(s.error());
+  spdlog::info("bootstrapped by the god: {} priests", m.priests.size());
+  start_parliament(m);
+  return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", false}};
+}
+
+// The god's join, before it adds or replaces this priest: the membership in force, so that
+// this (blank) priest accepts the president's links and learns the ledger. It votes
+// nowhere until a membership decree names it with its incarnation.
+json Host::join(const json& j) {
+  auto mj = j.find("membership");
+  if (mj == j.end()) return error_frame("join without membership");
+  auto m = parse_membership(*mj, "join.membership");
+  if (!m) return error_frame(m.error());
+  if (membership_) {
+    if (membership_->voter(run_.id, incarnation_) || membership_->decree_no >= m->decree_no)
+      return json{{"type", "joined"}, {"id", run_.id}, {"already", true}};
+    // Still learning, and given a newer membership: the priests able to teach it may have
+    // changed since its first join (Priest::rejoin).
+    if (!priest_) return error_frame("priest " + std::to_string(run_.id) + " is not running its parliament yet");
+    if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
+    membership_ = *m;
+    priest_->rejoin(*m);
+    schedule_flush();
+    spdlog::info("joined again: learning the ledger of the membership of decree {}", m->decree_no);
+    return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
+  }
+  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
+  if (auto s = save_parliament(); !s) return error_frame(s.error());
+  if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
+  spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
+               m->priests.size(), m->decree_no);
+  start_parliament(*m);
+  return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
+}
+
+}  // namespace parliament::host_detail

@@ -1,0 +1,387 @@
+// The Asio host of one priest. One io_context, one thread: no locks, no strands.
+//
+// Connections: every priest listens on one port. A peer that connects says
+// {"type":"hello","from":ID,"incarnation":HEX} first and then only sends the paxos
+// messages it addresses to us; we send ours to it over our own outbound link (one per
+// peer, reconnecting with back-off). Any other first frame makes the connection a client
+// session. Every message on a peer's connection is stepped as said by the incarnation of
+// its hello: the core (proto/priest.hpp) decides whose votes count.
+//
+// A link the peer closes soon after we connect, before it has said anything (a priest not
+// bootstrapped yet, or with another membership, closes it at once), counts as a failure:
+// we wait, with back-off, before trying again. Warnings a peer can provoke over and over
+// go through a LogLimit (server/log_limit.hpp): one line per kind and peer per 10 s.
+//
+// This header is internal to the host's source files (server/transport.cpp: start, stop and
+// the priest's clock; server/conn.cpp: connections and links; server/peer_frames.cpp: what
+// priests say and who is admitted; server/client_port.cpp: clients, status and the ledger).
+#pragma once
+
+#include "server/transport.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include "proto/framing.hpp"
+#include "proto/message.hpp"
+#include "proto/priest.hpp"
+#include "proto/clerk.hpp"
+#include "client/tls.hpp"
+#include "client/tls_session.hpp"
+#include "server/archive.hpp"
+#include "server/chronicle.hpp"
+#include "server/http.hpp"
+#include "server/metrics.hpp"
+#include "server/log_limit.hpp"
+#include "server/storage.hpp"
+
+namespace parliament::host_detail {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
+// Replies waiting for a client (queued, or in the write under way): at most 2 frames' worth
+// on one connection (8 MiB with the default max_frame_bytes), and kClientRepliesBudget on all
+// client connections together. A client that goes over either is closed with one line: the
+// one holding the most unread replies goes first (README "Limits").
+constexpr size_t kClientRepliesBudget = 32 << 20;
+// Connections by kind, each with its own cap, so that no kind can take another's place
+// (README "Limits"). An accepted connection that has not yet said its first frame is
+// pending: beyond kMaxPending the oldest of them is closed (an honest one speaks at once, so
+// a flood of new connections cannot starve it). At most kMaxHandshakes are in the middle of
+// a TLS handshake: beyond that, the oldest goes if it has been at it for kHandshakeGrace
+// (an honest one finishes in a few round trips), otherwise the newcomer does, so that a
+// burst of honest connections (a client opening a hundred at once) is not cut down by its
+// own later members while each handshake waits its turn for the CPU. Frames a client has begun but not finished hold at most
+// kUnfinishedBudget bytes in all.
+constexpr size_t kMaxPending = 1024;
+constexpr size_t kMaxHandshakes = 256;
+constexpr auto kHandshakeGrace = std::chrono::seconds(1);
+constexpr size_t kMaxClients = 512;
+constexpr size_t kMaxPeers = 64;
+constexpr size_t kUnfinishedBudget = 16 << 20;
+constexpr auto kFirstFrameDeadline = std::chrono::seconds(10);  // accept to first whole frame
+constexpr auto kClientFrameDeadline = std::chrono::seconds(10);  // first byte to last of a frame
+constexpr auto kPeerFrameDeadline = std::chrono::seconds(30);
+constexpr auto kFinishDeadline = std::chrono::seconds(2);  // to write a refusal before closing
+constexpr std::chrono::milliseconds kAcceptBackoff{100};  // after EMFILE and the like
+// Reconnecting to a peer: the first wait, and its cap when connecting fails and when the
+// peer closes the link at once. A link that stayed up this long, or on which the peer has
+// spoken, has proved itself: the back-off starts again from the first wait.
+constexpr std::chrono::milliseconds kFirstBackoff{50};
+constexpr std::chrono::milliseconds kConnectBackoffCap{500};
+constexpr std::chrono::milliseconds kClosedBackoffCap{2000};
+constexpr std::chrono::milliseconds kLinkProven{1000};
+// Reconnects that skip the back-off (the peer said hello, or a proven link closed) are at
+// least this far apart, so no peer can make them a tight loop.
+constexpr std::chrono::milliseconds kMinReconnectGap{100};
+
+class Host;
+
+// One TCP connection carrying frames both ways, with a bounded write queue; over TLS unless
+// the config says "tls": false. It costs little until its other end speaks: an accepted
+// connection waits for its first bytes before it allocates a TLS session or a read buffer,
+// and the read buffer grows with what arrives (4 KiB first, 64 KiB at most).
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  enum class Kind { Unknown, Client, PeerIn, PeerOut };
+
+  Conn(tcp::socket s, Host& host, Kind kind, size_t max_frame, size_t max_queue,
+       std::shared_ptr<asio::ssl::context> tls)
+      : kind(kind), sock_(std::move(s)), host_(host), decoder_(max_frame), max_queue_(max_queue),
+        tls_context_(std::move(tls)) {
+    asio::error_code ec;
+    sock_.set_option(tcp::no_delay(true), ec);
+    auto ep = sock_.remote_endpoint(ec);
+    ip = ec ? "?" : ep.address().to_string();
+    name = ec ? "?" : ip + ":" + std::to_string(ep.port());
+  }
+
+  Kind kind;
+  PriestId peer = 0;
+  uint64_t incarnation = 0;  // PeerIn: the incarnation the peer's hello named
+  std::string ip;    // the remote address, without the port (the key for rate-limited warnings)
+  std::string name;  // ip:port
+  // Who the other end is, from its certificate; nullopt without TLS (anyone may say anything).
+  std::optional<tls::Identity> identity;
+  std::string key;  // its certificate's public key (tls::peer_key); empty without TLS
+  Clock::time_point opened = Clock::now();
+  Clock::time_point last_frame = Clock::now();  // the last whole frame received
+
+  // Accepted connections wait for the first bytes, then (TLS) shake hands as the server;
+  // our links to peers shake hands as the client. Frames queued before are sent after.
+  void start();
+  // Queues one frame; false if the queue is full (the frame is not sent).
+  bool send(std::string framed);
+  // Sends this last frame (a refusal), reads no more, and closes once it is written.
+  void finish(std::string framed);
+  void close();
+  size_t counted_unfinished = 0;  // of unfinished_bytes(), what the host's budget counts
+  Clock::time_point finish_began;
+  bool closed() const { return closed_; }
+  bool ready() const { return ready_; }    // handshake done (or plaintext and bytes came)
+  bool handshaking() const { return handshaking_; }
+  Clock::time_point handshake_began() const { return handshake_began_; }
+  bool finishing() const { return finishing_; }
+  size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
+  size_t held_bytes() const { return held_bytes_; }  // replies not yet written out
+  Clock::time_point frame_started() const { return frame_started_; }
+
+ private:
+  void handshake();
+  void on_ready();
+  // TLS: decrypts what arrived into `plain`, shaking hands first; false if the connection
+  // was refused or closed.
+  bool unseal(std::string_view bytes, std::string& plain);
+  void read();
+  void write();
+
+  tcp::socket sock_;  // (before tls_, which refers to it)
+  Host& host_;
+  FrameDecoder decoder_;
+  size_t max_queue_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  std::unique_ptr<tls::Session> tls_;
+  std::vector<char> buf_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  size_t held_bytes_ = 0;  // queued, or in the write under way (before TLS)
+  void release(size_t n);  // n held bytes were written (or dropped)
+  std::string sealing_;  // TLS: frames being sealed into writing_
+  std::string writing_;  // the bytes of the one write under way (empty: none)
+  bool closed_ = false;
+  bool peer_closed_ = false;  // TLS close_notify came: close after what came with it
+  bool ready_ = false;
+  bool handshaking_ = false;
+  Clock::time_point handshake_began_;
+  bool finishing_ = false;
+  Clock::time_point frame_started_;
+};
+
+// Our outbound link to one peer: connects, says hello, reconnects with back-off.
+struct PeerLink {
+  PriestAddress addr;
+  uint64_t generation = 0;  // callbacks of an earlier link to the same id find nothing
+  std::shared_ptr<Conn> conn;
+  std::unique_ptr<asio::steady_timer> retry;
+  std::unique_ptr<asio::steady_timer> connect_deadline;
+  Clock::time_point connected_at;
+  Clock::time_point heard;  // the last frame from this priest, on its link to us
+  bool heard_since_connect = false;
+  Clock::time_point last_attempt;  // when connect() last began
+  bool connecting = false;
+  std::chrono::milliseconds backoff = kFirstBackoff;  // the next wait before reconnecting
+  bool warned = false;  // "cannot reach" was logged for this outage
+};
+
+// A client's answer to its propose: passed at decree_no, or not (yet), and why.
+inline std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r, uint64_t ledger_client = 0) {
+  json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
+  if (ledger_client) j["ledger_client"] = ledger_client;
+  if (r.decree_no > 0) {
+    j["decree_no"] = r.decree_no;
+  } else {
+    j["error"] = r.error;
+    j["outcome_unknown"] = r.outcome_unknown;
+  }
+  return frame(j);
+}
+
+// The documented refusal of a client request.
+inline json error_frame(std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; }
+
+struct Waiting {
+  std::weak_ptr<Conn> conn;
+  uint64_t client;
+  uint64_t request;
+  // A linearizable read instead of a proposal: the page of the ledger it asked for.
+  bool read = false;
+  uint64_t from = 1, max = 1000;
+  uint64_t ledger_client = 0;  // a proposal's client as the ledger keys it (tls::ledger_client)
+};
+
+// The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
+class Host : public Messenger {
+ public:
+  Host(asio::io_context& io, const PriestRun& run)
+      : io_(io), run_(run), me_(run.me), acceptor_(io), ticker_(io),
+        signals_(io, SIGINT, SIGTERM) {}
+
+  int start();
+  void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
+  void on_closed(const std::shared_ptr<Conn>& c);
+  // Closes a connection that sent bad input, with one warning (rate-limited: `kind` names
+  // the kind of fault, and with the peer's address or priest id it is the limit's key). A
+  // client is told why first, in the documented error frame.
+  void bad_input(const std::shared_ptr<Conn>& c, std::string_view kind, const std::string& why) {
+    std::string key(kind);
+    key += c->kind == Conn::Kind::PeerIn ? " priest " + std::to_string(c->peer) : " " + c->ip;
+    warn_limited(key, "closing connection from {}{}: {}", c->name, who(*c), why);
+    if (c->kind == Conn::Kind::PeerIn || c->kind == Conn::Kind::PeerOut) return c->close();
+    c->finish(frame(error_frame(why)));
+  }
+  // For logs: " (priest 3)" when the connection's certificate says so.
+  static std::string who(const Conn& c) {
+    return c.identity ? " (" + tls::describe(*c.identity) + ")" : "";
+  }
+  // Called by a Conn about to begin its TLS handshake, when kMaxHandshakes are under way:
+  // closes the oldest other handshake if it is older than kHandshakeGrace, or else returns
+  // false (the newcomer must go).
+  bool make_room_for_handshake(Conn& c);
+  // A handshake failed or named no party of the parliament.
+  void tls_refused(Conn& c, const std::string& why);
+  // After the handshake, bytes that are not a good TLS record: the connection is closed.
+  void bad_tls_record(Conn& c, const std::string& why);
+  // The handshake is done (or, plaintext, the first bytes came): false if the connection was
+  // refused and closed.
+  bool on_ready(const std::shared_ptr<Conn>& c);
+  // After a read: counts the client's unfinished frame against kUnfinishedBudget; false if
+  // the connection was closed for it.
+  bool admit_unfinished(const std::shared_ptr<Conn>& c);
+  // Called by a client's Conn before it queues a reply of `bytes`: false if it must not (it
+  // was closed for holding too many unread replies). Makes room under kClientRepliesBudget
+  // by closing the client connections holding the most.
+  bool room_for_reply(Conn& c, size_t bytes);
+  void client_reply_bytes(int64_t delta) { client_reply_bytes_ += delta; }
+  void forget_unfinished(Conn& c) {
+    unfinished_bytes_ -= c.counted_unfinished;
+    c.counted_unfinished = 0;
+  }
+  void count_bytes(size_t in, size_t out) {
+    counters_.bytes_in += in;
+    counters_.bytes_out += out;
+  }
+
+ private:
+  void accept();
+  void sweep_connections();
+  size_t count(Conn::Kind kind) const;
+  void on_tick();
+  void schedule_flush();
+  void reset_silent_links();
+  void flush();
+  void halt(const std::string& why);
+  void start_parliament(const Membership& membership);
+  void connect(PeerLink& link);
+  void connect_soon(PeerLink& link);
+  std::chrono::milliseconds retry_later(PeerLink& link, std::chrono::milliseconds cap);
+  // The link to `id` still the one of generation `gen`, or nullptr (it was closed since).
+  PeerLink* link_of(PriestId id, uint64_t gen) {
+    auto it = links_.find(id);
+    return it == links_.end() || it->second.generation != gen ? nullptr : &it->second;
+  }
+  // Logs a warning unless one with the same key was logged in the last 10 s; true if logged.
+  template <class... Args>
+  bool warn_limited(std::string_view key, fmt::format_string<Args...> f, Args&&... args) {
+    auto suffix = log_limit_.admit(key, Clock::now());
+    if (!suffix) return false;
+    spdlog::warn("{}{}", fmt::format(f, std::forward<Args>(args)...), *suffix);
+    return true;
+  }
+  std::string encode_frame(const Message& m);
+  void shutdown();
+
+  // Messenger
+  bool send(const Message& m) override;
+  void reply(const ClientReply& r) override;
+  void note(const std::string& line) override { spdlog::info("{}", line); }
+  void events(const std::vector<Event>& events) override {
+    for (const auto& e : events) {
+      counters_.count(e);
+      if (chronicle_) chronicle_->add(e);
+    }
+  }
+  void peers(const std::vector<PriestAddress>& peers) override;
+  void membership(const Membership& m) override;
+
+  // Membership is the only admission: the core's rule (Priest::admits) and the key rule
+  // (Membership::key_refusal) for a link from priest `id` speaking as `incarnation` over `c`.
+  bool admits(const Conn& c, PriestId id, uint64_t incarnation) const;
+  // Why a client is served no more ("" if it is): its name is revoked by the membership in
+  // force. Used by the client port and the HTTP port, and on every membership change.
+  std::string revoked(const tls::Identity& who) const;
+  void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
+  void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
+  void retire(const std::string& why);  // removed or replaced by decree: stop for good
+  void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
+  void on_propose(const std::shared_ptr<Conn>& c, const json& j);
+  json status_json() const;
+  // The HTTP port (server/http.hpp), if the config gives this priest one; its routes.
+  Status start_http();
+  std::string metrics_text() const;
+  json ledger_json(const json& j);
+  // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
+  // replies carry them.
+  Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
+  void on_read(const std::shared_ptr<Conn>& c, const json& j);
+  // Writes the parliament's id into the data directory (before membership.json), if TLS
+  // gives it one.
+  Status save_parliament() {
+    return run_.parliament_id.empty() ? ok_status() : save_parliament_id(run_.data_dir, run_.parliament_id);
+  }
+  json bootstrap(const json& j);
+  json join(const json& j);
+  void on_change(const std::shared_ptr<Conn>& c, const json& j);
+  bool begun() const;
+
+  asio::io_context& io_;
+  PriestRun run_;
+  PriestAddress me_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer ticker_;
+  asio::signal_set signals_;
+
+  Histogram votes_sync_seconds_;  // observed by the archive's syncer thread: outlives archive_
+  std::unique_ptr<Archive> archive_;
+  Restored restored_;  // what the files held at start, until the parliament starts
+  uint64_t incarnation_ = 0;
+  std::optional<Membership> membership_;  // as in membership.json; none: not bootstrapped
+  std::optional<Priest> priest_;
+  std::optional<Clerk> clerk_;
+  std::map<PriestId, PeerLink> links_;
+  uint64_t link_generation_ = 0;
+
+  std::map<uint64_t, Waiting> waiting_;
+  // Random start: an answer that was meant for a token of this priest's previous run never
+  // finds a client of this one.
+  uint64_t next_token_ = (std::random_device{}() | uint64_t{1}) << 20;
+  std::vector<std::weak_ptr<Conn>> sessions_;
+  bool flush_posted_ = false;
+  // The president sends the same begin ballot to every priest: encode it once.
+  std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> encoded_key_{};
+  std::string encoded_;
+  uint64_t ticks_ = 0;
+  std::string halted_;
+  std::string removed_;  // why this priest retired (removed or replaced by decree), if it did
+  std::map<PriestId, uint64_t> refused_by_;  // peers that said not_member, and their decree
+  bool stopping_ = false;
+  LogLimit log_limit_;
+  size_t unfinished_bytes_ = 0;
+  int64_t client_reply_bytes_ = 0;  // replies held by client connections (Conn::held_bytes)
+  asio::steady_timer accept_backoff_{io_};
+  asio::steady_timer retire_timer_{io_};
+  Counters counters_;
+  std::unique_ptr<Chronicle> chronicle_;
+  std::unique_ptr<HttpPort> http_;
+};
+
+}  // namespace parliament::host_detail

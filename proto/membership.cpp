@@ -268,6 +268,11 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
         if (p.id == c.priest.id) p = c.priest;
       break;
   }
+  // Every priest refuses a membership decree longer than this: one that could never pass
+  // would stop every later change behind it.
+  if (size_t n = membership_decree_text(next, c).size(); n > kMaxMembershipBytes)
+    return R::failure("the membership decree would be " + std::to_string(n) + " bytes, over the limit of " +
+                      std::to_string(kMaxMembershipBytes) + " (too many priests, revoked clients or retired lives)");
   return next;
 }
 

@@ -85,6 +85,10 @@ nlohmann::json change_to_json(const Change& c);
 Result<Change> parse_change(const nlohmann::json& j);
 std::string describe(const Change& c);  // "add priest 6 (incarnation ...) at host:port"
 
+// The longest membership decree text a priest accepts (its priests, revoked clients and
+// retired lives): a change whose decree would be longer is refused by apply_change.
+inline constexpr size_t kMaxMembershipBytes = 1 << 20;
+
 // The membership after `c`, or why it cannot be applied to `current`.
 Result<Membership> apply_change(const Membership& current, const Change& c);
 // The change is already in force in `current` (a retry of one that passed).

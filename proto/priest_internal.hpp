@@ -35,6 +35,5 @@ inline std::string list_ids(const std::vector<PriestId>& ids) {
 constexpr uint64_t kRoundWindow = uint64_t{1} << 24;
 constexpr uint64_t kMaxRound = uint64_t{1} << 62;
 constexpr uint64_t kDecreeWindow = uint64_t{1} << 40;
-constexpr size_t kMaxMembershipBytes = 1 << 20;
 
 }  // namespace parliament::priest_detail

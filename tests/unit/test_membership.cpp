@@ -2,6 +2,8 @@
 // it refuses and why, and the text of a membership decree.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include "proto/membership.hpp"
 
 using namespace parliament;
@@ -229,4 +231,22 @@ TEST_CASE("membership: a retired life is never added or made a voter again", "[m
   auto replaced = apply_change(three(), change(Change::Op::Replace, 2, 0x23));
   REQUIRE(replaced.ok());
   CHECK_FALSE(apply_change(*replaced, change(Change::Op::Replace, 2, 0x22)).ok());
+}
+
+TEST_CASE("membership: a change whose decree would be over the limit is refused, not passed", "[membership][trust]") {
+  Membership m = three();
+  const std::string pad(56, 'a');
+  for (int i = 0; m.revoked.size() * 66 < kMaxMembershipBytes; ++i) {
+    char n[16];
+    std::snprintf(n, sizeof n, "%08d", i);
+    m.revoked.push_back(pad + n);  // sorted: the same prefix, rising numbers
+  }
+  Change revoke;
+  revoke.op = Change::Op::Revoke;
+  revoke.client = "zed";
+  auto next = apply_change(m, revoke);
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.error().find("over the limit") != std::string::npos);
+  m.revoked.resize(10);
+  CHECK(apply_change(m, revoke).ok());
 }

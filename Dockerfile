@@ -5,7 +5,8 @@
 # Two stages: the first builds with Debian's packages (the same ones scripts/setup.sh
 # installs), the second is a small runtime image with only the binaries and their shared
 # libraries. Plain Dockerfile syntax: builds with the legacy builder and with BuildKit.
-# Hosts without a registry: run scripts/docker-base-image.sh first (see the README).
+# Hosts without a registry: run scripts/docker-base-image.sh first (see docs/OPERATIONS.md,
+# "Run it in Docker").
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \

@@ -470,7 +470,7 @@ int main(int argc, char** argv) {
 
   std::string console_listen = "127.0.0.1:8100";
   auto* console_cmd = app.add_subcommand("console", "serve the live page on this machine, reaching the priests' "
-                                                    "HTTP ports as the client (README \"Watching the parliament\")");
+                                                    "HTTP ports as the client (docs/OPERATIONS.md \"Watching the parliament\")");
   console_cmd->add_option("--listen", console_listen, "HOST:PORT to serve the page at (default 127.0.0.1:8100)");
 
   std::vector<std::string> timeline_dirs;

@@ -4,7 +4,7 @@
 // (tests/sim/, a simulated disk and network) all drive their priests through it, so the
 // tests exercise the very code that production runs.
 //
-// The order (README "Durability", docs/SAFETY.md):
+// The order (docs/OPERATIONS.md "Durability", docs/SAFETY.md):
 //   1. a Ready's promise and votes are written (Disk::write_promise / write_votes);
 //   2. messages that assert something about this priest's disk (next ballot, last vote,
 //      vote yes, vote no: waits_for_disk) wait until a Disk::sync_votes() that began after
@@ -46,7 +46,7 @@ class Disk {
   // Begins making every write so far durable. Returns the outcome if that finished at once;
   // nullopt if it finishes later, when the host calls Clerk::votes_synced with the outcome.
   virtual std::optional<Status> sync_votes() = 0;
-  // ledger.csv: decrees length()+1.. in order. Durable later (see README "Durability").
+  // ledger.csv: decrees length()+1.. in order. Durable later (see docs/OPERATIONS.md "Durability").
   virtual Status append_ledger(const std::vector<Entry>& passed) = 0;
   // Passed decrees from_no..upto_no (fewer if they would make too large a message).
   virtual Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) = 0;

@@ -118,7 +118,7 @@ struct CatchUp {
   uint64_t upto_no = 0;
 };
 
-// Something this priest did, for people: the ballot timeline (README "Watching the
+// Something this priest did, for people: the ballot timeline (docs/OPERATIONS.md "Watching the
 // parliament"). The host stamps each with the time, keeps the newest in a ring and appends
 // them to events.jsonl (server/chronicle.hpp); the core never reads them back, and nothing
 // depends on them being kept.

@@ -2,7 +2,7 @@
 // with the two jobs that only real files have: the background fdatasync of ledger.csv and
 // the compaction of votes.csv.
 //
-// Durability (README "Durability"):
+// Durability (docs/OPERATIONS.md "Durability"):
 //   - write_promise / write_votes append to votes.csv; sync_votes() is one fdatasync of it,
 //     run on the archive's syncer thread (the clerk holds back every message that relies on
 //     those records until the outcome is posted back, and begins one sync at a time); a

@@ -43,7 +43,7 @@ struct Options {
   Seconds leaf_valid_from{-3600}, leaf_valid_for{Seconds(5 * 365 * 86400)};
   // The host names or addresses a priest's certificate is also valid for (subjectAltName
   // DNS/IP entries, beside its URI), so that a browser or HTTPS client that checks the host
-  // accepts the priest's HTTP port (README "Watching the parliament"). Every priest's
+  // accepts the priest's HTTP port (docs/OPERATIONS.md "Watching the parliament"). Every priest's
   // certificate also names localhost and 127.0.0.1. Only the URI says who a party is.
   std::map<PriestId, std::string> hosts;
   // Told of every file, in order, as it is made (made = true) or kept (made = false).

@@ -9,8 +9,8 @@
 // When the config says "tls" (the default) it speaks HTTPS with the parliament's mutual TLS:
 // it presents the priest's certificate and serves only parties whose certificate the
 // parliament's CA signed (a client, the god, a priest). A browser reaches it through
-// `paxos-client console` (README "Watching the parliament"), or directly with the client's
-// certificate imported. Answers the page's cross-origin requests only from the other
+// `paxos-client console` (docs/OPERATIONS.md "Watching the parliament"), or directly with
+// the client's certificate imported. Answers the page's cross-origin requests only from the other
 // priests' HTTP ports.
 //
 // It runs on the priest's own I/O thread (Asio), like the client port: no thread per

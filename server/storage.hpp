@@ -30,7 +30,7 @@
 //                    decree set it. Rewritten atomically, only once the ledger holding that
 //                    decree is fdatasynced: the ledger is the authority, this file follows.
 //
-// Durability contract (README "Durability"): the host appends the promise and votes of
+// Durability contract (docs/OPERATIONS.md "Durability"): the host appends the promise and votes of
 // ready() batches, and no last vote, vote or next ballot leaves before a VoteLog::sync()
 // that follows every record written so far (group commit: one fdatasync for every batch
 // of a drain). The ledger is appended after; its fdatasync may lag (a background thread

@@ -165,8 +165,8 @@ struct Docker {
     return sh(compose + " exec -T priest" + std::to_string(id) + " sh -c '" + quoted + "'", out);
   }
   // A priest stands after hearing nothing from the president for election_timeout_ticks,
-  // randomised up to twice that (README, Configuration): its election timeout is at most
-  // twice the configured one, and "two election timeouts" is twice that again.
+  // randomised up to twice that (docs/OPERATIONS.md, "Configuration"): its election timeout
+  // is at most twice the configured one, and "two election timeouts" is twice that again.
   Clock::duration configured_timeout() const {
     return std::chrono::milliseconds(docker_config.tick_ms * docker_config.election_timeout_ticks);
   }
@@ -275,8 +275,8 @@ struct Book {
   size_t reads_ok = 0, reads_unanswered = 0;  // linearizable reads (Reader)
 };
 
-// Linearizable reads while the faults come and go (README "Reads you can trust"): the
-// highest decree acknowledged so far is noted, then read through the priests in turn; an
+// Linearizable reads while the faults come and go (docs/OPERATIONS.md "Reads you can
+// trust"): the highest decree acknowledged so far is noted, then read through the priests in turn; an
 // answer must hold that decree (a read that began after it was acknowledged). A priest that
 // cannot confirm (cut off from the president, or an election under way) does not answer,
 // which is allowed; an answer without the decree is a violation.
@@ -718,7 +718,7 @@ Outcome run_scenario(Docker& d, Book& book, const Fault& fault) {
   CHECK(o.recovery_ms <= ms(d.recovery_limit()));
   CHECK(o.load_recovery_ms >= 0);  // the load clients too pass decrees again while the fault holds
   CHECK(o.rate_before >= 50);
-  // Issue 11, "A president that stays": no election for nothing (pre-ballots and the lease).
+  // No election for nothing (pre-ballots and the lease: docs/SAFETY.md).
   if (fault.name == "a follower isolated" || fault.name.rfind("bridge", 0) == 0) {
     CHECK(o.rounds_during == 0);
     CHECK(o.presidents == std::to_string(*president) + "->" + std::to_string(*president));

@@ -509,9 +509,10 @@ TEST_CASE("a priest whose last group commit was torn by a crash cuts the tail an
 
 // ---------------------------------------------------------------- membership by decree
 
-// Issue 9's four steps, tried from outside. Decrees pass with priests 1, 2 and 3 while 4
-// and 5 are down; then priest 3's disk is lost. Before incarnations, the god took priest 3
-// back blank as a full voter, and 3, 4 and 5 passed other decrees at the same numbers.
+// A lost disk in four steps (docs/OPERATIONS.md "Changing the membership"), tried from
+// outside. Decrees pass with priests 1, 2 and 3 while 4 and 5 are down; then priest 3's disk
+// is lost. Before incarnations, the god took priest 3 back blank as a full voter, and 3, 4
+// and 5 passed other decrees at the same numbers.
 // Now: the bootstrap is refused, the blank priest's word counts nowhere, and `replace`
 // brings it back; no acknowledged decree is lost.
 TEST_CASE("membership: a lost disk in the four-step story is refused by bootstrap and replaced by decree") {
@@ -976,9 +977,10 @@ TEST_CASE("membership: kill -9 of the president in the middle of a change") {
   CHECK(change->first == agreed["decree_no"].get<uint64_t>());
 }
 
-// Issue 11, "A watch": paxos-client watch prints every decree as it passes, from --from on, in
-// order, none missed, none twice, across kill -9 of the president and of the priest it reads
-// from, and their restarts. Its output is compared with the final ledger, line for line.
+// paxos-client watch (docs/OPERATIONS.md "Watching decrees pass") prints every decree as it
+// passes, from --from on, in order, none missed, none twice, across kill -9 of the president
+// and of the priest it reads from, and their restarts. Its output is compared with the final
+// ledger, line for line.
 TEST_CASE("watch: every decree once, in order, through kill -9 and restarts") {
   Parliament parl;
   INFO("files in " << parl.dir);
@@ -1040,7 +1042,7 @@ TEST_CASE("watch: every decree once, in order, through kill -9 and restarts") {
   CHECK_FALSE(watch.exited());  // it keeps watching
 }
 
-// Issue 11, "Reads you can trust": a read that starts after propose returned holds that
+// Reads you can trust (docs/OPERATIONS.md): a read that starts after propose returned holds that
 // decree, whichever priest it goes to, while the president and a follower are killed with
 // SIGKILL and restarted (a plain ledger request to a lagging follower need not).
 TEST_CASE("read: after propose returned, a read through any priest holds that decree, through kill -9") {

@@ -1,5 +1,5 @@
-// Trust that follows the membership (README "Security"): what a certificate the parliament
-// once issued may still do after the membership moved on. Each TEST_CASE is one attack made
+// Trust that follows the membership (docs/OPERATIONS.md "Security"): what a certificate the
+// parliament once issued may still do after the membership moved on. Each TEST_CASE is one attack made
 // with the project's own certificates; its comment says what it did to the code before.
 //
 // Run them alone with: build/bin/integration_tests "[trust]"
@@ -566,7 +566,7 @@ TEST_CASE("trust 9: remove and revoke cut the old identity off at their decree, 
     uint64_t request = 1;
     while (!stop) {
       // Through the president: a follower that has not learned the revocation yet still
-      // forwards what it accepted before (see the README, "Revoking a client").
+      // forwards what it accepted before (see docs/OPERATIONS.md, "Revoking a client").
       for (auto at = parl.president(); at && !stop; at.reset()) {
         TlsRaw c(parl.addr.at(*at).port, party_context(parl.dir / "certs", gus), 1s);
         if (!c.handshaken) continue;

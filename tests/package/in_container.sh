@@ -31,6 +31,7 @@ for f in /usr/bin/paxos-priest /usr/bin/paxos-god /usr/bin/paxos-client /usr/bin
   [ -x "$f" ] || fail "$f is not installed"
 done
 for f in "$unit" /etc/parliament/parliament.json.example /usr/share/doc/paxos-parliament/README.md \
+         /usr/share/doc/paxos-parliament/docs/OPERATIONS.md /usr/share/doc/paxos-parliament/docs/PROTOCOL.md \
          /usr/share/doc/paxos-parliament/examples/parliament.json; do
   [ -f "$f" ] || fail "$f is not installed"
 done
@@ -71,7 +72,7 @@ state_dirs=${state_dirs//%i/1}
 read -r -a command <<<"$exec_start"
 say "ExecStart of priest 1: ${command[*]} (as $user:$group)"
 
-# A configuration of one priest, and its certificates, as the README says.
+# A configuration of one priest, and its certificates, as docs/OPERATIONS.md says.
 mkdir -p /etc/parliament
 cat >"$config" <<'JSON'
 {
@@ -121,7 +122,7 @@ say "status: $out"
 [[ "$out" == *'"passed_len":1'* ]] || fail "priest 1's ledger does not hold exactly one decree"
 [[ "$out" != *'"halted"'* ]] || fail "priest 1 halted"
 
-# Its files are where the README says, made by its user.
+# Its files are where docs/OPERATIONS.md says, made by its user.
 data=/var/lib/parliament/priest-1
 grep -q ',hello,' "$data/ledger.csv" || fail "$data/ledger.csv does not hold hello"
 owner=$(stat -c %U "$data/ledger.csv")

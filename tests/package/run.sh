@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest's "package" test: the .deb on a fresh Debian 12, and a priest started the way its
-# systemd unit starts it (README "Running on several machines").
+# systemd unit starts it (docs/OPERATIONS.md "Running on several machines").
 #
 #   tests/package/run.sh BUILD_DIR
 #
@@ -12,7 +12,7 @@
 #   3. a throw-away container of that image gets the .deb and `apt-get install`s it, its
 #      dependencies coming from Debian's archive;
 #   4. inside it (tests/package/in_container.sh): checks what the package installed, makes a
-#      one-priest configuration and its certificates as the README says, reads the installed
+#      one-priest configuration and its certificates as docs/OPERATIONS.md says, reads the installed
 #      unit paxos-priest@.service and does what systemd would for instance 1 (its User,
 #      Group, UMask, StateDirectory, then ExecStart with %i = 1), bootstraps the priest with
 #      paxos-god, passes a decree with paxos-client and checks status --json; finally stops

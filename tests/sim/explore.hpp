@@ -36,7 +36,7 @@ struct ExploreOptions {
   //   "split"    five priests: priest 1, president in ballot 1.1, began decree 1 = "decree 1"
   //              and only priest 2 voted for it; cut off from them, priests 3, 4 and 5
   //              elected one of them (the first to stand), which passed "decree 2" at decree 1; then every link
-  //              works again (the issue "Safety under every schedule");
+  //              works again (the divergence replayed in tests/unit/test_priest.cpp);
   //   "change"   three priests, priest 1 president, decree 1 passed; the god asked priest 1
   //              for one membership change (`change`), and priest 1 has just begun the
   //              membership decree (its begin ballots are on the wire), and a client has

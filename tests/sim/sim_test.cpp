@@ -40,7 +40,7 @@ TEST_CASE("a seed replays exactly") {
   REQUIRE(a.decrees == b.decrees);
 }
 
-// The issue "A president that stays": a priest cut off does not raise its promise (it asks
+// Pre-ballots and the lease (docs/SAFETY.md): a priest cut off does not raise its promise (it asks
 // first, in a pre-ballot, whether a majority would promise), and priests that hear a live
 // president promise no one else (the president's lease). Before both, an isolated follower
 // came back with the highest ballot and deposed a healthy president, and in a bridge the

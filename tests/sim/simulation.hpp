@@ -67,7 +67,7 @@ struct SimResult {
 
 SimResult run_seed(uint64_t seed, const SimOptions& options = {});
 
-// Elections under one partition, as the issue "A president that stays" counts them: five
+// Elections under one partition, counted (pre-ballots and the lease: docs/SAFETY.md): five
 // priests, no faults but delays, clients proposing throughout. 1,000 ticks to elect a
 // president, 1,000 ticks partitioned (each election timeout is 30-60 ticks), 1,000 healed.
 enum class Scenario {

@@ -50,7 +50,7 @@ TEST_CASE("config/local.json parses into five priests", "[config]") {
     CHECK(p->host == "127.0.0.1");
     CHECK(p->listen == p->host);
     REQUIRE(c->http.count(id));
-    CHECK(c->http.at(id).port == 8100 + id);  // README: the priests' HTTP ports 8101-8105
+    CHECK(c->http.at(id).port == 8100 + id);  // docs/OPERATIONS.md: the priests' HTTP ports 8101-8105
   }
   CHECK(c->ids() == std::vector<PriestId>{1, 2, 3, 4, 5});
   CHECK(c->find(6) == nullptr);

@@ -311,7 +311,7 @@ TEST_CASE("vote no: the president steps aside, tells the priests and its waiting
   CHECK(c.priests[p]->next_bal().round > no.promised.round);
 }
 
-// The issue "Safety under every schedule": one lost message made two ledgers differ. A
+// A divergence once found: one lost message made two ledgers differ. A
 // president cut off in a minority keeps its ballot while the majority passes another decree
 // at the number it holds open; catch-up from the majority reached it, and its next
 // successful ballot told its follower to record its own (stale) vote there.
@@ -825,7 +825,7 @@ TEST_CASE("a membership decree that is none is refused before it can pass", "[pr
   }
 }
 
-// Issue 11, "Reads you can trust" (ReadIndex).
+// Reads you can trust (docs/OPERATIONS.md; ReadIndex: docs/SAFETY.md).
 TEST_CASE("a read is answered with how far the ledger is confirmed, at the president and at a follower",
           "[priest][read]") {
   Chamber c(3);

@@ -1,6 +1,8 @@
 // The priest's files behind the clerk: see archive.hpp.
 #include "server/archive.hpp"
 
+#include "proto/node.hpp"
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -107,18 +109,15 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   auto votes = VoteLog::open(dir + "/votes.csv", loaded);
   if (!votes) return R::failure(votes.error());
   a->votes_ = std::move(*votes);
-  auto ledger = LedgerFile::open(dir + "/ledger.csv", loaded.ledger_synced, [&](const Entry& e) {
-    if (e.decree.from_client())
-      restored.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
-    if (e.decree.membership) restored.last_membership = e;
-  });
+  Recovery recovery;
+  auto ledger = LedgerFile::open(dir + "/ledger.csv", loaded.ledger_synced,
+                                 [&](const Entry& e) { recovery.passed(e); });
   if (!ledger) return R::failure(ledger.error());
   a->ledger_ = std::move(*ledger);
   loaded.forget_passed(a->ledger_->length());
-  restored.next_bal = loaded.next_bal;
-  restored.ledger_len = a->ledger_->length();
-  for (auto& v : loaded.votes)
-    if (v.decree_no > restored.ledger_len) restored.votes[v.decree_no] = v;
+  recovery.promise(loaded.next_bal);
+  for (auto& v : loaded.votes) recovery.vote(v);
+  restored = recovery.done();
   a->failed_ = failed;
   a->votes_synced_ = std::move(votes_synced);
   a->syncer_ = std::make_unique<ArchiveHelper>(nullptr, post, failed);

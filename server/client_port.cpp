@@ -40,7 +40,7 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   // check, which holds no client key); nothing else.
   if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
     return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
-  // The membership is the god's alone to set (README "Security").
+  // The membership is the god's alone to set (docs/OPERATIONS.md "Security").
   if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
       c->identity->role != tls::Role::God)
     return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
@@ -75,7 +75,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
     return refuse("decree of " + std::to_string(text.size()) + " bytes is over the limit of " +
                   std::to_string(run_.config.max_decree_bytes) + " bytes (max_decree_bytes)");
   if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
-  if (!priest_)
+  if (!priest())
     return refuse("priest " + std::to_string(run_.id) +
                   " is not bootstrapped yet: run paxos-god --config FILE bootstrap");
   uint64_t token = next_token_++;
@@ -87,7 +87,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   p.token = token;
   p.decree = Decree{false, key, rid, text, {}};
   if (c->identity && c->identity->role == tls::Role::Client) p.owner = c->identity->name;
-  priest_->propose(std::move(p));
+  priest()->propose(std::move(p));
   schedule_flush();
 }
 
@@ -101,21 +101,16 @@ void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
   auto change = parse_change(*ch);
   if (!change) return refuse(change.error());
   if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
-  if (!priest_)
+  if (!priest())
     return refuse("priest " + std::to_string(run_.id) + " is not in a parliament yet");
   uint64_t token = next_token_++;
   waiting_[token] = Waiting{c, 0, 0};
-  priest_->propose_change(token, *change);
+  priest()->propose_change(token, *change);
   schedule_flush();
 }
 
 // Something happened here: a promise, or a decree in the ledger. A priest that has begun
 // is never bootstrapped again.
-bool Host::begun() const {
-  return archive_->ledger_length() > 0 || !restored_.next_bal.is_zero() ||
-         (priest_ && !priest_->next_bal().is_zero());
-}
-
 Status Host::start_http() {
   auto at = run_.config.http.find(run_.id);
   if (at == run_.config.http.end()) return ok_status();
@@ -138,8 +133,8 @@ Status Host::start_http() {
 
 std::string Host::metrics_text() const {
   Gauges g;
-  g.bootstrapped = priest_.has_value();
-  if (priest_) g.status = priest_->status();
+  g.bootstrapped = (priest() != nullptr);
+  if (priest()) g.status = priest()->status();
   g.halted = !halted_.empty();
   g.ledger_length = archive_->ledger_length();
   g.votes_file_bytes = archive_->votes_bytes();
@@ -155,14 +150,14 @@ std::string Host::metrics_text() const {
 
 json Host::status_json() const {
   json j{{"type", "status"}, {"id", run_.id}, {"incarnation", incarnation_text(incarnation_)},
-         {"bootstrapped", priest_.has_value()}, {"begun", begun()},
-         {"members", membership_ ? membership_->priests.size() : 0}};
+         {"bootstrapped", (priest() != nullptr)}, {"begun", node_->begun()},
+         {"members", node_->recorded() ? node_->recorded()->priests.size() : 0}};
   if (!halted_.empty()) j["halted"] = halted_;
-  if (!priest_) {
+  if (!priest()) {
     j["passed_len"] = archive_->ledger_length();
     return j;
   }
-  auto s = priest_->status();
+  auto s = priest()->status();
   j["membership"] = membership_to_json(s.membership);
   j["voter"] = s.voter;
   if (!s.change.empty()) j["change"] = s.change;
@@ -217,78 +212,52 @@ void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
   auto [from, max] = page_of(j);
   std::string why;
   if (!halted_.empty()) why = "priest " + std::to_string(run_.id) + " stopped: " + halted_;
-  else if (!priest_) why = "priest " + std::to_string(run_.id) + " is not bootstrapped yet";
+  else if (!priest()) why = "priest " + std::to_string(run_.id) + " is not bootstrapped yet";
   if (!why.empty()) {
     c->send(frame(json{{"type", "read"}, {"ok", false}, {"error", why}}));
     return;
   }
   uint64_t token = next_token_++;
   waiting_[token] = Waiting{c, 0, 0, true, from, max};
-  priest_->read(token);
+  priest()->read(token);
   schedule_flush();
 }
 
-// The god's bootstrap: the first membership of a parliament that has not begun. This
-// priest must be named in it with its own incarnation (a blank data directory is a new
-// incarnation, which the others would never count: it is replaced by decree instead).
+// The god's bootstrap: the first membership of a parliament that has not begun
+// (Node::bootstrap says who may be bootstrapped).
 json Host::bootstrap(const json& j) {
   auto p = j.find("priests");
   if (p == j.end()) return error_frame("bootstrap without priests");
   auto members = parse_priests(*p, "bootstrap.priests");
   if (!members) return error_frame(members.error());
-  Membership m{0, std::move(*members)};
-  const PriestAddress* mine = m.find(run_.id);
-  if (!mine) return error_frame("the membership sent does not include priest " + std::to_string(run_.id));
-  if (mine->incarnation != incarnation_)
-    return error_frame("this is incarnation " + incarnation_text(incarnation_) + " of priest " +
-               std::to_string(run_.id) + " (its data directory " + run_.data_dir +
-               " was initialised anew), but the membership names incarnation " +
-               incarnation_text(mine->incarnation) +
-               ": a priest that forgot its promises and votes is replaced by decree: "
-               "paxos-god --config FILE replace " + std::to_string(run_.id));
-  if (membership_) {
-    if (membership_->priests == m.priests && membership_->decree_no == 0)
-      return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", true}};
-    return error_frame("priest " + std::to_string(run_.id) + " is already in a parliament, membership " +
-               membership_to_json(*membership_).dump() + "; membership changes pass by decree "
-               "(paxos-god add, remove, replace)");
+  auto already = node_->bootstrap(Membership{0, std::move(*members)});
+  if (!already) return error_frame(already.error());
+  if (!*already) {
+    spdlog::info("bootstrapped by the god: {} priests", node_->recorded()->priests.size());
+    announce();
   }
-  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " has begun (a promise or a ledger) without a membership");
-  if (auto s = save_parliament(); !s) return error_frame(s.error());
-  if (auto s = save_membership(run_.data_dir, m); !s) return error_frame(s.error());
-  spdlog::info("bootstrapped by the god: {} priests", m.priests.size());
-  start_parliament(m);
-  return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", false}};
+  return json{{"type", "bootstrapped"}, {"id", run_.id}, {"already", *already}};
 }
 
 // The god's join, before it adds or replaces this priest: the membership in force, so that
-// this (blank) priest accepts the president's links and learns the ledger. It votes
-// nowhere until a membership decree names it with its incarnation.
+// this (blank) priest accepts the president's links and learns the ledger (Node::join).
 json Host::join(const json& j) {
   auto mj = j.find("membership");
   if (mj == j.end()) return error_frame("join without membership");
   auto m = parse_membership(*mj, "join.membership");
   if (!m) return error_frame(m.error());
-  if (membership_) {
-    if (membership_->voter(run_.id, incarnation_) || membership_->decree_no >= m->decree_no)
-      return json{{"type", "joined"}, {"id", run_.id}, {"already", true}};
-    // Still learning, and given a newer membership: the priests able to teach it may have
-    // changed since its first join (Priest::rejoin).
-    if (!priest_) return error_frame("priest " + std::to_string(run_.id) + " is not running its parliament yet");
-    if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
-    membership_ = *m;
-    priest_->rejoin(*m);
+  bool running = priest() != nullptr;
+  auto already = node_->join(*m);
+  if (!already) return error_frame(already.error());
+  if (!*already && running) {
     schedule_flush();
     spdlog::info("joined again: learning the ledger of the membership of decree {}", m->decree_no);
-    return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
+  } else if (!*already) {
+    spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
+                 m->priests.size(), m->decree_no);
+    announce();
   }
-  if (begun()) return error_frame("priest " + std::to_string(run_.id) + " is not blank: it holds a promise or decrees");
-  if (auto s = save_parliament(); !s) return error_frame(s.error());
-  if (auto s = save_membership(run_.data_dir, *m); !s) return error_frame(s.error());
-  spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
-               m->priests.size(), m->decree_no);
-  start_parliament(*m);
-  return json{{"type", "joined"}, {"id", run_.id}, {"already", false}};
+  return json{{"type", "joined"}, {"id", run_.id}, {"already", *already}};
 }
 
 }  // namespace parliament::host_detail

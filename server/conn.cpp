@@ -296,7 +296,7 @@ void Host::bad_tls_record(Conn& c, const std::string& why) {
 
 bool Host::on_ready(const std::shared_ptr<Conn>& c) {
   if (c->kind != Conn::Kind::PeerOut || !c->identity) return true;
-  std::string retired = priest_ ? priest_->membership().key_refusal(c->peer, 0, c->key) : "";
+  std::string retired = priest() ? priest()->membership().key_refusal(c->peer, 0, c->key) : "";
   if (*c->identity == tls::Identity{tls::Role::Priest, c->peer} && retired.empty()) return true;
   warn_limited("not priest " + std::to_string(c->peer),
                "closing our link to priest {} at {}: {}", c->peer, c->name,
@@ -344,7 +344,7 @@ bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
   return false;
 }
 
-// Every 100 ms: connections that missed a deadline are closed (README "Limits").
+// Every 100 ms: connections that missed a deadline are closed (docs/PROTOCOL.md "Limits").
 void Host::sweep_connections() {
   auto now = Clock::now();
   auto idle = std::chrono::milliseconds(run_.config.client_idle_timeout_ms);

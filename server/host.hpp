@@ -43,6 +43,7 @@
 #include "proto/message.hpp"
 #include "proto/priest.hpp"
 #include "proto/clerk.hpp"
+#include "proto/node.hpp"
 #include "client/tls.hpp"
 #include "client/tls_session.hpp"
 #include "server/archive.hpp"
@@ -62,10 +63,10 @@ constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a sl
 // Replies waiting for a client (queued, or in the write under way): at most 2 frames' worth
 // on one connection (8 MiB with the default max_frame_bytes), and kClientRepliesBudget on all
 // client connections together. A client that goes over either is closed with one line: the
-// one holding the most unread replies goes first (README "Limits").
+// one holding the most unread replies goes first (docs/PROTOCOL.md "Limits").
 constexpr size_t kClientRepliesBudget = 32 << 20;
 // Connections by kind, each with its own cap, so that no kind can take another's place
-// (README "Limits"). An accepted connection that has not yet said its first frame is
+// (docs/PROTOCOL.md "Limits"). An accepted connection that has not yet said its first frame is
 // pending: beyond kMaxPending the oldest of them is closed (an honest one speaks at once, so
 // a flood of new connections cannot starve it). At most kMaxHandshakes are in the middle of
 // a TLS handshake: beyond that, the oldest goes if it has been at it for kHandshakeGrace
@@ -220,7 +221,7 @@ struct Waiting {
 };
 
 // The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
-class Host : public Messenger {
+class Host : public NodeHost, private Records {
  public:
   Host(asio::io_context& io, const PriestRun& run)
       : io_(io), run_(run), me_(run.me), acceptor_(io), ticker_(io),
@@ -279,8 +280,6 @@ class Host : public Messenger {
   void schedule_flush();
   void reset_silent_links();
   void flush();
-  void halt(const std::string& why);
-  void start_parliament(const Membership& membership);
   void connect(PeerLink& link);
   void connect_soon(PeerLink& link);
   std::chrono::milliseconds retry_later(PeerLink& link, std::chrono::milliseconds cap);
@@ -312,6 +311,18 @@ class Host : public Messenger {
   }
   void peers(const std::vector<PriestAddress>& peers) override;
   void membership(const Membership& m) override;
+  // NodeHost
+  void retire(const std::string& why) override;  // removed or replaced by decree: stop for good
+  void halt(const std::string& why) override;
+  // Records
+  Status sync_ledger() override { return archive_->sync_ledger(); }
+  Status save_membership(const Membership& m, bool first) override;
+
+  // The node's priest, once it runs (bootstrapped or joined); else null.
+  Priest* priest() { return node_ && node_->running() ? &node_->priest() : nullptr; }
+  const Priest* priest() const { return node_ && node_->running() ? &node_->priest() : nullptr; }
+  // Says, once the node's priest runs, what it runs as.
+  void announce();
 
   // Membership is the only admission: the core's rule (Priest::admits) and the key rule
   // (Membership::key_refusal) for a link from priest `id` speaking as `incarnation` over `c`.
@@ -321,7 +332,6 @@ class Host : public Messenger {
   std::string revoked(const tls::Identity& who) const;
   void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
   void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
-  void retire(const std::string& why);  // removed or replaced by decree: stop for good
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
   json status_json() const;
@@ -341,7 +351,6 @@ class Host : public Messenger {
   json bootstrap(const json& j);
   json join(const json& j);
   void on_change(const std::shared_ptr<Conn>& c, const json& j);
-  bool begun() const;
 
   asio::io_context& io_;
   PriestRun run_;
@@ -352,11 +361,9 @@ class Host : public Messenger {
 
   Histogram votes_sync_seconds_;  // observed by the archive's syncer thread: outlives archive_
   std::unique_ptr<Archive> archive_;
-  Restored restored_;  // what the files held at start, until the parliament starts
   uint64_t incarnation_ = 0;
-  std::optional<Membership> membership_;  // as in membership.json; none: not bootstrapped
-  std::optional<Priest> priest_;
-  std::optional<Clerk> clerk_;
+  // The priest, its clerk and membership.json (proto/node.hpp); made once the files are read.
+  std::optional<Node> node_;
   std::map<PriestId, PeerLink> links_;
   uint64_t link_generation_ = 0;
 

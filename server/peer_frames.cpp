@@ -60,13 +60,13 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
     if (m->from != c->peer || m->to != run_.id)
       return bad_input(c, "misaddressed frame", "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
                               " on the link of priest " + std::to_string(c->peer));
-    if (!priest_ || !halted_.empty()) return;
+    if (!priest() || !halted_.empty()) return;
     m->incarnation = c->incarnation;
     if (m->kind == Kind::CatchUp && !m->entries.empty()) {
       ++counters_.catch_up_received;
       counters_.catch_up_decrees_received += m->entries.size();
     }
-    if (auto why = priest_->step(*m); !why.empty())
+    if (auto why = priest()->step(*m); !why.empty())
       return bad_input(c, "refused message", "priest " + std::to_string(c->peer) + " sent a " +
                                                  name_of(m->kind) + " no priest would send: " + why);
     schedule_flush();
@@ -92,7 +92,7 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
       if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
         return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
                                                    tls::describe(*c->identity) + "'s");
-      if (!membership_ || !priest_)
+      if (!priest())
         return bad_input(c, "hello before bootstrap " + std::to_string(id),
                          "hello from priest " + std::to_string(id) + ", but this priest is not bootstrapped yet");
       // Membership is the only admission: a priest the membership in force here does not
@@ -124,17 +124,17 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
 }
 
 std::string Host::revoked(const tls::Identity& who) const {
-  if (!priest_ || who.role != tls::Role::Client || !priest_->membership().is_revoked(who.name)) return "";
+  if (!priest() || who.role != tls::Role::Client || !priest()->membership().is_revoked(who.name)) return "";
   return "client " + who.name + "'s certificate was revoked by decree (membership of decree " +
-         std::to_string(priest_->membership().decree_no) + ")";
+         std::to_string(priest()->membership().decree_no) + ")";
 }
 
 bool Host::admits(const Conn& c, PriestId id, uint64_t incarnation) const {
-  return priest_->admits(id, incarnation) && priest_->membership().key_refusal(id, incarnation, c.key).empty();
+  return priest()->admits(id, incarnation) && priest()->membership().key_refusal(id, incarnation, c.key).empty();
 }
 
 void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation) {
-  const Membership& m = priest_->membership();
+  const Membership& m = priest()->membership();
   std::string why = m.key_refusal(id, incarnation, c->key);
   // Why, for the refused priest: "key" (the life named here, with another key: an operator's
   // mistake, never a reason for it to retire) or "membership" (removed, replaced, retired).
@@ -159,8 +159,8 @@ void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   if (j.value("type", "") != "not_member" || n == j.end() || !n->is_number_unsigned())
     return bad_input(c, "bad refusal", "priest " + std::to_string(c->peer) +
                                            " wrote something other than not_member on our link");
-  if (!priest_ || !halted_.empty()) return;
-  const Membership& mine = priest_->membership();
+  if (!priest() || !halted_.empty()) return;
+  const Membership& mine = priest()->membership();
   uint64_t at = n->get<uint64_t>();
   const bool key = j.value("cause", "") == "key";
   warn_limited("refused by " + std::to_string(c->peer),

@@ -32,12 +32,13 @@ int Host::start() {
                      "replace it.", run_.id, run_.data_dir, *removed, run_.data_dir);
     return kExitRemoved;
   }
+  Restored restored;
   auto archive = Archive::open(
-      run_.data_dir, restored_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
+      run_.data_dir, restored, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
       [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4,
       [this](const Status& s) {
-        if (!clerk_ || !halted_.empty()) return;
-        clerk_->votes_synced(s);
+        if (!priest() || !halted_.empty()) return;
+        node_->clerk().votes_synced(s);
         flush();
       });
   if (!archive) {
@@ -53,38 +54,14 @@ int Host::start() {
     spdlog::critical("{}", members.error());
     return 1;
   }
-  std::string retire_at_start;
-  // The ledger is the authority: its last membership decree, if membership.json has not
-  // caught up with it (a crash between the two).
-  if (*members && restored_.last_membership &&
-      restored_.last_membership->decree_no > (*members)->decree_no) {
-    auto m = parse_membership_decree(restored_.last_membership->decree.text,
-                                     restored_.last_membership->decree_no);
-    if (!m) {
-      spdlog::critical("{}/ledger.csv: decree {}: {}", run_.data_dir,
-                       restored_.last_membership->decree_no, m.error());
-      return 1;
-    }
-    // A crash came between the ledger holding a decree that removed this priest and
-    // membership.json saying so (Host::membership): it retires now.
-    if ((*members)->voter(run_.id, incarnation_) && !m->voter(run_.id, incarnation_))
-      retire_at_start = "its ledger holds membership decree " + std::to_string(m->decree_no) +
-                        ", which does not name incarnation " + incarnation_text(incarnation_) +
-                        " of priest " + std::to_string(run_.id);
-    *members = *m;
-    if (auto s = save_membership(run_.data_dir, *m); !s) {
-      spdlog::critical("{}", s.error());
-      return 1;
-    }
-  }
-  // (A priest that joined to learn the ledger was given the membership of a decree it has
-  // not learned yet; it is not a voter of it.)
-  if (*members && (*members)->decree_no > archive_->ledger_length() &&
-      (*members)->voter(run_.id, incarnation_)) {
-    spdlog::critical("{}/membership.json was set by decree {}, but ledger.csv holds only {} "
-                     "decrees: the ledger lost decrees it had made durable; restore the data "
-                     "directory, or replace this priest (paxos-god replace {})",
-                     run_.data_dir, (*members)->decree_no, archive_->ledger_length(), run_.id);
+  const Config& c = run_.config;
+  PriestOptions tuning = priest_tuning(c.heartbeat_ticks, c.election_timeout_ticks,
+                                       c.max_decree_bytes, c.max_frame_bytes);
+  tuning.seed = std::random_device{}();
+  node_.emplace(run_.id, incarnation_, tuning, *archive_, static_cast<Records&>(*this),
+                static_cast<NodeHost&>(*this));
+  if (auto s = node_->restore(std::move(restored), std::move(*members)); !s) {
+    spdlog::critical("{}/{}", run_.data_dir, s.error());
     return 1;
   }
 
@@ -113,21 +90,21 @@ int Host::start() {
   }
   spdlog::info("listening on {}:{}; data in {} (incarnation {}); ledger holds {} decrees; promise {}",
                me_.listen, me_.port, run_.data_dir, incarnation_text(incarnation_),
-               archive_->ledger_length(), to_string(restored_.next_bal));
+               archive_->ledger_length(), to_string(restored.next_bal));
   if (auto s = start_http(); !s) {
     spdlog::critical("{}", s.error());
     return 1;
   }
   // A data directory of a parliament that began before ids were written: it is this one's.
-  if (*members && !run_.parliament_id.empty())
+  if (node_->recorded() && !run_.parliament_id.empty())
     if (auto held = read_parliament_id(run_.data_dir); held && held->empty())
       if (auto s = save_parliament_id(run_.data_dir, run_.parliament_id); !s) {
         spdlog::critical("{}", s.error());
         return 1;
       }
-  if (*members) {
-    start_parliament(**members);
-    if (!retire_at_start.empty()) retire(retire_at_start);
+  if (node_->recorded()) {
+    node_->begin();
+    announce();
   } else {
     spdlog::info("not bootstrapped yet: waiting for paxos-god to send the membership");
   }
@@ -164,26 +141,12 @@ void Host::shutdown() {
   io_.stop();
 }
 
-void Host::start_parliament(const Membership& membership) {
-  membership_ = membership;
-  PriestOptions o;
-  o.id = run_.id;
-  o.incarnation = incarnation_;
-  o.membership = membership;
-  o.heartbeat_ticks = run_.config.heartbeat_ticks;
-  o.max_decree_bytes = run_.config.max_decree_bytes;
-  o.election_timeout_ticks = run_.config.election_timeout_ticks;
-  o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, run_.config.max_frame_bytes / 4);
-  o.max_in_flight_bytes = std::min<size_t>(o.max_in_flight_bytes, run_.config.max_frame_bytes / 2);
-  o.seed = std::random_device{}();
-  priest_.emplace(o, std::move(restored_));
-  restored_ = {};
-  clerk_.emplace(*priest_, *archive_, *this, [this](const std::string& why) { halt(why); });
-  bool voter = membership.voter(run_.id, incarnation_);
+void Host::announce() {
+  if (!priest()) return;
+  const Membership& m = *node_->recorded();
   spdlog::info("{} a parliament of {} priests (membership of decree {}); {} open votes on disk",
-               voter ? "in" : "learning the ledger of, not yet a voter of,",
-               membership.priests.size(), membership.decree_no, priest_->votes().size());
-  flush();  // the priest's first Ready names its peers (Host::peers)
+               node_->voter() ? "in" : "learning the ledger of, not yet a voter of,",
+               m.priests.size(), m.decree_no, priest()->votes().size());
 }
 
 // Keeps one outbound link per peer the priest names: new ones connect, ones whose address
@@ -235,20 +198,17 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
   }
 }
 
-// membership.json follows the ledger: written once the ledger holding the decree that set
-// the membership is fdatasynced, so that it never names a membership the ledger lost.
+// membership.json now holds `m` (Node::membership wrote it once the ledger was durable).
 void Host::membership(const Membership& m) {
-  if (auto s = archive_->sync_ledger(); !s) return halt(s.error());
-  if (auto s = save_membership(run_.data_dir, m); !s) return halt(s.error());
-  bool was_voter = membership_ && membership_->voter(run_.id, incarnation_);
-  membership_ = m;
   refused_by_.clear();  // (refusals counted against the membership before)
   spdlog::info("membership.json now holds the membership of decree {} ({} priests)", m.decree_no,
                m.priests.size());
-  if (was_voter && !m.voter(run_.id, incarnation_))
-    retire("its ledger holds membership decree " + std::to_string(m.decree_no) +
-           ", which does not name incarnation " + incarnation_text(incarnation_) + " of priest " +
-           std::to_string(run_.id));
+}
+
+Status Host::save_membership(const Membership& m, bool first) {
+  if (first)
+    if (auto s = save_parliament(); !s) return s;
+  return ::parliament::save_membership(run_.data_dir, m);
 }
 
 // ---------------------------------------------------------------- the priest's clock and its ready()
@@ -258,8 +218,8 @@ void Host::on_tick() {
   ticker_.async_wait([this](asio::error_code ec) {
     if (ec || stopping_) return;
     ++ticks_;
-    if (priest_ && halted_.empty()) {
-      priest_->tick();
+    if (priest() && halted_.empty()) {
+      priest()->tick();
       flush();
     }
     if (chronicle_) chronicle_->write_out();
@@ -274,8 +234,8 @@ void Host::on_tick() {
 // every priest each heartbeat, and a follower a heartbeat from its president: when such a
 // peer has been silent for two election timeouts, start a fresh connection to it.
 void Host::reset_silent_links() {
-  if (!priest_ || !halted_.empty()) return;
-  auto st = priest_->status();
+  if (!priest() || !halted_.empty()) return;
+  auto st = priest()->status();
   auto now = Clock::now();
   auto limit = std::chrono::milliseconds(2 * run_.config.election_timeout_ticks * run_.config.tick_ms);
   for (auto& [id, link] : links_) {
@@ -302,10 +262,10 @@ void Host::schedule_flush() {
 // The clerk carries out the priest's ready() (proto/clerk.hpp); then votes.csv is compacted
 // if it has grown large.
 void Host::flush() {
-  if (!priest_ || !halted_.empty()) return;
-  clerk_->flush();
+  if (!priest() || !halted_.empty()) return;
+  node_->flush();
   if (!halted_.empty()) return;
-  if (auto s = archive_->compact_if_large(*priest_); !s) halt(s.error());
+  if (auto s = archive_->compact_if_large(*priest()); !s) halt(s.error());
 }
 
 void Host::halt(const std::string& why) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proto/clerk.hpp"
+#include "proto/node.hpp"
 #include "proto/priest.hpp"
 #include "tests/sim/invariants.hpp"
 #include "tests/sim/volatile_disk.hpp"
@@ -21,27 +22,33 @@ namespace {
 
 struct Parliament;
 
-struct XMessenger : Messenger {
+// A priest's host in the explorer: its network (NodeHost) and its membership.json (Records).
+// A retired priest runs on (stopping it later is only one of the runs explored).
+struct XHost : NodeHost, Records {
   Parliament* world = nullptr;
   PriestId id = 0;
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
   void note(const std::string&) override {}
   void peers(const std::vector<PriestAddress>& p) override;
-  void membership(const Membership& m) override;
+  void retire(const std::string&) override {}
+  void halt(const std::string& why) override;
+  Status sync_ledger() override { return ok_status(); }  // (its ledger is durable at once)
+  Status save_membership(const Membership& m, bool first) override;
 };
 
 // A priest's disk (volatile_disk.hpp) whose syncs complete as steps of their own; its
 // ledger is durable as it is appended (the ledger's lagging sync is the simulator's).
 // `joined` is its membership.json (the bootstrap's or the god's join, then what its ledger
 // set); `peers` the links its priest asked for (Ready::peers): the host sends nowhere else.
-struct Node {
+struct Seat {
   VolatileDisk disk;
-  XMessenger messenger;
-  std::optional<Priest> priest;
-  std::optional<Clerk> clerk;
+  XHost host;
+  std::unique_ptr<parliament::Node> node;  // the priest, its clerk and the host's rules
   Membership joined;
   std::set<PriestId> peers;
+  Priest& priest() { return node->priest(); }
+  const Priest& priest() const { return node->priest(); }
 };
 
 // A priest's incarnation: its id and how many disks it has had, never 0.
@@ -57,7 +64,7 @@ constexpr uint64_t kReadToken = 2000;
 // the clients, and the invariants' record of what happened on the way here.
 struct Parliament {
   const ExploreOptions* o = nullptr;
-  std::vector<Node> nodes;  // by priest id; [0] unused
+  std::vector<Seat> nodes;  // by priest id; [0] unused
   std::vector<Message> wire;
   std::vector<PriestId> proposed_at;  // per client decree: where it was proposed (0: not yet)
   std::map<uint64_t, uint64_t> acked;  // client decree -> the number it was told
@@ -82,16 +89,14 @@ struct Parliament {
     read_done.assign(opt.reads, 0);
     Membership boot;
     for (size_t i = 1; i < nodes.size(); ++i) {
-      nodes[i].disk.id = nodes[i].messenger.id = i;
+      nodes[i].disk.id = nodes[i].host.id = i;
       nodes[i].disk.incarnation = incarnation_of(i, 0);
       if (i <= static_cast<size_t>(opt.priests)) boot.priests.push_back(address(i));
     }
     inv = Invariants(boot);
     bind();
-    for (size_t i = 1; i < nodes.size(); ++i) {
-      nodes[i].joined = boot;
-      start(i);
-    }
+    for (size_t i = 1; i < nodes.size(); ++i)
+      start(i, &boot, i <= static_cast<size_t>(opt.priests) ? First::Bootstrap : First::Join);
   }
   Parliament(const Parliament& other)
       : o(other.o), nodes(other.nodes.size()), wire(other.wire), proposed_at(other.proposed_at),
@@ -100,37 +105,28 @@ struct Parliament {
         change_retries(other.change_retries), inv(other.inv) {
     for (size_t i = 1; i < nodes.size(); ++i) {
       nodes[i].disk = other.nodes[i].disk;
-      nodes[i].messenger = other.nodes[i].messenger;
-      nodes[i].priest = other.nodes[i].priest;
+      nodes[i].host = other.nodes[i].host;
       nodes[i].joined = other.nodes[i].joined;
       nodes[i].peers = other.nodes[i].peers;
     }
     bind();
     for (size_t i = 1; i < nodes.size(); ++i)
-      nodes[i].clerk.emplace(*other.nodes[i].clerk, *nodes[i].priest, nodes[i].disk, nodes[i].messenger,
-                             halt_for(i));
+      nodes[i].node = std::make_unique<parliament::Node>(*other.nodes[i].node, nodes[i].disk, nodes[i].host, nodes[i].host);
   }
   Parliament& operator=(const Parliament&) = delete;
 
   void bind() {
     for (auto& n : nodes) {
       n.disk.inv = &inv;
-      n.messenger.world = this;
+      n.host.world = this;
     }
   }
-  std::function<void(const std::string&)> halt_for(size_t id) {
-    return [this, id](const std::string& why) { inv.fail("priest " + std::to_string(id) + " halted: " + why); };
-  }
-
   PriestAddress address(PriestId id) const {
     return PriestAddress{id, "x", static_cast<uint16_t>(7000 + id), "x", nodes[id].disk.incarnation};
   }
 
-  PriestOptions options(PriestId id) const {
+  PriestOptions tuning() const {
     PriestOptions po;
-    po.id = id;
-    po.incarnation = nodes[id].disk.incarnation;
-    po.membership = nodes[id].joined;
     po.heartbeat_ticks = 1;
     po.election_timeout_ticks = 2;
     po.max_batch_decrees = 1;
@@ -139,43 +135,42 @@ struct Parliament {
     return po;
   }
 
-  // As paxos-priest starts (Host::start): membership.json's membership, unless the ledger's
-  // last membership decree is later.
-  void start(PriestId id) {
-    Node& n = nodes[id];
-    Restored r;
-    r.next_bal = n.disk.next_bal;
-    r.ledger_len = n.disk.ledger.size();
-    for (auto& [num, v] : n.disk.votes)
-      if (num > r.ledger_len) r.votes[num] = v;
-    for (auto& e : n.disk.ledger) {
-      if (e.decree.from_client()) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
-      if (e.decree.membership) r.last_membership = e;
-    }
-    if (r.last_membership && r.last_membership->decree_no > n.joined.decree_no)
-      if (auto m = parse_membership_decree(r.last_membership->decree.text, r.last_membership->decree_no))
-        n.joined = *m;
-    n.clerk.reset();
+  // Starts priest `id` from what its disk holds (Node::restore), as paxos-priest does; a
+  // blank disk is then given `first` by the god: bootstrapped with it, or joined to it as a
+  // learner.
+  enum class First { Bootstrap, Join };
+  void start(PriestId id, const Membership* first = nullptr, First how = First::Join) {
+    Seat& n = nodes[id];
+    Recovery files;
+    files.promise(n.disk.next_bal);
+    for (auto& [num, v] : n.disk.votes) files.vote(v);
+    for (auto& e : n.disk.ledger) files.passed(e);
+    n.node.reset();
     n.peers.clear();
-    n.priest.emplace(options(id), std::move(r));
-    n.clerk.emplace(*n.priest, n.disk, n.messenger, halt_for(id));
+    n.node = std::make_unique<parliament::Node>(id, n.disk.incarnation, tuning(), n.disk, n.host, n.host);
     inv.restarted(id, n.disk.incarnation, n.disk.next_bal);
-    n.clerk->flush();  // its first Ready names its peers
+    std::optional<Membership> recorded;
+    if (!n.joined.priests.empty()) recorded = n.joined;
+    Status s = n.node->restore(files.done(), recorded);
+    if (s && n.node->recorded()) n.node->begin();  // its first Ready names its peers
+    else if (s && first && how == First::Bootstrap) s = as_status(n.node->bootstrap(*first));
+    else if (s && first) s = as_status(n.node->join(*first));
+    if (!s) inv.fail("priest " + std::to_string(id) + " does not start: " + s.error());
   }
+  static Status as_status(const Result<bool>& r) { return r ? ok_status() : Status::failure(r.error()); }
 
   // The disk under `id` is lost: it comes back blank, a new incarnation, joined by the god
   // to the membership in force as a learner.
   void lose_disk(PriestId id, const Membership& in_force) {
-    Node& n = nodes[id];
+    Seat& n = nodes[id];
     uint64_t life = (n.disk.incarnation & 0xf00) / 0x100 + 1;
-    n.clerk.reset();
-    n.priest.reset();
+    n.node.reset();
     n.disk = VolatileDisk{};
     n.disk.id = id;
     n.disk.incarnation = incarnation_of(id, static_cast<int>(life));
     bind();
-    n.joined = in_force;
-    start(id);
+    n.joined = Membership{};
+    start(id, &in_force);
   }
 
   static std::string decree_text(size_t k) { return "decree " + std::to_string(k + 1); }
@@ -183,8 +178,8 @@ struct Parliament {
   std::string fingerprint() const {
     std::string s;
     for (size_t i = 1; i < nodes.size(); ++i) {
-      const Node& n = nodes[i];
-      s += "#" + n.priest->fingerprint() + "|" + n.clerk->fingerprint() + "|d" + to_string(n.disk.next_bal) + ":" +
+      const Seat& n = nodes[i];
+      s += "#" + n.priest().fingerprint() + "|" + n.node->clerk().fingerprint() + "|d" + to_string(n.disk.next_bal) + ":" +
            std::to_string(n.disk.votes.size()) + ":" + std::to_string(n.disk.ledger.size()) + ":" +
            std::to_string(n.disk.unsynced.size()) + ":" + std::to_string(n.disk.syncing) + ":" +
            std::to_string(n.disk.incarnation) + ":" + std::to_string(n.joined.decree_no);
@@ -210,12 +205,12 @@ struct Parliament {
   bool within_bounds() const {
     if (static_cast<int>(wire.size()) > o->max_in_flight) return false;
     for (size_t i = 1; i < nodes.size(); ++i)
-      if (nodes[i].priest->next_bal().round > static_cast<uint64_t>(o->max_round)) return false;
+      if (nodes[i].priest().next_bal().round > static_cast<uint64_t>(o->max_round)) return false;
     return true;
   }
 };
 
-bool XMessenger::send(const Message& sent) {
+bool XHost::send(const Message& sent) {
   Message m = sent;
   auto& n = world->nodes[id];
   m.incarnation = n.disk.incarnation;  // as the receiving host knows it: from the connection
@@ -225,15 +220,20 @@ bool XMessenger::send(const Message& sent) {
   return true;
 }
 
-void XMessenger::peers(const std::vector<PriestAddress>& p) {
+void XHost::peers(const std::vector<PriestAddress>& p) {
   auto& set = world->nodes[id].peers;
   set.clear();
   for (auto& a : p) set.insert(a.id);
 }
 
-void XMessenger::membership(const Membership& m) { world->nodes[id].joined = m; }
+Status XHost::save_membership(const Membership& m, bool) {
+  world->nodes[id].joined = m;
+  return ok_status();
+}
 
-void XMessenger::reply(const ClientReply& r) {
+void XHost::halt(const std::string& why) { world->inv.fail("priest " + std::to_string(id) + " halted: " + why); }
+
+void XHost::reply(const ClientReply& r) {
   if (r.token == kGodToken) {
     if (!world->change) return;
     if (!r.error.empty()) {
@@ -290,10 +290,10 @@ struct Step {
       case Deliver: {
         Message m = w.wire[index];
         w.wire.erase(w.wire.begin() + index);
-        Node& n = w.nodes[m.to];
-        if (auto why = n.priest->step(m); !why.empty())
+        Seat& n = w.nodes[m.to];
+        if (auto why = n.priest().step(m); !why.empty())
           w.inv.fail("priest " + std::to_string(m.to) + " refused an honest " + name_of(m.kind) + ": " + why);
-        n.clerk->flush();
+        n.node->flush();
         break;
       }
       case Drop:
@@ -305,48 +305,48 @@ struct Step {
         ++w.duplicates;
         break;
       case Tick: {
-        Node& n = w.nodes[priest];
-        n.priest->tick();
-        n.clerk->flush();
+        Seat& n = w.nodes[priest];
+        n.priest().tick();
+        n.node->flush();
         break;
       }
       case Sync: {
-        Node& n = w.nodes[priest];
+        Seat& n = w.nodes[priest];
         n.disk.complete_sync();
-        n.clerk->votes_synced(ok_status());
+        n.node->clerk().votes_synced(ok_status());
         break;
       }
       case Crash: {
-        Node& n = w.nodes[priest];
+        Seat& n = w.nodes[priest];
         n.disk.crash_keep(0);
         ++w.crashes;
         w.start(priest);
-        n.clerk->flush();
+        n.node->flush();
         break;
       }
       case Propose: {
-        Node& n = w.nodes[priest];
+        Seat& n = w.nodes[priest];
         w.proposed_at[decree] = priest;
         w.inv.proposed(1000 + decree, 1, Parliament::decree_text(decree));
-        n.priest->propose(Proposal{decree + 1, Decree{false, 1000 + decree, 1, Parliament::decree_text(decree), {}}});
-        n.clerk->flush();
+        n.priest().propose(Proposal{decree + 1, Decree{false, 1000 + decree, 1, Parliament::decree_text(decree), {}}});
+        n.node->flush();
         break;
       }
       case AskAgain: {
-        Node& n = w.nodes[priest];
+        Seat& n = w.nodes[priest];
         ++w.change_retries;
         w.change_failed = false;
-        n.priest->propose_change(kGodToken, *w.change);
-        n.clerk->flush();
+        n.priest().propose_change(kGodToken, *w.change);
+        n.node->flush();
         break;
       }
       case Read: {
-        Node& n = w.nodes[priest];
+        Seat& n = w.nodes[priest];
         int64_t floor = 0;
         for (auto& [k, no] : w.acked) floor = std::max(floor, static_cast<int64_t>(no));
         w.read_floor[decree] = floor;
-        n.priest->read(kReadToken + decree);
-        n.clerk->flush();
+        n.priest().read(kReadToken + decree);
+        n.node->flush();
         break;
       }
     }
@@ -400,11 +400,11 @@ void settle(Parliament& w, const std::function<bool(PriestId, PriestId)>& cut) {
 }
 
 void elect(Parliament& w, PriestId who, const std::function<bool(PriestId, PriestId)>& cut) {
-  Node& n = w.nodes[who];
-  for (int t = 0; t < 100 && n.priest->role() != Role::President; ++t) {
-    if (n.priest->role() == Role::Follower) {
-      n.priest->tick();
-      n.clerk->flush();
+  Seat& n = w.nodes[who];
+  for (int t = 0; t < 100 && n.priest().role() != Role::President; ++t) {
+    if (n.priest().role() == Role::Follower) {
+      n.priest().tick();
+      n.node->flush();
     }
     settle(w, cut);
   }
@@ -434,7 +434,7 @@ std::string prepare(Parliament& w, const std::string& start) {
       Step{Step::Tick, 0, 1}.apply(w);
       settle(w, none);
     }
-    if (w.nodes[1].priest->passed_len() < 1) return "the change prefix did not pass decree 1";
+    if (w.nodes[1].priest().passed_len() < 1) return "the change prefix did not pass decree 1";
     Change c;
     if (o.change == "add") {
       // priest 4 has run blank, joined as a learner, from the start (see explore())
@@ -453,10 +453,10 @@ std::string prepare(Parliament& w, const std::string& start) {
     }
     w.change = c;
     w.inv.change_requested(c);
-    Node& p = w.nodes[1];
-    p.priest->propose_change(kGodToken, c);
-    p.clerk->flush();
-    auto begun = [&] { return p.priest->status().change.find("decree begun") != std::string::npos; };
+    Seat& p = w.nodes[1];
+    p.priest().propose_change(kGodToken, c);
+    p.node->flush();
+    auto begun = [&] { return p.priest().status().change.find("decree begun") != std::string::npos; };
     for (int guard = 0; guard < 2000 && !begun(); ++guard) {
       bool synced = false;
       for (size_t i = 1; i < w.nodes.size(); ++i)
@@ -468,7 +468,7 @@ std::string prepare(Parliament& w, const std::string& start) {
       if (!w.wire.empty()) Step{Step::Deliver, 0}.apply(w);
       else Step{Step::Tick, 0, 1}.apply(w);
     }
-    if (!begun() || p.priest->role() != Role::President) return "the change prefix did not begin the membership decree";
+    if (!begun() || p.priest().role() != Role::President) return "the change prefix did not begin the membership decree";
     // A client proposes the next decree to the president while the change is in flight:
     // it must wait for the new membership (or, the president removed, for a new president).
     if (o.decrees >= 2) propose(w, 1, 1);
@@ -486,12 +486,12 @@ std::string prepare(Parliament& w, const std::string& start) {
     PriestId q = 0;
     for (int t = 0; t < 200 && !q; ++t) {
       for (PriestId id : {3, 4, 5}) {
-        w.nodes[id].priest->tick();
-        w.nodes[id].clerk->flush();
+        w.nodes[id].priest().tick();
+        w.nodes[id].node->flush();
       }
       settle(w, split);
       for (PriestId id : {3, 4, 5})
-        if (w.nodes[id].priest->role() == Role::President) q = id;
+        if (w.nodes[id].priest().role() == Role::President) q = id;
     }
     if (!q) return "the split prefix elected nobody among 3, 4 and 5";
     propose(w, 1, q);
@@ -501,7 +501,7 @@ std::string prepare(Parliament& w, const std::string& start) {
       settle(w, split);
     }
     PriestId follower = q == 5 ? 4 : 5;
-    if (w.nodes[1].priest->role() != Role::President || w.nodes[q].priest->role() != Role::President ||
+    if (w.nodes[1].priest().role() != Role::President || w.nodes[q].priest().role() != Role::President ||
         w.nodes[2].disk.votes.empty() || w.nodes[follower].disk.ledger.empty())
       return "the split prefix did not reach its state";
     return "";

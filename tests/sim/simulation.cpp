@@ -14,6 +14,7 @@
 
 #include "proto/clerk.hpp"
 #include "proto/message.hpp"
+#include "proto/node.hpp"
 #include "proto/priest.hpp"
 #include "tests/sim/invariants.hpp"
 #include "tests/sim/volatile_disk.hpp"
@@ -56,32 +57,37 @@ struct SimDisk : VolatileDisk {
   }
 };
 
-struct SimMessenger : Messenger {
+// A priest's host in the simulator: its network (NodeHost) and its membership.json
+// (Records), which the world keeps.
+struct SimHost : NodeHost, Records {
   World* world = nullptr;
   PriestId id = 0;
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
   void note(const std::string& line) override;
   void peers(const std::vector<PriestAddress>& p) override;
-  void membership(const Membership& m) override;
+  void retire(const std::string& why) override;
+  void halt(const std::string& why) override;
+  Status sync_ledger() override;
+  Status save_membership(const Membership& m, bool first) override;
 };
 
 // What runs under one priest id: nothing (never started, or stopped after its removal), a
 // priest, or a crashed one waiting to restart. Its disk belongs to one incarnation.
-struct Node {
+struct Seat {
   enum class State { Absent, Up, Down } state = State::Absent;
   SimDisk disk;
-  SimMessenger messenger;
-  std::unique_ptr<Priest> priest;
-  std::unique_ptr<Clerk> clerk;
+  SimHost host;
+  std::unique_ptr<parliament::Node> node;  // the priest, its clerk and the host's rules
   uint64_t incarnation = 0;  // this life of the priest: drawn when its disk was blank
   uint64_t life = 0;         // counts its starts: a sync begun before a crash completes nowhere
-  // membership.json as the host keeps it: the bootstrap's or the god's join, then what the
-  // ledger set once durable. Empty: a blank disk that the god has not joined yet.
+  // membership.json (SimHost::save_membership): the bootstrap's or the god's join, then what
+  // the ledger set. Empty: a blank disk that the god has not joined yet.
   Membership joined;
   std::set<PriestId> peers;  // the links its priest asked for (Ready::peers)
   uint64_t down_until = 0;
   Role role = Role::Follower;
+  Priest& priest() { return node->priest(); }
   // clock: ticks `rate_num` times every `rate_den` world ticks
   int rate_num = 1, rate_den = 1;
   uint64_t clock_acc = 0;
@@ -159,7 +165,7 @@ const char* op_name(God::Op op) {
 
 std::string short_inc(uint64_t inc) { return incarnation_text(inc).substr(12); }
 
-// A priest whose disk was lost stays down until the god brings it back (Node::down_until).
+// A priest whose disk was lost stays down until the god brings it back (Seat::down_until).
 constexpr uint64_t kAwaitingGod = ~0ull;
 
 class World {
@@ -180,9 +186,9 @@ class World {
     }
     nodes_.resize(ids_ + 1);
     for (PriestId id = 1; id <= ids_; ++id) {
-      Node& n = nodes_[id];
-      n.messenger.world = this;
-      n.messenger.id = id;
+      Seat& n = nodes_[id];
+      n.host.world = this;
+      n.host.id = id;
       // clock speeds: most priests keep time; a drawn few run slow or fast
       if (clock_skew_ && chance(0.4)) {
         static const std::pair<int, int> rates[] = {{1, 2}, {1, 3}, {2, 3}, {3, 2}, {2, 1}};
@@ -202,10 +208,7 @@ class World {
     result_.faults = describe_.str();
     blocked_.assign(ids_ + 1, std::vector<bool>(ids_ + 1, false));
     epoch_.assign(ids_ + 1, std::vector<uint64_t>(ids_ + 1, 0));
-    for (PriestId id = 1; id <= PriestId(o.priests); ++id) {
-      nodes_[id].joined = boot;  // the god's bootstrap
-      start(id);
-    }
+    for (PriestId id = 1; id <= PriestId(o.priests); ++id) start(id, &boot);  // the god's bootstrap
     for (int c = 0; c < o.clients; ++c) clients_.push_back(Client{1000 + uint64_t(c), o.requests_per_client});
     // After the last change, with the faults off, the parliament must still pass decrees.
     clients_.push_back(Client{2000, 2, true});
@@ -233,12 +236,12 @@ class World {
     ScenarioResult r;
     auto president = [&]() -> PriestId {
       for (PriestId id = 1; id <= ids_; ++id)
-        if (up(id) && nodes_[id].priest->role() == Role::President) return id;
+        if (up(id) && nodes_[id].priest().role() == Role::President) return id;
       return 0;
     };
     auto max_round = [&] {
       uint64_t m = 0;
-      for (PriestId id = 1; id <= ids_; ++id) m = std::max(m, nodes_[id].priest->next_bal().round);
+      for (PriestId id = 1; id <= ids_; ++id) m = std::max(m, nodes_[id].priest().next_bal().round);
       return m;
     };
     auto run_for = [&](uint64_t ticks) {
@@ -299,7 +302,7 @@ class World {
 
   bool send(const Message& sent) {
     Message m = sent;
-    Node& from = nodes_[m.from];
+    Seat& from = nodes_[m.from];
     // The receiver knows the sender by its connection (its hello's incarnation), whatever
     // the message says: the host sets Message::incarnation so (server/peer_frames.cpp).
     m.incarnation = from.incarnation;
@@ -362,11 +365,19 @@ class World {
     for (auto& p : peers) set.insert(p.id);
   }
 
-  // Host::membership: the ledger is synced, then membership.json holds the membership.
-  void record_membership(PriestId id, const Membership& m) {
-    Node& n = nodes_[id];
-    n.disk.ledger_synced = n.disk.ledger.size();
-    n.joined = m;
+  // A retired priest (removed by decree) stops itself a while later, as paxos-priest does.
+  Status sync_ledger(PriestId id) {
+    nodes_[id].disk.ledger_synced = nodes_[id].disk.ledger.size();
+    return ok_status();
+  }
+  Status save_membership(PriestId id, const Membership& m) {
+    nodes_[id].joined = m;
+    return ok_status();
+  }
+
+  void retired(PriestId id, const std::string& why) {
+    log("priest " + std::to_string(id) + " retires: " + why);
+    if (!god_.stops.count(id)) god_.stops[id] = now_ + 10 + rng_() % 300;
   }
 
   void log(const std::string& s) {
@@ -398,14 +409,14 @@ class World {
   std::vector<PriestId> hosted() const {
     std::vector<PriestId> out;
     for (PriestId id = 1; id <= ids_; ++id)
-      if (nodes_[id].state != Node::State::Absent) out.push_back(id);
+      if (nodes_[id].state != Seat::State::Absent) out.push_back(id);
     return out;
   }
   PriestId any_priest() {
     auto h = hosted();
     return h[rng_() % h.size()];
   }
-  bool up(PriestId id) const { return nodes_[id].state == Node::State::Up; }
+  bool up(PriestId id) const { return nodes_[id].state == Seat::State::Up; }
   // The membership in force after every decree some ledger holds: what the god reads from
   // the priests (a change is acknowledged only once its president's ledger holds it).
   const Membership& in_force() const { return inv_.era(inv_.known_len() + 1); }
@@ -473,7 +484,7 @@ class World {
 
   // A new disk under `id`: blank, so a new incarnation of that priest, not yet joined.
   void blank_disk(PriestId id) {
-    Node& n = nodes_[id];
+    Seat& n = nodes_[id];
     n.disk = SimDisk{};
     n.disk.inv = &inv_;
     n.disk.id = id;
@@ -487,58 +498,60 @@ class World {
     n.joined = Membership{};
   }
 
-  // Starts the priest whose disk is under `id`, with what that disk holds: as paxos-priest
-  // does (Host::start), its membership is membership.json's unless the ledger's last
-  // membership decree is later. A blank disk is first joined by the god to the membership in
-  // force: it starts as a learner, a voter nowhere until a decree names its incarnation.
-  void start(PriestId id) {
-    Node& n = nodes_[id];
+  // Starts the priest whose disk is under `id`, with what that disk holds (Node::restore
+  // reconciles membership.json with the ledger). A blank disk is then bootstrapped with
+  // `boot`, or else joined by the god to the membership in force: it starts as a learner, a
+  // voter nowhere until a decree names its incarnation.
+  void start(PriestId id, const Membership* boot = nullptr) {
+    Seat& n = nodes_[id];
     SimDisk& d = n.disk;
     inv_.restarted(id, n.incarnation, d.next_bal);
     check();
-    if (n.joined.priests.empty()) {
-      n.joined = in_force();
+    Recovery files;
+    files.promise(d.next_bal);
+    for (auto& [num, v] : d.votes) files.vote(v);
+    for (auto& e : d.ledger) files.passed(e);
+    PriestOptions tuning;
+    tuning.heartbeat_ticks = 5;
+    tuning.election_timeout_ticks = 30;
+    tuning.max_batch_decrees = 8;
+    tuning.catch_up_chunk = 16;
+    tuning.seed = seed_ * 31 + id + 1000 * starts_++;
+    ++n.life;
+    n.state = Seat::State::Up;
+    n.role = Role::Follower;
+    n.peers.clear();
+    n.node = std::make_unique<parliament::Node>(id, n.incarnation, tuning, d, n.host, n.host);
+    std::optional<Membership> recorded;
+    if (!n.joined.priests.empty()) recorded = n.joined;
+    std::string refused;
+    if (auto s = n.node->restore(files.done(), recorded); !s) {
+      refused = "refuses to start: " + s.error();
+    } else if (n.node->recorded()) {
+      n.node->begin();  // its first Ready names its peers
+    } else if (boot) {
+      if (auto b = n.node->bootstrap(*boot); !b) refused = "refuses the bootstrap: " + b.error();
+    } else if (auto joined = n.node->join(in_force()); !joined) {
+      refused = "refuses the god's join: " + joined.error();
+    } else {
       log("the god joins priest " + std::to_string(id) + " (incarnation " + short_inc(n.incarnation) +
           ") to the membership of decree " + std::to_string(n.joined.decree_no) + " as a learner");
     }
-    Restored r;
-    r.next_bal = d.next_bal;
-    r.ledger_len = d.ledger.size();
-    for (auto& [num, v] : d.votes)
-      if (num > r.ledger_len) r.votes[num] = v;
-    for (auto& e : d.ledger) {
-      if (e.decree.from_client()) r.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
-      if (e.decree.membership) r.last_membership = e;
+    if (!refused.empty()) {
+      n.node.reset();
+      n.state = Seat::State::Down;
+      n.down_until = kAwaitingGod;
+      return fail("priest " + std::to_string(id) + " " + refused);
     }
-    if (r.last_membership && r.last_membership->decree_no > n.joined.decree_no)
-      if (auto m = parse_membership_decree(r.last_membership->decree.text, r.last_membership->decree_no))
-        n.joined = *m;
-    PriestOptions po;
-    po.id = id;
-    po.incarnation = n.incarnation;
-    po.membership = n.joined;
-    po.heartbeat_ticks = 5;
-    po.election_timeout_ticks = 30;
-    po.max_batch_decrees = 8;
-    po.catch_up_chunk = 16;
-    po.seed = seed_ * 31 + id + 1000 * starts_++;
-    ++n.life;
-    n.state = Node::State::Up;
-    n.role = Role::Follower;
-    n.peers.clear();
-    n.priest = std::make_unique<Priest>(po, std::move(r));
-    n.clerk = std::make_unique<Clerk>(*n.priest, d, n.messenger, [this, id](const std::string& why) {
-      fail("priest " + std::to_string(id) + " halted: " + why);
-    });
-    flush(id);  // its first Ready names its peers
+    after_flush(id);
+    check();
   }
 
   void crash(PriestId id) {
-    Node& n = nodes_[id];
+    Seat& n = nodes_[id];
     if (!up(id)) return;
-    n.clerk.reset();
-    n.priest.reset();
-    n.state = Node::State::Down;
+    n.node.reset();
+    n.state = Seat::State::Down;
     ++result_.crashes;
     n.disk.crash(rng_);
     log("priest " + std::to_string(id) + " crashes (ledger keeps " + std::to_string(n.disk.ledger.size()) +
@@ -560,12 +573,11 @@ class World {
   // when the god brings it back just before it asks to replace it (unless eager_rejoin: by
   // itself, soon).
   void lose_disk(PriestId id) {
-    Node& n = nodes_[id];
-    n.clerk.reset();
-    n.priest.reset();
+    Seat& n = nodes_[id];
+    n.node.reset();
     ++result_.disk_losses;
     blank_disk(id);
-    n.state = Node::State::Down;
+    n.state = Seat::State::Down;
     n.down_until = o_.eager_rejoin ? now_ + 5 + rng_() % 150 : kAwaitingGod;
     reset_links(id, chance(0.5));
     log("priest " + std::to_string(id) + " loses its disk; it will come back as incarnation " +
@@ -575,11 +587,10 @@ class World {
   // A removed priest is stopped for good (its id may be added again later, with a new disk).
   void stop(PriestId id) {
     if (in_force().find(id)) return;  // added again meanwhile
-    Node& n = nodes_[id];
-    if (n.state == Node::State::Absent) return;
-    n.clerk.reset();
-    n.priest.reset();
-    n.state = Node::State::Absent;
+    Seat& n = nodes_[id];
+    if (n.state == Seat::State::Absent) return;
+    n.node.reset();
+    n.state = Seat::State::Absent;
     reset_links(id, true);
     log("priest " + std::to_string(id) + ", removed, is stopped");
   }
@@ -592,8 +603,8 @@ class World {
 
   void faults() {
     for (PriestId id = 1; id <= ids_; ++id) {
-      Node& n = nodes_[id];
-      if (n.state == Node::State::Down && now_ >= n.down_until) {
+      Seat& n = nodes_[id];
+      if (n.state == Seat::State::Down && now_ >= n.down_until) {
         log("priest " + std::to_string(id) + " restarts");
         start(id);
       } else if (up(id) && chance(p_.crash_rate)) {
@@ -628,7 +639,7 @@ class World {
       size_t k = 1 + rng_() % ((members.size() - 1) / 2);
       PriestId pres = 0;
       for (PriestId id : members)
-        if (up(id) && nodes_[id].priest->role() == Role::President) pres = id;
+        if (up(id) && nodes_[id].priest().role() == Role::President) pres = id;
       if (pres && chance(0.7)) side.push_back(pres);
       while (side.size() < k) {
         PriestId id = members[rng_() % members.size()];
@@ -678,7 +689,7 @@ class World {
     p_.loss = p_.dup = 0;
     god_.plan.resize(god_.next);  // the change under way goes on; no new ones
     for (PriestId id = 1; id <= ids_; ++id)
-      if (nodes_[id].state == Node::State::Down && nodes_[id].down_until != kAwaitingGod) start(id);
+      if (nodes_[id].state == Seat::State::Down && nodes_[id].down_until != kAwaitingGod) start(id);
   }
 
   void step_tick() {
@@ -689,14 +700,14 @@ class World {
       else sync_done(e);
     }
     for (PriestId id = 1; id <= ids_; ++id) {
-      Node& n = nodes_[id];
+      Seat& n = nodes_[id];
       if (!up(id)) continue;
       // background ledger syncs
       if (chance(0.05)) n.disk.ledger_synced = n.disk.ledger.size();
       n.clock_acc += n.rate_num;
       while (n.clock_acc >= uint64_t(n.rate_den) && up(id)) {
         n.clock_acc -= n.rate_den;
-        n.priest->tick();
+        n.priest().tick();
         flush(id);
       }
     }
@@ -707,40 +718,40 @@ class World {
 
   void deliver(const Event& e) {
     const Message& m = e.m;
-    Node& n = nodes_[m.to];
+    Seat& n = nodes_[m.to];
     if (!up(m.to) || e.epoch != epoch_[m.from][m.to]) return;
     ++result_.messages;
     if (chance(0.03)) {  // now and then, through the real codec (the incarnation is the link's)
       auto back = decode_text(encode_text(m));
       if (!back) return fail("codec: " + back.error());
       back->incarnation = m.incarnation;
-      if (auto why = n.priest->step(*back); !why.empty()) return fail("an honest message was refused: " + why);
-    } else if (auto why = n.priest->step(m); !why.empty()) {
+      if (auto why = n.priest().step(*back); !why.empty()) return fail("an honest message was refused: " + why);
+    } else if (auto why = n.priest().step(m); !why.empty()) {
       return fail("priest " + std::to_string(m.to) + " refused an honest " + name_of(m.kind) + ": " + why);
     }
     flush(m.to);
   }
 
   void sync_done(const Event& e) {
-    Node& n = nodes_[e.node];
+    Seat& n = nodes_[e.node];
     if (!up(e.node) || n.life != e.life) return;
     n.disk.complete_sync();
-    n.clerk->votes_synced(ok_status());
+    n.node->clerk().votes_synced(ok_status());
     after_flush(e.node);
     check();
   }
 
   void flush(PriestId id) {
     if (!up(id)) return;
-    nodes_[id].clerk->flush();
+    nodes_[id].node->flush();
     after_flush(id);
     check();
   }
 
   void after_flush(PriestId id) {
-    Node& n = nodes_[id];
+    Seat& n = nodes_[id];
     if (!up(id)) return;
-    Role r = n.priest->role();
+    Role r = n.priest().role();
     if (r == Role::President && n.role != Role::President) ++result_.elections;
     n.role = r;
   }
@@ -759,7 +770,7 @@ class World {
     if (!up(at)) return;
     uint64_t token = next_token_++;
     reads_[token] = SimRead{at, max_acked_, now_};
-    nodes_[at].priest->read(token);
+    nodes_[at].priest().read(token);
     flush(at);
   }
   void check_read(const SimRead& r, const ClientReply& rep) {
@@ -804,7 +815,7 @@ class World {
       p.decree.text = proposed_[{c.id, c.request}];
       log("client " + std::to_string(c.id) + " proposes request " + std::to_string(c.request) +
           " to priest " + std::to_string(to));
-      nodes_[to].priest->propose(p);
+      nodes_[to].priest().propose(p);
       flush(to);
     }
   }
@@ -842,28 +853,36 @@ class World {
       return;
     }
     Change c = god_.changes.front();
-    Node& learner = nodes_[c.priest.id];
+    Seat& learner = nodes_[c.priest.id];
     if (c.op != Change::Op::Remove && learner.down_until == kAwaitingGod) {
       // The machine with the new disk comes up now; the god joins it when it starts.
       learner.down_until = now_ + 1 + rng_() % 60;
       if (now_ > o_.fault_ticks) start(c.priest.id);
     }
+    // As paxos-god does: the priest to add or replace must be running, joined, before the
+    // change is asked for.
+    if (c.op != Change::Op::Remove && !up(c.priest.id)) {
+      god_.waiting = false;
+      god_.retry_at = now_ + 5;
+      return;
+    }
     // As paxos-god does before each add or replace: a priest still learning a membership
     // older than the one in force is joined to that one (Host::join, Priest::rejoin).
-    if (c.op != Change::Op::Remove && learner.priest && !learner.joined.priests.empty() &&
-        learner.joined.decree_no < in_force().decree_no && !learner.priest->status().voter) {
-      learner.joined = in_force();
-      log("the god joins priest " + std::to_string(c.priest.id) + " again, to the membership of decree " +
-          std::to_string(learner.joined.decree_no));
-      learner.priest->rejoin(learner.joined);
-      flush(c.priest.id);
+    if (c.op != Change::Op::Remove) {
+      auto joined = learner.node->join(in_force());
+      if (!joined) return fail("join refused: " + joined.error());
+      if (!*joined) {
+        log("the god joins priest " + std::to_string(c.priest.id) + " again, to the membership of decree " +
+            std::to_string(learner.joined.decree_no));
+        flush(c.priest.id);
+      }
     }
     god_.token = next_token_++;
     god_tokens_.insert(god_.token);
     god_.waiting = true;
     god_.give_up_at = now_ + 300;
     log("the god asks priest " + std::to_string(to) + " to " + describe(c));
-    nodes_[to].priest->propose_change(god_.token, c);
+    nodes_[to].priest().propose_change(god_.token, c);
     flush(to);
   }
 
@@ -880,7 +899,6 @@ class World {
     check();
     ++result_.changes;
     god_.changes.pop_front();
-    if (c.op == Change::Op::Remove && chance(0.5)) god_.stops[c.priest.id] = now_ + 10 + rng_() % 300;
     if (god_.busy()) god_.retry_at = now_ + rng_() % 20;
     else god_.next_at = now_ + 30 + rng_() % 300;
   }
@@ -913,7 +931,7 @@ class World {
         if (members.size() >= 7) return;
         std::vector<PriestId> spare;
         for (PriestId id = 1; id <= ids_; ++id)
-          if (nodes_[id].state == Node::State::Absent && !m.find(id)) spare.push_back(id);
+          if (nodes_[id].state == Seat::State::Absent && !m.find(id)) spare.push_back(id);
         if (spare.empty()) return;
         PriestId id = spare[rng_() % spare.size()];
         blank_disk(id);
@@ -926,7 +944,7 @@ class World {
         PriestId id = members[rng_() % members.size()];
         if (chance(0.5))
           for (PriestId p : members)
-            if (up(p) && nodes_[p].priest->role() == Role::President) id = p;
+            if (up(p) && nodes_[p].priest().role() == Role::President) id = p;
         Change c;
         c.op = Change::Op::Remove;
         c.priest.id = id;
@@ -981,11 +999,11 @@ class World {
     const Membership& f = in_force();
     s += "membership of decree " + std::to_string(f.decree_no) + "; ";
     for (PriestId id : hosted()) {
-      const Node& n = nodes_[id];
+      const Seat& n = nodes_[id];
       s += "priest " + std::to_string(id) + "/" + short_inc(n.incarnation) +
            (f.voter(id, n.incarnation) ? "" : " (no voter)") + " ledger " + std::to_string(n.disk.ledger.size());
-      if (auto& p = n.priest) {
-        auto st = p->status();
+      if (n.node && n.node->running()) {
+        auto st = n.node->priest().status();
         s += std::string(" ") + name_of(st.role) + " next_bal " + to_string(st.next_bal) + " president " +
              (st.president ? std::to_string(*st.president) : "-") + " in flight " + std::to_string(st.in_flight) +
              " queued " + std::to_string(st.queued) + " waiting " + std::to_string(st.waiting) + " ahead " +
@@ -1017,7 +1035,7 @@ class World {
   uint64_t partition_until_ = 0;
   std::vector<std::pair<PriestId, PriestId>> slow_links_;
   Invariants inv_;
-  std::vector<Node> nodes_;
+  std::vector<Seat> nodes_;
   std::vector<std::vector<bool>> blocked_;
   std::vector<std::vector<uint64_t>> epoch_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
@@ -1034,11 +1052,14 @@ class World {
   SimResult result_;
 };
 
-bool SimMessenger::send(const Message& m) { return world->send(m); }
-void SimMessenger::reply(const ClientReply& r) { world->reply(r); }
-void SimMessenger::note(const std::string& line) { world->log(line); }
-void SimMessenger::peers(const std::vector<PriestAddress>& p) { world->set_peers(id, p); }
-void SimMessenger::membership(const Membership& m) { world->record_membership(id, m); }
+bool SimHost::send(const Message& m) { return world->send(m); }
+void SimHost::reply(const ClientReply& r) { world->reply(r); }
+void SimHost::note(const std::string& line) { world->log(line); }
+void SimHost::peers(const std::vector<PriestAddress>& p) { world->set_peers(id, p); }
+void SimHost::retire(const std::string& why) { world->retired(id, why); }
+void SimHost::halt(const std::string& why) { world->fail("priest " + std::to_string(id) + " halted: " + why); }
+Status SimHost::sync_ledger() { return world->sync_ledger(id); }
+Status SimHost::save_membership(const Membership& m, bool) { return world->save_membership(id, m); }
 
 }  // namespace
 

@@ -1,0 +1,157 @@
+// The host's rules about a priest's own records (proto/node.hpp), as paxos-priest, the
+// simulator and the explorer all run them: membership.json against the ledger at start, who
+// may be bootstrapped or joined, and a join that must not be recorded.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "proto/node.hpp"
+
+using namespace parliament;
+
+namespace {
+
+// A disk whose every write is durable at once.
+struct QuickDisk : Disk {
+  std::vector<Entry> ledger;
+  Status write_promise(const Ballot&) override { return ok_status(); }
+  Status write_votes(const std::vector<Entry>&) override { return ok_status(); }
+  std::optional<Status> sync_votes() override { return ok_status(); }
+  Status append_ledger(const std::vector<Entry>& passed) override {
+    ledger.insert(ledger.end(), passed.begin(), passed.end());
+    return ok_status();
+  }
+  Result<std::vector<Entry>> read_ledger(uint64_t, uint64_t) override { return std::vector<Entry>{}; }
+};
+
+// The host: what the node recorded and said, in order.
+struct Recorder : NodeHost, Records {
+  std::vector<std::string> said;
+  std::optional<Membership> saved;
+  bool send(const Message&) override { return true; }
+  void reply(const ClientReply&) override {}
+  void note(const std::string&) override {}
+  void retire(const std::string& why) override { said.push_back("retire: " + why); }
+  void halt(const std::string& why) override { said.push_back("halt: " + why); }
+  Status sync_ledger() override {
+    said.push_back("sync ledger");
+    return ok_status();
+  }
+  Status save_membership(const Membership& m, bool first) override {
+    said.push_back(std::string(first ? "first " : "") + "membership " + std::to_string(m.decree_no));
+    saved = m;
+    return ok_status();
+  }
+};
+
+PriestAddress priest(PriestId id, uint64_t incarnation) {
+  return PriestAddress{id, "h", static_cast<uint16_t>(7100 + id), "h", incarnation};
+}
+
+// Priests 1..3 (incarnations 0x11, 0x22, 0x33) with `more` added, set by decree `decree_no`.
+Membership members(uint64_t decree_no, std::vector<PriestAddress> more = {}) {
+  Membership m{decree_no, {priest(1, 0x11), priest(2, 0x22), priest(3, 0x33)}};
+  for (auto& p : more) m.priests.push_back(p);
+  return m;
+}
+
+// A ledger of `len` decrees whose decree `membership_no` (if any) sets `m` by `change`.
+Restored ledger_of(uint64_t len, uint64_t membership_no = 0, const Membership* m = nullptr,
+                   const Change& change = {}) {
+  Recovery files;
+  for (uint64_t n = 1; n <= len; ++n) {
+    Entry e;
+    e.decree_no = n;
+    e.ballot = Ballot{1, 1};
+    if (n == membership_no) {
+      e.decree.membership = true;
+      e.decree.text = membership_decree_text(*m, change);
+    } else {
+      e.decree.text = "decree " + std::to_string(n);
+    }
+    files.passed(e);
+  }
+  return files.done();
+}
+
+struct Fixture {
+  QuickDisk disk;
+  Recorder host;
+  Node node;
+  Fixture(PriestId id, uint64_t incarnation) : node(id, incarnation, PriestOptions{}, disk, host, host) {}
+};
+
+}  // namespace
+
+TEST_CASE("node: the ledger's later membership decree wins over membership.json at start", "[node]") {
+  Membership removed = members(5);
+  removed.priests.erase(removed.priests.begin() + 2);  // priest 3 removed by decree 5
+  Fixture f(3, 0x33);
+  Change remove3{Change::Op::Remove, priest(3, 0x33), false};
+  REQUIRE(f.node.restore(ledger_of(6, 5, &removed, remove3), members(0)).ok());
+  REQUIRE(f.node.recorded());
+  CHECK(f.node.recorded()->decree_no == 5);  // membership.json caught up with the ledger
+  CHECK(f.host.said.at(0) == "membership 5");
+  // A crash came between the ledger removing this life and membership.json saying so: it
+  // retires at start.
+  REQUIRE(f.host.said.size() == 2);
+  CHECK(f.host.said[1].find("retire: its ledger holds membership decree 5") == 0);
+}
+
+TEST_CASE("node: a voter whose membership.json is ahead of its ledger refuses to start", "[node]") {
+  Fixture f(2, 0x22);
+  auto s = f.node.restore(ledger_of(3), members(7));
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().find("membership.json was set by decree 7, but ledger.csv holds only 3") == 0);
+  // A learner holds the membership of a decree it has not learned yet: it starts.
+  Fixture learner(4, 0x44);
+  CHECK(learner.node.restore(ledger_of(3), members(7)).ok());
+}
+
+TEST_CASE("node: bootstrap names this life, once, on a blank disk", "[node]") {
+  Fixture wrong(1, 0x99);
+  REQUIRE(wrong.node.restore(ledger_of(0), std::nullopt).ok());
+  auto refused = wrong.node.bootstrap(members(0));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().find("replace") != std::string::npos);
+  CHECK_FALSE(wrong.host.saved);
+
+  Fixture f(1, 0x11);
+  REQUIRE(f.node.restore(ledger_of(0), std::nullopt).ok());
+  auto done = f.node.bootstrap(members(0));
+  REQUIRE(done.ok());
+  CHECK_FALSE(*done);
+  CHECK(f.host.said.at(0) == "first membership 0");
+  CHECK(f.node.running());
+  auto again = f.node.bootstrap(members(0));
+  REQUIRE(again.ok());
+  CHECK(*again);  // already
+  CHECK_FALSE(f.node.bootstrap(members(0, {priest(4, 0x44)})).ok());  // another membership
+
+  Fixture begun(1, 0x11);
+  REQUIRE(begun.node.restore(ledger_of(2), std::nullopt).ok());
+  CHECK_FALSE(begun.node.bootstrap(members(0)).ok());
+}
+
+// Found by the simulator (seed 15) once it ran this rule: the god retried an add whose
+// decree had passed, joined the learner to the membership naming it, and the learner wrote it
+// to membership.json before its ledger held that decree; after a crash it refused to start,
+// as if its ledger had lost decrees.
+TEST_CASE("node: a join naming this life as a voter is learned, not recorded", "[node]") {
+  Fixture f(4, 0x44);
+  REQUIRE(f.node.restore(ledger_of(0), std::nullopt).ok());
+  auto joined = f.node.join(members(2));
+  REQUIRE(joined.ok());
+  CHECK(f.host.said.at(0) == "first membership 2");
+  CHECK(f.node.join(members(2)).ok());
+  CHECK(*f.node.join(members(1)));  // an older one: nothing to do
+  auto named = f.node.join(members(9, {priest(4, 0x44)}));
+  REQUIRE(named.ok());
+  CHECK_FALSE(*named);
+  CHECK(f.host.saved->decree_no == 2);  // membership.json still the learner's
+  CHECK(f.node.priest().membership().decree_no == 9);  // the priest learns from its members
+  // After a crash with 8 decrees learned, it starts.
+  Fixture after(4, 0x44);
+  CHECK(after.node.restore(ledger_of(8), *f.host.saved).ok());
+}

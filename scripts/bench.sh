@@ -15,7 +15,8 @@
 #
 # Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8, TLS=both|on|off (which
 # parliaments to measure: mutual TLS, the default, labelled m5-..., and plaintext, labelled
-# m5-...-plain; --smoke and --big use TLS only).
+# m5-...-plain; --smoke and --big use TLS only), PRIESTS="5 3" (the parliaments' sizes, ours
+# only: --etcd measures both).
 # Starts fresh parliaments (5 priests, then 3) on 127.0.0.1:7301.. with their data in a
 # temporary directory, durability on (every priest fdatasyncs before it votes), and stops
 # only the processes it started.
@@ -32,6 +33,8 @@ case "${1:-}" in
 esac
 
 RUNS=${RUNS:-2}
+PRIESTS=${PRIESTS:-5 3}
+[ "$mode" = etcd ] && PRIESTS="5 3"  # the comparison needs both
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 VAL=${VAL:-100}
@@ -59,12 +62,14 @@ case "$TLS" in
   *) echo "bench: TLS must be both, on or off" >&2; exit 2 ;;
 esac
 [ "$mode" = ours ] || [ "$mode" = etcd ] || tls_modes=on
+# PARLIAMENT_BIN: other binaries, e.g. for a before/after comparison (built by whoever made
+# them: nothing is built here then).
+bin=${PARLIAMENT_BIN:-build/bin}
 if [ "$mode" = smoke ]; then
   RUNS=1 DURATION=1 WARMUP=0.5
-else
+elif [ -z "${PARLIAMENT_BIN:-}" ]; then
   scripts/setup.sh >&2
 fi
-bin=${PARLIAMENT_BIN:-build/bin}  # PARLIAMENT_BIN: other binaries, e.g. for a before/after comparison
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-bench.XXXXXX")
 god_pid=""
@@ -173,7 +178,7 @@ bench() { # label clients conns target priests
     --target "$4" --val "$VAL" --duration "$DURATION" --warmup "$WARMUP" | tee -a "$results"
 }
 
-for n in 5 3; do
+for n in $PRIESTS; do
   for t in $tls_modes; do
     suffix=$([ "$t" = off ] && echo -plain || true)
     start_parliament "$n" "$t"

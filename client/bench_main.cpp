@@ -47,7 +47,8 @@ class Bench;
 class Link {
  public:
   // expect: the priest id that must answer at ep (0: any priest of the parliament).
-  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls, PriestId expect)
+  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls,
+       PriestId expect)
       : sock_(io), bench_(bench), ep_(ep), tls_context_(tls), expect_(expect) {}
   void start(std::vector<uint64_t> clients);
   void propose(uint64_t client);
@@ -70,7 +71,8 @@ class Link {
 
 class Bench {
  public:
-  Bench(asio::io_context& io, std::string decree, Clock::time_point measure_from, Clock::time_point end)
+  Bench(asio::io_context& io, std::string decree, Clock::time_point measure_from,
+        Clock::time_point end)
       : io_(io), decree_(std::move(decree)), measure_from_(measure_from), end_(end) {}
 
   struct Client {
@@ -82,7 +84,8 @@ class Bench {
   json next_request(uint64_t client) {
     auto& c = clients_[client];
     c.sent = Clock::now();
-    return json{{"type", "propose"}, {"client", client}, {"request", ++c.request}, {"decree", decree_}};
+    return json{
+        {"type", "propose"}, {"client", client}, {"request", ++c.request}, {"decree", decree_}};
   }
 
   void on_reply(const json& j) {
@@ -94,7 +97,8 @@ class Bench {
       ++stats.errors;
       stats.last_error = j.value("error", std::string("?"));
     } else if (it->second.sent >= measure_from_) {
-      stats.latencies_ms.push_back(std::chrono::duration<double, std::milli>(now - it->second.sent).count());
+      stats.latencies_ms.push_back(
+          std::chrono::duration<double, std::milli>(now - it->second.sent).count());
     }
     if (now < end_) it->second.link->propose(it->first);
   }
@@ -201,7 +205,8 @@ Result<Config> load_config(const std::string& path, const std::string& cluster) 
     std::string item;
     for (int id = 1; std::getline(ss, item, ','); ++id) {
       auto colon = item.rfind(':');
-      if (colon == std::string::npos) return Result<Config>::failure("--cluster: expected host:port, got " + item);
+      if (colon == std::string::npos)
+        return Result<Config>::failure("--cluster: expected host:port, got " + item);
       priests.push_back({{"id", id}, {"host", item.substr(0, colon)},
                          {"port", std::stoul(item.substr(colon + 1))}});
     }
@@ -214,23 +219,134 @@ Result<Config> load_config(const std::string& path, const std::string& cluster) 
   return parse_config(text.str(), path);
 }
 
+// Whom to load: the president (asked of every priest, for up to 10 s), or every priest.
+std::vector<PriestAddress> targets_of(const Config& config, const std::string& target) {
+  if (target == "all") return config.priests;
+  std::vector<PriestAddress> targets;
+  auto until = Clock::now() + std::chrono::seconds(10);
+  while (targets.empty() && Clock::now() < until) {
+    for (auto& p : config.priests) {
+      auto s = call_priest(p, {{"type", "status"}}, Millis(500));
+      if (s && s->value("role", "") == "president") targets.push_back(p);
+    }
+    if (targets.empty()) std::this_thread::sleep_for(Millis(100));
+  }
+  return targets;
+}
+
+struct Load {
+  std::string label;
+  int clients = 64, conns = 8;
+  size_t val = 100;
+  double duration = 10, warmup = 2;
+};
+
+// One line on stderr each second while the load runs; the loop stops 5 s after the end at
+// the latest, or as soon as the measured time is over.
+void watch_progress(asio::io_context& io, const Load& load, Bench& bench, Clock::time_point start,
+                    Clock::time_point measure_from, Clock::time_point end) {
+  bool tty = isatty(fileno(stderr));
+  auto progress = std::make_shared<asio::steady_timer>(io);
+  auto last_done = std::make_shared<uint64_t>(0);
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [=, &io, &bench, &load] {
+    progress->expires_after(std::chrono::seconds(1));
+    progress->async_wait([=, &io, &bench, &load](asio::error_code ec) {
+      if (ec) return;
+      auto now = Clock::now();
+      double t = std::chrono::duration<double>(now - start).count();
+      uint64_t done = bench.stats.done_total;
+      std::fprintf(stderr, "%s%s %5.1f s  %7llu ops/s  %llu done  %llu errors%s",
+                   tty ? "\r\033[K" : "", load.label.c_str(), t,
+                   (unsigned long long)(done - *last_done), (unsigned long long)done,
+                   (unsigned long long)bench.stats.errors, now < measure_from ? "  (warm-up)" : "");
+      if (!tty) std::fprintf(stderr, "\n");
+      *last_done = done;
+      if (now < end + std::chrono::seconds(5)) (*tick)();
+      else io.stop();
+    });
+  };
+  (*tick)();
+  auto stopper = std::make_shared<asio::steady_timer>(io);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [=, &io] {
+    stopper->expires_after(Millis(20));
+    stopper->async_wait([=, &io](asio::error_code ec) {
+      if (ec) return;
+      if (Clock::now() >= end) return io.stop();
+      (*check)();
+    });
+  };
+  (*check)();
+}
+
+// The RESULT line; 1 if nothing was measured.
+int report(const Load& load, Bench& bench) {
+  auto& lat = bench.stats.latencies_ms;
+  std::sort(lat.begin(), lat.end());
+  double sum = 0;
+  for (double l : lat) sum += l;
+  double avg = lat.empty() ? 0 : sum / lat.size();
+  if (!bench.stats.last_error.empty())
+    std::fprintf(stderr, "last error: %s\n", bench.stats.last_error.c_str());
+  std::printf(
+      "RESULT label=%s clients=%d conns=%d val=%zu n=%zu errors=%llu ops_s=%.0f avg_ms=%.3f "
+      "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
+      load.label.c_str(), load.clients, load.conns, load.val, lat.size(),
+      (unsigned long long)bench.stats.errors, lat.size() / load.duration, avg, percentile(lat, 0.5),
+      percentile(lat, 0.9), percentile(lat, 0.99), percentile(lat, 0.999),
+      lat.empty() ? 0 : lat.back());
+  return lat.empty() ? 1 : 0;
+}
+
+// Runs the closed loop: `load.clients` clients over `load.conns` connections to `targets`.
+int run_load(const Load& load, const std::vector<PriestAddress>& targets, asio::ssl::context* tls,
+             bool named) {
+  asio::io_context io(1);
+  tcp::resolver resolver(io);
+  auto start = Clock::now();
+  auto seconds = [](double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+  };
+  auto measure_from = start + seconds(load.warmup);
+  auto end = measure_from + seconds(load.duration);
+  std::string decree(load.val, 'x');
+  Bench bench(io, decree, measure_from, end);
+  std::vector<std::unique_ptr<Link>> links;
+  uint64_t base = random_client_id() & ~uint64_t(0xFFFFF);
+  for (int c = 0; c < load.conns; ++c) {
+    const auto& p = targets[c % targets.size()];
+    auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
+    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls, named ? p.id : 0));
+  }
+  std::vector<std::vector<uint64_t>> per_link(load.conns);
+  for (int i = 0; i < load.clients; ++i) per_link[i % load.conns].push_back(base + i + 1);
+  for (int c = 0; c < load.conns; ++c) links[c]->start(per_link[c]);
+  watch_progress(io, load, bench, start, measure_from, end);
+  io.run();
+  if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
+  return report(load, bench);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-bench: closed-loop benchmark of the parliament"};
-  std::string config_path, cluster, label = "bench", target = "president";
-  int clients = 64, conns = 8;
-  size_t val = 100;
-  double duration = 10, warmup = 2;
+  std::string config_path, cluster, target = "president";
+  Load load;
+  load.label = "bench";
   auto cfg_opt = app.add_option("--config", config_path, "parliament config (JSON)");
-  app.add_option("--cluster", cluster, "host:port,host:port,... instead of --config")->excludes(cfg_opt);
-  app.add_option("--clients", clients, "concurrent clients (closed loop)")->check(CLI::Range(1, 100000));
-  app.add_option("--conns", conns, "connections they share")->check(CLI::Range(1, 10000));
-  app.add_option("--val", val, "decree size in bytes")->check(CLI::Range(1, 16 << 20));
-  app.add_option("--duration", duration, "seconds measured")->check(CLI::PositiveNumber);
-  app.add_option("--warmup", warmup, "seconds before measuring")->check(CLI::NonNegativeNumber);
+  app.add_option("--cluster", cluster, "host:port,host:port,... instead of --config")
+      ->excludes(cfg_opt);
+  app.add_option("--clients", load.clients, "concurrent clients (closed loop)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--conns", load.conns, "connections they share")->check(CLI::Range(1, 10000));
+  app.add_option("--val", load.val, "decree size in bytes")->check(CLI::Range(1, 16 << 20));
+  app.add_option("--duration", load.duration, "seconds measured")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", load.warmup, "seconds before measuring")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--target", target, "president | all")->check(CLI::IsMember({"president", "all"}));
-  app.add_option("--label", label, "label of the RESULT line");
+  app.add_option("--label", load.label, "label of the RESULT line");
   std::string certs;
   bool plaintext = false;
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
@@ -255,93 +371,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_tls(*tls_context);  // (for the status requests that find the president)
-  conns = std::min(conns, clients);
-
-  // Whom to load: the president, or every priest in turn.
-  std::vector<PriestAddress> targets;
-  if (target == "all") {
-    targets = config->priests;
-  } else {
-    auto until = Clock::now() + std::chrono::seconds(10);
-    while (targets.empty() && Clock::now() < until) {
-      for (auto& p : config->priests) {
-        auto s = call_priest(p, {{"type", "status"}}, Millis(500));
-        if (s && s->value("role", "") == "president") targets.push_back(p);
-      }
-      if (targets.empty()) std::this_thread::sleep_for(Millis(100));
-    }
-    if (targets.empty()) {
-      std::fprintf(stderr, "paxos-bench: no president found within 10 s\n");
-      return 1;
-    }
+  load.conns = std::min(load.conns, load.clients);
+  auto targets = targets_of(*config, target);
+  if (targets.empty()) {
+    std::fprintf(stderr, "paxos-bench: no president found within 10 s\n");
+    return 1;
   }
-
-  asio::io_context io(1);
-  tcp::resolver resolver(io);
-  auto start = Clock::now();
-  auto measure_from = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
-  auto end = measure_from + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
-  std::string decree(val, 'x');
-  Bench bench(io, decree, measure_from, end);
-  std::vector<std::unique_ptr<Link>> links;
-  uint64_t base = random_client_id() & ~uint64_t(0xFFFFF);
-  for (int c = 0; c < conns; ++c) {
-    const auto& p = targets[c % targets.size()];
-    auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
-    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls_context->get(), cluster.empty() ? p.id : 0));
-  }
-  std::vector<std::vector<uint64_t>> per_link(conns);
-  for (int i = 0; i < clients; ++i) per_link[i % conns].push_back(base + i + 1);
-  for (int c = 0; c < conns; ++c) links[c]->start(per_link[c]);
-
-  bool tty = isatty(fileno(stderr));
-  asio::steady_timer progress(io);
-  uint64_t last_done = 0;
-  std::function<void()> tick = [&] {
-    progress.expires_after(std::chrono::seconds(1));
-    progress.async_wait([&](asio::error_code ec) {
-      if (ec) return;
-      auto now = Clock::now();
-      double t = std::chrono::duration<double>(now - start).count();
-      uint64_t done = bench.stats.done_total;
-      std::fprintf(stderr, "%s%s %5.1f s  %7llu ops/s  %llu done  %llu errors%s", tty ? "\r\033[K" : "",
-                   label.c_str(), t, (unsigned long long)(done - last_done), (unsigned long long)done,
-                   (unsigned long long)bench.stats.errors, now < measure_from ? "  (warm-up)" : "");
-      if (!tty) std::fprintf(stderr, "\n");
-      last_done = done;
-      if (now < end + std::chrono::seconds(5)) tick();
-      else io.stop();
-    });
-  };
-  tick();
-  // Stop once every client has had its last answer (or 5 s after the end).
-  asio::steady_timer stopper(io);
-  std::function<void()> check = [&] {
-    stopper.expires_after(Millis(20));
-    stopper.async_wait([&](asio::error_code ec) {
-      if (ec) return;
-      if (Clock::now() >= end) {
-        io.stop();
-        return;
-      }
-      check();
-    });
-  };
-  check();
-  io.run();
-  if (tty) std::fprintf(stderr, "\n");
-
-  auto& lat = bench.stats.latencies_ms;
-  std::sort(lat.begin(), lat.end());
-  double sum = 0;
-  for (double l : lat) sum += l;
-  double avg = lat.empty() ? 0 : sum / lat.size();
-  if (!bench.stats.last_error.empty())
-    std::fprintf(stderr, "last error: %s\n", bench.stats.last_error.c_str());
-  std::printf("RESULT label=%s clients=%d conns=%d val=%zu n=%zu errors=%llu ops_s=%.0f avg_ms=%.3f "
-              "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
-              label.c_str(), clients, conns, val, lat.size(), (unsigned long long)bench.stats.errors,
-              lat.size() / duration, avg, percentile(lat, 0.5), percentile(lat, 0.9),
-              percentile(lat, 0.99), percentile(lat, 0.999), lat.empty() ? 0 : lat.back());
-  return lat.empty() ? 1 : 0;
+  return run_load(load, targets, tls_context->get(), cluster.empty());
 }

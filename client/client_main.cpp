@@ -36,7 +36,8 @@ Result<std::string> read_file(const std::string& path) {
   if (!in) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
   std::stringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
+  if (in.bad())
+    return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
   return ss.str();
 }
 
@@ -47,7 +48,8 @@ Result<Config> parse_cluster(const std::string& list) {
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    auto p = parse_address(item, static_cast<PriestId>(c.priests.size() + 1), "--cluster: \"" + item + "\"");
+    auto p = parse_address(item, static_cast<PriestId>(c.priests.size() + 1),
+                           "--cluster: \"" + item + "\"");
     if (!p) return R::failure(p.error());
     c.priests.push_back(std::move(*p));
   }
@@ -107,10 +109,12 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 int propose(const Config& config, const std::string& text, double timeout_s, bool as_json) {
   // The configuration may be an old one: follow the membership the priests say is in force.
   Proposer proposer(parliament_priests(config.priests, Millis(500)), random_client_id());
-  auto outcome = proposer.propose(text, Millis(static_cast<int64_t>(std::llround(timeout_s * 1000))));
+  auto outcome =
+      proposer.propose(text, Millis(static_cast<int64_t>(std::llround(timeout_s * 1000))));
   if (as_json) {
-    json j = outcome.passed ? json{{"decree_no", outcome.decree_no}, {"decree", text}, {"passed", true}}
-                            : json{{"passed", false}, {"error", outcome.error}, {"decree", text}};
+    json j = outcome.passed
+                 ? json{{"decree_no", outcome.decree_no}, {"decree", text}, {"passed", true}}
+                 : json{{"passed", false}, {"error", outcome.error}, {"decree", text}};
     std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   } else if (outcome.passed) {
     std::cout << "passed as decree " << outcome.decree_no << "\n";
@@ -133,11 +137,15 @@ std::vector<std::string> decree_row(const json& d) {
   }
   if (text_of(d, "kind", "") == "membership" && decree.is_string()) {
     json m = json::parse(decree.get<std::string>(), nullptr, false);
-    decree = "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) + ")";
+    decree =
+        "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) +
+        ")";
   }
   return {std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
           olive ? "(olive-day)"
-                : visible(decree.is_string() ? decree.get<std::string>() : decree.is_null() ? "" : decree.dump())};
+                : visible(decree.is_string() ? decree.get<std::string>()
+                          : decree.is_null() ? ""
+                                             : decree.dump())};
 }
 
 int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
@@ -188,7 +196,8 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
       auto no = d.find("decree_no");
       if (!d.is_object() || no == d.end() || !no->is_number_unsigned() ||
           no->get<uint64_t>() < from) {
-        std::cerr << "paxos-client: priest " << id << " sent a malformed decree: " << d.dump() << "\n";
+        std::cerr << "paxos-client: priest " << id << " sent a malformed decree: " << d.dump()
+                  << "\n";
         return 1;
       }
       last = no->get<uint64_t>();
@@ -215,7 +224,8 @@ int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
 // confirmed after the request arrived, so it holds every decree any client was told passed
 // before the read began. Asked of one priest after another until one answers.
 int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::llround(timeout_s * 1000));
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::llround(timeout_s * 1000));
   std::vector<PriestAddress> priests = parliament_priests(config.priests, Millis(500));
   std::string last_error = "no priest answered";
   json decrees = json::array();
@@ -223,15 +233,18 @@ int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
   PriestId answered = 0;
   for (size_t at = 0; std::chrono::steady_clock::now() < deadline; at = (at + 1) % priests.size()) {
     // The first page fixes n; the next pages (a long ledger) read up to that n only.
-    auto r = call_priest(priests[at], json{{"type", "read"}, {"from", from}, {"max", 1000}}, Millis(3000));
+    auto r = call_priest(priests[at], json{{"type", "read"}, {"from", from}, {"max", 1000}},
+                         Millis(3000));
     if (!r) {
       last_error = "priest " + std::to_string(priests[at].id) + ": " + r.error();
     } else if (r->value("type", "") != "read" || !r->value("ok", false)) {
       last_error = "priest " + std::to_string(priests[at].id) + ": " + text_of(*r, "error");
     } else {
       auto page = r->find("decrees");
-      if (!r->contains("upto") || !(*r)["upto"].is_number_unsigned() || page == r->end() || !page->is_array()) {
-        std::cerr << "paxos-client: priest " << priests[at].id << " sent a malformed read reply: " << r->dump() << "\n";
+      if (!r->contains("upto") || !(*r)["upto"].is_number_unsigned() || page == r->end() ||
+          !page->is_array()) {
+        std::cerr << "paxos-client: priest " << priests[at].id
+                  << " sent a malformed read reply: " << r->dump() << "\n";
         return 1;
       }
       if (!upto) upto = (*r)["upto"].get<uint64_t>();
@@ -248,15 +261,17 @@ int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (!upto || from <= *upto) {
-    std::cerr << "paxos-client: no linearizable read within " << timeout_s << " s: " << last_error << "\n";
+    std::cerr << "paxos-client: no linearizable read within " << timeout_s << " s: " << last_error
+              << "\n";
     return 1;
   }
   if (as_json) {
     std::cout << decrees.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     return 0;
   }
-  std::cout << "the ledger up to decree " << *upto << ", confirmed by a majority after the read began (priest "
-            << answered << " answered)\n";
+  std::cout << "the ledger up to decree " << *upto
+            << ", confirmed by a majority after the read began (priest " << answered
+            << " answered)\n";
   std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
   for (const auto& d : decrees) rows.push_back(decree_row(d));
   print_table(rows);
@@ -275,7 +290,8 @@ int watch(const Config& config, uint64_t from, uint64_t count, bool as_json) {
   if (from == 0) {
     uint64_t longest = 0;
     for (const auto& p : priests)
-      if (auto r = call_priest(p, json{{"type", "status"}}, Millis(500)); r && r->value("type", "") == "status")
+      if (auto r = call_priest(p, json{{"type", "status"}}, Millis(500));
+          r && r->value("type", "") == "status")
         longest = std::max(longest, r->value("passed_len", uint64_t(0)));
     from = longest + 1;
   }
@@ -291,7 +307,8 @@ int watch(const Config& config, uint64_t from, uint64_t count, bool as_json) {
   };
   while (count == 0 || printed < count) {
     if (!conn) {
-      auto c = Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
+      auto c =
+          Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
       if (!c) {
         move_on();
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -361,7 +378,8 @@ int status(const Config& config, bool as_json) {
     else if (r->value("type", "") != "status") error = "malformed reply: " + r->dump();
     if (!error.empty()) {
       all.push_back({{"id", p.id}, {"address", addr}, {"answered", false}, {"error", error}});
-      rows.push_back({id, addr, member, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
+      rows.push_back(
+          {id, addr, member, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
       continue;
     }
     json s = *r;
@@ -399,145 +417,167 @@ int status(const Config& config, bool as_json) {
   return 0;
 }
 
+// What the command line asked for.
+struct ClientArgs {
+  std::string config_file, cluster, certs, client_name;
+  bool plaintext = false;
+  PriestId priest_cert = 0;
+  CLI::Option *config_opt = nullptr, *cluster_opt = nullptr;
+  std::string text;  // propose
+  bool propose_json = false;
+  double timeout_s = 5;
+  PriestId ledger_priest = 0;  // ledger
+  uint64_t ledger_from = 1;
+  bool ledger_json = false;
+  uint64_t read_from = 1;  // read
+  bool read_json = false;
+  double read_timeout_s = 5;
+  uint64_t watch_from = 0, watch_count = 0;  // watch
+  bool watch_json = false;
+  bool status_json = false;  // status
+  std::string console_listen = "127.0.0.1:8100";  // console
+  std::vector<std::string> timeline_dirs;  // timeline
+  std::string timeline_out;
+  CLI::App *propose = nullptr, *ledger = nullptr, *read = nullptr, *watch = nullptr,
+           *status = nullptr, *console = nullptr, *timeline = nullptr;
+};
+
+// Where the parliament is, and who this client is to it.
+void add_parliament_options(CLI::App& app, ClientArgs& a) {
+  a.config_opt = app.add_option("--config", a.config_file, "the parliament's configuration file");
+  a.cluster_opt = app.add_option("--cluster", a.cluster,
+                                 "priests as host:port,host:port,... (ids 1..n in order)");
+  a.config_opt->excludes(a.cluster_opt);
+  app.add_option("--certs", a.certs, "directory of the TLS files (default: the config's \"certs\"; "
+                                     "with --cluster: data/certs)");
+  app.add_option("--client-name", a.client_name,
+                 "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
+                 "certs --client NAME); default: the shared client.crt")
+      ->check([](const std::string& n) { return client_name_error(n); });
+  app.add_option("--priest-cert", a.priest_cert,
+                 "speak with priest N's certificate (priest-N.crt and .key): status only; for a "
+                 "priest's own container, which holds no client key")
+      ->check(CLI::Range(1, 1000000));
+  app.add_flag("--plaintext", a.plaintext,
+               "no TLS (only for a parliament whose config says \"tls\": false)");
+}
+
+void add_reading_commands(CLI::App& app, ClientArgs& a) {
+  a.ledger = app.add_subcommand("ledger", "print the decrees a priest knows passed");
+  a.ledger->add_option("--priest", a.ledger_priest, "the priest to ask")->required();
+  a.ledger->add_option("--from", a.ledger_from, "first decree number (default 1)")
+      ->check(CLI::PositiveNumber);
+  a.ledger->add_flag("--json", a.ledger_json, "print a JSON array");
+  a.read = app.add_subcommand(
+      "read",
+      "print the ledger as far as a majority confirms it (linearizable: it holds every decree "
+      "acknowledged before the read began)");
+  a.read->add_option("--from", a.read_from, "first decree number (default 1)")
+      ->check(CLI::PositiveNumber);
+  a.read->add_flag("--json", a.read_json, "print a JSON array");
+  a.read->add_option("--timeout", a.read_timeout_s, "seconds to keep trying (default 5)")
+      ->check(CLI::Range(0.001, 86400.0));
+  a.watch = app.add_subcommand("watch", "print every decree as it passes, in order, each once");
+  a.watch->add_option("--from", a.watch_from, "first decree number (default: the next one to pass)")
+      ->check(CLI::PositiveNumber);
+  a.watch->add_option("--count", a.watch_count, "stop after this many decrees (default: never)")
+      ->check(CLI::PositiveNumber);
+  a.watch->add_flag("--json", a.watch_json, "one JSON object per decree, one per line");
+  a.status = app.add_subcommand("status", "ask every priest its role and ballots");
+  a.status->add_flag("--json", a.status_json, "print a JSON array");
+}
+
+void add_commands(CLI::App& app, ClientArgs& a) {
+  add_parliament_options(app, a);
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
+  a.propose = app.add_subcommand("propose", "propose a decree and wait until it passes");
+  a.propose->add_option("TEXT", a.text, "the decree")->required();
+  a.propose->add_flag("--json", a.propose_json, "print the outcome as JSON");
+  a.propose->add_option("--timeout", a.timeout_s, "seconds to keep trying (default 5)")
+      ->check(CLI::Range(0.001, 86400.0));
+  add_reading_commands(app, a);
+  a.console = app.add_subcommand("console",
+                                 "serve the live page on this machine, reaching the priests' "
+                                 "HTTP ports as the client (docs/OPERATIONS.md \"Watching "
+                                 "the parliament\")");
+  a.console->add_option("--listen", a.console_listen,
+                        "HOST:PORT to serve the page at (default 127.0.0.1:8100)");
+  a.timeline = app.add_subcommand("timeline", "draw a past run's ballot timeline from the priests' "
+                                              "events.jsonl files (no --config needed)");
+  a.timeline->add_option("--data", a.timeline_dirs, "a priest's data directory (repeat for each)")
+      ->required();
+  a.timeline->add_option("--out", a.timeline_out, "the HTML file to write")->required();
+}
+
+// The parliament from --config or --cluster, with this client's TLS identity in use; an
+// error says what is wrong.
+Result<Config> parliament_of(ClientArgs& a) {
+  Result<Config> config = Result<Config>::failure("");
+  if (a.config_opt->count()) {
+    auto text_of_file = read_file(a.config_file);
+    if (!text_of_file) return Result<Config>::failure(text_of_file.error());
+    config = parse_config(*text_of_file, a.config_file);
+  } else if (a.cluster_opt->count()) {
+    config = parse_cluster(a.cluster);
+  } else {
+    return Result<Config>::failure("say where the parliament is: --config FILE or --cluster "
+                                   "host:port,host:port,...");
+  }
+  if (!config) return config;
+  if (a.plaintext) config->tls = false;
+  if (a.cluster_opt->count() && a.certs.empty()) a.certs = "data/certs";
+  // --cluster numbers the addresses 1..n: they name no priest, so any priest may answer.
+  if (a.cluster_opt->count()) check_priest_ids(false);
+  const tls::Identity me = a.priest_cert ? tls::Identity{tls::Role::Priest, a.priest_cert}
+                                         : tls::Identity{tls::Role::Client, 0, a.client_name};
+  if (auto s = use_tls(*config, a.config_file, me, a.certs); !s)
+    return Result<Config>::failure(s.error());
+  return config;
+}
+
+int run(const Config& config, const ClientArgs& a) {
+  if (*a.propose) {
+    if (a.text.size() > config.max_decree_bytes) {
+      std::cerr << "paxos-client: the decree is " << a.text.size()
+                << " bytes; the parliament takes at most " << config.max_decree_bytes
+                << " (max_decree_bytes)\n";
+      return 2;
+    }
+    return propose(config, a.text, a.timeout_s, a.propose_json);
+  }
+  if (*a.ledger) return ledger(config, a.ledger_priest, a.ledger_from, a.ledger_json);
+  if (*a.status) return status(config, a.status_json);
+  if (*a.watch) return watch(config, a.watch_from, a.watch_count, a.watch_json);
+  if (*a.read) return read(config, a.read_from, a.read_json, a.read_timeout_s);
+  if (*a.console) {
+    auto at = parse_address(a.console_listen, 0, "--listen");
+    if (!at) {
+      std::cerr << "paxos-client: " << at.error() << "\n";
+      return 2;
+    }
+    return run_console(config, tls::certs_dir(config, a.config_file, a.certs), at->host, at->port);
+  }
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-client: propose decrees to the parliament and read its ledger"};
-  std::string config_file, cluster;
-  auto* config_opt = app.add_option("--config", config_file, "the parliament's configuration file");
-  auto* cluster_opt =
-      app.add_option("--cluster", cluster, "priests as host:port,host:port,... (ids 1..n in order)");
-  config_opt->excludes(cluster_opt);
-  std::string certs;
-  bool plaintext = false;
-  app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
-                                   "with --cluster: data/certs)");
-  std::string client_name;
-  app.add_option("--client-name", client_name,
-                 "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
-                 "certs --client NAME); default: the shared client.crt")
-      ->check([](const std::string& n) { return client_name_error(n); });
-  PriestId priest_cert = 0;
-  app.add_option("--priest-cert", priest_cert,
-                 "speak with priest N's certificate (priest-N.crt and .key): status only; for a "
-                 "priest's own container, which holds no client key")
-      ->check(CLI::Range(1, 1000000));
-  app.add_flag("--plaintext", plaintext, "no TLS (only for a parliament whose config says \"tls\": false)");
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may also follow the subcommand
-
-  std::string text;
-  bool propose_json = false;
-  double timeout_s = 5;
-  auto* propose_cmd = app.add_subcommand("propose", "propose a decree and wait until it passes");
-  propose_cmd->add_option("TEXT", text, "the decree")->required();
-  propose_cmd->add_flag("--json", propose_json, "print the outcome as JSON");
-  propose_cmd->add_option("--timeout", timeout_s, "seconds to keep trying (default 5)")
-      ->check(CLI::Range(0.001, 86400.0));
-
-  PriestId ledger_priest = 0;
-  uint64_t ledger_from = 1;
-  bool ledger_json = false;
-  auto* ledger_cmd = app.add_subcommand("ledger", "print the decrees a priest knows passed");
-  ledger_cmd->add_option("--priest", ledger_priest, "the priest to ask")->required();
-  ledger_cmd->add_option("--from", ledger_from, "first decree number (default 1)")
-      ->check(CLI::PositiveNumber);
-  ledger_cmd->add_flag("--json", ledger_json, "print a JSON array");
-
-  uint64_t read_from = 1;
-  bool read_json = false;
-  double read_timeout_s = 5;
-  auto* read_cmd = app.add_subcommand(
-      "read", "print the ledger as far as a majority confirms it (linearizable: it holds every decree "
-              "acknowledged before the read began)");
-  read_cmd->add_option("--from", read_from, "first decree number (default 1)")->check(CLI::PositiveNumber);
-  read_cmd->add_flag("--json", read_json, "print a JSON array");
-  read_cmd->add_option("--timeout", read_timeout_s, "seconds to keep trying (default 5)")
-      ->check(CLI::Range(0.001, 86400.0));
-
-  uint64_t watch_from = 0, watch_count = 0;
-  bool watch_json = false;
-  auto* watch_cmd = app.add_subcommand("watch", "print every decree as it passes, in order, each once");
-  watch_cmd->add_option("--from", watch_from, "first decree number (default: the next one to pass)")
-      ->check(CLI::PositiveNumber);
-  watch_cmd->add_option("--count", watch_count, "stop after this many decrees (default: never)")
-      ->check(CLI::PositiveNumber);
-  watch_cmd->add_flag("--json", watch_json, "one JSON object per decree, one per line");
-
-  bool status_json = false;
-  auto* status_cmd = app.add_subcommand("status", "ask every priest its role and ballots");
-  status_cmd->add_flag("--json", status_json, "print a JSON array");
-
-  std::string console_listen = "127.0.0.1:8100";
-  auto* console_cmd = app.add_subcommand("console", "serve the live page on this machine, reaching the priests' "
-                                                    "HTTP ports as the client (docs/OPERATIONS.md \"Watching the parliament\")");
-  console_cmd->add_option("--listen", console_listen, "HOST:PORT to serve the page at (default 127.0.0.1:8100)");
-
-  std::vector<std::string> timeline_dirs;
-  std::string timeline_out;
-  auto* timeline_cmd = app.add_subcommand("timeline", "draw a past run's ballot timeline from the priests' "
-                                                      "events.jsonl files (no --config needed)");
-  timeline_cmd->add_option("--data", timeline_dirs, "a priest's data directory (repeat for each)")->required();
-  timeline_cmd->add_option("--out", timeline_out, "the HTML file to write")->required();
-
+  ClientArgs a;
+  add_commands(app, a);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-
-  if (*timeline_cmd) return write_timeline(timeline_dirs, timeline_out);
-
-  Result<Config> config = Result<Config>::failure("");
-  if (config_opt->count()) {
-    auto text_of_file = read_file(config_file);
-    if (!text_of_file) {
-      std::cerr << "paxos-client: " << text_of_file.error() << "\n";
-      return 2;
-    }
-    config = parse_config(*text_of_file, config_file);
-  } else if (cluster_opt->count()) {
-    config = parse_cluster(cluster);
-  } else {
-    std::cerr << "paxos-client: say where the parliament is: --config FILE or --cluster "
-                 "host:port,host:port,...\n";
-    return 2;
-  }
+  if (*a.timeline) return write_timeline(a.timeline_dirs, a.timeline_out);
+  auto config = parliament_of(a);
   if (!config) {
     std::cerr << "paxos-client: " << config.error() << "\n";
     return 2;
   }
-  if (plaintext) config->tls = false;
-  if (cluster_opt->count() && certs.empty()) certs = "data/certs";
-  // --cluster numbers the addresses 1..n: they name no priest, so any priest may answer.
-  if (cluster_opt->count()) check_priest_ids(false);
-  const tls::Identity me = priest_cert ? tls::Identity{tls::Role::Priest, priest_cert}
-                                       : tls::Identity{tls::Role::Client, 0, client_name};
-  if (auto s = use_tls(*config, config_file, me, certs); !s) {
-    std::cerr << "paxos-client: " << s.error() << "\n";
-    return 2;
-  }
-
-  if (*propose_cmd) {
-    if (text.size() > config->max_decree_bytes) {
-      std::cerr << "paxos-client: the decree is " << text.size() << " bytes; the parliament takes at most "
-                << config->max_decree_bytes << " (max_decree_bytes)\n";
-      return 2;
-    }
-    return propose(*config, text, timeout_s, propose_json);
-  }
-  if (*ledger_cmd) return ledger(*config, ledger_priest, ledger_from, ledger_json);
-  if (*status_cmd) return status(*config, status_json);
-  if (*watch_cmd) return watch(*config, watch_from, watch_count, watch_json);
-  if (*read_cmd) return read(*config, read_from, read_json, read_timeout_s);
-  if (*console_cmd) {
-    auto at = parse_address(console_listen, 0, "--listen");
-    if (!at) {
-      std::cerr << "paxos-client: " << at.error() << "\n";
-      return 2;
-    }
-    return run_console(*config, tls::certs_dir(*config, config_file, certs), at->host, at->port);
-  }
-  return 2;
+  return run(*config, a);
 }

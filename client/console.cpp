@@ -34,7 +34,8 @@ bool addressed_by_ip(std::string host) {
     host = host.substr(0, colon);
   }
   unsigned char buf[16];
-  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return host == "localhost" || inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 // One keep-alive connection per priest, shared by the console's threads (cpp-httplib sends
@@ -71,29 +72,59 @@ class Priests {
   std::map<PriestId, std::unique_ptr<httplib::Client>> clients_;
 };
 
-}  // namespace
-
-int run_console(const Config& config, const std::string& certs, const std::string& listen, uint16_t port) {
-  if (config.http.empty()) {
-    std::cerr << "paxos-client: the configuration gives no priest an \"http_port\": there is nothing to watch\n";
-    return 2;
+// /priest/N/(status|metrics|events|ledger): asked of priest N's HTTP port, as the client.
+void relay(const Config& config, Priests& priests, const httplib::Request& req,
+           httplib::Response& res) {
+  PriestId id = 0;
+  try {
+    id = static_cast<PriestId>(std::stoul(req.matches[1]));
+  } catch (...) {
   }
-  if (config.tls)
-    if (auto ctx = tls::make_context(tls::files_for(certs, {tls::Role::Client}), {tls::Role::Client}); !ctx) {
-      std::cerr << "paxos-client: " << ctx.error() << "\n";
-      return 2;
-    }
-  std::signal(SIGPIPE, SIG_IGN);  // a browser that goes away mid-answer costs that answer only
-  Priests priests(config, certs);
-  httplib::Server srv;
-  srv.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  auto* c = priests.client(id);
+  if (!c) {
+    res.status = 404;
+    res.set_content(
+        "no priest " + std::string(req.matches[1]) + " with an http_port in the configuration\n",
+        "text/plain");
+    return;
+  }
+  // Only the numeric parameters the priest reads are passed on.
+  std::string path = "/" + std::string(req.matches[2]), sep = "?";
+  for (const char* k : {"since", "from", "max"}) {
+    if (!req.has_param(k)) continue;
+    std::string v = req.get_param_value(k);
+    if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    path += sep + k + "=" + v;
+    sep = "&";
+  }
+  auto r = c->Get(path);
+  if (!r) {
+    res.status = 502;
+    std::string why = httplib::to_string(r.error());
+    if (long v = c->get_openssl_verify_result(); v != 0)
+      why += std::string(": ") + X509_verify_cert_error_string(v);
+    res.set_content("priest " + std::to_string(id) + " (" + http_url(config, id) +
+                        ") did not answer: " + why + "\n",
+                    "text/plain");
+    return;
+  }
+  res.status = r->status;
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(r->body, r->get_header_value("Content-Type"));
+}
+
+// The page, the list of priests, and what each priest's HTTP port answers.
+void add_routes(httplib::Server& srv, const Config& config, Priests& priests) {
   // Only requests addressed to an IP address or to localhost: a web page elsewhere that points
   // its own name at this machine (DNS rebinding) reads nothing through the console.
   srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (addressed_by_ip(req.get_header_value("Host"))) return httplib::Server::HandlerResponse::Unhandled;
+    if (addressed_by_ip(req.get_header_value("Host")))
+      return httplib::Server::HandlerResponse::Unhandled;
     res.status = 403;
-    res.set_content("paxos-client console answers requests addressed to an IP address or localhost only\n",
-                    "text/plain");
+    res.set_content(
+        "paxos-client console answers requests addressed to an IP address or localhost only\n",
+        "text/plain");
     return httplib::Server::HandlerResponse::Handled;
   });
   srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
@@ -101,57 +132,54 @@ int run_console(const Config& config, const std::string& certs, const std::strin
     res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
   });
   nlohmann::json list{{"mode", "console"}, {"self", nullptr}, {"priests", nlohmann::json::array()}};
-  for (auto& [id, h] : config.http) list["priests"].push_back({{"id", id}, {"url", "priest/" + std::to_string(id)}});
+  for (auto& [id, h] : config.http)
+    list["priests"].push_back({{"id", id}, {"url", "priest/" + std::to_string(id)}});
   srv.Get("/parliament", [text = list.dump()](const httplib::Request&, httplib::Response& res) {
     res.set_content(text, "application/json");
   });
-  srv.Get(R"(/priest/(\d+)/(status|metrics|events|ledger))", [&](const httplib::Request& req, httplib::Response& res) {
-    PriestId id = 0;
-    try {
-      id = static_cast<PriestId>(std::stoul(req.matches[1]));
-    } catch (...) {
+  srv.Get(R"(/priest/(\d+)/(status|metrics|events|ledger))",
+          [&](const httplib::Request& req, httplib::Response& res) {
+            relay(config, priests, req, res);
+          });
+}
+
+}  // namespace
+
+int run_console(const Config& config, const std::string& certs, const std::string& listen,
+                uint16_t port) {
+  if (config.http.empty()) {
+    std::cerr << "paxos-client: the configuration gives no priest an \"http_port\": there is "
+                 "nothing to watch\n";
+    return 2;
+  }
+  if (config.tls)
+    if (auto ctx =
+            tls::make_context(tls::files_for(certs, {tls::Role::Client}), {tls::Role::Client});
+        !ctx) {
+      std::cerr << "paxos-client: " << ctx.error() << "\n";
+      return 2;
     }
-    auto* c = priests.client(id);
-    if (!c) {
-      res.status = 404;
-      res.set_content("no priest " + std::string(req.matches[1]) + " with an http_port in the configuration\n", "text/plain");
-      return;
-    }
-    // Only the numeric parameters the priest reads are passed on.
-    std::string path = "/" + std::string(req.matches[2]), sep = "?";
-    for (const char* k : {"since", "from", "max"}) {
-      if (!req.has_param(k)) continue;
-      std::string v = req.get_param_value(k);
-      if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string::npos) continue;
-      path += sep + k + "=" + v;
-      sep = "&";
-    }
-    auto r = c->Get(path);
-    if (!r) {
-      res.status = 502;
-      std::string why = httplib::to_string(r.error());
-      if (long v = c->get_openssl_verify_result(); v != 0) why += std::string(": ") + X509_verify_cert_error_string(v);
-      res.set_content("priest " + std::to_string(id) + " (" + http_url(config, id) + ") did not answer: " + why + "\n",
-                      "text/plain");
-      return;
-    }
-    res.status = r->status;
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(r->body, r->get_header_value("Content-Type"));
-  });
+  std::signal(SIGPIPE, SIG_IGN);  // a browser that goes away mid-answer costs that answer only
+  Priests priests(config, certs);
+  httplib::Server srv;
+  srv.new_task_queue = [] { return new httplib::ThreadPool(8); };
+  add_routes(srv, config, priests);
   if (!srv.bind_to_port(listen.c_str(), port)) {
-    std::cerr << "paxos-client: cannot listen on " << listen << ":" << port << ": is the port in use?\n";
+    std::cerr << "paxos-client: cannot listen on " << listen << ":" << port
+              << ": is the port in use?\n";
     return 1;
   }
   if (listen != "127.0.0.1" && listen != "localhost" && listen != "::1")
     std::cerr << "paxos-client: WARNING: the console listens on " << listen
-              << ": anyone who reaches that address reads the parliament's status, metrics, events and ledger "
+              << ": anyone who reaches that address reads the parliament's status, metrics, events "
+                 "and ledger "
                  "in plain HTTP, as the client\n";
   running = &srv;
   std::signal(SIGINT, [](int) { running->stop(); });
   std::signal(SIGTERM, [](int) { running->stop(); });
-  std::cout << "paxos-client: watch the parliament at http://" << (listen == "0.0.0.0" ? "127.0.0.1" : listen) << ":"
-            << port << "/ (Ctrl-C stops)" << std::endl;
+  std::cout << "paxos-client: watch the parliament at http://"
+            << (listen == "0.0.0.0" ? "127.0.0.1" : listen) << ":" << port << "/ (Ctrl-C stops)"
+            << std::endl;
   srv.listen_after_bind();
   return 0;
 }
@@ -170,8 +198,8 @@ int write_timeline(const std::vector<std::string>& data_dirs, const std::string&
       while (std::getline(in, line)) {
         auto e = nlohmann::json::parse(line, nullptr, false);
         // A line torn by a crash, or not an event: left out, and counted.
-        if (e.is_discarded() || !e.is_object() || !e.contains("t") || !e["t"].is_number() || !e.contains("kind") ||
-            !e.contains("priest")) {
+        if (e.is_discarded() || !e.is_object() || !e.contains("t") || !e["t"].is_number() ||
+            !e.contains("kind") || !e.contains("priest")) {
           ++skipped;
           continue;
         }
@@ -179,13 +207,15 @@ int write_timeline(const std::vector<std::string>& data_dirs, const std::string&
       }
     }
     if (!any) {
-      std::cerr << "paxos-client: " << dir << " has no events.jsonl (is it a priest's data directory?)\n";
+      std::cerr << "paxos-client: " << dir
+                << " has no events.jsonl (is it a priest's data directory?)\n";
       return 2;
     }
   }
-  std::stable_sort(events.begin(), events.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
-    return a["t"].get<double>() < b["t"].get<double>();
-  });
+  std::stable_sort(events.begin(), events.end(),
+                   [](const nlohmann::json& a, const nlohmann::json& b) {
+                     return a["t"].get<double>() < b["t"].get<double>();
+                   });
   std::ofstream o(out, std::ios::binary | std::ios::trunc);
   o << recorded_page(events.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   o.close();

@@ -20,7 +20,8 @@ namespace parliament {
 
 // Serves until SIGINT/SIGTERM; returns the exit code. `certs` is the certificate directory
 // (client.crt, client.key, ca.crt), unused when the config says "tls": false.
-int run_console(const Config& config, const std::string& certs, const std::string& listen, uint16_t port);
+int run_console(const Config& config, const std::string& certs, const std::string& listen,
+                uint16_t port);
 
 int write_timeline(const std::vector<std::string>& data_dirs, const std::string& out);
 

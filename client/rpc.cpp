@@ -56,8 +56,10 @@ Status use_tls(const Config& config, const std::string& config_file, const tls::
                const std::string& certs_dir) {
   auto context = tls::load(config, config_file, who, certs_dir);
   if (!context)
-    return Status::failure(context.error() + " (the parliament's certificates are made by: paxos-god --config FILE certs --out " +
-                           tls::certs_dir(config, config_file, certs_dir) + ")");
+    return Status::failure(
+        context.error() +
+        " (the parliament's certificates are made by: paxos-god --config FILE certs --out " +
+        tls::certs_dir(config, config_file, certs_dir) + ")");
   set_tls(*context);
   return ok_status();
 }
@@ -195,11 +197,13 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host,
     if (ec) return R::failure(impl->failure(ec));
     auto who = tls::peer_identity(impl->tls->native_handle());
     if (!who || who->role != tls::Role::Priest)
-      return R::failure("the process at " + impl->address + " is not a priest of this parliament: " +
-                        (who ? tls::describe(*who) : who.error()));
+      return R::failure(
+          "the process at " + impl->address +
+          " is not a priest of this parliament: " + (who ? tls::describe(*who) : who.error()));
     if (expect != 0 && g_check_ids && who->id != expect)
-      return R::failure("the process at " + impl->address + " is priest " + std::to_string(who->id) +
-                        ", not priest " + std::to_string(expect) + " as the configuration says; "
+      return R::failure("the process at " + impl->address + " is priest " +
+                        std::to_string(who->id) + ", not priest " + std::to_string(expect) +
+                        " as the configuration says; "
                         "is the configuration right, or is someone else answering there?");
     impl->peer_key = tls::peer_key(impl->tls->native_handle());
   }
@@ -212,7 +216,8 @@ Result<json> Connection::call(const json& request, Millis timeout) {
 
 const std::string& Connection::peer_key() const { return impl_->peer_key; }
 
-Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout, std::string* peer_key) {
+Result<json> call_priest(const PriestAddress& p, const json& request, Millis timeout,
+                         std::string* peer_key) {
   auto deadline = Clock::now() + timeout;
   auto conn = Connection::connect(p.host, p.port, timeout, p.id);
   if (!conn) return Result<json>::failure(conn.error());
@@ -235,7 +240,9 @@ std::optional<Membership> discover_membership(const std::vector<PriestAddress>& 
     std::vector<std::thread> threads;
     for (size_t i = 0; i < round.size(); ++i) {
       asked.insert({round[i].host, round[i].port});
-      threads.emplace_back([&, i] { replies[i] = call_priest(round[i], json{{"type", "status"}}, timeout); });
+      threads.emplace_back([&, i] {
+        replies[i] = call_priest(round[i], json{{"type", "status"}}, timeout);
+      });
     }
     for (auto& t : threads) t.join();
     for (auto& r : replies) {
@@ -273,99 +280,103 @@ Proposer::Proposer(std::vector<PriestAddress> priests, uint64_t client_id)
     : priests_(std::move(priests)), client_id_(client_id) {}
 Proposer::~Proposer() = default;
 
+namespace {
+
+// What the attempts of one propose learned: who answered, whether the request may have
+// been delivered, and the errors to report if it never passed.
+struct Attempts {
+  std::set<PriestId> answered;  // priests that sent any reply during this propose
+  bool maybe_delivered = false;  // a request left and its fate is unknown
+  std::string unknown_why;       // the last reason it is unknown
+  std::string last_error;        // from any attempt
+  std::string last_refusal;      // from a priest that answered
+
+  // An attempt cut short by the deadline says less than the ones before it.
+  void failed(const PriestAddress& p, const std::string& why, bool cut_short) {
+    if (!cut_short || last_error.empty())
+      last_error = "priest " + std::to_string(p.id) + ": " + why;
+  }
+  // The priest answered: passed (true, with its number in out), or refused.
+  bool heard(const PriestAddress& p, const json& r, ProposeOutcome& out) {
+    answered.insert(p.id);
+    auto ok = r.find("ok");
+    auto no = r.find("decree_no");
+    if (r.value("type", "") == "reply" && ok != r.end() && ok->is_boolean() && ok->get<bool>() &&
+        no != r.end() && no->is_number_unsigned()) {
+      out.passed = true;
+      out.decree_no = no->get<uint64_t>();
+      return true;
+    }
+    auto err = r.find("error");
+    std::string why = err != r.end() && err->is_string() ? err->get<std::string>()
+                                                         : "malformed reply " + r.dump();
+    auto unknown = r.find("outcome_unknown");
+    last_error = last_refusal = "priest " + std::to_string(p.id) + ": " + why;
+    if (unknown != r.end() && unknown->is_boolean() && unknown->get<bool>()) {
+      maybe_delivered = true;
+      unknown_why = last_error;
+    }
+    return false;
+  }
+  // Why the decree did not pass by the deadline, `after` that long.
+  std::string error(size_t priests, const std::string& after) const {
+    if (maybe_delivered)
+      return "outcome unknown after " + after +
+             ": decree may still pass (last error: " + unknown_why + ")";
+    if (answered.size() < quorum_size(priests)) {
+      std::string ids;
+      for (auto id : answered) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+      return "no quorum: reached " + std::to_string(answered.size()) + " of " +
+             std::to_string(priests) + " priests" + (ids.empty() ? "" : " (" + ids + ")") +
+             "; is the network partitioned?" +
+             (last_error.empty() ? "" : " (last error: " + last_error + ")");
+    }
+    return last_refusal;  // a majority answered, and refused: say why
+  }
+};
+
+}  // namespace
+
 ProposeOutcome Proposer::propose(const std::string& text, Millis deadline_after) {
-  const auto start = Clock::now();
-  const auto deadline = start + deadline_after;
+  const auto deadline = Clock::now() + deadline_after;
   // One request number per decree: every retry below is the same (client, request), so the
   // parliament passes it at most once however many priests hear it.
   const uint64_t request = next_request_++;
   const json message = {
       {"type", "propose"}, {"client", client_id_}, {"request", request}, {"decree", text}};
-
   ProposeOutcome out;
   if (priests_.empty()) {
     out.error = "no priests to propose to";
     return out;
   }
-  std::set<PriestId> answered;       // priests that sent any reply during this propose
-  bool maybe_delivered = false;      // a request left and its fate is unknown
-  std::string unknown_why;           // the last reason it is unknown
-  std::string last_error;            // from any attempt
-  std::string last_refusal;          // from a priest that answered
-  Millis pause(20);                  // bounded back-off between attempts
-  // An attempt cut short by the deadline says less than the ones before it.
-  auto note = [&](const PriestAddress& p, const std::string& why, bool cut_short) {
-    if (!cut_short || last_error.empty()) last_error = "priest " + std::to_string(p.id) + ": " + why;
-  };
-
+  Attempts tried;
+  Millis pause(20);  // bounded back-off between attempts
   for (Millis left = remaining(deadline); left.count() > 0; left = remaining(deadline)) {
     const PriestAddress& p = priests_[current_ % priests_.size()];
-    bool failed = false;
     if (!conn_) {
       auto c = Connection::connect(p.host, p.port, std::min(left, Millis(300)), p.id);
-      if (c) {
-        conn_ = std::move(*c);
-      } else {
-        note(p, c.error(), left < Millis(300));
-        failed = true;
-      }
+      if (c) conn_ = std::move(*c);
+      else tried.failed(p, c.error(), left < Millis(300));
     }
-    if (!failed) {
+    if (conn_) {
       left = std::max(Millis(1), remaining(deadline));
       auto reply = conn_->call(message, std::min(left, Millis(2000)));
+      if (reply && tried.heard(p, *reply, out)) return out;
       if (!reply) {
         // The request may have reached the priest (or its president) before the silence or
         // the broken connection: from here on the decree may pass without our seeing it.
-        maybe_delivered = true;
-        note(p, reply.error(), left < Millis(2000));
-        unknown_why = "priest " + std::to_string(p.id) + ": " + reply.error();
-        failed = true;
-      } else {
-        answered.insert(p.id);
-        const json& r = *reply;
-        auto ok = r.find("ok");
-        auto no = r.find("decree_no");
-        if (r.value("type", "") == "reply" && ok != r.end() && ok->is_boolean() && ok->get<bool>() &&
-            no != r.end() && no->is_number_unsigned()) {
-          out.passed = true;
-          out.decree_no = no->get<uint64_t>();
-          return out;
-        }
-        auto err = r.find("error");
-        std::string why = err != r.end() && err->is_string() ? err->get<std::string>()
-                                                             : "malformed reply " + r.dump();
-        auto unknown = r.find("outcome_unknown");
-        last_error = last_refusal = "priest " + std::to_string(p.id) + ": " + why;
-        if (unknown != r.end() && unknown->is_boolean() && unknown->get<bool>()) {
-          maybe_delivered = true;
-          unknown_why = last_error;
-        }
-        failed = true;
+        tried.maybe_delivered = true;
+        tried.failed(p, reply.error(), left < Millis(2000));
+        tried.unknown_why = "priest " + std::to_string(p.id) + ": " + reply.error();
       }
     }
-    if (failed) {
-      conn_.reset();
-      current_ = (current_ + 1) % priests_.size();
-      auto wait = std::min(pause, remaining(deadline));
-      if (wait.count() > 0) std::this_thread::sleep_for(wait);
-      pause = std::min(Millis(250), pause * 3 / 2);
-    }
+    conn_.reset();
+    current_ = (current_ + 1) % priests_.size();
+    auto wait = std::min(pause, remaining(deadline));
+    if (wait.count() > 0) std::this_thread::sleep_for(wait);
+    pause = std::min(Millis(250), pause * 3 / 2);
   }
-
-  const std::string after = seconds_text(deadline_after);
-  if (maybe_delivered) {
-    out.error = "outcome unknown after " + after + ": decree may still pass (last error: " +
-                unknown_why + ")";
-  } else if (answered.size() < quorum_size(priests_.size())) {
-    std::string ids;
-    for (auto id : answered) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
-    out.error = "no quorum: reached " + std::to_string(answered.size()) + " of " +
-                std::to_string(priests_.size()) + " priests" +
-                (ids.empty() ? "" : " (" + ids + ")") + "; is the network partitioned?" +
-                (last_error.empty() ? "" : " (last error: " + last_error + ")");
-  } else {
-    out.error = last_refusal;  // a majority answered, and refused: say why
-  }
+  out.error = tried.error(priests_.size(), seconds_text(deadline_after));
   return out;
 }
 

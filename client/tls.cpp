@@ -47,7 +47,8 @@ Result<X509Ptr> load_cert(const std::string& path) {
   X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   ERR_clear_error();
   if (!cert)
-    return Result<X509Ptr>::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+    return Result<X509Ptr>::failure(path +
+                                    " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
   return cert;
 }
 
@@ -65,7 +66,8 @@ Result<std::vector<X509Ptr>> load_certs(const std::string& path) {
     out.push_back(std::move(cert));
   }
   ERR_clear_error();
-  if (out.empty()) return R::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
+  if (out.empty())
+    return R::failure(path + " is not a PEM certificate (-----BEGIN CERTIFICATE-----)");
   return out;
 }
 
@@ -96,7 +98,8 @@ std::string date_text(const ASN1_TIME* t) {
 bool starts_with_nocase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() &&
          std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
          });
 }
 
@@ -116,7 +119,8 @@ Result<Identity> identity_in(X509* cert) {
     if (starts_with_nocase(uri, kUriPrefix)) uris.push_back(std::move(uri));
   }
   if (uris.empty())
-    return R::failure("names no party of the parliament (no urn:parliament: URI in its subjectAltName)");
+    return R::failure(
+        "names no party of the parliament (no urn:parliament: URI in its subjectAltName)");
   if (uris.size() > 1) {
     std::string all;
     for (const auto& u : uris) all += (all.empty() ? "" : ", ") + u;
@@ -136,19 +140,22 @@ Status check_signed(const std::vector<X509Ptr>& cas, const std::string& ca_file,
   bool ok = store && ctx;
   for (const auto& ca : cas) ok = ok && X509_STORE_add_cert(store.get(), ca.get()) == 1;
   if (!ok || X509_STORE_CTX_init(ctx.get(), store.get(), cert, nullptr) != 1)
-    return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " + openssl::errors());
+    return Status::failure("cannot check " + cert_file + " against " + ca_file + ": " +
+                           openssl::errors());
   if (X509_verify_cert(ctx.get()) == 1) return ok_status();
   ERR_clear_error();
   const int err = X509_STORE_CTX_get_error(ctx.get());
   const X509* bad = X509_STORE_CTX_get_current_cert(ctx.get());
   if (!bad) bad = cert;
-  const std::string& bad_file = X509_STORE_CTX_get_error_depth(ctx.get()) == 0 ? cert_file : ca_file;
+  const std::string& bad_file =
+      X509_STORE_CTX_get_error_depth(ctx.get()) == 0 ? cert_file : ca_file;
   switch (err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return Status::failure(bad_file + " expired on " + date_text(X509_get0_notAfter(bad)) +
                              "; remove it and its key, and make new ones with paxos-god certs");
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return Status::failure(bad_file + " is not valid until " + date_text(X509_get0_notBefore(bad)) +
+      return Status::failure(bad_file + " is not valid until " +
+                             date_text(X509_get0_notBefore(bad)) +
                              "; is this machine's clock right?");
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -264,7 +271,8 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
     auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls);
     SSL_CTX* native = ctx->native_handle();
     bool trusted = true;  // every CA of the file: two while one is rotated
-    for (const auto& one : *ca) trusted = trusted && X509_STORE_add_cert(SSL_CTX_get_cert_store(native), one.get()) == 1;
+    for (const auto& one : *ca)
+      trusted = trusted && X509_STORE_add_cert(SSL_CTX_get_cert_store(native), one.get()) == 1;
     if (SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) != 1 ||
         SSL_CTX_use_certificate(native, cert->get()) != 1 ||
         SSL_CTX_use_PrivateKey(native, key->get()) != 1 || !trusted)
@@ -281,7 +289,8 @@ Result<std::shared_ptr<asio::ssl::context>> make_context(const Files& files, con
 
 Result<Identity> peer_identity(SSL* ssl) {
   using R = Result<Identity>;
-  if (!ssl || SSL_is_init_finished(ssl) != 1) return R::failure("the TLS handshake has not completed");
+  if (!ssl || SSL_is_init_finished(ssl) != 1)
+    return R::failure("the TLS handshake has not completed");
   if (!(SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER))
     return R::failure("this connection does not verify its peer's certificate");
   X509* peer = SSL_get0_peer_certificate(ssl);
@@ -329,7 +338,8 @@ std::string parliament_of(X509* ca) {
   X509_NAME* subject = X509_get_subject_name(ca);
   for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, i)) >= 0;) {
     const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
-    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), ASN1_STRING_length(v));
+    std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                     ASN1_STRING_length(v));
     const std::string prefix = "parliament ";
     if (text.size() == prefix.size() + 16 && text.rfind(prefix, 0) == 0 &&
         text.find_first_not_of("0123456789abcdef", prefix.size()) == std::string::npos)
@@ -349,13 +359,16 @@ Result<std::string> parliament_id(const std::string& ca_file) {
   if (id.empty()) return R::failure(ca_file + ": cannot compute its digest");
   for (const auto& ca : *cas)
     if (parliament_of(ca.get()) != id)
-      return R::failure(ca_file + " holds the CAs of two parliaments (" + id + " and " + parliament_of(ca.get()) +
+      return R::failure(ca_file + " holds the CAs of two parliaments (" + id + " and " +
+                        parliament_of(ca.get()) +
                         "); a rotation's second CA is made by paxos-god certs --rotate-ca begin");
   return id;
 }
 
-Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,
-                                                 const Identity& who, const std::string& override_dir) {
+Result<std::shared_ptr<asio::ssl::context>> load(const Config& config,
+                                                 const std::string& config_file,
+                                                 const Identity& who,
+                                                 const std::string& override_dir) {
   if (!config.tls) return std::shared_ptr<asio::ssl::context>();
   return make_context(files_for(certs_dir(config, config_file, override_dir), who), who);
 }

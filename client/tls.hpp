@@ -126,7 +126,9 @@ Result<std::vector<openssl::X509Ptr>> load_certs(const std::string& path);
 
 // The context `who` uses with this configuration (make_context on certs_dir's files), or
 // nullptr when the configuration says "tls": false. Called once at start by every program.
-Result<std::shared_ptr<asio::ssl::context>> load(const Config& config, const std::string& config_file,
-                                                 const Identity& who, const std::string& override_dir = "");
+Result<std::shared_ptr<asio::ssl::context>> load(const Config& config,
+                                                 const std::string& config_file,
+                                                 const Identity& who,
+                                                 const std::string& override_dir = "");
 
 }  // namespace parliament::tls

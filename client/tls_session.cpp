@@ -67,7 +67,8 @@ Session::Status Session::receive(std::string_view bytes, std::string& plain) {
   while (!bytes.empty() && s == Status::Ok) {
     auto piece = bytes.substr(0, kFeedChunk);
     bytes.remove_prefix(piece.size());
-    if (BIO_write(in_, piece.data(), static_cast<int>(piece.size())) != static_cast<int>(piece.size())) {
+    if (BIO_write(in_, piece.data(), static_cast<int>(piece.size())) !=
+        static_cast<int>(piece.size())) {
       error_ = "out of memory buffering what arrived";
       s = Status::Failed;
       break;

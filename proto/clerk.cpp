@@ -18,7 +18,8 @@ Clerk::Clerk(const Clerk& other, Priest& priest, Disk& disk, Messenger& messenge
       gated_(other.gated_), halted_(other.halted_) {}
 
 std::string Clerk::fingerprint() const {
-  std::string o = std::to_string(written_ - synced_) + "," + std::to_string(syncing_ ? syncing_ - synced_ : 0);
+  std::string o =
+      std::to_string(written_ - synced_) + "," + std::to_string(syncing_ ? syncing_ - synced_ : 0);
   for (auto& g : gated_) o += "|" + std::to_string(g.generation - synced_) + ":" + encode_text(g.m);
   return o;
 }

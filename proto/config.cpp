@@ -85,7 +85,8 @@ json priests_to_json(const std::vector<PriestAddress>& priests) {
 Result<PriestAddress> parse_address(std::string_view text, PriestId id, const std::string& where) {
   using R = Result<PriestAddress>;
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return R::failure(where + ": expected host:port");
+  if (colon == std::string_view::npos || colon == 0)
+    return R::failure(where + ": expected host:port");
   std::string host(text.substr(0, colon)), port_text(text.substr(colon + 1));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);  // [::1]:7101
@@ -201,12 +202,13 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
     c.http[p["id"].get<PriestId>()] = std::move(h);
   }
   if (auto s = check_ports_apart(c, file); !s) return R::failure(s.error());
-  for (auto s : {read_knob(j, file, "tick_ms", 1, 10000, c.tick_ms),
-                 read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
-                 read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),
-                 read_knob(j, file, "max_decree_bytes", 1, 16 * 1024 * 1024, c.max_decree_bytes),
-                 read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes),
-                 read_knob(j, file, "client_idle_timeout_ms", 100, 86400000, c.client_idle_timeout_ms)})
+  for (auto s :
+       {read_knob(j, file, "tick_ms", 1, 10000, c.tick_ms),
+        read_knob(j, file, "heartbeat_ticks", 1, 100000, c.heartbeat_ticks),
+        read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),
+        read_knob(j, file, "max_decree_bytes", 1, 16 * 1024 * 1024, c.max_decree_bytes),
+        read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes),
+        read_knob(j, file, "client_idle_timeout_ms", 100, 86400000, c.client_idle_timeout_ms)})
     if (!s) return R::failure(s.error());
   if (auto t = j.find("tls"); t != j.end()) {
     if (!t->is_boolean()) return R::failure(file + ": tls: must be true or false");

@@ -22,13 +22,16 @@ bool Membership::is_revoked(const std::string& client) const {
 }
 
 bool valid_client_name(std::string_view name) {
-  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'; };
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  };
   return !name.empty() && name.size() <= 64 && name[0] != '.' && name[0] != '-' &&
          std::all_of(name.begin(), name.end(), ok);
 }
 
 std::string client_name_error(std::string_view name) {
-  return valid_client_name(name) ? "" : "a client name is 1 to 64 of a-z 0-9 . _ - (not first . or -)";
+  return valid_client_name(name) ? ""
+                                 : "a client name is 1 to 64 of a-z 0-9 . _ - (not first . or -)";
 }
 
 bool Membership::retired_life(PriestId id, uint64_t incarnation) const {
@@ -44,15 +47,18 @@ const PriestAddress* Membership::retired_key(const std::string& key) const {
   return nullptr;
 }
 
-std::string Membership::key_refusal(PriestId id, uint64_t incarnation, const std::string& key) const {
+std::string Membership::key_refusal(PriestId id, uint64_t incarnation,
+                                    const std::string& key) const {
   if (key.empty()) return "";
   if (const PriestAddress* r = retired_key(key))
-    return "its certificate's key was retired with priest " + std::to_string(r->id) + "'s incarnation " +
-           incarnation_text(r->incarnation) + " (membership of decree " + std::to_string(decree_no) + ")";
+    return "its certificate's key was retired with priest " + std::to_string(r->id) +
+           "'s incarnation " + incarnation_text(r->incarnation) + " (membership of decree " +
+           std::to_string(decree_no) + ")";
   const PriestAddress* p = find(id);
   if (p && p->incarnation == incarnation && !p->key.empty() && p->key != key)
-    return "the membership in force (decree " + std::to_string(decree_no) + ") records another key for priest " +
-           std::to_string(id) + "'s incarnation " + incarnation_text(incarnation);
+    return "the membership in force (decree " + std::to_string(decree_no) +
+           ") records another key for priest " + std::to_string(id) + "'s incarnation " +
+           incarnation_text(incarnation);
   return "";
 }
 
@@ -80,17 +86,24 @@ void put_cut_off(json& j, const Membership& m) {
 Status parse_retired(const json& j, const std::string& where, std::vector<PriestAddress>& out) {
   auto r = j.find("retired");
   if (r == j.end()) return ok_status();
-  if (!r->is_array() || r->size() > 100000) return Status::failure(where + ".retired: must be a list of lives");
+  if (!r->is_array() || r->size() > 100000)
+    return Status::failure(where + ".retired: must be a list of lives");
   for (const auto& one : *r) {
-    if (!one.is_object()) return Status::failure(where + ".retired: must be a list of {id, incarnation, key}");
+    if (!one.is_object())
+      return Status::failure(where + ".retired: must be a list of {id, incarnation, key}");
     PriestAddress p;
     auto id = one.find("id");
     auto inc = one.find("incarnation");
     auto key = one.find("key");
-    auto incarnation = inc != one.end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
-    if (id == one.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 || id->get<uint64_t>() > 1000000 ||
-        !incarnation || (key != one.end() && (!key->is_string() || !valid_key_text(key->get<std::string>()))))
-      return Status::failure(where + ".retired: each must be {id (1..1000000), incarnation (16 hex digits), key (64 hex digits, optional)}");
+    auto incarnation = inc != one.end() && inc->is_string()
+                           ? parse_incarnation(inc->get<std::string>())
+                           : std::nullopt;
+    if (id == one.end() || !id->is_number_unsigned() || id->get<uint64_t>() == 0 ||
+        id->get<uint64_t>() > 1000000 || !incarnation ||
+        (key != one.end() && (!key->is_string() || !valid_key_text(key->get<std::string>()))))
+      return Status::failure(where +
+                             ".retired: each must be {id (1..1000000), incarnation (16 hex "
+                             "digits), key (64 hex digits, optional)}");
     p.id = id->get<PriestId>();
     p.incarnation = *incarnation;
     if (key != one.end()) p.key = key->get<std::string>();
@@ -113,13 +126,15 @@ namespace {
 Status parse_revoked(const json& j, const std::string& where, std::vector<std::string>& out) {
   auto r = j.find("revoked");
   if (r == j.end()) return ok_status();
-  if (!r->is_array() || r->size() > 100000) return Status::failure(where + ".revoked: must be a list of client names");
+  if (!r->is_array() || r->size() > 100000)
+    return Status::failure(where + ".revoked: must be a list of client names");
   for (const auto& n : *r) {
     if (!n.is_string() || !valid_client_name(n.get_ref<const std::string&>()))
       return Status::failure(where + ".revoked: must be a list of client names");
     out.push_back(n.get<std::string>());
   }
-  if (!std::is_sorted(out.begin(), out.end()) || std::adjacent_find(out.begin(), out.end()) != out.end())
+  if (!std::is_sorted(out.begin(), out.end()) ||
+      std::adjacent_find(out.begin(), out.end()) != out.end())
     return Status::failure(where + ".revoked: must be sorted, each name once");
   return ok_status();
 }
@@ -179,7 +194,8 @@ Result<Change> parse_change(const json& j) {
   if (c.op == Change::Op::Revoke) {
     auto n = j.find("client");
     if (n == j.end() || !n->is_string() || !valid_client_name(n->get_ref<const std::string&>()))
-      return R::failure("change.client: " + client_name_error(n->is_string() ? n->get<std::string>() : ""));
+      return R::failure("change.client: " +
+                        client_name_error(n->is_string() ? n->get<std::string>() : ""));
     c.client = n->get<std::string>();
     return c;
   }
@@ -199,7 +215,8 @@ Result<Change> parse_change(const json& j) {
   auto list = parse_priests(json::array({*p}), "change.priest");
   if (!list) return R::failure(list.error());
   c.priest = (*list)[0];
-  if (c.priest.id != id->get<uint64_t>()) return R::failure("change.priest.id: differs from change.id");
+  if (c.priest.id != id->get<uint64_t>())
+    return R::failure("change.priest.id: differs from change.id");
   if (c.priest.incarnation == 0) return R::failure("change.priest.incarnation: missing");
   return c;
 }
@@ -222,8 +239,9 @@ std::string retired_again(const Membership& current, const PriestAddress& p) {
     return "priest " + std::to_string(p.id) + "'s incarnation " + incarnation_text(p.incarnation) +
            " was retired: a retired life never votes again (give it a new data directory)";
   if (const PriestAddress* r = current.retired_key(p.key))
-    return "that certificate's key was retired with priest " + std::to_string(r->id) + "'s incarnation " +
-           incarnation_text(r->incarnation) + "; make the priest a new key (paxos-god certs --priest ID --new-key)";
+    return "that certificate's key was retired with priest " + std::to_string(r->id) +
+           "'s incarnation " + incarnation_text(r->incarnation) +
+           "; make the priest a new key (paxos-god certs --priest ID --new-key)";
   return "";
 }
 
@@ -236,8 +254,10 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
   const std::string who = "priest " + std::to_string(c.priest.id);
   switch (c.op) {
     case Change::Op::Revoke:
-      if (current.is_revoked(c.client)) return R::failure("client " + c.client + " is revoked already");
-      next.revoked.insert(std::upper_bound(next.revoked.begin(), next.revoked.end(), c.client), c.client);
+      if (current.is_revoked(c.client))
+        return R::failure("client " + c.client + " is revoked already");
+      next.revoked.insert(std::upper_bound(next.revoked.begin(), next.revoked.end(), c.client),
+                          c.client);
       break;
     case Change::Op::Add:
       if (have) return R::failure(who + " is already a member; to give it a new disk, replace it");
@@ -259,7 +279,8 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
     case Change::Op::Replace:
       if (!have) return R::failure(who + " is not a member; add it instead");
       if (have->incarnation == c.priest.incarnation)
-        return R::failure(who + " already has incarnation " + incarnation_text(c.priest.incarnation));
+        return R::failure(who + " already has incarnation " +
+                          incarnation_text(c.priest.incarnation));
       if (auto why = retired_again(current, c.priest); !why.empty()) return R::failure(why);
       // A new life that kept the old key (the god's --keep-key) retires the incarnation only.
       next.retired.push_back(PriestAddress{have->id, "", 0, "", have->incarnation,
@@ -271,8 +292,9 @@ Result<Membership> apply_change(const Membership& current, const Change& c) {
   // Every priest refuses a membership decree longer than this: one that could never pass
   // would stop every later change behind it.
   if (size_t n = membership_decree_text(next, c).size(); n > kMaxMembershipBytes)
-    return R::failure("the membership decree would be " + std::to_string(n) + " bytes, over the limit of " +
-                      std::to_string(kMaxMembershipBytes) + " (too many priests, revoked clients or retired lives)");
+    return R::failure("the membership decree would be " + std::to_string(n) +
+                      " bytes, over the limit of " + std::to_string(kMaxMembershipBytes) +
+                      " (too many priests, revoked clients or retired lives)");
   return next;
 }
 

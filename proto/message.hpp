@@ -1,6 +1,6 @@
 // The parliament's messages: what priests say to each other, and their JSON form.
 //
-// Codes are the seed's wire contract (see docs/PROTOCOL.md):
+// Codes are the paper's, fixed on the wire (see docs/PROTOCOL.md):
 //   president -> priest: 1 NextBallot, 2 BeginBallot, 3 Success, 4 Failed
 //   priest -> president: 1 LastVote,   2 Voted (yes), 3 VoteNo
 // A president forwards nothing; a priest that is not president forwards a client's

@@ -99,55 +99,39 @@ void put_entries(std::string& o, const std::vector<Entry>& entries) {
   o.push_back(']');
 }
 
-}  // namespace
-
-std::string encode_text(const Message& m) {
-  std::string o;
-  o.reserve(128 + m.entries.size() * (96 + (m.entries.empty() ? 0 : m.entries[0].decree.text.size())));
-  o.push_back('{');
-  if (m.kind == Kind::Forward || m.kind == Kind::Answer || m.kind == Kind::Read) {
-    key(o, "type");
-    o += m.kind == Kind::Forward ? "\"forward\"" : m.kind == Kind::Read ? "\"read\"" : "\"answer\"";
-    key(o, "from");
-    put_u64(o, m.from);
-    key(o, "to");
-    put_u64(o, m.to);
-    key(o, "token");
-    put_u64(o, m.token);
-    if (m.kind == Kind::Forward) {
-      key(o, "decree");
-      if (m.entries.empty()) o += "null";
-      else put_decree(o, m.entries.front().decree);
-      if (!m.owner.empty()) {
-        key(o, "owner");
-        put_string(o, m.owner);
-      }
-    } else if (m.kind == Kind::Answer) {
-      key(o, "decree_no");
-      put_u64(o, m.decree_no);
-      if (!m.error.empty()) {
-        key(o, "error");
-        put_string(o, m.error);
-        key(o, "outcome_unknown");
-        o += m.outcome_unknown ? "true" : "false";
-      }
-    }
-    o.push_back('}');
-    return o;
-  }
+// Forward, answer and read: a client's request carried between priests, and its outcome.
+void put_client_message(std::string& o, const Message& m) {
   key(o, "type");
-  if (m.kind == Kind::CatchUp) {
-    o += "\"catch_up\"";
-    key(o, "from");
-    put_u64(o, m.from);
-    key(o, "to");
-    put_u64(o, m.to);
-    key(o, "passed_len");
-    put_u64(o, m.passed_len);
-    put_entries(o, m.entries);
-    o.push_back('}');
-    return o;
+  o += m.kind == Kind::Forward ? "\"forward\"" : m.kind == Kind::Read ? "\"read\"" : "\"answer\"";
+  key(o, "from");
+  put_u64(o, m.from);
+  key(o, "to");
+  put_u64(o, m.to);
+  key(o, "token");
+  put_u64(o, m.token);
+  if (m.kind == Kind::Forward) {
+    key(o, "decree");
+    if (m.entries.empty()) o += "null";
+    else put_decree(o, m.entries.front().decree);
+    if (!m.owner.empty()) {
+      key(o, "owner");
+      put_string(o, m.owner);
+    }
+  } else if (m.kind == Kind::Answer) {
+    key(o, "decree_no");
+    put_u64(o, m.decree_no);
+    if (!m.error.empty()) {
+      key(o, "error");
+      put_string(o, m.error);
+      key(o, "outcome_unknown");
+      o += m.outcome_unknown ? "true" : "false";
+    }
   }
+}
+
+// The paper's messages (and the pre-ballot's), with the fields each kind carries.
+void put_paxos_message(std::string& o, const Message& m) {
+  key(o, "type");
   o += "\"paxos\"";
   key(o, "dir");
   o += from_president(m.kind) || m.kind == Kind::PreBallot ? "\"to_priest\"" : "\"to_president\"";
@@ -180,6 +164,30 @@ std::string encode_text(const Message& m) {
     put_u64(o, m.token);
   }
   put_entries(o, m.entries);
+}
+
+}  // namespace
+
+std::string encode_text(const Message& m) {
+  std::string o;
+  o.reserve(128 +
+            m.entries.size() * (96 + (m.entries.empty() ? 0 : m.entries[0].decree.text.size())));
+  o.push_back('{');
+  if (m.kind == Kind::Forward || m.kind == Kind::Answer || m.kind == Kind::Read) {
+    put_client_message(o, m);
+  } else if (m.kind == Kind::CatchUp) {
+    key(o, "type");
+    o += "\"catch_up\"";
+    key(o, "from");
+    put_u64(o, m.from);
+    key(o, "to");
+    put_u64(o, m.to);
+    key(o, "passed_len");
+    put_u64(o, m.passed_len);
+    put_entries(o, m.entries);
+  } else {
+    put_paxos_message(o, m);
+  }
   o.push_back('}');
   return o;
 }
@@ -298,9 +306,11 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
   }
   // An object or array: skipped whole under a key we do not know, an error under one we do.
   bool unexpected(const char* what) {
-    static const char* frame_keys[] = {"type", "dir", "code", "from", "to", "ballot", "promised",
-                                       "decree_no", "passed_len", "last_no", "commit_no", "token", "read",
-                                       "error", "outcome_unknown", "decree", "decrees", "owner"};
+    static const char* frame_keys[] = {
+        "type",      "dir",      "code",      "from",       "to",
+        "ballot",    "promised", "decree_no", "passed_len", "last_no",
+        "commit_no", "token",    "read",      "error",      "outcome_unknown",
+        "decree",    "decrees",  "owner"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
     static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
                                         "origin"};
@@ -309,10 +319,11 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
         if (key_ == k) return true;
       return false;
     };
-    bool is_known = (where_ == At::Frame && known(frame_keys)) ||
-                    (where_ == At::Entry && known(entry_keys)) ||
-                    ((where_ == At::FrameDecree || where_ == At::EntryDecree) && known(decree_keys));
-    if (is_known || where_ == At::Decrees) return fail(key_ + " is " + what + ", which it may not be");
+    bool is_known =
+        (where_ == At::Frame && known(frame_keys)) || (where_ == At::Entry && known(entry_keys)) ||
+        ((where_ == At::FrameDecree || where_ == At::EntryDecree) && known(decree_keys));
+    if (is_known || where_ == At::Decrees)
+      return fail(key_ + " is " + what + ", which it may not be");
     skip_ = 1;
     return true;
   }
@@ -355,7 +366,8 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
       code = v.u;
     } else if (k == "from" || k == "to") {
       uint64_t id;
-      if (!u64(v, id, "from/to") || id > UINT32_MAX) return fail("from/to missing or not priest ids");
+      if (!u64(v, id, "from/to") || id > UINT32_MAX)
+        return fail("from/to missing or not priest ids");
       (k == "from" ? m.from : m.to) = static_cast<PriestId>(id);
       (k == "from" ? has_from : has_to) = true;
     } else if (k == "ballot") {
@@ -483,7 +495,8 @@ Result<Message> decode_text(std::string_view text) {
   using R = Result<Message>;
   Reader r;
   bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &r);
-  if (!ok || !r.error.empty()) return R::failure(r.error.empty() ? "frame is not valid JSON" : r.error);
+  if (!ok || !r.error.empty())
+    return R::failure(r.error.empty() ? "frame is not valid JSON" : r.error);
   Message& m = r.m;
   if (r.type.empty()) return R::failure("frame has no type");
   if (!r.has_from || !r.has_to) return R::failure("from/to missing or not priest ids");

@@ -8,7 +8,8 @@
 namespace parliament {
 
 void Recovery::passed(const Entry& e) {
-  if (e.decree.from_client()) r_.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
+  if (e.decree.from_client())
+    r_.clients[e.decree.client] = ClientRecord{e.decree.request, e.decree_no};
   if (e.decree.membership) r_.last_membership = e;
   r_.ledger_len = e.decree_no;
 }
@@ -63,7 +64,9 @@ Status Node::restore(Restored restored, std::optional<Membership> recorded) {
   const auto& last = restored_.last_membership;
   if (recorded_ && last && last->decree_no > recorded_->decree_no) {
     auto m = parse_membership_decree(last->decree.text, last->decree_no);
-    if (!m) return Status::failure("ledger.csv: decree " + std::to_string(last->decree_no) + ": " + m.error());
+    if (!m)
+      return Status::failure("ledger.csv: decree " + std::to_string(last->decree_no) + ": " +
+                             m.error());
     retire = retired_by(*m);
     recorded_ = *m;
     if (auto s = records_.save_membership(*m, false); !s) return s;
@@ -88,7 +91,8 @@ void Node::begin() {
   o.membership = *recorded_;
   priest_.emplace(o, std::move(restored_));
   restored_ = {};
-  clerk_.emplace(*priest_, disk_, static_cast<Messenger&>(*this), [this](const std::string& why) { host_.halt(why); });
+  clerk_.emplace(*priest_, disk_, static_cast<Messenger&>(*this),
+                 [this](const std::string& why) { host_.halt(why); });
   flush();  // the priest's first Ready names its peers
 }
 
@@ -108,14 +112,18 @@ Status Node::record_first(const Membership& m) {
 // incarnation, which the others would never count; it is replaced by decree instead.
 Result<bool> Node::bootstrap(const Membership& m) {
   const PriestAddress* mine = m.find(id_);
-  if (!mine) return Result<bool>::failure("the membership sent does not include priest " + std::to_string(id_));
+  if (!mine)
+    return Result<bool>::failure("the membership sent does not include priest " +
+                                 std::to_string(id_));
   if (mine->incarnation != incarnation_)
     return Result<bool>::failure(
-        "this is incarnation " + incarnation_text(incarnation_) + " of priest " + std::to_string(id_) +
+        "this is incarnation " + incarnation_text(incarnation_) + " of priest " +
+        std::to_string(id_) +
         " (its data directory was initialised anew), but the membership names incarnation " +
         incarnation_text(mine->incarnation) +
         ": a priest that forgot its promises and votes is replaced by decree: "
-        "paxos-god --config FILE replace " + std::to_string(id_));
+        "paxos-god --config FILE replace " +
+        std::to_string(id_));
   if (recorded_) {
     if (recorded_->priests == m.priests && recorded_->decree_no == 0) return true;
     return Result<bool>::failure(
@@ -137,7 +145,8 @@ Result<bool> Node::join(const Membership& m) {
     // Still learning, and given a newer membership: the priests able to teach it may have
     // changed since its first join (Priest::rejoin).
     if (!priest_)
-      return Result<bool>::failure("priest " + std::to_string(id_) + " is not running its parliament yet");
+      return Result<bool>::failure("priest " + std::to_string(id_) +
+                                   " is not running its parliament yet");
     // A membership that already names this life (its change passed while the god retried)
     // is learned for now, not recorded: membership.json names a membership this life votes
     // in only once its own ledger holds the decree that set it, or a crash before then
@@ -150,7 +159,8 @@ Result<bool> Node::join(const Membership& m) {
     return false;
   }
   if (begun())
-    return Result<bool>::failure("priest " + std::to_string(id_) + " is not blank: it holds a promise or decrees");
+    return Result<bool>::failure("priest " + std::to_string(id_) +
+                                 " is not blank: it holds a promise or decrees");
   if (auto s = record_first(m); !s) return Result<bool>::failure(s.error());
   return false;
 }

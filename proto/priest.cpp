@@ -95,7 +95,8 @@ void Priest::tick() {
   } else if (now_ >= election_deadline_) {
     pre_ballot();
   } else if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
-             peer_len_[*president_] > passed_len_ && now_ - grew_tick_ >= 2 * opt_.heartbeat_ticks &&
+             peer_len_[*president_] > passed_len_ &&
+             now_ - grew_tick_ >= 2 * opt_.heartbeat_ticks &&
              now_ % (2 * opt_.heartbeat_ticks) == 0) {
     // Behind its president and not learning, perhaps because the president does not hear it
     // (one added by a membership decree this priest has not learned keeps no link to it):
@@ -120,7 +121,8 @@ void Priest::note_hearing() {
     if (p != opt_.id && !std::binary_search(told_hearing_.begin(), told_hearing_.end(), p))
       event(Event::Kind::Heard, {}, 0, 0, p);
   for (PriestId p : told_hearing_)
-    if (p != opt_.id && !std::binary_search(now.begin(), now.end(), p)) event(Event::Kind::Lost, {}, 0, 0, p);
+    if (p != opt_.id && !std::binary_search(now.begin(), now.end(), p))
+      event(Event::Kind::Lost, {}, 0, 0, p);
   told_hearing_ = std::move(now);
 }
 
@@ -142,23 +144,27 @@ std::string Priest::refusal(const Message& m) const {
   if (m.passed_len > number_limit) return too_far("ledger length", m.passed_len);
   uint64_t prev = 0;
   for (const auto& e : m.entries) {
-    if (m.kind != Kind::Forward && (e.decree_no == 0 || e.decree_no > number_limit || e.decree_no <= prev))
+    if (m.kind != Kind::Forward &&
+        (e.decree_no == 0 || e.decree_no > number_limit || e.decree_no <= prev))
       return "decree numbers must rise from 1 and stay within reach of this priest's ledger of " +
              std::to_string(passed_len_) + " decrees (got " + std::to_string(e.decree_no) + ")";
     // A begin ballot's numbers are consecutive: its vote yes names them as a range.
     if (m.kind == Kind::BeginBallot && prev != 0 && e.decree_no != prev + 1)
-      return "a begin ballot's decree numbers must be consecutive (" + std::to_string(prev) + " then " +
-             std::to_string(e.decree_no) + ")";
+      return "a begin ballot's decree numbers must be consecutive (" + std::to_string(prev) +
+             " then " + std::to_string(e.decree_no) + ")";
     prev = e.decree_no;
     if (!round_ok(e.ballot) || !round_ok(e.decree.origin))
       return "decree " + std::to_string(e.decree_no) + " carries a ballot round far above any seen";
-    size_t limit = e.decree.membership ? std::max(opt_.max_decree_bytes, kMaxMembershipBytes) : opt_.max_decree_bytes;
+    size_t limit = e.decree.membership ? std::max(opt_.max_decree_bytes, kMaxMembershipBytes)
+                                       : opt_.max_decree_bytes;
     if (e.decree.text.size() > limit)
-      return "decree " + std::to_string(e.decree_no) + " of " + std::to_string(e.decree.text.size()) +
-             " bytes is over the limit of " + std::to_string(limit) + " bytes";
+      return "decree " + std::to_string(e.decree_no) + " of " +
+             std::to_string(e.decree.text.size()) + " bytes is over the limit of " +
+             std::to_string(limit) + " bytes";
     // A membership decree that passed is applied (apply_passed): it must be one.
     if (m.kind != Kind::Forward && e.decree.membership) {
-      if (e.decree.olive_day) return "decree " + std::to_string(e.decree_no) + " is both olive-day and membership";
+      if (e.decree.olive_day)
+        return "decree " + std::to_string(e.decree_no) + " is both olive-day and membership";
       if (auto next = parse_membership_decree(e.decree.text, e.decree_no); !next)
         return "decree " + std::to_string(e.decree_no) + " is no membership: " + next.error();
     }
@@ -178,9 +184,10 @@ std::string Priest::refusal(const Message& m) const {
       break;
     case Kind::LastVote:
       if (highest > m.passed_len + kVoteWindow)
-        return "a last vote reports a vote at decree " + std::to_string(highest) + " from a ledger of " +
-               std::to_string(m.passed_len) + " decrees (no priest votes more than " +
-               std::to_string(kVoteWindow) + " above its ledger)";
+        return "a last vote reports a vote at decree " + std::to_string(highest) +
+               " from a ledger of " + std::to_string(m.passed_len) +
+               " decrees (no priest votes more than " + std::to_string(kVoteWindow) +
+               " above its ledger)";
       break;
     default:
       break;
@@ -204,7 +211,8 @@ std::string Priest::step(const Message& m) {
   // Anyone else (a removed priest, a priest never added, or one added by a decree this
   // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
   // learns it from the members it knows (its pre-ballots make them send it the ledger).
-  if (m.from == opt_.id ? m.incarnation != opt_.incarnation : !latest().voter(m.from, m.incarnation)) {
+  if (m.from == opt_.id ? m.incarnation != opt_.incarnation
+                        : !latest().voter(m.from, m.incarnation)) {
     const PriestAddress* member = latest().find(m.from);
     bool taught = role_ == Role::President && change_ && change_->learning(m.from, m.incarnation) &&
                   (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
@@ -222,7 +230,8 @@ std::string Priest::step(const Message& m) {
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.
   if (from_president(m.kind) && m.ballot.priest != m.from) return "";
-  if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) && m.ballot.priest != m.to)
+  if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) &&
+      m.ballot.priest != m.to)
     return "";
   heard_tick_[m.from] = now_;
   if (m.kind != Kind::Forward && m.kind != Kind::Answer && m.kind != Kind::Read) {
@@ -299,8 +308,9 @@ void Priest::read(uint64_t token) {
 // president that never answers, or a ledger far behind, must not collect them without end.
 std::string Priest::forwarding_full() const {
   if (forwarded_.size() + read_waits_.size() < opt_.max_queued) return "";
-  return std::to_string(forwarded_.size() + read_waits_.size()) + " requests are waiting at priest " +
-         std::to_string(opt_.id) + " for its president (max_queued); retry";
+  return std::to_string(forwarded_.size() + read_waits_.size()) +
+         " requests are waiting at priest " + std::to_string(opt_.id) +
+         " for its president (max_queued); retry";
 }
 
 void Priest::on_read(const Message& m) {

@@ -30,9 +30,9 @@
 // the voters (id and incarnation) of the membership in force above its ledger and itself;
 // besides them the priest it teaches for a change (its answers only) and a member id speaking
 // as another incarnation that holds more of the ledger (its ledger and presidency only).
-// Nobody outside the membership, catch-up included. As president it begins the numbers of one membership only: it
-// begins a membership decree alone, nothing above it until it passed, and then stands again
-// for the new membership (or hands over, if removed).
+// Nobody outside the membership, catch-up included. As president it begins the numbers of one
+// membership only: it begins a membership decree alone, nothing above it until it passed, and then
+// stands again for the new membership (or hands over, if removed).
 //
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once
@@ -277,7 +277,15 @@ class Priest {
   // its president within the election timeout, or it is a president hearing a majority).
   bool lease_held(PriestId from) const;
   void stand_for_president();
+  void fingerprint_reads(std::string& o) const;
+  void fingerprint_president(std::string& o) const;
+  void fingerprint_peers(std::string& o) const;
   void become_president();
+  std::map<uint64_t, Entry> chosen_above(const std::vector<const LastVoteReport*>& quorum,
+                                         uint64_t max_len) const;
+  uint64_t end_era(uint64_t max_len, uint64_t last, const std::map<uint64_t, Entry>& chosen);
+  void take_office(uint64_t max_len, uint64_t last);
+  void begin_in_batches(std::vector<Entry> entries);
   void step_down(const std::string& why, bool outcome_unknown);
   void follow(const Ballot& b);
   void set_president(std::optional<PriestId> p);
@@ -314,7 +322,8 @@ class Priest {
   bool begin_change();
   void tell_peers();
   void era_changed();
-  std::string revoked_text(const std::string& client) const;  // why a revoked client's proposal is refused
+  std::string revoked_text(
+      const std::string& client) const;      // why a revoked client's proposal is refused
   void fail_queued(const std::string& why);  // answers every queued proposal "not passed"
 
   // president
@@ -379,7 +388,8 @@ class Priest {
   };
   std::deque<PendingRead> reads_;
   uint64_t read_round_ = 0;
-  std::map<PriestId, uint64_t> read_acked_;  // the highest round each priest acknowledged in ballot_
+  std::map<PriestId, uint64_t>
+      read_acked_;  // the highest round each priest acknowledged in ballot_
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
   std::set<uint64_t> read_tokens_;
   std::vector<PendingRead> read_waits_;

@@ -38,7 +38,8 @@ void Priest::on_next_ballot(const Message& m) {
   event(Event::Kind::LastVote, m.ballot, 0, 0, m.from);
   Message lv = make(Kind::LastVote, m.from);
   lv.ballot = m.ballot;
-  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it) lv.entries.push_back(it->second);
+  for (auto it = votes_.lower_bound(m.decree_no); it != votes_.end(); ++it)
+    lv.entries.push_back(it->second);
   send(std::move(lv));
 }
 
@@ -88,7 +89,8 @@ void Priest::on_begin_ballot(const Message& m) {
 }
 
 void Priest::vote_no(const Message& m) {
-  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from, "promised a higher ballot " + to_string(next_bal_));
+  event(Event::Kind::VoteNo, m.ballot, 0, 0, m.from,
+        "promised a higher ballot " + to_string(next_bal_));
   Message no = make(Kind::VoteNo, m.from);
   no.ballot = m.ballot;
   no.promised = next_bal_;
@@ -124,8 +126,9 @@ void Priest::on_catch_up(const Message& m) {
     if (role_ == Role::President && e.decree_no >= first_open_) {
       auto t = in_flight_.find(e.decree_no);
       if (t == in_flight_.end() || t->second.decree.origin != e.decree.origin)
-        step_down("decree " + std::to_string(e.decree_no) + " passed in another ballot (proposed in " +
-                      to_string(e.decree.origin) + "), priest " + std::to_string(m.from) + " says",
+        step_down("decree " + std::to_string(e.decree_no) +
+                      " passed in another ballot (proposed in " + to_string(e.decree.origin) +
+                      "), priest " + std::to_string(m.from) + " says",
                   true);
     }
     passed_ahead_[e.decree_no] = e;
@@ -193,7 +196,8 @@ void Priest::on_forward(const Message& m) {
     auto c = parse_change(j);
     if (!c) return answer(w, 0, c.error(), false);
     if (role_ == Role::President) return handle_change(w, *c);
-    return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+    return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry",
+                  false);
   }
   // The forwarding priest may not have learned a revocation this president holds: no decree
   // of a client revoked at decree n is begun above n, whoever carried it here.
@@ -264,8 +268,8 @@ void Priest::enqueue(Decree d, Waiter w) {
     waiting_.erase(key);
     answer(w, 0,
            "president " + std::to_string(opt_.id) + " is overloaded (" +
-               std::to_string(queue_.size()) + " proposals, " + std::to_string(queued_bytes_ >> 10) +
-               " KiB queued); retry later",
+               std::to_string(queue_.size()) + " proposals, " +
+               std::to_string(queued_bytes_ >> 10) + " KiB queued); retry later",
            false);
     return;
   }
@@ -296,7 +300,8 @@ void Priest::begin_ballots() {
   // With max_open_ballots begin ballots still waiting for a majority, proposals gather into
   // the next one until one of those passes (or a whole batch is ready): fewer, larger
   // ballots, so every priest fdatasyncs once for more decrees.
-  if (open_ballots_.size() >= opt_.max_open_ballots && queue_.size() < opt_.max_batch_decrees) return;
+  if (open_ballots_.size() >= opt_.max_open_ballots && queue_.size() < opt_.max_batch_decrees)
+    return;
   while (!queue_.empty() && in_flight_.size() < opt_.max_in_flight &&
          in_flight_bytes_ < opt_.max_in_flight_bytes) {
     std::vector<Entry> batch;
@@ -367,7 +372,8 @@ void Priest::resend_unvoted() {
         flush();  // a vote's range must be consecutive numbers
         continue;
       }
-      if (!bb.entries.empty() && bb.entries.back().decree_no + 1 != n) flush();  // (a number passed between)
+      if (!bb.entries.empty() && bb.entries.back().decree_no + 1 != n)
+        flush();  // (a number passed between)
       bb.entries.push_back(Entry{n, ballot_, t.decree});
       ++sent;
     }
@@ -469,7 +475,8 @@ void Priest::apply_passed() {
                               ": propose again (a revoked client is refused)");
   if (new_era) era_changed();
   if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
-    restand("it now holds the ledger its quorum holds, up to decree " + std::to_string(awaiting_len_));
+    restand("it now holds the ledger its quorum holds, up to decree " +
+            std::to_string(awaiting_len_));
   if (!read_waits_.empty()) answer_read_waits();
   if (role_ == Role::President && !reads_.empty()) confirm_reads();
 }

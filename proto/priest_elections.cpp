@@ -42,7 +42,8 @@ void Priest::pre_ballot() {
   pre_grants_ = {opt_.id};
   event(Event::Kind::PreBallot, *pre_ballot_);
   if (first)
-    note("priest " + std::to_string(opt_.id) + " hears no president; asks whether a majority would promise ballot " +
+    note("priest " + std::to_string(opt_.id) +
+         " hears no president; asks whether a majority would promise ballot " +
          to_string(*pre_ballot_));
   if (pre_grants_.size() >= latest().quorum()) return stand_for_president();
   Message pb = make(Kind::PreBallot, 0);
@@ -108,8 +109,9 @@ void Priest::become_president() {
   // one whose disk is failing) holds up no election once enough others have answered.
   std::vector<const LastVoteReport*> quorum;
   for (auto& [p, r] : last_votes_) quorum.push_back(&r);
-  std::sort(quorum.begin(), quorum.end(),
-            [](const LastVoteReport* a, const LastVoteReport* b) { return a->passed_len < b->passed_len; });
+  std::sort(quorum.begin(), quorum.end(), [](const LastVoteReport* a, const LastVoteReport* b) {
+    return a->passed_len < b->passed_len;
+  });
   quorum.resize(std::min(quorum.size(), latest().quorum()));
   uint64_t max_len = passed_len_;
   for (auto* r : quorum) max_len = std::max(max_len, r->passed_len);
@@ -124,52 +126,15 @@ void Priest::become_president() {
     awaiting_len_ = max_len;
     return;
   }
-  // B3: at every open decree number, the decree of the highest-ballot vote any priest of
-  // the quorum reports; an olive-day decree where none voted.
-  std::map<uint64_t, Entry> chosen;
-  for (auto* r : quorum)
-    for (auto& v : r->votes) {
-      if (v.decree_no <= max_len) continue;
-      auto it = chosen.find(v.decree_no);
-      if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
-    }
+  std::map<uint64_t, Entry> chosen = chosen_above(quorum, max_len);
   uint64_t last = chosen.empty() ? max_len : std::max(max_len, chosen.rbegin()->first);
   // Decrees it knows passed beyond a gap are never begun again, but new ones begin above
   // them; the numbers between with no vote reported get olive-day decrees (no decree can
   // have passed there in a ballot below this one: some priest of the quorum would report it).
   if (!passed_ahead_.empty()) last = std::max(last, passed_ahead_.rbegin()->first);
-  // Its quorum is one of the membership in force above its ledger. The first membership
-  // decree above (one it knows passed, or one it must re-propose) ends that membership:
-  // nothing above it is begun in this ballot (docs/SAFETY.md, "Membership").
-  era_end_ = 0;
-  for (uint64_t n = max_len + 1; n <= last; ++n) {
-    auto a = passed_ahead_.find(n);
-    auto c = chosen.find(n);
-    if ((a != passed_ahead_.end() && a->second.decree.membership) ||
-        (a == passed_ahead_.end() && c != chosen.end() && c->second.decree.membership)) {
-      era_end_ = n + 1;
-      last = n;
-      break;
-    }
-  }
+  last = end_era(max_len, last, chosen);
+  take_office(max_len, last);
 
-  role_ = Role::President;
-  set_president(opt_.id);
-  became_president_tick_ = now_;
-  gap_len_ = passed_len_;
-  gap_since_ = now_;
-  in_flight_.clear();
-  in_flight_bytes_ = 0;
-  open_ballots_.clear();
-  proposed_.clear();
-  commit_sent_ = 0;
-  last_votes_.clear();
-  awaiting_len_ = 0;
-  next_no_ = last + 1;
-  settled_no_ = last;
-  read_acked_.clear();
-
-  first_open_ = max_len + 1;
   std::vector<Entry> entries;
   size_t olive = 0;
   for (uint64_t n = max_len + 1; n <= last; ++n) {
@@ -185,12 +150,71 @@ void Priest::become_president() {
        ": decrees 1.." + std::to_string(max_len) + " passed, re-proposing " +
        std::to_string(entries.size() - olive) + " and filling " + std::to_string(olive) +
        " gaps with olive-day decrees");
-  // Begin in batches; the window limits apply to new proposals, not to these.
+  begin_in_batches(std::move(entries));
+  heartbeat();
+}
+
+// B3: at every open decree number above max_len, the decree of the highest-ballot vote any
+// priest of the quorum reports.
+std::map<uint64_t, Entry> Priest::chosen_above(const std::vector<const LastVoteReport*>& quorum,
+                                               uint64_t max_len) const {
+  std::map<uint64_t, Entry> chosen;
+  for (auto* r : quorum)
+    for (auto& v : r->votes) {
+      if (v.decree_no <= max_len) continue;
+      auto it = chosen.find(v.decree_no);
+      if (it == chosen.end() || v.ballot > it->second.ballot) chosen[v.decree_no] = v;
+    }
+  return chosen;
+}
+
+// Its quorum is one of the membership in force above its ledger. The first membership
+// decree above (one it knows passed, or one it must re-propose) ends that membership:
+// nothing above it is begun in this ballot (docs/SAFETY.md, "Membership"). Returns the last
+// decree number this ballot begins; sets era_end_.
+uint64_t Priest::end_era(uint64_t max_len, uint64_t last, const std::map<uint64_t, Entry>& chosen) {
+  era_end_ = 0;
+  for (uint64_t n = max_len + 1; n <= last; ++n) {
+    auto a = passed_ahead_.find(n);
+    auto c = chosen.find(n);
+    if ((a != passed_ahead_.end() && a->second.decree.membership) ||
+        (a == passed_ahead_.end() && c != chosen.end() && c->second.decree.membership)) {
+      era_end_ = n + 1;
+      return n;
+    }
+  }
+  return last;
+}
+
+// The president's state, fresh: decrees up to `max_len` passed, `last` the highest it will
+// begin again.
+void Priest::take_office(uint64_t max_len, uint64_t last) {
+  role_ = Role::President;
+  set_president(opt_.id);
+  became_president_tick_ = now_;
+  gap_len_ = passed_len_;
+  gap_since_ = now_;
+  in_flight_.clear();
+  in_flight_bytes_ = 0;
+  open_ballots_.clear();
+  proposed_.clear();
+  commit_sent_ = 0;
+  last_votes_.clear();
+  awaiting_len_ = 0;
+  next_no_ = last + 1;
+  settled_no_ = last;
+  read_acked_.clear();
+  first_open_ = max_len + 1;
+}
+
+// Begins the decrees it re-proposes in batches; the window limits apply to new proposals,
+// not to these. A begin ballot's numbers are consecutive (a vote names a range).
+void Priest::begin_in_batches(std::vector<Entry> entries) {
   std::vector<Entry> batch;
   size_t bytes = 0;
   for (auto& e : entries) {
     if (!batch.empty() && batch.back().decree_no + 1 != e.decree_no) {
-      begin(std::move(batch));  // a begin ballot's numbers are consecutive (a vote names a range)
+      begin(std::move(batch));
       batch.clear();
       bytes = 0;
     }
@@ -203,7 +227,6 @@ void Priest::become_president() {
     }
   }
   if (!batch.empty()) begin(std::move(batch));
-  heartbeat();
 }
 
 void Priest::step_down(const std::string& why, bool outcome_unknown) {

@@ -21,7 +21,8 @@ void fp_b(std::string& o, const Ballot& b) {
 }
 void fp_d(std::string& o, const Decree& d) {
   if (d.membership) o += "M";
-  o += d.olive_day ? "o" : std::to_string(d.client) + "/" + std::to_string(d.request) + "/" + d.text;
+  o +=
+      d.olive_day ? "o" : std::to_string(d.client) + "/" + std::to_string(d.request) + "/" + d.text;
   o.push_back('@');
   fp_b(o, d.origin);
 }
@@ -30,12 +31,14 @@ void fp_e(std::string& o, const Entry& e) {
   fp_b(o, e.ballot);
   fp_d(o, e.decree);
 }
+// How long ago tick t was, capped: states that differ only beyond the cap behave alike.
+void fp_age(std::string& o, uint64_t now, uint64_t t, uint64_t cap) {
+  fp_u(o, std::min<uint64_t>(now - std::min(t, now), cap));
+}
 }  // namespace
 
 std::string Priest::fingerprint() const {
   std::string o;
-  auto age = [&](uint64_t t, uint64_t cap) { fp_u(o, std::min<uint64_t>(now_ - std::min(t, now_), cap)); };
-  uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
   { auto r = rng_; fp_u(o, r()); }
   fp_u(o, static_cast<uint64_t>(role_));
   fp_b(o, next_bal_);
@@ -51,27 +54,15 @@ std::string Priest::fingerprint() const {
   fp_u(o, membership_.decree_no);
   for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
   fp_u(o, era_end_);
-  o += "|r";
-  fp_u(o, settled_no_);
-  fp_u(o, read_round_);
-  for (auto& r : reads_) fp_u(o, r.waiter.token), fp_u(o, r.round), fp_u(o, r.upto);
-  for (auto& [p, a] : read_acked_) fp_u(o, p), fp_u(o, a);
-  for (uint64_t t : read_tokens_) fp_u(o, t);
-  for (auto& r : read_waits_) fp_u(o, r.waiter.token), fp_u(o, r.upto);
-  fp_u(o, awaiting_len_);
-  age(grew_tick_, 2 * hb);
-  if (change_) {
-    o += change_to_json(change_->change).dump();
-    fp_u(o, change_->begun);
-    age(change_->since, 4 * et + 1);
-    for (auto& w : change_->waiters) fp_u(o, w.token);
-  }
+  fingerprint_reads(o);
   o += "|v";
   for (auto& [n, e] : votes_) fp_e(o, e);
   o += "|a";
   for (auto& [n, e] : passed_ahead_) fp_e(o, e);
   o += "|c";
-  for (auto& [c, r] : clients_) o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) + ",";
+  for (auto& [c, r] : clients_)
+    o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) +
+         ",";
   o += "|f";
   for (auto& [t, p] : forwarded_) o += std::to_string(t) + ":" + std::to_string(p) + ",";
   o += "|l";
@@ -80,49 +71,78 @@ std::string Priest::fingerprint() const {
     fp_u(o, r.passed_len);
     for (auto& e : r.votes) fp_e(o, e);
   }
-  if (role_ == Role::President) {
-    o += "|p";
-    fp_u(o, next_no_);
-    age(became_president_tick_, et);
-    age(last_heartbeat_tick_, hb);
-    fp_u(o, commit_sent_);
-    fp_u(o, gap_len_);
-    age(gap_since_, 2 * et);
-    for (auto& [n, t] : in_flight_) {
-      fp_u(o, n);
-      fp_d(o, t.decree);
-      age(t.sent_tick, 2 * hb);
-      for (auto y : t.yes) fp_u(o, y);
-    }
-    o += "|q";
-    for (auto& q : queue_) {
-      fp_d(o, q.decree);
-      fp_u(o, q.waiter.origin);
-      fp_u(o, q.waiter.token);
-    }
-    for (auto& [k, ws] : waiting_) {
-      fp_u(o, k.first);
-      fp_u(o, k.second);
-      for (auto& w : ws) fp_u(o, w.token);
-    }
-    for (auto& [k, n] : proposed_) fp_u(o, n);
-    o += "|o";
-    for (uint64_t last : open_ballots_)
-      if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
+  if (role_ == Role::President) fingerprint_president(o);
+  fingerprint_peers(o);
+  return o;
+}
+
+// Reads, the decree awaited, the change under way.
+void Priest::fingerprint_reads(std::string& o) const {
+  o += "|r";
+  fp_u(o, settled_no_);
+  fp_u(o, read_round_);
+  for (auto& r : reads_) fp_u(o, r.waiter.token), fp_u(o, r.round), fp_u(o, r.upto);
+  for (auto& [p, a] : read_acked_) fp_u(o, p), fp_u(o, a);
+  for (uint64_t t : read_tokens_) fp_u(o, t);
+  for (auto& r : read_waits_) fp_u(o, r.waiter.token), fp_u(o, r.upto);
+  fp_u(o, awaiting_len_);
+  fp_age(o, now_, grew_tick_, 2 * opt_.heartbeat_ticks);
+  if (change_) {
+    o += change_to_json(change_->change).dump();
+    fp_u(o, change_->begun);
+    fp_age(o, now_, change_->since, 4 * opt_.election_timeout_ticks + 1);
+    for (auto& w : change_->waiters) fp_u(o, w.token);
   }
+}
+
+// The president's pipeline: decrees in flight, the queue, the clients waiting, its ballots.
+void Priest::fingerprint_president(std::string& o) const {
+  uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
+  o += "|p";
+  fp_u(o, next_no_);
+  fp_age(o, now_, became_president_tick_, et);
+  fp_age(o, now_, last_heartbeat_tick_, hb);
+  fp_u(o, commit_sent_);
+  fp_u(o, gap_len_);
+  fp_age(o, now_, gap_since_, 2 * et);
+  for (auto& [n, t] : in_flight_) {
+    fp_u(o, n);
+    fp_d(o, t.decree);
+    fp_age(o, now_, t.sent_tick, 2 * hb);
+    for (auto y : t.yes) fp_u(o, y);
+  }
+  o += "|q";
+  for (auto& q : queue_) {
+    fp_d(o, q.decree);
+    fp_u(o, q.waiter.origin);
+    fp_u(o, q.waiter.token);
+  }
+  for (auto& [k, ws] : waiting_) {
+    fp_u(o, k.first);
+    fp_u(o, k.second);
+    for (auto& w : ws) fp_u(o, w.token);
+  }
+  for (auto& [k, n] : proposed_) fp_u(o, n);
+  o += "|o";
+  for (uint64_t last : open_ballots_)
+    if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
+}
+
+// What it heard from its peers, and the catch-up it sent them.
+void Priest::fingerprint_peers(std::string& o) const {
+  uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
   o += "|h";
   for (auto& [p, t] : heard_tick_) {
     fp_u(o, p);
-    age(t, et + 1);
+    fp_age(o, now_, t, et + 1);
   }
   for (auto& [p, n] : peer_len_) fp_u(o, n);
   for (auto& [p, s] : catch_up_sent_) {
     fp_u(o, s.from);
-    age(s.tick, 2 * hb);
+    fp_age(o, now_, s.tick, 2 * hb);
     fp_u(o, s.seen_len);
-    age(s.seen_tick, 2);
+    fp_age(o, now_, s.seen_tick, 2);
   }
-  return o;
 }
 
 std::vector<Entry> Priest::votes() const {

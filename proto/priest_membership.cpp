@@ -38,8 +38,9 @@ void Priest::stranger(const Message& m) {
                             "paxos-god replace " + std::to_string(m.from) + ")"
                       : "it is not a member of the membership in force (decree " +
                             std::to_string(latest().decree_no) + ")";
-  note("priest " + std::to_string(opt_.id) + " hears nothing from priest " + std::to_string(m.from) +
-       " speaking as incarnation " + incarnation_text(m.incarnation) + ": " + why);
+  note("priest " + std::to_string(opt_.id) + " hears nothing from priest " +
+       std::to_string(m.from) + " speaking as incarnation " + incarnation_text(m.incarnation) +
+       ": " + why);
 }
 
 void Priest::handle_change(const Waiter& w, const Change& c) {
@@ -129,8 +130,10 @@ void Priest::era_changed() {
   tell_peers();
   const std::string n = std::to_string(latest().decree_no);
   if (!voter()) {
-    note("priest " + std::to_string(opt_.id) + " is not a voter of the membership set by decree " + n);
-    if (role_ != Role::Follower) step_down("no longer a member of the parliament (decree " + n + "); handing over", false);
+    note("priest " + std::to_string(opt_.id) + " is not a voter of the membership set by decree " +
+         n);
+    if (role_ != Role::Follower)
+      step_down("no longer a member of the parliament (decree " + n + "); handing over", false);
     return;
   }
   if (role_ != Role::Follower) restand("the membership changed at decree " + n);

@@ -121,7 +121,8 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   a->failed_ = failed;
   a->votes_synced_ = std::move(votes_synced);
   a->syncer_ = std::make_unique<ArchiveHelper>(nullptr, post, failed);
-  a->helper_ = std::make_unique<ArchiveHelper>(a->ledger_.get(), std::move(post), std::move(failed));
+  a->helper_ =
+      std::make_unique<ArchiveHelper>(a->ledger_.get(), std::move(post), std::move(failed));
   return a;
 }
 
@@ -204,7 +205,8 @@ std::optional<Status> Archive::sync_votes() {
   if (!syncer_) return votes_->sync();
   // The clerk begins one sync at a time; a second would clear sync_pending_ too early and
   // let a compaction finish under the first.
-  if (sync_pending_) return Status::failure("a second fdatasync of votes.csv while one is under way (a bug)");
+  if (sync_pending_)
+    return Status::failure("a second fdatasync of votes.csv while one is under way (a bug)");
   auto t = votes_->begin_sync();
   if (!t) return Status::failure(t.error());
   sync_pending_ = true;
@@ -214,7 +216,9 @@ std::optional<Status> Archive::sync_votes() {
     if (stopping) return;  // the priest is stopping: nothing waits for the outcome
     auto began = std::chrono::steady_clock::now();
     int err = ::fdatasync(t.fd) == 0 ? 0 : errno;
-    if (timed) timed->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    if (timed)
+      timed->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
     syncer->post([this, alive, t, err] {
       if (alive.expired()) return;
       sync_pending_ = false;

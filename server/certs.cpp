@@ -68,8 +68,9 @@ Result<T> read_pem(const std::string& path, Read read, const char* what) {
 }
 
 Result<X509Ptr> read_cert(const std::string& path) {
-  return read_pem<X509Ptr>(path, [](std::FILE* f) { return PEM_read_X509(f, nullptr, nullptr, nullptr); },
-                           "certificate");
+  return read_pem<X509Ptr>(
+      path, [](std::FILE* f) { return PEM_read_X509(f, nullptr, nullptr, nullptr); },
+      "certificate");
 }
 
 Result<KeyPtr> read_key(const std::string& path) {
@@ -113,7 +114,8 @@ std::string alt_names(const tls::Identity& who, const std::string& host) {
   std::vector<std::string> hosts{"localhost", "127.0.0.1"};
   if (!host.empty() && host != "localhost" && host != "127.0.0.1") hosts.push_back(host);
   for (auto& h : hosts)  // a host name or address only: nothing that would add other names
-    if (h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") == std::string::npos)
+    if (h.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") ==
+        std::string::npos)
       out += "," + name(h);
   return out;
 }
@@ -130,16 +132,20 @@ Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const t
             BN_rand(serial.get(), 128, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
             BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) != nullptr &&
             X509_gmtime_adj(X509_getm_notBefore(cert.get()), valid_from.count()) != nullptr &&
-            X509_gmtime_adj(X509_getm_notAfter(cert.get()), (valid_from + valid_for).count()) != nullptr &&
+            X509_gmtime_adj(X509_getm_notAfter(cert.get()), (valid_from + valid_for).count()) !=
+                nullptr &&
             X509_set_pubkey(cert.get(), key) == 1;
   const std::string cn = is_ca ? "parliament CA" : tls::common_name(who);
   X509_NAME* subject = ok ? X509_get_subject_name(cert.get()) : nullptr;
-  ok = ok &&
-       X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) == 1 &&
-       (unit.empty() || X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_UTF8,
-                                                   reinterpret_cast<const unsigned char*>(unit.c_str()), -1, -1, 0) == 1) &&
-       X509_set_issuer_name(cert.get(), is_ca ? subject : X509_get_subject_name(issuer)) == 1;
+  ok =
+      ok &&
+      X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                 0) == 1 &&
+      (unit.empty() || X509_NAME_add_entry_by_txt(
+                           subject, "OU", MBSTRING_UTF8,
+                           reinterpret_cast<const unsigned char*>(unit.c_str()), -1, -1, 0) == 1) &&
+      X509_set_issuer_name(cert.get(), is_ca ? subject : X509_get_subject_name(issuer)) == 1;
   X509* signer = is_ca ? cert.get() : issuer;
   if (ok && is_ca) {
     ok = add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:TRUE") &&
@@ -161,11 +167,13 @@ Result<X509Ptr> issue(EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, const t
 // A new P-256 key written to `path` (0600).
 Result<KeyPtr> new_key(const std::string& path, bool replace) {
   KeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) return Result<KeyPtr>::failure("cannot make a key for " + path + ": " + openssl::errors());
+  if (!key)
+    return Result<KeyPtr>::failure("cannot make a key for " + path + ": " + openssl::errors());
   std::string pem = pem_text([&](BIO* b) {
     return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
-  if (pem.empty()) return Result<KeyPtr>::failure("cannot encode the key for " + path + ": " + openssl::errors());
+  if (pem.empty())
+    return Result<KeyPtr>::failure("cannot encode the key for " + path + ": " + openssl::errors());
   if (auto s = write_new(path, pem, 0600, replace); !s) return Result<KeyPtr>::failure(s.error());
   return key;
 }
@@ -200,18 +208,16 @@ std::vector<tls::Identity> parties(const std::vector<PriestId>& priests) {
   return out;
 }
 
-Status make_credentials(const std::string& dir, const std::vector<tls::Identity>& who,
-                        const Options& options) {
-  if (auto s = make_dir(dir); !s) return s;
-  const bool force = options.force;
-  const std::string ca_crt = (std::filesystem::path(dir) / "ca.crt").string();
-  const std::string ca_key = (std::filesystem::path(dir) / "ca.key").string();
-  const std::string new_ca_hint =
-      "; or run with --force to make a new parliament CA (and new credentials for everyone)";
+namespace {
 
-  // The CA: made, or kept (its key is read only if a certificate must be signed).
-  X509Ptr ca;
-  KeyPtr ca_signing_key;
+const std::string kNewCaHint =
+    "; or run with --force to make a new parliament CA (and new credentials for everyone)";
+
+// The CA: made (with its key, kept in `signing`), or kept (its key is read only if a
+// certificate must be signed: signing_key).
+Status open_ca(const std::string& ca_crt, const std::string& ca_key, const Options& options,
+               X509Ptr& ca, KeyPtr& signing) {
+  const bool force = options.force;
   if (force || (!exists(ca_crt) && !exists(ca_key))) {
     auto key = new_key(ca_key, force);
     if (!key) return Status::failure(key.error());
@@ -222,20 +228,61 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
     if (auto s = write_cert(ca_crt, cert->get(), force); !s) return s;
     options.on_file(ca_crt, true);
     ca = std::move(*cert);
-    ca_signing_key = std::move(*key);
-  } else if (!exists(ca_crt)) {
-    return Status::failure(ca_key + " exists but " + ca_crt + " does not: bring ca.crt back" + new_ca_hint);
-  } else {
-    auto cert = read_cert(ca_crt);
-    if (!cert) return Status::failure(cert.error());
-    ca = std::move(*cert);
-    options.on_file(ca_crt, false);
-    if (exists(ca_key)) options.on_file(ca_key, false);
+    signing = std::move(*key);
+    return ok_status();
   }
+  if (!exists(ca_crt))
+    return Status::failure(ca_key + " exists but " + ca_crt + " does not: bring ca.crt back" +
+                           kNewCaHint);
+  auto cert = read_cert(ca_crt);
+  if (!cert) return Status::failure(cert.error());
+  ca = std::move(*cert);
+  options.on_file(ca_crt, false);
+  if (exists(ca_key)) options.on_file(ca_key, false);
+  return ok_status();
+}
 
+// The CA's key, read the first time a certificate (for `party`) must be signed, and checked
+// against the CA's certificate.
+Status signing_key(const std::string& ca_crt, const std::string& ca_key, X509* ca,
+                   const tls::Identity& party, KeyPtr& signing) {
+  if (signing) return ok_status();
+  if (!exists(ca_key))
+    return Status::failure(ca_key + " is missing, so no certificate for " + tls::describe(party) +
+                           " can be signed by " + ca_crt + ": bring ca.key back" + kNewCaHint);
+  auto key = read_key(ca_key);
+  if (!key) return Status::failure(key.error());
+  if (X509_check_private_key(ca, key->get()) != 1) {
+    ERR_clear_error();
+    return Status::failure(ca_key + " is not the key of " + ca_crt +
+                           ": bring the right ca.key back" + kNewCaHint);
+  }
+  signing = std::move(*key);
+  return ok_status();
+}
+
+// A party's key: the one a run cut short between key and certificate left, or a new one.
+Result<KeyPtr> party_key(const tls::Files& files, bool have_key, bool anew,
+                         const Options& options) {
+  auto k = have_key ? read_key(files.key) : new_key(files.key, anew);
+  if (k) options.on_file(files.key, !have_key);
+  return k;
+}
+
+}  // namespace
+
+Status make_credentials(const std::string& dir, const std::vector<tls::Identity>& who,
+                        const Options& options) {
+  if (auto s = make_dir(dir); !s) return s;
+  const std::string ca_crt = (std::filesystem::path(dir) / "ca.crt").string();
+  const std::string ca_key = (std::filesystem::path(dir) / "ca.key").string();
+  X509Ptr ca;
+  KeyPtr signing;
+  if (auto s = open_ca(ca_crt, ca_key, options, ca, signing); !s) return s;
   for (const auto& party : who) {
     const tls::Files files = tls::files_for(dir, party);
-    const bool anew = force || std::find(options.new_key.begin(), options.new_key.end(), party) != options.new_key.end();
+    const bool anew = options.force || std::find(options.new_key.begin(), options.new_key.end(),
+                                                 party) != options.new_key.end();
     const bool have_key = !anew && exists(files.key);
     const bool have_cert = !anew && exists(files.cert);
     if (have_key && have_cert) {
@@ -251,35 +298,13 @@ Status make_credentials(const std::string& dir, const std::vector<tls::Identity>
       return Status::failure(files.cert + " exists but its key " + files.key +
                              " does not; remove the certificate to make new credentials for " +
                              tls::describe(party));
-    if (!ca_signing_key) {
-      if (!exists(ca_key))
-        return Status::failure(ca_key + " is missing, so no certificate for " + tls::describe(party) +
-                               " can be signed by " + ca_crt + ": bring ca.key back" + new_ca_hint);
-      auto key = read_key(ca_key);
-      if (!key) return Status::failure(key.error());
-      if (X509_check_private_key(ca.get(), key->get()) != 1) {
-        ERR_clear_error();
-        return Status::failure(ca_key + " is not the key of " + ca_crt + ": bring the right ca.key back" +
-                               new_ca_hint);
-      }
-      ca_signing_key = std::move(*key);
-    }
-    KeyPtr key;
-    if (have_key) {  // a run cut short between key and certificate: finish the pair
-      auto k = read_key(files.key);
-      if (!k) return Status::failure(k.error());
-      key = std::move(*k);
-      options.on_file(files.key, false);
-    } else {
-      auto k = new_key(files.key, anew);
-      if (!k) return Status::failure(k.error());
-      key = std::move(*k);
-      options.on_file(files.key, true);
-    }
+    if (auto s = signing_key(ca_crt, ca_key, ca.get(), party, signing); !s) return s;
+    auto key = party_key(files, have_key, anew, options);
+    if (!key) return Status::failure(key.error());
     auto host = options.hosts.find(party.id);
-    auto cert = issue(key.get(), ca.get(), ca_signing_key.get(), party, options.leaf_valid_from,
-                      options.leaf_valid_for,
-                      party.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
+    auto cert = issue(
+        key->get(), ca.get(), signing.get(), party, options.leaf_valid_from, options.leaf_valid_for,
+        party.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
     if (!cert) return Status::failure("cannot make " + files.cert + ": " + cert.error());
     if (auto s = write_cert(files.cert, cert->get(), anew); !s) return s;
     options.on_file(files.cert, true);
@@ -313,7 +338,8 @@ std::optional<tls::Identity> party_of(const std::filesystem::path& crt) {
   if (stem.rfind("priest-", 0) == 0 && stem.size() > 7 && stem.size() <= 14 &&
       stem.find_first_not_of("0123456789", 7) == std::string::npos && stem[7] != '0') {
     const unsigned long id = std::stoul(stem.substr(7));
-    if (id >= 1 && id <= tls::kMaxPriestId) return tls::Identity{tls::Role::Priest, static_cast<PriestId>(id)};
+    if (id >= 1 && id <= tls::kMaxPriestId)
+      return tls::Identity{tls::Role::Priest, static_cast<PriestId>(id)};
   }
   return std::nullopt;
 }
@@ -322,20 +348,25 @@ std::optional<tls::Identity> party_of(const std::filesystem::path& crt) {
 Result<std::pair<X509Ptr, KeyPtr>> next_ca(const std::string& ca_crt, const std::string& next_key) {
   using R = Result<std::pair<X509Ptr, KeyPtr>>;
   if (!exists(next_key))
-    return R::failure(next_key + " is missing: no rotation is under way (paxos-god certs --rotate-ca begin)");
+    return R::failure(next_key +
+                      " is missing: no rotation is under way (paxos-god certs --rotate-ca begin)");
   auto key = read_key(next_key);
   if (!key) return R::failure(key.error());
   auto bundle = tls::load_certs(ca_crt);
   if (!bundle) return R::failure(bundle.error());
   for (auto& c : *bundle)
-    if (X509_check_private_key(c.get(), key->get()) == 1) return std::make_pair(std::move(c), std::move(*key));
+    if (X509_check_private_key(c.get(), key->get()) == 1)
+      return std::make_pair(std::move(c), std::move(*key));
   ERR_clear_error();
-  return R::failure(ca_crt + " holds no CA whose key is " + next_key + "; was ca.crt replaced since --rotate-ca begin?");
+  return R::failure(ca_crt + " holds no CA whose key is " + next_key +
+                    "; was ca.crt replaced since --rotate-ca begin?");
 }
 
-Status rotation_begin(const std::string& ca_crt, const std::string& next_key, const Options& options) {
+Status rotation_begin(const std::string& ca_crt, const std::string& next_key,
+                      const Options& options) {
   if (exists(next_key))
-    return Status::failure(next_key + " exists: a rotation is under way; go on with --rotate-ca sign, then finish");
+    return Status::failure(
+        next_key + " exists: a rotation is under way; go on with --rotate-ca sign, then finish");
   auto id = tls::parliament_id(ca_crt);
   if (!id) return Status::failure(id.error());
   auto cas = tls::load_certs(ca_crt);
@@ -345,8 +376,8 @@ Status rotation_begin(const std::string& ca_crt, const std::string& next_key, co
   auto key = new_key(next_key, false);
   if (!key) return Status::failure(key.error());
   options.on_file(next_key, true);
-  auto cert = issue(key->get(), nullptr, key->get(), {tls::Role::God}, options.ca_valid_from, options.ca_valid_for,
-                    "", "parliament " + *id);
+  auto cert = issue(key->get(), nullptr, key->get(), {tls::Role::God}, options.ca_valid_from,
+                    options.ca_valid_for, "", "parliament " + *id);
   if (!cert) return Status::failure("cannot make the new CA: " + cert.error());
   if (auto s = replace_file(ca_crt, text + pem_of(cert->get()), 0644); !s) return s;
   options.on_file(ca_crt, true);
@@ -367,9 +398,10 @@ Status rotation_sign(const std::string& dir, const std::string& ca_crt, const st
     if (!old) return Status::failure(old.error());
     // The same key, signed anew: the membership records priests by key, so nothing changes there.
     auto host = options.hosts.find(who.id);
-    auto cert = issue(X509_get0_pubkey(old->get()), ca->first.get(), ca->second.get(), who, options.leaf_valid_from,
-                      options.leaf_valid_for,
-                      who.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
+    auto cert =
+        issue(X509_get0_pubkey(old->get()), ca->first.get(), ca->second.get(), who,
+              options.leaf_valid_from, options.leaf_valid_for,
+              who.role == tls::Role::Priest && host != options.hosts.end() ? host->second : "");
     if (!cert) return Status::failure("cannot sign " + path.string() + " anew: " + cert.error());
     if (auto s = replace_file(path.string(), pem_of(cert->get()), 0644); !s) return s;
     options.on_file(path.string(), true);
@@ -387,13 +419,15 @@ Status rotation_finish(const std::string& dir, const std::string& ca_crt, const 
     if (!cert) return Status::failure(cert.error());
     if (X509_verify(cert->get(), X509_get0_pubkey(ca->first.get())) != 1) {
       ERR_clear_error();
-      return Status::failure(e.path().string() + " is not signed by the new CA yet: run --rotate-ca sign first");
+      return Status::failure(e.path().string() +
+                             " is not signed by the new CA yet: run --rotate-ca sign first");
     }
   }
   if (auto s = replace_file(ca_crt, pem_of(ca->first.get()), 0644); !s) return s;
   options.on_file(ca_crt, true);
   if (std::rename(next_key.c_str(), ca_key.c_str()) != 0)
-    return Status::failure("cannot rename " + next_key + " to " + ca_key + ": " + std::strerror(errno));
+    return Status::failure("cannot rename " + next_key + " to " + ca_key + ": " +
+                           std::strerror(errno));
   options.on_file(ca_key, true);
   return ok_status();
 }

@@ -18,20 +18,24 @@ namespace parliament {
 
 namespace {
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 }  // namespace
 
 Chronicle::Chronicle(std::string dir, PriestId id) : dir_(std::move(dir)), id_(id) {
   char run[17];
-  std::snprintf(run, sizeof run, "%016llx", static_cast<unsigned long long>(std::random_device{}()) << 32 |
-                                                std::random_device{}());
+  std::snprintf(
+      run, sizeof run, "%016llx",
+      static_cast<unsigned long long>(std::random_device{}()) << 32 | std::random_device{}());
   run_ = run;
   std::string path = dir_ + "/events.jsonl";
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   struct stat st {};
-  if (fd_ < 0) spdlog::warn("cannot open {}: {}; the ballot events are kept in memory only", path, std::strerror(errno));
+  if (fd_ < 0)
+    spdlog::warn("cannot open {}: {}; the ballot events are kept in memory only", path,
+                 std::strerror(errno));
   else if (::fstat(fd_, &st) == 0) file_bytes_ = static_cast<size_t>(st.st_size);
 }
 
@@ -56,16 +60,22 @@ void Chronicle::format() {
   for (auto& s : added_) {
     const Event& e = s.event;
     size_t start = pending_.size();
-    fmt::format_to(std::back_inserter(pending_), "{{\"seq\":{},\"t\":{},\"priest\":{},\"kind\":\"{}\"", next_seq_++,
-                   s.t_ms, id_, s.host_kind.empty() ? std::string_view(name_of(e.kind)) : std::string_view(s.host_kind));
+    fmt::format_to(
+        std::back_inserter(pending_), "{{\"seq\":{},\"t\":{},\"priest\":{},\"kind\":\"{}\"",
+        next_seq_++, s.t_ms, id_,
+        s.host_kind.empty() ? std::string_view(name_of(e.kind)) : std::string_view(s.host_kind));
     if (s.host_kind.empty()) {
-      if (!e.ballot.is_zero()) fmt::format_to(std::back_inserter(pending_), ",\"ballot\":\"{}.{}\"", e.ballot.round, e.ballot.priest);
+      if (!e.ballot.is_zero())
+        fmt::format_to(std::back_inserter(pending_), ",\"ballot\":\"{}.{}\"", e.ballot.round,
+                       e.ballot.priest);
       if (e.kind == K::Begin || e.kind == K::VoteYes || e.kind == K::Passed)
-        fmt::format_to(std::back_inserter(pending_), ",\"from\":{},\"to\":{}", e.from_no, e.upto_no);
+        fmt::format_to(std::back_inserter(pending_), ",\"from\":{},\"to\":{}", e.from_no,
+                       e.upto_no);
       if (e.peer) fmt::format_to(std::back_inserter(pending_), ",\"peer\":{}", e.peer);
     }
     if (!e.why.empty())
-      pending_ += ",\"why\":" + nlohmann::json(e.why).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      pending_ += ",\"why\":" + nlohmann::json(e.why).dump(
+                                    -1, ' ', false, nlohmann::json::error_handler_t::replace);
     pending_ += '}';
     ring_.emplace_back(pending_, start, std::string::npos);
     pending_ += '\n';
@@ -88,7 +98,8 @@ void Chronicle::write_out() {
       fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
     file_bytes_ = 0;
     if (fd_ < 0) {
-      spdlog::warn("cannot rotate {}: {}; the ballot events are kept in memory only", path, std::strerror(errno));
+      spdlog::warn("cannot rotate {}: {}; the ballot events are kept in memory only", path,
+                   std::strerror(errno));
       return;
     }
   }
@@ -97,8 +108,8 @@ void Chronicle::write_out() {
     ssize_t n = ::write(fd_, out.data() + done, out.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      spdlog::warn("cannot write {}/events.jsonl: {}; the ballot events are kept in memory only", dir_,
-                   std::strerror(errno));
+      spdlog::warn("cannot write {}/events.jsonl: {}; the ballot events are kept in memory only",
+                   dir_, std::strerror(errno));
       ::close(fd_);
       fd_ = -1;
       return;

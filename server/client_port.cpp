@@ -39,12 +39,15 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   // A priest's certificate speaks priest frames, and may read status (a container's health
   // check, which holds no client key); nothing else.
   if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
-    return bad_input(c, "priest as client", "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
+    return bad_input(
+        c, "priest as client",
+        "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
   // The membership is the god's alone to set (docs/OPERATIONS.md "Security").
   if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
       c->identity->role != tls::Role::God)
-    return bad_input(c, "not the god", "only the god's certificate may send \"" + type + "\"; this connection's is " +
-                                           tls::describe(*c->identity) + "'s");
+    return bad_input(c, "not the god",
+                     "only the god's certificate may send \"" + type + "\"; this connection's is " +
+                         tls::describe(*c->identity) + "'s");
   // A revoked client gets nothing, from the decree that revoked it on.
   if (c->identity)
     if (auto why = revoked(*c->identity); !why.empty()) return bad_input(c, "revoked", why);
@@ -65,7 +68,8 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   if (client == j.end() || !client->is_number_unsigned() || client->get<uint64_t>() == 0 ||
       request == j.end() || !request->is_number_unsigned() || request->get<uint64_t>() == 0 ||
       decree == j.end() || !decree->is_string())
-    return bad_input(c, "bad propose", "propose needs client (>0), request (>0) and decree (a string)");
+    return bad_input(c, "bad propose",
+                     "propose needs client (>0), request (>0) and decree (a string)");
   uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
   const std::string& text = decree->get_ref<const std::string&>();
   auto refuse = [&](const std::string& why) {
@@ -119,15 +123,18 @@ Status Host::start_http() {
   routes.status = [this, dump] { return dump(status_json()); };
   routes.metrics = [this] { return metrics_text(); };
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
-  routes.ledger = [this, dump](uint64_t from, uint64_t max) { return dump(ledger_json(json{{"from", from}, {"max", max}})); };
+  routes.ledger = [this, dump](uint64_t from, uint64_t max) {
+    return dump(ledger_json(json{{"from", from}, {"max", max}}));
+  };
   // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
   // by its certificate (tls::peer_identity), and not a revoked client.
   auto refusal = [this](const tls::Identity& who) { return revoked(who); };
-  auto port = HttpPort::start(io_, run_.config, run_.id, at->second, run_.tls, std::move(routes), refusal);
+  auto port =
+      HttpPort::start(io_, run_.config, run_.id, at->second, run_.tls, std::move(routes), refusal);
   if (!port) return Status::failure(port.error());
   http_ = std::move(*port);
-  spdlog::info("HTTP: {} (metrics, status, events and the live page), bound to {}:{}", http_url(run_.config, run_.id),
-               at->second.listen, at->second.port);
+  spdlog::info("HTTP: {} (metrics, status, events and the live page), bound to {}:{}",
+               http_url(run_.config, run_.id), at->second.listen, at->second.port);
   return ok_status();
 }
 
@@ -138,12 +145,13 @@ std::string Host::metrics_text() const {
   g.halted = !halted_.empty();
   g.ledger_length = archive_->ledger_length();
   g.votes_file_bytes = archive_->votes_bytes();
-  g.connections = {{"client", count(Conn::Kind::Client)},
-                   {"peer_in", count(Conn::Kind::PeerIn)},
-                   {"peer_out", static_cast<size_t>(std::count_if(links_.begin(), links_.end(), [](auto& l) {
-                      return l.second.conn && !l.second.conn->closed();
-                    }))},
-                   {"unknown", count(Conn::Kind::Unknown)}};
+  g.connections = {
+      {"client", count(Conn::Kind::Client)},
+      {"peer_in", count(Conn::Kind::PeerIn)},
+      {"peer_out", static_cast<size_t>(std::count_if(
+                       links_.begin(), links_.end(),
+                       [](auto& l) { return l.second.conn && !l.second.conn->closed(); }))},
+      {"unknown", count(Conn::Kind::Unknown)}};
   g.waiting_clients = waiting_.size();
   return render_metrics(run_.id, counters_, g, votes_sync_seconds_);
 }
@@ -176,19 +184,25 @@ json Host::status_json() const {
 // 10000).
 std::pair<uint64_t, uint64_t> page_of(const json& j) {
   uint64_t from = 1, max = 1000;
-  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = std::max<uint64_t>(1, f->get<uint64_t>());
-  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
+  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned())
+    from = std::max<uint64_t>(1, f->get<uint64_t>());
+  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned())
+    max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
   return {from, max};
 }
 
 Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   json arr = json::array();
   if (from > upto) return arr;
-  auto entries = archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+  auto entries =
+      archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
   if (!entries) return Result<json>::failure(entries.error());
   for (auto& e : *entries) {
-    json d{{"decree_no", e.decree_no}, {"ballot", to_string(e.ballot)},
-           {"kind", e.decree.olive_day ? "olive-day" : e.decree.membership ? "membership" : "decree"}};
+    json d{{"decree_no", e.decree_no},
+           {"ballot", to_string(e.ballot)},
+           {"kind", e.decree.olive_day    ? "olive-day"
+                    : e.decree.membership ? "membership"
+                                          : "decree"}};
     if (e.decree.from_client()) {
       d["client"] = e.decree.client;
       d["request"] = e.decree.request;
@@ -203,7 +217,10 @@ json Host::ledger_json(const json& j) {
   auto [from, max] = page_of(j);
   auto page = ledger_page(from, max, UINT64_MAX);
   if (!page) return error_frame(page.error());
-  return json{{"type", "ledger"}, {"id", run_.id}, {"length", archive_->ledger_length()}, {"decrees", std::move(*page)}};
+  return json{{"type", "ledger"},
+              {"id", run_.id},
+              {"length", archive_->ledger_length()},
+              {"decrees", std::move(*page)}};
 }
 
 // A linearizable read: answered once the priest's core says how far the ledger is confirmed
@@ -253,8 +270,9 @@ json Host::join(const json& j) {
     schedule_flush();
     spdlog::info("joined again: learning the ledger of the membership of decree {}", m->decree_no);
   } else if (!*already) {
-    spdlog::info("joining: learning the ledger of a parliament of {} priests (membership of decree {})",
-                 m->priests.size(), m->decree_no);
+    spdlog::info(
+        "joining: learning the ledger of a parliament of {} priests (membership of decree {})",
+        m->priests.size(), m->decree_no);
     announce();
   }
   return json{{"type", "joined"}, {"id", run_.id}, {"already", *already}};

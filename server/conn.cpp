@@ -26,8 +26,9 @@ void Conn::handshake() {
     return host_.on_closed(shared_from_this());
   }
   handshake_began_ = Clock::now();
-  tls_ = std::make_unique<tls::Session>(*tls_context_, kind == Kind::PeerOut ? tls::Session::Side::Client
-                                                                             : tls::Session::Side::Server);
+  tls_ = std::make_unique<tls::Session>(*tls_context_, kind == Kind::PeerOut
+                                                           ? tls::Session::Side::Client
+                                                           : tls::Session::Side::Server);
   handshaking_ = true;
   write();  // our hello, when we are the client
   read();
@@ -111,7 +112,8 @@ void Conn::read() {
       } catch (const std::exception& e) {
         // A reader that throws is a bug (the fuzzers look for them); it costs this one
         // connection, never the priest.
-        host_.bad_input(self, "unreadable frame", std::string("a frame could not be read: ") + e.what());
+        host_.bad_input(self, "unreadable frame",
+                        std::string("a frame could not be read: ") + e.what());
       }
       if (closed_) {
         host_.on_closed(self);
@@ -174,7 +176,8 @@ void Conn::write() {
       spdlog::warn("closing connection to {}: {}", name, tls_->error());
       close();
       // Not from here: write() runs inside send(), which the host may be calling on this link.
-      asio::post(sock_.get_executor(), [self = shared_from_this(), &host = host_] { host.on_closed(self); });
+      asio::post(sock_.get_executor(),
+                 [self = shared_from_this(), &host = host_] { host.on_closed(self); });
       return;
     }
     sealing_.clear();
@@ -186,17 +189,18 @@ void Conn::write() {
     return;
   }
   auto self = shared_from_this();
-  asio::async_write(sock_, asio::buffer(writing_), [this, self, taken](asio::error_code ec, size_t) {
-    writing_.clear();
-    if (closed_) return;
-    release(taken);
-    if (ec) {
-      close();
-      host_.on_closed(self);
-      return;
-    }
-    write();
-  });
+  asio::async_write(sock_, asio::buffer(writing_),
+                    [this, self, taken](asio::error_code ec, size_t) {
+                      writing_.clear();
+                      if (closed_) return;
+                      release(taken);
+                      if (ec) {
+                        close();
+                        host_.on_closed(self);
+                        return;
+                      }
+                      write();
+                    });
 }
 
 void Conn::close() {
@@ -238,14 +242,17 @@ void Host::accept() {
       // Make room: the oldest pending connection goes (an honest one would have spoken).
       std::shared_ptr<Conn> oldest;
       for (auto& w : sessions_)
-        if (auto c = w.lock(); c && c->kind == Conn::Kind::Unknown && (!oldest || c->opened < oldest->opened))
+        if (auto c = w.lock();
+            c && c->kind == Conn::Kind::Unknown && (!oldest || c->opened < oldest->opened))
           oldest = c;
-      warn_limited("too many pending", "{} connections have not said a word yet; closing the oldest, from {}",
+      warn_limited("too many pending",
+                   "{} connections have not said a word yet; closing the oldest, from {}",
                    kMaxPending, oldest->name);
       oldest->close();
     }
     auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
-                                    run_.config.max_frame_bytes, 2 * size_t(run_.config.max_frame_bytes), run_.tls);
+                                    run_.config.max_frame_bytes,
+                                    2 * size_t(run_.config.max_frame_bytes), run_.tls);
     sessions_.push_back(c);
     c->start();
     accept();
@@ -269,7 +276,8 @@ bool Host::make_room_for_handshake(Conn& c) {
     }
   if (n < kMaxHandshakes) return true;
   if (Clock::now() - oldest->handshake_began() < kHandshakeGrace) {
-    warn_limited("too many handshakes", "{} TLS handshakes under way, none older than {} ms; closing the newest, from {}",
+    warn_limited("too many handshakes",
+                 "{} TLS handshakes under way, none older than {} ms; closing the newest, from {}",
                  kMaxHandshakes, std::chrono::milliseconds(kHandshakeGrace).count(), c.name);
     return false;
   }
@@ -281,27 +289,30 @@ bool Host::make_room_for_handshake(Conn& c) {
 
 void Host::tls_refused(Conn& c, const std::string& why) {
   if (c.kind == Conn::Kind::PeerOut) {
-    warn_limited("tls priest " + std::to_string(c.peer), "cannot reach priest {} at {}: TLS: {}", c.peer,
-                 c.name, why);
+    warn_limited("tls priest " + std::to_string(c.peer), "cannot reach priest {} at {}: TLS: {}",
+                 c.peer, c.name, why);
     return;
   }
-  warn_limited("tls " + c.ip, "refusing connection from {}: TLS: {} (a party of this parliament presents "
-               "a certificate signed by its CA)", c.name, why);
+  warn_limited("tls " + c.ip,
+               "refusing connection from {}: TLS: {} (a party of this parliament presents "
+               "a certificate signed by its CA)",
+               c.name, why);
 }
 
 void Host::bad_tls_record(Conn& c, const std::string& why) {
-  warn_limited("tls record " + c.ip, "closing connection from {}{}: a bad TLS record after the handshake: {}",
-               c.name, who(c), why);
+  warn_limited("tls record " + c.ip,
+               "closing connection from {}{}: a bad TLS record after the handshake: {}", c.name,
+               who(c), why);
 }
 
 bool Host::on_ready(const std::shared_ptr<Conn>& c) {
   if (c->kind != Conn::Kind::PeerOut || !c->identity) return true;
   std::string retired = priest() ? priest()->membership().key_refusal(c->peer, 0, c->key) : "";
   if (*c->identity == tls::Identity{tls::Role::Priest, c->peer} && retired.empty()) return true;
-  warn_limited("not priest " + std::to_string(c->peer),
-               "closing our link to priest {} at {}: {}", c->peer, c->name,
-               retired.empty() ? "its certificate names " + tls::describe(*c->identity) + ", not priest " +
-                                     std::to_string(c->peer)
+  warn_limited("not priest " + std::to_string(c->peer), "closing our link to priest {} at {}: {}",
+               c->peer, c->name,
+               retired.empty() ? "its certificate names " + tls::describe(*c->identity) +
+                                     ", not priest " + std::to_string(c->peer)
                                : retired);
   c->close();
   on_closed(c);
@@ -310,8 +321,10 @@ bool Host::on_ready(const std::shared_ptr<Conn>& c) {
 
 bool Host::room_for_reply(Conn& c, size_t bytes) {
   auto cut = [&](Conn& o, const char* why) {
-    warn_limited("unread replies " + o.ip, "closing connection from {}{}: it does not read its replies ({} "
-                 "bytes of them waiting; {})", o.name, who(o), o.held_bytes(), why);
+    warn_limited("unread replies " + o.ip,
+                 "closing connection from {}{}: it does not read its replies ({} "
+                 "bytes of them waiting; {})",
+                 o.name, who(o), o.held_bytes(), why);
     o.close();
   };
   if (c.held_bytes() + bytes > 2 * size_t(run_.config.max_frame_bytes) && c.held_bytes() > 0) {
@@ -338,8 +351,10 @@ bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
   c->counted_unfinished = now;
   if (unfinished_bytes_ <= kUnfinishedBudget) return true;
   // Closed at once, not after an error frame: its bytes must go now.
-  warn_limited("unfinished frames " + c->ip, "closing connection from {}{}: clients' unfinished frames hold more "
-               "than {} MiB; this one holds {} bytes", c->name, who(*c), kUnfinishedBudget >> 20, now);
+  warn_limited("unfinished frames " + c->ip,
+               "closing connection from {}{}: clients' unfinished frames hold more "
+               "than {} MiB; this one holds {} bytes",
+               c->name, who(*c), kUnfinishedBudget >> 20, now);
   c->close();
   return false;
 }
@@ -353,7 +368,8 @@ void Host::sweep_connections() {
     auto c = w.lock();
     if (!c || c->closed()) continue;
     auto quiet = [&](const char* key, const std::string& why) {
-      warn_limited(std::string(key) + " " + c->ip, "closing connection from {}{}: {}", c->name, who(*c), why);
+      warn_limited(std::string(key) + " " + c->ip, "closing connection from {}{}: {}", c->name,
+                   who(*c), why);
       c->close();
     };
     if (c->finishing()) {
@@ -363,12 +379,17 @@ void Host::sweep_connections() {
                                          : run_.tls ? "no TLS handshake within 10 s of connecting"
                                                     : "nothing said within 10 s of connecting");
     } else if (c->unfinished_bytes() > 0 &&
-               now - c->frame_started() > (c->kind == Conn::Kind::PeerIn ? kPeerFrameDeadline : kClientFrameDeadline)) {
-      quiet("slow frame", "a frame begun " +
-                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - c->frame_started()).count()) +
-                              " s ago is still unfinished (" + std::to_string(c->unfinished_bytes()) + " bytes)");
+               now - c->frame_started() >
+                   (c->kind == Conn::Kind::PeerIn ? kPeerFrameDeadline : kClientFrameDeadline)) {
+      quiet("slow frame",
+            "a frame begun " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::seconds>(now - c->frame_started())
+                        .count()) +
+                " s ago is still unfinished (" + std::to_string(c->unfinished_bytes()) + " bytes)");
     } else if (c->kind == Conn::Kind::Client && now - c->last_frame > idle &&
-               std::none_of(waiting_.begin(), waiting_.end(), [&](auto& kv) { return kv.second.conn.lock() == c; })) {
+               std::none_of(waiting_.begin(), waiting_.end(),
+                            [&](auto& kv) { return kv.second.conn.lock() == c; })) {
       spdlog::debug("closing idle client connection from {} (client_idle_timeout_ms {})", c->name,
                     run_.config.client_idle_timeout_ms);
       c->close();
@@ -408,26 +429,29 @@ void Host::connect(PeerLink& link) {
           asio::error_code ignored;
           if (!ec) sock->close(ignored);
         });
-        asio::async_connect(*sock, res, [this, id, gen, sock, retry](asio::error_code ec, const tcp::endpoint&) {
-          PeerLink* lp = link_of(id, gen);
-          if (!lp) return;
-          lp->connect_deadline->cancel();
-          if (stopping_) return;
-          if (ec) return retry(ec.message());
-          auto& l = *lp;
-          l.connected_at = l.heard = Clock::now();
-          l.heard_since_connect = false;
-          l.connecting = false;
-          // (the back-off starts over only once the link has proved itself: see on_closed)
-          if (l.warned) spdlog::info("reached priest {} again", id);
-          l.warned = false;
-          l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
-                                          run_.config.max_frame_bytes, kPeerQueueBytes, run_.tls);
-          l.conn->peer = id;
-          l.conn->send(frame(json{{"type", "hello"}, {"from", run_.id},
-                                  {"incarnation", incarnation_text(incarnation_)}}));
-          l.conn->start();
-        });
+        asio::async_connect(
+            *sock, res, [this, id, gen, sock, retry](asio::error_code ec, const tcp::endpoint&) {
+              PeerLink* lp = link_of(id, gen);
+              if (!lp) return;
+              lp->connect_deadline->cancel();
+              if (stopping_) return;
+              if (ec) return retry(ec.message());
+              auto& l = *lp;
+              l.connected_at = l.heard = Clock::now();
+              l.heard_since_connect = false;
+              l.connecting = false;
+              // (the back-off starts over only once the link has proved itself: see on_closed)
+              if (l.warned) spdlog::info("reached priest {} again", id);
+              l.warned = false;
+              l.conn =
+                  std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
+                                         run_.config.max_frame_bytes, kPeerQueueBytes, run_.tls);
+              l.conn->peer = id;
+              l.conn->send(frame(json{{"type", "hello"},
+                                      {"from", run_.id},
+                                      {"incarnation", incarnation_text(incarnation_)}}));
+              l.conn->start();
+            });
       });
 }
 

@@ -28,9 +28,8 @@ const std::vector<std::string> kVoteColumns = {"record", "decree_no", "ballot", 
                                                "kind",   "client",    "request", "decree",
                                                "synced", "crc32"};
 // votes.csv as written before records carried their synced offset: no longer read.
-const std::vector<std::string> kOldVoteColumns = {"record", "decree_no", "ballot",  "origin", "kind",
+const std::vector<std::string> kOldVoteColumns = {"record", "decree_no", "ballot", "origin", "kind",
                                                   "client", "request",   "decree", "crc32"};
-
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -162,9 +161,9 @@ Result<uint64_t> data_end(int fd, uint64_t size, const std::string& path) {
 // Opens `path` for reading and writing (O_APPEND if `append`), creating it with `columns` as
 // header if missing or if it holds only a torn header (a crash while creating it). Reads
 // only the header, and finds where the data ends before any zero-filled tail.
-Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns,
-                        bool append,
-                        const std::function<std::string(const std::vector<std::string>&)>& wrong_header) {
+Result<Opened> open_csv(
+    const std::string& path, const std::vector<std::string>& columns, bool append,
+    const std::function<std::string(const std::vector<std::string>&)>& wrong_header) {
   using R = Result<Opened>;
   std::string header;
   append_header(header, columns);
@@ -275,7 +274,8 @@ Result<FirstBad> scan_good(int fd, const std::string& path, uint64_t from, uint6
   Window w(fd, path, from, end);
   uint64_t pos = from;
   while (pos < end) {
-    RecordAt r = parse_record_at(w.data(), static_cast<size_t>(pos - w.base()), fields, verify(pos));
+    RecordAt r =
+        parse_record_at(w.data(), static_cast<size_t>(pos - w.base()), fields, verify(pos));
     if (r.state == RecordAt::State::Good) {
       if (auto s = each(r.fields, pos); !s) return Result<FirstBad>::failure(s.error());
       pos = w.base() + r.end;

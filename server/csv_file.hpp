@@ -58,9 +58,9 @@ bool parse_u64(const std::string& s, uint64_t& out);
 void append_entry_fields(std::vector<std::string>& f, const Entry& e, bool with_origin);
 Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bool with_origin);
 Result<uint64_t> data_end(int fd, uint64_t size, const std::string& path);
-Result<Opened> open_csv(const std::string& path, const std::vector<std::string>& columns,
-                        bool append,
-                        const std::function<std::string(const std::vector<std::string>&)>& wrong_header);
+Result<Opened> open_csv(
+    const std::string& path, const std::vector<std::string>& columns, bool append,
+    const std::function<std::string(const std::vector<std::string>&)>& wrong_header);
 Status cut_torn_tail(int fd, const std::string& path, uint64_t valid_end, uint64_t file_size,
                      const std::string& what, bool keep_allocation = false);
 std::string corrupt_text(const std::string& path, const std::string& why, const char* hint);

@@ -163,7 +163,9 @@ Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
   std::vector<PriestAddress> out = config.priests;
   for (size_t i = 0; i < status.size(); ++i) {
     auto inc = parse_incarnation(status[i].value("incarnation", ""));
-    if (!inc) return R::failure("priest " + std::to_string(config.priests[i].id) + " did not say its incarnation");
+    if (!inc)
+      return R::failure("priest " + std::to_string(config.priests[i].id) +
+                        " did not say its incarnation");
     out[i].incarnation = *inc;
     out[i].key = status[i].value("key", "");
   }
@@ -171,7 +173,8 @@ Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
     for (size_t i = 0; i < status.size(); ++i)
       if (status[i].value("begun", false))
         return R::failure("priest " + std::to_string(config.priests[i].id) +
-                          " holds a promise or decrees but no membership; its data directory is not a bootstrapped one");
+                          " holds a promise or decrees but no membership; its data directory is "
+                          "not a bootstrapped one");
     return out;
   }
   // The parliament has begun (a priest holds a membership). Each priest must be the very
@@ -182,18 +185,47 @@ Result<std::vector<PriestAddress>> bootstrap_membership(const Config& config,
     const PriestAddress* named = held->find(p.id);
     if (named && named->incarnation == p.incarnation && held->decree_no == 0) continue;
     std::string cmd = "paxos-god --config " + config_file + (named ? " replace " : " add ") +
-                      std::to_string(p.id) + (named ? "" : " " + p.host + ":" + std::to_string(p.port));
+                      std::to_string(p.id) +
+                      (named ? "" : " " + p.host + ":" + std::to_string(p.port));
     return R::failure(
         "priest " + std::to_string(p.id) + " at " + p.host + ":" + std::to_string(p.port) +
         " is incarnation " + incarnation_text(p.incarnation) +
-        (named ? ", but the parliament (as priest " + std::to_string(holder) + " holds it, membership of decree " +
-                     std::to_string(held->decree_no) + ") names incarnation " + incarnation_text(named->incarnation) +
-                     ": its data directory was lost or replaced, and a priest that forgot its promises and votes must "
+        (named ? ", but the parliament (as priest " + std::to_string(holder) +
+                     " holds it, membership of decree " + std::to_string(held->decree_no) +
+                     ") names incarnation " + incarnation_text(named->incarnation) +
+                     ": its data directory was lost or replaced, and a priest that forgot its "
+                     "promises and votes must "
                      "never count as the one that remembered them"
-               : ", and the parliament (membership of decree " + std::to_string(held->decree_no) + ") does not name it") +
+               : ", and the parliament (membership of decree " + std::to_string(held->decree_no) +
+                     ") does not name it") +
         ". Bootstrap refused. Change the membership by decree instead: " + cmd);
   }
   return held->priests;
+}
+
+// Waits until every knock is done, one is refused, or the god is interrupted (then every
+// knock gives up); a priest whose process exited is given up on and named in `dead`. True
+// if interrupted.
+bool await_knocks(const Config& config, std::vector<Knock>& knocks, const BootstrapHooks& hooks,
+                  std::vector<PriestId>& dead) {
+  bool interrupted = false;
+  for (;;) {
+    bool all_done = true, refused = false;
+    for (size_t i = 0; i < knocks.size(); ++i) {
+      all_done = all_done && knocks[i].done;
+      refused = refused || (knocks[i].done && knocks[i].refused);
+      if (!knocks[i].done && !knocks[i].give_up && hooks.gone(config.priests[i].id)) {
+        knocks[i].give_up = true;
+        dead.push_back(config.priests[i].id);
+      }
+    }
+    if (all_done) return interrupted;
+    if (refused || hooks.interrupted()) {
+      interrupted = !refused;
+      for (auto& k : knocks) k.give_up = true;
+    }
+    std::this_thread::sleep_for(Millis(50));
+  }
 }
 
 }  // namespace
@@ -229,7 +261,8 @@ Outcome bootstrap(const Config& config, const std::string& config_file, Millis t
   std::vector<std::thread> knockers;
   for (size_t i = 0; i < config.priests.size(); ++i) {
     if ((*status)[i].contains("membership")) {  // nothing to send: it is in the parliament
-      spdlog::info("god: priest {} was already bootstrapped (it is in the parliament)", config.priests[i].id);
+      spdlog::info("god: priest {} was already bootstrapped (it is in the parliament)",
+                   config.priests[i].id);
       knocks[i].bootstrapped = true;
       knocks[i].done = true;
       continue;
@@ -238,24 +271,7 @@ Outcome bootstrap(const Config& config, const std::string& config_file, Millis t
                           std::ref(knocks[i]));
   }
   std::vector<PriestId> dead;
-  bool interrupted = false;
-  for (;;) {
-    bool all_done = true, refused = false;
-    for (size_t i = 0; i < knocks.size(); ++i) {
-      all_done = all_done && knocks[i].done;
-      refused = refused || (knocks[i].done && knocks[i].refused);
-      if (!knocks[i].done && !knocks[i].give_up && hooks.gone(config.priests[i].id)) {
-        knocks[i].give_up = true;
-        dead.push_back(config.priests[i].id);
-      }
-    }
-    if (all_done) break;
-    if (refused || hooks.interrupted()) {
-      interrupted = !refused;
-      for (auto& k : knocks) k.give_up = true;
-    }
-    std::this_thread::sleep_for(Millis(50));
-  }
+  bool interrupted = await_knocks(config, knocks, hooks, dead);
   for (auto& t : knockers) t.join();
 
   std::vector<PriestId> silent;

@@ -51,8 +51,9 @@ void print_membership(const Membership& m, bool as_json) {
                 p.key.substr(0, 16).c_str());
   for (const auto& n : m.revoked) std::printf("  revoked client %s\n", n.c_str());
   for (const auto& r : m.retired)
-    std::printf("  retired priest %u incarnation %s%s%s\n", r.id, incarnation_text(r.incarnation).c_str(),
-                r.key.empty() ? "" : "  key ", r.key.substr(0, 16).c_str());
+    std::printf("  retired priest %u incarnation %s%s%s\n", r.id,
+                incarnation_text(r.incarnation).c_str(), r.key.empty() ? "" : "  key ",
+                r.key.substr(0, 16).c_str());
 }
 
 // An error a retry can get past: an election, another change under way, a lost answer.
@@ -70,20 +71,139 @@ bool worth_retrying(const json& reply) {
 // disk lost, the key kept on the host); the old incarnation is still retired.
 std::string same_key(const Membership& held, const Change& c, bool keep_key) {
   const PriestAddress* was = held.find(c.priest.id);
-  if (c.op != Change::Op::Replace || keep_key || !was || was->key.empty() || was->key != c.priest.key) return "";
+  if (c.op != Change::Op::Replace || keep_key || !was || was->key.empty() ||
+      was->key != c.priest.key)
+    return "";
   const std::string id = std::to_string(c.priest.id);
-  return "priest " + id + " presents the key the membership records for the incarnation it replaces (" +
-         incarnation_text(was->incarnation) + "): whoever holds that key would still speak for priest " + id +
+  return "priest " + id +
+         " presents the key the membership records for the incarnation it replaces (" +
+         incarnation_text(was->incarnation) +
+         "): whoever holds that key would still speak for priest " + id +
          ". Make it a new key (paxos-god --config FILE certs --priest " + id +
-         " --new-key), restart it with the new files and run this again; or, if the key is safe (only the disk "
+         " --new-key), restart it with the new files and run this again; or, if the key is safe "
+         "(only the disk "
          "was lost), run again with --keep-key";
 }
 
-// add / remove / replace: join the new priest (add, replace), then ask the parliament for
-// the membership decree until it passed or the deadline. Exit 0 passed (or was in force
-// already), 1 not done, 2 bad input.
+// The priest to add or replace, running at `target`: who it says it is, checked against the
+// change and the membership in force, then joined to that membership if it is blank or
+// learning an older one. Sets c.priest; nullopt to go on, else the exit status.
+std::optional<int> join_newcomer(const Membership& held, Change& c, PriestAddress target,
+                                 Clock::time_point deadline, bool keep_key, bool as_json) {
+  const std::string who = "priest " + std::to_string(c.priest.id);
+  target.id = c.priest.id;
+  // The priest to join must be running: ask it who it is, until it answers.
+  Result<json> st = Result<json>::failure("not asked");
+  while (Clock::now() < deadline) {
+    st = call_priest(target, json{{"type", "status"}}, Millis(1000), &target.key);
+    if (st) break;
+    pause_before(deadline);
+  }
+  if (!st) {
+    spdlog::error("god: {} at {}:{} did not answer ({}); start it first (a blank data "
+                  "directory), then run this again", who, target.host, target.port, st.error());
+    return 1;
+  }
+  if (st->value("id", 0u) != c.priest.id) {
+    spdlog::error("god: the priest at {}:{} says it is priest {}, not {}", target.host,
+                  target.port, st->value("id", 0u), c.priest.id);
+    return 2;
+  }
+  auto inc = parse_incarnation(st->value("incarnation", ""));
+  if (!inc) {
+    spdlog::error("god: {} did not say its incarnation: {}", who, st->dump());
+    return 1;
+  }
+  target.incarnation = *inc;
+  c.priest = target;
+  if (already_applied(held, c)) {
+    spdlog::info("god: {} with incarnation {} is a member already", who, incarnation_text(*inc));
+    print_membership(held, as_json);
+    return 0;
+  }
+  const PriestAddress* was = held.find(c.priest.id);
+  std::string refused;
+  if (was && c.op == Change::Op::Add)
+    refused = who + " is a member already (incarnation " + incarnation_text(was->incarnation) +
+              "); to give it a new data directory, replace it";
+  else if (!was && c.op == Change::Op::Replace)
+    refused = who + " is not a member; add it instead";
+  else if (auto why = same_key(held, c, keep_key); !why.empty())
+    refused = why;
+  else if (st->value("begun", false) && !st->contains("membership"))
+    refused = who + " at " + target.host + ":" + std::to_string(target.port) +
+              " is not blank (it holds a promise or decrees)";
+  if (!refused.empty()) {
+    spdlog::error("god: {}", refused);
+    return 2;
+  }
+  // A blank priest, or one still learning a membership older than the one in force (the
+  // priests that could teach it may have been replaced since): join it to the one in force.
+  const bool learning_older = st->contains("membership") && !st->value("voter", false) &&
+                              (*st)["membership"].value("decree_no", uint64_t(0)) < held.decree_no;
+  if (st->contains("membership") && !learning_older) return std::nullopt;
+  auto j = call_priest(target, json{{"type", "join"}, {"membership", membership_to_json(held)}},
+                       Millis(5000));
+  if (!j || j->value("type", "") != "joined") {
+    spdlog::error("god: {} did not join: {}", who, j ? j->value("error", j->dump()) : j.error());
+    return 1;
+  }
+  spdlog::info("god: {} (incarnation {}) joined: it learns the ledger from the president", who,
+               incarnation_text(*inc));
+  return std::nullopt;
+}
+
+// Asks the members in turn for the membership decree until one says it passed (then prints
+// the membership in force), one refuses for good, or the deadline passes.
+int pass_change(const Membership& held, const Change& c, bool as_json, Clock::time_point deadline,
+                Millis timeout) {
+  const json request = {{"type", "change"}, {"change", change_to_json(c)}};
+  std::string last = "no priest answered";
+  for (size_t turn = 0; Clock::now() < deadline; ++turn) {
+    const PriestAddress& p = held.priests[turn % held.priests.size()];
+    if (p.id == c.priest.id && c.op != Change::Op::Add && c.op != Change::Op::Revoke)
+      continue;  // ask the others
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    // (A priest that neither answers nor closes is left after 15 s; asking again is safe:
+    // a change already in force is answered as such.)
+    auto r = call_priest(p, request, std::clamp(left, Millis(1), Millis(15000)));
+    if (!r) {
+      last = r.error();
+      continue;
+    }
+    if (r->value("ok", false)) {
+      uint64_t n = r->value("decree_no", uint64_t{0});
+      spdlog::info("god: {} by decree {}", describe(c), n);
+      // Print what is in force, as the priests now say (the decree has passed).
+      for (;;) {
+        auto now_held = discover_membership(held.priests, Millis(1000));
+        if (now_held && now_held->decree_no >= n) {
+          print_membership(*now_held, as_json);
+          return 0;
+        }
+        if (Clock::now() >= deadline) break;
+        std::this_thread::sleep_for(Millis(100));
+      }
+      print_membership(held, as_json);
+      return 0;
+    }
+    last = "priest " + std::to_string(p.id) + ": " + r->value("error", r->dump());
+    if (!worth_retrying(*r)) {
+      spdlog::error("god: {} refused: {}", describe(c), last);
+      return 1;
+    }
+    spdlog::info("god: {}; trying again", last);
+    pause_before(deadline);
+  }
+  spdlog::error("god: {} did not pass within {} ms: {}", describe(c), timeout.count(), last);
+  return 1;
+}
+
 }  // namespace
 
+// add / remove / replace / revoke: join the new priest (add, replace), then ask the
+// parliament for the membership decree until it passed or the deadline. Exit 0 passed (or
+// was in force already), 1 not done, 2 bad input.
 int change_membership(const Config& config, Change c, const std::string& address,
                       bool as_json, Millis timeout, bool keep_key) {
   const auto deadline = Clock::now() + timeout;
@@ -93,14 +213,9 @@ int change_membership(const Config& config, Change c, const std::string& address
                   "parliament running, and bootstrapped?");
     return 1;
   }
-  const std::string who = c.op == Change::Op::Revoke ? "client " + c.client : "priest " + std::to_string(c.priest.id);
-  if (c.op == Change::Op::Revoke) {
-    if (already_applied(*held, c)) {
-      spdlog::info("god: {} is revoked already", who);
-      print_membership(*held, as_json);
-      return 0;
-    }
-  } else if (c.op != Change::Op::Remove) {
+  const std::string who =
+      c.op == Change::Op::Revoke ? "client " + c.client : "priest " + std::to_string(c.priest.id);
+  if (c.op == Change::Op::Add || c.op == Change::Op::Replace) {
     PriestAddress target;
     if (!address.empty()) {
       auto a = parse_address(address, c.priest.id, "ADDRESS");
@@ -115,114 +230,14 @@ int change_membership(const Config& config, Change c, const std::string& address
       spdlog::error("god: {} is not a member; give its address", who);
       return 2;
     }
-    target.id = c.priest.id;
-    // The priest to join must be running: ask it who it is, until it answers.
-    Result<json> st = Result<json>::failure("not asked");
-    while (Clock::now() < deadline) {
-      st = call_priest(target, json{{"type", "status"}}, Millis(1000), &target.key);
-      if (st) break;
-      pause_before(deadline);
-    }
-    if (!st) {
-      spdlog::error("god: {} at {}:{} did not answer ({}); start it first (a blank data "
-                    "directory), then run this again", who, target.host, target.port, st.error());
-      return 1;
-    }
-    if (st->value("id", 0u) != c.priest.id) {
-      spdlog::error("god: the priest at {}:{} says it is priest {}, not {}", target.host,
-                    target.port, st->value("id", 0u), c.priest.id);
-      return 2;
-    }
-    auto inc = parse_incarnation(st->value("incarnation", ""));
-    if (!inc) {
-      spdlog::error("god: {} did not say its incarnation: {}", who, st->dump());
-      return 1;
-    }
-    target.incarnation = *inc;
-    c.priest = target;
-    if (already_applied(*held, c)) {
-      spdlog::info("god: {} with incarnation {} is a member already", who, incarnation_text(*inc));
-      print_membership(*held, as_json);
-      return 0;
-    }
-    if (const PriestAddress* was = held->find(c.priest.id);
-        was && c.op == Change::Op::Add) {
-      spdlog::error("god: {} is a member already (incarnation {}); to give it a new data "
-                    "directory, replace it", who, incarnation_text(was->incarnation));
-      return 2;
-    }
-    if (!held->find(c.priest.id) && c.op == Change::Op::Replace) {
-      spdlog::error("god: {} is not a member; add it instead", who);
-      return 2;
-    }
-    if (auto why = same_key(*held, c, keep_key); !why.empty()) {
-      spdlog::error("god: {}", why);
-      return 2;
-    }
-    if (st->value("begun", false) && !st->contains("membership")) {
-      spdlog::error("god: {} at {}:{} is not blank (it holds a promise or decrees)", who,
-                    target.host, target.port);
-      return 2;
-    }
-    // A blank priest, or one still learning a membership older than the one in force (the
-    // priests that could teach it may have been replaced since): join it to the one in force.
-    const bool learning_older = st->contains("membership") && !st->value("voter", false) &&
-                                (*st)["membership"].value("decree_no", uint64_t(0)) < held->decree_no;
-    if (!st->contains("membership") || learning_older) {
-      auto j = call_priest(target, json{{"type", "join"}, {"membership", membership_to_json(*held)}},
-                           Millis(5000));
-      if (!j || j->value("type", "") != "joined") {
-        spdlog::error("god: {} did not join: {}", who, j ? j->value("error", j->dump()) : j.error());
-        return 1;
-      }
-      spdlog::info("god: {} (incarnation {}) joined: it learns the ledger from the president",
-                   who, incarnation_text(*inc));
-    }
+    if (auto exit = join_newcomer(*held, c, target, deadline, keep_key, as_json)) return *exit;
   } else if (already_applied(*held, c)) {
-    spdlog::info("god: {} is not a member", who);
+    spdlog::info("god: {} {}", who,
+                 c.op == Change::Op::Revoke ? "is revoked already" : "is not a member");
     print_membership(*held, as_json);
     return 0;
   }
-
-  const json request = {{"type", "change"}, {"change", change_to_json(c)}};
-  std::string last = "no priest answered";
-  for (size_t turn = 0; Clock::now() < deadline; ++turn) {
-    const PriestAddress& p = held->priests[turn % held->priests.size()];
-    if (p.id == c.priest.id && c.op != Change::Op::Add && c.op != Change::Op::Revoke) continue;  // ask the others
-    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    // (A priest that neither answers nor closes is left after 15 s; asking again is safe:
-    // a change already in force is answered as such.)
-    auto r = call_priest(p, request, std::clamp(left, Millis(1), Millis(15000)));
-    if (!r) {
-      last = r.error();
-      continue;
-    }
-    if (r->value("ok", false)) {
-      uint64_t n = r->value("decree_no", uint64_t{0});
-      spdlog::info("god: {} by decree {}", describe(c), n);
-      // Print what is in force, as the priests now say (the decree has passed).
-      for (;;) {
-        auto now_held = discover_membership(held->priests, Millis(1000));
-        if (now_held && now_held->decree_no >= n) {
-          print_membership(*now_held, as_json);
-          return 0;
-        }
-        if (Clock::now() >= deadline) break;
-        std::this_thread::sleep_for(Millis(100));
-      }
-      print_membership(*held, as_json);
-      return 0;
-    }
-    last = "priest " + std::to_string(p.id) + ": " + r->value("error", r->dump());
-    if (!worth_retrying(*r)) {
-      spdlog::error("god: {} refused: {}", describe(c), last);
-      return 1;
-    }
-    spdlog::info("god: {}; trying again", last);
-    pause_before(deadline);
-  }
-  spdlog::error("god: {} did not pass within {} ms: {}", describe(c), timeout.count(), last);
-  return 1;
+  return pass_change(*held, c, as_json, deadline, timeout);
 }
 
 }  // namespace parliament::god

@@ -201,7 +201,8 @@ int next_signal(Millis wait) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGCHLD);
-  timespec ts{static_cast<time_t>(wait.count() / 1000), static_cast<long>(wait.count() % 1000) * 1000000};
+  timespec ts{static_cast<time_t>(wait.count() / 1000),
+              static_cast<long>(wait.count() % 1000) * 1000000};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig < 0 ? 0 : sig;
 }
@@ -239,7 +240,8 @@ int up(const Config& config, const std::string& config_file, const std::string& 
       if (sig == SIGCHLD) {
         parliament.reap(stopping);
       } else if (!stopping) {
-        spdlog::info("god: {} received; stopping the priests", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        spdlog::info("god: {} received; stopping the priests",
+                     sig == SIGINT ? "SIGINT" : "SIGTERM");
         stopping = true;
       }
     }

@@ -72,8 +72,8 @@ constexpr size_t kClientRepliesBudget = 32 << 20;
 // a TLS handshake: beyond that, the oldest goes if it has been at it for kHandshakeGrace
 // (an honest one finishes in a few round trips), otherwise the newcomer does, so that a
 // burst of honest connections (a client opening a hundred at once) is not cut down by its
-// own later members while each handshake waits its turn for the CPU. Frames a client has begun but not finished hold at most
-// kUnfinishedBudget bytes in all.
+// own later members while each handshake waits its turn for the CPU. Frames a client has begun but
+// not finished hold at most kUnfinishedBudget bytes in all.
 constexpr size_t kMaxPending = 1024;
 constexpr size_t kMaxHandshakes = 256;
 constexpr auto kHandshakeGrace = std::chrono::seconds(1);
@@ -195,7 +195,8 @@ struct PeerLink {
 };
 
 // A client's answer to its propose: passed at decree_no, or not (yet), and why.
-inline std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r, uint64_t ledger_client = 0) {
+inline std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r,
+                               uint64_t ledger_client = 0) {
   json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
   if (ledger_client) j["ledger_client"] = ledger_client;
   if (r.decree_no > 0) {
@@ -208,7 +209,9 @@ inline std::string reply_frame(uint64_t client, uint64_t request, const ClientRe
 }
 
 // The documented refusal of a client request.
-inline json error_frame(std::string why) { return json{{"type", "error"}, {"error", std::move(why)}}; }
+inline json error_frame(std::string why) {
+  return json{{"type", "error"}, {"error", std::move(why)}};
+}
 
 struct Waiting {
   std::weak_ptr<Conn> conn;
@@ -229,6 +232,8 @@ class Host : public NodeHost, private Records {
 
   int start();
   void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
+  void on_peer_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
+  void on_hello(const std::shared_ptr<Conn>& c, const json& j);
   void on_closed(const std::shared_ptr<Conn>& c);
   // Closes a connection that sent bad input, with one warning (rate-limited: `kind` names
   // the kind of fault, and with the peer's address or priest id it is the limit's key). A
@@ -298,6 +303,8 @@ class Host : public NodeHost, private Records {
   }
   std::string encode_frame(const Message& m);
   void shutdown();
+  std::optional<int> open_records();
+  Status listen();
 
   // Messenger
   bool send(const Message& m) override;
@@ -346,7 +353,8 @@ class Host : public NodeHost, private Records {
   // Writes the parliament's id into the data directory (before membership.json), if TLS
   // gives it one.
   Status save_parliament() {
-    return run_.parliament_id.empty() ? ok_status() : save_parliament_id(run_.data_dir, run_.parliament_id);
+    return run_.parliament_id.empty() ? ok_status()
+                                      : save_parliament_id(run_.data_dir, run_.parliament_id);
   }
   json bootstrap(const json& j);
   json join(const json& j);

@@ -27,7 +27,8 @@ std::string http_url(const Config& config, PriestId id) {
   if (it == config.http.end()) return "";
   const std::string& h = it->second.host;
   std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;  // IPv6
-  return std::string(config.tls ? "https://" : "http://") + host + ":" + std::to_string(it->second.port);
+  return std::string(config.tls ? "https://" : "http://") + host + ":" +
+         std::to_string(it->second.port);
 }
 
 namespace {
@@ -92,7 +93,9 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
  private:
   void read();
-  bool busy() const { return paused_ || !out_.empty() || !writing_.empty(); }  // an answer not yet written
+  bool busy() const {
+    return paused_ || !out_.empty() || !writing_.empty();
+  }             // an answer not yet written
   void feed();  // parses pending_ up to the end of the next request
   void on_bytes(std::string_view bytes);
   void on_plain(std::string_view plain);
@@ -117,7 +120,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   bool keep_alive_ = true;
   std::vector<char> buf_ = std::vector<char>(4096);
   std::string out_, writing_;
-  std::string pending_;  // bytes read but not parsed yet (after a request, while its answer is written)
+  std::string
+      pending_;  // bytes read but not parsed yet (after a request, while its answer is written)
   bool reading_ = false, paused_ = false;
   bool closed_ = false, finishing_ = false;
 };
@@ -197,9 +201,11 @@ class HttpPort::Impl {
       if (ec || stopping) return;
       auto now = Clock::now();
       for (auto& w : conns)
-        if (auto c = w.lock(); c && !c->closed() &&
-                               now - c->last > (c->proven() ? std::chrono::duration_cast<Clock::duration>(kIdle)
-                                                            : std::chrono::duration_cast<Clock::duration>(kFirstRequest)))
+        if (auto c = w.lock();
+            c && !c->closed() &&
+            now - c->last > (c->proven()
+                                 ? std::chrono::duration_cast<Clock::duration>(kIdle)
+                                 : std::chrono::duration_cast<Clock::duration>(kFirstRequest)))
           c->close();
       std::erase_if(conns, [](auto& w) { return w.expired() || w.lock()->closed(); });
       if (!acceptor.is_open()) return;
@@ -208,12 +214,14 @@ class HttpPort::Impl {
   }
 
   // The answer to GET `path` (status, content type, body).
-  std::tuple<int, std::string, std::string> route(const std::string& path, const std::string& query) {
+  std::tuple<int, std::string, std::string> route(const std::string& path,
+                                                  const std::string& query) {
     const std::string json = "application/json";
     if (path == "/") return {200, "text/html; charset=utf-8", std::string(parliament_page())};
     if (path == "/parliament") return {200, json, parliament_json};
     if (path == "/status") return {200, json, routes.status()};
-    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", routes.metrics()};
+    if (path == "/metrics")
+      return {200, "text/plain; version=0.0.4; charset=utf-8", routes.metrics()};
     if (path == "/events") return {200, json, routes.events(query_number(query, "since", 0))};
     if (path == "/ledger") {
       uint64_t from = std::max<uint64_t>(1, query_number(query, "from", 1));
@@ -300,7 +308,8 @@ void HttpConn::feed() {
   if (paused_) return;  // a request answered (on_complete); the rest waits for its answer to go out
   request_bytes_ += used;
   if (request_bytes_ > kMaxRequestBytes) {
-    port_.warn("big request " + ip, "closing connection from {}: a request over {} bytes", ip, kMaxRequestBytes);
+    port_.warn("big request " + ip, "closing connection from {}: a request over {} bytes", ip,
+               kMaxRequestBytes);
     return close();
   }
   if (parser_.http_errno != HPE_OK || !pending_.empty()) {
@@ -328,7 +337,8 @@ int HttpConn::on_header_value(http_parser* p, const char* at, size_t n) {
   auto* c = static_cast<HttpConn*>(p->data);
   if (!c->in_value_) {
     std::string lower = c->field_;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return std::tolower(ch); });
     c->in_origin_ = lower == "origin";
   }
   c->in_value_ = true;
@@ -356,8 +366,10 @@ void HttpConn::answer() {
   http_parser_url_init(&u);
   std::string path = "/", query;
   if (http_parser_parse_url(url_.data(), url_.size(), 0, &u) == 0) {
-    if (u.field_set & (1 << UF_PATH)) path = url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-    if (u.field_set & (1 << UF_QUERY)) query = url_.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+    if (u.field_set & (1 << UF_PATH))
+      path = url_.substr(u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+    if (u.field_set & (1 << UF_QUERY))
+      query = url_.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
   }
   int status = 200;
   std::string type, body;
@@ -370,10 +382,12 @@ void HttpConn::answer() {
   } else {
     std::tie(status, type, body) = port_.route(path, query);
   }
-  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\nContent-Type: " + type +
-                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\nContent-Type: " + type +
+      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nCache-Control: no-store\r\n";
   if (port_.origins.count(origin_))  // the page polls every priest: only from the priests' ports
-    head += "Access-Control-Allow-Origin: " + origin_ + "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
+    head += "Access-Control-Allow-Origin: " + origin_ +
+            "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
   head += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   send(head + body);
   if (!keep_alive_) finishing_ = true;
@@ -423,10 +437,10 @@ HttpPort::~HttpPort() {
     if (auto c = w.lock()) c->close();
 }
 
-Result<std::unique_ptr<HttpPort>> HttpPort::start(asio::io_context& io, const Config& config, PriestId id,
-                                                  const HttpAddress& at,
-                                                  const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
-                                                  std::function<std::string(const tls::Identity&)> refusal) {
+Result<std::unique_ptr<HttpPort>> HttpPort::start(
+    asio::io_context& io, const Config& config, PriestId id, const HttpAddress& at,
+    const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
+    std::function<std::string(const tls::Identity&)> refusal) {
   using R = Result<std::unique_ptr<HttpPort>>;
   auto impl = std::make_unique<Impl>(io);
   impl->tls = tls;
@@ -434,7 +448,8 @@ Result<std::unique_ptr<HttpPort>> HttpPort::start(asio::io_context& io, const Co
   impl->refusal = std::move(refusal);
   for (auto& [pid, h] : config.http) impl->origins.insert(http_url(config, pid));
   nlohmann::json parliament{{"mode", "priest"}, {"self", id}, {"priests", nlohmann::json::array()}};
-  for (auto& [pid, h] : config.http) parliament["priests"].push_back({{"id", pid}, {"url", http_url(config, pid)}});
+  for (auto& [pid, h] : config.http)
+    parliament["priests"].push_back({{"id", pid}, {"url", http_url(config, pid)}});
   impl->parliament_json = parliament.dump();
   asio::error_code ec;
   auto addr = asio::ip::make_address(at.listen, ec);
@@ -442,7 +457,8 @@ Result<std::unique_ptr<HttpPort>> HttpPort::start(asio::io_context& io, const Co
     tcp::resolver resolver(io);
     auto res = resolver.resolve(at.listen, std::to_string(at.port), ec);
     if (ec || res.empty())
-      return R::failure("cannot resolve http_listen " + at.listen + " of priest " + std::to_string(id));
+      return R::failure("cannot resolve http_listen " + at.listen + " of priest " +
+                        std::to_string(id));
     addr = res.begin()->endpoint().address();
   }
   tcp::endpoint ep(addr, at.port);
@@ -452,7 +468,8 @@ Result<std::unique_ptr<HttpPort>> HttpPort::start(asio::io_context& io, const Co
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
     return R::failure("cannot listen for HTTP on " + at.listen + ":" + std::to_string(at.port) +
-                      " (http_listen, http_port of priest " + std::to_string(id) + "): " + ec.message());
+                      " (http_listen, http_port of priest " + std::to_string(id) +
+                      "): " + ec.message());
   impl->accept();
   impl->sweep();
   return std::unique_ptr<HttpPort>(new HttpPort(std::move(impl)));

@@ -54,10 +54,10 @@ class HttpPort {
   // which also calls the routes) until destroyed. `tls` is the priest's own context (its
   // certificate, key and the parliament's CA), or nullptr for plaintext. `refusal` says why a
   // party that passed the TLS handshake is not served ("" to serve it).
-  static Result<std::unique_ptr<HttpPort>> start(asio::io_context& io, const Config& config, PriestId id,
-                                                 const HttpAddress& at,
-                                                 const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
-                                                 std::function<std::string(const tls::Identity&)> refusal);
+  static Result<std::unique_ptr<HttpPort>> start(
+      asio::io_context& io, const Config& config, PriestId id, const HttpAddress& at,
+      const std::shared_ptr<asio::ssl::context>& tls, HttpRoutes routes,
+      std::function<std::string(const tls::Identity&)> refusal);
   ~HttpPort();
   class Impl;
 

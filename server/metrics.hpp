@@ -21,8 +21,8 @@ namespace parliament {
 // Durations in fixed buckets (seconds); observe() from any thread, render() from any other.
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                     0.025,  0.05,    0.1,    0.25,  0.5,    1.0,  2.5};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
   void observe(double seconds);
   // The _bucket, _sum and _count lines of family `name` (its HELP/TYPE written by the caller).
   void render(std::string& out, const std::string& name) const;
@@ -32,7 +32,8 @@ class Histogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
-inline constexpr size_t kEventKinds = static_cast<size_t>(Event::Kind::Lost) + 1;  // Lost is the last
+inline constexpr size_t kEventKinds =
+    static_cast<size_t>(Event::Kind::Lost) + 1;  // Lost is the last
 
 // Counts kept by the host (I/O thread only).
 struct Counters {
@@ -40,7 +41,8 @@ struct Counters {
   uint64_t decrees_passed = 0;             // decrees added to this priest's ledger
   uint64_t catch_up_sent = 0, catch_up_received = 0;  // catch-up messages, and their decrees
   uint64_t catch_up_decrees_sent = 0, catch_up_decrees_received = 0;
-  uint64_t proposals_passed = 0, proposals_refused = 0, proposals_unknown = 0;  // client proposals answered
+  uint64_t proposals_passed = 0, proposals_refused = 0,
+           proposals_unknown = 0;           // client proposals answered
   uint64_t reads_ok = 0, reads_failed = 0;  // linearizable reads answered
   uint64_t bytes_in = 0, bytes_out = 0;       // on every connection, after TLS
   uint64_t strangers_refused = 0;  // priest links refused: not a member of the membership in force
@@ -58,6 +60,7 @@ struct Gauges {
   size_t waiting_clients = 0;
 };
 
-std::string render_metrics(PriestId id, const Counters& c, const Gauges& g, const Histogram& votes_sync);
+std::string render_metrics(PriestId id, const Counters& c, const Gauges& g,
+                           const Histogram& votes_sync);
 
 }  // namespace parliament

@@ -49,73 +49,18 @@ std::string Host::encode_frame(const Message& m) {
 }
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
-  if (c->kind == Conn::Kind::PeerIn) {
-    if (auto l = links_.find(c->peer); l != links_.end()) {
-      l->second.heard = Clock::now();
-      l->second.heard_since_connect = true;
-    }
-    // The hot path: read the message straight from the text, no JSON tree.
-    auto m = decode_text(payload);
-    if (!m) return bad_input(c, "bad message", "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
-    if (m->from != c->peer || m->to != run_.id)
-      return bad_input(c, "misaddressed frame", "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
-                              " on the link of priest " + std::to_string(c->peer));
-    if (!priest() || !halted_.empty()) return;
-    m->incarnation = c->incarnation;
-    if (m->kind == Kind::CatchUp && !m->entries.empty()) {
-      ++counters_.catch_up_received;
-      counters_.catch_up_decrees_received += m->entries.size();
-    }
-    if (auto why = priest()->step(*m); !why.empty())
-      return bad_input(c, "refused message", "priest " + std::to_string(c->peer) + " sent a " +
-                                                 name_of(m->kind) + " no priest would send: " + why);
-    schedule_flush();
-    return;
-  }
+  if (c->kind == Conn::Kind::PeerIn) return on_peer_frame(c, payload);
   auto j = parse_object(payload);
   if (!j) return bad_input(c, "not an object", "frame is not a JSON object");
   auto t = j->find("type");
   if (t == j->end() || !t->is_string()) return bad_input(c, "no type", "frame has no type");
   const std::string& type = t->get_ref<const std::string&>();
-
   if (c->kind == Conn::Kind::Unknown) {
-    if (type == "hello") {
-      auto from = j->find("from");
-      PriestId id = from != j->end() && from->is_number_unsigned() && from->get<uint64_t>() <= 1000000
-                        ? from->get<PriestId>() : 0;
-      auto inc = j->find("incarnation");
-      auto incarnation = inc != j->end() && inc->is_string() ? parse_incarnation(inc->get<std::string>()) : std::nullopt;
-      if (id == 0 || id == run_.id || !incarnation)
-        return bad_input(c, "bad hello", "hello needs from (another priest's id) and incarnation (16 hex digits)");
-      const uint64_t life = incarnation.value();
-      // The id is the certificate's, never the frame's.
-      if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
-        return bad_input(c, "hello of another", "hello from priest " + std::to_string(id) + " over a connection whose certificate is " +
-                                                   tls::describe(*c->identity) + "'s");
-      if (!priest())
-        return bad_input(c, "hello before bootstrap " + std::to_string(id),
-                         "hello from priest " + std::to_string(id) + ", but this priest is not bootstrapped yet");
-      // Membership is the only admission: a priest the membership in force here does not
-      // name with this incarnation (removed, replaced, never added, or added by a decree not
-      // learned here yet) is told so and gets nothing more.
-      if (!admits(*c, id, life)) return refuse_stranger(c, id, life);
-      // One link from each priest: a newer one replaces the older (the peer restarted).
-      for (auto& w : sessions_)
-        if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id) o->close();
-      if (count(Conn::Kind::PeerIn) >= kMaxPeers)
-        return bad_input(c, "too many peers", std::to_string(kMaxPeers) + " priests are linked here already");
-      forget_unfinished(*c);
-      c->kind = Conn::Kind::PeerIn;
-      c->peer = id;
-      c->incarnation = life;
-      // The peer is back: reach it now rather than when our back-off expires (at most once
-      // per kMinReconnectGap). The back-off itself starts over once the link proves itself.
-      if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
-      return;
-    }
+    if (type == "hello") return on_hello(c, *j);
     if (count(Conn::Kind::Client) >= kMaxClients)
-      return bad_input(c, "too many clients", std::to_string(kMaxClients) +
-                                                  " client connections are open here already; retry later or elsewhere");
+      return bad_input(c, "too many clients",
+                       std::to_string(kMaxClients) +
+                           " client connections are open here already; retry later or elsewhere");
     c->kind = Conn::Kind::Client;
   }
   if (c->kind == Conn::Kind::Client) on_client_request(c, *j);
@@ -123,14 +68,87 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerOut) on_not_member(c, *j);
 }
 
+// What an admitted priest says on its link: the paper's messages and catch-up, stepped into
+// the priest. The hot path: read straight from the text, no JSON tree.
+void Host::on_peer_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
+  if (auto l = links_.find(c->peer); l != links_.end()) {
+    l->second.heard = Clock::now();
+    l->second.heard_since_connect = true;
+  }
+  auto m = decode_text(payload);
+  if (!m)
+    return bad_input(c, "bad message",
+                     "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
+  if (m->from != c->peer || m->to != run_.id)
+    return bad_input(c, "misaddressed frame",
+                     "frame from " + std::to_string(m->from) + " to " + std::to_string(m->to) +
+                         " on the link of priest " + std::to_string(c->peer));
+  if (!priest() || !halted_.empty()) return;
+  m->incarnation = c->incarnation;
+  if (m->kind == Kind::CatchUp && !m->entries.empty()) {
+    ++counters_.catch_up_received;
+    counters_.catch_up_decrees_received += m->entries.size();
+  }
+  if (auto why = priest()->step(*m); !why.empty())
+    return bad_input(c, "refused message",
+                     "priest " + std::to_string(c->peer) + " sent a " + name_of(m->kind) +
+                         " no priest would send: " + why);
+  schedule_flush();
+}
+
+// A priest's hello on a connection it opened: admitted as the link of a member, or refused.
+void Host::on_hello(const std::shared_ptr<Conn>& c, const json& j) {
+  auto from = j.find("from");
+  PriestId id = from != j.end() && from->is_number_unsigned() && from->get<uint64_t>() <= 1000000
+                    ? from->get<PriestId>()
+                    : 0;
+  auto inc = j.find("incarnation");
+  auto incarnation = inc != j.end() && inc->is_string() ? parse_incarnation(inc->get<std::string>())
+                                                        : std::nullopt;
+  if (id == 0 || id == run_.id || !incarnation)
+    return bad_input(c, "bad hello",
+                     "hello needs from (another priest's id) and incarnation (16 hex digits)");
+  const uint64_t life = incarnation.value();
+  // The id is the certificate's, never the frame's.
+  if (c->identity && !(*c->identity == tls::Identity{tls::Role::Priest, id}))
+    return bad_input(c, "hello of another",
+                     "hello from priest " + std::to_string(id) +
+                         " over a connection whose certificate is " + tls::describe(*c->identity) +
+                         "'s");
+  if (!priest())
+    return bad_input(c, "hello before bootstrap " + std::to_string(id),
+                     "hello from priest " + std::to_string(id) +
+                         ", but this priest is not bootstrapped yet");
+  // Membership is the only admission: a priest the membership in force here does not name
+  // with this incarnation (removed, replaced, never added, or added by a decree not learned
+  // here yet) is told so and gets nothing more.
+  if (!admits(*c, id, life)) return refuse_stranger(c, id, life);
+  // One link from each priest: a newer one replaces the older (the peer restarted).
+  for (auto& w : sessions_)
+    if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id)
+      o->close();
+  if (count(Conn::Kind::PeerIn) >= kMaxPeers)
+    return bad_input(c, "too many peers",
+                     std::to_string(kMaxPeers) + " priests are linked here already");
+  forget_unfinished(*c);
+  c->kind = Conn::Kind::PeerIn;
+  c->peer = id;
+  c->incarnation = life;
+  // The peer is back: reach it now rather than when our back-off expires (at most once per
+  // kMinReconnectGap). The back-off itself starts over once the link proves itself.
+  if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);
+}
+
 std::string Host::revoked(const tls::Identity& who) const {
-  if (!priest() || who.role != tls::Role::Client || !priest()->membership().is_revoked(who.name)) return "";
+  if (!priest() || who.role != tls::Role::Client || !priest()->membership().is_revoked(who.name))
+    return "";
   return "client " + who.name + "'s certificate was revoked by decree (membership of decree " +
          std::to_string(priest()->membership().decree_no) + ")";
 }
 
 bool Host::admits(const Conn& c, PriestId id, uint64_t incarnation) const {
-  return priest()->admits(id, incarnation) && priest()->membership().key_refusal(id, incarnation, c.key).empty();
+  return priest()->admits(id, incarnation) &&
+         priest()->membership().key_refusal(id, incarnation, c.key).empty();
 }
 
 void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation) {
@@ -139,10 +157,13 @@ void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t
   // Why, for the refused priest: "key" (the life named here, with another key: an operator's
   // mistake, never a reason for it to retire) or "membership" (removed, replaced, retired).
   const bool named_other_key = !why.empty() && !m.retired_key(c->key);
-  if (why.empty()) why = "it is not a member of the membership in force here (decree " + std::to_string(m.decree_no) + ")";
-  warn_limited("not a member " + std::to_string(id),
-               "closing connection from {}{}: priest {} speaking as incarnation {}: {}; it gets nothing",
-               c->name, who(*c), id, incarnation_text(incarnation), why);
+  if (why.empty())
+    why = "it is not a member of the membership in force here (decree " +
+          std::to_string(m.decree_no) + ")";
+  warn_limited(
+      "not a member " + std::to_string(id),
+      "closing connection from {}{}: priest {} speaking as incarnation {}: {}; it gets nothing",
+      c->name, who(*c), id, incarnation_text(incarnation), why);
   ++counters_.strangers_refused;
   c->finish(frame(json{{"type", "not_member"}, {"membership", m.decree_no}, {"priest", id},
                        {"incarnation", incarnation_text(incarnation)},
@@ -163,14 +184,15 @@ void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   const Membership& mine = priest()->membership();
   uint64_t at = n->get<uint64_t>();
   const bool key = j.value("cause", "") == "key";
-  warn_limited("refused by " + std::to_string(c->peer),
-               "priest {} does not admit this priest (incarnation {}): {}; it holds the membership of "
-               "decree {}, this priest that of decree {}",
-               c->peer, incarnation_text(incarnation_),
-               key ? "the membership records another key for this priest (was it given a new key without "
-                     "paxos-god replace?)"
-                   : "not a member there",
-               at, mine.decree_no);
+  warn_limited(
+      "refused by " + std::to_string(c->peer),
+      "priest {} does not admit this priest (incarnation {}): {}; it holds the membership of "
+      "decree {}, this priest that of decree {}",
+      c->peer, incarnation_text(incarnation_),
+      key ? "the membership records another key for this priest (was it given a new key without "
+            "paxos-god replace?)"
+          : "not a member there",
+      at, mine.decree_no);
   if (key) return;  // an operator's mistake to mend, not a removal
   if (at <= mine.decree_no || !mine.voter(run_.id, incarnation_) || !mine.find(c->peer)) return;
   refused_by_[c->peer] = at;
@@ -194,7 +216,8 @@ void Host::retire(const std::string& why) {
   removed_ = why;
   if (auto s = mark_removed(run_.data_dir, why); !s) spdlog::error("{}", s.error());
   if (chronicle_) chronicle_->add("removed", why);
-  auto linger = std::chrono::milliseconds(10 * run_.config.election_timeout_ticks * run_.config.tick_ms);
+  auto linger =
+      std::chrono::milliseconds(10 * run_.config.election_timeout_ticks * run_.config.tick_ms);
   spdlog::critical("priest {} is no longer a member of the parliament: {}. It stops for good "
                    "in {} ms (exit {}); its data directory is kept as a record. To bring this "
                    "machine back, wipe the data directory and paxos-god add or replace it.",

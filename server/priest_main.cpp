@@ -47,6 +47,29 @@ std::string unusable_data_dir(const std::string& dir) {
   return "";
 }
 
+// The parliament id of this priest's CA, checked against the one its data directory holds
+// (one parliament, one data directory: refused before anything is written). An error says
+// what to do.
+parliament::Result<std::string> parliament_of(const parliament::Config& config,
+                                              const std::string& config_path,
+                                              const std::string& certs, uint32_t id,
+                                              const std::string& data_dir) {
+  using R = parliament::Result<std::string>;
+  namespace tls = parliament::tls;
+  const std::string dir = tls::certs_dir(config, config_path, certs);
+  auto pid = tls::parliament_id(tls::files_for(dir, {tls::Role::Priest, id}).ca);
+  if (!pid) return pid;
+  auto held = parliament::read_parliament_id(data_dir);
+  if (!held) return R::failure(held.error());
+  if (!held->empty() && *held != *pid)
+    return R::failure("--data-dir " + data_dir + " belongs to parliament " + *held +
+                      ", but this priest's certificates (" + dir + "/ca.crt) are parliament " +
+                      *pid +
+                      ": point --data-dir at this parliament's directory, or --certs at that "
+                      "parliament's certificates");
+  return pid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,7 +91,8 @@ int main(int argc, char** argv) {
 
   std::ifstream in(config_path);
   if (!in) {
-    std::cerr << "paxos-priest: cannot read " << config_path << ": " << std::strerror(errno) << "\n";
+    std::cerr << "paxos-priest: cannot read " << config_path << ": " << std::strerror(errno)
+              << "\n";
     return 2;
   }
   std::stringstream text;
@@ -99,36 +123,28 @@ int main(int argc, char** argv) {
     std::cerr << "paxos-priest: --data-dir " << data_dir << ": " << why << "\n";
     return 2;
   }
-  auto tls = parliament::tls::load(*config, config_path, {parliament::tls::Role::Priest, id}, certs);
+  auto tls =
+      parliament::tls::load(*config, config_path, {parliament::tls::Role::Priest, id}, certs);
   if (!tls) {
-    std::cerr << "paxos-priest: " << tls.error() << " (the parliament's files are made by: paxos-god --config "
-              << config_path << " certs --out " << parliament::tls::certs_dir(*config, config_path, certs) << ")\n";
+    std::cerr << "paxos-priest: " << tls.error()
+              << " (the parliament's files are made by: paxos-god --config " << config_path
+              << " certs --out " << parliament::tls::certs_dir(*config, config_path, certs)
+              << ")\n";
     return 2;
   }
   if (!*tls)
-    std::cerr << "paxos-priest: WARNING: " << config_path << " says \"tls\": false: connections are "
-              << "plaintext and any process that reaches port " << me.port << " can speak as any priest\n";
+    std::cerr << "paxos-priest: WARNING: " << config_path
+              << " says \"tls\": false: connections are "
+              << "plaintext and any process that reaches port " << me.port
+              << " can speak as any priest\n";
   std::string parliament_id;
   if (*tls) {
-    auto pid = parliament::tls::parliament_id(parliament::tls::files_for(
-        parliament::tls::certs_dir(*config, config_path, certs), {parliament::tls::Role::Priest, id}).ca);
+    auto pid = parliament_of(*config, config_path, certs, id, data_dir);
     if (!pid) {
       std::cerr << "paxos-priest: " << pid.error() << "\n";
       return 2;
     }
     parliament_id = *pid;
-    // One parliament, one data directory: refused before anything is written.
-    if (auto held = parliament::read_parliament_id(data_dir); !held) {
-      std::cerr << "paxos-priest: " << held.error() << "\n";
-      return 2;
-    } else if (!held->empty() && *held != parliament_id) {
-      std::cerr << "paxos-priest: --data-dir " << data_dir << " belongs to parliament " << *held
-                << ", but this priest's certificates ("
-                << parliament::tls::certs_dir(*config, config_path, certs) << "/ca.crt) are parliament "
-                << parliament_id << ": point --data-dir at this parliament's directory, or --certs "
-                << "at that parliament's certificates\n";
-      return 2;
-    }
   }
   return parliament::run_priest({*config, config_path, id, me, data_dir, *tls, parliament_id});
 }

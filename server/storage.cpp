@@ -27,6 +27,42 @@ using namespace csv;
 
 // ---------------------------------------------------------------------------------- ledger
 
+namespace {
+
+// What follows the last good record of the ledger (at bad_at): a torn tail (decree next_no
+// on, above what votes.csv relies on), or zeros a crash left, is cut; with nothing after it,
+// what was read is made durable (it may be only in the page cache).
+Status settle_ledger_tail(int fd, const std::string& path, uint64_t bad_at, uint64_t data_end,
+                          uint64_t physical_size, uint64_t next_no, const std::string& why,
+                          uint64_t relied_on) {
+  if (bad_at >= physical_size) {
+    if (::fdatasync(fd) != 0) return Status::failure(fail_text("fdatasync", path, errno));
+    return ok_status();
+  }
+  std::string what;
+  if (bad_at < data_end) {
+    uint64_t intact = 0;
+    auto count = [&](const std::vector<std::string>&, uint64_t) {
+      ++intact;
+      return true;
+    };
+    if (auto s = scan_after_bad(fd, path, bad_at, data_end, kLedgerFields, count); !s) return s;
+    what = fmt::format(
+        "{}: cutting {} bytes from byte offset {}, decree {} on ({} after the bad one): a torn "
+        "tail ({}), written after the last fdatasync and torn by a crash; votes.csv relies "
+        "only on decrees up to {}, and the priest learns the rest again",
+        path, physical_size - bad_at, bad_at, next_no, plural(intact, "intact record"), why,
+        relied_on);
+  } else {
+    what = fmt::format("{}: cutting {} bytes of zeros after the last record, left by a crash "
+                       "mid-write",
+                       path, physical_size - bad_at);
+  }
+  return cut_torn_tail(fd, path, bad_at, physical_size, what);
+}
+
+}  // namespace
+
 // The ledger cannot say what of it was synced (its bytes must be the same on every priest),
 // so votes.csv says it: `relied_on` decrees were fdatasynced before votes.csv dropped their
 // votes. A bad record above them is a torn tail whatever follows it: those decrees are
@@ -85,32 +121,10 @@ Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
             " (they were fdatasynced before it dropped their votes): durable decrees are missing",
         kLedgerHint));
   f->size_ = bad_at;
-  if (bad_at < opened->physical_size) {
-    std::string what;
-    if (bad_at < data_end) {
-      uint64_t intact = 0;
-      auto count = [&](const std::vector<std::string>&, uint64_t) {
-        ++intact;
-        return true;
-      };
-      if (auto s = scan_after_bad(f->fd_, path, bad_at, data_end, kLedgerFields, count); !s)
-        return R::failure(s.error());
-      what = fmt::format(
-          "{}: cutting {} bytes from byte offset {}, decree {} on ({} after the bad one): a torn "
-          "tail ({}), written after the last fdatasync and torn by a crash; votes.csv relies "
-          "only on decrees up to {}, and the priest learns the rest again",
-          path, opened->physical_size - bad_at, bad_at, next_no, plural(intact, "intact record"),
-          first->why, relied_on);
-    } else {
-      what = fmt::format("{}: cutting {} bytes of zeros after the last record, left by a crash "
-                         "mid-write",
-                         path, opened->physical_size - bad_at);
-    }
-    if (auto s = cut_torn_tail(f->fd_, path, bad_at, opened->physical_size, what); !s)
-      return R::failure(s.error());
-  } else if (::fdatasync(f->fd_) != 0) {  // what was read may be only in the page cache
-    return R::failure(fail_text("fdatasync", path, errno));
-  }
+  if (auto s = settle_ledger_tail(f->fd_, path, bad_at, data_end, opened->physical_size, next_no,
+                                  first->why, relied_on);
+      !s)
+    return R::failure(s.error());
   f->written_.store(f->length(), std::memory_order_release);
   f->synced_.store(f->length(), std::memory_order_release);
   return f;
@@ -346,7 +360,8 @@ Result<std::string> read_parliament_id(const std::string& dir) {
   std::string t = *text;
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
   if (t.size() != 16 || t.find_first_not_of("0123456789abcdef") != std::string::npos)
-    return Result<std::string>::failure(path + ": not a parliament id (16 hex digits); this data directory is damaged");
+    return Result<std::string>::failure(
+        path + ": not a parliament id (16 hex digits); this data directory is damaged");
   return t;
 }
 

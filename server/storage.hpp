@@ -3,8 +3,8 @@
 //   ledger.csv       the passed decrees, decree-number order, header
 //                    decree_no,ballot,kind,client,request,decree,crc32
 //                    (kind is "decree", "olive-day" or "membership", whose decree is the
-//                    membership it sets, as JSON: proto/membership.hpp; ballot is the decree's origin, the
-//                    ballot that first proposed it). Append-only. Holds nothing but the
+//                    membership it sets, as JSON: proto/membership.hpp; ballot is the decree's
+//                    origin, the ballot that first proposed it). Append-only. Holds nothing but the
 //                    agreed decrees, so the ledgers of all priests are byte-for-byte equal.
 //   votes.csv        the promise and the votes, header
 //                    record,decree_no,ballot,origin,kind,client,request,decree,synced,crc32

@@ -10,87 +10,15 @@ namespace host_detail {
 
 int Host::start() {
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ priest " + std::to_string(run_.id) + ": %v");
-  if (auto s = ensure_dir(run_.data_dir); !s) {
+  if (auto exit = open_records()) return *exit;
+  if (auto s = listen(); !s) {
     spdlog::critical("{}", s.error());
     return 1;
   }
-  // Before any other file: a blank directory is a new incarnation of this priest.
-  auto inc = load_or_create_incarnation(run_.data_dir);
-  if (!inc) {
-    spdlog::critical("{}", inc.error());
-    return 1;
-  }
-  incarnation_ = *inc;
-  auto removed = read_removed(run_.data_dir);
-  if (!removed) {
-    spdlog::critical("{}", removed.error());
-    return 1;
-  }
-  if (!removed->empty()) {
-    spdlog::critical("priest {} was removed from the parliament ({}/removed: {}); it does not "
-                     "start again. To bring this machine back, wipe {} and paxos-god add or "
-                     "replace it.", run_.id, run_.data_dir, *removed, run_.data_dir);
-    return kExitRemoved;
-  }
-  Restored restored;
-  auto archive = Archive::open(
-      run_.data_dir, restored, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
-      [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4,
-      [this](const Status& s) {
-        if (!priest() || !halted_.empty()) return;
-        node_->clerk().votes_synced(s);
-        flush();
-      });
-  if (!archive) {
-    spdlog::critical("{}", archive.error());
-    return 1;
-  }
-  archive_ = std::move(*archive);
-  archive_->time_votes_syncs(&votes_sync_seconds_);
-  chronicle_ = std::make_unique<Chronicle>(run_.data_dir, run_.id);
-  chronicle_->add("started");
-  auto members = load_membership(run_.data_dir);
-  if (!members) {
-    spdlog::critical("{}", members.error());
-    return 1;
-  }
-  const Config& c = run_.config;
-  PriestOptions tuning = priest_tuning(c.heartbeat_ticks, c.election_timeout_ticks,
-                                       c.max_decree_bytes, c.max_frame_bytes);
-  tuning.seed = std::random_device{}();
-  node_.emplace(run_.id, incarnation_, tuning, *archive_, static_cast<Records&>(*this),
-                static_cast<NodeHost&>(*this));
-  if (auto s = node_->restore(std::move(restored), std::move(*members)); !s) {
-    spdlog::critical("{}/{}", run_.data_dir, s.error());
-    return 1;
-  }
-
-  asio::error_code ec;
-  auto addr = asio::ip::make_address(me_.listen, ec);
-  if (ec) {
-    // a host name (e.g. in docker): resolve it
-    tcp::resolver resolver(io_);
-    auto res = resolver.resolve(me_.listen, std::to_string(me_.port), ec);
-    if (ec || res.empty()) {
-      spdlog::critical("cannot resolve listen address {} of priest {} in {}: {}", me_.listen,
-                       run_.id, run_.config_path, ec.message());
-      return 1;
-    }
-    addr = res.begin()->endpoint().address();
-  }
-  tcp::endpoint ep(addr, me_.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    spdlog::critical("cannot listen on {}:{}: {} (is another priest already running there?)",
-                     me_.listen, me_.port, ec.message());
-    return 1;
-  }
-  spdlog::info("listening on {}:{}; data in {} (incarnation {}); ledger holds {} decrees; promise {}",
-               me_.listen, me_.port, run_.data_dir, incarnation_text(incarnation_),
-               archive_->ledger_length(), to_string(restored.next_bal));
+  spdlog::info(
+      "listening on {}:{}; data in {} (incarnation {}); ledger holds {} decrees; promise {}",
+      me_.listen, me_.port, run_.data_dir, incarnation_text(incarnation_),
+      archive_->ledger_length(), to_string(node_->promise()));
   if (auto s = start_http(); !s) {
     spdlog::critical("{}", s.error());
     return 1;
@@ -119,6 +47,77 @@ int Host::start() {
   io_.run();
   if (!removed_.empty()) return kExitRemoved;
   return halted_.empty() ? 0 : 1;
+}
+
+// The data directory: its incarnation (written before any other file: a blank directory is a
+// new incarnation of this priest), `removed`, the archive (ledger and votes) and
+// membership.json, made into the node. nullopt once all is read; else the exit status.
+std::optional<int> Host::open_records() {
+  auto fail = [](const std::string& why) {
+    spdlog::critical("{}", why);
+    return std::optional<int>(1);
+  };
+  if (auto s = ensure_dir(run_.data_dir); !s) return fail(s.error());
+  auto inc = load_or_create_incarnation(run_.data_dir);
+  if (!inc) return fail(inc.error());
+  incarnation_ = *inc;
+  auto removed = read_removed(run_.data_dir);
+  if (!removed) return fail(removed.error());
+  if (!removed->empty()) {
+    spdlog::critical("priest {} was removed from the parliament ({}/removed: {}); it does not "
+                     "start again. To bring this machine back, wipe {} and paxos-god add or "
+                     "replace it.", run_.id, run_.data_dir, *removed, run_.data_dir);
+    return kExitRemoved;
+  }
+  Restored restored;
+  auto archive = Archive::open(
+      run_.data_dir, restored, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
+      [this](const std::string& why) { halt(why); }, run_.config.max_frame_bytes / 4,
+      [this](const Status& s) {
+        if (!priest() || !halted_.empty()) return;
+        node_->clerk().votes_synced(s);
+        flush();
+      });
+  if (!archive) return fail(archive.error());
+  archive_ = std::move(*archive);
+  archive_->time_votes_syncs(&votes_sync_seconds_);
+  chronicle_ = std::make_unique<Chronicle>(run_.data_dir, run_.id);
+  chronicle_->add("started");
+  auto members = load_membership(run_.data_dir);
+  if (!members) return fail(members.error());
+  const Config& c = run_.config;
+  PriestOptions tuning = priest_tuning(c.heartbeat_ticks, c.election_timeout_ticks,
+                                       c.max_decree_bytes, c.max_frame_bytes);
+  tuning.seed = std::random_device{}();
+  node_.emplace(run_.id, incarnation_, tuning, *archive_, static_cast<Records&>(*this),
+                static_cast<NodeHost&>(*this));
+  if (auto s = node_->restore(std::move(restored), std::move(*members)); !s)
+    return fail(run_.data_dir + "/" + s.error());
+  return std::nullopt;
+}
+
+// Opens the priest's port (its listen address may be a host name, as in docker).
+Status Host::listen() {
+  asio::error_code ec;
+  auto addr = asio::ip::make_address(me_.listen, ec);
+  if (ec) {
+    tcp::resolver resolver(io_);
+    auto res = resolver.resolve(me_.listen, std::to_string(me_.port), ec);
+    if (ec || res.empty())
+      return Status::failure("cannot resolve listen address " + me_.listen + " of priest " +
+                             std::to_string(run_.id) + " in " + run_.config_path + ": " +
+                             ec.message());
+    addr = res.begin()->endpoint().address();
+  }
+  tcp::endpoint ep(addr, me_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status::failure("cannot listen on " + me_.listen + ":" + std::to_string(me_.port) +
+                           ": " + ec.message() + " (is another priest already running there?)");
+  return ok_status();
 }
 
 void Host::shutdown() {
@@ -162,7 +161,8 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
     }
   // A revocation among them: the revoked clients' connections are closed.
   for (auto& w : sessions_)
-    if (auto c = w.lock(); c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity)
+    if (auto c = w.lock();
+        c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity)
       if (auto why = revoked(*c->identity); !why.empty()) bad_input(c, "revoked", why);
   std::set<PriestId> named;
   for (auto& p : peers) {
@@ -211,7 +211,8 @@ Status Host::save_membership(const Membership& m, bool first) {
   return ::parliament::save_membership(run_.data_dir, m);
 }
 
-// ---------------------------------------------------------------- the priest's clock and its ready()
+// ---------------------------------------------------------------- the priest's clock and its
+// ready()
 
 void Host::on_tick() {
   ticker_.expires_after(std::chrono::milliseconds(run_.config.tick_ms));
@@ -237,10 +238,12 @@ void Host::reset_silent_links() {
   if (!priest() || !halted_.empty()) return;
   auto st = priest()->status();
   auto now = Clock::now();
-  auto limit = std::chrono::milliseconds(2 * run_.config.election_timeout_ticks * run_.config.tick_ms);
+  auto limit =
+      std::chrono::milliseconds(2 * run_.config.election_timeout_ticks * run_.config.tick_ms);
   for (auto& [id, link] : links_) {
     bool expected = st.role == Role::President || st.president == id;
-    if (!expected || !link.conn || now - link.heard < limit || now - link.connected_at < limit) continue;
+    if (!expected || !link.conn || now - link.heard < limit || now - link.connected_at < limit)
+      continue;
     spdlog::info("no word from priest {} for {} ms: reconnecting to it", id,
                  std::chrono::duration_cast<std::chrono::milliseconds>(now - link.heard).count());
     link.conn->close();

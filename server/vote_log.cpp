@@ -32,6 +32,89 @@ void VoteLog::Loaded::forget_passed(uint64_t ledger_length) {
   std::erase_if(votes, [&](const Entry& e) { return e.decree_no <= ledger_length; });
 }
 
+namespace {
+
+// The largest synced offset a good record claims, and where that record is.
+struct SyncClaim {
+  uint64_t synced = 0, at = 0;
+  void saw(uint64_t s, uint64_t offset) {
+    if (s > synced) synced = s, at = offset;
+  }
+};
+
+// One good record of votes.csv at byte `offset`, into `out`.
+Status load_vote_record(const std::vector<std::string>& f, uint64_t offset, const std::string& path,
+                        VoteLog::Loaded& out, SyncClaim& claim) {
+  auto corrupt = [&](const std::string& why) {
+    return Status::failure(corrupt_text(
+        path, "record at byte offset " + std::to_string(offset) + ": " + why, kVotesHint));
+  };
+  uint64_t synced = 0;
+  if (!parse_u64(f[kSyncedField], synced))
+    return corrupt("synced \"" + f[kSyncedField] + "\" is not an integer");
+  claim.saw(synced, offset);
+  if (f[0] == "promise") {
+    auto b = parse_ballot(f[2]);
+    if (!b) return corrupt("ballot \"" + f[2] + "\" is malformed");
+    for (size_t k : {1, 3, 4, 5, 6, 7})
+      if (!f[k].empty()) return corrupt("promise with a " + kVoteColumns[k]);
+    out.next_bal = std::max(out.next_bal, *b);  // promises only rise; take the max anyway
+  } else if (f[0] == "vote") {
+    auto e = entry_from_fields(f, 1, true);
+    if (!e) return corrupt(e.error());
+    out.votes.push_back(std::move(*e));
+  } else if (f[0] == "ledger_synced") {
+    uint64_t n = 0;
+    if (!parse_u64(f[1], n)) return corrupt("decree_no \"" + f[1] + "\" is not an integer");
+    for (size_t k : {2, 3, 4, 5, 6, 7})
+      if (!f[k].empty()) return corrupt("ledger_synced with a " + kVoteColumns[k]);
+    out.ledger_synced = std::max(out.ledger_synced, n);
+  } else {
+    return corrupt("unknown record \"" + f[0] + "\"");
+  }
+  return ok_status();
+}
+
+// What follows the first bad record (at bad_at; data_end if none): corruption if a good
+// record says any of it was made durable, else a torn tail, cut off. With no bad record,
+// what was read is made durable (it may be only in the page cache).
+Status settle_tail(int fd, const std::string& path, uint64_t bad_at, uint64_t data_end,
+                   const std::string& why, SyncClaim claim) {
+  uint64_t intact = 0;  // good records after the bad one
+  if (bad_at < data_end) {
+    auto found = [&](const std::vector<std::string>& f, uint64_t offset) {
+      ++intact;
+      uint64_t synced = 0;
+      if (parse_u64(f[kSyncedField], synced)) claim.saw(synced, offset);
+      return claim.synced <= bad_at;  // stop at the first proof of corruption
+    };
+    if (auto s = scan_after_bad(fd, path, bad_at, data_end, kVoteFields, found); !s) return s;
+  }
+  if (claim.synced > bad_at) {
+    std::string damage =
+        bad_at < data_end ? "bad record at byte offset " + std::to_string(bad_at) + " (" + why + ")"
+                          : "the data ends at byte offset " + std::to_string(bad_at);
+    return Status::failure(
+        corrupt_text(path,
+                     damage + ", but the record at byte offset " + std::to_string(claim.at) +
+                         " was written when its first " + std::to_string(claim.synced) +
+                         " bytes had been fdatasynced",
+                     kVotesHint));
+  }
+  if (bad_at < data_end) {
+    std::string what = fmt::format(
+        "{}: cutting {} bytes from byte offset {} ({} after the bad one): a torn tail ({}), "
+        "written after the last fdatasync and torn by a crash; no later record says any of it "
+        "had been made durable",
+        path, data_end - bad_at, bad_at, plural(intact, "intact record"), why);
+    return cut_torn_tail(fd, path, bad_at, data_end, what, true);
+  }
+  if (::fdatasync(fd) != 0) return Status::failure(fail_text("fdatasync", path, errno));
+  return ok_status();
+}
+
+}  // namespace
+
 // Each record says how much of the file was fdatasynced when it was written (its synced
 // field). At the first bad record, at byte F: if any good record says more than F bytes
 // were synced, F is in durable data and the damage is corruption; if none does, nothing
@@ -54,83 +137,17 @@ Result<std::unique_ptr<VoteLog>> VoteLog::open(const std::string& path, Loaded& 
   v->fd_ = opened->fd;
   v->allocated_ = opened->physical_size;
   Loaded out;
-  uint64_t max_synced = 0, max_synced_at = 0;  // the largest claim of a good record, and where
+  SyncClaim claim;
   auto record = [&](const std::vector<std::string>& f, uint64_t offset) {
-    auto corrupt = [&](const std::string& why) {
-      return Status::failure(corrupt_text(
-          path, "record at byte offset " + std::to_string(offset) + ": " + why, kVotesHint));
-    };
-    uint64_t synced = 0;
-    if (!parse_u64(f[kSyncedField], synced))
-      return corrupt("synced \"" + f[kSyncedField] + "\" is not an integer");
-    if (synced > max_synced) {
-      max_synced = synced;
-      max_synced_at = offset;
-    }
-    if (f[0] == "promise") {
-      auto b = parse_ballot(f[2]);
-      if (!b) return corrupt("ballot \"" + f[2] + "\" is malformed");
-      for (size_t k : {1, 3, 4, 5, 6, 7})
-        if (!f[k].empty()) return corrupt("promise with a " + kVoteColumns[k]);
-      out.next_bal = std::max(out.next_bal, *b);  // promises only rise; take the max anyway
-    } else if (f[0] == "vote") {
-      auto e = entry_from_fields(f, 1, true);
-      if (!e) return corrupt(e.error());
-      out.votes.push_back(std::move(*e));
-    } else if (f[0] == "ledger_synced") {
-      uint64_t n = 0;
-      if (!parse_u64(f[1], n)) return corrupt("decree_no \"" + f[1] + "\" is not an integer");
-      for (size_t k : {2, 3, 4, 5, 6, 7})
-        if (!f[k].empty()) return corrupt("ledger_synced with a " + kVoteColumns[k]);
-      out.ledger_synced = std::max(out.ledger_synced, n);
-    } else {
-      return corrupt("unknown record \"" + f[0] + "\"");
-    }
-    return ok_status();
+    return load_vote_record(f, offset, path, out, claim);
   };
   const uint64_t data_end = opened->file_size;
   auto first = scan_good(v->fd_, path, opened->header_len, data_end, kVoteFields,
                          [](uint64_t) { return true; }, record);
   if (!first) return R::failure(first.error());
-  const uint64_t bad_at = first->at;
-  uint64_t intact = 0;  // good records after the bad one
-  if (bad_at < data_end) {
-    auto found = [&](const std::vector<std::string>& f, uint64_t offset) {
-      ++intact;
-      uint64_t synced = 0;
-      if (parse_u64(f[kSyncedField], synced) && synced > max_synced) {
-        max_synced = synced;
-        max_synced_at = offset;
-      }
-      return max_synced <= bad_at;  // stop at the first proof of corruption
-    };
-    if (auto s = scan_after_bad(v->fd_, path, bad_at, data_end, kVoteFields, found); !s)
-      return R::failure(s.error());
-  }
-  if (max_synced > bad_at) {
-    std::string damage = bad_at < data_end
-                             ? "bad record at byte offset " + std::to_string(bad_at) + " (" +
-                                   first->why + ")"
-                             : "the data ends at byte offset " + std::to_string(bad_at);
-    return R::failure(corrupt_text(
-        path,
-        damage + ", but the record at byte offset " + std::to_string(max_synced_at) +
-            " was written when its first " + std::to_string(max_synced) +
-            " bytes had been fdatasynced",
-        kVotesHint));
-  }
-  if (bad_at < data_end) {
-    std::string what = fmt::format(
-        "{}: cutting {} bytes from byte offset {} ({} after the bad one): a torn tail ({}), "
-        "written after the last fdatasync and torn by a crash; no later record says any of it "
-        "had been made durable",
-        path, data_end - bad_at, bad_at, plural(intact, "intact record"), first->why);
-    if (auto s = cut_torn_tail(v->fd_, path, bad_at, data_end, what, true); !s)
-      return R::failure(s.error());
-  } else if (::fdatasync(v->fd_) != 0) {  // what was read may be only in the page cache
-    return R::failure(fail_text("fdatasync", path, errno));
-  }
-  v->size_ = v->synced_ = bad_at;
+  if (auto s = settle_tail(v->fd_, path, first->at, data_end, first->why, claim); !s)
+    return R::failure(s.error());
+  v->size_ = v->synced_ = first->at;
   loaded = std::move(out);
   return v;
 }
@@ -330,7 +347,8 @@ Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
   std::vector<Appended> appended = std::move(appended_);
   appended_.clear();
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  if (!c.prepared_) return poison("compacting " + path_ + ": finished before it was prepared (a bug)");
+  if (!c.prepared_)
+    return poison("compacting " + path_ + ": finished before it was prepared (a bug)");
   if (!*c.prepared_) return poison(c.prepared_->error());
   const std::string tmp = path_ + ".tmp";
   std::string tail = render_claiming_end(c.data_, [&](std::string& out, const std::string& synced) {

@@ -23,8 +23,9 @@
 #include <asio.hpp>
 #include <asio/ssl/context.hpp>
 
-#include "client/rpc.hpp"
-#include "client/tls_session.hpp"
+#include "net/rpc.hpp"
+#include "net/tls_session.hpp"
+#include "net/config_file.hpp"
 #include "proto/framing.hpp"
 
 using namespace parliament;
@@ -198,27 +199,6 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[i];
 }
 
-Result<Config> load_config(const std::string& path, const std::string& cluster) {
-  if (!cluster.empty()) {
-    json priests = json::array();
-    std::stringstream ss(cluster);
-    std::string item;
-    for (int id = 1; std::getline(ss, item, ','); ++id) {
-      auto colon = item.rfind(':');
-      if (colon == std::string::npos)
-        return Result<Config>::failure("--cluster: expected host:port, got " + item);
-      priests.push_back({{"id", id}, {"host", item.substr(0, colon)},
-                         {"port", std::stoul(item.substr(colon + 1))}});
-    }
-    return parse_config(json{{"priests", priests}}.dump(), "--cluster");
-  }
-  std::ifstream in(path);
-  if (!in) return Result<Config>::failure("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
-}
-
 // Whom to load: the president (asked of every priest, for up to 10 s), or every priest.
 std::vector<PriestAddress> targets_of(const Config& config, const std::string& target) {
   if (target == "all") return config.priests;
@@ -357,7 +337,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "paxos-bench: give --config FILE or --cluster host:port,...\n");
     return 2;
   }
-  auto config = load_config(config_path, cluster);
+  auto config = cluster.empty() ? load_config(config_path) : parse_cluster(cluster);
   if (!config) {
     std::fprintf(stderr, "paxos-bench: %s\n", config.error().c_str());
     return 2;

@@ -23,7 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "client/console.hpp"
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
+#include "net/config_file.hpp"
 #include "proto/config.hpp"
 
 using namespace parliament;
@@ -31,31 +32,6 @@ using nlohmann::json;
 
 namespace {
 
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad())
-    return Result<std::string>::failure("cannot read " + path + ": " + std::strerror(errno));
-  return ss.str();
-}
-
-// "--cluster host:port,host:port": priests numbered 1..n in the order given.
-Result<Config> parse_cluster(const std::string& list) {
-  using R = Result<Config>;
-  Config c;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    auto p = parse_address(item, static_cast<PriestId>(c.priests.size() + 1),
-                           "--cluster: \"" + item + "\"");
-    if (!p) return R::failure(p.error());
-    c.priests.push_back(std::move(*p));
-  }
-  if (c.priests.empty()) return R::failure("--cluster: expected host:port,host:port,...");
-  return c;
-}
 
 std::string address_of(const PriestAddress& p) { return p.host + ":" + std::to_string(p.port); }
 
@@ -406,10 +382,8 @@ int status(const Config& config, bool as_json) {
     return 0;
   }
   if (held) {
-    std::string ids;
-    for (auto id : held->ids()) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
-    std::cout << "membership in force: priests " << ids << " (quorum " << held->quorum()
-              << "), set by "
+    std::cout << "membership in force: priests " << id_list(held->ids()) << " (quorum "
+              << held->quorum() << "), set by "
               << (held->decree_no ? "decree " + std::to_string(held->decree_no) : "the bootstrap")
               << "\n";
   }
@@ -515,9 +489,7 @@ void add_commands(CLI::App& app, ClientArgs& a) {
 Result<Config> parliament_of(ClientArgs& a) {
   Result<Config> config = Result<Config>::failure("");
   if (a.config_opt->count()) {
-    auto text_of_file = read_file(a.config_file);
-    if (!text_of_file) return Result<Config>::failure(text_of_file.error());
-    config = parse_config(*text_of_file, a.config_file);
+    config = load_config(a.config_file);
   } else if (a.cluster_opt->count()) {
     config = parse_cluster(a.cluster);
   } else {

@@ -14,9 +14,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "client/tls.hpp"
-#include "server/http.hpp"
-#include "server/page.hpp"
+#include "net/tls.hpp"
+#include "proto/config.hpp"
+#include "page/page.hpp"
 
 namespace parliament {
 

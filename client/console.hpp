@@ -1,7 +1,7 @@
 // The live page from a person's own machine, and a past run drawn as a timeline.
 //
 // run_console (`paxos-client console`): a local web server, plaintext on 127.0.0.1 by default,
-// that serves the live page (server/page.hpp) and forwards its GET requests for
+// that serves the live page (page/page.hpp) and forwards its GET requests for
 // /priest/ID/{status,metrics,events,ledger} to priest ID's HTTP port (config "http_port"),
 // over the parliament's mutual TLS as the client. It is how a browser without the client's
 // certificate watches the parliament, like `kubectl proxy`; it forwards nothing that writes.

@@ -226,4 +226,13 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
   return c;
 }
 
+std::string http_url(const Config& config, PriestId id) {
+  auto it = config.http.find(id);
+  if (it == config.http.end()) return "";
+  const std::string& h = it->second.host;
+  std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;  // IPv6
+  return std::string(config.tls ? "https://" : "http://") + host + ":" +
+         std::to_string(it->second.port);
+}
+
 }  // namespace parliament

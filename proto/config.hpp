@@ -62,7 +62,7 @@ struct Config {
   uint32_t max_decree_bytes = 64 * 1024;
   uint32_t max_frame_bytes = 4 * 1024 * 1024;
   bool tls = true;
-  std::string certs = "certs";  // as written; resolve with certs_dir() (client/tls.hpp)
+  std::string certs = "certs";  // as written; resolve with certs_dir() (net/tls.hpp)
   uint32_t client_idle_timeout_ms = 300000;
 
   const PriestAddress* find(PriestId id) const;
@@ -84,6 +84,10 @@ namespace parliament {
 // "HOST:PORT" (or "[V6]:PORT") as the address of priest `id`, listening on HOST; errors
 // begin with `where`.
 Result<PriestAddress> parse_address(std::string_view text, PriestId id, const std::string& where);
+
+// The URL of priest `id`'s HTTP port, as the page and people reach it ("https://HOST:PORT");
+// "" if the configuration gives it none.
+std::string http_url(const Config& config, PriestId id);
 
 // An incarnation as text: 16 lower-case hex digits; parse accepts exactly that, non-zero.
 std::string incarnation_text(uint64_t incarnation);

@@ -326,4 +326,16 @@ Result<Membership> parse_membership_decree(const std::string& text, uint64_t dec
   return m;
 }
 
+std::string id_list(const std::vector<PriestId>& ids) {
+  std::string s;
+  for (auto id : ids) s += (s.empty() ? "" : ", ") + std::to_string(id);
+  return s;
+}
+
+std::string no_quorum_text(const std::vector<PriestId>& reached, size_t priests) {
+  return "no quorum: reached " + std::to_string(reached.size()) + " of " + std::to_string(priests) +
+         " priests" + (reached.empty() ? "" : " (" + id_list(reached) + ")") +
+         "; is the network partitioned?";
+}
+
 }  // namespace parliament

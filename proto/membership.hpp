@@ -96,6 +96,12 @@ bool already_applied(const Membership& current, const Change& c);
 
 // A membership decree's text: {"change": "...", "priests": [...]}, and back.
 std::string membership_decree_text(const Membership& next, const Change& c);
+
+// Priest ids as people read them: "1, 2, 5".
+std::string id_list(const std::vector<PriestId>& ids);
+// The one sentence for a majority not reached: "no quorum: reached 2 of 5 priests (1, 2); is
+// the network partitioned?". Clients and the god read it as retryable.
+std::string no_quorum_text(const std::vector<PriestId>& reached, size_t priests);
 Result<Membership> parse_membership_decree(const std::string& text, uint64_t decree_no);
 
 }  // namespace parliament

@@ -21,7 +21,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "client/openssl.hpp"
+#include "net/openssl.hpp"
 
 namespace parliament::certs {
 namespace {

@@ -2,7 +2,7 @@
 // `paxos-god --config FILE certs --out DIR [--force]` (and by the tests).
 //
 // DIR holds ca.crt + ca.key (the parliament's CA, made if DIR has none) and, per party,
-// NAME.key + NAME.crt as client/tls.hpp's files_for() names them (priest-3, god, client).
+// NAME.key + NAME.crt as net/tls.hpp's files_for() names them (priest-3, god, client).
 // Keys are ECDSA P-256, written 0600 from the moment they exist (never chmod-ed later);
 // certificates 0644; DIR is created 0700. Certificates are X509v3 with a random 128-bit
 // serial: the CA with CA:TRUE for 10 years; each leaf with CA:FALSE, serverAuth+clientAuth,
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "client/tls.hpp"
+#include "net/tls.hpp"
 #include "proto/result.hpp"
 
 namespace parliament::certs {

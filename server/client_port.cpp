@@ -1,5 +1,5 @@
 // The client port: proposals, reads, the god's requests (bootstrap, join, change), status,
-// the ledger pages, metrics and the HTTP port's routes (see host.hpp, client/rpc.hpp).
+// the ledger pages, metrics and the HTTP port's routes (see host.hpp, net/rpc.hpp).
 #include "server/host.hpp"
 
 namespace parliament::host_detail {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 
@@ -19,7 +19,6 @@ using Clock = std::chrono::steady_clock;
 // A short pause between knocks, never past the deadline.
 void pause_before(Clock::time_point deadline);
 // "1, 2, 3"
-std::string id_list(const std::vector<PriestId>& ids);
 
 enum class Outcome { Done, Refused, TimedOut, Interrupted };
 

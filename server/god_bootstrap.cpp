@@ -19,7 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "server/certs.hpp"
@@ -34,11 +34,6 @@ namespace parliament::god {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string id_list(const std::vector<PriestId>& ids) {
-  std::string s;
-  for (auto id : ids) s += (s.empty() ? "" : ", ") + std::to_string(id);
-  return s;
-}
 
 
 // A short pause between knocks, never past the deadline.

@@ -47,7 +47,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
+#include "net/config_file.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "server/certs.hpp"
@@ -60,14 +61,6 @@ using namespace parliament;
 using namespace parliament::god;
 
 namespace {
-
-Result<Config> load_config(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return Result<Config>::failure("cannot read " + file + ": " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), file);
-}
 
 // What the command line asked for.
 struct GodArgs {

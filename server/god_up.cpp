@@ -19,7 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "server/certs.hpp"

@@ -15,21 +15,12 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "client/tls.hpp"
-#include "client/tls_session.hpp"
+#include "net/tls.hpp"
+#include "net/tls_session.hpp"
 #include "server/log_limit.hpp"
-#include "server/page.hpp"
+#include "page/page.hpp"
 
 namespace parliament {
-
-std::string http_url(const Config& config, PriestId id) {
-  auto it = config.http.find(id);
-  if (it == config.http.end()) return "";
-  const std::string& h = it->second.host;
-  std::string host = h.find(':') != std::string::npos ? "[" + h + "]" : h;  // IPv6
-  return std::string(config.tls ? "https://" : "http://") + host + ":" +
-         std::to_string(it->second.port);
-}
 
 namespace {
 

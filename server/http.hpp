@@ -1,6 +1,6 @@
 // HttpPort: a priest's HTTP port (config "http_port", bound to "http_listen", by default
 // 127.0.0.1), for people and Prometheus. Read-only: GET only, nothing here changes the priest.
-//   /            the live page (server/www/parliament.html)
+//   /            the live page (page/www/parliament.html)
 //   /parliament  the priests the page polls: {"mode":"priest","self":ID,"priests":[{"id","url"}]}
 //   /status      this priest's status (the JSON `paxos-client status --json` shows for it)
 //   /metrics     Prometheus text format (server/metrics.hpp)
@@ -65,8 +65,5 @@ class HttpPort {
   explicit HttpPort(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The URL of priest `id`'s HTTP port, as the page and people reach it ("https://HOST:PORT").
-std::string http_url(const Config& config, PriestId id);
 
 }  // namespace parliament

@@ -200,10 +200,8 @@ void Host::on_not_member(const std::shared_ptr<Conn>& c, const json& j) {
   for (auto& [id, decree] : refused_by_)
     if (mine.find(id) && decree > mine.decree_no) who.push_back(id);
   if (who.size() < mine.quorum()) return;
-  std::string ids;
-  for (PriestId id : who) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
   retire("a majority of the membership of decree " + std::to_string(mine.decree_no) + " (priests " +
-         ids + ") holds a newer membership that does not name it");
+         id_list(who) + ") holds a newer membership that does not name it");
 }
 
 // This priest was removed or replaced by decree: it records so (so that a restart stops at

@@ -13,7 +13,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "client/tls.hpp"
+#include "net/config_file.hpp"
+#include "net/tls.hpp"
 #include "server/storage.hpp"
 #include "server/transport.hpp"
 
@@ -89,15 +90,7 @@ int main(int argc, char** argv) {
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\")");
   CLI11_PARSE(app, argc, argv);
 
-  std::ifstream in(config_path);
-  if (!in) {
-    std::cerr << "paxos-priest: cannot read " << config_path << ": " << std::strerror(errno)
-              << "\n";
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto config = parliament::parse_config(text.str(), config_path);
+  auto config = parliament::load_config(config_path);
   if (!config) {
     std::cerr << "paxos-priest: " << config.error() << "\n";
     return 2;

@@ -24,7 +24,7 @@ struct PriestRun {
   PriestId id = 0;
   PriestAddress me;  // this priest's address: from the config, or --address
   std::string data_dir;
-  // This priest's TLS credentials (client/tls.hpp), or nullptr when the config says
+  // This priest's TLS credentials (net/tls.hpp), or nullptr when the config says
   // "tls": false: then every connection is plaintext and anyone may claim any id.
   std::shared_ptr<asio::ssl::context> tls;
   // tls::parliament_id of its CA; "" without TLS (nothing then tells parliaments apart).

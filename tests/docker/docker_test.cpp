@@ -53,8 +53,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "client/rpc.hpp"
-#include "client/tls.hpp"
+#include "net/rpc.hpp"
+#include "net/tls.hpp"
 #include "proto/config.hpp"
 #include "proto/record.hpp"
 

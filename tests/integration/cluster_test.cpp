@@ -8,7 +8,7 @@
 //
 // Every wait is a poll with a deadline. Files live in a fresh temporary directory, kept
 // (and named) when a check fails.
-#include "harness.hpp"
+#include "tests/common/harness.hpp"
 
 namespace {
 

@@ -15,11 +15,11 @@
 #include <sstream>
 #include <thread>
 
-#include "harness.hpp"
+#include "tests/common/harness.hpp"
 #include "proto/ballot.hpp"
 #include "proto/message.hpp"
 
-#include "hostile_support.hpp"
+#include "tests/common/hostile_support.hpp"
 
 using namespace hostile;
 

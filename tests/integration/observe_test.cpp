@@ -1,14 +1,14 @@
 // Watching the parliament from outside: each priest's HTTP port (server/http.hpp) serves
 // Prometheus metrics that move as decrees pass, elections happen and connections open; its
 // ballot events; its status; and only to parties of the parliament (mutual TLS).
-#include "tests/integration/harness.hpp"
+#include "tests/common/harness.hpp"
 
 #include <csignal>
 #include <cstdio>
 
 #include <httplib.h>
 
-#include "client/tls.hpp"
+#include "net/tls.hpp"
 #include "tests/common/prom_text.hpp"
 
 using namespace harness;

@@ -10,7 +10,7 @@
 
 #include <httplib.h>
 
-#include "hostile_support.hpp"
+#include "tests/common/hostile_support.hpp"
 
 using namespace hostile;
 

@@ -7,7 +7,7 @@
 //
 // Without Chromium it prints why and exits 77, which CTest reports as skipped.
 #define CATCH_CONFIG_RUNNER
-#include "tests/integration/harness.hpp"
+#include "tests/common/harness.hpp"
 
 #include <regex>
 

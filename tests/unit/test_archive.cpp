@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "server/archive.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/common/temp_dir.hpp"
 
 using namespace parliament;
 

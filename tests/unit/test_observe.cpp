@@ -9,9 +9,9 @@
 
 #include "server/chronicle.hpp"
 #include "server/metrics.hpp"
-#include "server/page.hpp"
+#include "page/page.hpp"
 #include "tests/common/prom_text.hpp"
-#include "temp_dir.hpp"
+#include "tests/common/temp_dir.hpp"
 
 using namespace parliament;
 using nlohmann::json;

@@ -19,7 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/storage.hpp"
-#include "tests/unit/temp_dir.hpp"
+#include "tests/common/temp_dir.hpp"
 
 using namespace parliament;
 namespace fs = std::filesystem;

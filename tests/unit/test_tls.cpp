@@ -1,5 +1,5 @@
 // TLS credentials: paxos-god's certificate maker (server/certs.hpp), the checks of
-// make_context (client/tls.hpp), and real mutual-TLS handshakes over 127.0.0.1.
+// make_context (net/tls.hpp), and real mutual-TLS handshakes over 127.0.0.1.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -17,8 +17,8 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
-#include "client/tls.hpp"
-#include "client/tls_session.hpp"
+#include "net/tls.hpp"
+#include "net/tls_session.hpp"
 #include "server/certs.hpp"
 
 using namespace parliament;

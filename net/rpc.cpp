@@ -3,7 +3,7 @@
 // Each Connection owns its io_context. An operation is started asynchronously and the
 // io_context is run until the operation completes or its deadline passes; on a timeout the
 // socket is closed (which cancels the operation) and the connection is unusable from then on.
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -14,7 +14,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
-#include "client/tls.hpp"
+#include "net/tls.hpp"
 #include "proto/framing.hpp"
 
 namespace parliament {
@@ -323,14 +323,9 @@ struct Attempts {
     if (maybe_delivered)
       return "outcome unknown after " + after +
              ": decree may still pass (last error: " + unknown_why + ")";
-    if (answered.size() < quorum_size(priests)) {
-      std::string ids;
-      for (auto id : answered) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
-      return "no quorum: reached " + std::to_string(answered.size()) + " of " +
-             std::to_string(priests) + " priests" + (ids.empty() ? "" : " (" + ids + ")") +
-             "; is the network partitioned?" +
+    if (answered.size() < quorum_size(priests))
+      return no_quorum_text({answered.begin(), answered.end()}, priests) +
              (last_error.empty() ? "" : " (last error: " + last_error + ")");
-    }
     return last_refusal;  // a majority answered, and refused: say why
   }
 };

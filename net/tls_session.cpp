@@ -1,4 +1,4 @@
-#include "client/tls_session.hpp"
+#include "net/tls_session.hpp"
 
 #include <stdexcept>
 
@@ -6,7 +6,7 @@
 
 #include <openssl/err.h>
 
-#include "client/openssl.hpp"
+#include "net/openssl.hpp"
 
 namespace parliament::tls {
 

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "harness.hpp"
+#include "tests/common/harness.hpp"
 #include "proto/ballot.hpp"
 #include "proto/message.hpp"
 

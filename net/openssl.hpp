@@ -1,5 +1,5 @@
 // openssl: owning pointers for OpenSSL's objects and its error queue as text. Used by the
-// TLS credentials (client/tls.cpp) and the certificate maker (server/certs.cpp).
+// TLS credentials (net/tls.cpp) and the certificate maker (server/certs.cpp).
 #pragma once
 
 #include <memory>

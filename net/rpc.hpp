@@ -15,7 +15,7 @@
 //   {"type":"read","from":N,"max":M}                        (linearizable: Priest::read)
 //       -> {"type":"read","ok":true,"upto":U,"decrees":[... as ledger, none beyond U]}
 //       -> {"type":"read","ok":false,"error":"..."}         (retry, perhaps at another priest)
-// Over mutual TLS (client/tls.hpp) a client's certificate may send propose, status, ledger
+// Over mutual TLS (net/tls.hpp) a client's certificate may send propose, status, ledger
 // and read; bootstrap, join and change need the god's.
 //   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
 //       -> {"type":"bootstrapped","id":I,"already":true|false}
@@ -42,7 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/tls.hpp"
+#include "net/tls.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "proto/result.hpp"
@@ -53,7 +53,7 @@ class context;
 
 namespace parliament {
 
-// This process's credentials for every connection it opens from now on (client/tls.hpp:
+// This process's credentials for every connection it opens from now on (net/tls.hpp:
 // tls::load), or nullptr for plaintext. Call once, at start, before any other thread runs.
 void set_tls(std::shared_ptr<asio::ssl::context> context);
 // set_tls with `who`'s credentials from the configuration's certificate directory (or

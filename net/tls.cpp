@@ -1,6 +1,6 @@
 // tls: the parliament's credentials checked and loaded into asio::ssl contexts
 // (see tls.hpp for what each piece is and who calls it).
-#include "client/tls.hpp"
+#include "net/tls.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "client/openssl.hpp"
+#include "net/openssl.hpp"
 
 namespace parliament::tls {
 namespace {

@@ -27,7 +27,7 @@
 
 #include <asio/ssl/context.hpp>
 
-#include "client/openssl.hpp"
+#include "net/openssl.hpp"
 #include "proto/ballot.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"

@@ -1,4 +1,4 @@
-// The live page (server/www/parliament.html, built into the programs): served at / by every
+// The live page (page/www/parliament.html, built into the programs): served at / by every
 // priest's HTTP port (server/http.hpp) and by `paxos-client console`, and written with a past
 // run's events by `paxos-client timeline`.
 #pragma once

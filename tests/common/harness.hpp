@@ -43,7 +43,7 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
-#include "client/rpc.hpp"
+#include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "server/certs.hpp"
 #include "proto/framing.hpp"
@@ -548,7 +548,7 @@ struct TlsRaw {
   }
 };
 
-// The credentials of a party (client/tls.hpp) from a certificate directory, as a priest,
+// The credentials of a party (net/tls.hpp) from a certificate directory, as a priest,
 // the god or a client loads them.
 inline std::shared_ptr<asio::ssl::context> party_context(const fs::path& certs, const tls::Identity& who) {
   auto ctx = tls::make_context(tls::files_for(certs.string(), who), who);

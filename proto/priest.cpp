@@ -81,9 +81,8 @@ void Priest::tick() {
     if (change_ && !change_->begun && change_->change.teaches()) {
       // A priest being taught that is not heard from (never, or not for two election
       // timeouts): tell the god rather than hold the proposals that wait for the change.
-      auto h = heard_tick_.find(change_->change.priest.id);
-      bool silent = h == heard_tick_.end() || h->second < change_->since ||
-                    now_ - h->second > 2 * opt_.election_timeout_ticks;
+      bool silent = change_->heard == 0 || change_->heard < change_->since ||
+                    now_ - change_->heard > 2 * opt_.election_timeout_ticks;
       if (silent && now_ - change_->since >= 4 * opt_.election_timeout_ticks)
         end_change("priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
                        incarnation_text(change_->change.priest.incarnation) + " at " +
@@ -211,12 +210,14 @@ std::string Priest::step(const Message& m) {
   // Anyone else (a removed priest, a priest never added, or one added by a decree this
   // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
   // learns it from the members it knows (its pre-ballots make them send it the ledger).
-  if (m.from == opt_.id ? m.incarnation != opt_.incarnation
-                        : !latest().voter(m.from, m.incarnation)) {
+  const bool named = m.from == opt_.id ? m.incarnation == opt_.incarnation
+                                       : latest().voter(m.from, m.incarnation);
+  const bool taught = role_ == Role::President && change_ &&
+                      change_->learning(m.from, m.incarnation) &&
+                      (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
+                       (m.kind == Kind::CatchUp && m.entries.empty()));
+  if (!named) {
     const PriestAddress* member = latest().find(m.from);
-    bool taught = role_ == Role::President && change_ && change_->learning(m.from, m.incarnation) &&
-                  (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
-                   (m.kind == Kind::CatchUp && m.entries.empty()));
     // (Only where the membership records the member's key: without it, the host cannot tell
     // a new life's certificate from a retired one's.)
     bool newer_life = member && !member->key.empty() && member->incarnation != m.incarnation &&
@@ -233,7 +234,10 @@ std::string Priest::step(const Message& m) {
   if ((m.kind == Kind::LastVote || m.kind == Kind::Voted || m.kind == Kind::VoteNo) &&
       m.ballot.priest != m.to)
     return "";
-  heard_tick_[m.from] = now_;
+  // Heard: only the life the membership names counts towards reachability, never another
+  // life of a member id (nor the new life a replace is teaching).
+  if (named) heard_tick_[m.from] = now_;
+  if (taught) change_->heard = now_;
   if (m.kind != Kind::Forward && m.kind != Kind::Answer && m.kind != Kind::Read) {
     peer_len_[m.from] = m.passed_len;
     maybe_catch_up(m.from);
@@ -502,10 +506,7 @@ std::vector<PriestId> Priest::reachable() const {
 }
 
 std::string Priest::quorum_report() const {
-  auto r = reachable();
-  return "no quorum: reached " + std::to_string(r.size()) + " of " +
-         std::to_string(latest().priests.size()) + " priests (" + list_ids(r) +
-         "); is the network partitioned?";
+  return no_quorum_text(reachable(), latest().priests.size());
 }
 
 }  // namespace parliament

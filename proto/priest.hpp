@@ -262,6 +262,7 @@ class Priest {
     std::vector<Waiter> waiters;
     uint64_t since = 0;
     bool begun = false;
+    uint64_t heard = 0;  // when the priest being taught last answered (0: never)
     bool learning(PriestId id, uint64_t incarnation) const {
       return change.teaches() && change.priest.id == id &&
              change.priest.incarnation == incarnation;

@@ -141,7 +141,9 @@ void Priest::on_catch_up(const Message& m) {
 }
 
 void Priest::on_failed(const Message& m) {
-  if (president_ == m.from && m.ballot.priest == m.from) {
+  // Only the ballot it follows, which is its promise (or a later one of the same president):
+  // a failed ballot of an earlier one, arriving late, says nothing about the ballot now.
+  if (president_ == m.from && m.ballot.priest == m.from && !(m.ballot < next_bal_)) {
     note("priest " + std::to_string(opt_.id) + " hears that president " +
          std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
     set_president(std::nullopt);
@@ -289,7 +291,7 @@ void Priest::begin_ballots() {
     // passed and the new priest holds the whole ledger (it learns it before it counts).
     PriestId learner = change_->change.priest.id;
     bool remove = !change_->change.teaches();
-    bool close = remove || (heard_tick_.count(learner) &&
+    bool close = remove || (change_->heard != 0 &&
                             peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
     if (close) {
       if (remove || peer_len_[learner] >= passed_len_) begin_change();
@@ -324,6 +326,16 @@ void Priest::begin_ballots() {
 
 void Priest::begin(std::vector<Entry> entries) {
   if (entries.empty()) return;
+  // What the safety argument relies on here (docs/SAFETY.md): B1, only the president of a
+  // ballot begins it; a vote names a range, so a begin ballot's numbers are consecutive;
+  // nothing is begun above a membership decree before it passed (its quorum is of the
+  // membership in force below it); nothing already passed is begun again.
+  if (role_ != Role::President || ballot_.priest != opt_.id)
+    invariant_failed("B1: only the president of a ballot begins it");
+  if (entries.back().decree_no - entries.front().decree_no + 1 != entries.size())
+    invariant_failed("a begin ballot's decree numbers are consecutive");
+  if (era_end_ && entries.back().decree_no >= era_end_)
+    invariant_failed("membership: nothing is begun above a membership decree before it passed");
   Message bb = make(Kind::BeginBallot, 0);
   bb.ballot = ballot_;
   bb.commit_no = passed_len_;
@@ -441,7 +453,7 @@ void Priest::apply_passed() {
       ready_.membership = *next;
       new_era = true;
       note("decree " + std::to_string(n) + " sets the membership: priests " +
-           list_ids(next->ids()));
+           id_list(next->ids()));
       if (change_ && already_applied(*next, change_->change)) end_change("", n);
     } else if (!e.decree.olive_day) {
       RequestKey key{e.decree.client, e.decree.request};

@@ -91,6 +91,8 @@ void Priest::fingerprint_reads(std::string& o) const {
     o += change_to_json(change_->change).dump();
     fp_u(o, change_->begun);
     fp_age(o, now_, change_->since, 4 * opt_.election_timeout_ticks + 1);
+    fp_u(o, change_->heard != 0);
+    if (change_->heard) fp_age(o, now_, change_->heard, 2 * opt_.election_timeout_ticks + 1);
     for (auto& w : change_->waiters) fp_u(o, w.token);
   }
 }

@@ -12,12 +12,6 @@
 
 namespace parliament::priest_detail {
 
-inline std::string list_ids(const std::vector<PriestId>& ids) {
-  std::string s;
-  for (auto id : ids) s += (s.empty() ? "" : ", ") + std::to_string(id);
-  return s;
-}
-
 // A broken invariant is a bug: say so and stop, never carry on with a wrong ledger.
 [[noreturn]] inline void invariant_failed(const char* what) {
   std::cerr << "parliament: invariant broken: " << what << "\n";

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "proto/clerk.hpp"
@@ -84,6 +85,9 @@ struct Seat {
   // membership.json (SimHost::save_membership): the bootstrap's or the god's join, then what
   // the ledger set. Empty: a blank disk that the god has not joined yet.
   Membership joined;
+  // A membership.json written this tick, not yet on disk: a crash in the same tick loses it
+  // (the crash between the ledger's sync and membership.json that Node::restore mends).
+  std::optional<Membership> joining;
   std::set<PriestId> peers;  // the links its priest asked for (Ready::peers)
   uint64_t down_until = 0;
   Role role = Role::Follower;
@@ -370,8 +374,11 @@ class World {
     nodes_[id].disk.ledger_synced = nodes_[id].disk.ledger.size();
     return ok_status();
   }
-  Status save_membership(PriestId id, const Membership& m) {
-    nodes_[id].joined = m;
+  // The bootstrap's and the god's join are durable before the god hears they were taken;
+  // the rest reach the disk at the end of the tick (Seat::joining).
+  Status save_membership(PriestId id, const Membership& m, bool first) {
+    if (first) nodes_[id].joined = m;
+    else nodes_[id].joining = m;
     return ok_status();
   }
 
@@ -496,6 +503,7 @@ class World {
       return false;
     };
     n.joined = Membership{};
+    n.joining.reset();
   }
 
   // Starts the priest whose disk is under `id`, with what that disk holds (Node::restore
@@ -552,6 +560,7 @@ class World {
     if (!up(id)) return;
     n.node.reset();
     n.state = Seat::State::Down;
+    n.joining.reset();
     ++result_.crashes;
     n.disk.crash(rng_);
     log("priest " + std::to_string(id) + " crashes (ledger keeps " + std::to_string(n.disk.ledger.size()) +
@@ -693,6 +702,8 @@ class World {
   }
 
   void step_tick() {
+    for (auto& n : nodes_)
+      if (n.joining) n.joined = *std::exchange(n.joining, std::nullopt);
     while (!events_.empty() && events_.top().at <= now_ && result_.ok) {
       Event e = events_.top();
       events_.pop();
@@ -1059,7 +1070,9 @@ void SimHost::peers(const std::vector<PriestAddress>& p) { world->set_peers(id, 
 void SimHost::retire(const std::string& why) { world->retired(id, why); }
 void SimHost::halt(const std::string& why) { world->fail("priest " + std::to_string(id) + " halted: " + why); }
 Status SimHost::sync_ledger() { return world->sync_ledger(id); }
-Status SimHost::save_membership(const Membership& m, bool) { return world->save_membership(id, m); }
+Status SimHost::save_membership(const Membership& m, bool first) {
+  return world->save_membership(id, m, first);
+}
 
 }  // namespace
 

@@ -67,8 +67,9 @@ class Messenger {
   virtual void events(const std::vector<Event>&) {}
   // The priests to keep links to changed (Ready::peers); called before the Ready's messages.
   virtual void peers(const std::vector<PriestAddress>&) {}
-  // A membership decree passed and is appended to the ledger (Ready::membership): record
-  // the membership (membership.json) once that ledger is durable.
+  // A membership decree passed and is appended to the ledger (Ready::membership). The Node
+  // (proto/node.hpp), the clerk's messenger, records it in membership.json once that ledger
+  // is durable, then passes this call on to its host, which hears that it is recorded.
   virtual void membership(const Membership&) {}
 };
 

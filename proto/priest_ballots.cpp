@@ -444,7 +444,10 @@ void Priest::apply_passed() {
     votes_.erase(n);
     e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
     if (e.decree.membership && n <= latest().decree_no) {
-      // Known already: a joining priest was given the membership this decree set.
+      // Known already: a joining priest was given the membership this decree set. Its host
+      // records it once the ledger holding it is durable (a join is not always recorded:
+      // Node::join), so that a later decree that removes this life retires it.
+      if (n == latest().decree_no) ready_.membership = latest();
     } else if (e.decree.membership) {
       auto next = parse_membership_decree(e.decree.text, n);
       if (!next) invariant_failed("a membership decree passed that does not parse");

@@ -58,7 +58,6 @@ void Priest::handle_change(const Waiter& w, const Change& c) {
   if (!c.teaches()) return;
   // What this priest knew of an earlier life of that id says nothing about the new one.
   peer_len_.erase(c.priest.id);
-  heard_tick_.erase(c.priest.id);
   catch_up_sent_.erase(c.priest.id);
   note("president " + std::to_string(opt_.id) + " teaches the ledger to the priest it will " +
        describe(c) + ", then proposes the change");

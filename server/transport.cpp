@@ -92,7 +92,7 @@ std::optional<int> Host::open_records() {
   node_.emplace(run_.id, incarnation_, tuning, *archive_, static_cast<Records&>(*this),
                 static_cast<NodeHost&>(*this));
   if (auto s = node_->restore(std::move(restored), std::move(*members)); !s)
-    return fail(run_.data_dir + "/" + s.error());
+    return fail(run_.data_dir + ": " + s.error());
   return std::nullopt;
 }
 

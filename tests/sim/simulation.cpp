@@ -884,7 +884,7 @@ class World {
       if (!joined) return fail("join refused: " + joined.error());
       if (!*joined) {
         log("the god joins priest " + std::to_string(c.priest.id) + " again, to the membership of decree " +
-            std::to_string(learner.joined.decree_no));
+            std::to_string(in_force().decree_no));
         flush(c.priest.id);
       }
     }

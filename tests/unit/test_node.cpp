@@ -155,3 +155,46 @@ TEST_CASE("node: a join naming this life as a voter is learned, not recorded", "
   Fixture after(4, 0x44);
   CHECK(after.node.restore(ledger_of(8), *f.host.saved).ok());
 }
+
+// The membership a join named this life in is recorded once the learner's own ledger holds
+// the decree that set it, so a later decree removing this life still retires it.
+TEST_CASE("node: a learned membership is recorded when the ledger reaches it; a removal then retires",
+          "[node]") {
+  Fixture f(4, 0x44);
+  REQUIRE(f.node.restore(ledger_of(0), std::nullopt).ok());
+  REQUIRE(f.node.join(members(2)).ok());
+  Membership with4 = members(9, {priest(4, 0x44)});
+  REQUIRE(f.node.join(with4).ok());
+  REQUIRE(f.host.saved->decree_no == 2);
+  Change add4{Change::Op::Add, priest(4, 0x44), false};
+  Message m;  // priest 1 teaches decrees 1..9, the 9th the one that added priest 4
+  m.kind = Kind::CatchUp;
+  m.from = 1;
+  m.incarnation = 0x11;
+  m.to = 4;
+  m.passed_len = 9;
+  for (uint64_t n = 1; n <= 9; ++n) {
+    Decree d{false, n == 9 ? 0u : 7u, n == 9 ? 0u : n,
+             n == 9 ? membership_decree_text(with4, add4) : "decree " + std::to_string(n), {}};
+    d.membership = n == 9;
+    d.origin = Ballot{1, 1};
+    m.entries.push_back(Entry{n, Ballot{1, 1}, d});
+  }
+  REQUIRE(f.node.priest().step(m).empty());
+  f.node.flush();
+  REQUIRE(f.disk.ledger.size() == 9);
+  CHECK(f.host.saved->decree_no == 9);
+  CHECK(f.node.voter());
+  // Decree 10 removes priest 4: this life retires.
+  Membership without4 = members(10);
+  Change remove4{Change::Op::Remove, priest(4, 0x44), false};
+  m.passed_len = 10;
+  m.entries = {Entry{10, Ballot{1, 1}, Decree{false, 0, 0, membership_decree_text(without4, remove4), {}}}};
+  m.entries[0].decree.membership = true;
+  m.entries[0].decree.origin = Ballot{1, 1};
+  REQUIRE(f.node.priest().step(m).empty());
+  f.node.flush();
+  bool retired = false;
+  for (auto& s : f.host.said) retired |= s.rfind("retire: its ledger holds membership decree 10", 0) == 0;
+  CHECK(retired);
+}

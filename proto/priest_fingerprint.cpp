@@ -102,6 +102,7 @@ void Priest::fingerprint_president(std::string& o) const {
   uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
   o += "|p";
   fp_u(o, next_no_);
+  fp_u(o, first_open_);  // decides whether a catch-up makes it step down
   fp_age(o, now_, became_president_tick_, et);
   fp_age(o, now_, last_heartbeat_tick_, hb);
   fp_u(o, commit_sent_);
@@ -138,7 +139,7 @@ void Priest::fingerprint_peers(std::string& o) const {
     fp_u(o, p);
     fp_age(o, now_, t, et + 1);
   }
-  for (auto& [p, n] : peer_len_) fp_u(o, n);
+  for (auto& [p, n] : peer_len_) fp_u(o, p), fp_u(o, n);
   for (auto& [p, s] : catch_up_sent_) {
     fp_u(o, s.from);
     fp_age(o, now_, s.tick, 2 * hb);

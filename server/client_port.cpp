@@ -248,7 +248,7 @@ json Host::bootstrap(const json& j) {
   auto members = parse_priests(*p, "bootstrap.priests");
   if (!members) return error_frame(members.error());
   auto already = node_->bootstrap(Membership{0, std::move(*members)});
-  if (!already) return error_frame(already.error());
+  if (!already) return error_frame(already.error() + " (data directory " + run_.data_dir + ")");
   if (!*already) {
     spdlog::info("bootstrapped by the god: {} priests", node_->recorded()->priests.size());
     announce();

@@ -147,10 +147,11 @@ Result<bool> Node::join(const Membership& m) {
     if (!priest_)
       return Result<bool>::failure("priest " + std::to_string(id_) +
                                    " is not running its parliament yet");
-    // A membership that already names this life (its change passed while the god retried)
+    // A membership that already names this life (its change passed before the join came)
     // is learned for now, not recorded: membership.json names a membership this life votes
     // in only once its own ledger holds the decree that set it, or a crash before then
-    // would read as a ledger that lost decrees (restore() refuses to start).
+    // would read as a ledger that lost decrees (restore() refuses to start). The priest
+    // hands it back for recording when its ledger reaches that decree (apply_passed).
     if (!m.voter(id_, incarnation_)) {
       if (auto s = records_.save_membership(m, false); !s) return Result<bool>::failure(s.error());
       recorded_ = m;

@@ -105,7 +105,6 @@ class Node : private Messenger {
   // membership.json's membership; none: not bootstrapped or joined.
   const std::optional<Membership>& recorded() const { return recorded_; }
   bool voter() const { return recorded_ && recorded_->voter(id_, incarnation_); }
-  uint64_t incarnation() const { return incarnation_; }
   // The promise on disk at start, or the running priest's.
   Ballot promise() const { return priest_ ? priest_->next_bal() : restored_.next_bal; }
 

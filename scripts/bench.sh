@@ -15,9 +15,12 @@
 #
 # Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8, TLS=both|on|off (which
 # parliaments to measure: mutual TLS, the default, labelled m5-..., and plaintext, labelled
-# m5-...-plain; --smoke and --big use TLS only), PRIESTS="5 3" (the parliaments' sizes, ours
-# only: --etcd measures both).
-# Starts fresh parliaments (5 priests, then 3) on 127.0.0.1:7301.. with their data in a
+# m5-...-plain; --smoke and --big use TLS only), PRIESTS="5 3" (the parliaments' sizes of the
+# standard loads; --etcd and --smoke use "5 3", --big five priests), PARLIAMENT_BIN=DIR (the
+# programs to measure, e.g. another commit's build/bin for a before/after comparison: nothing
+# is built then; without it, scripts/setup.sh builds build/). Relative paths in
+# PARLIAMENT_BIN, ETCD_BENCH and ZK_BENCH are taken from the repository's root.
+# Starts fresh parliaments (PRIESTS, in that order) on 127.0.0.1:7301.. with their data in a
 # temporary directory, durability on (every priest fdatasyncs before it votes), and stops
 # only the processes it started.
 set -euo pipefail
@@ -34,7 +37,7 @@ esac
 
 RUNS=${RUNS:-2}
 PRIESTS=${PRIESTS:-5 3}
-[ "$mode" = etcd ] && PRIESTS="5 3"  # the comparison needs both
+case "$mode" in etcd|smoke) PRIESTS="5 3" ;; esac  # the comparison, and the smoke's three lines
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 VAL=${VAL:-100}

@@ -1,40 +1,24 @@
 // paxos-god bootstrap: asks every priest its incarnation and key, then sends each the
 // membership until it says "bootstrapped" (see god.hpp).
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
-#include "server/certs.hpp"
 #include "server/god.hpp"
-#include "server/transport.hpp"  // kExitRemoved
-
-using namespace parliament;
-using nlohmann::json;
 
 namespace parliament::god {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
-
-
 
 // A short pause between knocks, never past the deadline.
 void pause_before(Clock::time_point deadline) {

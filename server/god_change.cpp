@@ -1,37 +1,21 @@
 // paxos-god add, remove, replace and revoke: each a membership decree (see god.hpp).
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <csignal>
+#include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <sstream>
+#include <optional>
+#include <string>
 #include <thread>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
-#include "server/certs.hpp"
 #include "server/god.hpp"
-#include "server/transport.hpp"  // kExitRemoved
-
-using namespace parliament;
-using nlohmann::json;
 
 namespace parliament::god {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
 
 // ---- membership changes ----
 

@@ -55,10 +55,8 @@
 #include "server/god.hpp"
 
 using namespace parliament;
-using nlohmann::json;
-
-using namespace parliament;
 using namespace parliament::god;
+using nlohmann::json;
 
 namespace {
 

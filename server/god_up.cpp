@@ -22,12 +22,8 @@
 #include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
-#include "server/certs.hpp"
 #include "server/god.hpp"
 #include "server/transport.hpp"  // kExitRemoved
-
-using namespace parliament;
-using nlohmann::json;
 
 namespace parliament::god {
 

@@ -23,6 +23,7 @@ COPY server ./server
 COPY client ./client
 COPY net ./net
 COPY page ./page
+COPY include ./include
 # Two jobs by default: one Asio-heavy file needs about 750 MB (docker build --build-arg JOBS=N).
 ARG JOBS=2
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLIAMENT_TESTS=OFF \

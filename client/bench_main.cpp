@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -23,9 +24,10 @@
 #include <asio.hpp>
 #include <asio/ssl/context.hpp>
 
+#include "client/lib/open.hpp"
 #include "net/rpc.hpp"
 #include "net/tls_session.hpp"
-#include "net/config_file.hpp"
+#include "parliament/client.hpp"
 #include "proto/framing.hpp"
 
 using namespace parliament;
@@ -40,6 +42,7 @@ struct Stats {
   uint64_t errors = 0;
   uint64_t done_total = 0;
   std::string last_error;
+  std::map<std::string_view, uint64_t> errors_by_code;  // code_name: how many
 };
 
 class Bench;
@@ -94,8 +97,9 @@ class Bench {
     if (it == clients_.end()) return;
     auto now = Clock::now();
     ++stats.done_total;
-    if (!j.value("ok", false)) {
+    if (Code code = reply_code(j); code != Code::Ok) {
       ++stats.errors;
+      ++stats.errors_by_code[code_name(code)];
       stats.last_error = j.value("error", std::string("?"));
     } else if (it->second.sent >= measure_from_) {
       stats.latencies_ms.push_back(
@@ -107,6 +111,7 @@ class Bench {
   void on_link_error(const std::string& why) {
     stats.last_error = why;
     ++stats.errors;
+    ++stats.errors_by_code[code_name(Code::Unreachable)];
   }
 
   std::unordered_map<uint64_t, Client> clients_;
@@ -200,15 +205,20 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 // Whom to load: the president (asked of every priest, for up to 10 s), or every priest.
-std::vector<PriestAddress> targets_of(const Config& config, const std::string& target) {
+std::vector<PriestAddress> targets_of(client::Parliament& parliament, const Config& config,
+                                      const std::string& target) {
   if (target == "all") return config.priests;
   std::vector<PriestAddress> targets;
   auto until = Clock::now() + std::chrono::seconds(10);
   while (targets.empty() && Clock::now() < until) {
-    for (auto& p : config.priests) {
-      auto s = call_priest(p, {{"type", "status"}}, Millis(500));
-      if (s && s->value("role", "") == "president") targets.push_back(p);
-    }
+    client::Report report;
+    if (parliament.status(&report).ok())
+      for (const auto& s : report.priests) {
+        if (s.role != "president") continue;
+        if (auto* p = config.find(static_cast<PriestId>(s.id))) targets.push_back(*p);
+        else if (auto a = parse_address(s.address, static_cast<PriestId>(s.id), "president"))
+          targets.push_back(*a);
+      }
     if (targets.empty()) std::this_thread::sleep_for(Millis(100));
   }
   return targets;
@@ -267,8 +277,13 @@ int report(const Load& load, Bench& bench) {
   double sum = 0;
   for (double l : lat) sum += l;
   double avg = lat.empty() ? 0 : sum / lat.size();
-  if (!bench.stats.last_error.empty())
-    std::fprintf(stderr, "last error: %s\n", bench.stats.last_error.c_str());
+  if (!bench.stats.last_error.empty()) {
+    std::string codes;
+    for (auto& [code, n] : bench.stats.errors_by_code)
+      codes += " " + std::string(code) + "=" + std::to_string(n);
+    std::fprintf(stderr, "errors by code:%s; last error: %s\n", codes.c_str(),
+                 bench.stats.last_error.c_str());
+  }
   std::printf(
       "RESULT label=%s clients=%d conns=%d val=%zu n=%zu errors=%llu ops_s=%.0f avg_ms=%.3f "
       "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
@@ -337,25 +352,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "paxos-bench: give --config FILE or --cluster host:port,...\n");
     return 2;
   }
-  auto config = cluster.empty() ? load_config(config_path) : parse_cluster(cluster);
-  if (!config) {
-    std::fprintf(stderr, "paxos-bench: %s\n", config.error().c_str());
+  client::Options options;
+  options.config_file = config_path;
+  if (!cluster.empty()) options.addresses = {cluster};  // (parse_cluster splits the list)
+  options.certs_dir = certs;
+  options.plaintext = plaintext;
+  auto config = client::parliament_config(options);  // and this process's TLS credentials
+  std::unique_ptr<client::Parliament> parliament;
+  auto opened = config ? client::Parliament::open(options, &parliament)
+                       : client::Status(Code::Invalid, config.error());
+  if (!opened.ok()) {
+    std::fprintf(stderr, "paxos-bench: %s\n", opened.message().c_str());
     return 2;
   }
-  if (plaintext) config->tls = false;
-  if (!cluster.empty() && certs.empty()) certs = "data/certs";
-  if (!cluster.empty()) check_priest_ids(false);  // --cluster's numbers name no priest
-  auto tls_context = tls::load(*config, config_path, {tls::Role::Client}, certs);
-  if (!tls_context) {
-    std::fprintf(stderr, "paxos-bench: %s\n", tls_context.error().c_str());
-    return 2;
-  }
-  set_tls(*tls_context);  // (for the status requests that find the president)
   load.conns = std::min(load.conns, load.clients);
-  auto targets = targets_of(*config, target);
+  auto targets = targets_of(*parliament, *config, target);
   if (targets.empty()) {
     std::fprintf(stderr, "paxos-bench: no president found within 10 s\n");
     return 1;
   }
-  return run_load(load, targets, tls_context->get(), cluster.empty());
+  return run_load(load, targets, current_tls().get(), cluster.empty());
 }

@@ -23,17 +23,15 @@
 #include <nlohmann/json.hpp>
 
 #include "client/console.hpp"
-#include "net/rpc.hpp"
-#include "net/config_file.hpp"
-#include "proto/config.hpp"
+#include "client/lib/open.hpp"
+#include "parliament/client.hpp"
+#include "proto/membership.hpp"
 
 using namespace parliament;
 using nlohmann::json;
 
 namespace {
 
-
-std::string address_of(const PriestAddress& p) { return p.host + ":" + std::to_string(p.port); }
 
 // Decree text on one line: newlines and other control characters shown as escapes.
 std::string visible(const std::string& s) {
@@ -57,12 +55,6 @@ std::string visible(const std::string& s) {
   return out;
 }
 
-std::string text_of(const json& j, const char* field, const std::string& absent = "-") {
-  auto it = j.find(field);
-  if (it == j.end() || it->is_null()) return absent;
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 void print_table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
   for (const auto& r : rows)
@@ -80,311 +72,177 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+using client::Decree;
+using client::Parliament;
+
+// The exit status for a call that did not succeed: 2 for what the user asked wrong, else 1.
+int exit_status(const client::Status& s) {
+  std::cerr << "paxos-client: " << s.message() << "\n";
+  return s.code() == Code::Invalid ? 2 : 1;
+}
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // ---- propose ----
 
-int propose(const Config& config, const std::string& text, double timeout_s, bool as_json) {
-  // The configuration may be an old one: follow the membership the priests say is in force.
-  Proposer proposer(parliament_priests(config.priests, Millis(500)), random_client_id());
-  auto outcome =
-      proposer.propose(text, Millis(static_cast<int64_t>(std::llround(timeout_s * 1000))));
+int propose(Parliament& p, const std::string& text, bool as_json) {
+  uint64_t n = 0;
+  auto s = p.propose(text, &n);
   if (as_json) {
-    json j = outcome.passed
-                 ? json{{"decree_no", outcome.decree_no}, {"decree", text}, {"passed", true}}
-                 : json{{"passed", false}, {"error", outcome.error}, {"decree", text}};
-    std::cout << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-  } else if (outcome.passed) {
-    std::cout << "passed as decree " << outcome.decree_no << "\n";
-  } else {
-    std::cerr << "paxos-client: " << outcome.error << "\n";
+    json j = s.ok() ? json{{"decree_no", n}, {"decree", text}, {"passed", true}}
+                    : json{{"passed", false},
+                           {"error_code", code_name(s.code())},
+                           {"error", s.message()},
+                           {"decree", text}};
+    std::cout << dump(j) << "\n";
+    return s.ok() ? 0 : s.code() == Code::Invalid ? 2 : 1;
   }
-  return outcome.passed ? 0 : 1;
+  if (!s.ok()) return exit_status(s);
+  std::cout << "passed as decree " << n << "\n";
+  return 0;
 }
 
 // ---- ledger ----
 
-// One ledger entry as a row: number, ballot, text (or "(olive-day)", "(membership: ...)").
-std::vector<std::string> decree_row(const json& d) {
-  // The decree is its text, or (as in the priests' own messages) {"text"} / {"olive_day"}.
-  json decree = d.value("decree", json());
-  bool olive = text_of(d, "kind", "").find("olive") != std::string::npos;
-  if (decree.is_object()) {
-    olive = olive || decree.value("olive_day", false);
-    decree = decree.value("text", json());
+// A decree as the priests write it in a ledger page (docs/PROTOCOL.md, "ledger").
+json decree_json(const Decree& d) {
+  json j{{"decree_no", d.number},
+         {"ballot", d.ballot},
+         {"kind", d.kind == Decree::Kind::OliveDay     ? "olive-day"
+                  : d.kind == Decree::Kind::Membership ? "membership"
+                                                       : "decree"}};
+  if (d.kind == Decree::Kind::Client) {
+    j["client"] = d.client;
+    j["request"] = d.request;
   }
-  if (text_of(d, "kind", "") == "membership" && decree.is_string()) {
-    json m = json::parse(decree.get<std::string>(), nullptr, false);
-    decree =
-        "(membership: " + (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) +
-        ")";
-  }
-  return {std::to_string(d["decree_no"].get<uint64_t>()), text_of(d, "ballot"),
-          olive ? "(olive-day)"
-                : visible(decree.is_string() ? decree.get<std::string>()
-                          : decree.is_null() ? ""
-                                             : decree.dump())};
+  if (d.kind != Decree::Kind::OliveDay) j["decree"] = d.text;
+  return j;
 }
 
-int ledger(const Config& config, PriestId id, uint64_t from, bool as_json) {
-  const PriestAddress* p = config.find(id);
-  std::optional<Membership> held;
-  if (!p) {  // a priest added after the configuration was written
-    held = discover_membership(config.priests, Millis(500));
-    if (held) p = held->find(id);
+// One ledger entry as a row: number, ballot, text (or "(olive-day)", "(membership: ...)").
+std::vector<std::string> decree_row(const Decree& d) {
+  std::string text = visible(d.text);
+  if (d.kind == Decree::Kind::OliveDay) text = "(olive-day)";
+  if (d.kind == Decree::Kind::Membership) {
+    json m = json::parse(d.text, nullptr, false);
+    text = "(membership: " +
+           (m.is_object() ? m.value("change", std::string("?")) : std::string("?")) + ")";
   }
-  if (!p) {
-    std::cerr << "paxos-client: there is no priest " << id << " in the configuration or the "
-              << "membership in force (priests: ";
-    auto ids = held ? held->ids() : config.ids();
-    for (size_t i = 0; i < ids.size(); ++i) std::cerr << (i ? ", " : "") << ids[i];
-    std::cerr << ")\n";
-    return 2;
-  }
-  auto conn = Connection::connect(p->host, p->port, Millis(2000), p->id);
-  if (!conn) {
-    std::cerr << "paxos-client: priest " << id << " is unreachable: " << conn.error() << "\n";
-    return 1;
-  }
-  json decrees = json::array();
-  uint64_t length = 0;
-  for (;;) {
-    json request = {{"type", "ledger"}, {"from", from}, {"max", 1000}};
-    auto reply = (*conn)->call(request, Millis(5000));
-    if (!reply) {
-      std::cerr << "paxos-client: priest " << id << ": " << reply.error() << "\n";
-      return 1;
-    }
-    const json& r = *reply;
-    if (r.value("type", "") == "error") {
-      std::cerr << "paxos-client: priest " << id << " refused: " << text_of(r, "error") << "\n";
-      return 1;
-    }
-    auto page = r.find("decrees");
-    auto len = r.find("length");
-    if (r.value("type", "") != "ledger" || page == r.end() || !page->is_array() ||
-        len == r.end() || !len->is_number_unsigned()) {
-      std::cerr << "paxos-client: priest " << id << " sent a malformed ledger reply: " << r.dump()
-                << "\n";
-      return 1;
-    }
-    length = len->get<uint64_t>();
-    uint64_t last = 0;
-    for (const auto& d : *page) {
-      auto no = d.find("decree_no");
-      if (!d.is_object() || no == d.end() || !no->is_number_unsigned() ||
-          no->get<uint64_t>() < from) {
-        std::cerr << "paxos-client: priest " << id << " sent a malformed decree: " << d.dump()
-                  << "\n";
-        return 1;
-      }
-      last = no->get<uint64_t>();
-      decrees.push_back(d);
-    }
-    if (page->empty() || last >= length) break;
-    from = last + 1;
-  }
+  return {std::to_string(d.number), d.ballot.empty() ? "-" : d.ballot, text};
+}
+
+int print_decrees(const std::vector<Decree>& decrees, bool as_json, const std::string& title) {
   if (as_json) {
-    std::cout << decrees.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    json all = json::array();
+    for (const auto& d : decrees) all.push_back(decree_json(d));
+    std::cout << dump(all) << "\n";
     return 0;
   }
-  std::cout << "ledger of priest " << id << " (" << address_of(*p) << "): " << length
-            << " decrees passed\n";
+  std::cout << title << "\n";
   std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
   for (const auto& d : decrees) rows.push_back(decree_row(d));
   print_table(rows);
   return 0;
+}
+
+int ledger(Parliament& p, PriestId id, uint64_t from, bool as_json) {
+  client::Ledger l;
+  if (auto s = p.ledger(id, from, &l); !s.ok()) return exit_status(s);
+  return print_decrees(l.decrees, as_json,
+                       "ledger of priest " + std::to_string(id) + " (" + l.address +
+                           "): " + std::to_string(l.length) + " decrees passed");
 }
 
 // ---- read ----
 
 // A linearizable read: the ledger from `from` up to a decree number n that a majority
 // confirmed after the request arrived, so it holds every decree any client was told passed
-// before the read began. Asked of one priest after another until one answers.
-int read(const Config& config, uint64_t from, bool as_json, double timeout_s) {
-  auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::llround(timeout_s * 1000));
-  std::vector<PriestAddress> priests = parliament_priests(config.priests, Millis(500));
-  std::string last_error = "no priest answered";
-  json decrees = json::array();
-  std::optional<uint64_t> upto;
-  PriestId answered = 0;
-  for (size_t at = 0; std::chrono::steady_clock::now() < deadline; at = (at + 1) % priests.size()) {
-    // The first page fixes n; the next pages (a long ledger) read up to that n only.
-    auto r = call_priest(priests[at], json{{"type", "read"}, {"from", from}, {"max", 1000}},
-                         Millis(3000));
-    if (!r) {
-      last_error = "priest " + std::to_string(priests[at].id) + ": " + r.error();
-    } else if (r->value("type", "") != "read" || !r->value("ok", false)) {
-      last_error = "priest " + std::to_string(priests[at].id) + ": " + text_of(*r, "error");
-    } else {
-      auto page = r->find("decrees");
-      if (!r->contains("upto") || !(*r)["upto"].is_number_unsigned() || page == r->end() ||
-          !page->is_array()) {
-        std::cerr << "paxos-client: priest " << priests[at].id
-                  << " sent a malformed read reply: " << r->dump() << "\n";
-        return 1;
-      }
-      if (!upto) upto = (*r)["upto"].get<uint64_t>();
-      answered = priests[at].id;
-      for (const auto& d : *page) {
-        uint64_t n = d.value("decree_no", uint64_t(0));
-        if (n != from || n > *upto) break;
-        decrees.push_back(d);
-        ++from;
-      }
-      if (from > *upto) break;
-      continue;  // the next page (from the next priest: any answers, n is fixed)
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!upto || from <= *upto) {
-    std::cerr << "paxos-client: no linearizable read within " << timeout_s << " s: " << last_error
-              << "\n";
-    return 1;
-  }
-  if (as_json) {
-    std::cout << decrees.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    return 0;
-  }
-  std::cout << "the ledger up to decree " << *upto
-            << ", confirmed by a majority after the read began (priest " << answered
-            << " answered)\n";
-  std::vector<std::vector<std::string>> rows = {{"DECREE", "BALLOT", "TEXT"}};
-  for (const auto& d : decrees) rows.push_back(decree_row(d));
-  print_table(rows);
-  return 0;
+// before the read began.
+int read(Parliament& p, uint64_t from, bool as_json) {
+  client::Reading r;
+  if (auto s = p.read(from, &r); !s.ok()) return exit_status(s);
+  return print_decrees(r.decrees, as_json,
+                       "the ledger up to decree " + std::to_string(r.upto) +
+                           ", confirmed by a majority after the read began (priest " +
+                           std::to_string(r.answered_by) + " answered)");
 }
 
 // ---- watch ----
 
 // Prints every decree from number `from` on (0: from the next one to pass), in order, each
-// once, until `count` have been printed (0: for ever). A ledger holds only decrees that passed,
-// so decree n read from any priest is the decree at n: the watch reads the ledger from
-// whichever priest answers and moves to another when that one fails or stops growing for a
-// second (cut off, or behind), across president changes, restarts and reconnects.
-int watch(const Config& config, uint64_t from, uint64_t count, bool as_json) {
-  std::vector<PriestAddress> priests = parliament_priests(config.priests, Millis(500));
-  if (from == 0) {
-    uint64_t longest = 0;
-    for (const auto& p : priests)
-      if (auto r = call_priest(p, json{{"type", "status"}}, Millis(500));
-          r && r->value("type", "") == "status")
-        longest = std::max(longest, r->value("passed_len", uint64_t(0)));
-    from = longest + 1;
-  }
-  uint64_t next = from, printed = 0;
-  size_t at = 0;
-  std::unique_ptr<Connection> conn;
-  auto last_growth = std::chrono::steady_clock::now();
-  auto move_on = [&] {
-    conn.reset();
-    priests = parliament_priests(config.priests, Millis(500));  // the membership may have changed
-    at = (at + 1) % priests.size();
-    last_growth = std::chrono::steady_clock::now();
-  };
-  while (count == 0 || printed < count) {
-    if (!conn) {
-      auto c =
-          Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
-      if (!c) {
-        move_on();
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      conn = std::move(*c);
-    }
-    auto reply = conn->call(json{{"type", "ledger"}, {"from", next}, {"max", 1000}}, Millis(2000));
-    const json* page = nullptr;
-    if (reply && reply->value("type", "") == "ledger")
-      if (auto it = reply->find("decrees"); it != reply->end() && it->is_array()) page = &*it;
-    if (!page) {
-      move_on();
-      continue;
-    }
-    for (const auto& d : *page) {
-      if (!d.is_object() || !d.contains("decree_no") || !d["decree_no"].is_number_unsigned() ||
-          d["decree_no"].get<uint64_t>() != next)
-        break;  // only the next number, so none is skipped or printed twice
-      if (as_json) {
-        std::cout << d.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-      } else {
-        auto row = decree_row(d);
-        std::cout << row[0] << "  " << row[1] << "  " << row[2] << "\n";
-      }
-      ++next;
-      last_growth = std::chrono::steady_clock::now();
-      if (count && ++printed >= count) break;
+// once, until `count` have been printed (0: for ever).
+int watch(Parliament& p, uint64_t from, uint64_t count, bool as_json) {
+  uint64_t printed = 0;
+  auto s = p.watch(from, [&](const Decree& d) {
+    if (as_json) {
+      std::cout << dump(decree_json(d)) << "\n";
+    } else {
+      auto row = decree_row(d);
+      std::cout << row[0] << "  " << row[1] << "  " << row[2] << "\n";
     }
     std::cout.flush();
-    if (!page->empty()) continue;
-    if (std::chrono::steady_clock::now() - last_growth > std::chrono::seconds(1)) move_on();
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
+    return count == 0 || ++printed < count;
+  });
+  return s.ok() ? 0 : exit_status(s);
 }
 
 // ---- status ----
 
-// Every priest of the membership in force and of the configuration (which may be old).
-int status(const Config& config, bool as_json) {
-  auto held = discover_membership(config.priests, Millis(500));
-  std::vector<PriestAddress> priests = parliament_priests_of(config.priests, held);
-  for (const auto& p : config.priests)
-    if (held && !held->find(p.id)) priests.push_back(p);
-  if (held)
-    std::stable_sort(priests.begin(), priests.end(), [](auto& a, auto& b) { return a.id < b.id; });
-  std::vector<Result<json>> replies(priests.size(), Result<json>::failure("not asked"));
-  std::vector<std::thread> askers;
-  for (size_t i = 0; i < priests.size(); ++i)
-    askers.emplace_back([&, i] {
-      replies[i] = call_priest(priests[i], json{{"type", "status"}}, Millis(500));
-    });
-  for (auto& t : askers) t.join();
+std::string state_text(const client::PriestState& s, const client::Report& report) {
+  if (!s.halted.empty()) return "HALTED (" + s.halted + ")";
+  if (report.membership && s.member.value_or(false)) {
+    for (const auto& m : report.membership->priests)
+      if (m.id == s.id && !s.incarnation.empty() && s.incarnation != m.incarnation)
+        return "reachable, a new incarnation " + s.incarnation +
+               " (data directory lost?): replace it";
+  }
+  if (!s.bootstrapped) return "reachable, not bootstrapped";
+  if (!s.voter) return "reachable, not a voter (learning, or removed)";
+  return "reachable";
+}
 
+// Every priest of the membership in force and of the configuration (which may be old).
+int status(Parliament& p, bool as_json) {
+  client::Report report;
+  if (auto s = p.status(&report); !s.ok()) return exit_status(s);
   json all = json::array();
   std::vector<std::vector<std::string>> rows = {{"ID", "ADDRESS", "MEMBER", "ROLE", "PRESIDENT",
                                                  "BALLOT", "NEXT_BAL", "LEDGER", "SEES", "STATE"}};
-  for (size_t i = 0; i < priests.size(); ++i) {
-    const auto& p = priests[i];
-    std::string member = !held ? "?" : held->find(p.id) ? "yes" : "no";
-    const auto& r = replies[i];
-    std::string id = std::to_string(p.id), addr = address_of(p);
-    std::string error;
-    if (!r) error = r.error();
-    else if (r->value("type", "") == "error") error = "refused: " + text_of(*r, "error");
-    else if (r->value("type", "") != "status") error = "malformed reply: " + r->dump();
-    if (!error.empty()) {
-      all.push_back({{"id", p.id}, {"address", addr}, {"answered", false}, {"error", error}});
-      rows.push_back(
-          {id, addr, member, "-", "-", "-", "-", "-", "-", "unreachable (" + error + ")"});
+  for (const auto& s : report.priests) {
+    std::string member = !s.member ? "?" : *s.member ? "yes" : "no";
+    std::string id = std::to_string(s.id);
+    if (!s.error.ok()) {
+      all.push_back({{"id", s.id},
+                     {"address", s.address},
+                     {"answered", false},
+                     {"error_code", code_name(s.error.code())},
+                     {"error", s.error.message()}});
+      rows.push_back({id, s.address, member, "-", "-", "-", "-", "-", "-",
+                      "unreachable (" + s.error.message() + ")"});
       continue;
     }
-    json s = *r;
-    s.erase("type");
-    all.push_back({{"id", p.id}, {"address", addr}, {"answered", true}, {"status", s}});
+    all.push_back({{"id", s.id},
+                   {"address", s.address},
+                   {"answered", true},
+                   {"status", json::parse(s.status_json)}});
     std::string sees;
-    if (auto it = s.find("reachable"); it != s.end() && it->is_array())
-      for (const auto& x : *it) sees += (sees.empty() ? "" : ",") + x.dump();
-    std::string state = "reachable";
-    if (!s.value("bootstrapped", true)) state = "reachable, not bootstrapped";
-    else if (!s.value("voter", true)) state = "reachable, not a voter (learning, or removed)";
-    if (held && s.contains("incarnation") && held->find(p.id) &&
-        s.value("incarnation", "") != incarnation_text(held->find(p.id)->incarnation))
-      state = "reachable, a new incarnation " + text_of(s, "incarnation") +
-              " (data directory lost?): replace it";
-    if (auto h = s.find("halted"); h != s.end() && h->is_string())
-      state = "HALTED (" + h->get<std::string>() + ")";
-    rows.push_back({id, addr, member, text_of(s, "role"), text_of(s, "president", "none"),
-                    text_of(s, "ballot"), text_of(s, "next_bal"), text_of(s, "passed_len"),
-                    sees.empty() ? "-" : sees, state});
+    for (auto x : s.reachable) sees += (sees.empty() ? "" : ",") + std::to_string(x);
+    rows.push_back({id, s.address, member, s.role.empty() ? "-" : s.role,
+                    s.president ? std::to_string(*s.president) : "none",
+                    s.ballot.empty() ? "-" : s.ballot, s.next_bal.empty() ? "-" : s.next_bal,
+                    std::to_string(s.ledger_length), sees.empty() ? "-" : sees,
+                    state_text(s, report)});
   }
   if (as_json) {
-    std::cout << all.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    std::cout << dump(all) << "\n";
     return 0;
   }
-  if (held) {
-    std::cout << "membership in force: priests " << id_list(held->ids()) << " (quorum "
-              << held->quorum() << "), set by "
-              << (held->decree_no ? "decree " + std::to_string(held->decree_no) : "the bootstrap")
+  if (const auto& m = report.membership) {
+    std::vector<PriestId> ids;
+    for (const auto& x : m->priests) ids.push_back(static_cast<PriestId>(x.id));
+    std::cout << "membership in force: priests " << id_list(ids) << " (quorum " << m->quorum
+              << "), set by "
+              << (m->decree_no ? "decree " + std::to_string(m->decree_no) : "the bootstrap")
               << "\n";
   }
   print_table(rows);
@@ -484,53 +342,46 @@ void add_commands(CLI::App& app, ClientArgs& a) {
   a.timeline->add_option("--out", a.timeline_out, "the HTML file to write")->required();
 }
 
-// The parliament from --config or --cluster, with this client's TLS identity in use; an
-// error says what is wrong.
-Result<Config> parliament_of(ClientArgs& a) {
-  Result<Config> config = Result<Config>::failure("");
-  if (a.config_opt->count()) {
-    config = load_config(a.config_file);
-  } else if (a.cluster_opt->count()) {
-    config = parse_cluster(a.cluster);
-  } else {
-    return Result<Config>::failure("say where the parliament is: --config FILE or --cluster "
-                                   "host:port,host:port,...");
+// Where the parliament is and who this client is, from the command line.
+client::Options options_of(const ClientArgs& a) {
+  client::Options o;
+  if (a.config_opt->count()) o.config_file = a.config_file;
+  if (a.cluster_opt->count()) {
+    std::stringstream ss(a.cluster);
+    for (std::string item; std::getline(ss, item, ',');) o.addresses.push_back(item);
+    if (o.addresses.empty()) o.addresses.push_back("");  // parse_cluster names the fault
   }
-  if (!config) return config;
-  if (a.plaintext) config->tls = false;
-  if (a.cluster_opt->count() && a.certs.empty()) a.certs = "data/certs";
-  // --cluster numbers the addresses 1..n: they name no priest, so any priest may answer.
-  if (a.cluster_opt->count()) check_priest_ids(false);
-  const tls::Identity me = a.priest_cert ? tls::Identity{tls::Role::Priest, a.priest_cert}
-                                         : tls::Identity{tls::Role::Client, 0, a.client_name};
-  if (auto s = use_tls(*config, a.config_file, me, a.certs); !s)
-    return Result<Config>::failure(s.error());
-  return config;
+  o.certs_dir = a.certs;
+  o.client_name = a.client_name;
+  o.priest_certificate = a.priest_cert;
+  o.plaintext = a.plaintext;
+  double timeout_s = *a.propose ? a.timeout_s : *a.read ? a.read_timeout_s : 5;
+  o.timeout = std::chrono::milliseconds(std::llround(timeout_s * 1000));
+  return o;
 }
 
-int run(const Config& config, const ClientArgs& a) {
-  if (*a.propose) {
-    if (a.text.size() > config.max_decree_bytes) {
-      std::cerr << "paxos-client: the decree is " << a.text.size()
-                << " bytes; the parliament takes at most " << config.max_decree_bytes
-                << " (max_decree_bytes)\n";
-      return 2;
-    }
-    return propose(config, a.text, a.timeout_s, a.propose_json);
-  }
-  if (*a.ledger) return ledger(config, a.ledger_priest, a.ledger_from, a.ledger_json);
-  if (*a.status) return status(config, a.status_json);
-  if (*a.watch) return watch(config, a.watch_from, a.watch_count, a.watch_json);
-  if (*a.read) return read(config, a.read_from, a.read_json, a.read_timeout_s);
-  if (*a.console) {
-    auto at = parse_address(a.console_listen, 0, "--listen");
-    if (!at) {
-      std::cerr << "paxos-client: " << at.error() << "\n";
-      return 2;
-    }
-    return run_console(config, tls::certs_dir(config, a.config_file, a.certs), at->host, at->port);
-  }
+int run(Parliament& p, const ClientArgs& a) {
+  if (*a.propose) return propose(p, a.text, a.propose_json);
+  if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, a.ledger_json);
+  if (*a.status) return status(p, a.status_json);
+  if (*a.watch) return watch(p, a.watch_from, a.watch_count, a.watch_json);
+  if (*a.read) return read(p, a.read_from, a.read_json);
   return 2;
+}
+
+// The console reaches the priests' HTTP ports: it needs the configuration, not a Parliament.
+int console(const client::Options& o, const std::string& listen) {
+  auto at = parse_address(listen, 0, "--listen");
+  if (!at) {
+    std::cerr << "paxos-client: " << at.error() << "\n";
+    return 2;
+  }
+  auto config = client::parliament_config(o);
+  if (!config) {
+    std::cerr << "paxos-client: " << config.error() << "\n";
+    return 2;
+  }
+  return run_console(*config, client::certs_dir_of(o, *config), at->host, at->port);
 }
 
 }  // namespace
@@ -546,10 +397,14 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (*a.timeline) return write_timeline(a.timeline_dirs, a.timeline_out);
-  auto config = parliament_of(a);
-  if (!config) {
-    std::cerr << "paxos-client: " << config.error() << "\n";
+  if (!a.config_opt->count() && !a.cluster_opt->count()) {
+    std::cerr << "paxos-client: say where the parliament is: --config FILE or --cluster "
+                 "host:port,host:port,...\n";
     return 2;
   }
-  return run(*config, a);
+  auto options = options_of(a);
+  if (*a.console) return console(options, a.console_listen);
+  std::unique_ptr<Parliament> parliament;
+  if (auto s = Parliament::open(options, &parliament); !s.ok()) return exit_status(s);
+  return run(*parliament, a);
 }

@@ -33,21 +33,27 @@ std::string address_of(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-Millis remaining(Clock::time_point deadline) {
-  return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
-}
-
-std::string seconds_text(Millis d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g s", d.count() / 1000.0);
-  return buf;
-}
-
 std::shared_ptr<asio::ssl::context> g_tls;  // set_tls(): this process's client credentials
 
 }  // namespace
 
+Millis remaining(std::chrono::steady_clock::time_point deadline) {
+  return std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+}
+
+Code reply_code(const json& reply) {
+  if (reply.value("ok", false)) return Code::Ok;
+  auto c = reply.find("error_code");
+  if (c != reply.end() && c->is_string())
+    return code_from_name(c->get_ref<const std::string&>()).value_or(Code::Unknown);
+  if (reply.value("outcome_unknown", false)) return Code::OutcomeUnknown;
+  auto type = reply.value("type", "");
+  bool refused = type == "error" || reply.contains("error") || reply.contains("ok");
+  return refused ? Code::Unknown : Code::Ok;
+}
+
 void set_tls(std::shared_ptr<asio::ssl::context> context) { g_tls = std::move(context); }
+std::shared_ptr<asio::ssl::context> current_tls() { return g_tls; }
 
 bool g_check_ids = true;  // check_priest_ids()
 void check_priest_ids(bool on) { g_check_ids = on; }
@@ -274,105 +280,6 @@ std::vector<PriestAddress> parliament_priests_of(const std::vector<PriestAddress
 std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& seeds,
                                               Millis timeout) {
   return parliament_priests_of(seeds, discover_membership(seeds, timeout));
-}
-
-Proposer::Proposer(std::vector<PriestAddress> priests, uint64_t client_id)
-    : priests_(std::move(priests)), client_id_(client_id) {}
-Proposer::~Proposer() = default;
-
-namespace {
-
-// What the attempts of one propose learned: who answered, whether the request may have
-// been delivered, and the errors to report if it never passed.
-struct Attempts {
-  std::set<PriestId> answered;  // priests that sent any reply during this propose
-  bool maybe_delivered = false;  // a request left and its fate is unknown
-  std::string unknown_why;       // the last reason it is unknown
-  std::string last_error;        // from any attempt
-  std::string last_refusal;      // from a priest that answered
-
-  // An attempt cut short by the deadline says less than the ones before it.
-  void failed(const PriestAddress& p, const std::string& why, bool cut_short) {
-    if (!cut_short || last_error.empty())
-      last_error = "priest " + std::to_string(p.id) + ": " + why;
-  }
-  // The priest answered: passed (true, with its number in out), or refused.
-  bool heard(const PriestAddress& p, const json& r, ProposeOutcome& out) {
-    answered.insert(p.id);
-    auto ok = r.find("ok");
-    auto no = r.find("decree_no");
-    if (r.value("type", "") == "reply" && ok != r.end() && ok->is_boolean() && ok->get<bool>() &&
-        no != r.end() && no->is_number_unsigned()) {
-      out.passed = true;
-      out.decree_no = no->get<uint64_t>();
-      return true;
-    }
-    auto err = r.find("error");
-    std::string why = err != r.end() && err->is_string() ? err->get<std::string>()
-                                                         : "malformed reply " + r.dump();
-    auto unknown = r.find("outcome_unknown");
-    last_error = last_refusal = "priest " + std::to_string(p.id) + ": " + why;
-    if (unknown != r.end() && unknown->is_boolean() && unknown->get<bool>()) {
-      maybe_delivered = true;
-      unknown_why = last_error;
-    }
-    return false;
-  }
-  // Why the decree did not pass by the deadline, `after` that long.
-  std::string error(size_t priests, const std::string& after) const {
-    if (maybe_delivered)
-      return "outcome unknown after " + after +
-             ": decree may still pass (last error: " + unknown_why + ")";
-    if (answered.size() < quorum_size(priests))
-      return no_quorum_text({answered.begin(), answered.end()}, priests) +
-             (last_error.empty() ? "" : " (last error: " + last_error + ")");
-    return last_refusal;  // a majority answered, and refused: say why
-  }
-};
-
-}  // namespace
-
-ProposeOutcome Proposer::propose(const std::string& text, Millis deadline_after) {
-  const auto deadline = Clock::now() + deadline_after;
-  // One request number per decree: every retry below is the same (client, request), so the
-  // parliament passes it at most once however many priests hear it.
-  const uint64_t request = next_request_++;
-  const json message = {
-      {"type", "propose"}, {"client", client_id_}, {"request", request}, {"decree", text}};
-  ProposeOutcome out;
-  if (priests_.empty()) {
-    out.error = "no priests to propose to";
-    return out;
-  }
-  Attempts tried;
-  Millis pause(20);  // bounded back-off between attempts
-  for (Millis left = remaining(deadline); left.count() > 0; left = remaining(deadline)) {
-    const PriestAddress& p = priests_[current_ % priests_.size()];
-    if (!conn_) {
-      auto c = Connection::connect(p.host, p.port, std::min(left, Millis(300)), p.id);
-      if (c) conn_ = std::move(*c);
-      else tried.failed(p, c.error(), left < Millis(300));
-    }
-    if (conn_) {
-      left = std::max(Millis(1), remaining(deadline));
-      auto reply = conn_->call(message, std::min(left, Millis(2000)));
-      if (reply && tried.heard(p, *reply, out)) return out;
-      if (!reply) {
-        // The request may have reached the priest (or its president) before the silence or
-        // the broken connection: from here on the decree may pass without our seeing it.
-        tried.maybe_delivered = true;
-        tried.failed(p, reply.error(), left < Millis(2000));
-        tried.unknown_why = "priest " + std::to_string(p.id) + ": " + reply.error();
-      }
-    }
-    conn_.reset();
-    current_ = (current_ + 1) % priests_.size();
-    auto wait = std::min(pause, remaining(deadline));
-    if (wait.count() > 0) std::this_thread::sleep_for(wait);
-    pause = std::min(Millis(250), pause * 3 / 2);
-  }
-  out.error = tried.error(priests_.size(), seconds_text(deadline_after));
-  return out;
 }
 
 uint64_t random_client_id() {

@@ -4,7 +4,8 @@
 // Client protocol (frames as in proto/framing.hpp; every request gets one reply frame):
 //   {"type":"propose","client":C,"request":R,"decree":"text"}
 //       -> {"type":"reply","ok":true,"decree_no":N}
-//       -> {"type":"reply","ok":false,"error":"...","outcome_unknown":true|false}
+//       -> {"type":"reply","ok":false,"error_code":"no_president","error":"...",
+//           "outcome_unknown":true|false}          (error_code: include/parliament/code.hpp)
 //   {"type":"status"}
 //       -> {"type":"status","id":I,"bootstrapped":B,"role":"president|candidate|follower",
 //           "president":I|null,"ballot":"r.p","next_bal":"r.p","passed_len":N,
@@ -14,7 +15,7 @@
 //           "client","request","decree"}, ...]}            (this priest's ledger, at once)
 //   {"type":"read","from":N,"max":M}                        (linearizable: Priest::read)
 //       -> {"type":"read","ok":true,"upto":U,"decrees":[... as ledger, none beyond U]}
-//       -> {"type":"read","ok":false,"error":"..."}         (retry, perhaps at another priest)
+//       -> {"type":"read","ok":false,"error_code":C,"error":"..."}  (retry where C says so)
 // Over mutual TLS (net/tls.hpp) a client's certificate may send propose, status, ledger
 // and read; bootstrap, join and change need the god's.
 //   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
@@ -24,11 +25,12 @@
 //       -> {"type":"joined","id":I,"already":true|false}
 //   {"type":"change","change":{"op":"add|remove|replace","id":I,"priest":{...},"force":B}}
 //       -> {"type":"reply","ok":true,"decree_no":N}  (the membership decree passed at N)
-//       -> {"type":"reply","ok":false,"error":"...","outcome_unknown":B}
+//       -> {"type":"reply","ok":false,"error_code":C,"error":"...","outcome_unknown":B}
 // status also carries "incarnation", "begun" (a promise or decrees), "membership"
 // ({"decree_no","priests"}: the membership in force as this priest's ledger has it), "voter"
 // and, at a president changing the membership, "change".
-//   any request the priest refuses -> {"type":"error","error":"..."}
+//   any request the priest refuses -> {"type":"error","error_code":C,"error":"..."}
+//   (forbidden, revoked, invalid, overloaded: the connection is closed after it)
 // A client (C, R) must keep one request outstanding at a time and number them 1, 2, 3...;
 // a retry of (C, R) never passes twice.
 #pragma once
@@ -43,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net/tls.hpp"
+#include "parliament/code.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "proto/result.hpp"
@@ -56,6 +59,8 @@ namespace parliament {
 // This process's credentials for every connection it opens from now on (net/tls.hpp:
 // tls::load), or nullptr for plaintext. Call once, at start, before any other thread runs.
 void set_tls(std::shared_ptr<asio::ssl::context> context);
+// The credentials set_tls set (nullptr: plaintext), for a program's own connections.
+std::shared_ptr<asio::ssl::context> current_tls();
 // set_tls with `who`'s credentials from the configuration's certificate directory (or
 // `certs_dir` if not empty); plaintext when the configuration says "tls": false. The error
 // names the file at fault and the command that makes the files.
@@ -63,6 +68,13 @@ Status use_tls(const Config& config, const std::string& config_file, const tls::
                const std::string& certs_dir = "");
 
 using Millis = std::chrono::milliseconds;
+
+// What is left until `deadline` (0 once it passed).
+Millis remaining(std::chrono::steady_clock::time_point deadline);
+
+// The code of a reply frame: Ok for a reply that is not a refusal, else its error_code
+// (Unknown for a refusal without one, or a code this version does not know).
+Code reply_code(const nlohmann::json& reply);
 
 // Clients check whom they reached: over TLS, a connection is made only to a priest of this
 // parliament, and when `expect` is not 0 only to the priest with that id (the one the
@@ -101,30 +113,6 @@ std::vector<PriestAddress> parliament_priests(const std::vector<PriestAddress>& 
                                               Millis timeout);
 std::vector<PriestAddress> parliament_priests_of(const std::vector<PriestAddress>& seeds,
                                                  const std::optional<Membership>& membership);
-
-struct ProposeOutcome {
-  bool passed = false;
-  uint64_t decree_no = 0;
-  std::string error;  // when !passed: "no quorum: ..." or "outcome unknown after 5 s: ..."
-};
-
-// Proposes decrees as one client: its own random client id, request numbers 1, 2, ...
-// Tries the priests in turn, keeps one connection open to the one that answered, and
-// retries the same request (same id and number) until it passes or the deadline.
-class Proposer {
- public:
-  Proposer(std::vector<PriestAddress> priests, uint64_t client_id);
-  ~Proposer();
-  ProposeOutcome propose(const std::string& text, Millis deadline);
-  uint64_t client_id() const { return client_id_; }
-
- private:
-  std::vector<PriestAddress> priests_;
-  uint64_t client_id_;
-  uint64_t next_request_ = 1;
-  size_t current_ = 0;
-  std::unique_ptr<Connection> conn_;
-};
 
 uint64_t random_client_id();
 

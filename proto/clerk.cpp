@@ -107,11 +107,10 @@ void Clerk::deliver(const Message& m) {
   }
   if (!messenger_.send(m) && (m.kind == Kind::Forward || m.kind == Kind::Read)) {
     // Do not leave the client waiting for an answer that cannot come.
-    messenger_.reply(ClientReply{m.token, 0,
+    messenger_.reply(ClientReply{m.token, 0, Code::NoPresident,
                                  "priest " + std::to_string(priest_.id()) +
                                      " cannot reach president " + std::to_string(m.to) +
-                                     " right now; retry",
-                                 false});
+                                     " right now; retry"});
   }
 }
 

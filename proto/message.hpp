@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parliament/code.hpp"
 #include "proto/ballot.hpp"
 #include "proto/result.hpp"
 
@@ -88,8 +89,8 @@ struct Message {
   Ballot promised;
   std::vector<Entry> entries;
   uint64_t token = 0;
-  bool outcome_unknown = false;  // Answer with error: the decree may still pass
-  std::string error;
+  Code code = Code::Ok;  // Answer: why it did not pass (OutcomeUnknown: it may still pass)
+  std::string error;     // Answer: the same for people
   // Forward: the named client whose proposal it carries ("" = unnamed, or the god's), so
   // that the president refuses a client revoked by a decree the forwarding priest has not
   // learned yet.

@@ -120,11 +120,13 @@ void put_client_message(std::string& o, const Message& m) {
   } else if (m.kind == Kind::Answer) {
     key(o, "decree_no");
     put_u64(o, m.decree_no);
-    if (!m.error.empty()) {
+    if (m.code != Code::Ok) {
+      key(o, "error_code");
+      put_string(o, std::string(code_name(m.code)));
       key(o, "error");
       put_string(o, m.error);
-      key(o, "outcome_unknown");
-      o += m.outcome_unknown ? "true" : "false";
+      key(o, "outcome_unknown");  // what a priest before error codes reads
+      o += m.code == Code::OutcomeUnknown ? "true" : "false";
     }
   }
 }
@@ -210,6 +212,8 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
        has_decree_no = false, has_passed_len = false, has_last_no = false, has_promised = false,
        has_token = false, has_decree = false, has_decrees = false;
   uint64_t read_round = 0;  // "read" of a successful ballot or vote yes
+  std::optional<Code> error_code;  // an answer's (a name this version does not know: Unknown)
+  bool outcome_unknown = false;    // an answer's, from a priest before error codes
 
   bool null() override { return scalar(Value{Value::Null}); }
   bool boolean(bool v) override { return scalar(Value{Value::Bool, v}); }
@@ -310,7 +314,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
         "type",      "dir",      "code",      "from",       "to",
         "ballot",    "promised", "decree_no", "passed_len", "last_no",
         "commit_no", "token",    "read",      "error",      "outcome_unknown",
-        "decree",    "decrees",  "owner"};
+        "decree",    "decrees",  "owner",     "error_code"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
     static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
                                         "origin"};
@@ -399,7 +403,10 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
       if (v.kind != Value::String) return fail("owner is not a string");
       m.owner = *v.s;
     } else if (k == "outcome_unknown") {
-      m.outcome_unknown = v.kind == Value::Bool && v.b;
+      outcome_unknown = v.kind == Value::Bool && v.b;
+    } else if (k == "error_code") {
+      if (v.kind != Value::String) return fail("error_code is not a string");
+      error_code = code_from_name(*v.s).value_or(Code::Unknown);
     } else if (k == "decree") {
       if (v.kind != Value::Null) return fail("decree is not an object");
     } else if (k == "decrees") {
@@ -515,7 +522,11 @@ Result<Message> decode_text(std::string_view text) {
     } else {
       m.kind = Kind::Answer;
       if (!r.has_decree_no) return R::failure("answer has no decree_no");
-      if (m.error.empty()) m.outcome_unknown = false;
+      m.code = r.error_code ? *r.error_code
+               : m.error.empty() ? Code::Ok
+               : r.outcome_unknown ? Code::OutcomeUnknown
+                                   : Code::Unknown;
+      if (m.code == Code::Ok) m.error.clear();
     }
     return std::move(m);
   }
@@ -526,7 +537,6 @@ Result<Message> decode_text(std::string_view text) {
     m.ballot = m.promised = Ballot{};
     m.decree_no = m.last_no = m.commit_no = m.token = 0;
     m.error.clear();
-    m.outcome_unknown = false;
     return std::move(m);
   }
   if (r.type != "paxos") return R::failure("unknown frame type \"" + r.type + "\"");
@@ -542,7 +552,6 @@ Result<Message> decode_text(std::string_view text) {
   m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
   m.error.clear();
   m.owner.clear();
-  m.outcome_unknown = false;
   return std::move(m);
 }
 

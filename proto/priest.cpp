@@ -84,12 +84,12 @@ void Priest::tick() {
       bool silent = change_->heard == 0 || change_->heard < change_->since ||
                     now_ - change_->heard > 2 * opt_.election_timeout_ticks;
       if (silent && now_ - change_->since >= 4 * opt_.election_timeout_ticks)
-        end_change("priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
+        end_change(0, Code::Unreachable,
+                   "priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
                        incarnation_text(change_->change.priest.incarnation) + " at " +
                        change_->change.priest.host + ":" +
                        std::to_string(change_->change.priest.port) +
-                       " did not answer the president; is it running, and was it told to join?",
-                   0);
+                       " did not answer the president; is it running, and was it told to join?");
     }
   } else if (now_ >= election_deadline_) {
     pre_ballot();
@@ -263,18 +263,17 @@ std::string Priest::step(const Message& m) {
 void Priest::propose(Proposal p) {
   Waiter w{opt_.id, p.token};
   if (!voter()) {  // removed, or still learning: the president may not even link to it
-    answer(w, 0,
+    answer(w, 0, Code::NotMember,
            "priest " + std::to_string(opt_.id) + " is not a member of the parliament as its "
            "ledger knows it (membership of decree " + std::to_string(latest().decree_no) +
-               "); propose to a member",
-           false);
+               "); propose to a member");
     return;
   }
-  if (latest().is_revoked(p.owner)) return answer(w, 0, revoked_text(p.owner), false);
+  if (latest().is_revoked(p.owner)) return answer(w, 0, Code::Revoked, revoked_text(p.owner));
   if (role_ == Role::President) {
     enqueue(std::move(p.decree), w);
   } else if (auto full = forwarding_full(); !full.empty()) {
-    answer(w, 0, full, false);
+    answer(w, 0, Code::Overloaded, full);
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = p.token;
@@ -283,19 +282,18 @@ void Priest::propose(Proposal p) {
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
   } else {
-    auto r = reachable();
-    std::string why = r.size() < latest().quorum()
-                          ? quorum_report()
-                          : "no president yet: an election is under way (ballot " +
-                                to_string(next_bal_) + "); retry shortly";
-    answer(w, 0, why, false);
+    if (reachable().size() < latest().quorum())
+      return answer(w, 0, Code::NoQuorum, quorum_report());
+    answer(w, 0, Code::NoPresident,
+           "no president yet: an election is under way (ballot " + to_string(next_bal_) +
+               "); retry shortly");
   }
 }
 
 void Priest::read(uint64_t token) {
   Waiter w{opt_.id, token};
   if (role_ == Role::President) return begin_read(w);
-  if (auto full = forwarding_full(); !full.empty()) return answer(w, 0, full, false);
+  if (auto full = forwarding_full(); !full.empty()) return answer(w, 0, Code::Overloaded, full);
   if (president_ && *president_ != opt_.id) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
@@ -304,7 +302,7 @@ void Priest::read(uint64_t token) {
     send(std::move(r));
     return;
   }
-  answer(w, 0, "no president yet: an election is under way; retry shortly", false);
+  answer(w, 0, Code::NoPresident, "no president yet: an election is under way; retry shortly");
 }
 
 // A follower's requests waiting on its president (forwarded, or answered and waiting for
@@ -320,14 +318,16 @@ std::string Priest::forwarding_full() const {
 void Priest::on_read(const Message& m) {
   Waiter w{m.from, m.token};
   if (role_ == Role::President && latest().find(m.from)) return begin_read(w);
-  answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+  answer(w, 0, Code::NotPresident,
+         "priest " + std::to_string(opt_.id) + " is no longer president; retry");
 }
 
 void Priest::begin_read(Waiter w) {
   // Bounded like proposals: each read costs a successful ballot to every priest.
   if (reads_.size() >= opt_.max_queued)
-    return answer(w, 0, std::to_string(reads_.size()) + " reads are waiting at president " +
-                            std::to_string(opt_.id) + " (max_queued); retry", false);
+    return answer(w, 0, Code::Overloaded,
+                  std::to_string(reads_.size()) + " reads are waiting at president " +
+                      std::to_string(opt_.id) + " (max_queued); retry");
   // Everything any client was told passed is in this priest's ledger or among what its
   // election re-proposed (B3): n covers it once the ledger reaches n.
   reads_.push_back(PendingRead{w, ++read_round_, std::max(passed_len_, settled_no_)});
@@ -348,7 +348,7 @@ void Priest::confirm_reads() {
       acks += p == opt_.id || (it != read_acked_.end() && it->second >= r.round);
     }
     if (acks < latest().quorum() || passed_len_ < r.upto) return;
-    answer(r.waiter, r.upto, "", false);
+    answer(r.waiter, r.upto);
     reads_.pop_front();
   }
 }
@@ -356,13 +356,13 @@ void Priest::confirm_reads() {
 void Priest::answer_read_waits() {
   std::erase_if(read_waits_, [&](const PendingRead& r) {
     if (r.upto > passed_len_) return false;
-    answer(r.waiter, r.upto, "", false);
+    answer(r.waiter, r.upto);
     return true;
   });
 }
 
 void Priest::fail_reads(const std::string& why) {
-  for (auto& r : reads_) answer(r.waiter, 0, why, false);
+  for (auto& r : reads_) answer(r.waiter, 0, Code::Abandoned, why);
   reads_.clear();
   read_acked_.clear();
 }
@@ -381,7 +381,7 @@ void Priest::propose_change(uint64_t token, const Change& c) {
     f.entries.push_back(Entry{0, {}, std::move(d)});
     send(std::move(f));
   } else {
-    answer(w, 0, "no president yet: an election is under way; retry shortly", false);
+    answer(w, 0, Code::NoPresident, "no president yet: an election is under way; retry shortly");
   }
 }
 
@@ -420,16 +420,16 @@ PriestStatus Priest::status() const {
 }
 
 
-void Priest::answer(const Waiter& w, uint64_t decree_no, std::string error, bool unknown) {
+void Priest::answer(const Waiter& w, uint64_t decree_no, Code code, std::string error) {
   if (w.origin == opt_.id) {
-    ready_.replies.push_back(ClientReply{w.token, decree_no, std::move(error), unknown});
+    ready_.replies.push_back(ClientReply{w.token, decree_no, code, std::move(error)});
     return;
   }
   Message a = make(Kind::Answer, w.origin);
   a.token = w.token;
   a.decree_no = decree_no;
+  a.code = code;
   a.error = std::move(error);
-  a.outcome_unknown = unknown;
   send(std::move(a));
 }
 

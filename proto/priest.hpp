@@ -106,8 +106,8 @@ struct Proposal {
 struct ClientReply {
   uint64_t token = 0;
   uint64_t decree_no = 0;  // > 0: the decree passed at this number
-  std::string error;       // non-empty: it did not (yet) pass
-  bool outcome_unknown = false;  // with error: it may still pass; retry the same request
+  Code code = Code::Ok;    // not Ok: it did not (yet) pass (OutcomeUnknown: it may still)
+  std::string error;       // with a code: the same for people
 };
 
 // Ask the host to send `to` the passed decrees from_no..upto_no from its ledger, as a
@@ -141,7 +141,7 @@ struct Event {
   Ballot ballot;
   uint64_t from_no = 0, upto_no = 0;
   PriestId peer = 0;
-  std::string why;
+  std::string why{};
 };
 const char* name_of(Event::Kind k);
 
@@ -319,7 +319,9 @@ class Priest {
   bool voter() const { return latest().voter(opt_.id, opt_.incarnation); }
   void stranger(const Message& m);
   void handle_change(const Waiter& w, const Change& c);
-  void end_change(const std::string& error, uint64_t decree_no);
+  // Answers the change's waiters: passed at decree_no (code Ok), or not (OutcomeUnknown once
+  // its decree was begun).
+  void end_change(uint64_t decree_no, Code code = Code::Ok, const std::string& error = {});
   bool begin_change();
   void tell_peers();
   void era_changed();
@@ -339,7 +341,7 @@ class Priest {
   // everyone
   void learn_commit(const Ballot& b, uint64_t commit_no);
   void apply_passed();
-  void answer(const Waiter& w, uint64_t decree_no, std::string error, bool unknown);
+  void answer(const Waiter& w, uint64_t decree_no, Code code = Code::Ok, std::string error = {});
   void maybe_catch_up(PriestId peer);
   void send(Message m);
   void send_all(const Message& m);  // every priest, this one included

@@ -196,19 +196,19 @@ void Priest::on_forward(const Message& m) {
   if (m.entries.front().decree.membership) {
     auto j = nlohmann::json::parse(m.entries.front().decree.text, nullptr, false);
     auto c = parse_change(j);
-    if (!c) return answer(w, 0, c.error(), false);
+    if (!c) return answer(w, 0, Code::Invalid, c.error());
     if (role_ == Role::President) return handle_change(w, *c);
-    return answer(w, 0, "priest " + std::to_string(opt_.id) + " is no longer president; retry",
-                  false);
+    return answer(w, 0, Code::NotPresident,
+                  "priest " + std::to_string(opt_.id) + " is no longer president; retry");
   }
   // The forwarding priest may not have learned a revocation this president holds: no decree
   // of a client revoked at decree n is begun above n, whoever carried it here.
-  if (latest().is_revoked(m.owner)) return answer(w, 0, revoked_text(m.owner), false);
+  if (latest().is_revoked(m.owner)) return answer(w, 0, Code::Revoked, revoked_text(m.owner));
   if (role_ == Role::President) {
     enqueue(m.entries.front().decree, w);
   } else {
-    answer(w, 0,
-           "priest " + std::to_string(opt_.id) + " is no longer president; retry", false);
+    answer(w, 0, Code::NotPresident,
+           "priest " + std::to_string(opt_.id) + " is no longer president; retry");
   }
 }
 
@@ -220,8 +220,8 @@ void Priest::set_president(std::optional<PriestId> p) {
     if (president_ && it->second == *president_) {
       ready_.replies.push_back(ClientReply{
           it->first, 0,
-          "president " + std::to_string(it->second) + " was replaced before it answered; retry",
-          !read_tokens_.count(it->first)});
+          read_tokens_.count(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
+          "president " + std::to_string(it->second) + " was replaced before it answered; retry"});
       read_tokens_.erase(it->first);
       it = forwarded_.erase(it);
     } else {
@@ -239,12 +239,12 @@ void Priest::on_answer(const Message& m) {
   // life's tokens are not another's.
   if (f == forwarded_.end() || f->second != m.from) return;
   forwarded_.erase(f);
-  if (read_tokens_.erase(m.token) && m.error.empty()) {
+  if (read_tokens_.erase(m.token) && m.code == Code::Ok) {
     // The president's n: answered once this ledger holds it.
     read_waits_.push_back(PendingRead{Waiter{opt_.id, m.token}, 0, m.decree_no});
     return answer_read_waits();
   }
-  ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.error, m.outcome_unknown});
+  ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.code, m.error});
 }
 
 // ---------------------------------------------------------------- president
@@ -253,12 +253,11 @@ void Priest::enqueue(Decree d, Waiter w) {
   RequestKey key{d.client, d.request};
   if (auto c = clients_.find(d.client); c != clients_.end() && d.request <= c->second.request) {
     if (d.request == c->second.request)
-      answer(w, c->second.decree_no, "", false);  // a retry of a passed request
+      answer(w, c->second.decree_no);  // a retry of a passed request
     else
-      answer(w, 0,
+      answer(w, 0, Code::Superseded,
              "request " + std::to_string(d.request) + " of client " + std::to_string(d.client) +
-                 " is older than its last passed request " + std::to_string(c->second.request),
-             false);
+                 " is older than its last passed request " + std::to_string(c->second.request));
     return;
   }
   auto& waiters = waiting_[key];
@@ -268,11 +267,10 @@ void Priest::enqueue(Decree d, Waiter w) {
   if (!known && (queue_.size() >= opt_.max_queued ||
                  (!queue_.empty() && queued_bytes_ + d.text.size() > opt_.max_queued_bytes))) {
     waiting_.erase(key);
-    answer(w, 0,
+    answer(w, 0, Code::Overloaded,
            "president " + std::to_string(opt_.id) + " is overloaded (" +
                std::to_string(queue_.size()) + " proposals, " +
-               std::to_string(queued_bytes_ >> 10) + " KiB queued); retry later",
-           false);
+               std::to_string(queued_bytes_ >> 10) + " KiB queued); retry later");
     return;
   }
   waiters.push_back(w);
@@ -457,16 +455,20 @@ void Priest::apply_passed() {
       new_era = true;
       note("decree " + std::to_string(n) + " sets the membership: priests " +
            id_list(next->ids()));
-      if (change_ && already_applied(*next, change_->change)) end_change("", n);
+      if (change_ && already_applied(*next, change_->change)) end_change(n);
     } else if (!e.decree.olive_day) {
       RequestKey key{e.decree.client, e.decree.request};
       auto& rec = clients_[e.decree.client];
       uint64_t answer_no = n;
       std::string error;
+      Code code = Code::Ok;
       if (e.decree.request <= rec.request) {
         // A retry that passed twice: the ledger keeps the first; this one becomes olive-day.
         answer_no = e.decree.request == rec.request ? rec.decree_no : 0;
-        if (!answer_no) error = "request superseded by a later request of the same client";
+        if (!answer_no) {
+          code = Code::Superseded;
+          error = "request superseded by a later request of the same client";
+        }
         note("decree " + std::to_string(n) + " repeats request " +
              std::to_string(e.decree.request) + " of client " + std::to_string(e.decree.client) +
              "; recorded as olive-day");
@@ -475,7 +477,7 @@ void Priest::apply_passed() {
         rec = ClientRecord{e.decree.request, n};
       }
       if (auto w = waiting_.find(key); w != waiting_.end()) {
-        for (auto& waiter : w->second) answer(waiter, answer_no, error, false);
+        for (auto& waiter : w->second) answer(waiter, answer_no, code, error);
         waiting_.erase(w);
       }
       proposed_.erase(key);

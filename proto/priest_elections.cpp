@@ -245,8 +245,8 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
   for (auto& [key, n] : proposed_) begun.insert(key);
   for (auto& [key, waiters] : waiting_)
     for (auto& w : waiters)
-      answer(w, 0, "ballot " + to_string(ballot_) + " abandoned: " + why,
-             outcome_unknown && begun.count(key));
+      answer(w, 0, outcome_unknown && begun.count(key) ? Code::OutcomeUnknown : Code::Abandoned,
+             "ballot " + to_string(ballot_) + " abandoned: " + why);
   waiting_.clear();
   queue_.clear();
   queued_bytes_ = 0;
@@ -256,9 +256,9 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
   proposed_.clear();
   era_end_ = 0;
   if (change_)
-    end_change("ballot " + to_string(ballot_) + " abandoned: " + why +
-                   (change_->begun ? " (the change may still pass; run it again)" : ""),
-               0);
+    end_change(0, Code::Abandoned,
+               "ballot " + to_string(ballot_) + " abandoned: " + why +
+                   (change_->begun ? " (the change may still pass; run it again)" : ""));
   role_ = Role::Follower;
   set_president(std::nullopt);
   last_votes_.clear();

@@ -44,15 +44,14 @@ void Priest::stranger(const Message& m) {
 }
 
 void Priest::handle_change(const Waiter& w, const Change& c) {
-  if (already_applied(latest(), c)) return answer(w, latest().decree_no, "", false);
+  if (already_applied(latest(), c)) return answer(w, latest().decree_no);
   auto next = apply_change(latest(), c);
-  if (!next) return answer(w, 0, next.error(), false);
+  if (!next) return answer(w, 0, Code::Invalid, next.error());
   if (change_) {
     if (change_->change == c) return change_->waiters.push_back(w);
-    return answer(w, 0,
+    return answer(w, 0, Code::Busy,
                   "another membership change is under way (" + describe(change_->change) +
-                      "); one at a time: retry once it has passed",
-                  false);
+                      "); one at a time: retry once it has passed");
   }
   change_ = PendingChange{c, {w}, now_, false};
   if (!c.teaches()) return;
@@ -70,7 +69,7 @@ bool Priest::begin_change() {
   if (!in_flight_.empty() || !passed_ahead_.empty() || passed_len_ + 1 != next_no_) return false;
   auto next = apply_change(latest(), change_->change);
   if (!next) {
-    end_change(next.error(), 0);
+    end_change(0, Code::Invalid, next.error());
     return false;
   }
   Decree d;
@@ -86,9 +85,9 @@ bool Priest::begin_change() {
   return true;
 }
 
-void Priest::end_change(const std::string& error, uint64_t decree_no) {
-  bool unknown = !error.empty() && change_->begun;
-  for (auto& w : change_->waiters) answer(w, decree_no, error, unknown);
+void Priest::end_change(uint64_t decree_no, Code code, const std::string& error) {
+  if (code != Code::Ok && change_->begun) code = Code::OutcomeUnknown;
+  for (auto& w : change_->waiters) answer(w, decree_no, code, error);
   bool teaching = change_->change.teaches();
   change_.reset();
   if (teaching) tell_peers();
@@ -118,7 +117,7 @@ void Priest::fail_queued(const std::string& why) {
   for (auto& q : queue_) {
     auto w = waiting_.find({q.decree.client, q.decree.request});
     if (w == waiting_.end()) continue;
-    for (auto& waiter : w->second) answer(waiter, 0, why, false);
+    for (auto& waiter : w->second) answer(waiter, 0, Code::Abandoned, why);
     waiting_.erase(w);
   }
   queue_.clear();

@@ -11,21 +11,22 @@ void Host::reply(const ClientReply& r) {
   if (it == waiting_.end()) return;
   Waiting w = it->second;
   waiting_.erase(it);
-  if (w.read) ++(r.error.empty() ? counters_.reads_ok : counters_.reads_failed);
-  else ++(r.decree_no > 0 ? counters_.proposals_passed
-          : r.outcome_unknown ? counters_.proposals_unknown : counters_.proposals_refused);
+  if (w.read) ++(r.code == Code::Ok ? counters_.reads_ok : counters_.reads_failed);
+  else ++(r.decree_no > 0                   ? counters_.proposals_passed
+          : r.code == Code::OutcomeUnknown ? counters_.proposals_unknown
+                                           : counters_.proposals_refused);
   auto c = w.conn.lock();
   if (!c) return;
   std::string out;
   if (w.read) {
-    json j{{"type", "read"}, {"ok", r.error.empty()}};
-    if (!r.error.empty()) {
-      j["error"] = r.error;
+    json j{{"type", "read"}, {"ok", true}};
+    if (r.code != Code::Ok) {
+      j = read_refusal(r.code, r.error);
     } else if (auto page = ledger_page(w.from, w.max, r.decree_no); page) {
       j["upto"] = r.decree_no;
       j["decrees"] = std::move(*page);
     } else {
-      j = json{{"type", "read"}, {"ok", false}, {"error", page.error()}};
+      j = read_refusal(Code::Halted, page.error());
     }
     out = frame(j);
   } else {
@@ -41,16 +42,19 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
     return bad_input(
         c, "priest as client",
-        "a priest's certificate speaks only priest frames and status, not \"" + type + "\"");
+        "a priest's certificate speaks only priest frames and status, not \"" + type + "\"",
+        Code::Forbidden);
   // The membership is the god's alone to set (docs/OPERATIONS.md "Security").
   if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
       c->identity->role != tls::Role::God)
     return bad_input(c, "not the god",
                      "only the god's certificate may send \"" + type + "\"; this connection's is " +
-                         tls::describe(*c->identity) + "'s");
+                         tls::describe(*c->identity) + "'s",
+                     Code::Forbidden);
   // A revoked client gets nothing, from the decree that revoked it on.
   if (c->identity)
-    if (auto why = revoked(*c->identity); !why.empty()) return bad_input(c, "revoked", why);
+    if (auto why = revoked(*c->identity); !why.empty())
+      return bad_input(c, "revoked", why, Code::Revoked);
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
@@ -72,16 +76,19 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
                      "propose needs client (>0), request (>0) and decree (a string)");
   uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
   const std::string& text = decree->get_ref<const std::string&>();
-  auto refuse = [&](const std::string& why) {
-    c->send(reply_frame(cid, rid, ClientReply{0, 0, why, false}));
+  auto refuse = [&](Code code, const std::string& why) {
+    c->send(reply_frame(cid, rid, ClientReply{0, 0, code, why}));
   };
   if (text.size() > run_.config.max_decree_bytes)
-    return refuse("decree of " + std::to_string(text.size()) + " bytes is over the limit of " +
-                  std::to_string(run_.config.max_decree_bytes) + " bytes (max_decree_bytes)");
-  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+    return refuse(Code::Invalid,
+                  "decree of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                      std::to_string(run_.config.max_decree_bytes) + " bytes (max_decree_bytes)");
+  if (!halted_.empty())
+    return refuse(Code::Halted, "priest " + std::to_string(run_.id) + " stopped: " + halted_);
   if (!priest())
-    return refuse("priest " + std::to_string(run_.id) +
-                  " is not bootstrapped yet: run paxos-god --config FILE bootstrap");
+    return refuse(Code::NotBootstrapped, "priest " + std::to_string(run_.id) +
+                                             " is not bootstrapped yet: run paxos-god --config "
+                                             "FILE bootstrap");
   uint64_t token = next_token_++;
   // Every client is someone: the ledger (and exactly-once) keys the request by who sent it.
   const uint64_t key = c->identity ? tls::ledger_client(*c->identity, cid) : cid;
@@ -97,16 +104,18 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
 
 // A change of the membership, from the god: answered like a proposal once its decree passed.
 void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
-  auto refuse = [&](const std::string& why) {
-    c->send(reply_frame(0, 0, ClientReply{0, 0, why, false}));
+  auto refuse = [&](Code code, const std::string& why) {
+    c->send(reply_frame(0, 0, ClientReply{0, 0, code, why}));
   };
   auto ch = j.find("change");
-  if (ch == j.end()) return refuse("change: missing");
+  if (ch == j.end()) return refuse(Code::Invalid, "change: missing");
   auto change = parse_change(*ch);
-  if (!change) return refuse(change.error());
-  if (!halted_.empty()) return refuse("priest " + std::to_string(run_.id) + " stopped: " + halted_);
+  if (!change) return refuse(Code::Invalid, change.error());
+  if (!halted_.empty())
+    return refuse(Code::Halted, "priest " + std::to_string(run_.id) + " stopped: " + halted_);
   if (!priest())
-    return refuse("priest " + std::to_string(run_.id) + " is not in a parliament yet");
+    return refuse(Code::NotBootstrapped,
+                  "priest " + std::to_string(run_.id) + " is not in a parliament yet");
   uint64_t token = next_token_++;
   waiting_[token] = Waiting{c, 0, 0};
   priest()->propose_change(token, *change);
@@ -216,7 +225,7 @@ Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
 json Host::ledger_json(const json& j) {
   auto [from, max] = page_of(j);
   auto page = ledger_page(from, max, UINT64_MAX);
-  if (!page) return error_frame(page.error());
+  if (!page) return error_frame(Code::Halted, page.error());
   return json{{"type", "ledger"},
               {"id", run_.id},
               {"length", archive_->ledger_length()},
@@ -227,11 +236,14 @@ json Host::ledger_json(const json& j) {
 // (Priest::read), from this priest's own ledger up to there.
 void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
   auto [from, max] = page_of(j);
-  std::string why;
-  if (!halted_.empty()) why = "priest " + std::to_string(run_.id) + " stopped: " + halted_;
-  else if (!priest()) why = "priest " + std::to_string(run_.id) + " is not bootstrapped yet";
-  if (!why.empty()) {
-    c->send(frame(json{{"type", "read"}, {"ok", false}, {"error", why}}));
+  if (!halted_.empty()) {
+    c->send(frame(
+        read_refusal(Code::Halted, "priest " + std::to_string(run_.id) + " stopped: " + halted_)));
+    return;
+  }
+  if (!priest()) {
+    c->send(frame(read_refusal(
+        Code::NotBootstrapped, "priest " + std::to_string(run_.id) + " is not bootstrapped yet")));
     return;
   }
   uint64_t token = next_token_++;
@@ -244,11 +256,13 @@ void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
 // (Node::bootstrap says who may be bootstrapped).
 json Host::bootstrap(const json& j) {
   auto p = j.find("priests");
-  if (p == j.end()) return error_frame("bootstrap without priests");
+  if (p == j.end()) return error_frame(Code::Invalid, "bootstrap without priests");
   auto members = parse_priests(*p, "bootstrap.priests");
-  if (!members) return error_frame(members.error());
+  if (!members) return error_frame(Code::Invalid, members.error());
   auto already = node_->bootstrap(Membership{0, std::move(*members)});
-  if (!already) return error_frame(already.error() + " (data directory " + run_.data_dir + ")");
+  if (!already)
+    return error_frame(Code::Invalid,
+                       already.error() + " (data directory " + run_.data_dir + ")");
   if (!*already) {
     spdlog::info("bootstrapped by the god: {} priests", node_->recorded()->priests.size());
     announce();
@@ -260,12 +274,12 @@ json Host::bootstrap(const json& j) {
 // this (blank) priest accepts the president's links and learns the ledger (Node::join).
 json Host::join(const json& j) {
   auto mj = j.find("membership");
-  if (mj == j.end()) return error_frame("join without membership");
+  if (mj == j.end()) return error_frame(Code::Invalid, "join without membership");
   auto m = parse_membership(*mj, "join.membership");
-  if (!m) return error_frame(m.error());
+  if (!m) return error_frame(Code::Invalid, m.error());
   bool running = priest() != nullptr;
   auto already = node_->join(*m);
-  if (!already) return error_frame(already.error());
+  if (!already) return error_frame(Code::Invalid, already.error());
   if (!*already && running) {
     schedule_flush();
     spdlog::info("joined again: learning the ledger of the membership of decree {}", m->decree_no);

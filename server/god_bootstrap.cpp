@@ -67,6 +67,10 @@ void knock(const PriestAddress& p, const json& request, Clock::time_point deadli
       else
         spdlog::info("god: priest {} bootstrapped", p.id);
       k.bootstrapped = true;
+    } else if (type == "error" && retryable(reply_code(r))) {
+      k.last_error = r.value("error", r.dump());  // (too many connections there, say)
+      pause_before(deadline);
+      continue;
     } else if (type == "error") {
       spdlog::error("god: priest {} refused the membership: {}", p.id,
                     r.value("error", std::string("(no reason given)")));

@@ -40,14 +40,6 @@ void print_membership(const Membership& m, bool as_json) {
                 r.key.substr(0, 16).c_str());
 }
 
-// An error a retry can get past: an election, another change under way, a lost answer.
-bool worth_retrying(const json& reply) {
-  std::string e = reply.value("error", "");
-  return reply.value("outcome_unknown", false) || e.find("retry") != std::string::npos ||
-         e.rfind("no quorum", 0) == 0 || e.rfind("ballot ", 0) == 0 ||
-         e.find("not in a parliament yet") != std::string::npos;
-}
-
 // Why a replace may not keep the key the membership records for the life it replaces ("" if
 // it may): `remove` and `replace` cut the old identity off at their decree, and an identity
 // is its key, so a replacement that presents the old key would leave whoever holds it
@@ -172,7 +164,9 @@ int pass_change(const Membership& held, const Change& c, bool as_json, Clock::ti
       return 0;
     }
     last = "priest " + std::to_string(p.id) + ": " + r->value("error", r->dump());
-    if (!worth_retrying(*r)) {
+    // A retry can get past an election, another change under way or a lost answer; not
+    // past an impossible change or a certificate that may not ask (the reply's code).
+    if (!retryable(reply_code(*r))) {
       spdlog::error("god: {} refused: {}", describe(c), last);
       return 1;
     }

@@ -202,15 +202,24 @@ inline std::string reply_frame(uint64_t client, uint64_t request, const ClientRe
   if (r.decree_no > 0) {
     j["decree_no"] = r.decree_no;
   } else {
+    j["error_code"] = code_name(r.code);
     j["error"] = r.error;
-    j["outcome_unknown"] = r.outcome_unknown;
+    j["outcome_unknown"] = r.code == Code::OutcomeUnknown;
   }
   return frame(j);
 }
 
 // The documented refusal of a client request.
-inline json error_frame(std::string why) {
-  return json{{"type", "error"}, {"error", std::move(why)}};
+inline json error_frame(Code code, std::string why) {
+  return json{{"type", "error"}, {"error_code", code_name(code)}, {"error", std::move(why)}};
+}
+
+// A linearizable read that was not answered.
+inline json read_refusal(Code code, std::string why) {
+  return json{{"type", "read"},
+              {"ok", false},
+              {"error_code", code_name(code)},
+              {"error", std::move(why)}};
 }
 
 struct Waiting {
@@ -237,13 +246,14 @@ class Host : public NodeHost, private Records {
   void on_closed(const std::shared_ptr<Conn>& c);
   // Closes a connection that sent bad input, with one warning (rate-limited: `kind` names
   // the kind of fault, and with the peer's address or priest id it is the limit's key). A
-  // client is told why first, in the documented error frame.
-  void bad_input(const std::shared_ptr<Conn>& c, std::string_view kind, const std::string& why) {
+  // client is told why first, in the documented error frame, with `code`.
+  void bad_input(const std::shared_ptr<Conn>& c, std::string_view kind, const std::string& why,
+                 Code code = Code::Invalid) {
     std::string key(kind);
     key += c->kind == Conn::Kind::PeerIn ? " priest " + std::to_string(c->peer) : " " + c->ip;
     warn_limited(key, "closing connection from {}{}: {}", c->name, who(*c), why);
     if (c->kind == Conn::Kind::PeerIn || c->kind == Conn::Kind::PeerOut) return c->close();
-    c->finish(frame(error_frame(why)));
+    c->finish(frame(error_frame(code, why)));
   }
   // For logs: " (priest 3)" when the connection's certificate says so.
   static std::string who(const Conn& c) {

@@ -60,7 +60,8 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
     if (count(Conn::Kind::Client) >= kMaxClients)
       return bad_input(c, "too many clients",
                        std::to_string(kMaxClients) +
-                           " client connections are open here already; retry later or elsewhere");
+                           " client connections are open here already; retry later or elsewhere",
+                       Code::Overloaded);
     c->kind = Conn::Kind::Client;
   }
   if (c->kind == Conn::Kind::Client) on_client_request(c, *j);

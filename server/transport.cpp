@@ -163,7 +163,8 @@ void Host::peers(const std::vector<PriestAddress>& peers) {
   for (auto& w : sessions_)
     if (auto c = w.lock();
         c && !c->closed() && !c->finishing() && c->kind == Conn::Kind::Client && c->identity)
-      if (auto why = revoked(*c->identity); !why.empty()) bad_input(c, "revoked", why);
+      if (auto why = revoked(*c->identity); !why.empty())
+        bad_input(c, "revoked", why, Code::Revoked);
   std::set<PriestId> named;
   for (auto& p : peers) {
     if (p.id == run_.id) continue;
@@ -281,8 +282,9 @@ void Host::halt(const std::string& why) {
   std::string stopped = "priest " + std::to_string(run_.id) + " stopped: " + why;
   for (auto& [token, w] : waiting_)
     if (auto c = w.conn.lock())
-      c->send(w.read ? frame(json{{"type", "read"}, {"ok", false}, {"error", stopped}})
-                     : reply_frame(w.client, w.request, ClientReply{token, 0, stopped, true}));
+      c->send(w.read ? frame(read_refusal(Code::Halted, stopped))
+                     : reply_frame(w.client, w.request,
+                                   ClientReply{token, 0, Code::OutcomeUnknown, stopped}));
   waiting_.clear();
 }
 

@@ -43,7 +43,7 @@
 #include <asio/ssl.hpp>
 #include <asio/write.hpp>
 
-#include "net/rpc.hpp"
+#include "client/lib/proposer.hpp"
 #include "proto/config.hpp"
 #include "server/certs.hpp"
 #include "proto/framing.hpp"

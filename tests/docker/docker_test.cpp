@@ -53,7 +53,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "net/rpc.hpp"
+#include "client/lib/proposer.hpp"
 #include "net/tls.hpp"
 #include "proto/config.hpp"
 #include "proto/record.hpp"

@@ -142,7 +142,7 @@ struct Said {
     m.token = token;
     m.decree_no = decree_no;
     m.error = std::move(error);
-    m.outcome_unknown = !m.error.empty();
+    m.code = m.error.empty() ? Code::Ok : Code::OutcomeUnknown;
     return m;
   }
   // A linearizable read forwarded by priest 3, and the read rounds a president asks and a

@@ -265,6 +265,7 @@ TEST_CASE("bad input closes one connection and changes nothing") {
     REQUIRE(answer);
     CHECK((*answer)["type"] == "error");
     CHECK_FALSE(answer->value("error", "").empty());
+    CHECK(answer->value("error_code", "") == "invalid");
     CHECK(raw.closed_by_peer(2s));
   }
   // An absurd length is refused at the header, before any body arrives.
@@ -300,6 +301,7 @@ TEST_CASE("bad input closes one connection and changes nothing") {
   INFO("priest 1 answered " << refused->dump());
   CHECK((*refused)["type"] == "error");
   CHECK(refused->value("error", "").find("already in a parliament") != std::string::npos);
+  CHECK(reply_code(*refused) == Code::Invalid);
   fs::remove_all(parl.dir);
 }
 
@@ -329,6 +331,8 @@ TEST_CASE("a priest whose disk is full stops acknowledging; the others carry on"
   Proposer direct({*parl.config.find(3)}, random_client_id());
   auto refused = direct.propose("to the priest with the full disk", 2s);
   CHECK_FALSE(refused.passed);
+  INFO(refused.error);
+  CHECK(refused.code == Code::Halted);  // (retryable: at another priest)
 
   // What priest 3 did write is a prefix of the others' ledger: nothing wrong, nothing torn.
   REQUIRE(eventually([&] { return slurp(parl.data(1) / "ledger.csv") == slurp(parl.data(2) / "ledger.csv"); }, 10s));

@@ -246,6 +246,7 @@ TEST_CASE("hostile 4: only the god bootstraps, joins or changes the membership",
     INFO("answered " << answer->dump());
     CHECK((*answer)["type"] == "error");
     CHECK(answer->value("error", "").find("god") != std::string::npos);
+    CHECK(answer->value("error_code", "") == "forbidden");
     CHECK(c.closed_by_peer(3s));
     auto st = parl.status(4);
     REQUIRE(st);
@@ -266,6 +267,7 @@ TEST_CASE("hostile 4: only the god bootstraps, joins or changes the membership",
     INFO("priest " << to << " answered " << answer->dump());
     CHECK((*answer)["type"] == "error");
     CHECK(answer->value("error", "").find("god") != std::string::npos);
+    CHECK(answer->value("error_code", "") == "forbidden");
     CHECK(c.closed_by_peer(3s));
   }
   for (PriestId id = 1; id <= 3; ++id) {

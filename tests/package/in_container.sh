@@ -32,7 +32,12 @@ for f in /usr/bin/paxos-priest /usr/bin/paxos-god /usr/bin/paxos-client /usr/bin
 done
 for f in "$unit" /etc/parliament/parliament.json.example /usr/share/doc/paxos-parliament/README.md \
          /usr/share/doc/paxos-parliament/docs/OPERATIONS.md /usr/share/doc/paxos-parliament/docs/PROTOCOL.md \
-         /usr/share/doc/paxos-parliament/examples/parliament.json; do
+         /usr/share/doc/paxos-parliament/examples/parliament.json \
+         /usr/share/doc/paxos-parliament/docs/CLIENT.md \
+         /usr/share/doc/paxos-parliament/examples/client/decree.cpp \
+         /usr/include/parliament/client.hpp /usr/include/parliament/code.hpp \
+         /usr/lib/libparliament-client.a /usr/lib/cmake/parliament-client/parliament-client-config.cmake \
+         /usr/lib/pkgconfig/parliament-client.pc; do
   [ -f "$f" ] || fail "$f is not installed"
 done
 getent passwd parliament >/dev/null || fail "the postinst did not make the user parliament"

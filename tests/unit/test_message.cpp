@@ -82,8 +82,14 @@ std::vector<Message> one_of_each_kind() {
 
   m = base(Kind::Answer);
   m.token = 100;
+  m.error = "ballot 4.1 abandoned: a higher ballot";
+  m.code = Code::OutcomeUnknown;
+  out.push_back(m);
+
+  m = base(Kind::Answer);
+  m.token = 101;
   m.error = "no quorum: reached 2 of 5 priests";
-  m.outcome_unknown = true;
+  m.code = Code::NoQuorum;
   out.push_back(m);
 
   m = base(Kind::CatchUp);
@@ -120,7 +126,7 @@ void check_same(const Message& a, const Message& b) {
   CHECK(a.promised == b.promised);
   CHECK(a.entries == b.entries);
   CHECK(a.token == b.token);
-  CHECK(a.outcome_unknown == b.outcome_unknown);
+  CHECK(a.code == b.code);
   CHECK(a.error == b.error);
   CHECK(a.owner == b.owner);
 }
@@ -158,6 +164,37 @@ TEST_CASE("codes and directions follow the wire contract", "[message]") {
   CHECK(encode(one_of_each_kind()[4])["dir"] == "to_president");
   CHECK(encode(one_of_each_kind()[6])["code"] == 3);
   CHECK(encode(one_of_each_kind()[1])["ballot"] == "12.3");
+}
+
+TEST_CASE("an answer's error code crosses the wire by name", "[message]") {
+  // Every code has one name, and each name reads back as its code.
+  for (int i = 0; i <= static_cast<int>(Code::Unknown); ++i) {
+    auto c = static_cast<Code>(i);
+    CHECK(code_from_name(code_name(c)) == c);
+  }
+  CHECK_FALSE(code_from_name("no such code").has_value());
+  CHECK(retryable(Code::NoPresident));
+  CHECK(retryable(Code::OutcomeUnknown));
+  CHECK_FALSE(retryable(Code::Ok));
+  CHECK_FALSE(retryable(Code::Revoked));
+  CHECK_FALSE(retryable(Code::Invalid));
+  const std::string head = R"({"type":"answer","from":2,"to":1,"token":7,"decree_no":0,)";
+  // A priest before error codes says only whether the outcome is unknown.
+  auto old = decode_text(head + R"("error":"ballot 3.2 abandoned","outcome_unknown":true})");
+  REQUIRE(old.ok());
+  CHECK(old->code == Code::OutcomeUnknown);
+  old = decode_text(head + R"("error":"no quorum","outcome_unknown":false})");
+  REQUIRE(old.ok());
+  CHECK(old->code == Code::Unknown);
+  // A later version's code this one does not know is Unknown, not an error.
+  auto newer = decode_text(head + R"("error":"x","error_code":"from_the_future"})");
+  REQUIRE(newer.ok());
+  CHECK(newer->code == Code::Unknown);
+  CHECK_FALSE(decode_text(head + R"("error":"x","error_code":3})").ok());
+  // Without an error the answer passed, whatever else it says.
+  auto passed = decode_text(head + R"("outcome_unknown":true})");
+  REQUIRE(passed.ok());
+  CHECK(passed->code == Code::Ok);
 }
 
 TEST_CASE("olive-day decrees stay olive-day", "[message]") {

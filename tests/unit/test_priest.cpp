@@ -152,6 +152,23 @@ TEST_CASE("a retry of a passed request answers its first number and never passes
   CHECK(c.ledgers[1].size() == 1);
 }
 
+TEST_CASE("a refusal's code says whether asking again may help", "[priest]") {
+  Chamber c(3);
+  c.propose(1, 1, 9, 1, "before any priest was heard");
+  REQUIRE(c.reply(1));
+  CHECK(c.reply(1)->code == Code::NoQuorum);
+  CHECK(retryable(c.reply(1)->code));
+  PriestId p = c.elect(2);
+  c.propose(p, 2, 9, 2, "passes");
+  REQUIRE(c.reply(2));
+  CHECK(c.reply(2)->code == Code::Ok);
+  // Request 1 of client 9 comes back after its request 2 passed: superseded, for good.
+  c.propose(p, 3, 9, 1, "a late retry");
+  REQUIRE(c.reply(3));
+  CHECK(c.reply(3)->code == Code::Superseded);
+  CHECK_FALSE(retryable(c.reply(3)->code));
+}
+
 TEST_CASE("vote no: the president steps aside, tells the priests and its waiting client",
           "[priest]") {
   Chamber c(3);
@@ -170,7 +187,7 @@ TEST_CASE("vote no: the president steps aside, tells the priests and its waiting
   CHECK(c.priests[p]->role() == Role::Follower);
   REQUIRE(c.replies.size() == 1);
   CHECK(c.replies[0].decree_no == 0);
-  CHECK(c.replies[0].outcome_unknown);  // it was begun: it may still pass
+  CHECK(c.replies[0].code == Code::OutcomeUnknown);  // it was begun: it may still pass
   int failed = 0;
   for (auto& m : c.wire) failed += m.kind == Kind::Failed;
   CHECK(failed == 2);  // code 4 to both other priests
@@ -780,11 +797,13 @@ TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][re
   for (uint64_t t = 70; t < 73; ++t) CHECK_FALSE(c.reply(t));
   REQUIRE(c.reply(73));
   CHECK_THAT(c.reply(73)->error, Catch::Contains("max_queued"));
+  CHECK(c.reply(73)->code == Code::Overloaded);
   c.hold = false;
   c.drain();
   for (uint64_t t = 70; t < 73; ++t) {
     REQUIRE(c.reply(t));
     CHECK(c.reply(t)->error.empty());
+    CHECK(c.reply(t)->code == Code::Ok);
   }
 }
 
@@ -806,6 +825,7 @@ TEST_CASE("proposals waiting at a president are bounded by max_queued_bytes", "[
   CHECK_FALSE(c.reply(91));
   REQUIRE(c.reply(92));
   CHECK_THAT(c.reply(92)->error, Catch::Contains("overloaded"));
+  CHECK(c.reply(92)->code == Code::Overloaded);
   c.hold = false;
   c.drain();
   for (uint64_t t : {90, 91}) {
@@ -879,6 +899,7 @@ TEST_CASE("a follower forwards at most max_queued requests at a time", "[priest]
   for (uint64_t t : {4, 5}) {
     REQUIRE(c.reply(t));
     CHECK(c.reply(t)->error.find("max_queued") != std::string::npos);
+    CHECK(c.reply(t)->code == Code::Overloaded);
   }
   c.hold = false;  // answers come: room again
   c.drain();
@@ -919,6 +940,7 @@ TEST_CASE("a revoked client's proposal forwarded by a priest behind the revocati
   REQUIRE(c.reply(20));
   CHECK(c.reply(20)->decree_no == 0);
   CHECK(c.reply(20)->error.find("revoked") != std::string::npos);
+  CHECK(c.reply(20)->code == Code::Revoked);
   REQUIRE(c.reply(21));
   CHECK(c.reply(21)->decree_no > c.reply(10)->decree_no);  // dave is served as before
   for (auto& e : c.ledgers[1]) CHECK(e.decree.text != "carol's, after her revocation");
@@ -930,6 +952,7 @@ TEST_CASE("a revoked client's proposal forwarded by a priest behind the revocati
   c.drain();
   REQUIRE(c.reply(22));
   CHECK(c.reply(22)->error.find("revoked") != std::string::npos);
+  CHECK(c.reply(22)->code == Code::Revoked);
 }
 
 // A life that a replace retired is heard nowhere the replace is known, whatever ledger it

@@ -1,0 +1,177 @@
+// Parliament's readings (include/parliament/client.hpp): a linearizable read, the watch that
+// follows the ledger as it grows, and one priest's own ledger. A ledger holds only decrees
+// that passed, so decree n read from any priest is the decree at n.
+#include <algorithm>
+#include <thread>
+
+#include "client/lib/parliament_impl.hpp"
+#include "net/rpc.hpp"
+
+namespace parliament::client {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr uint64_t kPage = 1000;  // decrees asked for at a time
+
+// The decrees of a reply's page that continue from `next` (each number once, in order),
+// appended to `out`; false if the page is malformed.
+bool take_page(const json& reply, uint64_t& next, uint64_t upto, std::vector<Decree>& out) {
+  auto page = reply.find("decrees");
+  if (page == reply.end() || !page->is_array()) return false;
+  for (const auto& d : *page) {
+    auto decree = decree_of(d);
+    if (!decree) return false;
+    if (decree->number != next || decree->number > upto) break;
+    out.push_back(std::move(*decree));
+    ++next;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<Decree> decree_of(const json& d) {
+  if (!d.is_object()) return std::nullopt;
+  auto no = d.find("decree_no");
+  if (no == d.end() || !no->is_number_unsigned()) return std::nullopt;
+  Decree out;
+  out.number = no->get<uint64_t>();
+  out.ballot = d.value("ballot", "");
+  std::string kind = d.value("kind", "decree");
+  out.kind = kind == "olive-day"    ? Decree::Kind::OliveDay
+             : kind == "membership" ? Decree::Kind::Membership
+                                    : Decree::Kind::Client;
+  if (auto t = d.find("decree"); t != d.end() && t->is_string()) out.text = t->get<std::string>();
+  out.client = d.value("client", uint64_t(0));
+  out.request = d.value("request", uint64_t(0));
+  return out;
+}
+
+Status Parliament::read(uint64_t from, Reading* out) {
+  const auto deadline = Clock::now() + impl_->options.timeout;
+  std::vector<PriestAddress> priests = impl_->priests();
+  Status last(Code::Unreachable, "no priest answered");
+  *out = Reading{};
+  std::optional<uint64_t> upto;
+  for (size_t at = 0; Clock::now() < deadline; at = (at + 1) % priests.size()) {
+    // The first page fixes n; the next pages (a long ledger) read up to that n only, from
+    // whichever priest answers.
+    const PriestAddress& p = priests[at];
+    auto r = call_priest(p, json{{"type", "read"}, {"from", from}, {"max", kPage}}, Millis(3000));
+    if (!r) {
+      last = Status(Code::Unreachable, "priest " + std::to_string(p.id) + ": " + r.error());
+    } else if (r->value("type", "") != "read" || reply_code(*r) != Code::Ok) {
+      last = refusal_of(p.id, *r);
+      if (!last.retryable() && last.code() != Code::Unknown) return last;
+    } else {
+      auto n = r->find("upto");
+      if (n == r->end() || !n->is_number_unsigned())
+        return Status(Code::Malformed, "priest " + std::to_string(p.id) +
+                                           " sent a malformed read reply: " + r->dump());
+      if (!upto) {
+        upto = n->get<uint64_t>();
+        out->answered_by = p.id;
+      }
+      if (!take_page(*r, from, *upto, out->decrees))
+        return Status(Code::Malformed, "priest " + std::to_string(p.id) +
+                                           " sent a malformed read reply: " + r->dump());
+      if (from > *upto) break;
+      continue;
+    }
+    std::this_thread::sleep_for(Millis(50));
+  }
+  if (!upto || from <= *upto)
+    return Status(last.code() == Code::Unreachable ? Code::Timeout : last.code(),
+                  "no linearizable read within " + std::to_string(impl_->options.timeout.count()) +
+                      " ms: " + last.message());
+  out->upto = *upto;
+  return Status();
+}
+
+Status Parliament::watch(uint64_t from, const std::function<bool(const Decree&)>& on_decree) {
+  std::vector<PriestAddress> priests = impl_->priests();
+  if (from == 0) {  // the next decree to pass: after the longest ledger
+    uint64_t longest = 0;
+    for (const auto& p : priests)
+      if (auto r = call_priest(p, json{{"type", "status"}}, Millis(500));
+          r && r->value("type", "") == "status")
+        longest = std::max(longest, r->value("passed_len", uint64_t(0)));
+    from = longest + 1;
+  }
+  size_t at = 0;
+  std::unique_ptr<Connection> conn;
+  auto last_growth = Clock::now();
+  // A priest that fails, or whose ledger stops growing for a second (cut off, or behind), is
+  // left for the next; the membership may have changed meanwhile.
+  auto move_on = [&] {
+    conn.reset();
+    priests = impl_->priests();
+    at = (at + 1) % priests.size();
+    last_growth = Clock::now();
+  };
+  for (;;) {
+    if (!conn) {
+      auto c =
+          Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
+      if (!c) {
+        move_on();
+        std::this_thread::sleep_for(Millis(100));
+        continue;
+      }
+      conn = std::move(*c);
+    }
+    auto reply = conn->call(json{{"type", "ledger"}, {"from", from}, {"max", kPage}}, Millis(2000));
+    std::vector<Decree> page;
+    uint64_t next = from;
+    if (!reply || reply->value("type", "") != "ledger" ||
+        !take_page(*reply, next, UINT64_MAX, page)) {
+      move_on();
+      continue;
+    }
+    for (const auto& d : page) {
+      ++from;
+      last_growth = Clock::now();
+      if (!on_decree(d)) return Status();
+    }
+    if (!page.empty()) continue;
+    if (Clock::now() - last_growth > std::chrono::seconds(1)) move_on();
+    else std::this_thread::sleep_for(Millis(20));
+  }
+}
+
+Status Parliament::ledger(uint64_t priest, uint64_t from, Ledger* out) {
+  const PriestAddress* p = impl_->config.find(static_cast<PriestId>(priest));
+  std::optional<Membership> held;
+  if (!p) {  // a priest added after the configuration was written
+    held = discover_membership(impl_->config.priests, Millis(500));
+    if (held) p = held->find(static_cast<PriestId>(priest));
+  }
+  if (!p)
+    return Status(Code::Invalid, "there is no priest " + std::to_string(priest) +
+                                     " in the configuration or the membership in force "
+                                     "(priests: " +
+                                     id_list(held ? held->ids() : impl_->config.ids()) + ")");
+  *out = Ledger{priest, p->host + ":" + std::to_string(p->port), 0, {}};
+  const std::string who = "priest " + std::to_string(priest);
+  auto conn = Connection::connect(p->host, p->port, Millis(2000), p->id);
+  if (!conn) return Status(Code::Unreachable, who + " is unreachable: " + conn.error());
+  for (;;) {
+    auto reply = (*conn)->call(json{{"type", "ledger"}, {"from", from}, {"max", kPage}},
+                               impl_->options.timeout);
+    if (!reply) return Status(Code::Timeout, who + ": " + reply.error());
+    if (reply->value("type", "") == "error") return refusal_of(p->id, *reply);
+    auto len = reply->find("length");
+    uint64_t before = from;
+    if (reply->value("type", "") != "ledger" || len == reply->end() ||
+        !len->is_number_unsigned() || !take_page(*reply, from, UINT64_MAX, out->decrees))
+      return Status(Code::Malformed, who + " sent a malformed ledger reply: " + reply->dump());
+    out->length = len->get<uint64_t>();
+    if (from == before || from > out->length) break;
+  }
+  return Status();
+}
+
+}  // namespace parliament::client

@@ -238,16 +238,11 @@ void Host::accept() {
       return;
     }
     std::erase_if(sessions_, [](auto& w) { return w.expired(); });
-    if (count(Conn::Kind::Unknown) >= kMaxPending) {
-      // Make room: the oldest pending connection goes (an honest one would have spoken).
-      std::shared_ptr<Conn> oldest;
-      for (auto& w : sessions_)
-        if (auto c = w.lock();
-            c && c->kind == Conn::Kind::Unknown && (!oldest || c->opened < oldest->opened))
-          oldest = c;
+    if (auto id = admission_.room_for_pending(snapshot())) {
+      auto oldest = conn_of(*id);
       warn_limited("too many pending",
                    "{} connections have not said a word yet; closing the oldest, from {}",
-                   kMaxPending, oldest->name);
+                   admission_.caps().pending, oldest->name);
       oldest->close();
     }
     auto c = std::make_shared<Conn>(std::move(s), *this, Conn::Kind::Unknown,
@@ -266,24 +261,40 @@ size_t Host::count(Conn::Kind kind) const {
   return n;
 }
 
-bool Host::make_room_for_handshake(Conn& c) {
-  size_t n = 0;
-  std::shared_ptr<Conn> oldest;
+Admission::Snapshot Host::snapshot() const {
+  Admission::Snapshot open;
   for (auto& w : sessions_)
-    if (auto o = w.lock(); o && o.get() != &c && o->handshaking() && !o->closed()) {
-      ++n;
-      if (!oldest || o->handshake_began() < oldest->handshake_began()) oldest = o;
+    if (auto c = w.lock(); c && !c->closed()) {
+      open.push_back({id_of(*c), c->kind, c->opened, std::nullopt, c->held_bytes()});
+      if (c->handshaking()) open.back().handshake_began = c->handshake_began();
     }
-  if (n < kMaxHandshakes) return true;
-  if (Clock::now() - oldest->handshake_began() < kHandshakeGrace) {
-    warn_limited("too many handshakes",
-                 "{} TLS handshakes under way, none older than {} ms; closing the newest, from {}",
-                 kMaxHandshakes, std::chrono::milliseconds(kHandshakeGrace).count(), c.name);
+  return open;
+}
+
+std::shared_ptr<Conn> Host::conn_of(Admission::Id id) const {
+  for (auto& w : sessions_)
+    if (auto c = w.lock(); c && id_of(*c) == id) return c;
+  return nullptr;
+}
+
+bool Host::make_room_for_handshake(Conn& c) {
+  const auto& caps = admission_.caps();
+  auto room = admission_.room_for_handshake(id_of(c), snapshot(), Clock::now());
+  if (!room.admit) {
+    warn_limited(
+        "too many handshakes",
+        "{} TLS handshakes under way, none older than {} ms; closing the newest, from {}",
+        caps.handshakes,
+        std::chrono::duration_cast<std::chrono::milliseconds>(caps.handshake_grace).count(),
+        c.name);
     return false;
   }
-  warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
-               kMaxHandshakes, oldest->name);
-  oldest->close();
+  if (room.close) {
+    auto oldest = conn_of(*room.close);
+    warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
+                 caps.handshakes, oldest->name);
+    oldest->close();
+  }
   return true;
 }
 
@@ -327,34 +338,25 @@ bool Host::room_for_reply(Conn& c, size_t bytes) {
                  o.name, who(o), o.held_bytes(), why);
     o.close();
   };
-  if (c.held_bytes() + bytes > 2 * size_t(run_.config.max_frame_bytes) && c.held_bytes() > 0) {
+  auto room = admission_.room_for_reply(id_of(c), c.held_bytes(), bytes, snapshot());
+  if (room.per_client) {
     cut(c, "at most two frames' worth may wait on one connection");
     return false;
   }
-  while (client_reply_bytes_ + int64_t(bytes) > int64_t(kClientRepliesBudget)) {
-    std::shared_ptr<Conn> worst;
-    for (auto& w : sessions_)
-      if (auto o = w.lock(); o && !o->closed() && o->kind == Conn::Kind::Client &&
-                             (!worst || o->held_bytes() > worst->held_bytes()))
-        worst = o;
-    if (!worst || worst->held_bytes() == 0) return true;
-    cut(*worst, "the replies waiting for all clients reached their budget");
-    if (worst.get() == &c) return false;
-  }
-  return true;
+  for (auto id : room.close)
+    if (auto o = conn_of(id)) cut(*o, "the replies waiting for all clients reached their budget");
+  return room.admit;
 }
 
 bool Host::admit_unfinished(const std::shared_ptr<Conn>& c) {
   if (c->kind == Conn::Kind::PeerIn || c->kind == Conn::Kind::PeerOut) return true;
   size_t now = c->unfinished_bytes();
-  unfinished_bytes_ = unfinished_bytes_ - c->counted_unfinished + now;
-  c->counted_unfinished = now;
-  if (unfinished_bytes_ <= kUnfinishedBudget) return true;
+  if (admission_.admit_unfinished(id_of(*c), now)) return true;
   // Closed at once, not after an error frame: its bytes must go now.
   warn_limited("unfinished frames " + c->ip,
                "closing connection from {}{}: clients' unfinished frames hold more "
                "than {} MiB; this one holds {} bytes",
-               c->name, who(*c), kUnfinishedBudget >> 20, now);
+               c->name, who(*c), admission_.caps().unfinished_bytes >> 20, now);
   c->close();
   return false;
 }

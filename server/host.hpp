@@ -46,6 +46,7 @@
 #include "proto/node.hpp"
 #include "net/tls.hpp"
 #include "net/tls_session.hpp"
+#include "server/admission.hpp"
 #include "server/archive.hpp"
 #include "server/chronicle.hpp"
 #include "server/http.hpp"
@@ -60,26 +61,8 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
-// Replies waiting for a client (queued, or in the write under way): at most 2 frames' worth
-// on one connection (8 MiB with the default max_frame_bytes), and kClientRepliesBudget on all
-// client connections together. A client that goes over either is closed with one line: the
-// one holding the most unread replies goes first (docs/PROTOCOL.md "Limits").
-constexpr size_t kClientRepliesBudget = 32 << 20;
-// Connections by kind, each with its own cap, so that no kind can take another's place
-// (docs/PROTOCOL.md "Limits"). An accepted connection that has not yet said its first frame is
-// pending: beyond kMaxPending the oldest of them is closed (an honest one speaks at once, so
-// a flood of new connections cannot starve it). At most kMaxHandshakes are in the middle of
-// a TLS handshake: beyond that, the oldest goes if it has been at it for kHandshakeGrace
-// (an honest one finishes in a few round trips), otherwise the newcomer does, so that a
-// burst of honest connections (a client opening a hundred at once) is not cut down by its
-// own later members while each handshake waits its turn for the CPU. Frames a client has begun but
-// not finished hold at most kUnfinishedBudget bytes in all.
-constexpr size_t kMaxPending = 1024;
-constexpr size_t kMaxHandshakes = 256;
-constexpr auto kHandshakeGrace = std::chrono::seconds(1);
-constexpr size_t kMaxClients = 512;
-constexpr size_t kMaxPeers = 64;
-constexpr size_t kUnfinishedBudget = 16 << 20;
+// The caps on connections by kind, handshakes, unfinished frames and unread replies are the
+// Admission's (server/admission.hpp); the deadlines below are the Host's.
 constexpr auto kFirstFrameDeadline = std::chrono::seconds(10);  // accept to first whole frame
 constexpr auto kClientFrameDeadline = std::chrono::seconds(10);  // first byte to last of a frame
 constexpr auto kPeerFrameDeadline = std::chrono::seconds(30);
@@ -104,7 +87,7 @@ class Host;
 // and the read buffer grows with what arrives (4 KiB first, 64 KiB at most).
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
-  enum class Kind { Unknown, Client, PeerIn, PeerOut };
+  using Kind = ConnKind;
 
   Conn(tcp::socket s, Host& host, Kind kind, size_t max_frame, size_t max_queue,
        std::shared_ptr<asio::ssl::context> tls)
@@ -136,7 +119,6 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // Sends this last frame (a refusal), reads no more, and closes once it is written.
   void finish(std::string framed);
   void close();
-  size_t counted_unfinished = 0;  // of unfinished_bytes(), what the host's budget counts
   Clock::time_point finish_began;
   bool closed() const { return closed_; }
   bool ready() const { return ready_; }    // handshake done (or plaintext and bytes came)
@@ -237,7 +219,7 @@ class Host : public NodeHost, private Records {
  public:
   Host(asio::io_context& io, const PriestRun& run)
       : io_(io), run_(run), me_(run.me), acceptor_(io), ticker_(io),
-        signals_(io, SIGINT, SIGTERM) {}
+        signals_(io, SIGINT, SIGTERM), admission_(caps_of(run.config)) {}
 
   int start();
   void on_frame(const std::shared_ptr<Conn>& c, std::string_view payload);
@@ -259,9 +241,9 @@ class Host : public NodeHost, private Records {
   static std::string who(const Conn& c) {
     return c.identity ? " (" + tls::describe(*c.identity) + ")" : "";
   }
-  // Called by a Conn about to begin its TLS handshake, when kMaxHandshakes are under way:
-  // closes the oldest other handshake if it is older than kHandshakeGrace, or else returns
-  // false (the newcomer must go).
+  // Called by a Conn about to begin its TLS handshake: when the Admission's cap is reached,
+  // closes the oldest other handshake if it is older than the grace, or else returns false
+  // (the newcomer must go).
   bool make_room_for_handshake(Conn& c);
   // A handshake failed or named no party of the parliament.
   void tls_refused(Conn& c, const std::string& why);
@@ -270,18 +252,15 @@ class Host : public NodeHost, private Records {
   // The handshake is done (or, plaintext, the first bytes came): false if the connection was
   // refused and closed.
   bool on_ready(const std::shared_ptr<Conn>& c);
-  // After a read: counts the client's unfinished frame against kUnfinishedBudget; false if
-  // the connection was closed for it.
+  // After a read: counts the client's unfinished frame against the Admission's budget; false
+  // if the connection was closed for it.
   bool admit_unfinished(const std::shared_ptr<Conn>& c);
   // Called by a client's Conn before it queues a reply of `bytes`: false if it must not (it
-  // was closed for holding too many unread replies). Makes room under kClientRepliesBudget
+  // was closed for holding too many unread replies). Makes room under the Admission's budget
   // by closing the client connections holding the most.
   bool room_for_reply(Conn& c, size_t bytes);
-  void client_reply_bytes(int64_t delta) { client_reply_bytes_ += delta; }
-  void forget_unfinished(Conn& c) {
-    unfinished_bytes_ -= c.counted_unfinished;
-    c.counted_unfinished = 0;
-  }
+  void client_reply_bytes(int64_t delta) { admission_.replies_changed(delta); }
+  void forget_unfinished(Conn& c) { admission_.forget_unfinished(id_of(c)); }
   void count_bytes(size_t in, size_t out) {
     counters_.bytes_in += in;
     counters_.bytes_out += out;
@@ -291,6 +270,15 @@ class Host : public NodeHost, private Records {
   void accept();
   void sweep_connections();
   size_t count(Conn::Kind kind) const;
+  // The open connections as the Admission sees them, and the one it names.
+  static Admission::Id id_of(const Conn& c) { return reinterpret_cast<Admission::Id>(&c); }
+  static AdmissionCaps caps_of(const Config& config) {
+    AdmissionCaps caps;
+    caps.replies_per_client = 2 * size_t(config.max_frame_bytes);  // two frames' worth
+    return caps;
+  }
+  Admission::Snapshot snapshot() const;
+  std::shared_ptr<Conn> conn_of(Admission::Id id) const;
   void on_tick();
   void schedule_flush();
   void reset_silent_links();
@@ -400,8 +388,7 @@ class Host : public NodeHost, private Records {
   std::map<PriestId, uint64_t> refused_by_;  // peers that said not_member, and their decree
   bool stopping_ = false;
   LogLimit log_limit_;
-  size_t unfinished_bytes_ = 0;
-  int64_t client_reply_bytes_ = 0;  // replies held by client connections (Conn::held_bytes)
+  Admission admission_;
   asio::steady_timer accept_backoff_{io_};
   asio::steady_timer retire_timer_{io_};
   Counters counters_;

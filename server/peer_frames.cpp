@@ -57,9 +57,9 @@ void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   const std::string& type = t->get_ref<const std::string&>();
   if (c->kind == Conn::Kind::Unknown) {
     if (type == "hello") return on_hello(c, *j);
-    if (count(Conn::Kind::Client) >= kMaxClients)
+    if (!admission_.may_become(Conn::Kind::Client, snapshot()))
       return bad_input(c, "too many clients",
-                       std::to_string(kMaxClients) +
+                       std::to_string(admission_.caps().clients) +
                            " client connections are open here already; retry later or elsewhere",
                        Code::Overloaded);
     c->kind = Conn::Kind::Client;
@@ -128,9 +128,9 @@ void Host::on_hello(const std::shared_ptr<Conn>& c, const json& j) {
   for (auto& w : sessions_)
     if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id)
       o->close();
-  if (count(Conn::Kind::PeerIn) >= kMaxPeers)
+  if (!admission_.may_become(Conn::Kind::PeerIn, snapshot()))
     return bad_input(c, "too many peers",
-                     std::to_string(kMaxPeers) + " priests are linked here already");
+                     std::to_string(admission_.caps().peers) + " priests are linked here already");
   forget_unfinished(*c);
   c->kind = Conn::Kind::PeerIn;
   c->peer = id;

@@ -536,7 +536,7 @@ size_t flood_attack(const char* name, size_t conns, const std::string& first_byt
 
 // 8. Before: every accepted connection got its buffers and stayed until its peer closed it,
 // so 2,000 silent connections held 2,000 sessions forever. Now a connection that has not
-// spoken costs no TLS session or buffer, at most kMaxPending of them are kept (the oldest
+// spoken costs no TLS session or buffer, at most the Admission's pending cap of them are kept (the oldest
 // go), and each is closed kFirstFrameDeadline after it connected.
 TEST_CASE("hostile 8: 2,000 idle connections", "[hostile]") {
   CHECK(flood_attack("8", 2000, "") > 0);  // most see a FIN: closed by the priest, not reset
@@ -656,8 +656,8 @@ TEST_CASE("hostile 9: half-frame flood and slowloris", "[hostile]") {
 
 // 10. Before: every connection was plaintext, and after TLS came a handshake was begun for
 // every connection that sent a byte; 4,096 connections each sending the start of a
-// ClientHello would each hold a TLS session. Now at most kMaxHandshakes are under way (the
-// oldest go) and at most kMaxPending wait: the priest's memory stays bounded and decrees pass.
+// ClientHello would each hold a TLS session. Now at most the Admission's handshake cap are under way (the
+// oldest go) and at most its pending cap wait: the priest's memory stays bounded and decrees pass.
 TEST_CASE("hostile 10: 4,096 half-begun TLS handshakes", "[hostile]") {
   // A TLS record header (handshake, TLS 1.0 record version, 512 bytes) and the first bytes of
   // a ClientHello (type 1, length 508, version 3.3): the rest never comes.

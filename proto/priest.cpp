@@ -298,7 +298,7 @@ void Priest::read(uint64_t token) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
     forwarded_[token] = *president_;
-    read_tokens_.insert(token);
+    reads_.forwarded(token);
     send(std::move(r));
     return;
   }
@@ -309,8 +309,8 @@ void Priest::read(uint64_t token) {
 // this ledger to catch up) are bounded by max_queued, like the president's own queue: a
 // president that never answers, or a ledger far behind, must not collect them without end.
 std::string Priest::forwarding_full() const {
-  if (forwarded_.size() + read_waits_.size() < opt_.max_queued) return "";
-  return std::to_string(forwarded_.size() + read_waits_.size()) +
+  if (forwarded_.size() + reads_.waits() < opt_.max_queued) return "";
+  return std::to_string(forwarded_.size() + reads_.waits()) +
          " requests are waiting at priest " + std::to_string(opt_.id) +
          " for its president (max_queued); retry";
 }
@@ -324,47 +324,32 @@ void Priest::on_read(const Message& m) {
 
 void Priest::begin_read(Waiter w) {
   // Bounded like proposals: each read costs a successful ballot to every priest.
-  if (reads_.size() >= opt_.max_queued)
+  if (reads_.waiting() >= opt_.max_queued)
     return answer(w, 0, Code::Overloaded,
-                  std::to_string(reads_.size()) + " reads are waiting at president " +
+                  std::to_string(reads_.waiting()) + " reads are waiting at president " +
                       std::to_string(opt_.id) + " (max_queued); retry");
   // Everything any client was told passed is in this priest's ledger or among what its
   // election re-proposed (B3): n covers it once the ledger reaches n.
-  reads_.push_back(PendingRead{w, ++read_round_, std::max(passed_len_, settled_no_)});
+  uint64_t round = reads_.begin(w, std::max(passed_len_, settled_no_));
   Message s = make(Kind::Success, 0);
   s.ballot = ballot_;
   s.commit_no = commit_sent_ = passed_len_;
-  s.token = read_round_;  // acknowledged with this round by whoever still follows ballot_
+  s.token = round;  // acknowledged with this round by whoever still follows ballot_
   send_others(s);
   confirm_reads();  // a parliament of one
 }
 
 void Priest::confirm_reads() {
-  while (!reads_.empty()) {
-    const PendingRead& r = reads_.front();
-    size_t acks = 0;
-    for (PriestId p : latest().ids()) {
-      auto it = read_acked_.find(p);
-      acks += p == opt_.id || (it != read_acked_.end() && it->second >= r.round);
-    }
-    if (acks < latest().quorum() || passed_len_ < r.upto) return;
+  for (auto& r : reads_.confirmed(latest().ids(), latest().quorum(), opt_.id, passed_len_))
     answer(r.waiter, r.upto);
-    reads_.pop_front();
-  }
 }
 
 void Priest::answer_read_waits() {
-  std::erase_if(read_waits_, [&](const PendingRead& r) {
-    if (r.upto > passed_len_) return false;
-    answer(r.waiter, r.upto);
-    return true;
-  });
+  for (auto& r : reads_.ready(passed_len_)) answer(r.waiter, r.upto);
 }
 
 void Priest::fail_reads(const std::string& why) {
-  for (auto& r : reads_) answer(r.waiter, 0, Code::Abandoned, why);
-  reads_.clear();
-  read_acked_.clear();
+  for (auto& r : reads_.abandon()) answer(r.waiter, 0, Code::Abandoned, why);
 }
 
 void Priest::propose_change(uint64_t token, const Change& c) {

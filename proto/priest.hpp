@@ -50,6 +50,7 @@
 #include "proto/ballot.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
+#include "proto/read_index.hpp"
 
 namespace parliament {
 
@@ -238,10 +239,6 @@ class Priest {
   const Membership& membership() const { return latest(); }
 
  private:
-  struct Waiter {
-    PriestId origin;  // this priest, or the priest that forwarded it
-    uint64_t token;
-  };
   struct Tally {
     Decree decree;
     uint64_t sent_tick = 0;
@@ -381,21 +378,8 @@ class Priest {
   std::optional<PriestId> president_;
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
   uint64_t election_deadline_ = 0;
-  // Reads. President: each waits for a majority's acknowledgement of its round, then for the
-  // ledger to reach `upto`. Follower: reads forwarded (their tokens), and those answered by
-  // the president that wait for this ledger to reach `upto`.
-  struct PendingRead {
-    Waiter waiter;
-    uint64_t round = 0;
-    uint64_t upto = 0;
-  };
-  std::deque<PendingRead> reads_;
-  uint64_t read_round_ = 0;
-  std::map<PriestId, uint64_t>
-      read_acked_;  // the highest round each priest acknowledged in ballot_
+  ReadIndex reads_;  // linearizable reads, at the president and at a follower
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
-  std::set<uint64_t> read_tokens_;
-  std::vector<PendingRead> read_waits_;
   std::optional<Ballot> pre_ballot_;  // the ballot it asked a majority about, and who said yes
   std::set<PriestId> pre_grants_;
   uint64_t lease_until_ = 0;  // hearing its president renews its lease until this tick

@@ -160,8 +160,7 @@ void Priest::on_voted(const Message& m) {
   // a membership decree until it passed, and then stands again): its voters count.
   if (!latest().voter(m.from, m.incarnation)) return;
   if (m.token) {
-    auto& acked = read_acked_[m.from];
-    acked = std::max(acked, m.token);
+    reads_.acked(m.from, m.token);
     confirm_reads();
   }
   if (m.last_no < m.decree_no) return;
@@ -220,9 +219,9 @@ void Priest::set_president(std::optional<PriestId> p) {
     if (president_ && it->second == *president_) {
       ready_.replies.push_back(ClientReply{
           it->first, 0,
-          read_tokens_.count(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
+          reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
           "president " + std::to_string(it->second) + " was replaced before it answered; retry"});
-      read_tokens_.erase(it->first);
+      reads_.answered(it->first);
       it = forwarded_.erase(it);
     } else {
       ++it;
@@ -239,9 +238,9 @@ void Priest::on_answer(const Message& m) {
   // life's tokens are not another's.
   if (f == forwarded_.end() || f->second != m.from) return;
   forwarded_.erase(f);
-  if (read_tokens_.erase(m.token) && m.code == Code::Ok) {
+  if (reads_.answered(m.token) && m.code == Code::Ok) {
     // The president's n: answered once this ledger holds it.
-    read_waits_.push_back(PendingRead{Waiter{opt_.id, m.token}, 0, m.decree_no});
+    reads_.wait(Waiter{opt_.id, m.token}, m.decree_no);
     return answer_read_waits();
   }
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.code, m.error});
@@ -359,7 +358,7 @@ void Priest::heartbeat() {
   // While reads wait, every heartbeat asks again for the latest round (sent after each of
   // them arrived, so its acknowledgement confirms them all): a lost round or ack costs a
   // heartbeat, not the read.
-  s.token = reads_.empty() ? 0 : read_round_;
+  s.token = reads_.asking();
   send_others(s);
 }
 
@@ -494,8 +493,8 @@ void Priest::apply_passed() {
   if (role_ == Role::Candidate && awaiting_len_ && passed_len_ >= awaiting_len_)
     restand("it now holds the ledger its quorum holds, up to decree " +
             std::to_string(awaiting_len_));
-  if (!read_waits_.empty()) answer_read_waits();
-  if (role_ == Role::President && !reads_.empty()) confirm_reads();
+  if (reads_.waits()) answer_read_waits();
+  if (role_ == Role::President && reads_.waiting()) confirm_reads();
 }
 
 }  // namespace parliament

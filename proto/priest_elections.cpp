@@ -203,7 +203,7 @@ void Priest::take_office(uint64_t max_len, uint64_t last) {
   awaiting_len_ = 0;
   next_no_ = last + 1;
   settled_no_ = last;
-  read_acked_.clear();
+  reads_.new_ballot();
   first_open_ = max_len + 1;
 }
 

@@ -80,11 +80,7 @@ std::string Priest::fingerprint() const {
 void Priest::fingerprint_reads(std::string& o) const {
   o += "|r";
   fp_u(o, settled_no_);
-  fp_u(o, read_round_);
-  for (auto& r : reads_) fp_u(o, r.waiter.token), fp_u(o, r.round), fp_u(o, r.upto);
-  for (auto& [p, a] : read_acked_) fp_u(o, p), fp_u(o, a);
-  for (uint64_t t : read_tokens_) fp_u(o, t);
-  for (auto& r : read_waits_) fp_u(o, r.waiter.token), fp_u(o, r.upto);
+  reads_.fingerprint([&](uint64_t x) { fp_u(o, x); });
   fp_u(o, awaiting_len_);
   fp_age(o, now_, grew_tick_, 2 * opt_.heartbeat_ticks);
   if (change_) {

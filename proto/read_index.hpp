@@ -1,0 +1,81 @@
+// ReadIndex: what a priest keeps for linearizable reads (docs/PROTOCOL.md, "Linearizable
+// reads"), and the rules that say when one may be answered.
+//
+// At a president, a read asks for n = the ledger length (or what its election re-proposed, if
+// more) when it arrived. It is answered once a majority of the membership in force has
+// acknowledged a round sent after it arrived (successful ballots carry the round, votes yes
+// acknowledge it: the president was still president then) and the ledger holds n. At a
+// follower: the reads it forwarded to its president (their tokens), and those the president
+// answered with n that wait for this ledger to reach n.
+//
+// Owned by the Priest (proto/priest.hpp), which sends the rounds and answers the waiters
+// handed back here. Pure, like the Priest.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "proto/config.hpp"
+
+namespace parliament {
+
+// Who waits for an answer: a client of this priest (origin = this priest) or of the priest
+// that forwarded its request, under that priest's token.
+struct Waiter {
+  PriestId origin;
+  uint64_t token;
+};
+
+class ReadIndex {
+ public:
+  struct Pending {
+    Waiter waiter;
+    uint64_t round = 0;  // at a president: the round it waits to see acknowledged
+    uint64_t upto = 0;   // n: answered once the ledger holds it
+  };
+
+  // ---- at the president
+  size_t waiting() const { return reads_.size(); }
+  // A read arrives: it waits for a new round, returned, which the president sends.
+  uint64_t begin(Waiter w, uint64_t upto);
+  // The round a heartbeat asks about while reads wait (0: none wait).
+  uint64_t asking() const { return reads_.empty() ? 0 : round_; }
+  // `from` voted yes acknowledging rounds up to `round` in the president's ballot.
+  void acked(PriestId from, uint64_t round);
+  // The reads, oldest first, whose round a quorum of `voters` acknowledged (the president,
+  // `self`, always has) and whose n the ledger holds: removed, to be answered.
+  std::vector<Pending> confirmed(const std::vector<PriestId>& voters, size_t quorum,
+                                 PriestId self, uint64_t passed_len);
+  // Every read waiting at this president, removed (its ballot ends); acknowledgements of
+  // that ballot forgotten.
+  std::vector<Pending> abandon();
+  // A new ballot: acknowledgements of the old one count for nothing.
+  void new_ballot() { acked_.clear(); }
+
+  // ---- at a follower
+  void forwarded(uint64_t token) { tokens_.insert(token); }
+  bool is_forwarded(uint64_t token) const { return tokens_.count(token) > 0; }
+  // The president answered (or is gone): true if `token` was a forwarded read.
+  bool answered(uint64_t token) { return tokens_.erase(token) > 0; }
+  // The president said n: the read waits for this ledger to hold it.
+  void wait(Waiter w, uint64_t upto) { waits_.push_back(Pending{w, 0, upto}); }
+  size_t waits() const { return waits_.size(); }
+  // The waiting reads whose n the ledger now holds: removed, to be answered.
+  std::vector<Pending> ready(uint64_t passed_len);
+
+  // Everything above, for the explorer's state hash (Priest::fingerprint).
+  void fingerprint(const std::function<void(uint64_t)>& put) const;
+
+ private:
+  std::deque<Pending> reads_;
+  uint64_t round_ = 0;
+  std::map<PriestId, uint64_t> acked_;  // the highest round each priest acknowledged
+  std::set<uint64_t> tokens_;
+  std::vector<Pending> waits_;
+};
+
+}  // namespace parliament

@@ -1,0 +1,60 @@
+// ReadIndex (proto/read_index.hpp) on its own: when a read may be answered, at a president
+// and at a follower.
+#include <catch2/catch.hpp>
+
+#include "proto/read_index.hpp"
+
+using namespace parliament;
+
+TEST_CASE("read index: a read waits for a quorum's acknowledgement of a later round",
+          "[read]") {
+  ReadIndex r;
+  const std::vector<PriestId> voters = {1, 2, 3, 4, 5};
+  r.acked(2, 5);  // an acknowledgement from before any read counts for none
+  uint64_t first = r.begin(Waiter{1, 100}, 7);
+  uint64_t second = r.begin(Waiter{3, 200}, 9);
+  CHECK(second > first);
+  CHECK(r.asking() == second);
+  r.acked(2, first);
+  CHECK(r.confirmed(voters, 3, 1, 10).empty());  // the president and priest 2: two of five
+  r.acked(3, first);
+  auto done = r.confirmed(voters, 3, 1, 6);
+  CHECK(done.empty());  // a quorum, but the ledger does not hold n = 7 yet
+  done = r.confirmed(voters, 3, 1, 7);
+  REQUIRE(done.size() == 1);  // the second read's round is not acknowledged yet
+  CHECK(done[0].waiter.token == 100);
+  CHECK(done[0].upto == 7);
+  r.acked(4, second);
+  r.acked(5, second);
+  done = r.confirmed(voters, 3, 1, 9);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].waiter.token == 200);
+  CHECK(r.asking() == 0);
+}
+
+TEST_CASE("read index: a new ballot forgets the old one's acknowledgements", "[read]") {
+  ReadIndex r;
+  const std::vector<PriestId> voters = {1, 2, 3};
+  uint64_t round = r.begin(Waiter{1, 1}, 0);
+  r.acked(2, round);
+  r.new_ballot();
+  CHECK(r.confirmed(voters, 2, 1, 0).empty());
+  auto gone = r.abandon();
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].waiter.token == 1);
+  CHECK(r.waiting() == 0);
+}
+
+TEST_CASE("read index: a follower's read waits for its own ledger to hold n", "[read]") {
+  ReadIndex r;
+  r.forwarded(41);
+  CHECK(r.is_forwarded(41));
+  CHECK(r.answered(41));
+  CHECK_FALSE(r.answered(41));  // an answer is taken once
+  r.wait(Waiter{2, 41}, 12);
+  CHECK(r.ready(11).empty());
+  auto done = r.ready(12);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].waiter.token == 41);
+  CHECK(r.waits() == 0);
+}

@@ -330,7 +330,7 @@ void Priest::begin_read(Waiter w) {
                       std::to_string(opt_.id) + " (max_queued); retry");
   // Everything any client was told passed is in this priest's ledger or among what its
   // election re-proposed (B3): n covers it once the ledger reaches n.
-  uint64_t round = reads_.begin(w, std::max(passed_len_, settled_no_));
+  uint64_t round = reads_.begin(w, std::max(passed_len_, settled_no_), latest().decree_no);
   Message s = make(Kind::Success, 0);
   s.ballot = ballot_;
   s.commit_no = commit_sent_ = passed_len_;
@@ -340,7 +340,8 @@ void Priest::begin_read(Waiter w) {
 }
 
 void Priest::confirm_reads() {
-  for (auto& r : reads_.confirmed(latest().ids(), latest().quorum(), opt_.id, passed_len_))
+  const Membership& m = latest();
+  for (auto& r : reads_.confirmed(m.ids(), m.quorum(), opt_.id, passed_len_, m.decree_no))
     answer(r.waiter, r.upto);
 }
 

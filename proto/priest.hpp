@@ -48,6 +48,7 @@
 #include <vector>
 
 #include "proto/ballot.hpp"
+#include "proto/client_table.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
 #include "proto/read_index.hpp"
@@ -83,11 +84,6 @@ struct PriestOptions {
 
 // The last request each client passed: a retry of it answers with its decree number, and
 // never passes again. Rebuilt from the ledger at start.
-struct ClientRecord {
-  uint64_t request = 0;
-  uint64_t decree_no = 0;
-};
-
 // What the host read back from disk at start.
 struct Restored {
   Ballot next_bal;                       // the promise
@@ -336,7 +332,7 @@ class Priest {
   void check_gap();
 
   // everyone
-  void learn_commit(const Ballot& b, uint64_t commit_no);
+  void learn_commit(const Message& m);  // a begin or successful ballot's commit_no
   void apply_passed();
   void answer(const Waiter& w, uint64_t decree_no, Code code = Code::Ok, std::string error = {});
   void maybe_catch_up(PriestId peer);
@@ -362,7 +358,7 @@ class Priest {
   Ballot next_bal_;
   std::map<uint64_t, Entry> votes_;  // decree numbers above passed_len_
   uint64_t passed_len_ = 0;
-  std::unordered_map<uint64_t, ClientRecord> clients_;
+  ClientTable clients_;  // exactly once: each client's last passed request
 
   // learned but not yet contiguous
   std::map<uint64_t, Entry> passed_ahead_;

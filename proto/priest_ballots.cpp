@@ -71,7 +71,7 @@ void Priest::on_begin_ballot(const Message& m) {
     votes_[e.decree_no] = v;
     ready_.votes.push_back(std::move(v));  // durable before the vote leaves
   }
-  learn_commit(m.ballot, m.commit_no);
+  learn_commit(m);
   apply_passed();
   if (!m.entries.empty() && voted_to == 0) return;  // all too far ahead: no vote
   if (!m.entries.empty())
@@ -103,7 +103,7 @@ void Priest::on_success(const Message& m) {
     return;
   }
   follow(m.ballot);
-  learn_commit(m.ballot, m.commit_no);
+  learn_commit(m);
   apply_passed();
   Message ack = make(Kind::Voted, m.from);  // an empty vote: "here, and I hold passed_len"
   ack.ballot = m.ballot;
@@ -168,6 +168,10 @@ void Priest::on_voted(const Message& m) {
   while (it != in_flight_.end() && it->first <= m.last_no) {
     it->second.yes.insert(m.from);
     if (it->second.yes.size() >= latest().quorum()) {  // B2: a majority voted yes: passed
+      // Relied on: every vote counted is of a member in force (nothing is in flight across a
+      // membership decree, and a vote counts only from a voter).
+      for (PriestId v : it->second.yes)
+        if (!latest().find(v)) invariant_failed("B2: a decree passes by a majority of the members");
       uint64_t n = it->first;
       Entry e{n, ballot_, std::move(it->second.decree)};
       in_flight_bytes_ -= e.decree.text.size();
@@ -250,15 +254,13 @@ void Priest::on_answer(const Message& m) {
 
 void Priest::enqueue(Decree d, Waiter w) {
   RequestKey key{d.client, d.request};
-  if (auto c = clients_.find(d.client); c != clients_.end() && d.request <= c->second.request) {
-    if (d.request == c->second.request)
-      answer(w, c->second.decree_no);  // a retry of a passed request
-    else
-      answer(w, 0, Code::Superseded,
-             "request " + std::to_string(d.request) + " of client " + std::to_string(d.client) +
-                 " is older than its last passed request " + std::to_string(c->second.request));
-    return;
-  }
+  auto seen = clients_.lookup(d.client, d.request);
+  if (seen.seen == ClientTable::Seen::Passed) return answer(w, seen.decree_no);  // a retry
+  if (seen.seen == ClientTable::Seen::Superseded)
+    return answer(w, 0, Code::Superseded,
+                  "request " + std::to_string(d.request) + " of client " +
+                      std::to_string(d.client) + " is older than its last passed request " +
+                      std::to_string(seen.last_request));
   auto& waiters = waiting_[key];
   bool known = !waiters.empty() || proposed_.count(key);
   // Bounded by count and by bytes (max_queued, max_queued_bytes): a client pipelining large
@@ -419,8 +421,13 @@ void Priest::check_gap() {
 
 // The president of ballot b proposes one decree per number, and tells what passed up to
 // commit_no; a vote of this priest in that same ballot is therefore the passed decree.
-void Priest::learn_commit(const Ballot& b, uint64_t commit_no) {
-  for (uint64_t n = passed_len_ + 1; n <= commit_no; ++n) {
+void Priest::learn_commit(const Message& m) {
+  // Relied on: the word that numbers passed is believed only from the ballot's own priest
+  // (step drops the rest), so only of its own tallies.
+  if (m.from != m.ballot.priest)
+    invariant_failed("B1: a commit is believed only from the president of its ballot");
+  const Ballot& b = m.ballot;
+  for (uint64_t n = passed_len_ + 1; n <= m.commit_no; ++n) {
     if (passed_ahead_.count(n)) continue;
     auto v = votes_.find(n);
     if (v == votes_.end() || v->second.ballot != b) break;  // a gap: catch-up fills it
@@ -457,13 +464,13 @@ void Priest::apply_passed() {
       if (change_ && already_applied(*next, change_->change)) end_change(n);
     } else if (!e.decree.olive_day) {
       RequestKey key{e.decree.client, e.decree.request};
-      auto& rec = clients_[e.decree.client];
+      auto seen = clients_.passed(e.decree.client, e.decree.request, n);
       uint64_t answer_no = n;
       std::string error;
       Code code = Code::Ok;
-      if (e.decree.request <= rec.request) {
+      if (seen.seen != ClientTable::Seen::New) {
         // A retry that passed twice: the ledger keeps the first; this one becomes olive-day.
-        answer_no = e.decree.request == rec.request ? rec.decree_no : 0;
+        answer_no = seen.decree_no;
         if (!answer_no) {
           code = Code::Superseded;
           error = "request superseded by a later request of the same client";
@@ -472,8 +479,6 @@ void Priest::apply_passed() {
              std::to_string(e.decree.request) + " of client " + std::to_string(e.decree.client) +
              "; recorded as olive-day");
         e.decree = Decree::olive(e.decree.origin);
-      } else {
-        rec = ClientRecord{e.decree.request, n};
       }
       if (auto w = waiting_.find(key); w != waiting_.end()) {
         for (auto& waiter : w->second) answer(waiter, answer_no, code, error);

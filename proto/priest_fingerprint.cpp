@@ -60,7 +60,7 @@ std::string Priest::fingerprint() const {
   o += "|a";
   for (auto& [n, e] : passed_ahead_) fp_e(o, e);
   o += "|c";
-  for (auto& [c, r] : clients_)
+  for (auto& [c, r] : clients_.records())
     o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) +
          ",";
   o += "|f";

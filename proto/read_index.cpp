@@ -5,8 +5,8 @@
 
 namespace parliament {
 
-uint64_t ReadIndex::begin(Waiter w, uint64_t upto) {
-  reads_.push_back(Pending{w, ++round_, upto});
+uint64_t ReadIndex::begin(Waiter w, uint64_t upto, uint64_t era) {
+  reads_.push_back(Pending{w, ++round_, upto, era});
   return round_;
 }
 
@@ -17,10 +17,11 @@ void ReadIndex::acked(PriestId from, uint64_t round) {
 
 std::vector<ReadIndex::Pending> ReadIndex::confirmed(const std::vector<PriestId>& voters,
                                                      size_t quorum, PriestId self,
-                                                     uint64_t passed_len) {
+                                                     uint64_t passed_len, uint64_t era) {
   std::vector<Pending> out;
   while (!reads_.empty()) {
     const Pending& r = reads_.front();
+    if (r.era != era) break;
     size_t acks = 0;
     for (PriestId p : voters) {
       auto it = acked_.find(p);
@@ -53,7 +54,7 @@ std::vector<ReadIndex::Pending> ReadIndex::ready(uint64_t passed_len) {
 void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put) const {
   put(round_);
   put(reads_.size());
-  for (auto& r : reads_) put(r.waiter.token), put(r.round), put(r.upto);
+  for (auto& r : reads_) put(r.waiter.token), put(r.round), put(r.upto), put(r.era);
   put(acked_.size());
   for (auto& [p, a] : acked_) put(p), put(a);
   put(tokens_.size());

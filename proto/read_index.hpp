@@ -36,20 +36,24 @@ class ReadIndex {
     Waiter waiter;
     uint64_t round = 0;  // at a president: the round it waits to see acknowledged
     uint64_t upto = 0;   // n: answered once the ledger holds it
+    uint64_t era = 0;    // at a president: the membership decree in force when it arrived
   };
 
   // ---- at the president
   size_t waiting() const { return reads_.size(); }
-  // A read arrives: it waits for a new round, returned, which the president sends.
-  uint64_t begin(Waiter w, uint64_t upto);
+  // A read arrives in the era of membership decree `era`: it waits for a new round, returned,
+  // which the president sends.
+  uint64_t begin(Waiter w, uint64_t upto, uint64_t era);
   // The round a heartbeat asks about while reads wait (0: none wait).
   uint64_t asking() const { return reads_.empty() ? 0 : round_; }
   // `from` voted yes acknowledging rounds up to `round` in the president's ballot.
   void acked(PriestId from, uint64_t round);
   // The reads, oldest first, whose round a quorum of `voters` acknowledged (the president,
-  // `self`, always has) and whose n the ledger holds: removed, to be answered.
+  // `self`, always has) and whose n the ledger holds: removed, to be answered. Only reads of
+  // `era`, the membership whose voters these are: a read that arrived under another is never
+  // confirmed (the president fails it when the membership changes, Priest::era_changed).
   std::vector<Pending> confirmed(const std::vector<PriestId>& voters, size_t quorum,
-                                 PriestId self, uint64_t passed_len);
+                                 PriestId self, uint64_t passed_len, uint64_t era);
   // Every read waiting at this president, removed (its ballot ends); acknowledgements of
   // that ballot forgotten.
   std::vector<Pending> abandon();

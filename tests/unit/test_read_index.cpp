@@ -11,22 +11,22 @@ TEST_CASE("read index: a read waits for a quorum's acknowledgement of a later ro
   ReadIndex r;
   const std::vector<PriestId> voters = {1, 2, 3, 4, 5};
   r.acked(2, 5);  // an acknowledgement from before any read counts for none
-  uint64_t first = r.begin(Waiter{1, 100}, 7);
-  uint64_t second = r.begin(Waiter{3, 200}, 9);
+  uint64_t first = r.begin(Waiter{1, 100}, 7, 0);
+  uint64_t second = r.begin(Waiter{3, 200}, 9, 0);
   CHECK(second > first);
   CHECK(r.asking() == second);
   r.acked(2, first);
-  CHECK(r.confirmed(voters, 3, 1, 10).empty());  // the president and priest 2: two of five
+  CHECK(r.confirmed(voters, 3, 1, 10, 0).empty());  // the president and priest 2: two of five
   r.acked(3, first);
-  auto done = r.confirmed(voters, 3, 1, 6);
+  auto done = r.confirmed(voters, 3, 1, 6, 0);
   CHECK(done.empty());  // a quorum, but the ledger does not hold n = 7 yet
-  done = r.confirmed(voters, 3, 1, 7);
+  done = r.confirmed(voters, 3, 1, 7, 0);
   REQUIRE(done.size() == 1);  // the second read's round is not acknowledged yet
   CHECK(done[0].waiter.token == 100);
   CHECK(done[0].upto == 7);
   r.acked(4, second);
   r.acked(5, second);
-  done = r.confirmed(voters, 3, 1, 9);
+  done = r.confirmed(voters, 3, 1, 9, 0);
   REQUIRE(done.size() == 1);
   CHECK(done[0].waiter.token == 200);
   CHECK(r.asking() == 0);
@@ -35,14 +35,29 @@ TEST_CASE("read index: a read waits for a quorum's acknowledgement of a later ro
 TEST_CASE("read index: a new ballot forgets the old one's acknowledgements", "[read]") {
   ReadIndex r;
   const std::vector<PriestId> voters = {1, 2, 3};
-  uint64_t round = r.begin(Waiter{1, 1}, 0);
+  uint64_t round = r.begin(Waiter{1, 1}, 0, 0);
   r.acked(2, round);
   r.new_ballot();
-  CHECK(r.confirmed(voters, 2, 1, 0).empty());
+  CHECK(r.confirmed(voters, 2, 1, 0, 0).empty());
   auto gone = r.abandon();
   REQUIRE(gone.size() == 1);
   CHECK(gone[0].waiter.token == 1);
   CHECK(r.waiting() == 0);
+}
+
+// Joint 2 (docs/SAFETY.md): a read that arrived in one membership's era is never confirmed
+// by the voters of the next; the president fails it when the era changes.
+TEST_CASE("read index: no read is confirmed across a membership decree", "[read]") {
+  ReadIndex r;
+  const std::vector<PriestId> voters = {1, 2, 3};
+  uint64_t round = r.begin(Waiter{1, 5}, 4, 10);  // arrived under membership decree 10
+  r.acked(2, round);
+  r.acked(3, round);
+  CHECK(r.confirmed(voters, 2, 1, 20, 11).empty());  // decree 11 changed the membership
+  REQUIRE(r.abandon().size() == 1);
+  round = r.begin(Waiter{1, 6}, 12, 11);
+  r.acked(2, round);
+  CHECK(r.confirmed(voters, 2, 1, 20, 11).size() == 1);
 }
 
 TEST_CASE("read index: a follower's read waits for its own ledger to hold n", "[read]") {

@@ -54,7 +54,7 @@ Priest::Priest(PriestOptions options, Restored restored)
   tell_peers();
   for (auto& [n, e] : restored.votes)
     if (n > passed_len_) votes_.emplace(n, e);
-  max_round_seen_ = next_bal_.round;
+  election_.saw_round(next_bal_.round);
   told_len_ = passed_len_;
   reset_election_timer();
 }
@@ -91,10 +91,10 @@ void Priest::tick() {
                        std::to_string(change_->change.priest.port) +
                        " did not answer the president; is it running, and was it told to join?");
     }
-  } else if (now_ >= election_deadline_) {
+  } else if (election_.due(now_)) {
     pre_ballot();
   } else if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
-             peer_len_[*president_] > passed_len_ &&
+             peers_.len(*president_) > passed_len_ &&
              now_ - grew_tick_ >= 2 * opt_.heartbeat_ticks &&
              now_ % (2 * opt_.heartbeat_ticks) == 0) {
     // Behind its president and not learning, perhaps because the president does not hear it
@@ -127,7 +127,7 @@ void Priest::note_hearing() {
 
 
 std::string Priest::refusal(const Message& m) const {
-  uint64_t round_limit = std::min(kMaxRound, max_round_seen_ + kRoundWindow);
+  uint64_t round_limit = std::min(kMaxRound, election_.max_round() + kRoundWindow);
   uint64_t number_limit = passed_len_ + kDecreeWindow;
   auto round_ok = [&](const Ballot& b) { return b.round <= round_limit; };
   auto too_far = [&](const char* what, uint64_t v) {
@@ -136,7 +136,8 @@ std::string Priest::refusal(const Message& m) const {
   };
   if (!round_ok(m.ballot) || !round_ok(m.promised))
     return "ballot round " + std::to_string(std::max(m.ballot.round, m.promised.round)) +
-           " is far above any round this priest has seen (" + std::to_string(max_round_seen_) + ")";
+           " is far above any round this priest has seen (" +
+           std::to_string(election_.max_round()) + ")";
   if (m.decree_no > number_limit) return too_far("decree number", m.decree_no);
   if (m.last_no > number_limit) return too_far("decree number", m.last_no);
   if (m.commit_no > number_limit) return too_far("decree number", m.commit_no);
@@ -236,10 +237,10 @@ std::string Priest::step(const Message& m) {
     return "";
   // Heard: only the life the membership names counts towards reachability, never another
   // life of a member id (nor the new life a replace is teaching).
-  if (named) heard_tick_[m.from] = now_;
+  if (named) peers_.heard(m.from, now_);
   if (taught) change_->heard = now_;
   if (m.kind != Kind::Forward && m.kind != Kind::Answer && m.kind != Kind::Read) {
-    peer_len_[m.from] = m.passed_len;
+    peers_.says_len(m.from, m.passed_len);
     maybe_catch_up(m.from);
   }
   switch (m.kind) {
@@ -392,8 +393,8 @@ PriestStatus Priest::status() const {
   s.passed_len = passed_len_;
   s.reachable = reachable();
   s.in_flight = in_flight_.size();
-  s.queued = queue_.size();
-  s.waiting = waiting_.size();
+  s.queued = proposals_.queued();
+  s.waiting = proposals_.waiting();
   s.passed_ahead = passed_ahead_.size();
   s.membership = latest();
   s.voter = voter();
@@ -419,26 +420,12 @@ void Priest::answer(const Waiter& w, uint64_t decree_no, Code code, std::string 
   send(std::move(a));
 }
 
-// Whoever holds more of the ledger than a peer it hears from sends it the difference, one
-// chunk at a time, once the peer is stuck: behind, and its ledger not growing for two ticks
-// (a peer that is merely a commit message behind learns by itself). The next chunk goes
-// once the peer's ledger has stopped growing again for two ticks (it says its length in
-// every message, and acknowledges each chunk), or after a silence.
+// Whoever holds more of the ledger than a peer it hears from sends it the difference, paced
+// (Peers::catch_up).
 void Priest::maybe_catch_up(PriestId peer) {
   if (peer == opt_.id) return;
-  uint64_t plen = peer_len_[peer];
-  if (plen >= passed_len_) return;
-  auto& s = catch_up_sent_[peer];
-  if (plen != s.seen_len) {
-    s.seen_len = plen;
-    s.seen_tick = now_;
-  }
-  if (now_ - s.seen_tick < 2) return;
-  if (plen < s.from && now_ - s.tick < 2 * opt_.heartbeat_ticks) return;
-  uint64_t upto = std::min(passed_len_, plen + opt_.catch_up_chunk);
-  ready_.catch_up.push_back(CatchUp{peer, plen + 1, upto});
-  s.from = plen + 1;
-  s.tick = now_;
+  auto c = peers_.catch_up(peer, passed_len_, now_, opt_.heartbeat_ticks, opt_.catch_up_chunk);
+  if (c) ready_.catch_up.push_back(CatchUp{peer, c->from_no, c->upto_no});
 }
 
 Message Priest::make(Kind k, PriestId to) const {
@@ -478,17 +465,7 @@ void Priest::send_others(const Message& m) {
 }
 
 std::vector<PriestId> Priest::reachable() const {
-  std::vector<PriestId> out;
-  for (PriestId p : latest().ids()) {
-    if (p == opt_.id) {
-      out.push_back(p);
-      continue;
-    }
-    auto it = heard_tick_.find(p);
-    if (it != heard_tick_.end() && now_ - it->second <= opt_.election_timeout_ticks)
-      out.push_back(p);
-  }
-  return out;
+  return peers_.reachable(latest().ids(), opt_.id, now_, opt_.election_timeout_ticks);
 }
 
 std::string Priest::quorum_report() const {

@@ -34,6 +34,13 @@
 // membership only: it begins a membership decree alone, nothing above it until it passed, and then
 // stands again for the new membership (or hands over, if removed).
 //
+// Its state is held in parts that own their fields and rules, each tested on its own:
+// Election (timer, lease, highest round, pre-ballot), ReadIndex (linearizable reads),
+// Proposals (the president's queue and waiting clients), ClientTable (exactly once) and Peers
+// (reachability, ledger lengths, paced catch-up). What is left here is the paper's ballot
+// state (promise, votes, ledger, role and ballot, the tallies in flight) and the change under
+// way, which every handler reads together.
+//
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once
 
@@ -49,8 +56,11 @@
 
 #include "proto/ballot.hpp"
 #include "proto/client_table.hpp"
+#include "proto/election.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
+#include "proto/peers.hpp"
+#include "proto/proposals.hpp"
 #include "proto/read_index.hpp"
 
 namespace parliament {
@@ -240,10 +250,6 @@ class Priest {
     uint64_t sent_tick = 0;
     std::set<PriestId> yes;
   };
-  struct Queued {
-    Decree decree;
-    Waiter waiter;
-  };
   struct LastVoteReport {
     uint64_t passed_len;
     std::vector<Entry> votes;
@@ -261,7 +267,7 @@ class Priest {
              change.priest.incarnation == incarnation;
     }
   };
-  using RequestKey = std::pair<uint64_t, uint64_t>;  // (client, request)
+  using RequestKey = Proposals::Key;  // (client, request)
 
   std::string refusal(const Message& m) const;
 
@@ -373,13 +379,9 @@ class Priest {
   Ballot ballot_;  // candidate/president: my ballot
   std::optional<PriestId> president_;
   std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
-  uint64_t election_deadline_ = 0;
   ReadIndex reads_;  // linearizable reads, at the president and at a follower
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
-  std::optional<Ballot> pre_ballot_;  // the ballot it asked a majority about, and who said yes
-  std::set<PriestId> pre_grants_;
-  uint64_t lease_until_ = 0;  // hearing its president renews its lease until this tick
-  uint64_t max_round_seen_ = 0;
+  Election election_;  // its election timer, lease, highest round seen and pre-ballot
   uint64_t grew_tick_ = 0;  // when passed_len_ last grew
   // For events only (not state: nothing the priest decides depends on them).
   uint64_t told_len_ = 0;  // the ledger length the last Passed event reported
@@ -402,21 +404,9 @@ class Priest {
   uint64_t commit_sent_ = 0;  // the highest commit_no sent to the priests
   uint64_t gap_len_ = 0;      // passed_len_ when decrees beyond a gap were last seen waiting
   uint64_t gap_since_ = 0;
-  std::deque<Queued> queue_;
-  size_t queued_bytes_ = 0;  // the decree text in queue_
-  std::map<RequestKey, std::vector<Waiter>> waiting_;
-  std::map<RequestKey, uint64_t> proposed_;  // (client, request) -> decree number in flight
+  Proposals proposals_;  // queued for a ballot, waiting clients, begun requests
 
-  // peers
-  std::map<PriestId, uint64_t> heard_tick_;
-  std::map<PriestId, uint64_t> peer_len_;
-  struct CatchUpSent {
-    uint64_t from = 0;  // first decree number of the last chunk sent
-    uint64_t tick = 0;
-    uint64_t seen_len = 0;   // the peer's passed_len when it last changed
-    uint64_t seen_tick = 0;  // and when
-  };
-  std::map<PriestId, CatchUpSent> catch_up_sent_;
+  Peers peers_;  // when each was heard, its ledger length, the catch-up sent it
 
   Ready ready_;
 };

@@ -150,7 +150,7 @@ void Priest::on_failed(const Message& m) {
     // The president handed over (it left the membership, or lost its quorum): stand soon,
     // at a random moment within a heartbeat so that the priests rarely stand together.
     if (role_ == Role::Follower)
-      election_deadline_ = std::min(election_deadline_, now_ + 1 + rng_() % opt_.heartbeat_ticks);
+      election_.hurry(now_ + 1 + rng_() % opt_.heartbeat_ticks);
   }
 }
 
@@ -186,7 +186,7 @@ void Priest::on_voted(const Message& m) {
 
 void Priest::on_vote_no(const Message& m) {
   if (!latest().voter(m.from, m.incarnation)) return;
-  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
+  election_.saw_round(m.promised.round);
   if (role_ != Role::Follower && m.ballot == ballot_ && m.promised > ballot_)
     step_down("priest " + std::to_string(m.from) + " has promised ballot " +
                   to_string(m.promised),
@@ -253,7 +253,6 @@ void Priest::on_answer(const Message& m) {
 // ---------------------------------------------------------------- president
 
 void Priest::enqueue(Decree d, Waiter w) {
-  RequestKey key{d.client, d.request};
   auto seen = clients_.lookup(d.client, d.request);
   if (seen.seen == ClientTable::Seen::Passed) return answer(w, seen.decree_no);  // a retry
   if (seen.seen == ClientTable::Seen::Superseded)
@@ -261,24 +260,13 @@ void Priest::enqueue(Decree d, Waiter w) {
                   "request " + std::to_string(d.request) + " of client " +
                       std::to_string(d.client) + " is older than its last passed request " +
                       std::to_string(seen.last_request));
-  auto& waiters = waiting_[key];
-  bool known = !waiters.empty() || proposed_.count(key);
-  // Bounded by count and by bytes (max_queued, max_queued_bytes): a client pipelining large
-  // decrees must not grow the president without end.
-  if (!known && (queue_.size() >= opt_.max_queued ||
-                 (!queue_.empty() && queued_bytes_ + d.text.size() > opt_.max_queued_bytes))) {
-    waiting_.erase(key);
+  // Bounded by count and by bytes (max_queued, max_queued_bytes).
+  if (proposals_.admit(std::move(d), w, opt_.max_queued, opt_.max_queued_bytes) ==
+      Proposals::Admitted::Full)
     answer(w, 0, Code::Overloaded,
            "president " + std::to_string(opt_.id) + " is overloaded (" +
-               std::to_string(queue_.size()) + " proposals, " +
-               std::to_string(queued_bytes_ >> 10) + " KiB queued); retry later");
-    return;
-  }
-  waiters.push_back(w);
-  if (!known) {
-    queued_bytes_ += d.text.size();
-    queue_.push_back(Queued{std::move(d), w});
-  }
+               std::to_string(proposals_.queued()) + " proposals, " +
+               std::to_string(proposals_.queued_bytes() >> 10) + " KiB queued); retry later");
 }
 
 void Priest::begin_ballots() {
@@ -291,9 +279,9 @@ void Priest::begin_ballots() {
     PriestId learner = change_->change.priest.id;
     bool remove = !change_->change.teaches();
     bool close = remove || (change_->heard != 0 &&
-                            peer_len_[learner] + opt_.catch_up_chunk >= passed_len_);
+                            peers_.len(learner) + opt_.catch_up_chunk >= passed_len_);
     if (close) {
-      if (remove || peer_len_[learner] >= passed_len_) begin_change();
+      if (remove || peers_.len(learner) >= passed_len_) begin_change();
       return;
     }
   }
@@ -301,23 +289,22 @@ void Priest::begin_ballots() {
   // With max_open_ballots begin ballots still waiting for a majority, proposals gather into
   // the next one until one of those passes (or a whole batch is ready): fewer, larger
   // ballots, so every priest fdatasyncs once for more decrees.
-  if (open_ballots_.size() >= opt_.max_open_ballots && queue_.size() < opt_.max_batch_decrees)
+  if (open_ballots_.size() >= opt_.max_open_ballots &&
+      proposals_.queued() < opt_.max_batch_decrees)
     return;
-  while (!queue_.empty() && in_flight_.size() < opt_.max_in_flight &&
+  while (proposals_.queued() && in_flight_.size() < opt_.max_in_flight &&
          in_flight_bytes_ < opt_.max_in_flight_bytes) {
     std::vector<Entry> batch;
     size_t bytes = 0;
-    while (!queue_.empty() && batch.size() < opt_.max_batch_decrees &&
+    while (proposals_.queued() && batch.size() < opt_.max_batch_decrees &&
            bytes < opt_.max_batch_bytes && in_flight_.size() + batch.size() < opt_.max_in_flight &&
            in_flight_bytes_ + bytes < opt_.max_in_flight_bytes) {
-      Queued q = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= q.decree.text.size();
+      Decree d = proposals_.take();
       uint64_t n = next_no_++;
-      q.decree.origin = ballot_;
-      proposed_[{q.decree.client, q.decree.request}] = n;
-      bytes += q.decree.text.size();
-      batch.push_back(Entry{n, ballot_, std::move(q.decree)});
+      d.origin = ballot_;
+      proposals_.began({d.client, d.request}, n);
+      bytes += d.text.size();
+      batch.push_back(Entry{n, ballot_, std::move(d)});
     }
     begin(std::move(batch));
   }
@@ -480,11 +467,7 @@ void Priest::apply_passed() {
              "; recorded as olive-day");
         e.decree = Decree::olive(e.decree.origin);
       }
-      if (auto w = waiting_.find(key); w != waiting_.end()) {
-        for (auto& waiter : w->second) answer(waiter, answer_no, code, error);
-        waiting_.erase(w);
-      }
-      proposed_.erase(key);
+      for (auto& waiter : proposals_.passed(key)) answer(waiter, answer_no, code, error);
     }
     if (auto t = in_flight_.find(n); t != in_flight_.end()) {
       in_flight_bytes_ -= t->second.decree.text.size();

@@ -13,8 +13,7 @@ using namespace priest_detail;
 // ---------------------------------------------------------------- elections
 
 void Priest::reset_election_timer() {
-  uint64_t e = opt_.election_timeout_ticks;
-  election_deadline_ = now_ + e + rng_() % (e + 1);  // randomised: candidates rarely duel
+  election_.reset_timer(now_, opt_.election_timeout_ticks, rng_());
 }
 
 bool Priest::promise(const Ballot& b) {
@@ -24,7 +23,7 @@ bool Priest::promise(const Ballot& b) {
     ready_.promise = b;  // durable before the last vote / vote that relies on it leaves
     event(Event::Kind::Promised, b, 0, 0, b.priest);
   }
-  max_round_seen_ = std::max(max_round_seen_, b.round);
+  election_.saw_round(b.round);
   return true;
 }
 
@@ -37,24 +36,22 @@ void Priest::pre_ballot() {
   if (role_ == Role::President) return;
   reset_election_timer();  // asks again after another timeout if no majority says yes
   if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
-  bool first = !pre_ballot_;  // one line per outage, not one per timeout
-  pre_ballot_ = Ballot{std::max(max_round_seen_, next_bal_.round) + 1, opt_.id};
-  pre_grants_ = {opt_.id};
-  event(Event::Kind::PreBallot, *pre_ballot_);
+  const Ballot b{std::max(election_.max_round(), next_bal_.round) + 1, opt_.id};
+  bool first = election_.ask(b);  // one line per outage, not one per timeout
+  event(Event::Kind::PreBallot, b);
   if (first)
     note("priest " + std::to_string(opt_.id) +
-         " hears no president; asks whether a majority would promise ballot " +
-         to_string(*pre_ballot_));
-  if (pre_grants_.size() >= latest().quorum()) return stand_for_president();
+         " hears no president; asks whether a majority would promise ballot " + to_string(b));
+  if (election_.grants() >= latest().quorum()) return stand_for_president();
   Message pb = make(Kind::PreBallot, 0);
-  pb.ballot = *pre_ballot_;
+  pb.ballot = b;
   send_others(pb);
 }
 
 bool Priest::lease_held(PriestId from) const {
   if (from == opt_.id) return false;
   if (role_ == Role::President) return reachable().size() >= latest().quorum();
-  return president_ && *president_ != from && now_ < lease_until_;
+  return president_ && *president_ != from && election_.leased(now_);
 }
 
 void Priest::on_pre_ballot(const Message& m) {
@@ -67,16 +64,15 @@ void Priest::on_pre_ballot(const Message& m) {
 }
 
 void Priest::on_pre_vote(const Message& m) {
-  if (role_ == Role::President || !pre_ballot_ || m.ballot != *pre_ballot_) return;
+  const auto& asking = election_.asking();
+  if (role_ == Role::President || !asking || m.ballot != *asking) return;
   if (!latest().voter(m.from, m.incarnation)) return;
-  max_round_seen_ = std::max(max_round_seen_, m.promised.round);
-  pre_grants_.insert(m.from);
-  if (pre_grants_.size() >= latest().quorum()) stand_for_president();
+  election_.saw_round(m.promised.round);
+  if (election_.granted(m.from) >= latest().quorum()) stand_for_president();
 }
 
 void Priest::stand_for_president() {
-  pre_ballot_.reset();
-  pre_grants_.clear();
+  election_.stop_asking();
   if (role_ == Role::President) return;
   if (!voter()) {  // a priest the membership does not name (yet, or any more) never stands
     reset_election_timer();
@@ -84,8 +80,8 @@ void Priest::stand_for_president() {
   }
   // B1: a round above every ballot this priest has seen; the ballot is unique because it
   // carries this priest's id, and promised durably (ready.promise) before next ballot leaves.
-  max_round_seen_ = std::max(max_round_seen_, next_bal_.round);
-  Ballot b{max_round_seen_ + 1, opt_.id};
+  election_.saw_round(next_bal_.round);
+  Ballot b{election_.max_round() + 1, opt_.id};
   role_ = Role::Candidate;
   ballot_ = b;
   set_president(std::nullopt);
@@ -142,7 +138,7 @@ void Priest::become_president() {
     auto it = chosen.find(n);
     Entry e{n, ballot_, it != chosen.end() ? it->second.decree : Decree::olive(ballot_)};
     if (it == chosen.end()) ++olive;
-    if (!e.decree.olive_day) proposed_[{e.decree.client, e.decree.request}] = n;
+    if (!e.decree.olive_day) proposals_.began({e.decree.client, e.decree.request}, n);
     entries.push_back(std::move(e));
   }
   event(Event::Kind::President, ballot_);
@@ -197,7 +193,7 @@ void Priest::take_office(uint64_t max_len, uint64_t last) {
   in_flight_.clear();
   in_flight_bytes_ = 0;
   open_ballots_.clear();
-  proposed_.clear();
+  proposals_.forget_begun();
   commit_sent_ = 0;
   last_votes_.clear();
   awaiting_len_ = 0;
@@ -241,19 +237,12 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
   }
   // Decrees already begun may still pass under the next president; queued ones cannot. (A
   // candidate holds the queue of a president that stood again for a new membership.)
-  std::set<RequestKey> begun;
-  for (auto& [key, n] : proposed_) begun.insert(key);
-  for (auto& [key, waiters] : waiting_)
-    for (auto& w : waiters)
-      answer(w, 0, outcome_unknown && begun.count(key) ? Code::OutcomeUnknown : Code::Abandoned,
-             "ballot " + to_string(ballot_) + " abandoned: " + why);
-  waiting_.clear();
-  queue_.clear();
-  queued_bytes_ = 0;
+  for (auto& a : proposals_.abandon())
+    answer(a.waiter, 0, outcome_unknown && a.begun ? Code::OutcomeUnknown : Code::Abandoned,
+           "ballot " + to_string(ballot_) + " abandoned: " + why);
   in_flight_.clear();
   in_flight_bytes_ = 0;
   open_ballots_.clear();
-  proposed_.clear();
   era_end_ = 0;
   if (change_)
     end_change(0, Code::Abandoned,
@@ -270,9 +259,8 @@ void Priest::follow(const Ballot& b) {
   if (role_ != Role::Follower && b > ballot_)
     step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
   if (role_ != Role::Follower) return;
-  pre_ballot_.reset();
-  pre_grants_.clear();
-  lease_until_ = now_ + opt_.election_timeout_ticks;  // the president's lease, renewed
+  election_.stop_asking();
+  election_.renew_lease(now_ + opt_.election_timeout_ticks);  // the president's lease, renewed
   if (president_ != b.priest) {
     set_president(b.priest);
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +

@@ -45,11 +45,12 @@ std::string Priest::fingerprint() const {
   fp_b(o, ballot_);
   fp_u(o, president_ ? *president_ : 0);
   fp_u(o, passed_len_);
-  fp_u(o, election_deadline_ > now_ ? election_deadline_ - now_ : 0);
-  fp_u(o, max_round_seen_);
-  fp_b(o, pre_ballot_.value_or(Ballot{}));
-  for (PriestId p : pre_grants_) fp_u(o, p);
-  fp_u(o, lease_until_ > now_ ? lease_until_ - now_ : 0);
+  const Election& e = election_;
+  fp_u(o, e.deadline() > now_ ? e.deadline() - now_ : 0);
+  fp_u(o, e.max_round());
+  fp_b(o, e.asking().value_or(Ballot{}));
+  for (PriestId p : e.grantors()) fp_u(o, p);
+  fp_u(o, e.lease_until() > now_ ? e.lease_until() - now_ : 0);
   o += "|m";
   fp_u(o, membership_.decree_no);
   for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);
@@ -111,17 +112,17 @@ void Priest::fingerprint_president(std::string& o) const {
     for (auto y : t.yes) fp_u(o, y);
   }
   o += "|q";
-  for (auto& q : queue_) {
+  for (auto& q : proposals_.queue()) {
     fp_d(o, q.decree);
     fp_u(o, q.waiter.origin);
     fp_u(o, q.waiter.token);
   }
-  for (auto& [k, ws] : waiting_) {
+  for (auto& [k, ws] : proposals_.waiters()) {
     fp_u(o, k.first);
     fp_u(o, k.second);
     for (auto& w : ws) fp_u(o, w.token);
   }
-  for (auto& [k, n] : proposed_) fp_u(o, n);
+  for (auto& [k, n] : proposals_.begun()) fp_u(o, n);
   o += "|o";
   for (uint64_t last : open_ballots_)
     if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
@@ -131,12 +132,12 @@ void Priest::fingerprint_president(std::string& o) const {
 void Priest::fingerprint_peers(std::string& o) const {
   uint64_t et = opt_.election_timeout_ticks, hb = opt_.heartbeat_ticks;
   o += "|h";
-  for (auto& [p, t] : heard_tick_) {
+  for (auto& [p, t] : peers_.heard_ticks()) {
     fp_u(o, p);
     fp_age(o, now_, t, et + 1);
   }
-  for (auto& [p, n] : peer_len_) fp_u(o, p), fp_u(o, n);
-  for (auto& [p, s] : catch_up_sent_) {
+  for (auto& [p, n] : peers_.lens()) fp_u(o, p), fp_u(o, n);
+  for (auto& [p, s] : peers_.sent()) {
     fp_u(o, s.from);
     fp_age(o, now_, s.tick, 2 * hb);
     fp_u(o, s.seen_len);

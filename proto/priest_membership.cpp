@@ -56,8 +56,7 @@ void Priest::handle_change(const Waiter& w, const Change& c) {
   change_ = PendingChange{c, {w}, now_, false};
   if (!c.teaches()) return;
   // What this priest knew of an earlier life of that id says nothing about the new one.
-  peer_len_.erase(c.priest.id);
-  catch_up_sent_.erase(c.priest.id);
+  peers_.forget(c.priest.id);
   note("president " + std::to_string(opt_.id) + " teaches the ledger to the priest it will " +
        describe(c) + ", then proposes the change");
   tell_peers();
@@ -114,14 +113,7 @@ std::string Priest::revoked_text(const std::string& client) const {
 }
 
 void Priest::fail_queued(const std::string& why) {
-  for (auto& q : queue_) {
-    auto w = waiting_.find({q.decree.client, q.decree.request});
-    if (w == waiting_.end()) continue;
-    for (auto& waiter : w->second) answer(waiter, 0, Code::Abandoned, why);
-    waiting_.erase(w);
-  }
-  queue_.clear();
-  queued_bytes_ = 0;
+  for (auto& waiter : proposals_.drop_queued()) answer(waiter, 0, Code::Abandoned, why);
 }
 
 void Priest::era_changed() {

@@ -80,6 +80,11 @@ class Admission {
     std::vector<Id> close{};
   };
   ReplyRoom room_for_reply(Id me, size_t held, size_t bytes, const Snapshot& open) const;
+  // The common case, without a snapshot: `bytes` more fit with nobody closed.
+  bool reply_fits(size_t held, size_t bytes) const {
+    return (held == 0 || held + bytes <= caps_.replies_per_client) &&
+           reply_bytes_ + int64_t(bytes) <= int64_t(caps_.replies_bytes);
+  }
   // Replies held by clients, as they change (queued: +n, written or closed: -n).
   void replies_changed(int64_t delta) { reply_bytes_ += delta; }
   int64_t reply_bytes() const { return reply_bytes_; }

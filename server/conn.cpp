@@ -338,6 +338,8 @@ bool Host::room_for_reply(Conn& c, size_t bytes) {
                  o.name, who(o), o.held_bytes(), why);
     o.close();
   };
+  // Every reply asks: the snapshot (all connections) only when something must give.
+  if (admission_.reply_fits(c.held_bytes(), bytes)) return true;
   auto room = admission_.room_for_reply(id_of(c), c.held_bytes(), bytes, snapshot());
   if (room.per_client) {
     cut(c, "at most two frames' worth may wait on one connection");

@@ -87,8 +87,12 @@ TEST_CASE("admission: unread replies: per client, then the most unread go first"
   CHECK_FALSE(r.admit);
   CHECK(r.per_client);
   CHECK(a.room_for_reply(1, 0, 80, {}).admit);  // a first large reply is not refused
+  CHECK(a.reply_fits(0, 80));
+  CHECK_FALSE(a.reply_fits(30, 31));
   // All clients hold 90 of 100: a reply of 30 to client 3 closes client 2 (the most unread).
   a.replies_changed(90);
+  CHECK(a.reply_fits(10, 10));
+  CHECK_FALSE(a.reply_fits(10, 30));
   Admission::Snapshot open = {{1, ConnKind::Client, t0, std::nullopt, 30},
                               {2, ConnKind::Client, t0, std::nullopt, 50},
                               {3, ConnKind::Client, t0, std::nullopt, 10},

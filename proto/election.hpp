@@ -1,0 +1,69 @@
+// Election: a priest's clock for elections and its pre-ballot. When it next asks whether a
+// majority would promise it a ballot (the election deadline, randomised so that candidates
+// rarely duel), until when it holds its president's lease (a priest that heard its president
+// within the election timeout answers no to a pre-ballot), the highest ballot round it has
+// seen (its next ballot goes above it), and the pre-ballot it is asking about with the
+// priests that said yes. None of it is durable: a pre-ballot promises nothing.
+//
+// Owned by the Priest (proto/priest_elections.cpp says when it stands); pure.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <set>
+
+#include "proto/ballot.hpp"
+
+namespace parliament {
+
+class Election {
+ public:
+  // The next election is due between `timeout` and 2 x `timeout` ticks from `now` (`random`
+  // picks where).
+  void reset_timer(uint64_t now, uint64_t timeout, uint64_t random) {
+    deadline_ = now + timeout + random % (timeout + 1);
+  }
+  // Due no later than `at` (the president handed over: stand soon).
+  void hurry(uint64_t at) { deadline_ = std::min(deadline_, at); }
+  bool due(uint64_t now) const { return now >= deadline_; }
+  uint64_t deadline() const { return deadline_; }
+
+  void saw_round(uint64_t round) { max_round_ = std::max(max_round_, round); }
+  uint64_t max_round() const { return max_round_; }
+
+  // Heard its president: the lease runs until `until`.
+  void renew_lease(uint64_t until) { lease_until_ = until; }
+  bool leased(uint64_t now) const { return now < lease_until_; }
+  uint64_t lease_until() const { return lease_until_; }
+
+  // Asks about `b` (its own vote counted); true if it was not asking already.
+  bool ask(const Ballot& b) {
+    bool first = !asking_;
+    asking_ = b;
+    grants_ = {b.priest};
+    return first;
+  }
+  const std::optional<Ballot>& asking() const { return asking_; }
+  // `from` would promise the ballot asked about: how many would, now.
+  size_t granted(PriestId from) {
+    grants_.insert(from);
+    return grants_.size();
+  }
+  size_t grants() const { return grants_.size(); }
+  const std::set<PriestId>& grantors() const { return grants_; }
+  // It stands, or follows a president: no longer asking.
+  void stop_asking() {
+    asking_.reset();
+    grants_.clear();
+  }
+
+ private:
+  uint64_t deadline_ = 0;
+  uint64_t max_round_ = 0;
+  uint64_t lease_until_ = 0;
+  std::optional<Ballot> asking_;
+  std::set<PriestId> grants_;
+};
+
+}  // namespace parliament

@@ -392,7 +392,7 @@ PriestStatus Priest::status() const {
   s.next_bal = next_bal_;
   s.passed_len = passed_len_;
   s.reachable = reachable();
-  s.in_flight = in_flight_.size();
+  s.in_flight = tallies_.size();
   s.queued = proposals_.queued();
   s.waiting = proposals_.waiting();
   s.passed_ahead = passed_ahead_.size();

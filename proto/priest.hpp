@@ -36,10 +36,11 @@
 //
 // Its state is held in parts that own their fields and rules, each tested on its own:
 // Election (timer, lease, highest round, pre-ballot), ReadIndex (linearizable reads),
-// Proposals (the president's queue and waiting clients), ClientTable (exactly once) and Peers
-// (reachability, ledger lengths, paced catch-up). What is left here is the paper's ballot
-// state (promise, votes, ledger, role and ballot, the tallies in flight) and the change under
-// way, which every handler reads together.
+// Proposals (the president's queue and waiting clients), Tallies (the decrees in flight and
+// B2's count), ClientTable (exactly once) and Peers (reachability, ledger lengths, paced
+// catch-up). What is left here is the paper's ballot state (promise, votes, ledger, role and
+// ballot, the president's numbering) and the change under way, which every handler reads
+// together.
 //
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once
@@ -62,6 +63,7 @@
 #include "proto/peers.hpp"
 #include "proto/proposals.hpp"
 #include "proto/read_index.hpp"
+#include "proto/tallies.hpp"
 
 namespace parliament {
 
@@ -245,11 +247,6 @@ class Priest {
   const Membership& membership() const { return latest(); }
 
  private:
-  struct Tally {
-    Decree decree;
-    uint64_t sent_tick = 0;
-    std::set<PriestId> yes;
-  };
   struct LastVoteReport {
     uint64_t passed_len;
     std::vector<Entry> votes;
@@ -398,9 +395,7 @@ class Priest {
   std::optional<PendingChange> change_;
   uint64_t became_president_tick_ = 0;
   uint64_t last_heartbeat_tick_ = 0;
-  std::map<uint64_t, Tally> in_flight_;
-  size_t in_flight_bytes_ = 0;
-  std::deque<uint64_t> open_ballots_;  // the last decree number of each begin ballot not yet passed
+  Tallies tallies_;  // the decrees in flight in its ballot and their yes votes (B2)
   uint64_t commit_sent_ = 0;  // the highest commit_no sent to the priests
   uint64_t gap_len_ = 0;      // passed_len_ when decrees beyond a gap were last seen waiting
   uint64_t gap_since_ = 0;

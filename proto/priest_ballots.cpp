@@ -124,8 +124,8 @@ void Priest::on_catch_up(const Message& m) {
   for (const auto& e : m.entries) {
     if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no)) continue;  // held
     if (role_ == Role::President && e.decree_no >= first_open_) {
-      auto t = in_flight_.find(e.decree_no);
-      if (t == in_flight_.end() || t->second.decree.origin != e.decree.origin)
+      const auto* t = tallies_.find(e.decree_no);
+      if (!t || t->decree.origin != e.decree.origin)
         step_down("decree " + std::to_string(e.decree_no) +
                       " passed in another ballot (proposed in " + to_string(e.decree.origin) +
                       "), priest " + std::to_string(m.from) + " says",
@@ -164,23 +164,8 @@ void Priest::on_voted(const Message& m) {
     confirm_reads();
   }
   if (m.last_no < m.decree_no) return;
-  auto it = in_flight_.lower_bound(m.decree_no);
-  while (it != in_flight_.end() && it->first <= m.last_no) {
-    it->second.yes.insert(m.from);
-    if (it->second.yes.size() >= latest().quorum()) {  // B2: a majority voted yes: passed
-      // Relied on: every vote counted is of a member in force (nothing is in flight across a
-      // membership decree, and a vote counts only from a voter).
-      for (PriestId v : it->second.yes)
-        if (!latest().find(v)) invariant_failed("B2: a decree passes by a majority of the members");
-      uint64_t n = it->first;
-      Entry e{n, ballot_, std::move(it->second.decree)};
-      in_flight_bytes_ -= e.decree.text.size();
-      it = in_flight_.erase(it);
-      if (n > passed_len_) passed_ahead_[n] = e;
-    } else {
-      ++it;
-    }
-  }
+  for (auto& e : tallies_.vote(m.from, m.decree_no, m.last_no, latest(), ballot_))  // B2
+    if (e.decree_no > passed_len_) passed_ahead_[e.decree_no] = std::move(e);
   apply_passed();
 }
 
@@ -285,20 +270,19 @@ void Priest::begin_ballots() {
       return;
     }
   }
-  while (!open_ballots_.empty() && open_ballots_.front() <= passed_len_) open_ballots_.pop_front();
   // With max_open_ballots begin ballots still waiting for a majority, proposals gather into
   // the next one until one of those passes (or a whole batch is ready): fewer, larger
   // ballots, so every priest fdatasyncs once for more decrees.
-  if (open_ballots_.size() >= opt_.max_open_ballots &&
+  if (tallies_.open_ballots(passed_len_) >= opt_.max_open_ballots &&
       proposals_.queued() < opt_.max_batch_decrees)
     return;
-  while (proposals_.queued() && in_flight_.size() < opt_.max_in_flight &&
-         in_flight_bytes_ < opt_.max_in_flight_bytes) {
+  while (proposals_.queued() && tallies_.size() < opt_.max_in_flight &&
+         tallies_.bytes() < opt_.max_in_flight_bytes) {
     std::vector<Entry> batch;
     size_t bytes = 0;
     while (proposals_.queued() && batch.size() < opt_.max_batch_decrees &&
-           bytes < opt_.max_batch_bytes && in_flight_.size() + batch.size() < opt_.max_in_flight &&
-           in_flight_bytes_ + bytes < opt_.max_in_flight_bytes) {
+           bytes < opt_.max_batch_bytes && tallies_.size() + batch.size() < opt_.max_in_flight &&
+           tallies_.bytes() + bytes < opt_.max_in_flight_bytes) {
       Decree d = proposals_.take();
       uint64_t n = next_no_++;
       d.origin = ballot_;
@@ -325,13 +309,10 @@ void Priest::begin(std::vector<Entry> entries) {
   Message bb = make(Kind::BeginBallot, 0);
   bb.ballot = ballot_;
   bb.commit_no = passed_len_;
-  for (const auto& e : entries) {
+  for (const auto& e : entries)
     if (e.decree_no <= passed_len_ || passed_ahead_.count(e.decree_no))
       invariant_failed("a president begins a decree at a number already passed");
-    in_flight_bytes_ += e.decree.text.size();
-    in_flight_[e.decree_no] = Tally{e.decree, now_, {}};
-  }
-  open_ballots_.push_back(entries.back().decree_no);
+  tallies_.begin(entries, now_);
   event(Event::Kind::Begin, ballot_, entries.front().decree_no, entries.back().decree_no);
   bb.entries = std::move(entries);
   commit_sent_ = passed_len_;
@@ -354,31 +335,16 @@ void Priest::heartbeat() {
 // Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
 // have not voted, every decree begun more than two heartbeats ago.
 void Priest::resend_unvoted() {
-  for (PriestId p : latest().ids()) {
-    Message bb = make(Kind::BeginBallot, p);
-    bb.ballot = ballot_;
-    bb.commit_no = passed_len_;
-    auto flush = [&] {
-      if (!bb.entries.empty()) send(bb);
-      bb.entries.clear();
-    };
-    size_t sent = 0;
-    for (auto& [n, t] : in_flight_) {
-      if (sent >= opt_.max_batch_decrees) break;
-      bool stale = now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks;
-      if (!stale || t.yes.count(p)) {
-        flush();  // a vote's range must be consecutive numbers
-        continue;
-      }
-      if (!bb.entries.empty() && bb.entries.back().decree_no + 1 != n)
-        flush();  // (a number passed between)
-      bb.entries.push_back(Entry{n, ballot_, t.decree});
-      ++sent;
+  const uint64_t stale = 2 * opt_.heartbeat_ticks;
+  for (PriestId p : latest().ids())
+    for (auto& run : tallies_.unvoted(p, now_, stale, opt_.max_batch_decrees, ballot_)) {
+      Message bb = make(Kind::BeginBallot, p);
+      bb.ballot = ballot_;
+      bb.commit_no = passed_len_;
+      bb.entries = std::move(run);
+      send(std::move(bb));
     }
-    flush();
-  }
-  for (auto& [n, t] : in_flight_)
-    if (now_ - t.sent_tick >= 2 * opt_.heartbeat_ticks) t.sent_tick = now_;
+  tallies_.resent(now_, stale);
 }
 
 void Priest::check_quorum() {
@@ -469,10 +435,7 @@ void Priest::apply_passed() {
       }
       for (auto& waiter : proposals_.passed(key)) answer(waiter, answer_no, code, error);
     }
-    if (auto t = in_flight_.find(n); t != in_flight_.end()) {
-      in_flight_bytes_ -= t->second.decree.text.size();
-      in_flight_.erase(t);
-    }
+    tallies_.passed(n);
     ready_.passed.push_back(std::move(e));
   }
   if (revoked_at) fail_queued("a revocation passed as decree " + std::to_string(revoked_at) +

@@ -190,9 +190,7 @@ void Priest::take_office(uint64_t max_len, uint64_t last) {
   became_president_tick_ = now_;
   gap_len_ = passed_len_;
   gap_since_ = now_;
-  in_flight_.clear();
-  in_flight_bytes_ = 0;
-  open_ballots_.clear();
+  tallies_.clear();
   proposals_.forget_begun();
   commit_sent_ = 0;
   last_votes_.clear();
@@ -240,9 +238,7 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
   for (auto& a : proposals_.abandon())
     answer(a.waiter, 0, outcome_unknown && a.begun ? Code::OutcomeUnknown : Code::Abandoned,
            "ballot " + to_string(ballot_) + " abandoned: " + why);
-  in_flight_.clear();
-  in_flight_bytes_ = 0;
-  open_ballots_.clear();
+  tallies_.clear();
   era_end_ = 0;
   if (change_)
     end_change(0, Code::Abandoned,

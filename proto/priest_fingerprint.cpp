@@ -105,7 +105,7 @@ void Priest::fingerprint_president(std::string& o) const {
   fp_u(o, commit_sent_);
   fp_u(o, gap_len_);
   fp_age(o, now_, gap_since_, 2 * et);
-  for (auto& [n, t] : in_flight_) {
+  for (auto& [n, t] : tallies_.all()) {
     fp_u(o, n);
     fp_d(o, t.decree);
     fp_age(o, now_, t.sent_tick, 2 * hb);
@@ -124,7 +124,7 @@ void Priest::fingerprint_president(std::string& o) const {
   }
   for (auto& [k, n] : proposals_.begun()) fp_u(o, n);
   o += "|o";
-  for (uint64_t last : open_ballots_)
+  for (uint64_t last : tallies_.open())
     if (last > passed_len_) fp_u(o, last);  // passed ones are dropped at the next begin
 }
 

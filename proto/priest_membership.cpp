@@ -65,7 +65,7 @@ void Priest::handle_change(const Waiter& w, const Change& c) {
 // One membership decree at a time, begun alone: every lower number passed and known, none
 // in flight (docs/SAFETY.md, "Membership").
 bool Priest::begin_change() {
-  if (!in_flight_.empty() || !passed_ahead_.empty() || passed_len_ + 1 != next_no_) return false;
+  if (!tallies_.empty() || !passed_ahead_.empty() || passed_len_ + 1 != next_no_) return false;
   auto next = apply_change(latest(), change_->change);
   if (!next) {
     end_change(0, Code::Invalid, next.error());

@@ -15,8 +15,8 @@ RUN apt-get update \
       libcpp-httplib-dev libhttp-parser-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Only what the binaries are built from, so a change to docs, tests or scripts reuses the
-# cached build.
+# Only what the build reads (the sources, CMakeLists.txt and packaging/), so a change to
+# docs, tests or scripts reuses the cached build.
 COPY CMakeLists.txt ./
 COPY proto ./proto
 COPY server ./server
@@ -24,6 +24,7 @@ COPY client ./client
 COPY net ./net
 COPY page ./page
 COPY include ./include
+COPY packaging ./packaging
 # Two jobs by default: one Asio-heavy file needs about 750 MB (docker build --build-arg JOBS=N).
 ARG JOBS=2
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLIAMENT_TESTS=OFF \

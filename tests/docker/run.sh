@@ -83,7 +83,7 @@ dc down -v --remove-orphans >/dev/null 2>&1 || true
 "$src/scripts/docker-base-image.sh"
 # The image is rebuilt only when what it is built from changed: its label holds a hash of
 # those files. (One `docker build`, not `compose build`, which builds once per service.)
-source_hash=$(cd "$src" && find Dockerfile .dockerignore CMakeLists.txt proto server client net page include config/docker.json scripts/docker-keys.sh \
+source_hash=$(cd "$src" && find Dockerfile .dockerignore CMakeLists.txt proto server client net page include packaging config/docker.json scripts/docker-keys.sh \
                 -type f ! -name '*.swp' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 image_hash=$(docker image inspect -f '{{index .Config.Labels "parliament.source"}}' parliament:latest 2>/dev/null || true)
 if [ "$image_hash" = "$source_hash" ]; then

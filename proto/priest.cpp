@@ -78,18 +78,15 @@ void Priest::tick() {
     }
     check_quorum();
     check_gap();
-    if (change_ && !change_->begun && change_->change.teaches()) {
-      // A priest being taught that is not heard from (never, or not for two election
-      // timeouts): tell the god rather than hold the proposals that wait for the change.
-      bool silent = change_->heard == 0 || change_->heard < change_->since ||
-                    now_ - change_->heard > 2 * opt_.election_timeout_ticks;
-      if (silent && now_ - change_->since >= 4 * opt_.election_timeout_ticks)
-        end_change(0, Code::Unreachable,
-                   "priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
-                       incarnation_text(change_->change.priest.incarnation) + " at " +
-                       change_->change.priest.host + ":" +
-                       std::to_string(change_->change.priest.port) +
-                       " did not answer the president; is it running, and was it told to join?");
+    // A priest being taught that is not heard from: tell the god rather than hold the
+    // proposals that wait for the change.
+    if (change_ && change_->learner_lost(now_, opt_.election_timeout_ticks)) {
+      end_change(0, Code::Unreachable,
+                 "priest " + std::to_string(change_->change.priest.id) + " with incarnation " +
+                     incarnation_text(change_->change.priest.incarnation) + " at " +
+                     change_->change.priest.host + ":" +
+                     std::to_string(change_->change.priest.port) +
+                     " did not answer the president; is it running, and was it told to join?");
     }
   } else if (election_.due(now_)) {
     pre_ballot();
@@ -398,11 +395,7 @@ PriestStatus Priest::status() const {
   s.passed_ahead = passed_ahead_.size();
   s.membership = latest();
   s.voter = voter();
-  if (change_)
-    s.change = describe(change_->change) +
-               (change_->begun ? " (decree begun)"
-                : !change_->change.teaches() ? " (waiting for what is in flight)"
-                                                           : " (teaching the ledger)");
+  if (change_) s.change = change_->stage();
   return s;
 }
 

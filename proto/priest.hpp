@@ -38,9 +38,9 @@
 // Election (timer, lease, highest round, pre-ballot), ReadIndex (linearizable reads),
 // Proposals (the president's queue and waiting clients), Tallies (the decrees in flight and
 // B2's count), ClientTable (exactly once) and Peers (reachability, ledger lengths, paced
-// catch-up). What is left here is the paper's ballot state (promise, votes, ledger, role and
-// ballot, the president's numbering) and the change under way, which every handler reads
-// together.
+// catch-up), ChangeUnderWay (a membership change being carried out). What is left here is the
+// paper's ballot state (promise, votes, ledger, role and ballot, the president's numbering)
+// and the membership in force, which every handler reads together.
 //
 // Single-threaded: call from one thread only. Randomness comes from the seed.
 #pragma once
@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "proto/ballot.hpp"
+#include "proto/change_under_way.hpp"
 #include "proto/client_table.hpp"
 #include "proto/election.hpp"
 #include "proto/membership.hpp"
@@ -251,19 +252,6 @@ class Priest {
     uint64_t passed_len;
     std::vector<Entry> votes;
   };
-  // The president's membership change: first it teaches a new priest the ledger (add,
-  // replace), then it begins the membership decree alone, then the new membership holds.
-  struct PendingChange {
-    Change change;
-    std::vector<Waiter> waiters;
-    uint64_t since = 0;
-    bool begun = false;
-    uint64_t heard = 0;  // when the priest being taught last answered (0: never)
-    bool learning(PriestId id, uint64_t incarnation) const {
-      return change.teaches() && change.priest.id == id &&
-             change.priest.incarnation == incarnation;
-    }
-  };
   using RequestKey = Proposals::Key;  // (client, request)
 
   std::string refusal(const Message& m) const;
@@ -392,7 +380,7 @@ class Priest {
   uint64_t next_no_ = 1;
   uint64_t first_open_ = 1;  // numbers from here on were open when it became president
   uint64_t era_end_ = 0;     // > 0: a membership decree is below it; begin nothing from here
-  std::optional<PendingChange> change_;
+  std::optional<ChangeUnderWay> change_;  // the membership change it carries out
   uint64_t became_president_tick_ = 0;
   uint64_t last_heartbeat_tick_ = 0;
   Tallies tallies_;  // the decrees in flight in its ballot and their yes votes (B2)

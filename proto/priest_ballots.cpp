@@ -261,12 +261,9 @@ void Priest::begin_ballots() {
     // Teaching a new priest, client decrees still pass. Once it is within one catch-up
     // chunk, new proposals wait; the change's decree begins alone once what is in flight
     // passed and the new priest holds the whole ledger (it learns it before it counts).
-    PriestId learner = change_->change.priest.id;
-    bool remove = !change_->change.teaches();
-    bool close = remove || (change_->heard != 0 &&
-                            peers_.len(learner) + opt_.catch_up_chunk >= passed_len_);
-    if (close) {
-      if (remove || peers_.len(learner) >= passed_len_) begin_change();
+    uint64_t learner_len = peers_.len(change_->change.priest.id);
+    if (change_->closing(learner_len, passed_len_, opt_.catch_up_chunk)) {
+      if (change_->learner_ready(learner_len, passed_len_)) begin_change();
       return;
     }
   }

@@ -53,7 +53,7 @@ void Priest::handle_change(const Waiter& w, const Change& c) {
                   "another membership change is under way (" + describe(change_->change) +
                       "); one at a time: retry once it has passed");
   }
-  change_ = PendingChange{c, {w}, now_, false};
+  change_ = ChangeUnderWay{c, {w}, now_, false};
   if (!c.teaches()) return;
   // What this priest knew of an earlier life of that id says nothing about the new one.
   peers_.forget(c.priest.id);

@@ -3,6 +3,8 @@
 //   paxos-client --config config/local.json propose "text" [--json] [--timeout 5]
 //   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
 //   paxos-client --config config/local.json status [--json]
+//   paxos-client --config config/local.json members [--json]
+//   paxos-client --config config/local.json health [--json]     (exit 1: unhealthy)
 //   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
 //   paxos-client --config config/local.json read [--from N] [--json]
 //   paxos-client --config config/local.json console [--listen 127.0.0.1:8100]
@@ -188,6 +190,14 @@ int watch(Parliament& p, uint64_t from, uint64_t count, bool as_json) {
 
 // ---- status ----
 
+std::string membership_line(const client::Members& m) {
+  std::vector<PriestId> ids;
+  for (const auto& x : m.priests) ids.push_back(static_cast<PriestId>(x.id));
+  return "membership in force: priests " + id_list(ids) + " (quorum " + std::to_string(m.quorum) +
+         "), set by " +
+         (m.decree_no ? "decree " + std::to_string(m.decree_no) : std::string("the bootstrap"));
+}
+
 std::string state_text(const client::PriestState& s, const client::Report& report) {
   if (!s.halted.empty()) return "HALTED (" + s.halted + ")";
   if (report.membership && s.member.value_or(false)) {
@@ -237,16 +247,47 @@ int status(Parliament& p, bool as_json) {
     std::cout << dump(all) << "\n";
     return 0;
   }
-  if (const auto& m = report.membership) {
-    std::vector<PriestId> ids;
-    for (const auto& x : m->priests) ids.push_back(static_cast<PriestId>(x.id));
-    std::cout << "membership in force: priests " << id_list(ids) << " (quorum " << m->quorum
-              << "), set by "
-              << (m->decree_no ? "decree " + std::to_string(m->decree_no) : "the bootstrap")
-              << "\n";
-  }
+  if (report.membership) std::cout << membership_line(*report.membership) << "\n";
   print_table(rows);
   return 0;
+}
+
+// ---- members and health ----
+
+int members(Parliament& p, bool as_json) {
+  client::Members m;
+  if (auto s = p.members(&m); !s.ok()) return exit_status(s);
+  if (as_json) {
+    json all = json::array();
+    for (const auto& x : m.priests)
+      all.push_back({{"id", x.id}, {"address", x.address}, {"incarnation", x.incarnation}});
+    std::cout << dump(json{{"decree_no", m.decree_no}, {"quorum", m.quorum}, {"priests", all}})
+              << "\n";
+    return 0;
+  }
+  std::cout << membership_line(m) << "\n";
+  std::vector<std::vector<std::string>> rows = {{"ID", "ADDRESS", "INCARNATION"}};
+  for (const auto& x : m.priests) rows.push_back({std::to_string(x.id), x.address, x.incarnation});
+  print_table(rows);
+  return 0;
+}
+
+// Exit 0 only when the parliament is healthy (client::Health); 1 naming each fault.
+int health(Parliament& p, bool as_json) {
+  client::Health h;
+  if (auto s = p.health(&h); !s.ok()) return exit_status(s);
+  if (as_json) {
+    json j{{"healthy", h.healthy}, {"members", h.members}, {"problems", h.problems}};
+    j["president"] = h.president ? json(*h.president) : json(nullptr);
+    std::cout << dump(j) << "\n";
+  } else if (h.healthy) {
+    std::cout << "healthy: president " << *h.president << ", every member answers ("
+              << id_list({h.members.begin(), h.members.end()}) << ")\n";
+  } else {
+    std::cout << "unhealthy:\n";
+    for (const auto& problem : h.problems) std::cout << "  " << problem << "\n";
+  }
+  return h.healthy ? 0 : 1;
 }
 
 // What the command line asked for.
@@ -267,11 +308,13 @@ struct ClientArgs {
   uint64_t watch_from = 0, watch_count = 0;  // watch
   bool watch_json = false;
   bool status_json = false;  // status
+  bool members_json = false, health_json = false;
   std::string console_listen = "127.0.0.1:8100";  // console
   std::vector<std::string> timeline_dirs;  // timeline
   std::string timeline_out;
   CLI::App *propose = nullptr, *ledger = nullptr, *read = nullptr, *watch = nullptr,
-           *status = nullptr, *console = nullptr, *timeline = nullptr;
+           *status = nullptr, *console = nullptr, *timeline = nullptr, *members = nullptr,
+           *health = nullptr;
 };
 
 // Where the parliament is, and who this client is to it.
@@ -317,6 +360,12 @@ void add_reading_commands(CLI::App& app, ClientArgs& a) {
   a.watch->add_flag("--json", a.watch_json, "one JSON object per decree, one per line");
   a.status = app.add_subcommand("status", "ask every priest its role and ballots");
   a.status->add_flag("--json", a.status_json, "print a JSON array");
+  a.members = app.add_subcommand("members", "print the membership in force");
+  a.members->add_flag("--json", a.members_json, "print a JSON object");
+  a.health = app.add_subcommand(
+      "health", "exit 0 only if every member answers, all follow one president and it hears a "
+                "majority; otherwise exit 1 naming each fault");
+  a.health->add_flag("--json", a.health_json, "print a JSON object");
 }
 
 void add_commands(CLI::App& app, ClientArgs& a) {
@@ -364,6 +413,8 @@ int run(Parliament& p, const ClientArgs& a) {
   if (*a.propose) return propose(p, a.text, a.propose_json);
   if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, a.ledger_json);
   if (*a.status) return status(p, a.status_json);
+  if (*a.members) return members(p, a.members_json);
+  if (*a.health) return health(p, a.health_json);
   if (*a.watch) return watch(p, a.watch_from, a.watch_count, a.watch_json);
   if (*a.read) return read(p, a.read_from, a.read_json);
   return 2;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "client/lib/health.hpp"
 #include "client/lib/open.hpp"
 #include "client/lib/parliament_impl.hpp"
 #include "net/rpc.hpp"
@@ -138,6 +139,13 @@ Status Parliament::status(Report* out) {
     out->priests.push_back(state_of(priests[i], replies[i]));
     if (held) out->priests.back().member = held->find(priests[i].id) != nullptr;
   }
+  return Status();
+}
+
+Status Parliament::health(Health* out) {
+  Report report;
+  if (auto s = status(&report); !s.ok()) return s;
+  *out = judge_health(report);
   return Status();
 }
 

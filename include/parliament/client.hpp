@@ -129,6 +129,15 @@ struct Report {
   std::vector<PriestState> priests;  // the members, then the configuration's others
 };
 
+// Whether the parliament is healthy, as etcdctl's endpoint health: every member answers, none
+// halted, all follow one president, and that president hears a majority of the members.
+struct Health {
+  bool healthy = false;
+  std::optional<uint64_t> president;
+  std::vector<uint64_t> members;
+  std::vector<std::string> problems;  // one sentence each; empty when healthy
+};
+
 class Parliament {
  public:
   // Reads the configuration (or addresses) and the certificates, and finds the membership
@@ -152,6 +161,8 @@ class Parliament {
   Status members(Members* out);
   // Every member's state (asked all at once), and the configuration's other priests'.
   Status status(Report* out);
+  // The parliament's health, from status (the call fails only if it cannot ask at all).
+  Status health(Health* out);
 
   // This program's client id: one per Parliament, random.
   uint64_t client_id() const;

@@ -1,0 +1,79 @@
+// The parliament's health judged from a status report (client/lib/health.hpp), rule by rule.
+#include <catch2/catch.hpp>
+
+#include "client/lib/health.hpp"
+
+using namespace parliament;
+using namespace parliament::client;
+
+namespace {
+
+// Three members, priest 1 president hearing everyone, all answering.
+Report healthy() {
+  Report r;
+  r.membership = Members{4, 2, {{1, "a:1", "i1"}, {2, "a:2", "i2"}, {3, "a:3", "i3"}}};
+  for (uint64_t id = 1; id <= 3; ++id) {
+    PriestState s;
+    s.id = id;
+    s.address = "a:" + std::to_string(id);
+    s.member = true;
+    s.role = id == 1 ? "president" : "follower";
+    s.president = 1;
+    s.incarnation = "i" + std::to_string(id);
+    s.reachable = {1, 2, 3};
+    s.bootstrapped = s.voter = true;
+    r.priests.push_back(s);
+  }
+  return r;
+}
+
+bool names(const Health& h, const std::string& what) {
+  for (auto& p : h.problems)
+    if (p.find(what) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("health: every member answers and follows a president that hears a majority",
+          "[health]") {
+  auto h = judge_health(healthy());
+  CHECK(h.healthy);
+  CHECK(h.president == uint64_t(1));
+  CHECK(h.members == std::vector<uint64_t>{1, 2, 3});
+  CHECK(h.problems.empty());
+}
+
+TEST_CASE("health: each fault is named", "[health]") {
+  auto r = healthy();
+  r.priests[2].error = Status(Code::Unreachable, "connection refused");
+  auto h = judge_health(r);
+  CHECK_FALSE(h.healthy);
+  CHECK(names(h, "priest 3 (a:3) did not answer: connection refused"));
+
+  r = healthy();
+  r.priests[1].halted = "ledger.csv: No space left on device";
+  CHECK(names(judge_health(r), "priest 2 (a:2) has halted"));
+
+  r = healthy();
+  r.priests[1].incarnation = "i9";
+  CHECK(names(judge_health(r), "answers as incarnation i9"));
+
+  r = healthy();
+  r.priests[2].president = 2;  // two presidents named
+  CHECK(names(judge_health(r), "different presidents: 1, 2"));
+
+  r = healthy();
+  for (auto& s : r.priests) s.president.reset(), s.role = "follower";
+  h = judge_health(r);
+  CHECK(names(h, "no president"));
+  CHECK_FALSE(h.president);
+
+  r = healthy();
+  r.priests[0].reachable = {1};  // the president hears only itself: 1 of 3, quorum 2
+  CHECK(names(judge_health(r), "president 1 hears 1 of 3 members (quorum 2)"));
+
+  r = healthy();
+  r.membership.reset();
+  CHECK(names(judge_health(r), "no priest answered with the membership"));
+}

@@ -327,6 +327,7 @@ int run_load(const Load& load, const std::vector<PriestAddress>& targets, asio::
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-bench: closed-loop benchmark of the parliament"};
+  app.set_version_flag("--version", std::string("paxos-bench ") + PARLIAMENT_VERSION);
   std::string config_path, cluster, target = "president";
   Load load;
   load.label = "bench";

@@ -1,6 +1,6 @@
 // paxos-client: propose a decree, read a priest's ledger, or ask every priest its status.
 //
-//   paxos-client --config config/local.json propose "text" [--json] [--timeout 5]
+//   paxos-client --config config/local.json propose "text" | - | --file F [--json] [--timeout 5]
 //   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
 //   paxos-client --config config/local.json status [--json]
 //   paxos-client --config config/local.json members [--json]
@@ -296,7 +296,8 @@ struct ClientArgs {
   bool plaintext = false;
   PriestId priest_cert = 0;
   CLI::Option *config_opt = nullptr, *cluster_opt = nullptr;
-  std::string text;  // propose
+  std::string text, text_file;  // propose
+  CLI::Option* file_opt = nullptr;
   bool propose_json = false;
   double timeout_s = 5;
   PriestId ledger_priest = 0;  // ledger
@@ -373,7 +374,8 @@ void add_commands(CLI::App& app, ClientArgs& a) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
   a.propose = app.add_subcommand("propose", "propose a decree and wait until it passes");
-  a.propose->add_option("TEXT", a.text, "the decree")->required();
+  a.propose->add_option("TEXT", a.text, "the decree (- reads it from standard input)");
+  a.file_opt = a.propose->add_option("--file", a.text_file, "read the decree from this file");
   a.propose->add_flag("--json", a.propose_json, "print the outcome as JSON");
   a.propose->add_option("--timeout", a.timeout_s, "seconds to keep trying (default 5)")
       ->check(CLI::Range(0.001, 86400.0));
@@ -389,6 +391,30 @@ void add_commands(CLI::App& app, ClientArgs& a) {
   a.timeline->add_option("--data", a.timeline_dirs, "a priest's data directory (repeat for each)")
       ->required();
   a.timeline->add_option("--out", a.timeline_out, "the HTML file to write")->required();
+}
+
+// The decree's text: the argument, standard input (TEXT "-") or a file (--file); never empty.
+Result<std::string> decree_text(const ClientArgs& a) {
+  using R = Result<std::string>;
+  const bool file = a.file_opt->count() > 0;
+  if (file && !a.text.empty())
+    return R::failure("give the decree as TEXT or --file FILE, not both");
+  if (!file && a.text != "-") {
+    if (a.text.empty())
+      return R::failure("an empty decree: give its text, - for standard input, or --file FILE");
+    return a.text;
+  }
+  std::ifstream in;
+  if (file) {
+    in.open(a.text_file, std::ios::binary);
+    if (!in) return R::failure(a.text_file + ": " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << (file ? in : std::cin).rdbuf();
+  if (text.str().empty())
+    return R::failure(std::string("an empty decree read from ") +
+                      (file ? a.text_file : "standard input"));
+  return text.str();
 }
 
 // Where the parliament is and who this client is, from the command line.
@@ -410,7 +436,14 @@ client::Options options_of(const ClientArgs& a) {
 }
 
 int run(Parliament& p, const ClientArgs& a) {
-  if (*a.propose) return propose(p, a.text, a.propose_json);
+  if (*a.propose) {
+    auto text = decree_text(a);
+    if (!text) {
+      std::cerr << "paxos-client: " << text.error() << "\n";
+      return 2;
+    }
+    return propose(p, *text, a.propose_json);
+  }
   if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, a.ledger_json);
   if (*a.status) return status(p, a.status_json);
   if (*a.members) return members(p, a.members_json);
@@ -439,6 +472,7 @@ int console(const client::Options& o, const std::string& listen) {
 
 int main(int argc, char** argv) {
   CLI::App app{"paxos-client: propose decrees to the parliament and read its ledger"};
+  app.set_version_flag("--version", std::string("paxos-client ") + PARLIAMENT_VERSION);
   ClientArgs a;
   add_commands(app, a);
   try {

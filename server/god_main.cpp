@@ -225,6 +225,7 @@ bool god_tls(const Config& config, const GodArgs& a) {
 int main(int argc, char** argv) {
   spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
   CLI::App app{"paxos-god: creates the priests of the parliament and bootstraps its membership"};
+  app.set_version_flag("--version", std::string("paxos-god ") + PARLIAMENT_VERSION);
   GodArgs a;
   add_commands(app, a);
   try {

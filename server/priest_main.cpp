@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   // must cost that connection an EPIPE, not the priest its life.
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
+  app.set_version_flag("--version", std::string("paxos-priest ") + PARLIAMENT_VERSION);
   std::string config_path, data_dir, address, listen, certs;
   uint32_t id = 0;
   app.add_option("--config", config_path, "parliament config (JSON)")->required();

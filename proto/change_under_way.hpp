@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "proto/membership.hpp"
-#include "proto/read_index.hpp"
+#include "proto/waiter.hpp"
 
 namespace parliament {
 

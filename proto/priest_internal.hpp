@@ -1,5 +1,6 @@
-// Internal to the Priest's source files (proto/priest*.cpp): helpers and the bounds that
-// Priest::refusal applies. Nobody else includes it.
+// Internal to the Priest's source files (proto/priest*.cpp) and its parts' (proto/tallies.cpp
+// halts with invariant_failed): helpers and the bounds that Priest::refusal applies. Nobody
+// outside proto/ includes it.
 #pragma once
 
 #include <cstdint>

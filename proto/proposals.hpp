@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "proto/message.hpp"
-#include "proto/read_index.hpp"
+#include "proto/waiter.hpp"
 
 namespace parliament {
 

@@ -20,15 +20,9 @@
 #include <vector>
 
 #include "proto/config.hpp"
+#include "proto/waiter.hpp"
 
 namespace parliament {
-
-// Who waits for an answer: a client of this priest (origin = this priest) or of the priest
-// that forwarded its request, under that priest's token.
-struct Waiter {
-  PriestId origin;
-  uint64_t token;
-};
 
 class ReadIndex {
  public:

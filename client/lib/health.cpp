@@ -4,17 +4,15 @@
 #include <algorithm>
 #include <set>
 
+#include "proto/membership.hpp"
+
 namespace parliament::client {
 
 namespace {
 
 std::string priest_text(uint64_t id) { return "priest " + std::to_string(id); }
 
-std::string ids_text(const std::set<uint64_t>& ids) {
-  std::string out;
-  for (auto id : ids) out += (out.empty() ? "" : ", ") + std::to_string(id);
-  return out;
-}
+std::string ids_text(const std::set<uint64_t>& ids) { return id_list({ids.begin(), ids.end()}); }
 
 // A member's own faults: silent, halted, not a voter, another life.
 void judge_member(const PriestState& s, const Members::Priest& m, std::vector<std::string>& out) {

@@ -25,6 +25,7 @@
 #include <asio/ssl/context.hpp>
 
 #include "client/lib/open.hpp"
+#include "net/program.hpp"
 #include "net/rpc.hpp"
 #include "net/tls_session.hpp"
 #include "parliament/client.hpp"
@@ -348,7 +349,7 @@ int main(int argc, char** argv) {
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
                                    "with --cluster: data/certs)");
   app.add_flag("--plaintext", plaintext, "no TLS (a parliament whose config says \"tls\": false)");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit = parse_command_line(app, argc, argv)) return *exit;
   if (config_path.empty() && cluster.empty()) {
     std::fprintf(stderr, "paxos-bench: give --config FILE or --cluster host:port,...\n");
     return 2;

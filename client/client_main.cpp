@@ -10,9 +10,15 @@
 //   paxos-client --config config/local.json console [--listen 127.0.0.1:8100]
 //   paxos-client timeline --data DIR [--data DIR ...] --out run.html
 //
+// Every command prints a table, or JSON with --json or -w json. $PARLIAMENT_CONFIG stands for
+// --config and $PARLIAMENT_CERTS for --certs when they are not given.
+//
 // Exit status: 0 success, 1 the parliament did not do it (or a priest could not be reached),
-// 2 bad input (command line, configuration).
+// 2 bad input (command line, configuration), 130 propose interrupted (outcome unknown).
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -24,13 +30,16 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "client/command_line.hpp"
 #include "client/console.hpp"
 #include "client/lib/open.hpp"
+#include "net/program.hpp"
 #include "parliament/client.hpp"
 #include "proto/membership.hpp"
 
 using namespace parliament;
 using nlohmann::json;
+using namespace parliament::client_cli;
 
 namespace {
 
@@ -290,166 +299,29 @@ int health(Parliament& p, bool as_json) {
   return h.healthy ? 0 : 1;
 }
 
-// What the command line asked for.
-struct ClientArgs {
-  std::string config_file, cluster, certs, client_name;
-  bool plaintext = false;
-  PriestId priest_cert = 0;
-  CLI::Option *config_opt = nullptr, *cluster_opt = nullptr;
-  std::string text, text_file;  // propose
-  CLI::Option* file_opt = nullptr;
-  bool propose_json = false;
-  double timeout_s = 5;
-  PriestId ledger_priest = 0;  // ledger
-  uint64_t ledger_from = 1;
-  bool ledger_json = false;
-  uint64_t read_from = 1;  // read
-  bool read_json = false;
-  double read_timeout_s = 5;
-  uint64_t watch_from = 0, watch_count = 0;  // watch
-  bool watch_json = false;
-  bool status_json = false;  // status
-  bool members_json = false, health_json = false;
-  std::string console_listen = "127.0.0.1:8100";  // console
-  std::vector<std::string> timeline_dirs;  // timeline
-  std::string timeline_out;
-  CLI::App *propose = nullptr, *ledger = nullptr, *read = nullptr, *watch = nullptr,
-           *status = nullptr, *console = nullptr, *timeline = nullptr, *members = nullptr,
-           *health = nullptr;
-};
-
-// Where the parliament is, and who this client is to it.
-void add_parliament_options(CLI::App& app, ClientArgs& a) {
-  a.config_opt = app.add_option("--config", a.config_file, "the parliament's configuration file");
-  a.cluster_opt = app.add_option("--cluster", a.cluster,
-                                 "priests as host:port,host:port,... (ids 1..n in order)");
-  a.config_opt->excludes(a.cluster_opt);
-  app.add_option("--certs", a.certs, "directory of the TLS files (default: the config's \"certs\"; "
-                                     "with --cluster: data/certs)");
-  app.add_option("--client-name", a.client_name,
-                 "speak as the named client identity (client-NAME.crt and .key, made by paxos-god "
-                 "certs --client NAME); default: the shared client.crt")
-      ->check([](const std::string& n) { return client_name_error(n); });
-  app.add_option("--priest-cert", a.priest_cert,
-                 "speak with priest N's certificate (priest-N.crt and .key): status only; for a "
-                 "priest's own container, which holds no client key")
-      ->check(CLI::Range(1, 1000000));
-  app.add_flag("--plaintext", a.plaintext,
-               "no TLS (only for a parliament whose config says \"tls\": false)");
+// Ctrl-C (or SIGTERM) while a decree is being proposed: the decree may already have been
+// begun, so its outcome is unknown; say so and exit 130 (128 + SIGINT) at once.
+void say_outcome_unknown_on_interrupt() {
+  auto on_signal = [](int) {
+    static const char what[] =
+        "paxos-client: interrupted: the decree may or may not pass (outcome unknown); read the "
+        "ledger to learn which\n";
+    ssize_t ignored = write(STDERR_FILENO, what, sizeof what - 1);
+    (void)ignored;
+    _exit(130);
+  };
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
 }
 
-void add_reading_commands(CLI::App& app, ClientArgs& a) {
-  a.ledger = app.add_subcommand("ledger", "print the decrees a priest knows passed");
-  a.ledger->add_option("--priest", a.ledger_priest, "the priest to ask")->required();
-  a.ledger->add_option("--from", a.ledger_from, "first decree number (default 1)")
-      ->check(CLI::PositiveNumber);
-  a.ledger->add_flag("--json", a.ledger_json, "print a JSON array");
-  a.read = app.add_subcommand(
-      "read",
-      "print the ledger as far as a majority confirms it (linearizable: it holds every decree "
-      "acknowledged before the read began)");
-  a.read->add_option("--from", a.read_from, "first decree number (default 1)")
-      ->check(CLI::PositiveNumber);
-  a.read->add_flag("--json", a.read_json, "print a JSON array");
-  a.read->add_option("--timeout", a.read_timeout_s, "seconds to keep trying (default 5)")
-      ->check(CLI::Range(0.001, 86400.0));
-  a.watch = app.add_subcommand("watch", "print every decree as it passes, in order, each once");
-  a.watch->add_option("--from", a.watch_from, "first decree number (default: the next one to pass)")
-      ->check(CLI::PositiveNumber);
-  a.watch->add_option("--count", a.watch_count, "stop after this many decrees (default: never)")
-      ->check(CLI::PositiveNumber);
-  a.watch->add_flag("--json", a.watch_json, "one JSON object per decree, one per line");
-  a.status = app.add_subcommand("status", "ask every priest its role and ballots");
-  a.status->add_flag("--json", a.status_json, "print a JSON array");
-  a.members = app.add_subcommand("members", "print the membership in force");
-  a.members->add_flag("--json", a.members_json, "print a JSON object");
-  a.health = app.add_subcommand(
-      "health", "exit 0 only if every member answers, all follow one president and it hears a "
-                "majority; otherwise exit 1 naming each fault");
-  a.health->add_flag("--json", a.health_json, "print a JSON object");
-}
-
-void add_commands(CLI::App& app, ClientArgs& a) {
-  add_parliament_options(app, a);
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may also follow the subcommand
-  a.propose = app.add_subcommand("propose", "propose a decree and wait until it passes");
-  a.propose->add_option("TEXT", a.text, "the decree (- reads it from standard input)");
-  a.file_opt = a.propose->add_option("--file", a.text_file, "read the decree from this file");
-  a.propose->add_flag("--json", a.propose_json, "print the outcome as JSON");
-  a.propose->add_option("--timeout", a.timeout_s, "seconds to keep trying (default 5)")
-      ->check(CLI::Range(0.001, 86400.0));
-  add_reading_commands(app, a);
-  a.console = app.add_subcommand("console",
-                                 "serve the live page on this machine, reaching the priests' "
-                                 "HTTP ports as the client (docs/OPERATIONS.md \"Watching "
-                                 "the parliament\")");
-  a.console->add_option("--listen", a.console_listen,
-                        "HOST:PORT to serve the page at (default 127.0.0.1:8100)");
-  a.timeline = app.add_subcommand("timeline", "draw a past run's ballot timeline from the priests' "
-                                              "events.jsonl files (no --config needed)");
-  a.timeline->add_option("--data", a.timeline_dirs, "a priest's data directory (repeat for each)")
-      ->required();
-  a.timeline->add_option("--out", a.timeline_out, "the HTML file to write")->required();
-}
-
-// The decree's text: the argument, standard input (TEXT "-") or a file (--file); never empty.
-Result<std::string> decree_text(const ClientArgs& a) {
-  using R = Result<std::string>;
-  const bool file = a.file_opt->count() > 0;
-  if (file && !a.text.empty())
-    return R::failure("give the decree as TEXT or --file FILE, not both");
-  if (!file && a.text != "-") {
-    if (a.text.empty())
-      return R::failure("an empty decree: give its text, - for standard input, or --file FILE");
-    return a.text;
-  }
-  std::ifstream in;
-  if (file) {
-    in.open(a.text_file, std::ios::binary);
-    if (!in) return R::failure(a.text_file + ": " + std::strerror(errno));
-  }
-  std::ostringstream text;
-  text << (file ? in : std::cin).rdbuf();
-  if (text.str().empty())
-    return R::failure(std::string("an empty decree read from ") +
-                      (file ? a.text_file : "standard input"));
-  return text.str();
-}
-
-// Where the parliament is and who this client is, from the command line.
-client::Options options_of(const ClientArgs& a) {
-  client::Options o;
-  if (a.config_opt->count()) o.config_file = a.config_file;
-  if (a.cluster_opt->count()) {
-    std::stringstream ss(a.cluster);
-    for (std::string item; std::getline(ss, item, ',');) o.addresses.push_back(item);
-    if (o.addresses.empty()) o.addresses.push_back("");  // parse_cluster names the fault
-  }
-  o.certs_dir = a.certs;
-  o.client_name = a.client_name;
-  o.priest_certificate = a.priest_cert;
-  o.plaintext = a.plaintext;
-  double timeout_s = *a.propose ? a.timeout_s : *a.read ? a.read_timeout_s : 5;
-  o.timeout = std::chrono::milliseconds(std::llround(timeout_s * 1000));
-  return o;
-}
-
-int run(Parliament& p, const ClientArgs& a) {
-  if (*a.propose) {
-    auto text = decree_text(a);
-    if (!text) {
-      std::cerr << "paxos-client: " << text.error() << "\n";
-      return 2;
-    }
-    return propose(p, *text, a.propose_json);
-  }
-  if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, a.ledger_json);
-  if (*a.status) return status(p, a.status_json);
-  if (*a.members) return members(p, a.members_json);
-  if (*a.health) return health(p, a.health_json);
-  if (*a.watch) return watch(p, a.watch_from, a.watch_count, a.watch_json);
-  if (*a.read) return read(p, a.read_from, a.read_json);
+int run(Parliament& p, const ClientArgs& a, const std::string& decree) {
+  if (*a.propose) return propose(p, decree, as_json(a, a.propose_json));
+  if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, as_json(a, a.ledger_json));
+  if (*a.status) return status(p, as_json(a, a.status_json));
+  if (*a.members) return members(p, as_json(a, a.members_json));
+  if (*a.health) return health(p, as_json(a, a.health_json));
+  if (*a.watch) return watch(p, a.watch_from, a.watch_count, as_json(a, a.watch_json));
+  if (*a.read) return read(p, a.read_from, as_json(a, a.read_json));
   return 2;
 }
 
@@ -475,21 +347,26 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("paxos-client ") + PARLIAMENT_VERSION);
   ClientArgs a;
   add_commands(app, a);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto exit = parse_command_line(app, argc, argv)) return *exit;
   if (*a.timeline) return write_timeline(a.timeline_dirs, a.timeline_out);
-  if (!a.config_opt->count() && !a.cluster_opt->count()) {
-    std::cerr << "paxos-client: say where the parliament is: --config FILE or --cluster "
-                 "host:port,host:port,...\n";
+  auto options = options_of(a);
+  if (options.config_file.empty() && options.addresses.empty()) {
+    std::cerr << "paxos-client: say where the parliament is: --config FILE, --cluster "
+                 "host:port,host:port,... or $PARLIAMENT_CONFIG\n";
     return 2;
   }
-  auto options = options_of(a);
   if (*a.console) return console(options, a.console_listen);
+  std::string decree;
+  if (*a.propose) {
+    auto text = decree_text(a);
+    if (!text) {
+      std::cerr << "paxos-client: " << text.error() << "\n";
+      return 2;
+    }
+    decree = std::move(*text);
+    say_outcome_unknown_on_interrupt();  // before the first connection is made
+  }
   std::unique_ptr<Parliament> parliament;
   if (auto s = Parliament::open(options, &parliament); !s.ok()) return exit_status(s);
-  return run(*parliament, a);
+  return run(*parliament, a, decree);
 }

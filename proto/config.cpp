@@ -163,12 +163,38 @@ Status check_ports_apart(const Config& c, const std::string& file) {
   return ok_status();
 }
 
+// "line L, column C" of the byte at 1-based offset `byte` of `text`.
+std::string line_and_column(std::string_view text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// nlohmann's message without its own prefix and position ("[json.exception.parse_error.101]
+// parse error at line 3, column 5: syntax error while parsing object - ...").
+std::string json_fault(const std::string& what) {
+  auto colon = what.find(": ");
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& file) {
   using R = Result<Config>;
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return R::failure(file + ": not valid JSON");
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return R::failure(file + ": not valid JSON at " + line_and_column(text, e.byte) + ": " +
+                      json_fault(e.what()));
+  }
   if (!j.is_object()) return R::failure(file + ": must be a JSON object");
   static const std::set<std::string> known = {"priests",          "tick_ms",
                                               "heartbeat_ticks",  "election_timeout_ticks",

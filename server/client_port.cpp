@@ -15,6 +15,8 @@ void Host::reply(const ClientReply& r) {
   else ++(r.decree_no > 0                   ? counters_.proposals_passed
           : r.code == Code::OutcomeUnknown ? counters_.proposals_unknown
                                            : counters_.proposals_refused);
+  if (!w.read && r.decree_no > 0)
+    proposal_seconds_.observe(std::chrono::duration<double>(Clock::now() - w.arrived).count());
   auto c = w.conn.lock();
   if (!c) return;
   std::string out;
@@ -162,7 +164,7 @@ std::string Host::metrics_text() const {
                        [](auto& l) { return l.second.conn && !l.second.conn->closed(); }))},
       {"unknown", count(Conn::Kind::Unknown)}};
   g.waiting_clients = waiting_.size();
-  return render_metrics(run_.id, counters_, g, votes_sync_seconds_);
+  return render_metrics(run_.id, counters_, g, votes_sync_seconds_, proposal_seconds_);
 }
 
 json Host::status_json() const {

@@ -49,6 +49,7 @@
 
 #include "net/rpc.hpp"
 #include "net/config_file.hpp"
+#include "net/program.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
 #include "server/certs.hpp"
@@ -140,9 +141,12 @@ void add_certs_command(CLI::App& app, GodArgs& a) {
 }
 
 void add_commands(CLI::App& app, GodArgs& a) {
-  app.add_option("--config", a.config_file, "the parliament's configuration file")->required();
+  app.add_option("--config", a.config_file, "the parliament's configuration file")
+      ->envname("PARLIAMENT_CONFIG")
+      ->required();
   app.add_option("--certs", a.certs_override,
-                 "directory of the TLS files (default: the config's \"certs\")");
+                 "directory of the TLS files (default: the config's \"certs\")")
+      ->envname("PARLIAMENT_CERTS");
   app.require_subcommand(1);
   app.fallthrough();
   a.boot = app.add_subcommand("bootstrap", "tell every priest the parliament's membership");
@@ -223,17 +227,12 @@ bool god_tls(const Config& config, const GodArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  spdlog::set_pattern("%H:%M:%S.%e %^%l%$ %v");
+  use_dated_log_lines();
   CLI::App app{"paxos-god: creates the priests of the parliament and bootstraps its membership"};
   app.set_version_flag("--version", std::string("paxos-god ") + PARLIAMENT_VERSION);
   GodArgs a;
   add_commands(app, a);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto exit = parse_command_line(app, argc, argv)) return *exit;
   auto config = load_config(a.config_file);
   if (!config) {
     spdlog::error("god: {}", config.error());

@@ -212,6 +212,7 @@ struct Waiting {
   bool read = false;
   uint64_t from = 1, max = 1000;
   uint64_t ledger_client = 0;  // a proposal's client as the ledger keys it (tls::ledger_client)
+  Clock::time_point arrived = Clock::now();
 };
 
 // The priest's Messenger (proto/clerk.hpp): peer links and client sessions.
@@ -366,6 +367,7 @@ class Host : public NodeHost, private Records {
   asio::signal_set signals_;
 
   Histogram votes_sync_seconds_;  // observed by the archive's syncer thread: outlives archive_
+  Histogram proposal_seconds_;    // client proposals that passed, arrival to answer (I/O thread)
   std::unique_ptr<Archive> archive_;
   uint64_t incarnation_ = 0;
   // The priest, its clerk and membership.json (proto/node.hpp); made once the files are read.

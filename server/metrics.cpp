@@ -1,7 +1,13 @@
 #include "server/metrics.hpp"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -160,16 +166,62 @@ void render_gauges(std::string& o, const Gauges& g) {
       .sample(static_cast<double>(g.waiting_clients));
 }
 
+// The process_* families every Prometheus client library exports, read from /proc.
+void render_process(std::string& o) {
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), {});
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos) return;
+  std::istringstream fields(stat.substr(paren + 2));  // from field 3, the state
+  std::vector<std::string> f{"", "", ""};
+  for (std::string x; fields >> x;) f.push_back(x);
+  if (f.size() < 25) return;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  double boot = 0;
+  std::ifstream proc_stat("/proc/stat");
+  for (std::string key; proc_stat >> key;)
+    if (key == "btime" && proc_stat >> boot) break;
+  size_t fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++fds;
+    closedir(d);
+    fds -= 3;  // ".", ".." and the descriptor of the directory itself
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  Family(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.")
+      .sample((std::stod(f[14]) + std::stod(f[15])) / tick);
+  Family(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.")
+      .sample(std::stod(f[24]) * page);
+  Family(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.")
+      .sample(std::stod(f[23]));
+  Family(o, "process_open_fds", "gauge", "Number of open file descriptors.")
+      .sample(static_cast<double>(fds));
+  Family(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.")
+      .sample(static_cast<double>(limit.rlim_cur));
+  Family(o, "process_start_time_seconds", "gauge",
+         "Start time of the process since the Unix epoch in seconds.")
+      .sample(boot + std::stod(f[22]) / tick);
+}
+
 }  // namespace
 
 std::string render_metrics(PriestId id, const Counters& c, const Gauges& g,
-                           const Histogram& votes_sync) {
+                           const Histogram& votes_sync, const Histogram& proposal_time) {
   std::string o;
+  Family(o, "paxos_build_info", "gauge", "Always 1; its label version is this priest's version.")
+      .sample(1, label("version", PARLIAMENT_VERSION));
   render_counters(o, id, c);
   render_gauges(o, g);
   Family(o, "paxos_votes_fdatasync_seconds", "histogram",
          "Time of each fdatasync of votes.csv (what a vote waits for).");
   votes_sync.render(o, "paxos_votes_fdatasync_seconds");
+  Family(o, "paxos_proposal_seconds", "histogram",
+         "From a client's proposal arriving at this priest to its answer that the decree "
+         "passed (at the president: the time one decree takes to pass).");
+  proposal_time.render(o, "paxos_proposal_seconds");
+  render_process(o);
   return o;
 }
 

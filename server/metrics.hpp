@@ -60,7 +60,9 @@ struct Gauges {
   size_t waiting_clients = 0;
 };
 
+// Every family: the build, the counters and gauges, the histograms, and the process_* families
+// read from /proc.
 std::string render_metrics(PriestId id, const Counters& c, const Gauges& g,
-                           const Histogram& votes_sync);
+                           const Histogram& votes_sync, const Histogram& proposal_time);
 
 }  // namespace parliament

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "net/config_file.hpp"
+#include "net/program.hpp"
 #include "net/tls.hpp"
 #include "server/storage.hpp"
 #include "server/transport.hpp"
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
                                        "does not name it (a priest to be added)");
   app.add_option("--listen", listen, "with --address: the address to bind (default HOST)");
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\")");
-  CLI11_PARSE(app, argc, argv);
+  if (auto exit = parliament::parse_command_line(app, argc, argv)) return *exit;
 
   auto config = parliament::load_config(config_path);
   if (!config) {

@@ -2,6 +2,8 @@
 // and its ready() (see host.hpp for the whole host and where each part lives).
 #include "server/host.hpp"
 
+#include "net/program.hpp"
+
 namespace parliament {
 
 namespace host_detail {
@@ -9,7 +11,7 @@ namespace host_detail {
 // ---------------------------------------------------------------- Host: start and stop
 
 int Host::start() {
-  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ priest " + std::to_string(run_.id) + ": %v");
+  use_dated_log_lines("priest " + std::to_string(run_.id));
   if (auto exit = open_records()) return *exit;
   if (auto s = listen(); !s) {
     spdlog::critical("{}", s.error());

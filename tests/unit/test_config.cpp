@@ -78,7 +78,10 @@ TEST_CASE("priests_to_json and parse_priests round trip", "[config]") {
 }
 
 TEST_CASE("broken configs name the file and the field", "[config]") {
-  expect_error("{not json", {"JSON"});
+  expect_error("{not json", {"JSON", "line 1, column 3"});
+  // A missing comma on the third line is named where it is.
+  expect_error("{\n  \"tick_ms\": 10,\n  \"priests\": []\n  \"tls\": true\n}",
+               {"not valid JSON", "line 4, column 7"});
   expect_error("[1, 2]", {"object"});
   expect_error("{}", {"priests"});
   expect_error(R"({"tick_ms": 10})", {"priests"});

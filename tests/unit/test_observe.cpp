@@ -1,6 +1,8 @@
 // What a priest shows people: its ballot events (server/chronicle.hpp) and its metrics in
 // Prometheus' text format (server/metrics.hpp), read back by the tests' strict reader of
 // that format (tests/common/prom_text.hpp), which is itself checked against bad text here.
+#include <chrono>
+#include <ctime>
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -98,7 +100,11 @@ TEST_CASE("metrics: the text is Prometheus' format and says what was counted", "
   h.observe(0.0003);
   h.observe(0.002);
   h.observe(9.0);
-  auto text = render_metrics(1, c, g, h);
+  Histogram proposals;
+  proposals.observe(0.0008);
+  while (std::clock() < CLOCKS_PER_SEC / 20) {  // at least 50 ms of CPU, so /proc counts some
+  }
+  auto text = render_metrics(1, c, g, h, proposals);
   auto s = prom::parse(text);
   INFO(text);
   REQUIRE(s);
@@ -118,6 +124,20 @@ TEST_CASE("metrics: the text is Prometheus' format and says what was counted", "
   CHECK(s->at("paxos_votes_fdatasync_seconds_bucket{le=\"+Inf\"}") == 3);
   CHECK(s->at("paxos_votes_fdatasync_seconds_count") == 3);
   CHECK(s->at("paxos_votes_fdatasync_seconds_sum") == Approx(9.0023));
+  CHECK(s->at("paxos_proposal_seconds_bucket{le=\"0.0005\"}") == 0);
+  CHECK(s->at("paxos_proposal_seconds_bucket{le=\"0.001\"}") == 1);
+  CHECK(s->at("paxos_build_info{version=\"" PARLIAMENT_VERSION "\"}") == 1);
+  // This process, as /proc describes it: it has run, holds memory and descriptors, and began
+  // before now and after 2020.
+  CHECK(s->at("process_cpu_seconds_total") > 0);
+  CHECK(s->at("process_resident_memory_bytes") > 1e6);
+  CHECK(s->at("process_virtual_memory_bytes") >= s->at("process_resident_memory_bytes"));
+  CHECK(s->at("process_open_fds") >= 3);
+  CHECK(s->at("process_max_fds") >= s->at("process_open_fds"));
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(s->at("process_start_time_seconds") <= now + 1);
+  CHECK(s->at("process_start_time_seconds") > 1.58e9);
 }
 
 TEST_CASE("the test's reader of Prometheus' format refuses what Prometheus would", "[observe]") {

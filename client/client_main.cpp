@@ -5,6 +5,8 @@
 //   paxos-client --config config/local.json status [--json]
 //   paxos-client --config config/local.json members [--json]
 //   paxos-client --config config/local.json health [--json]     (exit 1: unhealthy)
+//   paxos-client --config config/local.json audit [--json]      (exit 1: ledgers differ)
+//   paxos-client --config config/local.json snapshot save FILE [--json]
 //   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
 //   paxos-client --config config/local.json read [--from N] [--json]
 //   paxos-client --config config/local.json console [--listen 127.0.0.1:8100]
@@ -32,6 +34,7 @@
 
 #include "client/command_line.hpp"
 #include "client/console.hpp"
+#include "client/snapshot.hpp"
 #include "client/lib/open.hpp"
 #include "net/program.hpp"
 #include "parliament/client.hpp"
@@ -314,7 +317,7 @@ void say_outcome_unknown_on_interrupt() {
   std::signal(SIGTERM, on_signal);
 }
 
-int run(Parliament& p, const ClientArgs& a, const std::string& decree) {
+int run(Parliament& p, const ClientArgs& a, const client::Options& o, const std::string& decree) {
   if (*a.propose) return propose(p, decree, as_json(a, a.propose_json));
   if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, as_json(a, a.ledger_json));
   if (*a.status) return status(p, as_json(a, a.status_json));
@@ -322,6 +325,9 @@ int run(Parliament& p, const ClientArgs& a, const std::string& decree) {
   if (*a.health) return health(p, as_json(a, a.health_json));
   if (*a.watch) return watch(p, a.watch_from, a.watch_count, as_json(a, a.watch_json));
   if (*a.read) return read(p, a.read_from, as_json(a, a.read_json));
+  if (*a.audit) return audit(p, as_json(a, a.audit_json));
+  if (*a.snapshot_save)
+    return save_snapshot(p, o, a.snapshot_file, as_json(a, a.snapshot_json));
   return 2;
 }
 
@@ -368,5 +374,5 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<Parliament> parliament;
   if (auto s = Parliament::open(options, &parliament); !s.ok()) return exit_status(s);
-  return run(*parliament, a, decree);
+  return run(*parliament, a, options, decree);
 }

@@ -71,6 +71,17 @@ void add_reading_commands(CLI::App& app, ClientArgs& a) {
       "health", "exit 0 only if every member answers, all follow one president and it hears a "
                 "majority; otherwise exit 1 naming each fault");
   a.health->add_flag("--json", a.health_json, "print a JSON object");
+  a.audit = app.add_subcommand(
+      "audit", "compare every member's ledger decree by decree; exit 1 naming the first number "
+               "where two differ");
+  a.audit->add_flag("--json", a.audit_json, "print a JSON object");
+  a.snapshot = app.add_subcommand("snapshot", "backups of the ledger");
+  a.snapshot->require_subcommand(1);
+  a.snapshot_save = a.snapshot->add_subcommand(
+      "save", "write every decree up to a linearizable read point, the membership in force and "
+              "a checksum to FILE (paxos-god restore --from FILE begins a parliament with it)");
+  a.snapshot_save->add_option("FILE", a.snapshot_file, "the file to write")->required();
+  a.snapshot_save->add_flag("--json", a.snapshot_json, "print what was written as JSON");
 }
 
 }  // namespace

@@ -34,12 +34,14 @@ struct ClientArgs {
   bool watch_json = false;
   bool status_json = false;  // status
   bool members_json = false, health_json = false;
+  std::string snapshot_file;  // snapshot save
+  bool snapshot_json = false, audit_json = false;
   std::string console_listen = "127.0.0.1:8100";  // console
   std::vector<std::string> timeline_dirs;  // timeline
   std::string timeline_out;
   CLI::App *propose = nullptr, *ledger = nullptr, *read = nullptr, *watch = nullptr,
            *status = nullptr, *console = nullptr, *timeline = nullptr, *members = nullptr,
-           *health = nullptr;
+           *health = nullptr, *snapshot = nullptr, *snapshot_save = nullptr, *audit = nullptr;
 };
 
 // Every command and option of paxos-client, read into `a`.

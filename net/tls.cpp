@@ -326,6 +326,23 @@ std::string peer_key(SSL* ssl) {
   return hex_of(md, n);
 }
 
+Result<std::string> certificate_key(const std::string& path) {
+  auto certs = load_certs(path);
+  if (!certs) return Result<std::string>::failure(certs.error());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_pubkey_digest(certs->front().get(), EVP_sha256(), md, &n) != 1 || n != 32)
+    return Result<std::string>::failure(path + ": no public key in its certificate");
+  return hex_of(md, n);
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
+  return hex_of(md, n);
+}
+
 std::string certs_dir(const Config& config, const std::string& config_file,
                       const std::string& override_dir) {
   if (!override_dir.empty()) return override_dir;

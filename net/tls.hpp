@@ -106,6 +106,13 @@ Result<Identity> peer_identity(SSL* ssl);
 // one with another key is another life. Empty if there is no peer certificate.
 std::string peer_key(SSL* ssl);
 
+// The public key of the (first) certificate in the PEM file at `path`, as peer_key gives it
+// for a peer that holds that certificate; an error naming the file if it cannot be read.
+Result<std::string> certificate_key(const std::string& path);
+
+// The SHA-256 of `bytes` as 64 lower-case hex digits.
+std::string sha256_hex(std::string_view bytes);
+
 // The certificate directory of a configuration: `override_dir` if not empty, else its
 // "certs", which when relative is read from the configuration file's directory.
 std::string certs_dir(const Config& config, const std::string& config_file,

@@ -111,9 +111,12 @@ Result<std::unique_ptr<Archive>> Archive::open(const std::string& dir, Restored&
   a->votes_ = std::move(*votes);
   Recovery recovery;
   auto ledger = LedgerFile::open(dir + "/ledger.csv", loaded.ledger_synced,
-                                 [&](const Entry& e) { recovery.passed(e); });
+                                 [&](const Entry& e) { recovery.passed(e); },
+                                 read_ledger_synced(dir));
   if (!ledger) return R::failure(ledger.error());
   a->ledger_ = std::move(*ledger);
+  a->dir_ = dir;
+  if (auto s = save_ledger_synced(dir, a->ledger_->bytes()); !s) return R::failure(s.error());
   loaded.forget_passed(a->ledger_->length());
   recovery.promise(loaded.next_bal);
   for (auto& v : loaded.votes) recovery.vote(v);

@@ -71,8 +71,11 @@ class Archive : public Disk {
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);
-  // Synchronously, at shutdown.
-  Status sync_ledger() { return ledger_->sync(); }
+  // Synchronously, at shutdown; then records how far ledger.csv is durable (ledger-synced).
+  Status sync_ledger() {
+    if (auto s = ledger_->sync(); !s) return s;
+    return save_ledger_synced(dir_, ledger_->bytes());
+  }
   // Stops the helper thread (joins it); a compaction under way is abandoned, votes.csv intact.
   void stop();
 
@@ -91,6 +94,7 @@ class Archive : public Disk {
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
   std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;
+  std::string dir_;  // the data directory
   Histogram* votes_sync_seconds_ = nullptr;
 };
 

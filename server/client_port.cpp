@@ -208,19 +208,7 @@ Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   auto entries =
       archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
   if (!entries) return Result<json>::failure(entries.error());
-  for (auto& e : *entries) {
-    json d{{"decree_no", e.decree_no},
-           {"ballot", to_string(e.ballot)},
-           {"kind", e.decree.olive_day    ? "olive-day"
-                    : e.decree.membership ? "membership"
-                                          : "decree"}};
-    if (e.decree.from_client()) {
-      d["client"] = e.decree.client;
-      d["request"] = e.decree.request;
-    }
-    if (!e.decree.olive_day) d["decree"] = e.decree.text;
-    arr.push_back(std::move(d));
-  }
+  for (auto& e : *entries) arr.push_back(entry_to_json(e));
   return arr;
 }
 

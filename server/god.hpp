@@ -1,6 +1,7 @@
 // paxos-god's parts, one file each: bootstrap (god_bootstrap.cpp), membership changes and
-// revocations by decree (god_change.cpp), and `up`, the local parliament (god_up.cpp); the
-// command line is god_main.cpp. Used by paxos-god only.
+// revocations by decree (god_change.cpp), `up`, the local parliament (god_up.cpp), and
+// restore and recover, new parliaments from a snapshot or a surviving ledger
+// (god_restore.cpp); the command line is god_main.cpp. Used by paxos-god only.
 #pragma once
 
 #include <chrono>
@@ -41,5 +42,17 @@ int change_membership(const Config& config, Change c, const std::string& address
 // foreground until SIGINT/SIGTERM.
 int up(const Config& config, const std::string& config_file, const std::string& data_dir,
        std::string priest_bin, Millis timeout, const std::string& certs_override);
+
+// restore (god_restore.cpp): the data directories of a new parliament, one per priest of
+// `config` under `data_dir` (each absent or empty), whose ledgers begin as the snapshot in
+// file `from`; the priests then start already members (no bootstrap). Exit 0 done, 2 not.
+int restore(const Config& config, const std::string& certs, const std::string& from,
+            const std::string& data_dir);
+
+// recover: when a majority of disks is lost, the same from the surviving ledger of priest
+// `from` (refused if a priest answers, if another ledger found is longer, and without
+// `force`, saying what may be lost); every existing directory is first moved aside.
+int recover(const Config& config, const std::string& certs, PriestId from, bool force,
+            const std::string& data_dir);
 
 }  // namespace parliament::god

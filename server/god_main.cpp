@@ -71,12 +71,15 @@ struct GodArgs {
   std::string change_address, revoke_name;
   bool change_json = false, force = false, keep_key = false;
   double change_timeout_s = 60;
+  std::string restore_from;                                 // restore, recover
+  PriestId recover_from = 0;
+  bool recover_force = false;
   std::string certs_dir, rotate_step;                      // certs
   bool certs_force = false, certs_new_key = false;
   std::vector<PriestId> certs_more;
   std::vector<std::string> certs_clients;
   CLI::App *boot = nullptr, *up = nullptr, *add = nullptr, *remove = nullptr, *replace = nullptr,
-           *revoke = nullptr, *certs = nullptr;
+           *revoke = nullptr, *certs = nullptr, *restore = nullptr, *recover = nullptr;
 };
 
 // add, remove, replace and revoke: membership changes by decree.
@@ -140,6 +143,24 @@ void add_certs_command(CLI::App& app, GodArgs& a) {
       ->check([](const std::string& n) { return client_name_error(n); });
 }
 
+// restore and recover: a new parliament from a snapshot or a surviving ledger.
+void add_recovery_commands(CLI::App& app, GodArgs& a) {
+  a.restore = app.add_subcommand(
+      "restore", "make the data directories of a new parliament (the config's priests) whose "
+                 "ledgers begin as a snapshot's (paxos-client snapshot save)");
+  a.restore->add_option("--from", a.restore_from, "the snapshot file")->required();
+  a.recover = app.add_subcommand(
+      "recover", "when a majority of disks is lost: a new parliament of the config's priests "
+                 "from one surviving priest's ledger (every priest stopped)");
+  a.recover->add_option("--from-priest", a.recover_from, "the priest whose ledger survived")
+      ->required()
+      ->check(CLI::Range(1, 1000000));
+  a.recover->add_flag("--force", a.recover_force,
+                      "do it: decrees acknowledged after that ledger's last are lost");
+  for (auto* cmd : {a.restore, a.recover})
+    cmd->add_option("--data-dir", a.data_dir, "directory of the priests' files (default data)");
+}
+
 void add_commands(CLI::App& app, GodArgs& a) {
   app.add_option("--config", a.config_file, "the parliament's configuration file")
       ->envname("PARLIAMENT_CONFIG")
@@ -160,6 +181,7 @@ void add_commands(CLI::App& app, GodArgs& a) {
       ->check(CLI::Range(0.001, 86400.0));
   add_change_commands(app, a);
   add_certs_command(app, a);
+  add_recovery_commands(app, a);
 }
 
 // paxos-god certs: the CA, a rotation step, or the parties' keys and certificates.
@@ -241,6 +263,9 @@ int main(int argc, char** argv) {
   auto millis = [](double s) { return Millis(static_cast<int64_t>(s * 1000 + 0.5)); };
   if (*a.certs) return run_certs(*config, a);
   if (!god_tls(*config, a)) return 2;
+  const std::string certs = tls::certs_dir(*config, a.config_file, a.certs_override);
+  if (*a.restore) return restore(*config, certs, a.restore_from, a.data_dir);
+  if (*a.recover) return recover(*config, certs, a.recover_from, a.recover_force, a.data_dir);
   if (*a.boot)
     return bootstrap(*config, a.config_file, millis(a.timeout_s)) == Outcome::Done ? 0 : 1;
   if (*a.add || *a.remove || *a.replace) {

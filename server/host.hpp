@@ -45,6 +45,7 @@
 #include "proto/clerk.hpp"
 #include "proto/node.hpp"
 #include "net/tls.hpp"
+#include "net/snapshot.hpp"
 #include "net/tls_session.hpp"
 #include "server/admission.hpp"
 #include "server/archive.hpp"

@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -34,7 +35,7 @@ namespace {
 // what was read is made durable (it may be only in the page cache).
 Status settle_ledger_tail(int fd, const std::string& path, uint64_t bad_at, uint64_t data_end,
                           uint64_t physical_size, uint64_t next_no, const std::string& why,
-                          uint64_t relied_on) {
+                          uint64_t relied_on, uint64_t known_synced) {
   if (bad_at >= physical_size) {
     if (::fdatasync(fd) != 0) return Status::failure(fail_text("fdatasync", path, errno));
     return ok_status();
@@ -47,6 +48,19 @@ Status settle_ledger_tail(int fd, const std::string& path, uint64_t bad_at, uint
       return true;
     };
     if (auto s = scan_after_bad(fd, path, bad_at, data_end, kLedgerFields, count); !s) return s;
+    if (bad_at < known_synced) {
+      // Below what was fdatasynced at the last clean stop or start: no crash tore it.
+      spdlog::error(
+          "{}: the disk corrupted data it had made durable: decree {} at byte offset {} is "
+          "damaged ({}), below byte {}, which was fdatasynced when the priest last stopped "
+          "cleanly or started, and {} follow it. The ledger is cut there and the priest learns "
+          "decree {} on again from the others (safe: they are durable in a majority); check "
+          "this disk",
+          path, next_no, bad_at, why, known_synced, plural(intact, "intact record"), next_no);
+      return cut_torn_tail(fd, path, bad_at, physical_size,
+                           fmt::format("{}: cutting {} bytes from byte offset {}", path,
+                                       physical_size - bad_at, bad_at));
+    }
     what = fmt::format(
         "{}: cutting {} bytes from byte offset {}, decree {} on ({} after the bad one): a torn "
         "tail ({}), written after the last fdatasync and torn by a crash; votes.csv relies "
@@ -67,8 +81,9 @@ Status settle_ledger_tail(int fd, const std::string& path, uint64_t bad_at, uint
 // so votes.csv says it: `relied_on` decrees were fdatasynced before votes.csv dropped their
 // votes. A bad record above them is a torn tail whatever follows it: those decrees are
 // still in votes.csv or learned again from the other priests.
-Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
-    const std::string& path, uint64_t relied_on, const std::function<void(const Entry&)>& each) {
+Result<std::unique_ptr<LedgerFile>> LedgerFile::open(const std::string& path, uint64_t relied_on,
+                                                     const std::function<void(const Entry&)>& each,
+                                                     uint64_t known_synced) {
   using R = Result<std::unique_ptr<LedgerFile>>;
   auto opened = open_csv(path, kLedgerColumns, true, [](const std::vector<std::string>&) {
     return std::string("is it the right file? Move it aside if it is not.");
@@ -122,7 +137,7 @@ Result<std::unique_ptr<LedgerFile>> LedgerFile::open(
         kLedgerHint));
   f->size_ = bad_at;
   if (auto s = settle_ledger_tail(f->fd_, path, bad_at, data_end, opened->physical_size, next_no,
-                                  first->why, relied_on);
+                                  first->why, relied_on, known_synced);
       !s)
     return R::failure(s.error());
   f->written_.store(f->length(), std::memory_order_release);
@@ -372,6 +387,27 @@ Status ensure_dir(const std::string& dir) {
   if (!std::filesystem::is_directory(dir, ec))
     return Status::failure(dir + " exists but is not a directory");
   return ok_status();
+}
+
+// --------------------------------------------------------------------------- ledger-synced
+
+namespace {
+
+std::string ledger_synced_path(const std::string& dir) {
+  return (std::filesystem::path(dir) / "ledger-synced").string();
+}
+
+}  // namespace
+
+uint64_t read_ledger_synced(const std::string& dir) {
+  std::ifstream in(ledger_synced_path(dir));
+  uint64_t bytes = 0;
+  if (!(in >> bytes)) return 0;
+  return bytes;
+}
+
+Status save_ledger_synced(const std::string& dir, uint64_t bytes) {
+  return replace_file(dir, "ledger-synced", std::to_string(bytes) + "\n");
 }
 
 }  // namespace parliament

@@ -25,6 +25,8 @@
 //   incarnation      16 hex digits: which life of its priest this directory is. Drawn at
 //                    random when the directory is first initialised (a blank directory is
 //                    always a new incarnation); never changed.
+//   ledger-synced    the bytes of ledger.csv fdatasynced at the last clean stop or start
+//                    (see read_ledger_synced); absent before the first.
 //   membership.json  {"decree_no", "priests"}: the membership in force, as the god
 //                    bootstrapped it (decree_no 0) or as the ledger's latest membership
 //                    decree set it. Rewritten atomically, only once the ledger holding that
@@ -90,11 +92,15 @@ class LedgerFile {
   // fdatasyncs it. `relied_on` is VoteLog::Loaded::ledger_synced: the decrees up to it must
   // be intact. Calls `each` with every decree kept, in order, so the caller can rebuild
   // what it derives.
+  // `known_synced`: bytes of the file fdatasynced at the last clean stop or start
+  // (read_ledger_synced); damage below it is named as the disk corrupting durable data.
   static Result<std::unique_ptr<LedgerFile>> open(const std::string& path, uint64_t relied_on,
-                                                  const std::function<void(const Entry&)>& each);
+                                                  const std::function<void(const Entry&)>& each,
+                                                  uint64_t known_synced = 0);
   ~LedgerFile();
 
   uint64_t length() const { return offsets_.size(); }  // decrees 1..length()
+  uint64_t bytes() const { return size_; }  // of records, the header included (I/O thread)
   // Appends; entries[0].decree_no must be length()+1 and the numbers consecutive.
   Status append(const std::vector<Entry>& entries);
   // One fdatasync; on success the decrees appended before the call are durable.
@@ -257,6 +263,12 @@ Result<std::string> read_removed(const std::string& dir);
 // file is absent, an error when it is unreadable or not 16 hex digits.
 Status save_parliament_id(const std::string& dir, const std::string& id);
 Result<std::string> read_parliament_id(const std::string& dir);
+
+// ledger-synced in `dir`: the length in bytes of ledger.csv known fdatasynced when the priest
+// last stopped cleanly or started (0 when absent or unreadable). The ledger is append-only,
+// so damage below it was not torn by a crash: it is named as corruption of durable data.
+uint64_t read_ledger_synced(const std::string& dir);
+Status save_ledger_synced(const std::string& dir, uint64_t bytes);
 
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);

@@ -140,6 +140,13 @@ struct Files {
   std::string error;
 };
 
+// Decrees 1..n, "decree number N".
+std::vector<Entry> numbered_decrees(uint64_t n) {
+  std::vector<Entry> all;
+  for (uint64_t i = 1; i <= n; ++i) all.push_back(decree(i, "decree number " + std::to_string(i)));
+  return all;
+}
+
 Files open_files(const TempDir& dir) {
   Files f;
   auto v = VoteLog::open(dir.file("votes.csv"), f.loaded);
@@ -149,7 +156,8 @@ Files open_files(const TempDir& dir) {
   }
   f.votes = std::move(*v);
   auto l = LedgerFile::open(dir.file("ledger.csv"), f.loaded.ledger_synced,
-                            [&](const Entry& e) { f.decrees.push_back(e); });
+                            [&](const Entry& e) { f.decrees.push_back(e); },
+                            read_ledger_synced(dir.path.string()));
   if (!l) {
     f.error = l.error();
     return f;
@@ -762,8 +770,7 @@ TEST_CASE("ledger: damage at or below the length votes.csv relies on is refused,
           "[storage]") {
   TempDir dir;
   const std::string path = dir.file("ledger.csv");
-  std::vector<Entry> all;
-  for (uint64_t n = 1; n <= 8; ++n) all.push_back(decree(n, "decree number " + std::to_string(n)));
+  const std::vector<Entry> all = numbered_decrees(8);
   {
     Files f = open_files(dir);
     REQUIRE(f.error.empty());
@@ -834,6 +841,44 @@ TEST_CASE("ledger: damage at or below the length votes.csv relies on is refused,
     if (kept == 3) CHECK(f.loaded.votes == std::vector<Entry>{vote(4, "decree number 4", {3, 1}, {3, 2})});
     else CHECK(f.loaded.votes.empty());
     REQUIRE(f.ledger->append({all[kept]}).ok());
+  }
+}
+
+TEST_CASE("ledger: damage below the bytes synced at the last clean stop is named as the disk's",
+          "[storage]") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.csv");
+  const std::vector<Entry> all = numbered_decrees(8);
+  {
+    Files f = open_files(dir);
+    REQUIRE(f.error.empty());
+    REQUIRE(f.ledger->append(all).ok());
+    REQUIRE(f.ledger->sync().ok());
+    REQUIRE(save_ledger_synced(dir.path.string(), f.ledger->bytes()).ok());  // a clean stop
+  }
+  CHECK(read_ledger_synced(dir.path.string()) == fs::file_size(path));
+  const std::string full = slurp(path);
+  const size_t bad = row_start(full, full.find("decree number 5"));
+  set_byte(path, full.find("number 5"), 'N');
+  LogCapture logs;
+  Files f = open_files(dir);
+  INFO(f.error);
+  REQUIRE(f.error.empty());
+  // Cut and learned again (safe), but named for what it is: not a torn write.
+  CHECK(f.ledger->length() == 4);
+  CHECK(logs.logged({"[error]", path, "the disk corrupted data it had made durable",
+                     "decree 5 at byte offset " + std::to_string(bad), "3 intact records"}));
+  CHECK_FALSE(logs.logged({"torn"}));
+  // Without the record of a clean stop the same damage reads as a crash's torn tail.
+  SECTION("no ledger-synced file") {
+    TempDir other;
+    fs::copy_file(dir.file("votes.csv"), other.file("votes.csv"));
+    std::ofstream(other.file("ledger.csv"), std::ios::binary) << full;
+    set_byte(other.file("ledger.csv"), full.find("number 5"), 'N');
+    LogCapture again;
+    Files g = open_files(other);
+    REQUIRE(g.error.empty());
+    CHECK(again.logged({"[warning]", "torn"}));
   }
 }
 

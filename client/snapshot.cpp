@@ -1,0 +1,192 @@
+// Snapshots and audits of the whole ledger (see snapshot.hpp).
+#include "client/snapshot.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "client/lib/open.hpp"
+#include "net/snapshot.hpp"
+#include "net/tls.hpp"
+#include "proto/membership.hpp"
+
+namespace parliament::client_cli {
+
+using nlohmann::json;
+
+namespace {
+
+// A decree as the library gives it, as the core's Entry.
+Result<Entry> entry_of(const client::Decree& d) {
+  json j{{"decree_no", d.number}, {"ballot", d.ballot}};
+  j["kind"] = d.kind == client::Decree::Kind::OliveDay     ? "olive-day"
+              : d.kind == client::Decree::Kind::Membership ? "membership"
+                                                           : "decree";
+  if (d.kind != client::Decree::Kind::OliveDay) j["decree"] = d.text;
+  if (d.kind == client::Decree::Kind::Client) {
+    j["client"] = d.client;
+    j["request"] = d.request;
+  }
+  return entry_from_json(j);
+}
+
+json members_json(const client::Members& m) {
+  json all = json::array();
+  for (const auto& x : m.priests)
+    all.push_back({{"id", x.id}, {"address", x.address}, {"incarnation", x.incarnation}});
+  return json{{"decree_no", m.decree_no}, {"quorum", m.quorum}, {"priests", all}};
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// `text` into `file`, durably: FILE.tmp written and fdatasynced, renamed, directory fsynced.
+Status write_durably(const std::string& file, const std::string& text) {
+  const std::string tmp = file + ".tmp";
+  auto fail = [&](const std::string& what) {
+    return Status::failure(what + ": " + std::strerror(errno));
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return fail("cannot create " + tmp);
+  for (size_t at = 0; at < text.size();) {
+    ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto s = fail("cannot write " + tmp);
+      ::close(fd);
+      return s;
+    }
+    at += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0 || ::close(fd) != 0) return fail("cannot sync " + tmp);
+  if (::rename(tmp.c_str(), file.c_str()) != 0) return fail("cannot rename " + tmp);
+  auto dir = std::filesystem::absolute(file).parent_path();
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) return fail("cannot sync directory " + dir.string());
+  ::close(dfd);
+  return ok_status();
+}
+
+}  // namespace
+
+int save_snapshot(client::Parliament& p, const client::Options& o, const std::string& file,
+                  bool as_json) {
+  client::Members members;
+  if (auto s = p.members(&members); !s.ok()) {
+    std::cerr << "paxos-client: " << s.message() << "\n";
+    return 1;
+  }
+  client::Reading r;
+  if (auto s = p.read(1, &r); !s.ok()) {
+    std::cerr << "paxos-client: " << s.message() << "\n";
+    return 1;
+  }
+  Snapshot snap;
+  snap.upto = r.upto;
+  snap.taken_at = utc_now();
+  snap.membership = members_json(members);
+  for (const auto& d : r.decrees) {
+    auto e = entry_of(d);
+    if (!e) {
+      std::cerr << "paxos-client: the ledger read holds " << e.error() << "\n";
+      return 1;
+    }
+    snap.decrees.push_back(std::move(*e));
+  }
+  if (auto config = client::parliament_config(o); config && config->tls)
+    if (auto id = tls::parliament_id(client::certs_dir_of(o, *config) + "/ca.crt"))
+      snap.parliament = *id;
+  std::string sha;
+  std::string text = snapshot_text(snap, &sha);
+  if (auto s = write_durably(file, text); !s) {
+    std::cerr << "paxos-client: " << s.error() << "\n";
+    return 2;
+  }
+  if (as_json) {
+    std::cout << json{{"file", file}, {"upto", snap.upto}, {"sha256", sha},
+                      {"membership", snap.membership}}.dump() << "\n";
+  } else {
+    std::vector<PriestId> ids;
+    for (const auto& m : members.priests) ids.push_back(static_cast<PriestId>(m.id));
+    std::cout << "snapshot of decrees 1 to " << snap.upto << " (confirmed by a majority), "
+              << "membership in force: priests " << id_list(ids) << ", written to " << file
+              << " (sha256 " << sha << ")\n";
+  }
+  return 0;
+}
+
+namespace {
+
+bool same(const client::Decree& a, const client::Decree& b) {
+  return a.number == b.number && a.ballot == b.ballot && a.kind == b.kind && a.text == b.text &&
+         a.client == b.client && a.request == b.request;
+}
+
+// The first decree number where ledger `a` and ledger `b` differ, within the shorter.
+std::optional<uint64_t> first_difference(const client::Ledger& a, const client::Ledger& b) {
+  size_t n = std::min(a.decrees.size(), b.decrees.size());
+  for (size_t i = 0; i < n; ++i)
+    if (!same(a.decrees[i], b.decrees[i])) return a.decrees[i].number;
+  return std::nullopt;
+}
+
+}  // namespace
+
+int audit(client::Parliament& p, bool as_json) {
+  client::Members members;
+  if (auto s = p.members(&members); !s.ok()) {
+    std::cerr << "paxos-client: " << s.message() << "\n";
+    return 1;
+  }
+  std::vector<client::Ledger> ledgers;
+  json problems = json::array(), lengths = json::object();
+  for (const auto& m : members.priests) {
+    client::Ledger l;
+    if (auto s = p.ledger(m.id, 1, &l); !s.ok()) {
+      problems.push_back("priest " + std::to_string(m.id) + " not read: " + s.message());
+      continue;
+    }
+    lengths[std::to_string(m.id)] = l.decrees.size();
+    ledgers.push_back(std::move(l));
+  }
+  std::optional<uint64_t> first;  // the lowest number where any two differ
+  for (size_t i = 0; i < ledgers.size(); ++i)
+    for (size_t j = i + 1; j < ledgers.size(); ++j)
+      if (auto at = first_difference(ledgers[i], ledgers[j]); at && (!first || *at < *first)) {
+        first = at;
+        problems.push_back("decree " + std::to_string(*at) + " differs between priest " +
+                           std::to_string(ledgers[i].priest) + " and priest " +
+                           std::to_string(ledgers[j].priest));
+      }
+  uint64_t longest = 0;
+  for (const auto& l : ledgers) longest = std::max<uint64_t>(longest, l.decrees.size());
+  const bool agree = problems.empty();
+  if (as_json) {
+    json j{{"agree", agree}, {"lengths", lengths}, {"problems", problems}};
+    j["first_difference"] = first ? json(*first) : json(nullptr);
+    std::cout << j.dump() << "\n";
+  } else if (agree) {
+    std::cout << "the ledgers agree: every decree each member holds is the same in every other "
+                 "that holds it, up to decree " << longest << " (lengths " << lengths.dump()
+              << ")\n";
+  } else {
+    std::cout << "the ledgers do not agree (lengths " << lengths.dump() << "):\n";
+    for (const auto& x : problems) std::cout << "  " << x.get<std::string>() << "\n";
+  }
+  return agree ? 0 : 1;
+}
+
+}  // namespace parliament::client_cli

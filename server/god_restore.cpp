@@ -1,0 +1,255 @@
+// paxos-god restore and recover: a new parliament whose ledgers begin as a snapshot's, made
+// offline in the priests' data directories (see god.hpp).
+//
+// Each priest of the configuration gets a blank data directory holding: its incarnation
+// (drawn as a priest draws it), the snapshot's decrees as its ledger.csv (fdatasynced), an
+// empty votes.csv, the parliament id, and last membership.json, which makes it a member
+// from the start: the configuration's priests with those incarnations and their
+// certificates' keys, in force from the snapshot's last decree, with the revoked clients and
+// retired lives of the snapshot's last membership decree. No ballot has been held in the new
+// parliament, so no promise or vote is lost by beginning it this way; its first president
+// passes decree upto+1.
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "net/snapshot.hpp"
+#include "net/tls.hpp"
+#include "server/god.hpp"
+#include "server/storage.hpp"
+
+namespace parliament::god {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string dir_of(const std::string& data_dir, PriestId id) {
+  return (fs::path(data_dir) / ("priest-" + std::to_string(id))).string();
+}
+
+// Every data directory the new parliament will use must be absent or empty.
+Status blank_dirs(const Config& config, const std::string& data_dir) {
+  for (const auto& p : config.priests) {
+    std::error_code ec;
+    auto dir = dir_of(data_dir, p.id);
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+      return Status::failure(dir + " is not empty: a restore writes only blank data directories "
+                                   "(move it away first)");
+  }
+  return ok_status();
+}
+
+// The membership in force in the new parliament: `config`'s priests as the directories drew
+// them, from decree `s.upto`, keeping what the snapshot's last membership decree revoked and
+// retired.
+Result<Membership> new_membership(const Config& config, const std::string& certs,
+                                  const Snapshot& s, const std::map<PriestId, uint64_t>& lives) {
+  using R = Result<Membership>;
+  Membership m;
+  m.decree_no = s.upto;
+  auto last = last_membership_decree(s);
+  if (!last) return R::failure("the snapshot's " + last.error());
+  if (*last) {
+    m.revoked = (*last)->revoked;
+    m.retired = (*last)->retired;
+  }
+  for (PriestAddress p : config.priests) {
+    p.incarnation = lives.at(p.id);
+    if (config.tls) {
+      auto key = tls::certificate_key(certs + "/priest-" + std::to_string(p.id) + ".crt");
+      if (!key) return R::failure(key.error());
+      p.key = *key;
+    }
+    m.priests.push_back(p);
+  }
+  return m;
+}
+
+// One priest's directory up to its membership: incarnation, ledger, votes.
+Result<uint64_t> write_records(const std::string& dir, const Snapshot& s) {
+  using R = Result<uint64_t>;
+  if (auto e = ensure_dir(dir); !e) return R::failure(e.error());
+  auto incarnation = load_or_create_incarnation(dir);
+  if (!incarnation) return incarnation;
+  VoteLog::Loaded loaded;
+  auto votes = VoteLog::open(dir + "/votes.csv", loaded);
+  if (!votes) return R::failure(votes.error());
+  auto ledger = LedgerFile::open(dir + "/ledger.csv", 0, [](const Entry&) {});
+  if (!ledger) return R::failure(ledger.error());
+  constexpr size_t kBatch = 1000;
+  for (size_t at = 0; at < s.decrees.size(); at += kBatch) {
+    std::vector<Entry> batch(s.decrees.begin() + at,
+                             s.decrees.begin() + std::min(s.decrees.size(), at + kBatch));
+    if (auto e = (*ledger)->append(batch); !e) return R::failure(e.error());
+  }
+  if (auto e = (*ledger)->sync(); !e) return R::failure(e.error());
+  return incarnation;
+}
+
+}  // namespace
+
+Status begin_parliament(const Config& config, const std::string& certs, const Snapshot& s,
+                        const std::string& data_dir) {
+  if (auto b = blank_dirs(config, data_dir); !b) return b;
+  std::string parliament;
+  if (config.tls) {
+    auto id = tls::parliament_id(certs + "/ca.crt");
+    if (!id) return Status::failure(id.error());
+    parliament = *id;
+    if (!s.parliament.empty() && s.parliament != parliament)
+      spdlog::warn("god: the snapshot was taken in parliament {}; these certificates are "
+                   "parliament {}'s: the restored parliament is {}",
+                   s.parliament, parliament, parliament);
+  }
+  std::map<PriestId, uint64_t> lives;
+  for (const auto& p : config.priests) {
+    auto life = write_records(dir_of(data_dir, p.id), s);
+    if (!life) return Status::failure(dir_of(data_dir, p.id) + ": " + life.error());
+    lives[p.id] = *life;
+  }
+  auto m = new_membership(config, certs, s, lives);
+  if (!m) return Status::failure(m.error());
+  for (const auto& p : config.priests) {
+    const std::string dir = dir_of(data_dir, p.id);
+    if (!parliament.empty())
+      if (auto e = save_parliament_id(dir, parliament); !e) return e;
+    if (auto e = save_membership(dir, *m); !e) return e;
+  }
+  return ok_status();
+}
+
+int restore(const Config& config, const std::string& certs, const std::string& from,
+            const std::string& data_dir) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) {
+    spdlog::error("god: cannot read {}: {}", from, std::strerror(errno));
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = parse_snapshot(text.str(), from);
+  if (!s) {
+    spdlog::error("god: {}", s.error());
+    return 2;
+  }
+  if (auto b = begin_parliament(config, certs, *s, data_dir); !b) {
+    spdlog::error("god: restore: {}", b.error());
+    return 2;
+  }
+  std::printf("restored: priests %s each begin with decrees 1 to %llu of %s (taken %s) in %s; "
+              "start them (paxos-god up, or each paxos-priest): no bootstrap is needed\n",
+              id_list(config.ids()).c_str(), static_cast<unsigned long long>(s->upto),
+              from.c_str(), s->taken_at.c_str(), data_dir.c_str());
+  return 0;
+}
+
+namespace {
+
+// The decrees of `dir`'s ledger.csv, read from a copy (a torn tail is cut from the copy, not
+// from the priest's own file); an error if the ledger is absent or corrupt.
+Result<std::vector<Entry>> surviving_ledger(const std::string& dir) {
+  using R = Result<std::vector<Entry>>;
+  std::error_code ec;
+  if (!fs::exists(dir + "/ledger.csv", ec)) return R::failure("no ledger.csv");
+  auto copy = fs::temp_directory_path() / ("paxos-god-recover-" + std::to_string(::getpid()));
+  fs::create_directories(copy, ec);
+  fs::copy_file(dir + "/ledger.csv", copy / "ledger.csv", fs::copy_options::overwrite_existing, ec);
+  if (ec) return R::failure("cannot copy ledger.csv: " + ec.message());
+  std::vector<Entry> entries;
+  auto ledger = LedgerFile::open((copy / "ledger.csv").string(), 0,
+                                 [&](const Entry& e) { entries.push_back(e); });
+  fs::remove_all(copy, ec);
+  if (!ledger) return R::failure(ledger.error());
+  return entries;
+}
+
+// A priest of `config` that answers: recovery is for a stopped parliament only.
+std::optional<PriestId> one_running(const Config& config) {
+  for (const auto& p : config.priests)
+    if (call_priest(p, nlohmann::json{{"type", "status"}}, Millis(500))) return p.id;
+  return std::nullopt;
+}
+
+std::string utc_stamp() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", std::gmtime(&t));
+  return buf;
+}
+
+}  // namespace
+
+int recover(const Config& config, const std::string& certs, PriestId from, bool force,
+            const std::string& data_dir) {
+  if (auto running = one_running(config)) {
+    spdlog::error("god: recover: priest {} answers at its address: stop every priest first",
+                  *running);
+    return 2;
+  }
+  std::map<PriestId, std::vector<Entry>> found;
+  for (const auto& p : config.priests) {
+    auto l = surviving_ledger(dir_of(data_dir, p.id));
+    if (l) found[p.id] = std::move(*l);
+    std::printf("priest %u: %s\n", p.id,
+                l ? ("ledger of " + std::to_string(found[p.id].size()) + " decrees").c_str()
+                  : l.error().c_str());
+  }
+  if (!found.count(from)) {
+    spdlog::error("god: recover: priest {}'s ledger cannot be read from {}", from,
+                  dir_of(data_dir, from));
+    return 2;
+  }
+  const uint64_t upto = found[from].size();
+  for (const auto& [id, l] : found)
+    if (l.size() > upto) {
+      spdlog::error("god: recover: priest {}'s ledger ({} decrees) is longer than priest {}'s: "
+                    "recover --from-priest {}", id, l.size(), from, id);
+      return 2;
+    }
+  const std::string loss =
+      "any decree acknowledged after decree " + std::to_string(upto) + " (priest " +
+      std::to_string(from) + "'s last) is lost, unless a ledger not found here holds it";
+  if (!force) {
+    spdlog::error("god: recover would begin a new parliament of priests {} from priest {}'s "
+                  "ledger of {} decrees: {}. Run again with --force to do it",
+                  id_list(config.ids()), from, upto, loss);
+    return 2;
+  }
+  Snapshot s;
+  s.upto = upto;
+  s.decrees = std::move(found[from]);
+  const std::string stamp = utc_stamp();
+  for (const auto& p : config.priests) {
+    std::error_code ec;
+    const std::string dir = dir_of(data_dir, p.id);
+    if (!fs::exists(dir, ec)) continue;
+    fs::rename(dir, dir + ".before-recover-" + stamp, ec);
+    if (ec) {
+      spdlog::error("god: recover: cannot move {} aside: {}", dir, ec.message());
+      return 2;
+    }
+  }
+  if (auto b = begin_parliament(config, certs, s, data_dir); !b) {
+    spdlog::error("god: recover: {}", b.error());
+    return 2;
+  }
+  std::printf("recovered: priests %s begin with priest %u's ledger of %llu decrees; %s. The "
+              "old directories are kept as %s/priest-N.before-recover-%s. Start the priests "
+              "(no bootstrap is needed)\n",
+              id_list(config.ids()).c_str(), from, static_cast<unsigned long long>(upto),
+              loss.c_str(), data_dir.c_str(), stamp.c_str());
+  return 0;
+}
+
+}  // namespace parliament::god

@@ -4,7 +4,7 @@
 //   paxos-client --cluster 127.0.0.1:7101,127.0.0.1:7102 ledger --priest 1 [--json] [--from 1]
 //   paxos-client --config config/local.json status [--json]
 //   paxos-client --config config/local.json members [--json]
-//   paxos-client --config config/local.json health [--json]     (exit 1: unhealthy)
+//   paxos-client --config config/local.json health [--priest N] [--json]  (exit 1: unhealthy)
 //   paxos-client --config config/local.json audit [--json]      (exit 1: ledgers differ)
 //   paxos-client --config config/local.json snapshot save FILE [--json]
 //   paxos-client --config config/local.json watch [--from N] [--json] [--count K]
@@ -284,14 +284,18 @@ int members(Parliament& p, bool as_json) {
   return 0;
 }
 
-// Exit 0 only when the parliament is healthy (client::Health); 1 naming each fault.
-int health(Parliament& p, bool as_json) {
+// Exit 0 only when the parliament (or priest `only`) is healthy (client::Health); 1 naming
+// each fault.
+int health(Parliament& p, uint64_t only, bool as_json) {
   client::Health h;
-  if (auto s = p.health(&h); !s.ok()) return exit_status(s);
+  if (auto s = only ? p.health_of(only, &h) : p.health(&h); !s.ok()) return exit_status(s);
   if (as_json) {
     json j{{"healthy", h.healthy}, {"members", h.members}, {"problems", h.problems}};
     j["president"] = h.president ? json(*h.president) : json(nullptr);
     std::cout << dump(j) << "\n";
+  } else if (h.healthy && only) {
+    std::cout << "healthy: priest " << only << " follows president " << *h.president
+              << ", which hears a majority\n";
   } else if (h.healthy) {
     std::cout << "healthy: president " << *h.president << ", every member answers ("
               << id_list({h.members.begin(), h.members.end()}) << ")\n";
@@ -322,7 +326,7 @@ int run(Parliament& p, const ClientArgs& a, const client::Options& o, const std:
   if (*a.ledger) return ledger(p, a.ledger_priest, a.ledger_from, as_json(a, a.ledger_json));
   if (*a.status) return status(p, as_json(a, a.status_json));
   if (*a.members) return members(p, as_json(a, a.members_json));
-  if (*a.health) return health(p, as_json(a, a.health_json));
+  if (*a.health) return health(p, a.health_priest, as_json(a, a.health_json));
   if (*a.watch) return watch(p, a.watch_from, a.watch_count, as_json(a, a.watch_json));
   if (*a.read) return read(p, a.read_from, as_json(a, a.read_json));
   if (*a.audit) return audit(p, as_json(a, a.audit_json));

@@ -71,6 +71,11 @@ void add_reading_commands(CLI::App& app, ClientArgs& a) {
       "health", "exit 0 only if every member answers, all follow one president and it hears a "
                 "majority; otherwise exit 1 naming each fault");
   a.health->add_flag("--json", a.health_json, "print a JSON object");
+  a.health
+      ->add_option("--priest", a.health_priest,
+                   "judge only this priest: it answers, is a voter and follows a president that "
+                   "hears a majority (a container's healthcheck)")
+      ->check(CLI::Range(1, 1000000));
   a.audit = app.add_subcommand(
       "audit", "compare every member's ledger decree by decree; exit 1 naming the first number "
                "where two differ");
@@ -82,6 +87,10 @@ void add_reading_commands(CLI::App& app, ClientArgs& a) {
               "a checksum to FILE (paxos-god restore --from FILE begins a parliament with it)");
   a.snapshot_save->add_option("FILE", a.snapshot_file, "the file to write")->required();
   a.snapshot_save->add_flag("--json", a.snapshot_json, "print what was written as JSON");
+  a.snapshot_save
+      ->add_option("--timeout", a.snapshot_timeout_s,
+                   "seconds to read the whole ledger in (default 60)")
+      ->check(CLI::Range(0.001, 86400.0));
 }
 
 }  // namespace
@@ -149,7 +158,10 @@ client::Options options_of(const ClientArgs& a) {
   o.client_name = a.client_name;
   o.priest_certificate = a.priest_cert;
   o.plaintext = a.plaintext;
-  double timeout_s = *a.propose ? a.timeout_s : *a.read ? a.read_timeout_s : 5;
+  double timeout_s = *a.propose        ? a.timeout_s
+                     : *a.read         ? a.read_timeout_s
+                     : *a.snapshot_save ? a.snapshot_timeout_s
+                                        : 5;
   o.timeout = std::chrono::milliseconds(std::llround(timeout_s * 1000));
   return o;
 }

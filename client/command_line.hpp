@@ -34,7 +34,9 @@ struct ClientArgs {
   bool watch_json = false;
   bool status_json = false;  // status
   bool members_json = false, health_json = false;
+  uint64_t health_priest = 0;  // health --priest N (0: the whole parliament)
   std::string snapshot_file;  // snapshot save
+  double snapshot_timeout_s = 60;
   bool snapshot_json = false, audit_json = false;
   std::string console_listen = "127.0.0.1:8100";  // console
   std::vector<std::string> timeline_dirs;  // timeline

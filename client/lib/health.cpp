@@ -26,7 +26,60 @@ void judge_member(const PriestState& s, const Members::Priest& m, std::vector<st
   if (!s.voter) out.push_back(who + " is a member but not a voter yet (still learning)");
 }
 
+// Whether `president` hears a quorum of `m`; if not, the sentence that says so.
+void judge_hearing(const PriestState& president, const Members& m, std::vector<std::string>& out) {
+  size_t heard = std::count_if(m.priests.begin(), m.priests.end(), [&](auto& p) {
+    return p.id == president.id ||
+           std::count(president.reachable.begin(), president.reachable.end(), p.id);
+  });
+  if (heard < m.quorum)
+    out.push_back("president " + std::to_string(president.id) + " hears " +
+                  std::to_string(heard) + " of " + std::to_string(m.priests.size()) +
+                  " members (quorum " + std::to_string(m.quorum) + ")");
+}
+
+const PriestState* state_of(const Report& report, uint64_t id) {
+  auto s = std::find_if(report.priests.begin(), report.priests.end(),
+                        [&](auto& p) { return p.id == id; });
+  return s == report.priests.end() ? nullptr : &*s;
+}
+
 }  // namespace
+
+Health judge_priest_health(const Report& report, uint64_t id) {
+  Health h;
+  h.members = {id};
+  if (!report.membership) {
+    h.problems.push_back("no priest answered with the membership in force");
+    return h;
+  }
+  const Members& m = *report.membership;
+  auto member = std::find_if(m.priests.begin(), m.priests.end(),
+                             [&](auto& p) { return p.id == id; });
+  const PriestState* s = state_of(report, id);
+  if (member == m.priests.end() || !s) {
+    h.problems.push_back(priest_text(id) + " is not a member of the membership in force");
+    return h;
+  }
+  judge_member(*s, *member, h.problems);
+  if (!h.problems.empty()) return h;
+  if (!s->president) {
+    h.problems.push_back(priest_text(id) + " follows no president: an election is under way, or "
+                                           "it cannot reach a majority");
+    return h;
+  }
+  h.president = *s->president;
+  const PriestState* p = state_of(report, *s->president);
+  if (!p || !p->error.ok())
+    h.problems.push_back("its president, " + priest_text(*s->president) + ", did not answer");
+  else if (p->role != "president")
+    h.problems.push_back(priest_text(*s->president) + ", which " + priest_text(id) +
+                         " follows, does not say it is president");
+  else
+    judge_hearing(*p, m, h.problems);
+  h.healthy = h.problems.empty();
+  return h;
+}
 
 Health judge_health(const Report& report) {
   Health h;
@@ -59,14 +112,7 @@ Health judge_health(const Report& report) {
   if (presidents.empty()) h.problems.push_back("no president: an election is under way, or no "
                                                "majority of the members can reach each other");
   if (president && h.president == president->id) {
-    size_t heard = std::count_if(m.priests.begin(), m.priests.end(), [&](auto& p) {
-      return p.id == president->id || std::count(president->reachable.begin(),
-                                                 president->reachable.end(), p.id);
-    });
-    if (heard < m.quorum)
-      h.problems.push_back("president " + std::to_string(president->id) + " hears " +
-                           std::to_string(heard) + " of " + std::to_string(m.priests.size()) +
-                           " members (quorum " + std::to_string(m.quorum) + ")");
+    judge_hearing(*president, m, h.problems);
   } else if (h.president) {
     h.problems.push_back("the president the members name, priest " +
                          std::to_string(*h.president) + ", does not say it is president");

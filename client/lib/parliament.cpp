@@ -149,4 +149,11 @@ Status Parliament::health(Health* out) {
   return Status();
 }
 
+Status Parliament::health_of(uint64_t priest, Health* out) {
+  Report report;
+  if (auto s = status(&report); !s.ok()) return s;
+  *out = judge_priest_health(report, priest);
+  return Status();
+}
+
 }  // namespace parliament::client

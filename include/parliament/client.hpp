@@ -163,6 +163,9 @@ class Parliament {
   Status status(Report* out);
   // The parliament's health, from status (the call fails only if it cannot ask at all).
   Status health(Health* out);
+  // One priest's health: it answers, is a bootstrapped voter, and follows a president that
+  // answers and hears a majority (a container's healthcheck; etcdctl's endpoint health).
+  Status health_of(uint64_t priest, Health* out);
 
   // This program's client id: one per Parliament, random.
   uint64_t client_id() const;

@@ -12,10 +12,12 @@ using nlohmann::json;
 namespace {
 
 // paxos-client --config ... ARGS --json: exit status and its last JSON line.
-std::pair<int, json> client(const Parliament& parl, const std::string& command,
+std::pair<int, json> client(const Parliament& parl, std::vector<std::string> command,
                             const std::string& name) {
-  Program c({kBin + "/paxos-client", "--config", parl.config_path, command, "--json"},
-            parl.dir / (name + ".log"));
+  std::vector<std::string> args{kBin + "/paxos-client", "--config", parl.config_path};
+  args.insert(args.end(), command.begin(), command.end());
+  args.push_back("--json");
+  Program c(args, parl.dir / (name + ".log"));
   REQUIRE(c.finish(30s));
   json last;
   std::istringstream lines(c.output());
@@ -39,7 +41,7 @@ TEST_CASE("health and members: a killed priest and a lost majority are named", "
   parl.bootstrap();
   REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
 
-  auto [code, members] = client(parl, "members", "members");
+  auto [code, members] = client(parl, {"members"}, "members");
   CHECK(code == 0);
   CHECK(members["decree_no"] == 0);  // set by the bootstrap
   CHECK(members["quorum"] == 2);
@@ -49,7 +51,7 @@ TEST_CASE("health and members: a killed priest and a lost majority are named", "
   int status = -1;
   json health;
   REQUIRE(eventually([&] {
-    std::tie(status, health) = client(parl, "health", "healthy");
+    std::tie(status, health) = client(parl, {"health"}, "healthy");
     return status == 0;
   }, 10s));
   INFO("health said " << health.dump());
@@ -59,18 +61,28 @@ TEST_CASE("health and members: a killed priest and a lost majority are named", "
 
   PriestId follower = president % 3 + 1;
   parl.kill9(follower);
-  std::tie(status, health) = client(parl, "health", "one-killed");
+  std::tie(status, health) = client(parl, {"health"}, "one-killed");
   INFO("after kill -9 of priest " << follower << ": " << health.dump());
   CHECK(status == 1);
   CHECK(health["healthy"] == false);
   CHECK(names(health, "priest " + std::to_string(follower) + " (127.0.0.1:"));
+  CHECK(names(health, "did not answer"));
+  // One priest's own health: the president and the other follower are healthy, the killed
+  // one is not.
+  std::tie(status, health) =
+      client(parl, {"health", "--priest", std::to_string(president)}, "one-president");
+  CHECK(status == 0);
+  CHECK(health["president"] == president);
+  std::tie(status, health) =
+      client(parl, {"health", "--priest", std::to_string(follower)}, "one-follower");
+  CHECK(status == 1);
   CHECK(names(health, "did not answer"));
 
   // A majority gone: the last priest stops being president once it hears nobody.
   PriestId other = 6 - president - follower;  // the third of priests 1, 2 and 3
   parl.kill9(other);
   REQUIRE(eventually([&] {
-    std::tie(status, health) = client(parl, "health", "majority-gone");
+    std::tie(status, health) = client(parl, {"health"}, "majority-gone");
     return status == 1 && names(health, "no president");
   }, 20s));
   CHECK(health["president"].is_null());

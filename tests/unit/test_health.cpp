@@ -77,3 +77,41 @@ TEST_CASE("health: each fault is named", "[health]") {
   r.membership.reset();
   CHECK(names(judge_health(r), "no priest answered with the membership"));
 }
+
+TEST_CASE("health of one priest: only its own faults and its president's", "[health]") {
+  // Priest 3 is down: priests 1 and 2 are healthy on their own, priest 3 is not.
+  auto r = healthy();
+  r.priests[2].error = Status(Code::Unreachable, "connection refused");
+  CHECK(judge_priest_health(r, 1).healthy);
+  auto h = judge_priest_health(r, 2);
+  CHECK(h.healthy);
+  CHECK(h.president == uint64_t(1));
+  CHECK(h.members == std::vector<uint64_t>{2});
+  CHECK(names(judge_priest_health(r, 3), "priest 3 (a:3) did not answer"));
+
+  // Priest 2 cut off: it follows no president.
+  r = healthy();
+  r.priests[1].president.reset();
+  CHECK(names(judge_priest_health(r, 2), "priest 2 follows no president"));
+  CHECK(judge_priest_health(r, 3).healthy);
+
+  // Its president silent, not president, or hearing too few.
+  r = healthy();
+  r.priests[0].error = Status(Code::Unreachable, "timed out");
+  CHECK(names(judge_priest_health(r, 2), "its president, priest 1, did not answer"));
+  r = healthy();
+  r.priests[0].role = "follower";
+  CHECK(names(judge_priest_health(r, 2), "priest 1, which priest 2 follows, does not say"));
+  r = healthy();
+  r.priests[0].reachable = {1};
+  CHECK(names(judge_priest_health(r, 3), "president 1 hears 1 of 3 members (quorum 2)"));
+
+  // Not a member, halted, or no membership at all.
+  CHECK(names(judge_priest_health(healthy(), 9), "priest 9 is not a member"));
+  r = healthy();
+  r.priests[1].halted = "disk full";
+  CHECK(names(judge_priest_health(r, 2), "has halted"));
+  r = healthy();
+  r.membership.reset();
+  CHECK(names(judge_priest_health(r, 1), "no priest answered with the membership"));
+}

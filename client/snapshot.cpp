@@ -39,13 +39,6 @@ Result<Entry> entry_of(const client::Decree& d) {
   return entry_from_json(j);
 }
 
-json members_json(const client::Members& m) {
-  json all = json::array();
-  for (const auto& x : m.priests)
-    all.push_back({{"id", x.id}, {"address", x.address}, {"incarnation", x.incarnation}});
-  return json{{"decree_no", m.decree_no}, {"quorum", m.quorum}, {"priests", all}};
-}
-
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -80,15 +73,26 @@ Status write_durably(const std::string& file, const std::string& text) {
   return ok_status();
 }
 
+// The newest membership any priest's status holds, whole (priests with their keys, revoked
+// clients, retired lives), as membership.json writes it; null if none answered with one.
+json newest_membership(client::Parliament& p) {
+  client::Report report;
+  json best;
+  if (!p.status(&report).ok()) return best;
+  for (const auto& s : report.priests) {
+    json st = json::parse(s.status_json, nullptr, false);
+    if (!st.is_object() || !st.contains("membership") || !st["membership"].is_object()) continue;
+    const json& m = st["membership"];
+    if (best.is_null() || m.value("decree_no", uint64_t(0)) > best.value("decree_no", uint64_t(0)))
+      best = m;
+  }
+  return best;
+}
+
 }  // namespace
 
 int save_snapshot(client::Parliament& p, const client::Options& o, const std::string& file,
                   bool as_json) {
-  client::Members members;
-  if (auto s = p.members(&members); !s.ok()) {
-    std::cerr << "paxos-client: " << s.message() << "\n";
-    return 1;
-  }
   client::Reading r;
   if (auto s = p.read(1, &r); !s.ok()) {
     std::cerr << "paxos-client: " << s.message() << "\n";
@@ -97,7 +101,13 @@ int save_snapshot(client::Parliament& p, const client::Options& o, const std::st
   Snapshot snap;
   snap.upto = r.upto;
   snap.taken_at = utc_now();
-  snap.membership = members_json(members);
+  // Read after the read point: at least the membership in force there (a restore retires
+  // every life it names, so a newer one only retires more).
+  snap.membership = newest_membership(p);
+  if (snap.membership.is_null()) {
+    std::cerr << "paxos-client: no priest answered with the membership in force\n";
+    return 1;
+  }
   for (const auto& d : r.decrees) {
     auto e = entry_of(d);
     if (!e) {
@@ -120,7 +130,8 @@ int save_snapshot(client::Parliament& p, const client::Options& o, const std::st
                       {"membership", snap.membership}}.dump() << "\n";
   } else {
     std::vector<PriestId> ids;
-    for (const auto& m : members.priests) ids.push_back(static_cast<PriestId>(m.id));
+    for (const auto& m : snap.membership.value("priests", json::array()))
+      ids.push_back(m.value("id", PriestId(0)));
     std::cout << "snapshot of decrees 1 to " << snap.upto << " (confirmed by a majority), "
               << "membership in force: priests " << id_list(ids) << ", written to " << file
               << " (sha256 " << sha << ")\n";

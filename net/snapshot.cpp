@@ -91,7 +91,21 @@ std::string snapshot_text(const Snapshot& s, std::string* sha256) {
   return j.dump() + "\n";
 }
 
+namespace {
+Result<Snapshot> parse_snapshot_json(std::string_view text, const std::string& file);
+}  // namespace
+
 Result<Snapshot> parse_snapshot(std::string_view text, const std::string& file) {
+  try {
+    return parse_snapshot_json(text, file);
+  } catch (const json::exception& e) {  // a field of the wrong type
+    return Result<Snapshot>::failure(file + ": not a well-formed snapshot: " + e.what());
+  }
+}
+
+namespace {
+
+Result<Snapshot> parse_snapshot_json(std::string_view text, const std::string& file) {
   using R = Result<Snapshot>;
   json j = json::parse(text, nullptr, false);
   if (!j.is_object() || j.value("format", "") != kFormat)
@@ -122,6 +136,8 @@ Result<Snapshot> parse_snapshot(std::string_view text, const std::string& file) 
   }
   return s;
 }
+
+}  // namespace
 
 Result<std::optional<Membership>> last_membership_decree(const Snapshot& s) {
   using R = Result<std::optional<Membership>>;

@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "net/rpc.hpp"
 #include "proto/config.hpp"
 #include "proto/membership.hpp"
+#include "server/certs.hpp"
 #include "server/god.hpp"
 
 namespace parliament::god {
@@ -77,7 +80,9 @@ std::optional<int> join_newcomer(const Membership& held, Change& c, PriestAddres
   }
   if (!st) {
     spdlog::error("god: {} at {}:{} did not answer ({}); start it first (a blank data "
-                  "directory), then run this again", who, target.host, target.port, st.error());
+                  "directory; without its key and certificate, make them where the CA is: "
+                  "paxos-god --config FILE certs --priest {}), then run this again",
+                  who, target.host, target.port, st.error(), c.priest.id);
     return 1;
   }
   if (st->value("id", 0u) != c.priest.id) {
@@ -129,10 +134,37 @@ std::optional<int> join_newcomer(const Membership& held, Change& c, PriestAddres
   return std::nullopt;
 }
 
+// A priest to add that does not answer may have no key and certificate yet (it cannot start
+// without them): when the CA's key is here and the priest's certificate is not, they are made
+// and the priest's command line printed (exit 1: start it, then add again). nullopt to go on
+// (the god waits for it; if it never answers, the error names the command that makes them).
+std::optional<int> newcomer_credentials(const Config& config, const ChangeFiles& files,
+                                        const PriestAddress& target) {
+  namespace fs = std::filesystem;
+  const std::string n = std::to_string(target.id);
+  std::error_code ec;
+  if (!config.tls || files.certs.empty() || fs::exists(files.certs + "/priest-" + n + ".crt", ec))
+    return std::nullopt;
+  if (!fs::exists(files.certs + "/ca.key", ec)) return std::nullopt;  // not where the CA is
+  certs::Options o;
+  o.hosts[target.id] = target.host;
+  o.on_file = [](const std::string& path, bool made) {
+    if (made) spdlog::info("god: made {}", path);
+  };
+  if (auto s = certs::make_credentials(files.certs, {{tls::Role::Priest, target.id}}, o); !s) {
+    spdlog::error("god: {}", s.error());
+    return 2;
+  }
+  spdlog::info("god: start priest {} (a blank data directory), then run this again:\n  "
+               "paxos-priest --config {} --id {} --address {}:{} --data-dir data/priest-{}",
+               n, files.config_file, n, target.host, target.port, n);
+  return 1;
+}
+
 // Asks the members in turn for the membership decree until one says it passed (then prints
 // the membership in force), one refuses for good, or the deadline passes.
 int pass_change(const Membership& held, const Change& c, bool as_json, Clock::time_point deadline,
-                Millis timeout) {
+                Millis timeout, const std::function<std::optional<int>()>& before_retry) {
   const json request = {{"type", "change"}, {"change", change_to_json(c)}};
   std::string last = "no priest answered";
   for (size_t turn = 0; Clock::now() < deadline; ++turn) {
@@ -172,6 +204,7 @@ int pass_change(const Membership& held, const Change& c, bool as_json, Clock::ti
     }
     spdlog::info("god: {}; trying again", last);
     pause_before(deadline);
+    if (auto exit = before_retry()) return *exit;
   }
   spdlog::error("god: {} did not pass within {} ms: {}", describe(c), timeout.count(), last);
   return 1;
@@ -183,7 +216,7 @@ int pass_change(const Membership& held, const Change& c, bool as_json, Clock::ti
 // parliament for the membership decree until it passed or the deadline. Exit 0 passed (or
 // was in force already), 1 not done, 2 bad input.
 int change_membership(const Config& config, Change c, const std::string& address,
-                      bool as_json, Millis timeout, bool keep_key) {
+                      bool as_json, Millis timeout, bool keep_key, const ChangeFiles& files) {
   const auto deadline = Clock::now() + timeout;
   auto held = discover_membership(config.priests, Millis(1000));
   if (!held) {
@@ -193,8 +226,8 @@ int change_membership(const Config& config, Change c, const std::string& address
   }
   const std::string who =
       c.op == Change::Op::Revoke ? "client " + c.client : "priest " + std::to_string(c.priest.id);
+  PriestAddress target;
   if (c.op == Change::Op::Add || c.op == Change::Op::Replace) {
-    PriestAddress target;
     if (!address.empty()) {
       auto a = parse_address(address, c.priest.id, "ADDRESS");
       if (!a) {
@@ -208,6 +241,8 @@ int change_membership(const Config& config, Change c, const std::string& address
       spdlog::error("god: {} is not a member; give its address", who);
       return 2;
     }
+    if (!call_priest(target, json{{"type", "status"}}, Millis(1000)))
+      if (auto exit = newcomer_credentials(config, files, target)) return *exit;
     if (auto exit = join_newcomer(*held, c, target, deadline, keep_key, as_json)) return *exit;
   } else if (already_applied(*held, c)) {
     spdlog::info("god: {} {}", who,
@@ -215,7 +250,18 @@ int change_membership(const Config& config, Change c, const std::string& address
     print_membership(*held, as_json);
     return 0;
   }
-  return pass_change(*held, c, as_json, deadline, timeout);
+  // Another god's change may pass while this one waits (one change at a time): a newcomer
+  // joined to the membership before it would learn from priests it does not know, and they
+  // would not teach it. Before each retry, it is joined again to any newer membership.
+  auto rejoin = [&]() -> std::optional<int> {
+    if (!c.teaches()) return std::nullopt;
+    auto now = discover_membership(config.priests, Millis(1000));
+    if (!now || now->decree_no <= held->decree_no) return std::nullopt;
+    held = std::move(now);
+    spdlog::info("god: the membership in force is now that of decree {}", held->decree_no);
+    return join_newcomer(*held, c, target, deadline, keep_key, as_json);
+  };
+  return pass_change(*held, c, as_json, deadline, timeout, rejoin);
 }
 
 }  // namespace parliament::god

@@ -264,8 +264,9 @@ int main(int argc, char** argv) {
   if (*a.certs) return run_certs(*config, a);
   if (!god_tls(*config, a)) return 2;
   const std::string certs = tls::certs_dir(*config, a.config_file, a.certs_override);
-  if (*a.restore) return restore(*config, certs, a.restore_from, a.data_dir);
-  if (*a.recover) return recover(*config, certs, a.recover_from, a.recover_force, a.data_dir);
+  const god::NewParliament fresh{a.config_file, certs, a.data_dir};
+  if (*a.restore) return restore(*config, fresh, a.restore_from);
+  if (*a.recover) return recover(*config, fresh, a.recover_from, a.recover_force);
   if (*a.boot)
     return bootstrap(*config, a.config_file, millis(a.timeout_s)) == Outcome::Done ? 0 : 1;
   if (*a.add || *a.remove || *a.replace) {
@@ -274,7 +275,7 @@ int main(int argc, char** argv) {
     c.priest.id = a.change_id;
     c.force = a.force;
     return change_membership(*config, c, a.change_address, a.change_json,
-                             millis(a.change_timeout_s), a.keep_key);
+                             millis(a.change_timeout_s), a.keep_key, {a.config_file, certs});
   }
   if (*a.revoke) {
     Change c;

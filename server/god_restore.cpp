@@ -50,30 +50,52 @@ Status blank_dirs(const Config& config, const std::string& data_dir) {
   return ok_status();
 }
 
-// The membership in force in the new parliament: `config`'s priests as the directories drew
-// them, from decree `s.upto`, keeping what the snapshot's last membership decree revoked and
-// retired.
-Result<Membership> new_membership(const Config& config, const std::string& certs,
-                                  const Snapshot& s, const std::map<PriestId, uint64_t>& lives) {
-  using R = Result<Membership>;
+// What a new parliament keeps of the old: the revoked clients, and as retired lives every
+// life the old parliament retired or named (by id and incarnation, without its key, so that
+// the same certificates may serve the new priests): no priest of the old parliament, still
+// running or started again on its old directory, speaks in the new one.
+Membership carried_over(const std::vector<Membership>& old) {
   Membership m;
-  m.decree_no = s.upto;
-  auto last = last_membership_decree(s);
-  if (!last) return R::failure("the snapshot's " + last.error());
-  if (*last) {
-    m.revoked = (*last)->revoked;
-    m.retired = (*last)->retired;
+  auto retire = [&](PriestAddress life) {
+    auto same = [&](const PriestAddress& r) {
+      return r.id == life.id && r.incarnation == life.incarnation && r.key == life.key;
+    };
+    if (std::none_of(m.retired.begin(), m.retired.end(), same)) m.retired.push_back(life);
+  };
+  for (const auto& o : old) {
+    m.revoked.insert(m.revoked.end(), o.revoked.begin(), o.revoked.end());
+    for (const auto& r : o.retired) retire(r);
+    for (const auto& p : o.priests) retire(PriestAddress{p.id, "", 0, "", p.incarnation});
   }
+  std::sort(m.revoked.begin(), m.revoked.end());
+  m.revoked.erase(std::unique(m.revoked.begin(), m.revoked.end()), m.revoked.end());
+  return m;
+}
+
+// The new membership without its incarnations yet: `config`'s priests with their
+// certificates' keys, in force from decree `upto`, carrying `kept` over; refused if a key is
+// one the old parliament retired.
+Result<Membership> new_membership(const Config& config, const std::string& certs,
+                                  const std::string& config_file, uint64_t upto,
+                                  Membership kept) {
+  using R = Result<Membership>;
+  kept.decree_no = upto;
   for (PriestAddress p : config.priests) {
-    p.incarnation = lives.at(p.id);
     if (config.tls) {
-      auto key = tls::certificate_key(certs + "/priest-" + std::to_string(p.id) + ".crt");
+      const std::string crt = certs + "/priest-" + std::to_string(p.id) + ".crt";
+      auto key = tls::certificate_key(crt);
       if (!key) return R::failure(key.error());
+      if (const PriestAddress* r = kept.retired_key(*key))
+        return R::failure(crt + " has the key the old parliament retired with priest " +
+                          std::to_string(r->id) + "'s incarnation " +
+                          incarnation_text(r->incarnation) + ": make it a new key (paxos-god "
+                          "--config " + config_file + " certs --priest " +
+                          std::to_string(p.id) + " --new-key) and run this again");
       p.key = *key;
     }
-    m.priests.push_back(p);
+    kept.priests.push_back(p);
   }
-  return m;
+  return kept;
 }
 
 // One priest's directory up to its membership: incarnation, ledger, votes.
@@ -99,29 +121,35 @@ Result<uint64_t> write_records(const std::string& dir, const Snapshot& s) {
 
 }  // namespace
 
-Status begin_parliament(const Config& config, const std::string& certs, const Snapshot& s,
-                        const std::string& data_dir) {
-  if (auto b = blank_dirs(config, data_dir); !b) return b;
+Status begin_parliament(const Config& config, const NewParliament& n, const Snapshot& s,
+                        const std::vector<Membership>& old) {
+  if (auto b = blank_dirs(config, n.data_dir); !b) return b;
   std::string parliament;
   if (config.tls) {
-    auto id = tls::parliament_id(certs + "/ca.crt");
+    auto id = tls::parliament_id(n.certs + "/ca.crt");
     if (!id) return Status::failure(id.error());
     parliament = *id;
-    if (!s.parliament.empty() && s.parliament != parliament)
-      spdlog::warn("god: the snapshot was taken in parliament {}; these certificates are "
-                   "parliament {}'s: the restored parliament is {}",
-                   s.parliament, parliament, parliament);
+    if (s.parliament == parliament)
+      spdlog::warn("god: these certificates are those of the parliament the ledger comes from "
+                   "({}): its old lives are refused by the new one, but a priest of the old one "
+                   "still running would take the new priests' messages. Stop every old priest "
+                   "for good before starting these", parliament);
   }
-  std::map<PriestId, uint64_t> lives;
-  for (const auto& p : config.priests) {
-    auto life = write_records(dir_of(data_dir, p.id), s);
-    if (!life) return Status::failure(dir_of(data_dir, p.id) + ": " + life.error());
-    lives[p.id] = *life;
-  }
-  auto m = new_membership(config, certs, s, lives);
+  auto last = last_membership_decree(s);
+  if (!last) return Status::failure("the ledger's " + last.error());
+  std::vector<Membership> sources = old;
+  if (*last) sources.push_back(**last);
+  // Everything that can be refused is checked before the first file is written.
+  auto m = new_membership(config, n.certs, n.config_file, s.upto, carried_over(sources));
   if (!m) return Status::failure(m.error());
+  for (auto& p : m->priests) {
+    const std::string dir = dir_of(n.data_dir, p.id);
+    auto life = write_records(dir, s);
+    if (!life) return Status::failure(dir + ": " + life.error());
+    p.incarnation = *life;
+  }
   for (const auto& p : config.priests) {
-    const std::string dir = dir_of(data_dir, p.id);
+    const std::string dir = dir_of(n.data_dir, p.id);
     if (!parliament.empty())
       if (auto e = save_parliament_id(dir, parliament); !e) return e;
     if (auto e = save_membership(dir, *m); !e) return e;
@@ -129,8 +157,7 @@ Status begin_parliament(const Config& config, const std::string& certs, const Sn
   return ok_status();
 }
 
-int restore(const Config& config, const std::string& certs, const std::string& from,
-            const std::string& data_dir) {
+int restore(const Config& config, const NewParliament& n, const std::string& from) {
   std::ifstream in(from, std::ios::binary);
   if (!in) {
     spdlog::error("god: cannot read {}: {}", from, std::strerror(errno));
@@ -143,36 +170,58 @@ int restore(const Config& config, const std::string& certs, const std::string& f
     spdlog::error("god: {}", s.error());
     return 2;
   }
-  if (auto b = begin_parliament(config, certs, *s, data_dir); !b) {
+  std::vector<Membership> old;
+  if (!s->membership.is_null()) {
+    auto m = parse_membership(s->membership, from + ": membership");
+    if (!m) {
+      spdlog::error("god: {}", m.error());
+      return 2;
+    }
+    old.push_back(*m);
+  }
+  if (auto b = begin_parliament(config, n, *s, old); !b) {
     spdlog::error("god: restore: {}", b.error());
     return 2;
   }
   std::printf("restored: priests %s each begin with decrees 1 to %llu of %s (taken %s) in %s; "
               "start them (paxos-god up, or each paxos-priest): no bootstrap is needed\n",
               id_list(config.ids()).c_str(), static_cast<unsigned long long>(s->upto),
-              from.c_str(), s->taken_at.c_str(), data_dir.c_str());
+              from.c_str(), s->taken_at.c_str(), n.data_dir.c_str());
   return 0;
 }
 
 namespace {
 
-// The decrees of `dir`'s ledger.csv, read from a copy (a torn tail is cut from the copy, not
-// from the priest's own file); an error if the ledger is absent or corrupt.
+// The decrees of `dir`'s ledger.csv, read from a copy in a directory of its own (a torn tail
+// is cut from the copy, not from the priest's own file); an error if absent or corrupt.
 Result<std::vector<Entry>> surviving_ledger(const std::string& dir) {
   using R = Result<std::vector<Entry>>;
   std::error_code ec;
   if (!fs::exists(dir + "/ledger.csv", ec)) return R::failure("no ledger.csv");
-  auto copy = fs::temp_directory_path() / ("paxos-god-recover-" + std::to_string(::getpid()));
-  fs::create_directories(copy, ec);
-  fs::copy_file(dir + "/ledger.csv", copy / "ledger.csv", fs::copy_options::overwrite_existing, ec);
-  if (ec) return R::failure("cannot copy ledger.csv: " + ec.message());
+  std::string where = (fs::temp_directory_path() / "paxos-god-recover-XXXXXX").string();
+  if (!::mkdtemp(where.data())) return R::failure("cannot make a temporary directory");
+  fs::copy_file(dir + "/ledger.csv", fs::path(where) / "ledger.csv", ec);
   std::vector<Entry> entries;
-  auto ledger = LedgerFile::open((copy / "ledger.csv").string(), 0,
-                                 [&](const Entry& e) { entries.push_back(e); });
-  fs::remove_all(copy, ec);
-  if (!ledger) return R::failure(ledger.error());
+  std::string error;
+  if (ec)
+    error = "cannot copy ledger.csv: " + ec.message();
+  else if (auto l = LedgerFile::open(where + "/ledger.csv", 0,
+                                     [&](const Entry& e) { entries.push_back(e); });
+           !l)
+    error = l.error();
+  fs::remove_all(where, ec);
+  if (!error.empty()) return R::failure(error);
   return entries;
 }
+
+// The locks of every data directory of `config` that has one, held until destroyed: no
+// priest starts on them meanwhile, and one running refuses the recovery.
+struct HeldLocks {
+  std::vector<int> fds;
+  ~HeldLocks() {
+    for (int fd : fds) ::close(fd);
+  }
+};
 
 // A priest of `config` that answers: recovery is for a stopped parliament only.
 std::optional<PriestId> one_running(const Config& config) {
@@ -190,14 +239,23 @@ std::string utc_stamp() {
 
 }  // namespace
 
-int recover(const Config& config, const std::string& certs, PriestId from, bool force,
-            const std::string& data_dir) {
+int recover(const Config& config, const NewParliament& n, PriestId from, bool force) {
+  HeldLocks locks;
+  for (const auto& p : config.priests) {
+    auto fd = try_lock_data_dir(dir_of(n.data_dir, p.id));
+    if (!fd) {
+      spdlog::error("god: recover: {}: stop every priest first", fd.error());
+      return 2;
+    }
+    if (*fd) locks.fds.push_back(**fd);
+  }
   if (auto running = one_running(config)) {
     spdlog::error("god: recover: priest {} answers at its address: stop every priest first",
                   *running);
     return 2;
   }
   std::map<PriestId, std::vector<Entry>> found;
+  const std::string& data_dir = n.data_dir;
   for (const auto& p : config.priests) {
     auto l = surviving_ledger(dir_of(data_dir, p.id));
     if (l) found[p.id] = std::move(*l);
@@ -229,6 +287,9 @@ int recover(const Config& config, const std::string& certs, PriestId from, bool 
   Snapshot s;
   s.upto = upto;
   s.decrees = std::move(found[from]);
+  std::vector<Membership> old;  // the survivor's membership: its lives are retired
+  auto held = load_membership(dir_of(data_dir, from));
+  if (held && *held) old.push_back(**held);
   const std::string stamp = utc_stamp();
   for (const auto& p : config.priests) {
     std::error_code ec;
@@ -240,7 +301,7 @@ int recover(const Config& config, const std::string& certs, PriestId from, bool 
       return 2;
     }
   }
-  if (auto b = begin_parliament(config, certs, s, data_dir); !b) {
+  if (auto b = begin_parliament(config, n, s, old); !b) {
     spdlog::error("god: recover: {}", b.error());
     return 2;
   }

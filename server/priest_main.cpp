@@ -121,10 +121,12 @@ int main(int argc, char** argv) {
   auto tls =
       parliament::tls::load(*config, config_path, {parliament::tls::Role::Priest, id}, certs);
   if (!tls) {
-    std::cerr << "paxos-priest: " << tls.error()
-              << " (the parliament's files are made by: paxos-god --config " << config_path
-              << " certs --out " << parliament::tls::certs_dir(*config, config_path, certs)
-              << ")\n";
+    // A priest the configuration does not name (one to be added) needs its own key: say the
+    // one command that makes it, where the CA is.
+    std::cerr << "paxos-priest: " << tls.error() << " (make them with: paxos-god --config "
+              << config_path << " certs --out "
+              << parliament::tls::certs_dir(*config, config_path, certs)
+              << (config->find(id) ? "" : " --priest " + std::to_string(id)) << ")\n";
     return 2;
   }
   if (!*tls)
@@ -140,6 +142,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     parliament_id = *pid;
+  }
+  // One priest per data directory, for as long as it runs (the descriptor stays open).
+  if (auto lock = parliament::lock_data_dir(data_dir); !lock) {
+    std::cerr << "paxos-priest: --data-dir " << data_dir << ": " << lock.error() << "\n";
+    return 2;
   }
   return parliament::run_priest({*config, config_path, id, me, data_dir, *tls, parliament_id});
 }

@@ -7,6 +7,7 @@
 #include "server/storage.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -397,17 +398,62 @@ std::string ledger_synced_path(const std::string& dir) {
   return (std::filesystem::path(dir) / "ledger-synced").string();
 }
 
+// The inode of `dir`'s ledger.csv (0 if it cannot be read): ledger-synced speaks only of the
+// file it was written for, not of one put in its place since.
+uint64_t ledger_inode(const std::string& dir) {
+  struct stat st {};
+  if (::stat((std::filesystem::path(dir) / "ledger.csv").c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
 }  // namespace
 
 uint64_t read_ledger_synced(const std::string& dir) {
   std::ifstream in(ledger_synced_path(dir));
-  uint64_t bytes = 0;
-  if (!(in >> bytes)) return 0;
+  uint64_t bytes = 0, inode = 0;
+  if (!(in >> bytes >> inode) || inode == 0 || inode != ledger_inode(dir)) return 0;
   return bytes;
 }
 
 Status save_ledger_synced(const std::string& dir, uint64_t bytes) {
-  return replace_file(dir, "ledger-synced", std::to_string(bytes) + "\n");
+  return replace_file(dir, "ledger-synced",
+                      std::to_string(bytes) + " " + std::to_string(ledger_inode(dir)) + "\n");
+}
+
+// ------------------------------------------------------------------------------------ lock
+
+namespace {
+
+Result<int> lock_at(const std::string& dir, int flags) {
+  const std::string path = (std::filesystem::path(dir) / "lock").string();
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+  if (fd < 0) return Result<int>::failure(fail_text("open", path, errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK)
+      return Result<int>::failure(dir + " is in use: another process holds " + path +
+                                  " (a paxos-priest running on it)");
+    return Result<int>::failure(fail_text("flock", path, e));
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<int> lock_data_dir(const std::string& dir) {
+  if (auto s = ensure_dir(dir); !s) return Result<int>::failure(s.error());
+  return lock_at(dir, O_RDWR | O_CREAT);
+}
+
+Result<std::optional<int>> try_lock_data_dir(const std::string& dir) {
+  using R = Result<std::optional<int>>;
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "lock", ec))
+    return std::optional<int>();
+  auto fd = lock_at(dir, O_RDONLY);
+  if (!fd) return R::failure(fd.error());
+  return std::optional<int>(*fd);
 }
 
 }  // namespace parliament

@@ -25,8 +25,9 @@
 //   incarnation      16 hex digits: which life of its priest this directory is. Drawn at
 //                    random when the directory is first initialised (a blank directory is
 //                    always a new incarnation); never changed.
-//   ledger-synced    the bytes of ledger.csv fdatasynced at the last clean stop or start
-//                    (see read_ledger_synced); absent before the first.
+//   lock             empty; flock-ed by the priest that uses the directory (lock_data_dir).
+//   ledger-synced    "BYTES INODE": the bytes of ledger.csv fdatasynced at the last clean
+//                    stop or start, and its inode (see read_ledger_synced).
 //   membership.json  {"decree_no", "priests"}: the membership in force, as the god
 //                    bootstrapped it (decree_no 0) or as the ledger's latest membership
 //                    decree set it. Rewritten atomically, only once the ledger holding that
@@ -265,10 +266,20 @@ Status save_parliament_id(const std::string& dir, const std::string& id);
 Result<std::string> read_parliament_id(const std::string& dir);
 
 // ledger-synced in `dir`: the length in bytes of ledger.csv known fdatasynced when the priest
-// last stopped cleanly or started (0 when absent or unreadable). The ledger is append-only,
+// last stopped cleanly or started, with that file's inode (0 when absent, unreadable, or
+// written for another ledger.csv than the one there now). The ledger is append-only,
 // so damage below it was not torn by a crash: it is named as corruption of durable data.
 uint64_t read_ledger_synced(const std::string& dir);
 Status save_ledger_synced(const std::string& dir, uint64_t bytes);
+
+// lock in `dir`: held (flock, exclusive) by the one process that uses the directory, from its
+// start to its exit; the kernel drops it when the process dies. lock_data_dir creates the
+// directory and the file if missing and returns the descriptor that holds the lock (keep it
+// open), or an error saying another process holds it. try_lock_data_dir is the same for a
+// tool that must not touch a directory a priest uses: nullopt if the directory has no lock
+// file (no priest of this version ever started there).
+Result<int> lock_data_dir(const std::string& dir);
+Result<std::optional<int>> try_lock_data_dir(const std::string& dir);
 
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);

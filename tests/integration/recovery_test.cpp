@@ -4,7 +4,9 @@
 // decree where two ledgers differ.
 #include "tests/common/harness.hpp"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 
 using namespace harness;
 
@@ -55,6 +57,8 @@ TEST_CASE("recovery: snapshot save, then restore into a new parliament that goes
   INFO("old parliament in " << old.dir);
   seat(old);
   pass(old, "kept", 5);
+  std::map<PriestId, std::string> old_lives;
+  for (PriestId id = 1; id <= 3; ++id) old_lives[id] = old.incarnation(id);
   const std::string file = (old.dir / "snap.json").string();
   auto [code, out] = client(old, {"snapshot", "save", file}, "save");
   INFO(out);
@@ -99,6 +103,14 @@ TEST_CASE("recovery: snapshot save, then restore into a new parliament that goes
                                           "new 1"});
   std::tie(code, out) = client(fresh, {"audit"}, "audit-new");
   CHECK(code == 0);
+  // Every life of the old parliament is retired in the new one: none of them speaks there.
+  auto retired = membership_of(fresh, 1).value("retired", nlohmann::json::array());
+  for (PriestId id = 1; id <= 3; ++id) {
+    INFO("old priest " << id << ", incarnation " << old_lives[id] << "; retired: " << retired);
+    CHECK(std::any_of(retired.begin(), retired.end(), [&](const nlohmann::json& r) {
+      return r.value("id", 0u) == id && r.value("incarnation", "") == old_lives[id];
+    }));
+  }
 }
 
 TEST_CASE("recovery: three of five disks lost, recover --force from a survivor", "[recovery]") {
@@ -142,11 +154,41 @@ TEST_CASE("recovery: three of five disks lost, recover --force from a survivor",
   CHECK(texts.front() == "decree 1");
   CHECK(texts[7] == "decree 8");
   CHECK(texts.back() == "after 1");
-  // With a priest running, recover refuses.
+  // With a priest running, recover refuses (it holds its directory's lock), and so does a
+  // second priest started on the same directory.
   std::tie(code, out) = parl.run_god({"recover", "--from-priest", "1", "--force", "--data-dir",
                                       parl.dir.string()});
   CHECK(code == 2);
   CHECK(out.find("stop every priest first") != std::string::npos);
+  CHECK(out.find("is in use") != std::string::npos);
+  Program twin({kBin + "/paxos-priest", "--config", parl.config_path, "--id", "1", "--data-dir",
+                parl.data(1).string()},
+               parl.dir / "twin.log");
+  REQUIRE(twin.finish(10s));
+  CHECK(*twin.code == 2);
+  CHECK(twin.output().find("is in use") != std::string::npos);
+}
+
+TEST_CASE("recovery: a restore refuses a certificate whose key the old parliament retired",
+          "[recovery]") {
+  Parliament old(4);
+  INFO("old parliament in " << old.dir);
+  seat(old);
+  auto [code, out] = old.run_god({"remove", "4"});
+  INFO(out);
+  REQUIRE(code == 0);
+  pass(old, "after removal", 1);
+  const std::string file = (old.dir / "snap.json").string();
+  std::tie(code, out) = client(old, {"snapshot", "save", file}, "save");
+  REQUIRE(code == 0);
+  // A new parliament of four that would reuse the old certificates, priest-4.crt among them.
+  Parliament fresh(4);
+  std::tie(code, out) = fresh.run_god({"--certs", (old.dir / "certs").string(), "restore",
+                                       "--from", file, "--data-dir", fresh.dir.string()});
+  CHECK(code == 2);
+  CHECK(out.find("priest-4.crt has the key the old parliament retired") != std::string::npos);
+  CHECK(out.find("--new-key") != std::string::npos);
+  CHECK_FALSE(fs::exists(fresh.data(1)));  // nothing written
 }
 
 TEST_CASE("recovery: a byte flipped in a cleanly stopped priest's ledger is named as the disk's",

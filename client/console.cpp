@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "net/rpc.hpp"
 #include "net/tls.hpp"
 #include "proto/config.hpp"
 #include "page/page.hpp"
@@ -114,6 +115,29 @@ void relay(const Config& config, Priests& priests, const httplib::Request& req,
   res.set_content(r->body, r->get_header_value("Content-Type"));
 }
 
+// The priests the page draws: the membership in force (asked of the priests each time the
+// page asks, every few seconds), each with the path of its relayed HTTP port where the
+// configuration names one, and the configuration's priests no longer members, marked so.
+// Before any priest answers with a membership: the configuration's priests.
+nlohmann::json console_priests(const Config& config) {
+  nlohmann::json list{{"mode", "console"}, {"self", nullptr}, {"priests", nlohmann::json::array()}};
+  auto held = discover_membership(config.priests, Millis(500));
+  auto entry = [&](PriestId id, bool member) {
+    nlohmann::json p{{"id", id}, {"member", member}};
+    if (config.http.count(id)) p["url"] = "priest/" + std::to_string(id);
+    list["priests"].push_back(std::move(p));
+  };
+  if (!held) {
+    for (auto& [id, h] : config.http) entry(id, true);
+    return list;
+  }
+  for (const auto& p : held->priests) entry(p.id, true);
+  for (auto& [id, h] : config.http)
+    if (!held->find(id)) entry(id, false);
+  list["decree_no"] = held->decree_no;
+  return list;
+}
+
 // The page, the list of priests, and what each priest's HTTP port answers.
 void add_routes(httplib::Server& srv, const Config& config, Priests& priests) {
   // Only requests addressed to an IP address or to localhost: a web page elsewhere that points
@@ -131,11 +155,8 @@ void add_routes(httplib::Server& srv, const Config& config, Priests& priests) {
     auto page = parliament_page();
     res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
   });
-  nlohmann::json list{{"mode", "console"}, {"self", nullptr}, {"priests", nlohmann::json::array()}};
-  for (auto& [id, h] : config.http)
-    list["priests"].push_back({{"id", id}, {"url", "priest/" + std::to_string(id)}});
-  srv.Get("/parliament", [text = list.dump()](const httplib::Request&, httplib::Response& res) {
-    res.set_content(text, "application/json");
+  srv.Get("/parliament", [&config](const httplib::Request&, httplib::Response& res) {
+    res.set_content(console_priests(config).dump(), "application/json");
   });
   srv.Get(R"(/priest/(\d+)/(status|metrics|events|ledger))",
           [&](const httplib::Request& req, httplib::Response& res) {

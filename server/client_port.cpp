@@ -126,6 +126,31 @@ void Host::on_change(const std::shared_ptr<Conn>& c, const json& j) {
 
 // Something happened here: a promise, or a decree in the ledger. A priest that has begun
 // is never bootstrapped again.
+// What the page draws (GET /parliament): the membership in force, each member with the URL
+// of its HTTP port where this priest knows it (the configuration's, and its own), and the
+// configuration's priests that are no longer members, marked so. Before the bootstrap: the
+// configuration's priests.
+json Host::parliament_json() const {
+  json priests = json::array();
+  auto url_of = [&](PriestId id) { return http_url(run_.config, id); };
+  auto entry = [&](PriestId id, bool member) {
+    json p{{"id", id}, {"member", member}};
+    if (auto url = url_of(id); !url.empty()) p["url"] = url;
+    priests.push_back(std::move(p));
+  };
+  if (!priest()) {
+    for (const auto& p : run_.config.priests) entry(p.id, true);
+  } else {
+    const Membership& m = priest()->membership();
+    for (const auto& p : m.priests) entry(p.id, true);
+    for (const auto& p : run_.config.priests)
+      if (!m.find(p.id) && run_.config.http.count(p.id)) entry(p.id, false);
+  }
+  json j{{"mode", "priest"}, {"self", run_.id}, {"priests", std::move(priests)}};
+  if (priest()) j["decree_no"] = priest()->membership().decree_no;
+  return j;
+}
+
 Status Host::start_http() {
   auto at = run_.config.http.find(run_.id);
   if (at == run_.config.http.end()) return ok_status();
@@ -133,6 +158,7 @@ Status Host::start_http() {
   auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
   routes.status = [this, dump] { return dump(status_json()); };
   routes.metrics = [this] { return metrics_text(); };
+  routes.parliament = [this, dump] { return dump(parliament_json()); };
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
   routes.ledger = [this, dump](uint64_t from, uint64_t max) {
     return dump(ledger_json(json{{"from", from}, {"max", max}}));

@@ -108,19 +108,44 @@ class Parliament {
                        "it (its log says which); it is not to be restarted", c.id);
           break;
         }
-        auto lived = std::chrono::duration_cast<Millis>(Clock::now() - c.started);
-        const PriestAddress& p = *config_.find(c.id);
-        if (lived < Millis(3000) && WIFEXITED(status))
-          spdlog::error("god: priest {} exited ({}) {} ms after it started; is port {} already "
-                        "in use (ss -ltnp 'sport = :{}') or its data directory unusable? See its "
-                        "message above. Restart it with: {}",
-                        c.id, exit_reason(status), lived.count(), p.port, p.port,
-                        command_line(c.argv));
-        else
-          spdlog::error("god: priest {} exited ({}); restart it with: {}", c.id,
-                        exit_reason(status), command_line(c.argv));
+        exited(c, status);
         break;
       }
+    }
+  }
+
+  // A priest that exited while the parliament sits: a member is to be restarted (by hand:
+  // this god does not supervise), one the membership in force no longer names is not.
+  void exited(const Child& c, int status) {
+    auto held = discover_membership(config_.priests, Millis(500));
+    if (held && !held->find(c.id)) {
+      spdlog::info("god: priest {} stopped ({}); it is no longer a member (membership of decree "
+                   "{}): it is not to be restarted",
+                   c.id, exit_reason(status), held->decree_no);
+      return;
+    }
+    auto lived = std::chrono::duration_cast<Millis>(Clock::now() - c.started);
+    const PriestAddress& p = *config_.find(c.id);
+    const std::string restart =
+        "paxos-god up does not restart priests; restart it with: " + command_line(c.argv) +
+        " (a priest started by hand is not this god's: Ctrl-C here will not stop it)";
+    if (lived < Millis(3000) && WIFEXITED(status))
+      spdlog::error("god: priest {} exited ({}) {} ms after it started; is port {} already "
+                    "in use (ss -ltnp 'sport = :{}') or its data directory unusable? See its "
+                    "message above. {}",
+                    c.id, exit_reason(status), lived.count(), p.port, p.port, restart);
+    else
+      spdlog::error("god: priest {} exited ({}); {}", c.id, exit_reason(status), restart);
+  }
+
+  // After stop(): every priest of the configuration that still answers was not started by
+  // this god (or was restarted by hand); named, with the command that stops it.
+  void name_survivors(const std::string& config_file) const {
+    for (const auto& p : config_.priests) {
+      if (!call_priest(p, json{{"type", "status"}}, Millis(300))) continue;
+      spdlog::warn("god: priest {} at {}:{} still runs: this god did not start it (restarted by "
+                   "hand?); stop it with: pkill -f 'paxos-priest --config {} --id {} '",
+                   p.id, p.host, p.port, config_file, p.id);
     }
   }
 
@@ -281,7 +306,8 @@ int up(const Config& config, const std::string& config_file, const std::string& 
     }
   }
   parliament.stop();
-  spdlog::info("god: all priests stopped");
+  spdlog::info("god: every priest this god started has stopped");
+  parliament.name_survivors(config_file);
   return 0;
 }
 

@@ -349,6 +349,7 @@ class Host : public NodeHost, private Records {
   // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
   // replies carry them.
   Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
+  json parliament_json() const;
   void on_read(const std::shared_ptr<Conn>& c, const json& j);
   // Writes the parliament's id into the data directory (before membership.json), if TLS
   // gives it one.

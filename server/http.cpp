@@ -209,7 +209,8 @@ class HttpPort::Impl {
                                                   const std::string& query) {
     const std::string json = "application/json";
     if (path == "/") return {200, "text/html; charset=utf-8", std::string(parliament_page())};
-    if (path == "/parliament") return {200, json, parliament_json};
+    if (path == "/parliament")
+      return {200, json, routes.parliament ? routes.parliament() : parliament_json};
     if (path == "/status") return {200, json, routes.status()};
     if (path == "/metrics")
       return {200, "text/plain; version=0.0.4; charset=utf-8", routes.metrics()};

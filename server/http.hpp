@@ -43,7 +43,9 @@ struct Identity;
 namespace parliament {
 
 struct HttpRoutes {
-  std::function<std::string()> status, metrics;
+  // parliament: the priests the page draws (the membership in force); unset: the
+  // configuration's priests with an HTTP port.
+  std::function<std::string()> status, metrics, parliament;
   std::function<std::string(uint64_t since)> events;
   std::function<std::string(uint64_t from, uint64_t max)> ledger;
 };

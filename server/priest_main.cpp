@@ -72,6 +72,32 @@ parliament::Result<std::string> parliament_of(const parliament::Config& config,
   return pid;
 }
 
+// What the command line asked for.
+struct PriestArgs {
+  std::string config_path, data_dir, address, listen, certs;
+  uint32_t id = 0;
+  uint16_t http_port = 0;
+  std::string http_listen = "127.0.0.1";
+};
+
+void add_options(CLI::App& app, PriestArgs& a) {
+  app.add_option("--config", a.config_path, "parliament config (JSON)")->required();
+  app.add_option("--id", a.id, "this priest's id in the config")->required();
+  app.add_option("--data-dir", a.data_dir, "directory for ledger.csv, votes.csv, membership.json "
+                                           "(default data/priest-N)");
+  app.add_option("--address", a.address, "HOST:PORT others reach this priest at, if the config "
+                                         "does not name it (a priest to be added)");
+  app.add_option("--listen", a.listen, "with --address: the address to bind (default HOST)");
+  app.add_option("--http-port", a.http_port,
+                 "serve metrics, status and the page on this port (a priest the config does not "
+                 "name has none otherwise; for one it names, instead of its \"http_port\")")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--http-listen", a.http_listen,
+                 "with --http-port: the address to bind it to (default 127.0.0.1)");
+  app.add_option("--certs", a.certs,
+                 "directory of the TLS files (default: the config's \"certs\")");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,17 +106,10 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"paxos-priest: one priest of the Paxos parliament"};
   app.set_version_flag("--version", std::string("paxos-priest ") + PARLIAMENT_VERSION);
-  std::string config_path, data_dir, address, listen, certs;
-  uint32_t id = 0;
-  app.add_option("--config", config_path, "parliament config (JSON)")->required();
-  app.add_option("--id", id, "this priest's id in the config")->required();
-  app.add_option("--data-dir", data_dir, "directory for ledger.csv, votes.csv, membership.json "
-                                         "(default data/priest-N)");
-  app.add_option("--address", address, "HOST:PORT others reach this priest at, if the config "
-                                       "does not name it (a priest to be added)");
-  app.add_option("--listen", listen, "with --address: the address to bind (default HOST)");
-  app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\")");
+  PriestArgs a;
+  add_options(app, a);
   if (auto exit = parliament::parse_command_line(app, argc, argv)) return *exit;
+  auto& [config_path, data_dir, address, listen, certs, id, http_port, http_listen] = a;
 
   auto config = parliament::load_config(config_path);
   if (!config) {
@@ -113,6 +132,7 @@ int main(int argc, char** argv) {
               << " (a priest to be added needs --address HOST:PORT)\n";
     return 2;
   }
+  if (http_port) config->http[id] = parliament::HttpAddress{me.host, http_port, http_listen};
   if (data_dir.empty()) data_dir = "data/priest-" + std::to_string(id);
   if (auto why = unusable_data_dir(data_dir); !why.empty()) {
     std::cerr << "paxos-priest: --data-dir " << data_dir << ": " << why << "\n";

@@ -67,3 +67,39 @@ TEST_CASE("gods: two bootstrap at once; three change the membership at once unde
     adds_of_5 += m.value("change", "").find("add priest 5") != std::string::npos;
   CHECK(adds_of_5 == 1);
 }
+
+TEST_CASE("god up: says it does not restart priests, names what it did not start at Ctrl-C",
+          "[gods]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  Program up({kBin + "/paxos-god", "--config", parl.config_path, "up", "--data-dir",
+              parl.dir.string(), "--timeout", "20"},
+             parl.dir / "up.log");
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 20s));
+  auto said = [&](const std::string& what) {
+    return eventually([&] { return up.output().find(what) != std::string::npos; }, 15s);
+  };
+  // A priest killed: the god says it does not restart it, and how to.
+  Program kill2({"/usr/bin/pkill", "-9", "-f", "paxos-priest --config " + parl.config_path +
+                                                   " --id 2 "},
+                parl.dir / "pkill.log");
+  REQUIRE(kill2.finish(10s));
+  CHECK(said("priest 2 exited (signal 9); paxos-god up does not restart priests; restart it "
+             "with: "));
+  // Restarted by hand, it is not the god's; a priest removed by decree is not to be restarted.
+  parl.start(2);
+  REQUIRE(eventually([&] { return parl.status(2).has_value(); }, 10s));
+  auto [code, out] = parl.run_god({"remove", "3", "--force"});
+  INFO(out);
+  REQUIRE(code == 0);
+  CHECK(said("priest 3 stopped"));
+  CHECK(up.output().find("priest 3 exited") == std::string::npos);
+  kill(up.pid, SIGINT);
+  REQUIRE(up.finish(20s));
+  INFO(up.output());
+  CHECK(*up.code == 0);
+  CHECK(up.output().find("priest 2 at 127.0.0.1:" + std::to_string(parl.addr.at(2).port) +
+                         " still runs: this god did not start it") != std::string::npos);
+  CHECK(up.output().find("priest 1 at 127.0.0.1:" + std::to_string(parl.addr.at(1).port) +
+                         " still runs") == std::string::npos);  // its own child, stopped
+}

@@ -202,3 +202,59 @@ TEST_CASE("the HTTP port serves parties of the parliament only", "[observe]") {
   REQUIRE(ok);
   CHECK(ok->status == 200);
 }
+
+TEST_CASE("/parliament follows the membership in force; an added priest serves HTTP with "
+          "--http-port", "[observe]") {
+  Parliament parl(3, 1, true, true);
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  Scraper scrape{parl};
+  // Priest 4, not in the configuration, with an HTTP port of its own.
+  uint16_t http4 = parl.addr.at(4).port + 50;
+  Program four({kBin + "/paxos-priest", "--config", parl.config_path, "--id", "4", "--address",
+                parl.host_port(4), "--data-dir", parl.data(4).string(), "--http-port",
+                std::to_string(http4)},
+               parl.log(4));
+  REQUIRE(parl.incarnation(4).size() == 16);
+  auto [code, out] = parl.run_god({"add", "4", parl.host_port(4)});
+  INFO(out);
+  REQUIRE(code == 0);
+  std::tie(code, out) = parl.run_god({"remove", "3"});
+  REQUIRE(code == 0);
+
+  auto listed = [&](const nlohmann::json& j) {
+    std::map<PriestId, nlohmann::json> by_id;
+    for (auto& p : j["priests"]) by_id[p["id"].get<PriestId>()] = p;
+    return by_id;
+  };
+  nlohmann::json seen;
+  REQUIRE(eventually([&] {
+    auto body = scrape.get(1, "/parliament");
+    if (!body) return false;
+    seen = nlohmann::json::parse(*body, nullptr, false);
+    return seen.is_object() && seen.value("decree_no", uint64_t(0)) > 0 &&
+           listed(seen).count(4) && !listed(seen).at(3).value("member", true);
+  }, 15s));
+  INFO("priest 1's /parliament: " << seen.dump());
+  auto by_id = listed(seen);
+  CHECK(by_id.at(1).value("member", false));
+  CHECK(by_id.at(1).contains("url"));
+  CHECK(by_id.at(4).value("member", false));
+  CHECK_FALSE(by_id.at(4).contains("url"));  // priest 1's configuration does not name it
+  CHECK_FALSE(by_id.at(3).value("member", true));  // removed by decree: not drawn
+
+  // Priest 4 serves its own page and metrics on the port it was given.
+  auto files = tls::files_for((parl.dir / "certs").string(), {tls::Role::God});
+  httplib::Client c("https://127.0.0.1:" + std::to_string(http4), files.cert, files.key);
+  c.set_ca_cert_path(files.ca.c_str());
+  c.enable_server_certificate_verification(true);
+  auto r = c.Get("/metrics");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body.find("paxos_build_info") != std::string::npos);
+  auto own = c.Get("/parliament");
+  REQUIRE(own);
+  CHECK(listed(nlohmann::json::parse(own->body)).at(4).contains("url"));
+}

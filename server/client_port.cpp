@@ -196,7 +196,9 @@ std::string Host::metrics_text() const {
 json Host::status_json() const {
   json j{{"type", "status"}, {"id", run_.id}, {"incarnation", incarnation_text(incarnation_)},
          {"bootstrapped", (priest() != nullptr)}, {"begun", node_->begun()},
-         {"members", node_->recorded() ? node_->recorded()->priests.size() : 0}};
+         {"members", node_->recorded() ? node_->recorded()->priests.size() : 0},
+         {"version", PARLIAMENT_VERSION}, {"wire_version", kWireVersion},
+         {"data_format", kDataFormat}};
   if (!halted_.empty()) j["halted"] = halted_;
   if (!priest()) {
     j["passed_len"] = archive_->ledger_length();

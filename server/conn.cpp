@@ -453,7 +453,8 @@ void Host::connect(PeerLink& link) {
               l.conn->peer = id;
               l.conn->send(frame(json{{"type", "hello"},
                                       {"from", run_.id},
-                                      {"incarnation", incarnation_text(incarnation_)}}));
+                                      {"incarnation", incarnation_text(incarnation_)},
+                                      {"version", kWireVersion}}));
               l.conn->start();
             });
       });

@@ -44,6 +44,7 @@
 #include "proto/priest.hpp"
 #include "proto/clerk.hpp"
 #include "proto/node.hpp"
+#include "proto/version.hpp"
 #include "net/tls.hpp"
 #include "net/snapshot.hpp"
 #include "net/tls_session.hpp"

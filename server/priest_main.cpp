@@ -168,5 +168,9 @@ int main(int argc, char** argv) {
     std::cerr << "paxos-priest: --data-dir " << data_dir << ": " << lock.error() << "\n";
     return 2;
   }
+  if (auto format = parliament::check_data_format(data_dir); !format) {
+    std::cerr << "paxos-priest: " << format.error() << "\n";
+    return 2;
+  }
   return parliament::run_priest({*config, config_path, id, me, data_dir, *tls, parliament_id});
 }

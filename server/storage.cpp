@@ -6,6 +6,8 @@
 // kernel may have dropped the dirty pages, so a retry that succeeds proves nothing).
 #include "server/storage.hpp"
 
+#include "proto/version.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -454,6 +456,28 @@ Result<std::optional<int>> try_lock_data_dir(const std::string& dir) {
   auto fd = lock_at(dir, O_RDONLY);
   if (!fd) return R::failure(fd.error());
   return std::optional<int>(*fd);
+}
+
+// ---------------------------------------------------------------------------------- format
+
+Status check_data_format(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "format").string();
+  std::ifstream in(path);
+  if (!in)
+    return replace_file(dir, "format", "parliament-data " + std::to_string(kDataFormat) + "\n");
+  std::string word;
+  uint64_t n = 0;
+  if (!(in >> word >> n) || word != "parliament-data")
+    return Status::failure(path + " does not say \"parliament-data N\": is this a priest's "
+                                  "data directory?");
+  if (n < kOldestDataFormat || n > kDataFormat)
+    return Status::failure(dir + " holds data format " + std::to_string(n) +
+                           ", and this paxos-priest reads formats " +
+                           std::to_string(kOldestDataFormat) + " to " +
+                           std::to_string(kDataFormat) +
+                           ": run a program that reads it (or restore a snapshot into a new "
+                           "directory)");
+  return ok_status();
 }
 
 }  // namespace parliament

@@ -25,6 +25,7 @@
 //   incarnation      16 hex digits: which life of its priest this directory is. Drawn at
 //                    random when the directory is first initialised (a blank directory is
 //                    always a new incarnation); never changed.
+//   format           "parliament-data N": the data format (check_data_format).
 //   lock             empty; flock-ed by the priest that uses the directory (lock_data_dir).
 //   ledger-synced    "BYTES INODE": the bytes of ledger.csv fdatasynced at the last clean
 //                    stop or start, and its inode (see read_ledger_synced).
@@ -280,6 +281,11 @@ Status save_ledger_synced(const std::string& dir, uint64_t bytes);
 // file (no priest of this version ever started there).
 Result<int> lock_data_dir(const std::string& dir);
 Result<std::optional<int>> try_lock_data_dir(const std::string& dir);
+
+// format in `dir`: "parliament-data N", the data format of the directory's files
+// (proto/version.hpp). Written when missing (a new directory, or one older than the file:
+// format 1); a format this program does not read is refused, naming it and what to do.
+Status check_data_format(const std::string& dir);
 
 // Creates the directory and its parents if missing.
 Status ensure_dir(const std::string& dir);

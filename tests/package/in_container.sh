@@ -30,7 +30,7 @@ fail() {
 for f in /usr/bin/paxos-priest /usr/bin/paxos-god /usr/bin/paxos-client /usr/bin/paxos-bench; do
   [ -x "$f" ] || fail "$f is not installed"
 done
-for f in "$unit" /etc/parliament/parliament.json.example /usr/share/doc/paxos-parliament/README.md \
+for f in "$unit" /lib/systemd/system/paxos-god-bootstrap.service /etc/parliament/parliament.json.example /usr/share/doc/paxos-parliament/README.md \
          /usr/share/doc/paxos-parliament/docs/OPERATIONS.md /usr/share/doc/paxos-parliament/docs/PROTOCOL.md \
          /usr/share/doc/paxos-parliament/examples/parliament.json \
          /usr/share/doc/paxos-parliament/docs/CLIENT.md \
@@ -48,34 +48,14 @@ getent group parliament-operators >/dev/null || fail "the postinst did not make 
 paxos-god --config /etc/parliament/parliament.json.example certs --out /root/example-certs >/dev/null ||
   fail "paxos-god does not accept /etc/parliament/parliament.json.example"
 
-# The unit's [Service] settings (the last assignment of a key wins, as in systemd).
-service() {
-  awk -v key="$1" '
-    /^[[:space:]]*\[/ { in_service = ($0 ~ /^[[:space:]]*\[Service\]/) }
-    in_service && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" { sub(/^[^=]*=[[:space:]]*/, ""); value = $0 }
-    END { print value }' "$unit"
-}
-exec_start=$(service ExecStart)
-user=$(service User)
-group=$(service Group)
-umask_value=$(service UMask)
-state_dirs=$(service StateDirectory)
-state_mode=$(service StateDirectoryMode)
-[ -n "$exec_start" ] || fail "$unit has no ExecStart"
-[ -n "$user" ] || fail "$unit has no User (this test expects the priest to run as a system user)"
-group=${group:-$user}
-case "$exec_start" in
-  /*) ;;
-  *) fail "ExecStart does not begin with an absolute path (this test runs it as is): $exec_start" ;;
-esac
-case "$exec_start" in
-  *[\"\'\$\\]*) fail "ExecStart has quotes, variables or escapes, which this test does not interpret: $exec_start" ;;
-esac
-exec_start=${exec_start//%i/1}
-state_dirs=${state_dirs//%i/1}
-[[ "$exec_start$state_dirs" != *%* ]] || fail "the unit uses specifiers this test does not know: $exec_start $state_dirs"
-read -r -a command <<<"$exec_start"
-say "ExecStart of priest 1: ${command[*]} (as $user:$group)"
+# The unit's [Service] settings, as systemd reads them (tests/package/unit.sh).
+source /root/unit.sh
+why=$(unit_command "$unit" 1) || fail "$unit: $why"
+unit_command "$unit" 1
+user=$unit_user
+group=$unit_group
+say "ExecStart of priest 1: ${unit_argv[*]} (as $user:$group)"
+[ "$user" != root ] || fail "$unit has no User (this test expects the priest to run as a system user)"
 
 # A configuration of one priest, and its certificates, as docs/OPERATIONS.md says.
 mkdir -p /etc/parliament
@@ -91,18 +71,9 @@ chown -R "root:$group" "$certs"
 chmod 0750 "$certs"
 chmod 0640 "$certs"/*.key
 
-# What systemd does before ExecStart.
-for d in $state_dirs; do
-  mkdir -p "/var/lib/$d"
-  chown "$user:$group" "/var/lib/$d"
-  chmod "${state_mode:-0755}" "/var/lib/$d"
-done
-cd /
-(
-  umask "${umask_value:-0022}"
-  exec setpriv --reuid="$user" --regid="$group" --init-groups --no-new-privs -- "${command[@]}"
-) >"$log" 2>&1 &
-pid=$!
+# What systemd does: its StateDirectory, then ExecStart as its user.
+unit_start "$unit" 1 "$log" || fail "cannot start $unit for instance 1"
+pid=$unit_pid
 
 client() { paxos-client --config "$config" "$@"; }
 # Up: it answers status (not yet bootstrapped), or it exited (a start failure).

@@ -16,7 +16,10 @@
 #      unit paxos-priest@.service and does what systemd would for instance 1 (its User,
 #      Group, UMask, StateDirectory, then ExecStart with %i = 1), bootstraps the priest with
 #      paxos-god, passes a decree with paxos-client and checks status --json; finally stops
-#      the priest with SIGTERM, as systemctl stop does, and expects exit code 0.
+#      the priest with SIGTERM, as systemctl stop does, and expects exit code 0;
+#   5. tests/package/three_hosts.sh: the several-machines walk-through on three containers of
+#      an image of that container (certificates per host, the units, the god's one-shot
+#      bootstrap, an operator's group, Prometheus' key, health through a kill -9).
 # The container is removed whatever happens. On failure the .deb and the priest's log stay
 # in the temporary directory, which is named.
 set -euo pipefail
@@ -38,10 +41,12 @@ start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start )) s"; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/parliament-package.XXXXXX")
 container=parliament-package-$$
+hosts_image=parliament-package-hosts:$$
 status=1
 finish() {
   trap - EXIT INT TERM
   docker rm -f "$container" >/dev/null 2>&1 || true
+  docker rmi "$hosts_image" >/dev/null 2>&1 || true
   if [ "$status" -eq 0 ]; then
     rm -rf "$work"
     say "passed in $(elapsed)"
@@ -89,6 +94,7 @@ say "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB) in $(elapsed); $(d
 docker run -d --name "$container" --label parliament.test=package "$image" sleep infinity >/dev/null
 docker cp "$deb" "$container:/root/"
 docker cp "$src/tests/package/in_container.sh" "$container:/root/in_container.sh"
+docker cp "$src/tests/package/unit.sh" "$container:/root/unit.sh"
 t=$(date +%s)
 if ! timeout 300 docker exec -e DEBIAN_FRONTEND=noninteractive "$container" bash -c \
       'apt-get update -qq && apt-get install -y -qq --no-install-recommends /root/paxos-parliament_*.deb' \
@@ -108,4 +114,24 @@ if [ "$status" -ne 0 ]; then
   [ "$status" -eq 124 ] && say "the checks in the container did not finish within 120 s"
   docker cp "$container:/root/priest-1.log" "$work/priest-1.log" >/dev/null 2>&1 || true
   status=1
+  exit 1
 fi
+
+# 5. Three hosts, as docs/OPERATIONS.md "Running on several machines" says, from an image of
+#    this container (the package installed; curl added only now, to play Prometheus, so that
+#    it could not have supplied a library the package fails to depend on).
+status=1
+if ! timeout 300 docker exec -e DEBIAN_FRONTEND=noninteractive "$container" bash -c \
+      'apt-get install -y -qq --no-install-recommends curl ca-certificates && rm -rf /var/lib/parliament/* /etc/parliament/certs /etc/parliament/parliament.json' \
+      >"$work/apt-curl.log" 2>&1; then
+  tail -5 "$work/apt-curl.log"
+  say "could not install curl in the container (log: $work/apt-curl.log)"
+  exit 1
+fi
+docker commit "$container" "$hosts_image" >/dev/null
+set +e
+timeout 420 "$src/tests/package/three_hosts.sh" "$hosts_image" "$work"
+status=$?
+set -e
+[ "$status" -eq 124 ] && say "the three-host walk-through did not finish within 420 s"
+[ "$status" -eq 0 ] || status=1

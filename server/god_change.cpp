@@ -165,9 +165,10 @@ std::optional<int> newcomer_credentials(const Config& config, const ChangeFiles&
 // the membership in force), one refuses for good, or the deadline passes.
 int pass_change(const Membership& held, const Change& c, bool as_json, Clock::time_point deadline,
                 Millis timeout, const std::function<std::optional<int>()>& before_retry) {
-  const json request = {{"type", "change"}, {"change", change_to_json(c)}};
   std::string last = "no priest answered";
   for (size_t turn = 0; Clock::now() < deadline; ++turn) {
+    // (Made anew each turn: a rejoin may have found the newcomer as another life.)
+    const json request = {{"type", "change"}, {"change", change_to_json(c)}};
     const PriestAddress& p = held.priests[turn % held.priests.size()];
     if (p.id == c.priest.id && c.op != Change::Op::Add && c.op != Change::Op::Revoke)
       continue;  // ask the others

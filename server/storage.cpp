@@ -462,9 +462,11 @@ Result<std::optional<int>> try_lock_data_dir(const std::string& dir) {
 
 Status check_data_format(const std::string& dir) {
   const std::string path = (std::filesystem::path(dir) / "format").string();
-  std::ifstream in(path);
-  if (!in)
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec) && !ec)
     return replace_file(dir, "format", "parliament-data " + std::to_string(kDataFormat) + "\n");
+  std::ifstream in(path);
+  if (!in) return Status::failure(fail_text("open", path, errno));
   std::string word;
   uint64_t n = 0;
   if (!(in >> word >> n) || word != "parliament-data")

@@ -75,6 +75,9 @@ Health judge_priest_health(const Report& report, uint64_t id) {
   else if (p->role != "president")
     h.problems.push_back(priest_text(*s->president) + ", which " + priest_text(id) +
                          " follows, does not say it is president");
+  else if (p->id != id && std::count(p->reachable.begin(), p->reachable.end(), id) == 0)
+    h.problems.push_back("president " + std::to_string(p->id) + " does not hear " +
+                         priest_text(id) + " (what it sends is lost on the way?)");
   else
     judge_hearing(*p, m, h.problems);
   h.healthy = h.problems.empty();

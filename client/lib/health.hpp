@@ -14,7 +14,8 @@ Health judge_health(const Report& report);
 
 // One priest's health, as etcdctl's endpoint health judges one endpoint: priest `id` is a
 // member, answered, is bootstrapped, a voter, of the named incarnation and not halted; it
-// follows a president; that president answered, says it is president, and hears a quorum.
+// follows a president; that president answered, says it is president, hears this priest and
+// hears a quorum.
 // `members` holds just `id`. (A container's healthcheck: it fails only for the priest that
 // is cut off, not for every priest while one is down.)
 Health judge_priest_health(const Report& report, uint64_t id);

@@ -766,6 +766,65 @@ std::vector<PriestId> others(PriestId p) {
 
 }  // namespace
 
+// The walk-throughs of OPERATIONS' "More priests", "Down, up and removing the data" and
+// "Backups": a snapshot saved from the host; priest 6 grown from docker-compose.grow.yml and
+// added by decree; `down` with both files leaving no container or network; the data moved
+// aside and the snapshot restored into blank directories by the certs service; `up` again,
+// and the restored ledgers are the snapshot's, with the next decree after them.
+void grow_down_and_restore(Docker& d, const std::string& ledger) {
+  say("=== snapshot, grow by the override file, down with both files, restore");
+  fs::path work = env("PARLIAMENT_WORK", fs::temp_directory_path().string());
+  const std::string client = kBin + "/paxos-client --config " + d.host_config(work);
+  const std::string snap = (d.data / "backup.json").string();
+  std::string out;
+  REQUIRE(sh(client + " snapshot save " + snap, &out) == 0);
+  say("  " + trim(out));
+  std::vector<std::string> header;
+  size_t hlen = parse_header(ledger, header);
+  const size_t upto = parse_records(std::string_view(ledger).substr(hlen), 6).records.size();
+  REQUIRE(out.find("decrees 1 to " + std::to_string(upto) + " ") != std::string::npos);
+
+  const std::string both = d.compose + " -f " + kSource + "/docker-compose.grow.yml";
+  const std::string run = d.compose + " run --rm --no-deps -T ";
+  REQUIRE(sh(run + "certs parliament-keys /etc/parliament/docker.json --priest 6", &out) == 0);
+  REQUIRE(sh(both + " up -d priest6", &out) == 0);
+  int rc = sh(run + "god paxos-god --config /etc/parliament/docker.json add 6 priest6:7100 "
+                    "--timeout 60", &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  say("  priest 6 added by decree: " + trim(out.substr(out.rfind("membership in force"))));
+  REQUIRE(sh(both + " down", &out) == 0);
+  std::string left;
+  sh("docker ps -aq --filter label=com.docker.compose.project=" + d.project, &left);
+  CHECK(trim(left).empty());
+  sh("docker network ls -q --filter name=" + d.project + "_default", &left);
+  CHECK(trim(left).empty());
+  say("  down with both files: no container and no network left");
+
+  fs::path aside = d.data / "before-restore";
+  fs::create_directories(aside);
+  for (PriestId id = 1; id <= 6; ++id) {
+    std::string n = "priest-" + std::to_string(id);
+    if (fs::exists(d.data / n)) fs::rename(d.data / n, aside / n);
+  }
+  rc = sh(run + "certs sh -c 'paxos-god --config /etc/parliament/docker.json --certs /data/certs "
+                "restore --from /data/backup.json --data-dir /data && chown -R 10001:10001 "
+                "/data/priest-1 /data/priest-2 /data/priest-3 /data/priest-4 /data/priest-5'",
+          &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  for (PriestId id = 1; id <= 5; ++id) REQUIRE(slurp(d.ledger(id)) == ledger);
+  say("  restored: five blank directories whose ledgers are the snapshot's, byte for byte");
+  REQUIRE(d.compose_cmd("up -d", &out) == 0);
+  REQUIRE(eventually([&] { return d.settled_president().has_value(); }, 60s, 200ms));
+  Proposer proposer(d.host, random_client_id());
+  auto next = proposer.propose("after the restore", 10s);
+  INFO(next.error);
+  REQUIRE(next.passed);
+  CHECK(next.decree_no == upto + 1);
+  say("  'after the restore' passed as decree " + std::to_string(next.decree_no));
+}
+
 TEST_CASE("docker: five priests in containers keep passing decrees through real partitions") {
   Docker d;
   REQUIRE(!d.compose.empty());
@@ -988,6 +1047,7 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
   REQUIRE(eventually([&] { return (same = d.same_ledgers()).has_value() && same->size() > before->size(); }, 10s, 20ms));
   REQUIRE(same->compare(0, before->size(), *before) == 0);
   check_ledger(*same, book, "after the restart");
+  grow_down_and_restore(d, *same);
 
   // ---- the summary ----
   say("");

@@ -1,6 +1,6 @@
-// Several gods at once: two bootstrapping the same priests, then three changing the
-// membership at the same time (add, add, remove) and a fourth repeating one of them, while
-// clients pass decrees. Every god must end saying what it did (exit 0), and every member
+// Several gods at once: two bootstrapping the same priests, then four changing the
+// membership at the same time (add, add, remove, replace) and a fifth repeating one of them,
+// while clients pass decrees. Every god must end saying what it did (exit 0), and every member
 // must end in one membership, with identical ledgers holding every acknowledged decree.
 #include "tests/common/cluster_support.hpp"
 
@@ -21,7 +21,7 @@ std::vector<std::pair<int, std::string>> all_at_once(
 
 }  // namespace
 
-TEST_CASE("gods: two bootstrap at once; three change the membership at once under load",
+TEST_CASE("gods: two bootstrap at once; four change the membership at once under load",
           "[gods]") {
   Parliament parl(4, 2);
   INFO("files in " << parl.dir);
@@ -45,10 +45,16 @@ TEST_CASE("gods: two bootstrap at once; three change the membership at once unde
     parl.start(id);
     REQUIRE(parl.incarnation(id).size() == 16);
   }
+  // Priest 2 loses its disk: it comes back blank, a new incarnation, to be replaced.
+  parl.kill9(2);
+  fs::remove_all(parl.data(2));
+  parl.start(2);
+  REQUIRE(parl.incarnation(2).size() == 16);
 
   auto gods = all_at_once(parl, {{"add", "5", parl.host_port(5), "--timeout", "120"},
                                  {"add", "6", parl.host_port(6), "--timeout", "120"},
                                  {"remove", "1", "--timeout", "120"},
+                                 {"replace", "2", "--keep-key", "--timeout", "120"},
                                  {"add", "5", parl.host_port(5), "--timeout", "120"}});
   for (const auto& [code, out] : gods) {
     INFO("a god said:\n" << out);
@@ -60,8 +66,8 @@ TEST_CASE("gods: two bootstrap at once; three change the membership at once unde
 
   const std::vector<PriestId> members{2, 3, 4, 5, 6};
   auto [agreed, changes] = final_membership(parl, members, load);
-  // Three changes, each passed once: the repeated add is in force already, not a fourth.
-  CHECK(changes.size() == 3);
+  // Four changes, each passed once: the repeated add is in force already, not a fifth.
+  CHECK(changes.size() == 4);
   int adds_of_5 = 0;
   for (const auto& [n, m] : changes)
     adds_of_5 += m.value("change", "").find("add priest 5") != std::string::npos;

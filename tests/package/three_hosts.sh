@@ -84,6 +84,7 @@ out=$(on 2 "su alice -c '$as_alice propose --timeout 20 \"The olive oil ration i
 say "alice: $out"
 [[ "$out" == "passed as decree "* ]] || fail "alice's decree did not pass: $out"
 if out=$(on 2 "su bob -c '$as_alice status'" 2>&1); then fail "bob, outside the group, read alice's key: $out"; fi
+[[ "$out" == *"Permission denied"* ]] || fail "bob was refused, but not for want of permission: $out"
 say "bob, outside parliament-operators, is refused: $(echo "$out" | tail -1)"
 out=$(on 2 "su alice -c '$as_alice health'") || fail "health is not 0: $out"
 say "health: $out"

@@ -103,8 +103,12 @@ TEST_CASE("health of one priest: only its own faults and its president's", "[hea
   r.priests[0].role = "follower";
   CHECK(names(judge_priest_health(r, 2), "priest 1, which priest 2 follows, does not say"));
   r = healthy();
+  r.priests[0].reachable = {1, 2};  // a majority, but not priest 3 (its sends are lost)
+  CHECK(names(judge_priest_health(r, 3), "president 1 does not hear priest 3"));
+  CHECK(judge_priest_health(r, 2).healthy);
+  r = healthy();
   r.priests[0].reachable = {1};
-  CHECK(names(judge_priest_health(r, 3), "president 1 hears 1 of 3 members (quorum 2)"));
+  CHECK(names(judge_priest_health(r, 1), "president 1 hears 1 of 3 members (quorum 2)"));
 
   // Not a member, halted, or no membership at all.
   CHECK(names(judge_priest_health(healthy(), 9), "priest 9 is not a member"));

@@ -11,10 +11,12 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "client/lib/open.hpp"
+#include "net/rpc.hpp"
 #include "net/snapshot.hpp"
 #include "net/tls.hpp"
 #include "proto/membership.hpp"
@@ -141,17 +143,55 @@ int save_snapshot(client::Parliament& p, const client::Options& o, const std::st
 
 namespace {
 
-bool same(const client::Decree& a, const client::Decree& b) {
-  return a.number == b.number && a.ballot == b.ballot && a.kind == b.kind && a.text == b.text &&
-         a.client == b.client && a.request == b.request;
+// One member as the audit reaches it.
+struct Audited {
+  PriestAddress at;
+  uint64_t length = 0;  // its ledger's, as it last said
+};
+
+constexpr uint64_t kAuditPage = 1000;
+
+// `type` ("ledger_hash" or "ledger") of decrees from `from` at priest `p`; an error names it.
+Result<json> page_at(const Audited& p, const std::string& type, uint64_t from) {
+  auto r = call_priest(p.at, json{{"type", type}, {"from", from}, {"max", kAuditPage}},
+                       Millis(10000));
+  if (!r) return Result<json>::failure("priest " + std::to_string(p.at.id) + ": " + r.error());
+  if (r->value("type", "") != type)
+    return Result<json>::failure("priest " + std::to_string(p.at.id) + ": " +
+                                 r->value("error", r->dump()));
+  return r;
 }
 
-// The first decree number where ledger `a` and ledger `b` differ, within the shorter.
-std::optional<uint64_t> first_difference(const client::Ledger& a, const client::Ledger& b) {
-  size_t n = std::min(a.decrees.size(), b.decrees.size());
-  for (size_t i = 0; i < n; ++i)
-    if (!same(a.decrees[i], b.decrees[i])) return a.decrees[i].number;
-  return std::nullopt;
+// The rows of one page from every member that holds decree `from`, compared decree by
+// decree: the first number where two differ (with the sentence), or how far they were read.
+struct RowVerdict {
+  std::optional<std::string> difference;
+  uint64_t next = 0;  // where to go on from
+};
+Result<RowVerdict> compare_rows(const std::vector<Audited*>& holders, uint64_t from) {
+  std::vector<std::pair<uint64_t, json>> pages;
+  for (auto* p : holders) {
+    auto page = page_at(*p, "ledger", from);
+    if (!page) return Result<RowVerdict>::failure(page.error());
+    pages.push_back({p->at.id, (*page)["decrees"]});
+  }
+  size_t most = 0, least = SIZE_MAX;
+  for (auto& [id, rows] : pages) {
+    most = std::max(most, rows.size());
+    if (!rows.empty()) least = std::min(least, rows.size());
+  }
+  for (size_t i = 0; i < most; ++i)
+    for (size_t a = 0; a < pages.size(); ++a)
+      for (size_t b = a + 1; b < pages.size(); ++b) {
+        const json& x = pages[a].second;
+        const json& y = pages[b].second;
+        if (i < x.size() && i < y.size() && x[i] != y[i])
+          return RowVerdict{"decree " + std::to_string(from + i) + " differs between priest " +
+                                std::to_string(pages[a].first) + " and priest " +
+                                std::to_string(pages[b].first),
+                            0};
+      }
+  return RowVerdict{std::nullopt, from + (least == SIZE_MAX ? 1 : least)};
 }
 
 }  // namespace
@@ -162,32 +202,58 @@ int audit(client::Parliament& p, bool as_json) {
     std::cerr << "paxos-client: " << s.message() << "\n";
     return 1;
   }
-  std::vector<client::Ledger> ledgers;
+  std::vector<Audited> all;
   json problems = json::array(), lengths = json::object();
   for (const auto& m : members.priests) {
-    client::Ledger l;
-    if (auto s = p.ledger(m.id, 1, &l); !s.ok()) {
-      problems.push_back("priest " + std::to_string(m.id) + " not read: " + s.message());
+    auto at = parse_address(m.address, static_cast<PriestId>(m.id), "member");
+    Audited a{at ? *at : PriestAddress{}, 0};
+    auto first = at ? page_at(a, "ledger_hash", 1) : Result<json>::failure(at.error());
+    if (!first) {
+      problems.push_back(first.error());
       continue;
     }
-    lengths[std::to_string(m.id)] = l.decrees.size();
-    ledgers.push_back(std::move(l));
+    a.length = first->value("length", uint64_t(0));
+    lengths[std::to_string(m.id)] = a.length;
+    all.push_back(a);
   }
-  std::optional<uint64_t> first;  // the lowest number where any two differ
-  for (size_t i = 0; i < ledgers.size(); ++i)
-    for (size_t j = i + 1; j < ledgers.size(); ++j)
-      if (auto at = first_difference(ledgers[i], ledgers[j]); at && (!first || *at < *first)) {
-        first = at;
-        problems.push_back("decree " + std::to_string(*at) + " differs between priest " +
-                           std::to_string(ledgers[i].priest) + " and priest " +
-                           std::to_string(ledgers[j].priest));
-      }
   uint64_t longest = 0;
-  for (const auto& l : ledgers) longest = std::max<uint64_t>(longest, l.decrees.size());
+  for (const auto& a : all) longest = std::max(longest, a.length);
+  // Range by range: hashes first; the rows only where the hashes (or the ranges) differ.
+  std::optional<uint64_t> first_difference;
+  for (uint64_t from = 1; from <= longest && problems.empty();) {
+    std::vector<Audited*> holders;
+    std::set<std::pair<uint64_t, std::string>> answers;
+    for (auto& a : all) {
+      if (a.length < from) continue;
+      auto h = page_at(a, "ledger_hash", from);
+      if (!h) {
+        problems.push_back(h.error());
+        break;
+      }
+      holders.push_back(&a);
+      answers.insert({h->value("upto", uint64_t(0)), h->value("sha256", "")});
+    }
+    if (!problems.empty() || holders.empty()) break;
+    if (answers.size() == 1) {
+      from = std::max(from, answers.begin()->first) + 1;
+      continue;
+    }
+    auto rows = compare_rows(holders, from);
+    if (!rows) {
+      problems.push_back(rows.error());
+      break;
+    }
+    if (rows->difference) {
+      problems.push_back(*rows->difference);
+      first_difference = std::stoull(rows->difference->substr(7));
+      break;
+    }
+    from = rows->next;
+  }
   const bool agree = problems.empty();
   if (as_json) {
     json j{{"agree", agree}, {"lengths", lengths}, {"problems", problems}};
-    j["first_difference"] = first ? json(*first) : json(nullptr);
+    j["first_difference"] = first_difference ? json(*first_difference) : json(nullptr);
     std::cout << j.dump() << "\n";
   } else if (agree) {
     std::cout << "the ledgers agree: every decree each member holds is the same in every other "

@@ -16,9 +16,10 @@ namespace parliament::client_cli {
 int save_snapshot(client::Parliament& p, const client::Options& o, const std::string& file,
                   bool as_json);
 
-// Compares every member's ledger, decree by decree: exit 0 when they agree as far as each
-// goes (one may be shorter: it has not learned the rest yet), 1 naming the first decree
-// number where two differ, or a member that could not be read.
+// Compares every member's ledger: a SHA-256 per range of 1000 decrees from each (the
+// ledger_hash frame), and the rows only of a range where two differ. Exit 0 when they agree
+// as far as each goes (one may be shorter: it has not learned the rest yet), 1 naming the
+// first decree number where two differ, or a member that could not be read.
 int audit(client::Parliament& p, bool as_json);
 
 }  // namespace parliament::client_cli

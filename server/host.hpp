@@ -351,6 +351,7 @@ class Host : public NodeHost, private Records {
   // replies carry them.
   Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
   json parliament_json() const;
+  json ledger_hash_json(const json& j);
   void on_read(const std::shared_ptr<Conn>& c, const json& j);
   // Writes the parliament's id into the data directory (before membership.json), if TLS
   // gives it one.

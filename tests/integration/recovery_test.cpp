@@ -4,9 +4,12 @@
 // decree where two ledgers differ.
 #include "tests/common/harness.hpp"
 
+#include "proto/record.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 using namespace harness;
 
@@ -216,4 +219,43 @@ TEST_CASE("recovery: a byte flipped in a cleanly stopped priest's ledger is name
   // It learns what was cut from the others.
   CHECK(eventually([&] { return parl.ledger(3).find("decree 6") != std::string::npos; }, 10s));
   CHECK(parl.ledger(3).find("decree 2") != std::string::npos);
+}
+
+TEST_CASE("recovery: audit names the first decree where two ledgers differ", "[recovery]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  seat(parl);
+  pass(parl, "decree", 5);
+  REQUIRE(eventually([&] { return parl.ledger(3).find("decree 5") != std::string::npos; }, 10s));
+  auto [code, out] = client(parl, {"audit", "--json"}, "audit-agree");
+  INFO(out);
+  CHECK(code == 0);
+  CHECK(out.find("\"agree\":true") != std::string::npos);
+
+  // Priest 3's decree 3 rewritten on its disk with a valid checksum: the priest cannot tell,
+  // the audit must.
+  kill(parl.pids.at(3), SIGTERM);
+  REQUIRE(parl.exit_status(3, 10s).has_value());
+  std::string text = parl.ledger(3);
+  std::istringstream lines(text);
+  std::string forged;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("3,", 0) != 0) {
+      forged += line + "\n";
+      continue;
+    }
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    REQUIRE(f.size() == 7);  // decree_no, ballot, kind, client, request, decree, crc32
+    append_record(forged, {f[0], f[1], f[2], f[3], f[4], "a forged decree"});
+  }
+  std::ofstream(parl.data(3) / "ledger.csv", std::ios::binary | std::ios::trunc) << forged;
+  parl.start(3);
+  REQUIRE(eventually([&] { return parl.status(3).has_value(); }, 10s));
+  std::tie(code, out) = client(parl, {"audit"}, "audit-differ");
+  INFO(out);
+  CHECK(code == 1);
+  CHECK(out.find("decree 3 differs between priest") != std::string::npos);
+  CHECK(out.find("and priest 3") != std::string::npos);
 }

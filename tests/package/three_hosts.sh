@@ -13,7 +13,7 @@
 # an operator in group parliament-operators proposing with a named client certificate (a
 # user outside the group cannot read its key); Prometheus' files at absolute paths with a key
 # its user can read, scraping a priest over HTTPS; health naming a priest killed, and healthy
-# again once its unit starts it. The containers and the network are removed whatever happens.
+# again once its unit starts it; a fourth host given its own certificate and added by decree. The containers and the network are removed whatever happens.
 set -euo pipefail
 image=${1:?usage: three_hosts.sh IMAGE WORK_DIR}
 work=${2:?usage: three_hosts.sh IMAGE WORK_DIR}
@@ -23,20 +23,20 @@ name() { echo "parliament-host$1-$$"; }
 say() { echo "package test (three hosts): $*"; }
 fail() {
   say "FAILED: $*"
-  for n in 1 2 3; do
+  for n in 1 2 3 4; do
     docker exec "$(name "$n")" bash -c "tail -5 /root/priest-$n.log" 2>/dev/null | sed "s/^/  priest $n: /" || true
   done
   exit 1
 }
 cleanup() {
-  for n in 1 2 3; do docker rm -f "$(name "$n")" >/dev/null 2>&1 || true; done
+  for n in 1 2 3 4; do docker rm -f "$(name "$n")" >/dev/null 2>&1 || true; done
   docker network rm "$net" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 on() { local n=$1; shift; docker exec "$(name "$n")" bash -c "$*"; }
 
 docker network create "$net" >/dev/null
-for n in 1 2 3; do
+for n in 1 2 3 4; do
   docker run -d --name "$(name "$n")" --hostname "priest$n.example.net" --network "$net" \
     --network-alias "priest$n.example.net" --label parliament.test=package "$image" sleep infinity >/dev/null
   docker cp "$src/tests/package/unit.sh" "$(name "$n"):/root/unit.sh"
@@ -115,3 +115,24 @@ until on 3 "paxos-client --config $config --certs /etc/parliament/certs --priest
   sleep 0.5
 done
 say "priest 2 started again by its unit: healthy"
+
+# A new host: priest 4's pair made where the CA is (nothing else remade), only its own files
+# copied to it, its unit told its address by its environment file, and added by the god.
+on 1 "paxos-god --config $config certs --out /root/ca --priest 4" > "$work/certs-4.log" ||
+  fail "certs --priest 4 failed: $(cat "$work/certs-4.log")"
+grep -q "made /root/ca/priest-4.key" "$work/certs-4.log" || fail "priest 4's key was not made"
+if grep -q "^made" <(grep -v "priest-4" "$work/certs-4.log"); then fail "certs --priest 4 remade another file"; fi
+docker cp "$(name 1):/root/ca/priest-4.crt" "$work/ca/priest-4.crt"
+docker cp "$(name 1):/root/ca/priest-4.key" "$work/ca/priest-4.key"
+on 4 "cp /etc/parliament/parliament.json.example $config && mkdir -p /etc/parliament/certs"
+for f in ca.crt priest-4.crt priest-4.key; do docker cp "$work/ca/$f" "$(name 4):/etc/parliament/certs/$f"; done
+on 4 "chown -R root:parliament /etc/parliament/certs && chmod 0750 /etc/parliament/certs && chmod 0640 /etc/parliament/certs/*.key"
+on 4 "echo 'PARLIAMENT_PRIEST_ARGS=--address priest4.example.net:7100 --listen 0.0.0.0' > /etc/parliament/priest-4.env"
+on 4 "source /root/unit.sh && unit_start $unit 4 /root/priest-4.log && echo \$unit_pid > /root/priest-4.pid" ||
+  fail "priest 4 did not start"
+out=$(on 1 "paxos-god --config $config --certs /etc/parliament/god add 4 priest4.example.net:7100 --timeout 60" 2>&1) ||
+  fail "add 4 failed: $out"
+[[ "$out" == *"membership in force"*"4 priests"* ]] || fail "add 4 did not end with four priests: $out"
+out=$(on 2 "su alice -c '$as_alice members'") || fail "members failed: $out"
+[[ "$out" == *"priests 1, 2, 3, 4"* ]] || fail "the membership does not name priest 4: $out"
+say "a new host: priest 4's own pair made where the CA is, its unit given --address, added: $(head -1 <<<"$out")"

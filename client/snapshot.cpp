@@ -66,12 +66,15 @@ Status write_durably(const std::string& file, const std::string& text) {
     }
     at += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd) != 0 || ::close(fd) != 0) return fail("cannot sync " + tmp);
+  const bool synced = ::fdatasync(fd) == 0;
+  if (::close(fd) != 0 || !synced) return fail("cannot sync " + tmp);
   if (::rename(tmp.c_str(), file.c_str()) != 0) return fail("cannot rename " + tmp);
   auto dir = std::filesystem::absolute(file).parent_path();
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) return fail("cannot sync directory " + dir.string());
+  if (dfd < 0) return fail("cannot open directory " + dir.string());
+  const bool dir_synced = ::fsync(dfd) == 0;
   ::close(dfd);
+  if (!dir_synced) return fail("cannot sync directory " + dir.string());
   return ok_status();
 }
 

@@ -5,8 +5,10 @@
 // (drawn as a priest draws it), the snapshot's decrees as its ledger.csv (fdatasynced), an
 // empty votes.csv, the parliament id, and last membership.json, which makes it a member
 // from the start: the configuration's priests with those incarnations and their
-// certificates' keys, in force from the snapshot's last decree, with the revoked clients and
-// retired lives of the snapshot's last membership decree. No ballot has been held in the new
+// certificates' keys, in force from the snapshot's last decree, keeping the old parliament's
+// revoked clients and retiring every life it named or retired. Everything that can be
+// refused (the certificates, a retired key) is decided first (plan_parliament), before
+// anything is written or moved (write_parliament). No ballot has been held in the new
 // parliament, so no promise or vote is lost by beginning it this way; its first president
 // passes decree upto+1.
 #include <unistd.h>
@@ -119,30 +121,42 @@ Result<uint64_t> write_records(const std::string& dir, const Snapshot& s) {
   return incarnation;
 }
 
-}  // namespace
-
-Status begin_parliament(const Config& config, const NewParliament& n, const Snapshot& s,
-                        const std::vector<Membership>& old) {
-  if (auto b = blank_dirs(config, n.data_dir); !b) return b;
+// What a new parliament will be, decided before anything is written: its membership (without
+// its incarnations yet) and the parliament id its directories record ("" without TLS).
+struct Plan {
+  Membership membership;
   std::string parliament;
+};
+
+Result<Plan> plan_parliament(const Config& config, const NewParliament& n, const Snapshot& s,
+                             const std::vector<Membership>& old) {
+  using R = Result<Plan>;
+  Plan plan;
   if (config.tls) {
     auto id = tls::parliament_id(n.certs + "/ca.crt");
-    if (!id) return Status::failure(id.error());
-    parliament = *id;
-    if (s.parliament == parliament)
+    if (!id) return R::failure(id.error());
+    plan.parliament = *id;
+    if (s.parliament == plan.parliament)
       spdlog::warn("god: these certificates are those of the parliament the ledger comes from "
                    "({}): its old lives are refused by the new one, but a priest of the old one "
                    "still running would take the new priests' messages. Stop every old priest "
-                   "for good before starting these", parliament);
+                   "for good before starting these", plan.parliament);
   }
   auto last = last_membership_decree(s);
-  if (!last) return Status::failure("the ledger's " + last.error());
+  if (!last) return R::failure("the ledger's " + last.error());
   std::vector<Membership> sources = old;
   if (*last) sources.push_back(**last);
-  // Everything that can be refused is checked before the first file is written.
   auto m = new_membership(config, n.certs, n.config_file, s.upto, carried_over(sources));
-  if (!m) return Status::failure(m.error());
-  for (auto& p : m->priests) {
+  if (!m) return R::failure(m.error());
+  plan.membership = std::move(*m);
+  return plan;
+}
+
+// The directories of `plan`, each of which must be absent or empty.
+Status write_parliament(const Config& config, const NewParliament& n, const Snapshot& s,
+                        Plan plan) {
+  if (auto b = blank_dirs(config, n.data_dir); !b) return b;
+  for (auto& p : plan.membership.priests) {
     const std::string dir = dir_of(n.data_dir, p.id);
     auto life = write_records(dir, s);
     if (!life) return Status::failure(dir + ": " + life.error());
@@ -150,12 +164,14 @@ Status begin_parliament(const Config& config, const NewParliament& n, const Snap
   }
   for (const auto& p : config.priests) {
     const std::string dir = dir_of(n.data_dir, p.id);
-    if (!parliament.empty())
-      if (auto e = save_parliament_id(dir, parliament); !e) return e;
-    if (auto e = save_membership(dir, *m); !e) return e;
+    if (!plan.parliament.empty())
+      if (auto e = save_parliament_id(dir, plan.parliament); !e) return e;
+    if (auto e = save_membership(dir, plan.membership); !e) return e;
   }
   return ok_status();
 }
+
+}  // namespace
 
 int restore(const Config& config, const NewParliament& n, const std::string& from) {
   std::ifstream in(from, std::ios::binary);
@@ -179,8 +195,11 @@ int restore(const Config& config, const NewParliament& n, const std::string& fro
     }
     old.push_back(*m);
   }
-  if (auto b = begin_parliament(config, n, *s, old); !b) {
-    spdlog::error("god: restore: {}", b.error());
+  auto plan = plan_parliament(config, n, *s, old);
+  auto written = plan ? write_parliament(config, n, *s, std::move(*plan))
+                      : Status::failure(plan.error());
+  if (!written) {
+    spdlog::error("god: restore: {}", written.error());
     return 2;
   }
   std::printf("restored: priests %s each begin with decrees 1 to %llu of %s (taken %s) in %s; "
@@ -230,6 +249,18 @@ std::optional<PriestId> one_running(const Config& config) {
   return std::nullopt;
 }
 
+// Every existing data directory of `config` renamed to DIR.before-recover-STAMP (kept).
+Status move_aside(const Config& config, const std::string& data_dir, const std::string& stamp) {
+  for (const auto& p : config.priests) {
+    std::error_code ec;
+    const std::string dir = dir_of(data_dir, p.id);
+    if (!fs::exists(dir, ec)) continue;
+    fs::rename(dir, dir + ".before-recover-" + stamp, ec);
+    if (ec) return Status::failure("cannot move " + dir + " aside: " + ec.message());
+  }
+  return ok_status();
+}
+
 std::string utc_stamp() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -254,25 +285,28 @@ int recover(const Config& config, const NewParliament& n, PriestId from, bool fo
                   *running);
     return 2;
   }
-  std::map<PriestId, std::vector<Entry>> found;
   const std::string& data_dir = n.data_dir;
+  std::map<PriestId, uint64_t> lengths;  // of every ledger found
+  std::vector<Entry> survivor;           // priest `from`'s decrees
   for (const auto& p : config.priests) {
     auto l = surviving_ledger(dir_of(data_dir, p.id));
-    if (l) found[p.id] = std::move(*l);
     std::printf("priest %u: %s\n", p.id,
-                l ? ("ledger of " + std::to_string(found[p.id].size()) + " decrees").c_str()
+                l ? ("ledger of " + std::to_string(l->size()) + " decrees").c_str()
                   : l.error().c_str());
+    if (!l) continue;
+    lengths[p.id] = l->size();
+    if (p.id == from) survivor = std::move(*l);
   }
-  if (!found.count(from)) {
+  if (!lengths.count(from)) {
     spdlog::error("god: recover: priest {}'s ledger cannot be read from {}", from,
                   dir_of(data_dir, from));
     return 2;
   }
-  const uint64_t upto = found[from].size();
-  for (const auto& [id, l] : found)
-    if (l.size() > upto) {
+  const uint64_t upto = lengths[from];
+  for (const auto& [id, length] : lengths)
+    if (length > upto) {
       spdlog::error("god: recover: priest {}'s ledger ({} decrees) is longer than priest {}'s: "
-                    "recover --from-priest {}", id, l.size(), from, id);
+                    "recover --from-priest {}", id, length, from, id);
       return 2;
     }
   const std::string loss =
@@ -286,22 +320,22 @@ int recover(const Config& config, const NewParliament& n, PriestId from, bool fo
   }
   Snapshot s;
   s.upto = upto;
-  s.decrees = std::move(found[from]);
+  s.decrees = std::move(survivor);
   std::vector<Membership> old;  // the survivor's membership: its lives are retired
   auto held = load_membership(dir_of(data_dir, from));
   if (held && *held) old.push_back(**held);
-  const std::string stamp = utc_stamp();
-  for (const auto& p : config.priests) {
-    std::error_code ec;
-    const std::string dir = dir_of(data_dir, p.id);
-    if (!fs::exists(dir, ec)) continue;
-    fs::rename(dir, dir + ".before-recover-" + stamp, ec);
-    if (ec) {
-      spdlog::error("god: recover: cannot move {} aside: {}", dir, ec.message());
-      return 2;
-    }
+  // Decided before any directory is moved: a refusal leaves everything as it was.
+  auto plan = plan_parliament(config, n, s, old);
+  if (!plan) {
+    spdlog::error("god: recover: {}", plan.error());
+    return 2;
   }
-  if (auto b = begin_parliament(config, n, s, old); !b) {
+  const std::string stamp = utc_stamp();
+  if (auto moved = move_aside(config, data_dir, stamp); !moved) {
+    spdlog::error("god: recover: {}", moved.error());
+    return 2;
+  }
+  if (auto b = write_parliament(config, n, s, std::move(*plan)); !b) {
     spdlog::error("god: recover: {}", b.error());
     return 2;
   }

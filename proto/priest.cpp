@@ -328,13 +328,19 @@ void Priest::begin_read(Waiter w) {
                       std::to_string(opt_.id) + " (max_queued); retry");
   // Everything any client was told passed is in this priest's ledger or among what its
   // election re-proposed (B3): n covers it once the ledger reaches n.
-  uint64_t round = reads_.begin(w, std::max(passed_len_, settled_no_), latest().decree_no);
+  reads_.begin(w, std::max(passed_len_, settled_no_), latest().decree_no);
+  confirm_reads();  // a parliament of one
+}
+
+// The reads that arrived in this turn share one round, sent now (ReadIndex).
+void Priest::send_read_round() {
+  uint64_t round = reads_.to_send();
+  if (round == 0 || role_ != Role::President) return;
   Message s = make(Kind::Success, 0);
   s.ballot = ballot_;
   s.commit_no = commit_sent_ = passed_len_;
   s.token = round;  // acknowledged with this round by whoever still follows ballot_
   send_others(s);
-  confirm_reads();  // a parliament of one
 }
 
 void Priest::confirm_reads() {
@@ -371,6 +377,7 @@ void Priest::propose_change(uint64_t token, const Change& c) {
 
 Ready Priest::take_ready() {
   begin_ballots();
+  send_read_round();
   if (passed_len_ > told_len_) {
     event(Event::Kind::Passed, {}, told_len_ + 1, passed_len_);
     told_len_ = passed_len_;

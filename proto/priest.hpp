@@ -282,6 +282,7 @@ class Priest {
   void on_pre_ballot(const Message& m);
   void on_read(const Message& m);
   void begin_read(Waiter w);
+  void send_read_round();  // at the end of a turn: the round the turn's reads wait for
   std::string forwarding_full() const;  // why a follower takes no more requests to forward, or ""
   void confirm_reads();  // answers the reads a majority confirmed whose decrees the ledger holds
   void fail_reads(const std::string& why);

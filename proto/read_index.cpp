@@ -5,9 +5,15 @@
 
 namespace parliament {
 
-uint64_t ReadIndex::begin(Waiter w, uint64_t upto, uint64_t era) {
-  reads_.push_back(Pending{w, ++round_, upto, era});
-  return round_;
+void ReadIndex::begin(Waiter w, uint64_t upto, uint64_t era) {
+  reads_.push_back(Pending{w, round_ + 1, upto, era});
+  unsent_ = true;
+}
+
+uint64_t ReadIndex::to_send() {
+  if (!unsent_) return 0;
+  unsent_ = false;
+  return ++round_;
 }
 
 void ReadIndex::acked(PriestId from, uint64_t round) {
@@ -38,6 +44,7 @@ std::vector<ReadIndex::Pending> ReadIndex::abandon() {
   std::vector<Pending> out(reads_.begin(), reads_.end());
   reads_.clear();
   acked_.clear();
+  unsent_ = false;
   return out;
 }
 
@@ -53,6 +60,7 @@ std::vector<ReadIndex::Pending> ReadIndex::ready(uint64_t passed_len) {
 
 void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put) const {
   put(round_);
+  put(unsent_);
   put(reads_.size());
   for (auto& r : reads_) put(r.waiter.token), put(r.round), put(r.upto), put(r.era);
   put(acked_.size());

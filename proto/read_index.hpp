@@ -2,9 +2,12 @@
 // reads"), and the rules that say when one may be answered.
 //
 // At a president, a read asks for n = the ledger length (or what its election re-proposed, if
-// more) when it arrived. It is answered once a majority of the membership in force has
-// acknowledged a round sent after it arrived (successful ballots carry the round, votes yes
-// acknowledge it: the president was still president then) and the ledger holds n. At a
+// more) when it arrived. Reads that arrive between two of the host's turns share one round:
+// the next, sent once at the end of the turn (Priest::take_ready), so a thousand waiting reads
+// cost one round of acknowledgements, not a thousand. A read is answered once a majority of
+// the membership in force has acknowledged a round sent after it arrived (successful ballots
+// carry the round, votes yes acknowledge it: the president was still president then) and the
+// ledger holds n. At a
 // follower: the reads it forwarded to its president (their tokens), and those the president
 // answered with n that wait for this ledger to reach n.
 //
@@ -35,9 +38,10 @@ class ReadIndex {
 
   // ---- at the president
   size_t waiting() const { return reads_.size(); }
-  // A read arrives in the era of membership decree `era`: it waits for a new round, returned,
-  // which the president sends.
-  uint64_t begin(Waiter w, uint64_t upto, uint64_t era);
+  // A read arrives in the era of membership decree `era`: it waits for the next round.
+  void begin(Waiter w, uint64_t upto, uint64_t era);
+  // The round the president must send now (0: none): the next one, if reads wait for it.
+  uint64_t to_send();
   // The round a heartbeat asks about while reads wait (0: none wait).
   uint64_t asking() const { return reads_.empty() ? 0 : round_; }
   // `from` voted yes acknowledging rounds up to `round` in the president's ballot.
@@ -70,7 +74,8 @@ class ReadIndex {
 
  private:
   std::deque<Pending> reads_;
-  uint64_t round_ = 0;
+  uint64_t round_ = 0;    // the last round sent
+  bool unsent_ = false;  // reads wait for round_ + 1, not sent yet
   std::map<PriestId, uint64_t> acked_;  // the highest round each priest acknowledged
   std::set<uint64_t> tokens_;
   std::vector<Pending> waits_;

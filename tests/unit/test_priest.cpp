@@ -788,6 +788,25 @@ TEST_CASE("a deposed president never answers a read that misses the new presiden
   CHECK_FALSE(r->error.empty());  // here: the vote no of its read round deposes it
 }
 
+TEST_CASE("reads that arrive in one turn share one round of acknowledgements", "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "x");
+  c.drain();
+  c.hold = true;
+  for (uint64_t t = 80; t < 90; ++t) c.priests[1]->read(t);
+  c.drain();
+  size_t rounds = 0;  // successful ballots that ask for acknowledgement, to each of two priests
+  for (auto& m : c.wire) rounds += m.kind == Kind::Success && m.token != 0;
+  CHECK(rounds == 2);
+  c.hold = false;
+  c.drain();
+  for (uint64_t t = 80; t < 90; ++t) {
+    REQUIRE(c.reply(t));
+    CHECK(c.reply(t)->error.empty());
+  }
+}
+
 TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][read]") {
   Chamber c(3, {}, false, [](PriestOptions& o) { o.max_queued = 3; });
   c.elect(1);

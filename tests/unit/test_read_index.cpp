@@ -11,8 +11,11 @@ TEST_CASE("read index: a read waits for a quorum's acknowledgement of a later ro
   ReadIndex r;
   const std::vector<PriestId> voters = {1, 2, 3, 4, 5};
   r.acked(2, 5);  // an acknowledgement from before any read counts for none
-  uint64_t first = r.begin(Waiter{1, 100}, 7, 0);
-  uint64_t second = r.begin(Waiter{3, 200}, 9, 0);
+  r.begin(Waiter{1, 100}, 7, 0);
+  uint64_t first = r.to_send();
+  CHECK(r.to_send() == 0);  // sent once
+  r.begin(Waiter{3, 200}, 9, 0);
+  uint64_t second = r.to_send();
   CHECK(second > first);
   CHECK(r.asking() == second);
   r.acked(2, first);
@@ -32,10 +35,31 @@ TEST_CASE("read index: a read waits for a quorum's acknowledgement of a later ro
   CHECK(r.asking() == 0);
 }
 
+// Reads that arrive before the round is sent share it: one round of acknowledgements answers
+// them all, and an acknowledgement of an earlier round answers none of them.
+TEST_CASE("read index: reads of one turn share one round", "[read]") {
+  ReadIndex r;
+  const std::vector<PriestId> voters = {1, 2, 3};
+  r.begin(Waiter{1, 1}, 4, 0);
+  uint64_t before = r.to_send();
+  r.acked(2, before);
+  for (uint64_t t = 10; t < 110; ++t) r.begin(Waiter{1, t}, 5, 0);
+  CHECK(r.confirmed(voters, 2, 1, 5, 0).size() == 1);  // only the read of the earlier round
+  CHECK(r.asking() == before);  // heartbeats ask only about sent rounds
+  uint64_t shared = r.to_send();
+  CHECK(shared == before + 1);
+  CHECK(r.to_send() == 0);
+  CHECK(r.confirmed(voters, 2, 1, 5, 0).empty());
+  r.acked(3, shared);
+  CHECK(r.confirmed(voters, 2, 1, 5, 0).size() == 100);
+  CHECK(r.waiting() == 0);
+}
+
 TEST_CASE("read index: a new ballot forgets the old one's acknowledgements", "[read]") {
   ReadIndex r;
   const std::vector<PriestId> voters = {1, 2, 3};
-  uint64_t round = r.begin(Waiter{1, 1}, 0, 0);
+  r.begin(Waiter{1, 1}, 0, 0);
+  uint64_t round = r.to_send();
   r.acked(2, round);
   r.new_ballot();
   CHECK(r.confirmed(voters, 2, 1, 0, 0).empty());
@@ -50,12 +74,14 @@ TEST_CASE("read index: a new ballot forgets the old one's acknowledgements", "[r
 TEST_CASE("read index: no read is confirmed across a membership decree", "[read]") {
   ReadIndex r;
   const std::vector<PriestId> voters = {1, 2, 3};
-  uint64_t round = r.begin(Waiter{1, 5}, 4, 10);  // arrived under membership decree 10
+  r.begin(Waiter{1, 5}, 4, 10);  // arrived under membership decree 10
+  uint64_t round = r.to_send();
   r.acked(2, round);
   r.acked(3, round);
   CHECK(r.confirmed(voters, 2, 1, 20, 11).empty());  // decree 11 changed the membership
   REQUIRE(r.abandon().size() == 1);
-  round = r.begin(Waiter{1, 6}, 12, 11);
+  r.begin(Waiter{1, 6}, 12, 11);
+  round = r.to_send();
   r.acked(2, round);
   CHECK(r.confirmed(voters, 2, 1, 20, 11).size() == 1);
 }

@@ -114,10 +114,6 @@ struct Connection::Impl {
     using R = Result<json>;
     if (broken) return R::failure("connection to priest at " + address + " is closed");
     auto deadline = Clock::now() + timeout;
-    auto timed_out = [&] {
-      return R::failure("priest at " + address + " did not answer within " +
-                        std::to_string(timeout.count()) + " ms");
-    };
     std::string out = frame(request);
     std::error_code ec;
     bool done = false;
@@ -127,8 +123,22 @@ struct Connection::Impl {
         done = true;
       });
     });
-    if (!run_until(deadline, done)) return timed_out();
+    if (!run_until(deadline, done)) return timed_out(timeout);
     if (ec) return R::failure(failure(ec));
+    return receive(deadline, timeout);
+  }
+
+  Result<json> timed_out(Millis timeout) const {
+    return Result<json>::failure("priest at " + address + " did not answer within " +
+                                 std::to_string(timeout.count()) + " ms");
+  }
+
+  // The next frame, by the deadline (`timeout` is how long the caller gave, for the message).
+  Result<json> receive(Clock::time_point deadline, Millis timeout) {
+    using R = Result<json>;
+    if (broken) return R::failure("connection to priest at " + address + " is closed");
+    std::error_code ec;
+    bool done = false;
     char buf[16 * 1024];
     for (;;) {
       if (auto payload = decoder.next()) {
@@ -152,7 +162,7 @@ struct Connection::Impl {
           done = true;
         });
       });
-      if (!run_until(deadline, done)) return timed_out();
+      if (!run_until(deadline, done)) return timed_out(timeout);
       if (ec) return R::failure(failure(ec));
       decoder.feed(std::string_view(buf, n));
     }
@@ -218,6 +228,10 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& host,
 
 Result<json> Connection::call(const json& request, Millis timeout) {
   return impl_->call(request, timeout);
+}
+
+Result<json> Connection::receive(Millis timeout) {
+  return impl_->receive(Clock::now() + timeout, timeout);
 }
 
 const std::string& Connection::peer_key() const { return impl_->peer_key; }

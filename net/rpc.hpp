@@ -13,11 +13,15 @@
 //   {"type":"ledger","from":N,"max":M}
 //       -> {"type":"ledger","id":I,"length":L,"decrees":[{"decree_no","ballot","kind",
 //           "client","request","decree"}, ...]}            (this priest's ledger, at once)
+//   {"type":"watch","from":N}        (every decree from N on, pushed as it enters the ledger)
+//       -> {"type":"watch","id":I,"length":L,"president":P|null,"in_touch":B,
+//           "decrees":[... as ledger, continuing from N]}, one after another: with the next
+//           decrees as they pass, and with none at least every 500 ms while none pass
 //   {"type":"read","from":N,"max":M}                        (linearizable: Priest::read)
 //       -> {"type":"read","ok":true,"upto":U,"decrees":[... as ledger, none beyond U]}
 //       -> {"type":"read","ok":false,"error_code":C,"error":"..."}  (retry where C says so)
-// Over mutual TLS (net/tls.hpp) a client's certificate may send propose, status, ledger
-// and read; bootstrap, join and change need the god's.
+// Over mutual TLS (net/tls.hpp) a client's certificate may send propose, status, ledger,
+// watch and read; bootstrap, join and change need the god's.
 //   {"type":"bootstrap","priests":[{"id","host","port","listen","incarnation"}, ...]}
 //       -> {"type":"bootstrapped","id":I,"already":true|false}
 //   {"type":"join","membership":{"decree_no":N,"priests":[...]}}   (paxos-god, to a blank
@@ -88,6 +92,8 @@ class Connection {
                                                      Millis timeout, PriestId expect = 0);
   ~Connection();
   Result<nlohmann::json> call(const nlohmann::json& request, Millis timeout);
+  // The next frame the priest sends without being asked (after a watch), within `timeout`.
+  Result<nlohmann::json> receive(Millis timeout);
   // The public key of the priest's certificate (tls::peer_key); empty without TLS.
   const std::string& peer_key() const;
 

@@ -61,6 +61,7 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
   if (type == "read") return on_read(c, j);
+  if (type == "watch") return on_watch(c, j);
   if (type == "status") out = status_json();
   else if (type == "ledger") out = ledger_json(j);
   else if (type == "ledger_hash") out = ledger_hash_json(j);

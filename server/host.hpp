@@ -206,6 +206,14 @@ inline json read_refusal(Code code, std::string why) {
               {"error", std::move(why)}};
 }
 
+// A client connection that watches the ledger (server/watch_port.cpp): sent each decree from
+// `next` on as it enters this priest's ledger.
+struct Watcher {
+  std::weak_ptr<Conn> conn;
+  uint64_t next = 1;
+  Clock::time_point last_sent;
+};
+
 struct Waiting {
   std::weak_ptr<Conn> conn;
   uint64_t client;
@@ -353,6 +361,11 @@ class Host : public NodeHost, private Records {
   json parliament_json() const;
   json ledger_hash_json(const json& j);
   void on_read(const std::shared_ptr<Conn>& c, const json& j);
+  // The watch (server/watch_port.cpp): a connection that asks is pushed the ledger as it grows.
+  void on_watch(const std::shared_ptr<Conn>& c, const json& j);
+  void push_watches();  // after each turn of the priest (and so each tick)
+  json watch_frame_head() const;
+  Result<std::pair<std::string, uint64_t>> watch_page(uint64_t from, uint64_t length);
   // Writes the parliament's id into the data directory (before membership.json), if TLS
   // gives it one.
   Status save_parliament() {
@@ -384,6 +397,9 @@ class Host : public NodeHost, private Records {
   // finds a client of this one.
   uint64_t next_token_ = (std::random_device{}() | uint64_t{1}) << 20;
   std::vector<std::weak_ptr<Conn>> sessions_;
+  std::vector<Watcher> watchers_;
+  std::deque<std::string> watch_recent_;  // the last decrees, encoded (Host::watch_page)
+  uint64_t watch_recent_first_ = 1;       // the number of watch_recent_.front()
   bool flush_posted_ = false;
   // The president sends the same begin ballot to every priest: encode it once.
   std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> encoded_key_{};

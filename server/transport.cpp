@@ -272,6 +272,7 @@ void Host::flush() {
   node_->flush();
   if (!halted_.empty()) return;
   if (auto s = archive_->compact_if_large(*priest()); !s) halt(s.error());
+  push_watches();
 }
 
 void Host::halt(const std::string& why) {
@@ -288,6 +289,7 @@ void Host::halt(const std::string& why) {
                      : reply_frame(w.client, w.request,
                                    ClientReply{token, 0, Code::OutcomeUnknown, stopped}));
   waiting_.clear();
+  push_watches();  // each watcher is told, and closed
 }
 
 }  // namespace host_detail

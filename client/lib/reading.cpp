@@ -91,6 +91,11 @@ Status Parliament::read(uint64_t from, Reading* out) {
   return Status();
 }
 
+// The watch is pushed (server/watch_port.cpp): one connection to one priest, which sends the
+// ledger from `from` on as it grows and word at least every 500 ms. A priest that falls
+// silent for 1.5 s, or says for a second that it is not in touch with a president that hears
+// a majority (cut off, or an election under way), is left for the next, asked to continue
+// where this one stopped: no decree is missed or printed twice, whichever priest serves it.
 Status Parliament::watch(uint64_t from, const std::function<bool(const Decree&)>& on_decree) {
   std::vector<PriestAddress> priests = impl_->priests();
   if (from == 0) {  // the next decree to pass: after the longest ledger
@@ -102,43 +107,32 @@ Status Parliament::watch(uint64_t from, const std::function<bool(const Decree&)>
     from = longest + 1;
   }
   size_t at = 0;
-  std::unique_ptr<Connection> conn;
-  auto last_growth = Clock::now();
-  // A priest that fails, or whose ledger stops growing for a second (cut off, or behind), is
-  // left for the next; the membership may have changed meanwhile.
-  auto move_on = [&] {
-    conn.reset();
-    priests = impl_->priests();
-    at = (at + 1) % priests.size();
-    last_growth = Clock::now();
-  };
   for (;;) {
-    if (!conn) {
-      auto c =
-          Connection::connect(priests[at].host, priests[at].port, Millis(1000), priests[at].id);
-      if (!c) {
-        move_on();
-        std::this_thread::sleep_for(Millis(100));
-        continue;
+    const PriestAddress p = priests[at];
+    at = (at + 1) % priests.size();
+    auto conn = Connection::connect(p.host, p.port, Millis(1000), p.id);
+    auto frame = conn ? (*conn)->call(json{{"type", "watch"}, {"from", from}}, Millis(1500))
+                      : Result<json>::failure(conn.error());
+    Clock::time_point in_touch = Clock::now();  // when it last said it was in touch
+    while (frame) {
+      if (frame->value("type", "") == "error") {
+        Status refused = refusal_of(p.id, *frame);
+        if (!refused.retryable()) return refused;
+        break;
       }
-      conn = std::move(*c);
+      std::vector<Decree> page;
+      if (frame->value("type", "") != "watch" || !take_page(*frame, from, UINT64_MAX, page))
+        break;
+      for (const auto& d : page)
+        if (!on_decree(d)) return Status();
+      if (frame->value("in_touch", false)) in_touch = Clock::now();
+      else if (Clock::now() - in_touch > std::chrono::seconds(1)) break;
+      frame = (*conn)->receive(Millis(1500));
     }
-    auto reply = conn->call(json{{"type", "ledger"}, {"from", from}, {"max", kPage}}, Millis(2000));
-    std::vector<Decree> page;
-    uint64_t next = from;
-    if (!reply || reply->value("type", "") != "ledger" ||
-        !take_page(*reply, next, UINT64_MAX, page)) {
-      move_on();
-      continue;
-    }
-    for (const auto& d : page) {
-      ++from;
-      last_growth = Clock::now();
-      if (!on_decree(d)) return Status();
-    }
-    if (!page.empty()) continue;
-    if (Clock::now() - last_growth > std::chrono::seconds(1)) move_on();
-    else std::this_thread::sleep_for(Millis(20));
+    // The membership may have changed meanwhile.
+    priests = impl_->priests();
+    at %= priests.size();
+    std::this_thread::sleep_for(Millis(100));
   }
 }
 

@@ -859,6 +859,56 @@ TEST_CASE("watch: every decree once, in order, through kill -9 and restarts") {
   CHECK_FALSE(watch.exited());  // it keeps watching
 }
 
+// The watch frame (docs/PROTOCOL.md "Watching"): a priest pushes each decree as it enters its
+// ledger, from "from" on, without being asked again, and says it is alive and in touch with
+// a president at least every 500 ms while nothing passes. Before: priests answered "watch"
+// with "unknown frame type", and the watch polled every priest's ledger.
+TEST_CASE("watch: a priest pushes decrees as they pass, and word while none do") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  const PriestId follower = *parl.president() == 3 ? 2 : 3;
+  Proposer proposer(parl.config.priests, random_client_id());
+  REQUIRE(proposer.propose("before the watch", 10s).passed);
+
+  TlsRaw bad(parl.addr.at(follower).port, party_context(parl.dir / "certs", tls::Identity{tls::Role::Client}));
+  REQUIRE(bad.send_json({{"type", "watch"}, {"from", 0}}));
+  auto refused = bad.read_frame(3s);
+  REQUIRE(refused);
+  CHECK((*refused)["type"] == "error");
+  CHECK(bad.closed_by_peer(3s));
+
+  TlsRaw w(parl.addr.at(follower).port, party_context(parl.dir / "certs", tls::Identity{tls::Role::Client}));
+  REQUIRE(w.send_json({{"type", "watch"}, {"from", 1}}));
+  std::vector<nlohmann::json> seen;  // every decree pushed, in order
+  auto take = [&](std::chrono::milliseconds within) {
+    auto f = w.read_frame(within);
+    if (!f) return std::optional<nlohmann::json>();
+    REQUIRE((*f)["type"] == "watch");
+    REQUIRE((*f)["id"] == follower);
+    for (auto& d : (*f)["decrees"]) seen.push_back(d);
+    return f;
+  };
+  REQUIRE(eventually([&] { return take(1s) && seen.size() >= 1; }, 5s));
+  CHECK(seen[0]["decree"] == "before the watch");
+  for (int i = 1; i <= 5; ++i) REQUIRE(proposer.propose("pushed " + std::to_string(i), 10s).passed);
+  REQUIRE(eventually([&] { take(500ms); return seen.size() >= 6; }, 5s));
+  REQUIRE(seen.size() == 6);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i]["decree_no"] == i + 1);
+  CHECK(seen[5]["decree"] == "pushed 5");
+  // Nothing passes: word comes anyway, with no decree, saying the priest is in touch.
+  for (int i = 0; i < 3; ++i) {
+    auto word = take(1500ms);
+    REQUIRE(word);
+    CHECK((*word)["decrees"].empty());
+    CHECK((*word)["in_touch"] == true);
+    CHECK((*word)["president"] == *parl.president());
+  }
+  CHECK(seen.size() == 6);
+}
+
 // Reads you can trust (docs/OPERATIONS.md): a read that starts after propose returned holds that
 // decree, whichever priest it goes to, while the president and a follower are killed with
 // SIGKILL and restarted (a plain ledger request to a lagging follower need not).

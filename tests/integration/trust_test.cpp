@@ -418,11 +418,18 @@ TEST_CASE("trust 7: a revoked client is refused by every priest from its decree 
   auto before = propose_raw(*open_carol, 7, 1, "carol, before her revocation");
   REQUIRE(before);
   REQUIRE(before->value("ok", false));
+  // Her watch (pushed frames, no request of hers after the first) ends at the decree too.
+  auto watching = as(carol, 2);
+  REQUIRE(watching->send_json({{"type", "watch"}, {"from", 1}}));
+  auto pushed = watching->read_frame(3s);
+  REQUIRE(pushed);
+  REQUIRE((*pushed)["type"] == "watch");
   auto [code, out] = parl.run_god({"revoke", "carol", "--json", "--timeout", "30"});
   INFO("paxos-god revoke carol said:\n" << out);
   REQUIRE(code == 0);
   CHECK(out.find("\"revoked\":[\"carol\"]") != std::string::npos);
   CHECK(open_carol->closed_by_peer(5s));  // her open connection is closed at the decree
+  CHECK(watching->closed_by_peer(5s));
   for (PriestId id : {1u, 2u, 3u}) {
     INFO("priest " << id);
     CHECK(eventually([&] {

@@ -8,7 +8,7 @@
 // ledger holds more than a peer's sends it the difference (CatchUp): decrees read from a
 // ledger, which says nothing about any ballot and is never read as a commit.
 //
-// Pure: encode/decode between Message and nlohmann::json; anyone may call them.
+// Pure: encode/decode between Message and its JSON and binary forms; anyone may call them.
 #pragma once
 
 #include <cstdint>
@@ -104,6 +104,16 @@ struct Message {
 std::string encode_text(const Message& m);
 // Validates types and codes; does not know the membership (the host checks `from`).
 Result<Message> decode_text(std::string_view text);
+
+// The binary form (proto/message_binary.cpp) of the messages every decree costs: begin
+// ballot, vote yes and successful ballot. A priest sends it to peers whose hello said they
+// read it (wire version 2 and later), JSON otherwise and for every other kind.
+constexpr size_t kBinaryToOffset = 3;  // `to`: 4 bytes, little-endian, from here
+bool has_binary_form(Kind k);
+std::string encode_binary(const Message& m);  // only for kinds that have_binary_form
+Result<Message> decode_binary(std::string_view payload);
+// A frame's payload in either form, by its first byte (0: binary; JSON begins with '{').
+Result<Message> decode_frame(std::string_view payload);
 
 // The same through nlohmann::json values (tests, tools).
 nlohmann::json encode(const Message& m);

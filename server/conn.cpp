@@ -454,7 +454,8 @@ void Host::connect(PeerLink& link) {
               l.conn->send(frame(json{{"type", "hello"},
                                       {"from", run_.id},
                                       {"incarnation", incarnation_text(incarnation_)},
-                                      {"version", kWireVersion}}));
+                                      {"version", kWireVersion},
+                                      {"binary", true}}));
               l.conn->start();
             });
       });

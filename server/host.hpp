@@ -310,7 +310,7 @@ class Host : public NodeHost, private Records {
     spdlog::warn("{}{}", fmt::format(f, std::forward<Args>(args)...), *suffix);
     return true;
   }
-  std::string encode_frame(const Message& m);
+  std::string encode_frame(const Message& m, bool binary);
   void shutdown();
   std::optional<int> open_records();
   Status listen();
@@ -401,9 +401,14 @@ class Host : public NodeHost, private Records {
   std::deque<std::string> watch_recent_;  // the last decrees, encoded (Host::watch_page)
   uint64_t watch_recent_first_ = 1;       // the number of watch_recent_.front()
   bool flush_posted_ = false;
-  // The president sends the same begin ballot to every priest: encode it once.
-  std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> encoded_key_{};
-  std::string encoded_;
+  // The president sends the same begin ballot to every priest: encode it once in each form
+  // (JSON, binary).
+  struct Encoded {
+    std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> key{};
+    std::string text;
+  };
+  std::array<Encoded, 2> encoded_;
+  std::set<PriestId> reads_binary_;  // peers whose hello said they read binary frames
   uint64_t ticks_ = 0;
   std::string halted_;
   std::string removed_;  // why this priest retired (removed or replaced by decree), if it did

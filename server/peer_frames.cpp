@@ -7,7 +7,7 @@ namespace parliament::host_detail {
 bool Host::send(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;
-  if (it->second.conn->send(encode_frame(m))) {
+  if (it->second.conn->send(encode_frame(m, reads_binary_.count(m.to) > 0))) {
     if (m.kind == Kind::CatchUp && !m.entries.empty()) {
       ++counters_.catch_up_sent;
       counters_.catch_up_decrees_sent += m.entries.size();
@@ -20,29 +20,36 @@ bool Host::send(const Message& m) {
 
 // A begin ballot or successful ballot is identified by its ballot, numbers and sender's
 // ledger length (one president, one decree per number per ballot): encode it once with a
-// placeholder recipient, then set "to" per priest.
-std::string Host::encode_frame(const Message& m) {
+// placeholder recipient, then set "to" per priest. In binary where the peer reads it.
+std::string Host::encode_frame(const Message& m, bool binary) {
+  binary = binary && has_binary_form(m.kind);
   if (m.kind != Kind::BeginBallot && m.kind != Kind::Success) {
     std::string out;
-    append_frame(out, encode_text(m));
+    append_frame(out, binary ? encode_binary(m) : encode_text(m));
     return out;
   }
   constexpr PriestId kAnyone = 0xFFFFFFFF;
   auto key = std::tuple{m.kind, m.ballot, m.commit_no, m.passed_len,
                         m.entries.empty() ? 0 : m.entries.front().decree_no, m.entries.size(),
                         m.entries.empty() ? 0 : m.entries.back().decree_no, m.token};
-  if (key != encoded_key_ || encoded_.empty()) {
+  Encoded& cached = encoded_[binary];
+  if (key != cached.key || cached.text.empty()) {
     Message any = m;
     any.to = kAnyone;
-    encoded_ = encode_text(any);
-    encoded_key_ = key;
+    cached.text = binary ? encode_binary(any) : encode_text(any);
+    cached.key = key;
   }
-  static const std::string placeholder = "\"to\":" + std::to_string(kAnyone);
-  std::string text = encoded_;
-  // Inside a JSON string every quote is escaped, so only the key itself can match; and
-  // encode_text writes "to" among the first keys, so the search ends within a few bytes.
-  auto pos = text.find(placeholder);
-  text.replace(pos, placeholder.size(), "\"to\":" + std::to_string(m.to));
+  std::string text = cached.text;
+  if (binary) {
+    for (int i = 0; i < 4; ++i)
+      text[kBinaryToOffset + i] = static_cast<char>((m.to >> (8 * i)) & 0xFF);
+  } else {
+    static const std::string placeholder = "\"to\":" + std::to_string(kAnyone);
+    // Inside a JSON string every quote is escaped, so only the key itself can match; and
+    // encode_text writes "to" among the first keys, so the search ends within a few bytes.
+    auto pos = text.find(placeholder);
+    text.replace(pos, placeholder.size(), "\"to\":" + std::to_string(m.to));
+  }
   std::string out;
   append_frame(out, text);
   return out;
@@ -76,7 +83,7 @@ void Host::on_peer_frame(const std::shared_ptr<Conn>& c, std::string_view payloa
     l->second.heard = Clock::now();
     l->second.heard_since_connect = true;
   }
-  auto m = decode_text(payload);
+  auto m = decode_frame(payload);
   if (!m)
     return bad_input(c, "bad message",
                      "priest " + std::to_string(c->peer) + " sent a bad frame: " + m.error());
@@ -143,6 +150,12 @@ void Host::on_hello(const std::shared_ptr<Conn>& c, const json& j) {
   c->kind = Conn::Kind::PeerIn;
   c->peer = id;
   c->incarnation = life;
+  // It reads the binary form of begin ballot, vote yes and successful ballot (a priest older
+  // than the field says nothing, and is sent JSON only).
+  if (auto b = j.find("binary"); b != j.end() && b->is_boolean() && b->get<bool>())
+    reads_binary_.insert(id);
+  else
+    reads_binary_.erase(id);
   // The peer is back: reach it now rather than when our back-off expires (at most once per
   // kMinReconnectGap). The back-off itself starts over once the link proves itself.
   if (auto l = links_.find(id); l != links_.end()) connect_soon(l->second);

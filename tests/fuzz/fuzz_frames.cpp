@@ -7,9 +7,9 @@
 //   k      (k & 15) chunk sizes follow: the stream is fed in chunks of those sizes in turn
 //          (0 is an empty feed); none: the stream in one feed.
 //   stream what the peer sent.
-// Every complete payload goes where the host sends it (server/peer_frames.cpp): decode_text
-// (a peer's paxos frame) and parse_object (a hello or a client's frame), then the proto
-// functions the host calls on what a client frame carries (parse_incarnation, parse_change,
+// Every complete payload goes where the host sends it (server/peer_frames.cpp): decode_frame
+// (a peer's paxos frame, JSON or binary) and parse_object (a hello or a client's frame), then
+// the proto functions the host calls on what a client frame carries (parse_incarnation, parse_change,
 // parse_priests, parse_membership), and the priest on what a decree carries
 // (parse_membership_decree, parse_change of a forwarded membership change). Those that
 // read a JSON tree (hello, change, bootstrap, join, a forwarded change) are also tried with
@@ -136,7 +136,7 @@ void check_decree(const Entry& e, bool forwarded) {
 }
 
 void peer_frame(std::string_view payload) {
-  auto m = decode_text(payload);
+  auto m = decode_frame(payload);  // JSON, or binary when the payload begins with 0
   if (!m) return;
   for (const auto& e : m->entries) check_decree(e, m->kind == Kind::Forward);
   std::string once = encode_text(*m);
@@ -144,6 +144,11 @@ void peer_frame(std::string_view payload) {
   if (!back) fail("encode_text wrote what decode_text refuses (" + back.error() + "): " + once);
   std::string twice = encode_text(*back);
   if (twice != once) fail("a message does not round-trip:\n  " + once + "\n  " + twice);
+  if (has_binary_form(m->kind)) {  // and its binary form says the same
+    auto bin = decode_binary(encode_binary(*m));
+    if (!bin || encode_text(*bin) != once)
+      fail("a message does not round-trip through its binary form: " + once);
+  }
 }
 
 // What the host (server/peer_frames.cpp) does with a hello or a client's frame, as far as proto goes.

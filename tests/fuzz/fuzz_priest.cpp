@@ -5,7 +5,7 @@
 // 5.2 (priest 2 presides). The input is what its peers say, as a sequence of records:
 //   [ctl][twist][4-byte big-endian length][payload]   (a frame as on the wire, after two
 //   control bytes)
-// Each payload goes through decode_text, as the host does with a peer's frame. The host
+// Each payload goes through decode_frame, as the host does with a peer's frame. The host
 // (server/peer_frames.cpp) steps a message only if its "from" is the peer the connection
 // authenticated (its hello) and its "to" is this priest, with the incarnation of that hello;
 // here the control byte names the peer and the message is addressed accordingly:
@@ -372,7 +372,7 @@ struct World {
       priest->propose(std::move(pr));
       flush();
     }
-    auto decoded = decode_text(payload);
+    auto decoded = decode_frame(payload);
     if (decoded && twist_field(tw)) {
       // As if the peer had written the edge value in its frame: re-encoded and decoded again.
       std::string before = verbose() ? encode_text(*decoded) : "";

@@ -267,6 +267,9 @@ int main(int argc, char** argv) {
       {"answer", encode_text(s.answer(1001, 5))},
       {"answer-error", encode_text(s.answer(1002, 0, "ballot 5.2 abandoned: no quorum"))},
       {"begin-membership", encode_text(s.begin_membership())},
+      {"begin-ballot-binary", encode_binary(begin_ballot)},
+      {"success-binary", encode_binary(s.success(5))},
+      {"vote-yes-binary", encode_binary(voted)},
   };
   Change replace2;
   replace2.op = Change::Op::Replace;

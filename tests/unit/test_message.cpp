@@ -350,3 +350,72 @@ TEST_CASE("catch-up is a frame of its own, not a successful ballot", "[message]"
   CHECK(ok->kind == Kind::CatchUp);
   CHECK(ok->entries.empty());
 }
+
+// The binary form (proto/message_binary.cpp) of begin ballot, successful ballot and vote yes:
+// it gives the very Message the JSON form of the same message gives, read rounds, olive-day
+// and membership decrees and large numbers included.
+TEST_CASE("binary frames decode to what their JSON form decodes to", "[message]") {
+  std::vector<Message> hot;
+  for (const auto& m : one_of_each_kind())
+    if (has_binary_form(m.kind)) hot.push_back(m);
+  REQUIRE(hot.size() == 3);
+  Message big = hot[0];
+  big.from = UINT32_MAX;
+  big.ballot = {UINT64_MAX, UINT32_MAX};
+  big.passed_len = UINT64_MAX;
+  big.entries.push_back(Entry{UINT64_MAX, {1, 2}, Decree{false, UINT64_MAX, UINT64_MAX, "z", {1, 2}}});
+  Decree membership{false, 0, 0, "{\"priests\":[]}", {4, 1}};
+  membership.membership = true;
+  big.entries.push_back(Entry{12, {4, 1}, membership});
+  hot.push_back(big);
+  Message read = hot[1];  // a successful ballot asking for a read's round
+  read.token = 77;
+  hot.push_back(read);
+  Message ack = hot[2];  // a vote yes acknowledging it
+  ack.token = 77;
+  hot.push_back(ack);
+  for (const auto& m : hot) {
+    INFO(name_of(m.kind) << " " << encode_text(m));
+    auto b = decode_frame(encode_binary(m));
+    REQUIRE(b.ok());
+    auto t = decode_frame(encode_text(m));
+    REQUIRE(t.ok());
+    check_same(*b, *t);
+    check_same(*b, m);
+  }
+}
+
+// Every prefix of a binary frame, and frames with a byte changed, are refused or decoded
+// without throwing; lengths and counts beyond the frame are refused.
+TEST_CASE("malformed binary frames are errors, never crashes", "[message]") {
+  const std::string good = encode_binary(one_of_each_kind()[1]);
+  REQUIRE(decode_binary(good).ok());
+  for (size_t n = 0; n < good.size(); ++n) {
+    INFO("the first " << n << " bytes");
+    Result<Message> r = Result<Message>::failure("not run");
+    REQUIRE_NOTHROW(r = decode_binary(good.substr(0, n)));
+    CHECK_FALSE(r.ok());
+  }
+  CHECK_FALSE(decode_binary(good + "x").ok());  // bytes after the last decree
+  std::string layout = good;
+  layout[1] = 9;
+  CHECK_THAT(decode_binary(layout).error(), Catch::Contains("layout"));
+  std::string kind = good;
+  kind[2] = 1;  // next ballot has no binary form
+  CHECK_THAT(decode_binary(kind).error(), Catch::Contains("kind"));
+  for (size_t i = 0; i < good.size(); ++i)
+    for (uint8_t v : {uint8_t(0), uint8_t(0x7F), uint8_t(0xFF)}) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(v);
+      REQUIRE_NOTHROW(decode_frame(bad));
+    }
+  // Ten varint bytes that say more than 64 bits, and a count of decrees no frame could hold.
+  Message m = one_of_each_kind()[2];
+  std::string huge = encode_binary(m);
+  huge.replace(kBinaryToOffset + 4, 1, std::string(9, '\xFF') + "\x7F");
+  CHECK_FALSE(decode_binary(huge).ok());
+  std::string many = encode_binary(m);
+  many.pop_back();  // the count (0): now 2^35 decrees
+  many += std::string("\x80\x80\x80\x80\x01", 5);
+  CHECK_FALSE(decode_binary(many).ok());
+}

@@ -1,16 +1,23 @@
 // paxos-bench: a closed-loop load generator. N clients share M connections; each client
-// proposes a decree of --val bytes, waits for "passed", and proposes the next. Latency of
-// every request after the warm-up is recorded. Prints a progress line while it runs (one
-// line rewritten in place on a terminal, plain lines otherwise) and at the end exactly:
+// proposes a decree of --val bytes (--op read: asks for a linearizable read of the latest
+// decree it knows), waits for the answer, and sends the next. Latency of every request after
+// the warm-up is recorded. Prints a progress line while it runs (one line rewritten in place
+// on a terminal, plain lines otherwise) and at the end exactly:
 //
-// RESULT label=L clients=64 conns=8 val=100 n=N errors=E ops_s=X avg_ms=A p50_ms=P
+// RESULT label=L clients=64 conns=8 val=100 n=N done=D errors=E ops_s=X avg_ms=A p50_ms=P
 //        p90_ms=Q p99_ms=R p999_ms=S max_ms=M          (one line)
+//
+// n counts the measured requests, done every request answered (warm-up included). With
+// --watchers W the line goes on: watchers=W watched=K watch_gaps=G watch_errors=E watch_n=S
+// watch_p50_ms=P watch_p99_ms=Q (decrees received by all watchers together, decrees that did
+// not follow the one before, failed watch connections, and the watch's latency, sampled).
 //
 // --target president sends to the president (found with status); --target all spreads the
 // connections over every priest (followers forward to the president).
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -24,6 +31,8 @@
 #include <asio.hpp>
 #include <asio/ssl/context.hpp>
 
+#include "client/bench_link.hpp"
+#include "client/bench_watch.hpp"
 #include "client/lib/open.hpp"
 #include "net/program.hpp"
 #include "net/rpc.hpp"
@@ -44,69 +53,101 @@ struct Stats {
   uint64_t done_total = 0;
   std::string last_error;
   std::map<std::string_view, uint64_t> errors_by_code;  // code_name: how many
+  // Proposals that passed at a decree numbered a multiple of bench::kSample, and when their
+  // "passed" arrived (the watch's latency is counted from there).
+  std::vector<std::pair<uint64_t, Clock::time_point>> passed;
 };
 
-class Bench;
-
-// One connection carrying the requests of several clients.
-class Link {
- public:
-  // expect: the priest id that must answer at ep (0: any priest of the parliament).
-  Link(asio::io_context& io, Bench& bench, tcp::endpoint ep, asio::ssl::context* tls,
-       PriestId expect)
-      : sock_(io), bench_(bench), ep_(ep), tls_context_(tls), expect_(expect) {}
-  void start(std::vector<uint64_t> clients);
-  void propose(uint64_t client);
-
- private:
-  void read();
-  void write();
-  void begin();
-  tcp::socket sock_;
-  Bench& bench_;
-  tcp::endpoint ep_;
-  asio::ssl::context* tls_context_;  // null: plaintext
-  PriestId expect_ = 0;
-  std::unique_ptr<tls::Session> tls_;  // as the priests do it: one write and one read per batch
-  FrameDecoder decoder_{64 << 20};
-  std::array<char, 65536> buf_{};
-  std::string out_, writing_;
-  std::vector<uint64_t> clients_;
+struct Load {
+  std::string label;
+  int clients = 64, conns = 8;
+  size_t val = 100;
+  double duration = 10, warmup = 2;
+  bool reads = false;  // linearizable reads of the latest decree instead of proposals
+  int watchers = 0;
 };
 
+// The closed loop: every client keeps one request outstanding on its connection, and sends
+// the next when the answer comes, until the end.
 class Bench {
  public:
-  Bench(asio::io_context& io, std::string decree, Clock::time_point measure_from,
-        Clock::time_point end)
-      : io_(io), decree_(std::move(decree)), measure_from_(measure_from), end_(end) {}
+  Bench(const Load& load, Clock::time_point measure_from, Clock::time_point end)
+      : load_(load), decree_(load.val, 'x'), measure_from_(measure_from), end_(end) {}
 
   struct Client {
     uint64_t request = 0;
+    uint64_t upto = 1;  // reads: the latest decree it saw, which it asks for again
     Clock::time_point sent;
-    Link* link = nullptr;
+    size_t conn = 0;
+  };
+  struct Conn {
+    std::unique_ptr<bench::Link> link;
+    std::vector<uint64_t> clients;
+    std::deque<uint64_t> reads;  // read replies name no client: they come back in order
   };
 
-  json next_request(uint64_t client) {
-    auto& c = clients_[client];
-    c.sent = Clock::now();
-    return json{
-        {"type", "propose"}, {"client", client}, {"request", ++c.request}, {"decree", decree_}};
+  void add_conn(asio::io_context& io, tcp::endpoint ep, asio::ssl::context* tls, PriestId expect,
+                std::vector<uint64_t> clients) {
+    size_t at = conns_.size();
+    for (auto c : clients) clients_[c].conn = at;
+    conns_.push_back(Conn{nullptr, std::move(clients), {}});
+    conns_.back().link = std::make_unique<bench::Link>(
+        io, ep, tls, expect,
+        bench::Link::Calls{[this, at] {
+                             for (auto c : conns_[at].clients) request(c);
+                           },
+                           [this, at](std::string_view p) { on_frame(at, p); },
+                           [this](const std::string& why) { on_link_error(why); }});
+  }
+  void start() {
+    for (auto& c : conns_) c.link->start();
   }
 
-  void on_reply(const json& j) {
-    auto it = clients_.find(j.value("client", uint64_t(0)));
+  Stats stats;
+
+ private:
+  void request(uint64_t client) {
+    auto& c = clients_[client];
+    c.sent = Clock::now();
+    json j;
+    if (load_.reads) {
+      j = json{{"type", "read"}, {"from", c.upto}, {"max", 1}};
+      conns_[c.conn].reads.push_back(client);
+    } else {
+      j = json{{"type", "propose"}, {"client", client}, {"request", ++c.request},
+               {"decree", decree_}};
+    }
+    conns_[c.conn].link->send(j.dump());
+  }
+
+  void on_frame(size_t conn, std::string_view payload) {
+    auto j = parse_object(payload);
+    if (!j) return on_link_error("a frame that is not a JSON object");
+    uint64_t client = 0;
+    if (load_.reads) {
+      if (conns_[conn].reads.empty()) return;
+      client = conns_[conn].reads.front();
+      conns_[conn].reads.pop_front();
+    } else {
+      client = j->value("client", uint64_t(0));
+    }
+    auto it = clients_.find(client);
     if (it == clients_.end()) return;
     auto now = Clock::now();
     ++stats.done_total;
-    if (Code code = reply_code(j); code != Code::Ok) {
+    if (Code code = reply_code(*j); code != Code::Ok) {
       ++stats.errors;
       ++stats.errors_by_code[code_name(code)];
-      stats.last_error = j.value("error", std::string("?"));
-    } else if (it->second.sent >= measure_from_) {
-      stats.latencies_ms.push_back(
-          std::chrono::duration<double, std::milli>(now - it->second.sent).count());
+      stats.last_error = j->value("error", std::string("?"));
+    } else {
+      if (it->second.sent >= measure_from_)
+        stats.latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(now - it->second.sent).count());
+      if (load_.reads) it->second.upto = std::max<uint64_t>(1, j->value("upto", uint64_t(1)));
+      else if (uint64_t no = j->value("decree_no", uint64_t(0)); no % bench::kSample == 0)
+        stats.passed.emplace_back(no, now);
     }
-    if (now < end_) it->second.link->propose(it->first);
+    if (now < end_) request(client);
   }
 
   void on_link_error(const std::string& why) {
@@ -115,89 +156,12 @@ class Bench {
     ++stats.errors_by_code[code_name(Code::Unreachable)];
   }
 
-  std::unordered_map<uint64_t, Client> clients_;
-  Stats stats;
-
- private:
-  asio::io_context& io_;
+  const Load& load_;
   std::string decree_;
   Clock::time_point measure_from_, end_;
+  std::unordered_map<uint64_t, Client> clients_;
+  std::vector<Conn> conns_;
 };
-
-void Link::start(std::vector<uint64_t> clients) {
-  clients_ = std::move(clients);
-  sock_.async_connect(ep_, [this](asio::error_code ec) {
-    if (ec) return bench_.on_link_error("connect: " + ec.message());
-    sock_.set_option(tcp::no_delay(true));
-    if (tls_context_) {
-      tls_ = std::make_unique<tls::Session>(*tls_context_, tls::Session::Side::Client);
-      write();  // the hello; the clients begin once the handshake is done
-    } else {
-      begin();
-    }
-    read();
-  });
-}
-
-void Link::begin() {
-  for (auto c : clients_) {
-    bench_.clients_[c].link = this;
-    propose(c);
-  }
-}
-
-void Link::propose(uint64_t client) {
-  append_frame(out_, bench_.next_request(client).dump());
-  write();
-}
-
-void Link::write() {
-  if (!writing_.empty()) return;  // the write under way calls again when done
-  if (!tls_) {
-    writing_.swap(out_);
-  } else {
-    if (tls_->established() && !out_.empty()) {
-      if (tls_->seal(out_) != tls::Session::Status::Ok) return bench_.on_link_error(tls_->error());
-      out_.clear();
-    }
-    tls_->take_output(writing_);
-  }
-  if (writing_.empty()) return;
-  asio::async_write(sock_, asio::buffer(writing_), [this](asio::error_code ec, size_t) {
-    writing_.clear();
-    if (ec) return bench_.on_link_error("write: " + ec.message());
-    write();
-  });
-}
-
-void Link::read() {
-  sock_.async_read_some(asio::buffer(buf_), [this](asio::error_code ec, size_t n) {
-    if (ec) return bench_.on_link_error("read: " + ec.message());
-    std::string_view got(buf_.data(), n);
-    std::string plain;
-    if (tls_) {
-      bool was_established = tls_->established();
-      if (tls_->receive(got, plain) == tls::Session::Status::Failed)
-        return bench_.on_link_error(tls_->error());
-      write();
-      if (!was_established && tls_->established()) {
-        // Clients check whom they reached (rpc.hpp, check_priest_ids).
-        auto who = tls::peer_identity(tls_->native());
-        if (!who || who->role != tls::Role::Priest || (expect_ && who->id != expect_))
-          return bench_.on_link_error("the process at " + ep_.address().to_string() + ":" +
-                                      std::to_string(ep_.port()) + " is " +
-                                      (who ? tls::describe(*who) : who.error()) + ", not priest " +
-                                      std::to_string(expect_));
-        begin();
-      }
-      got = plain;
-    }
-    if (!decoder_.feed(got)) return bench_.on_link_error(decoder_.error());
-    while (auto p = decoder_.next())
-      if (auto j = parse_object(*p)) bench_.on_reply(*j);
-    read();
-  });
-}
 
 double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
@@ -224,13 +188,6 @@ std::vector<PriestAddress> targets_of(client::Parliament& parliament, const Conf
   }
   return targets;
 }
-
-struct Load {
-  std::string label;
-  int clients = 64, conns = 8;
-  size_t val = 100;
-  double duration = 10, warmup = 2;
-};
 
 // One line on stderr each second while the load runs; the loop stops 5 s after the end at
 // the latest, or as soon as the measured time is over.
@@ -271,57 +228,112 @@ void watch_progress(asio::io_context& io, const Load& load, Bench& bench, Clock:
   (*check)();
 }
 
+// The watch's latency, in ms: from the "passed" of each sampled decree passed after the
+// warm-up to each watcher's receipt of it.
+std::vector<double> watch_latencies(const Stats& stats, const bench::WatchFigures& watched,
+                                    Clock::time_point measure_from) {
+  std::unordered_map<uint64_t, Clock::time_point> passed;
+  for (auto& [no, at] : stats.passed)
+    if (at >= measure_from) passed.emplace(no, at);
+  std::vector<double> out;
+  for (auto& [no, at] : watched.seen)
+    if (auto it = passed.find(no); it != passed.end())
+      out.push_back(std::chrono::duration<double, std::milli>(at - it->second).count());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // The RESULT line; 1 if nothing was measured.
-int report(const Load& load, Bench& bench) {
-  auto& lat = bench.stats.latencies_ms;
+int report(const Load& load, Stats& stats, const bench::WatchFigures* watched,
+           Clock::time_point measure_from) {
+  auto& lat = stats.latencies_ms;
   std::sort(lat.begin(), lat.end());
   double sum = 0;
   for (double l : lat) sum += l;
   double avg = lat.empty() ? 0 : sum / lat.size();
-  if (!bench.stats.last_error.empty()) {
+  if (!stats.last_error.empty()) {
     std::string codes;
-    for (auto& [code, n] : bench.stats.errors_by_code)
+    for (auto& [code, n] : stats.errors_by_code)
       codes += " " + std::string(code) + "=" + std::to_string(n);
     std::fprintf(stderr, "errors by code:%s; last error: %s\n", codes.c_str(),
-                 bench.stats.last_error.c_str());
+                 stats.last_error.c_str());
+  }
+  std::string watch;
+  if (watched) {
+    auto w = watch_latencies(stats, *watched, measure_from);
+    if (!watched->last_error.empty())
+      std::fprintf(stderr, "watchers: last error: %s\n", watched->last_error.c_str());
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  " watchers=%d watched=%llu watch_gaps=%llu watch_errors=%llu watch_n=%zu "
+                  "watch_p50_ms=%.3f watch_p99_ms=%.3f",
+                  load.watchers, (unsigned long long)watched->decrees,
+                  (unsigned long long)watched->gaps, (unsigned long long)watched->errors,
+                  w.size(), percentile(w, 0.5), percentile(w, 0.99));
+    watch = buf;
   }
   std::printf(
-      "RESULT label=%s clients=%d conns=%d val=%zu n=%zu errors=%llu ops_s=%.0f avg_ms=%.3f "
-      "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f\n",
+      "RESULT label=%s clients=%d conns=%d val=%zu n=%zu done=%llu errors=%llu ops_s=%.0f "
+      "avg_ms=%.3f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f%s\n",
       load.label.c_str(), load.clients, load.conns, load.val, lat.size(),
-      (unsigned long long)bench.stats.errors, lat.size() / load.duration, avg, percentile(lat, 0.5),
-      percentile(lat, 0.9), percentile(lat, 0.99), percentile(lat, 0.999),
-      lat.empty() ? 0 : lat.back());
+      (unsigned long long)stats.done_total, (unsigned long long)stats.errors,
+      lat.size() / load.duration, avg, percentile(lat, 0.5), percentile(lat, 0.9),
+      percentile(lat, 0.99), percentile(lat, 0.999), lat.empty() ? 0 : lat.back(),
+      watch.c_str());
   return lat.empty() ? 1 : 0;
 }
 
-// Runs the closed loop: `load.clients` clients over `load.conns` connections to `targets`.
-int run_load(const Load& load, const std::vector<PriestAddress>& targets, asio::ssl::context* tls,
+tcp::endpoint endpoint_of(tcp::resolver& resolver, const PriestAddress& p) {
+  return resolver.resolve(p.host, std::to_string(p.port)).begin()->endpoint();
+}
+
+// Runs the closed loop: `load.clients` clients over `load.conns` connections to `targets`,
+// watched by `load.watchers` watchers spread over `everyone` from decree `next` on.
+int run_load(const Load& load, const std::vector<PriestAddress>& targets,
+             const std::vector<PriestAddress>& everyone, uint64_t next, asio::ssl::context* tls,
              bool named) {
   asio::io_context io(1);
   tcp::resolver resolver(io);
+  std::unique_ptr<bench::Watchers> watchers;
+  if (load.watchers > 0) {
+    std::vector<bench::WatchTarget> at;
+    for (const auto& p : everyone) at.push_back({endpoint_of(resolver, p), named ? p.id : 0});
+    watchers = std::make_unique<bench::Watchers>(at, load.watchers, next, tls);
+    watchers->start();
+  }
   auto start = Clock::now();
   auto seconds = [](double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   };
   auto measure_from = start + seconds(load.warmup);
   auto end = measure_from + seconds(load.duration);
-  std::string decree(load.val, 'x');
-  Bench bench(io, decree, measure_from, end);
-  std::vector<std::unique_ptr<Link>> links;
+  Bench bench(load, measure_from, end);
   uint64_t base = random_client_id() & ~uint64_t(0xFFFFF);
-  for (int c = 0; c < load.conns; ++c) {
-    const auto& p = targets[c % targets.size()];
-    auto ep = *resolver.resolve(p.host, std::to_string(p.port)).begin();
-    links.push_back(std::make_unique<Link>(io, bench, ep.endpoint(), tls, named ? p.id : 0));
-  }
   std::vector<std::vector<uint64_t>> per_link(load.conns);
   for (int i = 0; i < load.clients; ++i) per_link[i % load.conns].push_back(base + i + 1);
-  for (int c = 0; c < load.conns; ++c) links[c]->start(per_link[c]);
+  for (int c = 0; c < load.conns; ++c) {
+    const auto& p = targets[c % targets.size()];
+    bench.add_conn(io, endpoint_of(resolver, p), tls, named ? p.id : 0, per_link[c]);
+  }
+  bench.start();
   watch_progress(io, load, bench, start, measure_from, end);
   io.run();
   if (isatty(fileno(stderr))) std::fprintf(stderr, "\n");
-  return report(load, bench);
+  std::optional<bench::WatchFigures> watched;
+  if (watchers) {
+    std::this_thread::sleep_for(Millis(200));  // the last pushes of what passed
+    watched = watchers->stop();
+  }
+  return report(load, bench.stats, watched ? &*watched : nullptr, measure_from);
+}
+
+// The next decree to pass: after the longest ledger.
+uint64_t next_decree(client::Parliament& parliament) {
+  client::Report report;
+  uint64_t longest = 0;
+  if (parliament.status(&report).ok())
+    for (const auto& s : report.priests) longest = std::max(longest, s.ledger_length);
+  return longest + 1;
 }
 
 }  // namespace
@@ -344,6 +356,13 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--target", target, "president | all")->check(CLI::IsMember({"president", "all"}));
   app.add_option("--label", load.label, "label of the RESULT line");
+  std::string op = "propose";
+  app.add_option("--op", op, "propose | read (linearizable reads of the latest decree)")
+      ->check(CLI::IsMember({"propose", "read"}));
+  app.add_option("--watchers", load.watchers,
+                 "watchers spread over every priest while the load runs (the RESULT line adds "
+                 "their latency from a decree's \"passed\" to its receipt)")
+      ->check(CLI::Range(0, 10000));
   std::string certs;
   bool plaintext = false;
   app.add_option("--certs", certs, "directory of the TLS files (default: the config's \"certs\"; "
@@ -373,5 +392,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "paxos-bench: no president found within 10 s\n");
     return 1;
   }
-  return run_load(load, targets, current_tls().get(), cluster.empty());
+  load.reads = op == "read";
+  return run_load(load, targets, config->priests, next_decree(*parliament), current_tls().get(),
+                  cluster.empty());
 }

@@ -1,0 +1,79 @@
+# Sourced by scripts/bench.sh and the anchors' scripts beside this file.
+#
+#   anchor_args SCRIPT MEMBERS ...
+#
+# checks MEMBERS (1..9) into $members and sets the knobs RUNS, DURATION and WARMUP and the
+# directory $build (BUILD_DIR) where the loads are built.
+#
+#   begin_work NAME
+#
+# makes the temporary directory $work (NAME.XXXXXX) and, at exit, stops the processes whose
+# PIDs are in the array $pids and removes $work.
+#
+# What a load cost in CPU, read from /proc:
+#
+#   measured "PID PID ..." COMMAND ARGS...
+#
+# runs COMMAND (a load that prints one RESULT line with done=D, the requests it had answered)
+# and prints that line with two figures added: host_cpu_busy=P% (the whole machine, from
+# /proc/stat) and cpu_us_op=U (the user and system CPU of the listed processes, the members,
+# from /proc/PID/stat, in microseconds per answered request). A process that is gone by the
+# end counts for what it had used when last seen.
+
+# member_ticks PID...: their user + system clock ticks (utime and stime of /proc/PID/stat;
+# the fields are counted after the command name, which may hold spaces).
+member_ticks() {
+  local total=0 p t
+  for p in "$@"; do
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+
+# host_ticks: busy and idle (with iowait) ticks of the whole machine.
+host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+
+measured() {
+  local pids=$1 m0 m1 b0 i0 b1 i1 out done hz
+  shift
+  hz=$(getconf CLK_TCK)
+  # shellcheck disable=SC2086
+  m0=$(member_ticks $pids)
+  read -r b0 i0 < <(host_ticks)
+  out=$("$@" | grep '^RESULT' || true)
+  # shellcheck disable=SC2086
+  m1=$(member_ticks $pids)
+  read -r b1 i1 < <(host_ticks)
+  [ -n "$out" ] || { echo "# the load printed no RESULT line: $*" >&2; return 0; }
+  done=$(sed -n 's/.* done=\([0-9]*\).*/\1/p' <<<"$out")
+  awk -v line="$out" -v m=$((m1 - m0)) -v hz="$hz" -v done="${done:-0}" \
+    -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) 'BEGIN {
+      printf "%s host_cpu_busy=%d%% cpu_us_op=%.1f\n", line,
+        (busy + idle > 0 ? 100 * busy / (busy + idle) : 0),
+        (done > 0 ? m * 1e6 / hz / done : 0) }'
+}
+
+begin_work() {
+  work=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  pids=()
+  trap end_work EXIT INT TERM
+}
+
+end_work() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+  exit $rc
+}
+
+anchor_args() {
+  local script=$1
+  members=${2:-}
+  [[ "$members" =~ ^[1-9]$ ]] ||
+    { echo "$script: usage: $script MEMBERS LOAD... (MEMBERS: 1 to 9)" >&2; exit 2; }
+  RUNS=${RUNS:-2} DURATION=${DURATION:-10} WARMUP=${WARMUP:-2}
+  build=${BUILD_DIR:-/tmp/parliament-anchors}
+  mkdir -p "$build"
+}

@@ -361,6 +361,10 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   echo "| $CLIENTS clients -> president: p99.9 at most 20 ms | $p999 ms | $(met "$p999" le 20) |"
   echo "| $BIG_CLIENTS clients / $BIG_CONNS conns: no errors | $big_errors errors | $(met "$big_errors" le 0) |"
   echo
+  steal=$(cat "$results" "$etcd_results" "$zk_results" | grep '^RESULT' | field steal | tr -d % | sort -g |
+    awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%s%% to %s%%", lo, hi; else print "-" }')
+  echo "CPU time the hypervisor gave to others during the loads (steal, from /proc/stat): $steal."
+  echo
   echo "Every RESULT line of the session (the parliament's, etcd's, ZooKeeper's, the disk's):"
   echo
   echo '```'

@@ -15,9 +15,10 @@
 #   measured "PID PID ..." COMMAND ARGS...
 #
 # runs COMMAND (a load that prints one RESULT line with done=D, the requests it had answered)
-# and prints that line with two figures added: host_cpu_busy=P% (the whole machine, from
-# /proc/stat) and cpu_us_op=U (the user and system CPU of the listed processes, the members,
-# from /proc/PID/stat, in microseconds per answered request). A process that is gone by the
+# and prints that line with three figures added: host_cpu_busy=P% and steal=S% (the whole
+# machine's CPU time, from /proc/stat: busy, and taken by the hypervisor) and cpu_us_op=U
+# (the user and system CPU of the listed processes, the members, from /proc/PID/stat, in
+# microseconds per answered request). A process that is gone by the
 # end counts for what it had used when last seen.
 
 # member_ticks PID...: their user + system clock ticks (utime and stime of /proc/PID/stat;
@@ -31,26 +32,28 @@ member_ticks() {
   echo "$total"
 }
 
-# host_ticks: busy and idle (with iowait) ticks of the whole machine.
-host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+# host_ticks: busy, idle (with iowait) and stolen ticks of the whole machine (stolen: time
+# the hypervisor gave this machine's virtual CPUs to someone else).
+host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6, $9}' /proc/stat; }
 
 measured() {
-  local pids=$1 m0 m1 b0 i0 b1 i1 out done hz
+  local pids=$1 m0 m1 b0 i0 s0 b1 i1 s1 out done hz
   shift
   hz=$(getconf CLK_TCK)
   # shellcheck disable=SC2086
   m0=$(member_ticks $pids)
-  read -r b0 i0 < <(host_ticks)
+  read -r b0 i0 s0 < <(host_ticks)
   out=$("$@" | grep '^RESULT' || true)
   # shellcheck disable=SC2086
   m1=$(member_ticks $pids)
-  read -r b1 i1 < <(host_ticks)
+  read -r b1 i1 s1 < <(host_ticks)
   [ -n "$out" ] || { echo "# the load printed no RESULT line: $*" >&2; return 0; }
   done=$(sed -n 's/.* done=\([0-9]*\).*/\1/p' <<<"$out")
   awk -v line="$out" -v m=$((m1 - m0)) -v hz="$hz" -v done="${done:-0}" \
-    -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) 'BEGIN {
-      printf "%s host_cpu_busy=%d%% cpu_us_op=%.1f\n", line,
-        (busy + idle > 0 ? 100 * busy / (busy + idle) : 0),
+    -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) -v stolen=$((s1 - s0)) 'BEGIN {
+      all = busy + idle + stolen
+      printf "%s host_cpu_busy=%d%% steal=%d%% cpu_us_op=%.1f\n", line,
+        (all > 0 ? 100 * busy / all : 0), (all > 0 ? 100 * stolen / all : 0),
         (done > 0 ? m * 1e6 / hz / done : 0) }'
 }
 

@@ -6,14 +6,21 @@
 // corruption, and the caller must refuse the file rather than drop decrees silently.
 #include "proto/record.hpp"
 
+#include <cstring>
+
 #include <zlib.h>
 
 namespace parliament {
 
 namespace {
 
+// One vectorised scan per character that needs quoting: find_first_of would call memchr once
+// per character of the field (the hottest spot in a priest with 16 KiB decrees).
 bool needs_quotes(std::string_view f) {
-  return f.find_first_of(",\"\r\n") != std::string_view::npos;
+  if (f.empty()) return false;  // (memchr may not be given a null pointer)
+  for (char special : {',', '"', '\r', '\n'})
+    if (std::memchr(f.data(), special, f.size())) return true;
+  return false;
 }
 
 void append_field(std::string& out, std::string_view f) {

@@ -13,6 +13,10 @@
 #                                  installed if missing). Writes docs/BENCHMARKS.md, with the
 #                                  project's targets checked. About 20 minutes.
 #   scripts/bench.sh               ours only, the standard loads (printed; docs untouched)
+#                                  The session's RESULT lines are kept in build/bench-last/.
+#   scripts/bench.sh --report DIR  writes docs/BENCHMARKS.md again from the RESULT lines kept
+#                                  in DIR (results.txt, etcd.txt, zk.txt, disk.txt), running
+#                                  nothing
 #   scripts/bench.sh --smoke       a few seconds, any figure: proves the tool works (CTest)
 #   scripts/bench.sh --big         pass BIG_DECREES (1,000,000) decrees, then report each
 #                                  priest's resident memory and how long a follower takes
@@ -41,8 +45,12 @@ case "${1:-}" in
   --etcd) mode=etcd ;;
   --smoke) mode=smoke ;;
   --big) mode=big ;;
+  --report)
+    mode=report
+    saved=$(cd "${2:?usage: scripts/bench.sh --report DIR}" && pwd)
+    ;;
   "") ;;
-  *) echo "usage: scripts/bench.sh [--etcd | --smoke | --big]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [--etcd | --smoke | --big | --report DIR]" >&2; exit 2 ;;
 esac
 
 RUNS=${RUNS:-2}
@@ -71,7 +79,7 @@ esac
 bin=${PARLIAMENT_BIN:-build/bin}
 if [ "$mode" = smoke ]; then
   RUNS=1 DURATION=1 WARMUP=0.5
-elif [ -z "${PARLIAMENT_BIN:-}" ]; then
+elif [ -z "${PARLIAMENT_BIN:-}" ] && [ "$mode" != report ]; then
   scripts/setup.sh >&2
 fi
 
@@ -177,6 +185,7 @@ fi
 
 results="$work/results.txt"
 : >"$results"
+[ "$mode" = report ] && PRIESTS=""  # nothing is run: the tables are written from $saved
 # The loads, NAME:CLIENTS:CONNS:TARGET:OP:VAL, as scripts/anchors/ takes them: the standard
 # ones for every size, and at five members the larger values and the reads.
 hi="c$CLIENTS"
@@ -184,7 +193,8 @@ standard="c1-leader:1:1:leader:put:$VAL $hi-leader:$CLIENTS:$CONNS:leader:put:$V
 larger="$hi-leader-1k:$CLIENTS:$CONNS:leader:put:1024 $hi-leader-16k:$CLIENTS:$CONNS:leader:put:16384"
 reads="$hi-read:$CLIENTS:$CONNS:leader:get:$VAL"
 loads_of() { # members -> the loads of the comparison at that size
-  if [ "$1" = 5 ] && [ "$mode" = etcd ]; then echo "$standard $larger $reads"; else echo "$standard"; fi
+  # (the reads before the larger values: each reads the latest decree, one of VAL bytes)
+  if [ "$1" = 5 ] && [ "$mode" = etcd ]; then echo "$standard $reads $larger"; else echo "$standard"; fi
 }
 
 # load N SPEC [WATCHERS [SUFFIX]]: one run of paxos-bench on the parliament of N, as measured.
@@ -232,46 +242,55 @@ if [ "$mode" = smoke ]; then
   echo "bench smoke: 3 RESULT lines"
   exit 0
 fi
-[ "$mode" = etcd ] || exit 0
+[ "$mode" = etcd ] || [ "$mode" = report ] || exit 0
 
 # ---------------------------------------------------------------- etcd and ZooKeeper, same machine, same session
-need=()
-for p in etcd-server etcd-client golang-go golang-etcd-server-dev zookeeper libzookeeper-mt-dev; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
-fi
 etcd_results="$work/etcd.txt" zk_results="$work/zk.txt" disk_results="$work/disk.txt"
-export RUNS DURATION WARMUP BUILD_DIR="$work/anchors-build"
-for n in 5 3 7; do
-  # shellcheck disable=SC2046
-  scripts/anchors/etcd.sh "$n" $(loads_of "$n") | tee -a "$etcd_results" >&2
-  # shellcheck disable=SC2046
-  scripts/anchors/zookeeper.sh "$n" $(loads_of "$n" | tr ' ' '\n' | grep -v ':get:') |
-    tee -a "$zk_results" >&2
-done
-# The disk under the data: one 100 B record per fdatasync, then 64 (twice each).
-cc -O2 -o "$work/disk_probe" scripts/anchors/disk_probe.c
-for _ in 1 2; do
-  for batch in 1 64; do "$work/disk_probe" "$work" 2000 "$batch" 100 | tee -a "$disk_results" >&2; done
-done
+if [ "$mode" = report ]; then
+  cp "$saved/results.txt" "$saved/etcd.txt" "$saved/zk.txt" "$saved/disk.txt" "$work/"
+else
+  need=()
+  for p in etcd-server etcd-client golang-go golang-etcd-server-dev zookeeper libzookeeper-mt-dev; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  fi
+  export RUNS DURATION WARMUP BUILD_DIR="$work/anchors-build"
+  for n in 5 3 7; do
+    # shellcheck disable=SC2046
+    scripts/anchors/etcd.sh "$n" $(loads_of "$n") | tee -a "$etcd_results" >&2
+    # shellcheck disable=SC2046
+    scripts/anchors/zookeeper.sh "$n" $(loads_of "$n" | tr ' ' '\n' | grep -v ':get:') |
+      tee -a "$zk_results" >&2
+  done
+  # The disk under the data: one 100 B record per fdatasync, then 64 (twice each).
+  cc -O2 -o "$work/disk_probe" scripts/anchors/disk_probe.c
+  for _ in 1 2; do
+    for batch in 1 64; do "$work/disk_probe" "$work" 2000 "$batch" 100 | tee -a "$disk_results" >&2; done
+  done
 
+  # Kept, so that the tables can be written again from them: scripts/bench.sh --report DIR.
+  mkdir -p build/bench-last
+  cp "$results" "$etcd_results" "$zk_results" "$disk_results" build/bench-last/
+  echo "bench: the session's RESULT lines are kept in build/bench-last/" >&2
+fi
 # ---------------------------------------------------------------- docs/BENCHMARKS.md
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+lines_of() { grep "^RESULT label=$2 " "$1" || true; }  # file label -> its RESULT lines (or none)
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 median_hi() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int(NR/2)+1]; else print "-"}'; }
 stat_of() { # file label field -> median over runs; of two, the worse (lower ops/s, higher ms)
   case "$3" in
-    *_ms) grep "^RESULT label=$2 " "$1" | field "$3" | median_hi ;;
-    *) grep "^RESULT label=$2 " "$1" | field "$3" | median ;;
+    *_ms) lines_of "$1" "$2" | field "$3" | median_hi ;;
+    *) lines_of "$1" "$2" | field "$3" | median ;;
   esac
 }
 sum_of() { # file label field -> sum over runs
-  grep "^RESULT label=$2 " "$1" | field "$3" | awk '{s+=$1} END {print s+0}'
+  lines_of "$1" "$2" | field "$3" | awk '{s+=$1} END {print s+0}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1fx", a / b; else print "-" }'; }
 frac() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -279,7 +298,7 @@ frac() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f",
 met() { awk -v v="$1" -v op="$2" -v b="$3" 'BEGIN { if (v == "-" || v == "") { print "-"; exit }
   ok = op == "ge" ? v + 0 >= b + 0 : v + 0 <= b + 0; print ok ? "yes" : "**no**" }'; }
 spread() { # file label -> highest / lowest ops/s over the runs
-  grep "^RESULT label=$2 " "$1" | field ops_s | sort -g |
+  lines_of "$1" "$2" | field ops_s | sort -g |
     awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR > 1 && lo > 0) printf "%.2f", hi / lo; else print "-" }'
 }
 names="c1-leader:1 client -> president/leader

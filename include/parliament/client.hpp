@@ -153,7 +153,9 @@ class Parliament {
   Status read(uint64_t from, Reading* out);
   // Calls on_decree for every decree from `from` on (0: the next one to pass), in order,
   // each once, across president changes and restarts, until on_decree returns false. It
-  // waits for decrees as long as it takes: Options::timeout does not apply.
+  // waits for decrees as long as it takes: Options::timeout does not apply. One priest at a
+  // time pushes the decrees as they pass (the watch frame, docs/PROTOCOL.md); a refusal that
+  // asking again cannot mend (a revoked client: Code::Revoked) ends it and is returned.
   Status watch(uint64_t from, const std::function<bool(const Decree&)>& on_decree);
   // Priest `priest`'s own ledger from `from` (1: all of it).
   Status ledger(uint64_t priest, uint64_t from, Ledger* out);

@@ -10,8 +10,9 @@
 // client | request | origin.round | origin.priest | text length | text bytes.
 //
 // A JSON frame begins with '{', a binary one with 0x00. Decoding checks every length against
-// what is left, every priest id against 32 bits, and gives the Message that the JSON form of
-// the same message gives (fields the kind does not carry are zero).
+// what is left, every priest id against 32 bits, every text for well-formed UTF-8 (as the
+// JSON form's parser does), and gives the Message that the JSON form of the same message
+// gives (fields the kind does not carry are zero).
 #include <cstring>
 
 #include "proto/message.hpp"
@@ -71,6 +72,35 @@ class In {
   size_t at_ = 0;
 };
 
+// Well-formed UTF-8 (Unicode's table 3-7: no overlong forms, no surrogates, nothing above
+// U+10FFFF), as the JSON form's parser demands of every string: a decree that one form
+// carries the other can carry too, and the ledger's JSON pages never meet bytes they cannot
+// write.
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  auto cont = [&](size_t at, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
+    return at < s.size() && uint8_t(s[at]) >= lo && uint8_t(s[at]) <= hi;
+  };
+  while (i < s.size()) {
+    const uint8_t b = uint8_t(s[i]);
+    if (b < 0x80) {
+      ++i;
+    } else if (b >= 0xC2 && b <= 0xDF && cont(i + 1)) {
+      i += 2;
+    } else if (b >= 0xE0 && b <= 0xEF &&
+               cont(i + 1, b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && cont(i + 2)) {
+      i += 3;
+    } else if (b >= 0xF0 && b <= 0xF4 &&
+               cont(i + 1, b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && cont(i + 2) &&
+               cont(i + 3)) {
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<Entry> read_entry(In& in) {
   using R = Result<Entry>;
   Entry e;
@@ -81,6 +111,7 @@ Result<Entry> read_entry(In& in) {
       !in.bytes(d.text))
     return R::failure("binary frame: a decree is cut short or malformed");
   if (flags > 3) return R::failure("binary frame: unknown decree flags");
+  if (!valid_utf8(d.text)) return R::failure("binary frame: a decree's text is not UTF-8");
   d.olive_day = flags & 1;
   d.membership = flags & 2;
   if (d.olive_day && d.membership)

@@ -414,6 +414,21 @@ TEST_CASE("malformed binary frames are errors, never crashes", "[message]") {
   std::string huge = encode_binary(m);
   huge.replace(kBinaryToOffset + 4, 1, std::string(9, '\xFF') + "\x7F");
   CHECK_FALSE(decode_binary(huge).ok());
+  // A text that is not UTF-8 (which the JSON form's parser refuses too): a stray
+  // continuation byte, an overlong form, a surrogate, a code point above U+10FFFF.
+  // (0xA0 in "Bread is\xA0free" is what the fuzzer first found.)
+  for (std::string bad : {std::string("Bread is\xA0" "free"), std::string("\xC0\xAF"),
+                          std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
+                          std::string("cut \xE2\x82")}) {
+    Message b = one_of_each_kind()[1];
+    b.entries[0].decree.text = bad;
+    INFO("text: " << bad);
+    CHECK_THAT(decode_binary(encode_binary(b)).error(), Catch::Contains("UTF-8"));
+    CHECK_FALSE(decode_text(encode_text(b)).ok());  // the JSON form refuses it as well
+  }
+  Message utf8 = one_of_each_kind()[1];
+  utf8.entries[0].decree.text = "\xE2\x82\xAC \xF0\x9F\xAB\x92 \xED\x9F\xBF \xF4\x8F\xBF\xBF";
+  CHECK(decode_binary(encode_binary(utf8)).ok());
   std::string many = encode_binary(m);
   many.pop_back();  // the count (0): now 2^35 decrees
   many += std::string("\x80\x80\x80\x80\x01", 5);

@@ -181,6 +181,10 @@ Result<Message> decode_binary(std::string_view p) {
       !in.varint(m.passed_len) || !in.varint(m.commit_no) || !in.varint(m.last_no) ||
       !in.varint(m.token) || !in.varint(count))
     return R::failure("binary frame: its header is cut short or malformed");
+  // What the kind does not carry is zero, as its JSON form leaves it.
+  if (m.kind != Kind::Voted) m.last_no = 0;
+  if (m.kind == Kind::Voted) m.commit_no = 0;
+  if (m.kind == Kind::BeginBallot) m.token = 0;
   if (count > in.left()) return R::failure("binary frame: more decrees than bytes");
   m.entries.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {

@@ -385,6 +385,28 @@ TEST_CASE("binary frames decode to what their JSON form decodes to", "[message]"
   }
 }
 
+// Fields a kind does not carry come out zero, whatever a crafted frame put there: a successful
+// ballot with a read's round and a commit, relabelled begin ballot and then vote yes.
+TEST_CASE("binary frames carry only what their kind carries", "[message]") {
+  Message s = one_of_each_kind()[2];
+  REQUIRE(s.kind == Kind::Success);
+  s.token = 9;
+  REQUIRE(s.commit_no != 0);
+  std::string as_begin = encode_binary(s), as_vote = encode_binary(s);
+  as_begin[2] = 2;
+  as_vote[2] = static_cast<char>(0x82);
+  auto b = decode_binary(as_begin);
+  REQUIRE(b.ok());
+  CHECK(b->kind == Kind::BeginBallot);
+  CHECK(b->token == 0);
+  CHECK(b->commit_no == s.commit_no);
+  auto v = decode_binary(as_vote);
+  REQUIRE(v.ok());
+  CHECK(v->kind == Kind::Voted);
+  CHECK(v->commit_no == 0);
+  CHECK(v->token == 9);
+}
+
 // Every prefix of a binary frame, and frames with a byte changed, are refused or decoded
 // without throwing; lengths and counts beyond the frame are refused.
 TEST_CASE("malformed binary frames are errors, never crashes", "[message]") {

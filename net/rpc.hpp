@@ -1,7 +1,8 @@
 // rpc: the client side of the parliament's client protocol, blocking, with deadlines.
 // Used by paxos-client, paxos-god and the tests. One Connection or Proposer per thread.
 //
-// Client protocol (frames as in proto/framing.hpp; every request gets one reply frame):
+// Client protocol (frames as in proto/framing.hpp; every request gets one reply frame, but a
+// watch, whose frames keep coming):
 //   {"type":"propose","client":C,"request":R,"decree":"text"}
 //       -> {"type":"reply","ok":true,"decree_no":N}
 //       -> {"type":"reply","ok":false,"error_code":"no_president","error":"...",

@@ -14,7 +14,8 @@
 //
 // This header is internal to the host's source files (server/transport.cpp: start, stop and
 // the priest's clock; server/conn.cpp: connections and links; server/peer_frames.cpp: what
-// priests say and who is admitted; server/client_port.cpp: clients, status and the ledger).
+// priests say and who is admitted; server/client_port.cpp: clients, status and the ledger;
+// server/watch_port.cpp: the watchers).
 #pragma once
 
 #include "server/transport.hpp"

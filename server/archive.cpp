@@ -204,8 +204,17 @@ void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
 
 // On the syncer thread, so that the priest goes on reading, counting votes and beginning
 // ballots while the disk works; the clerk holds back what relies on the records meanwhile.
+// On the calling thread instead while sync_on_calling_thread says so.
 std::optional<Status> Archive::sync_votes() {
   if (!syncer_) return votes_->sync();
+  if (sync_inline_) {
+    auto began = std::chrono::steady_clock::now();
+    auto s = votes_->sync();
+    if (votes_sync_seconds_)
+      votes_sync_seconds_->observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    return s;
+  }
   // The clerk begins one sync at a time; a second would clear sync_pending_ too early and
   // let a compaction finish under the first.
   if (sync_pending_)

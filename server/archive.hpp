@@ -5,8 +5,9 @@
 // Durability (docs/OPERATIONS.md "Durability"):
 //   - write_promise / write_votes append to votes.csv; sync_votes() is one fdatasync of it,
 //     run on the archive's syncer thread (the clerk holds back every message that relies on
-//     those records until the outcome is posted back, and begins one sync at a time); a
-//     compaction never finishes while a sync is under way;
+//     those records until the outcome is posted back, and begins one sync at a time) or,
+//     for a follower with nothing else to do, on the I/O thread; a compaction never
+//     finishes while a sync is under way;
 //   - append_ledger appends to ledger.csv; a background thread fdatasyncs it about every
 //     100 ms while it grows (a passed decree is already durable in a majority's votes).
 //     Its failure is sticky in LedgerFile: every later ledger append or sync fails, and the
@@ -55,8 +56,18 @@ class Archive : public Disk {
   Status write_promise(const Ballot& b) override { return votes_->append_promise(b); }
   Status write_votes(const std::vector<Entry>& v) override { return votes_->append_votes(v); }
   // The fdatasync runs on the archive's syncer thread and its outcome is given to
-  // `votes_synced` (see open) on the I/O thread; after stop(), at once on the calling thread.
+  // `votes_synced` (see open) on the I/O thread; after stop(), or while syncing on the
+  // calling thread (below), it runs on the calling thread and its outcome is returned.
   std::optional<Status> sync_votes() override;
+  // Whether sync_votes() fdatasyncs on the calling thread (the I/O thread) from now on. The
+  // host sets it before each flush: on for a priest that has nothing to do meanwhile but
+  // wait for the same disk (a follower with no client waiting), which saves two thread
+  // hand-offs per sync; off for a president, which goes on counting votes and beginning
+  // ballots while its disk works. Taking effect only between syncs (the clerk's one-at-a-
+  // time rule holds either way).
+  void sync_on_calling_thread(bool on) {
+    if (!sync_pending_) sync_inline_ = on;
+  }
   Status append_ledger(const std::vector<Entry>& passed) override;
   Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) override;
 
@@ -89,6 +100,7 @@ class Archive : public Disk {
   std::unique_ptr<ArchiveHelper> syncer_;  // vote fdatasyncs, one at a time (the clerk's rule)
   std::function<void(Status)> votes_synced_;
   bool sync_pending_ = false;
+  bool sync_inline_ = false;  // sync_on_calling_thread
   std::function<void()> deferred_finish_;  // a compaction to finish once the sync is done
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread

@@ -269,6 +269,8 @@ void Host::schedule_flush() {
 // if it has grown large.
 void Host::flush() {
   if (!priest() || !halted_.empty()) return;
+  // A follower with no client waiting only waits for its disk: it fdatasyncs on this thread.
+  archive_->sync_on_calling_thread(priest()->role() != Role::President && waiting_.empty());
   node_->flush();
   if (!halted_.empty()) return;
   if (auto s = archive_->compact_if_large(*priest()); !s) halt(s.error());

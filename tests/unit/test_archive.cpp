@@ -70,6 +70,58 @@ TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a
   (*a)->stop();
 }
 
+// A follower with nothing else to do fdatasyncs on its I/O thread: the outcome is returned,
+// nothing is posted, the sync is timed like one on the syncer thread; and the switch waits
+// for a sync under way (the clerk's one-at-a-time rule holds across it).
+TEST_CASE("archive: a vote sync on the calling thread returns its outcome; the switch waits",
+          "[archive]") {
+  TempDir dir;
+  Posted posted;
+  std::vector<Status> outcomes;
+  Restored restored;
+  auto a = Archive::open(
+      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
+      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20,
+      [&](const Status& s) { outcomes.push_back(s); });
+  REQUIRE(a.ok());
+  Histogram timed;
+  (*a)->time_votes_syncs(&timed);
+  auto count = [&] {
+    std::string out;
+    timed.render(out, "s");
+    return out.substr(out.find("s_count ") + 8, 1);
+  };
+  REQUIRE((*a)->write_votes({vote_at(1)}).ok());
+  (*a)->sync_on_calling_thread(true);
+  auto done = (*a)->sync_votes();
+  REQUIRE(done.has_value());
+  CHECK(done->ok());
+  CHECK(count() == "1");
+  CHECK(outcomes.empty());
+  {
+    std::lock_guard lock(posted.mu);
+    CHECK(posted.q.empty());
+  }
+  // Back to the syncer thread; while its sync is under way, switching again does nothing.
+  (*a)->sync_on_calling_thread(false);
+  REQUIRE((*a)->write_votes({vote_at(2)}).ok());
+  CHECK_FALSE((*a)->sync_votes().has_value());
+  (*a)->sync_on_calling_thread(true);
+  auto second = (*a)->sync_votes();
+  REQUIRE(second.has_value());
+  CHECK_FALSE(second->ok());  // still the syncer's turn: a second sync is refused
+  REQUIRE(posted.wait_for(1));
+  posted.take(0)();
+  REQUIRE(outcomes.size() == 1);
+  CHECK(outcomes[0].ok());
+  (*a)->sync_on_calling_thread(true);  // now it takes effect
+  REQUIRE((*a)->write_votes({vote_at(3)}).ok());
+  auto third = (*a)->sync_votes();
+  REQUIRE(third.has_value());
+  CHECK(third->ok());
+  (*a)->stop();
+}
+
 // A compaction that finishes while a vote sync is under way would swap the file under that
 // sync: it waits for the sync's outcome, and finishes before the clerk hears it (so that the
 // clerk's next sync is of the new file). Without the wait, the sync's outcome is refused.

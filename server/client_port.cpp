@@ -21,42 +21,51 @@ void Host::reply(const ClientReply& r) {
   if (!c) return;
   std::string out;
   if (w.read) {
-    json j{{"type", "read"}, {"ok", true}};
-    if (r.code != Code::Ok) {
-      j = read_refusal(r.code, r.error);
-    } else if (auto page = ledger_page(w.from, w.max, r.decree_no); page) {
-      j["upto"] = r.decree_no;
-      j["decrees"] = std::move(*page);
-    } else {
-      j = read_refusal(Code::Halted, page.error());
-    }
-    out = frame(j);
+    out = r.code != Code::Ok ? frame(read_refusal(r.code, r.error))
+                             : read_answer(w.from, w.max, r.decree_no);
   } else {
     out = reply_frame(w.client, w.request, r, w.ledger_client);
   }
   c->send(std::move(out));  // (one that does not read its replies is closed by send)
 }
 
-void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
-  const std::string& type = j["type"].get_ref<const std::string&>();
+// Whether this connection's certificate may send a request of this type; if not, it is told
+// why and closed (bad_input).
+bool Host::may_ask(const std::shared_ptr<Conn>& c, const std::string& type) {
   // A priest's certificate speaks priest frames, and may read status (a container's health
   // check, which holds no client key); nothing else.
   if (c->identity && c->identity->role == tls::Role::Priest && type != "status")
     return bad_input(
         c, "priest as client",
         "a priest's certificate speaks only priest frames and status, not \"" + type + "\"",
-        Code::Forbidden);
+        Code::Forbidden), false;
   // The membership is the god's alone to set (docs/OPERATIONS.md "Security").
   if ((type == "bootstrap" || type == "join" || type == "change") && c->identity &&
       c->identity->role != tls::Role::God)
     return bad_input(c, "not the god",
                      "only the god's certificate may send \"" + type + "\"; this connection's is " +
                          tls::describe(*c->identity) + "'s",
-                     Code::Forbidden);
+                     Code::Forbidden), false;
   // A revoked client gets nothing, from the decree that revoked it on.
   if (c->identity)
     if (auto why = revoked(*c->identity); !why.empty())
-      return bad_input(c, "revoked", why, Code::Revoked);
+      return bad_input(c, "revoked", why, Code::Revoked), false;
+  return true;
+}
+
+// A propose or read read by proto/client_call.hpp: the same checks and the same handling as
+// the general reading gives them.
+void Host::on_client_call(const std::shared_ptr<Conn>& c, ClientCall call) {
+  const bool propose = call.type == ClientCall::Type::Propose;
+  if (!may_ask(c, propose ? "propose" : "read")) return;
+  if (propose) return propose_decree(c, call.client, call.request, std::move(call.decree));
+  auto [from, max] = page_bounds(call.from, call.max);
+  read_page(c, from, max);
+}
+
+void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
+  const std::string& type = j["type"].get_ref<const std::string&>();
+  if (!may_ask(c, type)) return;
   json out;
   if (type == "propose") return on_propose(c, j);
   if (type == "change") return on_change(c, j);
@@ -78,8 +87,12 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
       decree == j.end() || !decree->is_string())
     return bad_input(c, "bad propose",
                      "propose needs client (>0), request (>0) and decree (a string)");
-  uint64_t cid = client->get<uint64_t>(), rid = request->get<uint64_t>();
-  const std::string& text = decree->get_ref<const std::string&>();
+  propose_decree(c, client->get<uint64_t>(), request->get<uint64_t>(),
+                 decree->get_ref<const std::string&>());
+}
+
+void Host::propose_decree(const std::shared_ptr<Conn>& c, uint64_t cid, uint64_t rid,
+                          std::string text) {
   auto refuse = [&](Code code, const std::string& why) {
     c->send(reply_frame(cid, rid, ClientReply{0, 0, code, why}));
   };
@@ -100,7 +113,7 @@ void Host::on_propose(const std::shared_ptr<Conn>& c, const json& j) {
   waiting_[token].ledger_client = key;
   Proposal p;
   p.token = token;
-  p.decree = Decree{false, key, rid, text, {}};
+  p.decree = Decree{false, key, rid, std::move(text), {}};
   if (c->identity && c->identity->role == tls::Role::Client) p.owner = c->identity->name;
   priest()->propose(std::move(p));
   schedule_flush();
@@ -221,15 +234,19 @@ json Host::status_json() const {
   return j;
 }
 
-// The page of a ledger or read request: "from" (default 1) and "max" (default 1000, at most
-// 10000).
+std::pair<uint64_t, uint64_t> page_bounds(std::optional<uint64_t> from,
+                                          std::optional<uint64_t> max) {
+  return {std::max<uint64_t>(1, from.value_or(1)),
+          std::clamp<uint64_t>(max.value_or(1000), 1, 10000)};
+}
+
+// page_bounds of what a ledger, ledger_hash or read frame says (a value that is not a whole
+// number counts as not sent).
 std::pair<uint64_t, uint64_t> page_of(const json& j) {
-  uint64_t from = 1, max = 1000;
-  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned())
-    from = std::max<uint64_t>(1, f->get<uint64_t>());
-  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned())
-    max = std::clamp<uint64_t>(m->get<uint64_t>(), 1, 10000);
-  return {from, max};
+  std::optional<uint64_t> from, max;
+  if (auto f = j.find("from"); f != j.end() && f->is_number_unsigned()) from = f->get<uint64_t>();
+  if (auto m = j.find("max"); m != j.end() && m->is_number_unsigned()) max = m->get<uint64_t>();
+  return page_bounds(from, max);
 }
 
 Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
@@ -240,6 +257,25 @@ Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   if (!entries) return Result<json>::failure(entries.error());
   for (auto& e : *entries) arr.push_back(entry_to_json(e));
   return arr;
+}
+
+// A linearizable read's answer, confirmed up to `upto`: written by hand, as the JSON library
+// would write it (keys in order), the decrees as a ledger page writes them.
+std::string Host::read_answer(uint64_t from, uint64_t max, uint64_t upto) {
+  std::string out = R"({"decrees":[)";
+  if (from <= upto) {
+    auto entries =
+        archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+    if (!entries) return frame(read_refusal(Code::Halted, entries.error()));
+    for (size_t i = 0; i < entries->size(); ++i) {
+      if (i) out += ',';
+      out += entry_to_json((*entries)[i]).dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+  }
+  out += R"(],"ok":true,"type":"read","upto":)" + std::to_string(upto) + "}";
+  std::string f;
+  append_frame(f, out);
+  return f;
 }
 
 json Host::ledger_json(const json& j) {
@@ -273,6 +309,10 @@ json Host::ledger_hash_json(const json& j) {
 // (Priest::read), from this priest's own ledger up to there.
 void Host::on_read(const std::shared_ptr<Conn>& c, const json& j) {
   auto [from, max] = page_of(j);
+  read_page(c, from, max);
+}
+
+void Host::read_page(const std::shared_ptr<Conn>& c, uint64_t from, uint64_t max) {
   if (!halted_.empty()) {
     c->send(frame(
         read_refusal(Code::Halted, "priest " + std::to_string(run_.id) + " stopped: " + halted_)));

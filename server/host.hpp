@@ -40,6 +40,7 @@
 #include <asio/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "proto/client_call.hpp"
 #include "proto/framing.hpp"
 #include "proto/message.hpp"
 #include "proto/priest.hpp"
@@ -182,6 +183,17 @@ struct PeerLink {
 // A client's answer to its propose: passed at decree_no, or not (yet), and why.
 inline std::string reply_frame(uint64_t client, uint64_t request, const ClientReply& r,
                                uint64_t ledger_client = 0) {
+  if (r.decree_no > 0) {
+    // "passed", the answer to nearly every proposal: written by hand, as the JSON library
+    // would write it (keys in order), without building a tree for it.
+    std::string out = R"({"client":)" + std::to_string(client) + R"(,"decree_no":)" +
+                      std::to_string(r.decree_no);
+    if (ledger_client) out += R"(,"ledger_client":)" + std::to_string(ledger_client);
+    out += R"(,"ok":true,"request":)" + std::to_string(request) + R"(,"type":"reply"})";
+    std::string f;
+    append_frame(f, out);
+    return f;
+  }
   json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
   if (ledger_client) j["ledger_client"] = ledger_client;
   if (r.decree_no > 0) {
@@ -193,6 +205,11 @@ inline std::string reply_frame(uint64_t client, uint64_t request, const ClientRe
   }
   return frame(j);
 }
+
+// The page of a ledger or read request: "from" (default 1) and "max" (default 1000, at most
+// 10000), from the values sent.
+std::pair<uint64_t, uint64_t> page_bounds(std::optional<uint64_t> from,
+                                          std::optional<uint64_t> max);
 
 // The documented refusal of a client request.
 inline json error_frame(Code code, std::string why) {
@@ -350,7 +367,11 @@ class Host : public NodeHost, private Records {
   void refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t incarnation);
   void on_not_member(const std::shared_ptr<Conn>& c, const json& j);
   void on_client_request(const std::shared_ptr<Conn>& c, const json& j);
+  void on_client_call(const std::shared_ptr<Conn>& c, ClientCall call);
+  bool may_ask(const std::shared_ptr<Conn>& c, const std::string& type);
   void on_propose(const std::shared_ptr<Conn>& c, const json& j);
+  void propose_decree(const std::shared_ptr<Conn>& c, uint64_t client, uint64_t request,
+                      std::string decree);
   json status_json() const;
   // The HTTP port (server/http.hpp), if the config gives this priest one; its routes.
   Status start_http();
@@ -359,9 +380,11 @@ class Host : public NodeHost, private Records {
   // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
   // replies carry them.
   Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
+  std::string read_answer(uint64_t from, uint64_t max, uint64_t upto);  // a whole frame
   json parliament_json() const;
   json ledger_hash_json(const json& j);
   void on_read(const std::shared_ptr<Conn>& c, const json& j);
+  void read_page(const std::shared_ptr<Conn>& c, uint64_t from, uint64_t max);
   // The watch (server/watch_port.cpp): a connection that asks is pushed the ledger as it grows.
   void on_watch(const std::shared_ptr<Conn>& c, const json& j);
   void push_watches();  // after each turn of the priest (and so each tick)

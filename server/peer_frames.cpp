@@ -57,6 +57,10 @@ std::string Host::encode_frame(const Message& m, bool binary) {
 
 void Host::on_frame(const std::shared_ptr<Conn>& c, std::string_view payload) {
   if (c->kind == Conn::Kind::PeerIn) return on_peer_frame(c, payload);
+  // A client's propose or read, what every decree and read costs, without a JSON tree
+  // (proto/client_call.hpp); anything else is read the general way.
+  if (c->kind == Conn::Kind::Client)
+    if (auto call = parse_client_call(payload)) return on_client_call(c, std::move(*call));
   auto j = parse_object(payload);
   if (!j) return bad_input(c, "not an object", "frame is not a JSON object");
   auto t = j->find("type");

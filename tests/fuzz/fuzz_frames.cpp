@@ -8,7 +8,8 @@
 //          (0 is an empty feed); none: the stream in one feed.
 //   stream what the peer sent.
 // Every complete payload goes where the host sends it (server/peer_frames.cpp): decode_frame
-// (a peer's paxos frame, JSON or binary) and parse_object (a hello or a client's frame), then
+// (a peer's paxos frame, JSON or binary), parse_client_call and parse_object (a hello or a
+// client's frame: the first must take nothing the second refuses, nor read it otherwise), then
 // the proto functions the host calls on what a client frame carries (parse_incarnation, parse_change,
 // parse_priests, parse_membership), and the priest on what a decree carries
 // (parse_membership_decree, parse_change of a forwarded membership change). Those that
@@ -35,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/client_call.hpp"
 #include "proto/framing.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
@@ -154,6 +156,24 @@ void peer_frame(std::string_view payload) {
 // What the host (server/peer_frames.cpp) does with a hello or a client's frame, as far as proto goes.
 void client_frame(std::string_view payload, bool sweep) {
   auto j = parse_object(payload);
+  // The client port's fast path (proto/client_call.hpp) takes a frame only if the general
+  // reading takes it too, and reads from it what that one reads.
+  if (auto call = parse_client_call(payload)) {
+    if (!j) fail("parse_client_call took a frame parse_object refuses");
+    auto is = [&](const char* key, const nlohmann::json& v) {
+      auto it = j->find(key);
+      return it != j->end() && *it == v;
+    };
+    auto optional_is = [&](const char* key, const std::optional<uint64_t>& v) {
+      return v ? is(key, *v) : !j->contains(key);
+    };
+    bool same = call->type == ClientCall::Type::Propose
+                    ? is("type", "propose") && is("client", call->client) &&
+                          is("request", call->request) && is("decree", call->decree)
+                    : is("type", "read") && optional_is("from", call->from) &&
+                          optional_is("max", call->max);
+    if (!same) fail("parse_client_call read a frame otherwise than parse_object");
+  }
   if (!j) return;
   // The host writes replies with frame(); one must come back whole.
   std::string wire = frame(*j);

@@ -1,6 +1,7 @@
 // Framing: 4-byte big-endian length + JSON object; the decoder fed in every way.
 #include <catch2/catch.hpp>
 
+#include "proto/client_call.hpp"
 #include "proto/framing.hpp"
 
 using namespace parliament;
@@ -116,4 +117,56 @@ TEST_CASE("parse_object accepts only JSON objects", "[framing]") {
     INFO("payload: " << bad);
     CHECK_FALSE(parse_object(bad));
   }
+}
+
+// The client port's fast path takes exactly the two requests it names and leaves everything
+// else to the general reading (which says what is wrong): it must never accept a frame the
+// general one would refuse, nor read one differently.
+TEST_CASE("parse_client_call takes exact propose and read frames, and nothing else",
+          "[framing]") {
+  auto p = parse_client_call(R"({"type":"propose","client":7,"request":9,"decree":"a \"b\" é"})");
+  REQUIRE(p);
+  CHECK(p->type == ClientCall::Type::Propose);
+  CHECK(p->client == 7);
+  CHECK(p->request == 9);
+  CHECK(p->decree == "a \"b\" é");
+  auto order = parse_client_call(R"({"decree":"x","request":2,"client":1,"type":"propose"})");
+  REQUIRE(order);
+  CHECK(order->decree == "x");
+  auto r = parse_client_call(R"({"type":"read","from":5,"max":1})");
+  REQUIRE(r);
+  CHECK(r->type == ClientCall::Type::Read);
+  CHECK(r->from == std::optional<uint64_t>(5));
+  CHECK(r->max == std::optional<uint64_t>(1));
+  auto bare = parse_client_call(R"({"type":"read"})");
+  REQUIRE(bare);
+  CHECK_FALSE(bare->from);
+  CHECK_FALSE(bare->max);
+
+  for (const char* other : {
+           R"({"type":"propose","client":0,"request":9,"decree":"x"})",       // client 0
+           R"({"type":"propose","client":7,"request":0,"decree":"x"})",       // request 0
+           R"({"type":"propose","client":-7,"request":9,"decree":"x"})",      // negative
+           R"({"type":"propose","client":7.5,"request":9,"decree":"x"})",     // not whole
+           R"({"type":"propose","client":"7","request":9,"decree":"x"})",     // a string
+           R"({"type":"propose","client":7,"request":9,"decree":5})",         // not text
+           R"({"type":"propose","client":7,"request":9})",                    // no decree
+           R"({"type":"propose","client":7,"request":9,"decree":"x","x":1})", // another key
+           R"({"type":"propose","client":7,"client":8,"request":9,"decree":"x"})",  // twice
+           R"({"type":"propose","client":7,"request":9,"decree":{"text":"x"}})",    // nested
+           R"({"type":"read","from":[1]})",
+           R"({"type":"read","from":1,"decree":"x"})",
+           R"({"type":"read","max":null})",
+           R"({"type":"status"})",
+           R"({"type":"ledger","from":1})",
+           R"({"type":"propose","client":7,"request":9,"decree":"x"}x)",
+           R"({"type":"propose","client":7,"request":9,"decree":"x")",
+           "{\"type\":\"propose\",\"client\":7,\"request\":9,\"decree\":\"\xff\"}",  // not UTF-8
+           R"([{"type":"read"}])",
+           "",
+       }) {
+    INFO(other);
+    CHECK_FALSE(parse_client_call(other));
+  }
+  CHECK(parse_client_call("{\"type\":\"read\"} \n"));  // white space after it is JSON too
 }

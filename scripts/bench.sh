@@ -25,7 +25,8 @@
 #
 # Every line of figures is a RESULT line: paxos-bench's (or the anchors' drivers', in the same
 # form) with host_cpu_busy (the whole machine) and cpu_us_op (the members' own CPU, from
-# /proc, per request answered) added.
+# /proc, per request answered) added, and on ours ballot_decrees (decrees per begin ballot,
+# from the priests' events.jsonl: how far the president batched).
 # Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8, TLS=both|on|off (which
 # parliaments to measure: mutual TLS, the default, labelled m5-..., and plaintext, labelled
 # m5-...-plain; --etcd, --smoke and --big use TLS only), PRIESTS="5 3" (the parliaments' sizes
@@ -205,8 +206,22 @@ load() {
     --clients "$clients" --conns "$conns" --val "$val" --duration "$DURATION" --warmup "$WARMUP"
     --target "$([ "$target" = all ] && echo all || echo president)"
     --op "$([ "$op" = get ] && echo read || echo propose)" --watchers "${3:-0}")
-  measured "$(pgrep -d ' ' -f "paxos-priest --config $work/parliament-$n.json " || true)" \
-    "$bin/paxos-bench" "${args[@]}" | tee -a "$results"
+  local t0 line
+  t0=$(date +%s%3N)
+  line=$(measured "$(pgrep -d ' ' -f "paxos-priest --config $work/parliament-$n.json " || true)" \
+    "$bin/paxos-bench" "${args[@]}")
+  [ -n "$line" ] || return 0
+  sed "s/ host_cpu_busy=/ ballot_decrees=$(ballot_decrees "$n" "$t0" "$(date +%s%3N)") host_cpu_busy=/" \
+    <<<"$line" | tee -a "$results"
+}
+
+# ballot_decrees N T0 T1: decrees per begin ballot from T0 to T1 (ms since the epoch), from
+# the ballot events of the parliament of N (events.jsonl): how far the president batched.
+ballot_decrees() {
+  cat "$work/data-$1"/priest-*/events.jsonl 2>/dev/null | grep '"kind":"begin"' |
+    sed -n 's/.*"t":\([0-9]*\),.*"from":\([0-9]*\),"to":\([0-9]*\).*/\1 \2 \3/p' |
+    awk -v a="$2" -v b="$3" '$1 >= a && $1 <= b { n++; d += $3 - $2 + 1 }
+      END { printf "%.1f", n ? d / n : 0 }'
 }
 
 for n in $PRIESTS; do

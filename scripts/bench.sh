@@ -298,9 +298,9 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 lines_of() { grep "^RESULT label=$2 " "$1" || true; }  # file label -> its RESULT lines (or none)
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print "-"}'; }
 median_hi() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int(NR/2)+1]; else print "-"}'; }
-stat_of() { # file label field -> median over runs; of two, the worse (lower ops/s, higher ms)
+stat_of() { # file label field -> median over runs; of two, the worse (lower ops/s, higher ms, CPU)
   case "$3" in
-    *_ms) lines_of "$1" "$2" | field "$3" | median_hi ;;
+    *_ms | cpu_us_op) lines_of "$1" "$2" | field "$3" | median_hi ;;
     *) lines_of "$1" "$2" | field "$3" | median ;;
   esac
 }
@@ -343,7 +343,7 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   echo "and ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper | sed 's/-.*//') (Debian 12's) plaintext, driven by this repository's"
   echo "scripts/anchors/. Values of $VAL bytes unless said; $RUNS runs of ${DURATION} s after ${WARMUP} s"
   echo "warm-up; each figure is the median over the runs (of two, the worse one: the lower ops/s,"
-  echo "the higher latency). CPU/op is the members' own user and system CPU (from /proc, all"
+  echo "the higher latency and CPU). CPU/op is the members' own user and system CPU (from /proc, all"
   echo "members summed) per request answered, in microseconds; busy is the whole machine's."
   echo
   echo "The disk under the data directories (scripts/anchors/disk_probe.c, 100 B records written"

@@ -77,7 +77,7 @@ class Archive : public Disk {
   }
   uint64_t ledger_length() const { return ledger_->length(); }
   uint64_t votes_bytes() const { return votes_->bytes(); }
-  // Each fdatasync of votes.csv is timed into `h` (observed on the syncer thread); nullptr: none.
+  // Each fdatasync of votes.csv is timed into `h` (on the thread that ran it); nullptr: none.
   void time_votes_syncs(Histogram* h) { votes_sync_seconds_ = h; }
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.

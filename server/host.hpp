@@ -194,15 +194,11 @@ inline std::string reply_frame(uint64_t client, uint64_t request, const ClientRe
     append_frame(f, out);
     return f;
   }
-  json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", r.decree_no > 0}};
+  json j{{"type", "reply"}, {"client", client}, {"request", request}, {"ok", false}};
   if (ledger_client) j["ledger_client"] = ledger_client;
-  if (r.decree_no > 0) {
-    j["decree_no"] = r.decree_no;
-  } else {
-    j["error_code"] = code_name(r.code);
-    j["error"] = r.error;
-    j["outcome_unknown"] = r.code == Code::OutcomeUnknown;
-  }
+  j["error_code"] = code_name(r.code);
+  j["error"] = r.error;
+  j["outcome_unknown"] = r.code == Code::OutcomeUnknown;
   return frame(j);
 }
 

@@ -259,23 +259,13 @@ Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   return arr;
 }
 
-// A linearizable read's answer, confirmed up to `upto`: written by hand, as the JSON library
-// would write it (keys in order), the decrees as a ledger page writes them.
+// A linearizable read's answer, confirmed up to `upto` (read_answer_frame, server/host.hpp).
 std::string Host::read_answer(uint64_t from, uint64_t max, uint64_t upto) {
-  std::string out = R"({"decrees":[)";
-  if (from <= upto) {
-    auto entries =
-        archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
-    if (!entries) return frame(read_refusal(Code::Halted, entries.error()));
-    for (size_t i = 0; i < entries->size(); ++i) {
-      if (i) out += ',';
-      out += entry_to_json((*entries)[i]).dump(-1, ' ', false, json::error_handler_t::replace);
-    }
-  }
-  out += R"(],"ok":true,"type":"read","upto":)" + std::to_string(upto) + "}";
-  std::string f;
-  append_frame(f, out);
-  return f;
+  if (from > upto) return read_answer_frame({}, upto);
+  auto entries =
+      archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+  if (!entries) return frame(read_refusal(Code::Halted, entries.error()));
+  return read_answer_frame(*entries, upto);
 }
 
 json Host::ledger_json(const json& j) {

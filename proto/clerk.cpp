@@ -78,6 +78,7 @@ void Clerk::carry_out(Ready& r) {
     dispatch(m);
     if (halted()) return;
   }
+  if (!r.messages.empty()) messenger_.write_out();
   // 3. The ledger.
   if (!r.passed.empty())
     if (auto s = disk_.append_ledger(r.passed); !s) return halt(s.error());
@@ -88,6 +89,7 @@ void Clerk::carry_out(Ready& r) {
     catch_up(c);
     if (halted()) return;
   }
+  if (!r.catch_up.empty()) messenger_.write_out();
 }
 
 // FIFO: a message waits if it relies on a write not yet synced; since generations only
@@ -115,11 +117,14 @@ void Clerk::deliver(const Message& m) {
 }
 
 void Clerk::release() {
+  bool sent = false;
   while (!gated_.empty() && gated_.front().generation <= synced_ && !halted()) {
     Message m = std::move(gated_.front().m);
     gated_.pop_front();
     deliver(m);
+    sent = true;
   }
+  if (sent && !halted()) messenger_.write_out();
 }
 
 void Clerk::catch_up(const CatchUp& c) {

@@ -11,7 +11,8 @@
 //      those writes has completed; they then leave in the order they were made. The others
 //      (begin ballot, successful and failed ballot, catch-up, forward, answer) leave at once,
 //      so they may overtake waiting ones. Messages to this priest itself are stepped into
-//      it, in the same order and under the same rule;
+//      it, in the same order and under the same rule. What was sent is written out
+//      (Messenger::write_out) before step 3, and again after released messages and catch-up;
 //   3. passed decrees are appended to the ledger (Disk::append_ledger), then a membership
 //      they set is handed to the host (Messenger::membership);
 //   4. clients are answered and catch-up is read from the ledger and sent.
@@ -61,6 +62,11 @@ class Messenger {
   virtual bool send(const Message& m) = 0;
   // Answers a client of this priest, waiting under r.token.
   virtual void reply(const ClientReply& r) = 0;
+  // The messages sent so far are to leave now. A host may hold what it is sent until its
+  // turn ends, to write each link once; the clerk calls this after each Ready's messages, its
+  // catch-up, and the messages a sync released, so that none waits behind the ledger or the
+  // next sync (the simulator checks that no flush ends with a message not written out).
+  virtual void write_out() {}
   // A sentence for the log (what the priest says happened).
   virtual void note(const std::string& line) = 0;
   // What the priest did, for the ballot timeline (Ready::events), in order.

@@ -114,6 +114,7 @@ class Node : private Messenger {
  private:
   bool send(const Message& m) override { return host_.send(m); }
   void reply(const ClientReply& r) override { host_.reply(r); }
+  void write_out() override { host_.write_out(); }
   void note(const std::string& line) override { host_.note(line); }
   void events(const std::vector<Event>& e) override { host_.events(e); }
   void peers(const std::vector<PriestAddress>& p) override { host_.peers(p); }

@@ -147,7 +147,13 @@ bool Conn::send(std::string framed) {
   held_bytes_ += framed.size();
   if (kind == Kind::Client) host_.client_reply_bytes(static_cast<int64_t>(framed.size()));
   queue_.push_back(std::move(framed));
-  if (ready_ && writing_.empty()) write();
+  if (ready_ && writing_.empty() && !write_posted_) {
+    write_posted_ = true;
+    asio::post(sock_.get_executor(), [self = shared_from_this()] {
+      self->write_posted_ = false;
+      if (self->ready_ && self->writing_.empty()) self->write();
+    });
+  }
   return true;
 }
 

@@ -118,8 +118,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // Accepted connections wait for the first bytes, then (TLS) shake hands as the server;
   // our links to peers shake hands as the client. Frames queued before are sent after.
   void start();
-  // Queues one frame; false if the queue is full (the frame is not sent).
+  // Queues one frame; false if the queue is full (the frame is not sent). It is written once
+  // the handler that sent it returns, or at write_now(): the frames sent to this connection
+  // in one turn of the loop go out in one write (one TLS record, one syscall).
   bool send(std::string framed);
+  void write_now() {
+    if (ready_ && writing_.empty() && !queue_.empty()) write();
+  }
   // Sends this last frame (a refusal), reads no more, and closes once it is written.
   void finish(std::string framed);
   void close();
@@ -155,6 +160,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void release(size_t n);  // n held bytes were written (or dropped)
   std::string sealing_;  // TLS: frames being sealed into writing_
   std::string writing_;  // the bytes of the one write under way (empty: none)
+  bool write_posted_ = false;  // a write() is posted to run after the current handler
   bool closed_ = false;
   bool peer_closed_ = false;  // TLS close_notify came: close after what came with it
   bool ready_ = false;
@@ -347,6 +353,7 @@ class Host : public NodeHost, private Records {
   // Messenger
   bool send(const Message& m) override;
   void reply(const ClientReply& r) override;
+  void write_out() override;  // every link to a peer writes what it holds now
   void note(const std::string& line) override { spdlog::info("{}", line); }
   void events(const std::vector<Event>& events) override {
     for (const auto& e : events) {

@@ -4,6 +4,11 @@
 
 namespace parliament::host_detail {
 
+void Host::write_out() {
+  for (auto& [id, link] : links_)
+    if (link.conn) link.conn->write_now();
+}
+
 bool Host::send(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;

@@ -63,7 +63,9 @@ struct SimDisk : VolatileDisk {
 struct SimHost : NodeHost, Records {
   World* world = nullptr;
   PriestId id = 0;
+  size_t unwritten = 0;  // messages sent since the clerk's last write_out()
   bool send(const Message& m) override;
+  void write_out() override { unwritten = 0; }
   void reply(const ClientReply& r) override;
   void note(const std::string& line) override;
   void peers(const std::vector<PriestAddress>& p) override;
@@ -762,6 +764,11 @@ class World {
   void after_flush(PriestId id) {
     Seat& n = nodes_[id];
     if (!up(id)) return;
+    // A host holds what it is sent until write_out (server/conn.cpp): a message left unwritten
+    // would wait for the end of the host's turn, behind the ledger and the next sync.
+    if (n.host.unwritten > 0)
+      return fail("priest " + std::to_string(id) + "'s clerk ended a flush with " +
+                  std::to_string(n.host.unwritten) + " message(s) not written out");
     Role r = n.priest().role();
     if (r == Role::President && n.role != Role::President) ++result_.elections;
     n.role = r;
@@ -1063,7 +1070,10 @@ class World {
   SimResult result_;
 };
 
-bool SimHost::send(const Message& m) { return world->send(m); }
+bool SimHost::send(const Message& m) {
+  ++unwritten;
+  return world->send(m);
+}
 void SimHost::reply(const ClientReply& r) { world->reply(r); }
 void SimHost::note(const std::string& line) { world->log(line); }
 void SimHost::peers(const std::vector<PriestAddress>& p) { world->set_peers(id, p); }

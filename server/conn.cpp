@@ -127,6 +127,14 @@ void Conn::read() {
       return;
     }
     if (peer_closed_) {
+      // What this turn answered a client goes out first: it closes once written (or when
+      // the sweep's kFinishDeadline passes).
+      if (kind != Kind::PeerOut && !queue_.empty()) {
+        finishing_ = true;
+        finish_began = Clock::now();
+        write_now();
+        return;
+      }
       close();
       host_.on_closed(self);
       return;
@@ -181,7 +189,8 @@ void Conn::write() {
     if (!sealing_.empty() && tls_->seal(sealing_) != tls::Session::Status::Ok) {
       spdlog::warn("closing connection to {}: {}", name, tls_->error());
       close();
-      // Not from here: write() runs inside send(), which the host may be calling on this link.
+      // Not from here: write() runs inside write_now(), which Host::write_out calls while
+      // going through the links.
       asio::post(sock_.get_executor(),
                  [self = shared_from_this(), &host = host_] { host.on_closed(self); });
       return;
@@ -398,6 +407,7 @@ void Host::sweep_connections() {
                         .count()) +
                 " s ago is still unfinished (" + std::to_string(c->unfinished_bytes()) + " bytes)");
     } else if (c->kind == Conn::Kind::Client && now - c->last_frame > idle &&
+               c->held_bytes() == 0 &&
                std::none_of(waiting_.begin(), waiting_.end(),
                             [&](auto& kv) { return kv.second.conn.lock() == c; })) {
       spdlog::debug("closing idle client connection from {} (client_idle_timeout_ms {})", c->name,

@@ -52,6 +52,19 @@ class World;
 // lagging background sync covered when the priest crashes.
 struct SimDisk : VolatileDisk {
   size_t ledger_synced = 0;
+  // Messages its priest's clerk sent and has not written out yet (Messenger::write_out), and
+  // whether the clerk went on to the ledger or a sync with some of them held: a host that
+  // holds messages until write_out (server/conn.cpp) would have kept them behind that.
+  size_t unwritten = 0;
+  bool held_behind_disk = false;
+  std::optional<Status> sync_votes() override {
+    held_behind_disk |= unwritten > 0;
+    return VolatileDisk::sync_votes();
+  }
+  Status append_ledger(const std::vector<Entry>& passed) override {
+    held_behind_disk |= unwritten > 0;
+    return VolatileDisk::append_ledger(passed);
+  }
   void crash(std::mt19937_64& rng) {
     crash_keep(unsynced.empty() ? 0 : rng() % (unsynced.size() + 1));
     ledger.resize(ledger_synced);
@@ -63,9 +76,8 @@ struct SimDisk : VolatileDisk {
 struct SimHost : NodeHost, Records {
   World* world = nullptr;
   PriestId id = 0;
-  size_t unwritten = 0;  // messages sent since the clerk's last write_out()
   bool send(const Message& m) override;
-  void write_out() override { unwritten = 0; }
+  void write_out() override;
   void reply(const ClientReply& r) override;
   void note(const std::string& line) override;
   void peers(const std::vector<PriestAddress>& p) override;
@@ -365,6 +377,7 @@ class World {
     c.retry_at = now_ + rng_() % 5;
   }
 
+  Seat& seat(PriestId id) { return nodes_[id]; }
   void set_peers(PriestId id, const std::vector<PriestAddress>& peers) {
     auto& set = nodes_[id].peers;
     set.clear();
@@ -764,11 +777,9 @@ class World {
   void after_flush(PriestId id) {
     Seat& n = nodes_[id];
     if (!up(id)) return;
-    // A host holds what it is sent until write_out (server/conn.cpp): a message left unwritten
-    // would wait for the end of the host's turn, behind the ledger and the next sync.
-    if (n.host.unwritten > 0)
-      return fail("priest " + std::to_string(id) + "'s clerk ended a flush with " +
-                  std::to_string(n.host.unwritten) + " message(s) not written out");
+    if (n.disk.held_behind_disk || n.disk.unwritten > 0)
+      return fail("priest " + std::to_string(id) + "'s clerk left messages not written out " +
+                  (n.disk.held_behind_disk ? "behind its ledger or a sync" : "at the end of a flush"));
     Role r = n.priest().role();
     if (r == Role::President && n.role != Role::President) ++result_.elections;
     n.role = r;
@@ -1071,9 +1082,10 @@ class World {
 };
 
 bool SimHost::send(const Message& m) {
-  ++unwritten;
+  ++world->seat(id).disk.unwritten;
   return world->send(m);
 }
+void SimHost::write_out() { world->seat(id).disk.unwritten = 0; }
 void SimHost::reply(const ClientReply& r) { world->reply(r); }
 void SimHost::note(const std::string& line) { world->log(line); }
 void SimHost::peers(const std::vector<PriestAddress>& p) { world->set_peers(id, p); }

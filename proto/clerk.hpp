@@ -65,7 +65,8 @@ class Messenger {
   // The messages sent so far are to leave now. A host may hold what it is sent until its
   // turn ends, to write each link once; the clerk calls this after each Ready's messages, its
   // catch-up, and the messages a sync released, so that none waits behind the ledger or the
-  // next sync (the simulator checks that no flush ends with a message not written out).
+  // next sync (the simulator fails a run in which a message sent is not written out before
+  // the clerk appends to the ledger, begins a sync or ends its flush).
   virtual void write_out() {}
   // A sentence for the log (what the priest says happened).
   virtual void note(const std::string& line) = 0;

@@ -159,7 +159,7 @@ bool Conn::send(std::string framed) {
     write_posted_ = true;
     asio::post(sock_.get_executor(), [self = shared_from_this()] {
       self->write_posted_ = false;
-      if (self->ready_ && self->writing_.empty()) self->write();
+      self->write_now();
     });
   }
   return true;

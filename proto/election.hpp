@@ -1,9 +1,10 @@
 // Election: a priest's clock for elections and its pre-ballot. When it next asks whether a
 // majority would promise it a ballot (the election deadline, randomised so that candidates
-// rarely duel), until when it holds its president's lease (a priest that heard its president
-// within the election timeout answers no to a pre-ballot), the highest ballot round it has
-// seen (its next ballot goes above it), and the pre-ballot it is asking about with the
-// priests that said yes. None of it is durable: a pre-ballot promises nothing.
+// rarely duel), until when and for whom it holds a lease (a priest that heard its president,
+// or promised a candidate's ballot, within the election timeout answers no to any other
+// priest's pre-ballot), the highest ballot round it has seen (its next ballot goes above it),
+// and the pre-ballot it is asking about, since when, with the priests that said yes. None of
+// it is durable: a pre-ballot promises nothing.
 //
 // Owned by the Priest (proto/priest_elections.cpp says when it stands); pure.
 #pragma once
@@ -32,19 +33,28 @@ class Election {
   void saw_round(uint64_t round) { max_round_ = std::max(max_round_, round); }
   uint64_t max_round() const { return max_round_; }
 
-  // Heard its president: the lease runs until `until`.
-  void renew_lease(uint64_t until) { lease_until_ = until; }
+  // Heard its president `holder`, or promised candidate `holder`'s ballot (itself, when it
+  // stands): until `until` it helps no other priest's pre-ballot.
+  void renew_lease(uint64_t until, PriestId holder) {
+    lease_until_ = until;
+    lease_holder_ = holder;
+  }
+  void end_lease() { lease_until_ = 0; }
   bool leased(uint64_t now) const { return now < lease_until_; }
   uint64_t lease_until() const { return lease_until_; }
+  PriestId lease_holder() const { return lease_holder_; }
 
-  // Asks about `b` (its own vote counted); true if it was not asking already.
-  bool ask(const Ballot& b) {
+  // Asks about `b` at `now` (its own vote counted); true if it was not asking already.
+  bool ask(const Ballot& b, uint64_t now) {
     bool first = !asking_;
+    if (first) asking_since_ = now;
     asking_ = b;
     grants_ = {b.priest};
     return first;
   }
   const std::optional<Ballot>& asking() const { return asking_; }
+  // When it began asking, in this outage (meaningful while asking()).
+  uint64_t asking_since() const { return asking_since_; }
   // `from` would promise the ballot asked about: how many would, now.
   size_t granted(PriestId from) {
     grants_.insert(from);
@@ -62,6 +72,8 @@ class Election {
   uint64_t deadline_ = 0;
   uint64_t max_round_ = 0;
   uint64_t lease_until_ = 0;
+  PriestId lease_holder_ = 0;
+  uint64_t asking_since_ = 0;
   std::optional<Ballot> asking_;
   std::set<PriestId> grants_;
 };

@@ -261,6 +261,10 @@ class Priest {
   // The president's lease: true while this priest should promise `from` nothing (it heard
   // its president within the election timeout, or it is a president hearing a majority).
   bool lease_held(PriestId from) const;
+  // True while it should say nothing to `from`'s pre-ballot: the president's lease, or a
+  // candidate's (it promised another candidate's ballot, or stood, within the timeout).
+  // A candidate's lease stops no next ballot: rival candidates settle by ballot number.
+  bool pre_ballot_refused(PriestId from) const;
   void stand_for_president();
   void fingerprint_reads(std::string& o) const;
   void fingerprint_president(std::string& o) const;

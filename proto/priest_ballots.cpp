@@ -26,8 +26,11 @@ void Priest::on_next_ballot(const Message& m) {
                     to_string(m.ballot),
                 true);
     if (role_ == Role::Follower) {
+      // Give the candidate time to finish: no pre-ballot of its own or of a rival meanwhile.
       set_president(std::nullopt);
-      reset_election_timer();  // give the candidate time to finish
+      election_.stop_asking();
+      election_.renew_lease(now_ + opt_.election_timeout_ticks, m.from);
+      reset_election_timer();
     }
   }
   // Promise (durable first: ready.promise) and report the votes at every open number: the
@@ -147,6 +150,7 @@ void Priest::on_failed(const Message& m) {
     note("priest " + std::to_string(opt_.id) + " hears that president " +
          std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
     set_president(std::nullopt);
+    election_.end_lease();
     // The president handed over (it left the membership, or lost its quorum): stand soon,
     // at a random moment within a heartbeat so that the priests rarely stand together.
     if (role_ == Role::Follower)

@@ -32,12 +32,20 @@ bool Priest::promise(const Ballot& b) {
 // that cannot hear a majority, or whose majority still hears a live president, stays as it
 // is: its promise does not climb while it is cut off, so when the network heals it deposes
 // nobody.
+//
+// For the first election timeout of an outage it asks again every heartbeat or two, then
+// once per timeout: the priests that said nothing may hold a lease that runs out a few ticks
+// after its own did (they heard the president last a little later: over TCP a one-way cut
+// stalls each connection at its own moment), and waiting another whole timeout for that
+// would double the outage.
 void Priest::pre_ballot() {
   if (role_ == Role::President) return;
   reset_election_timer();  // asks again after another timeout if no majority says yes
   if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
   const Ballot b{std::max(election_.max_round(), next_bal_.round) + 1, opt_.id};
-  bool first = election_.ask(b);  // one line per outage, not one per timeout
+  bool first = election_.ask(b, now_);  // one line per outage, not one per timeout
+  if (now_ - election_.asking_since() < opt_.election_timeout_ticks)
+    election_.reset_timer(now_, opt_.heartbeat_ticks, rng_());
   event(Event::Kind::PreBallot, b);
   if (first)
     note("priest " + std::to_string(opt_.id) +
@@ -54,9 +62,15 @@ bool Priest::lease_held(PriestId from) const {
   return president_ && *president_ != from && election_.leased(now_);
 }
 
+bool Priest::pre_ballot_refused(PriestId from) const {
+  if (from == opt_.id) return false;
+  if (role_ == Role::President) return lease_held(from);
+  return election_.leased(now_) && election_.lease_holder() != from;
+}
+
 void Priest::on_pre_ballot(const Message& m) {
   if (m.ballot.priest != m.from || !latest().voter(m.from, m.incarnation)) return;
-  if (lease_held(m.from)) return;  // it hears a live president: no
+  if (pre_ballot_refused(m.from)) return;  // it hears a live president, or a candidate: no
   Message yes = make(Kind::PreVote, m.from);
   yes.ballot = m.ballot;
   yes.promised = next_bal_;  // so that the ballot it stands with is above this promise
@@ -88,6 +102,7 @@ void Priest::stand_for_president() {
   last_votes_.clear();
   awaiting_len_ = 0;
   promise(b);
+  election_.renew_lease(now_ + opt_.election_timeout_ticks, opt_.id);  // no rival meanwhile
   reset_election_timer();
   event(Event::Kind::Stood, b);
   note("priest " + std::to_string(opt_.id) + " stands for president with ballot " +
@@ -246,6 +261,7 @@ void Priest::step_down(const std::string& why, bool outcome_unknown) {
                    (change_->begun ? " (the change may still pass; run it again)" : ""));
   role_ = Role::Follower;
   set_president(std::nullopt);
+  election_.end_lease();
   last_votes_.clear();
   reset_election_timer();
 }
@@ -256,7 +272,7 @@ void Priest::follow(const Ballot& b) {
     step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
   if (role_ != Role::Follower) return;
   election_.stop_asking();
-  election_.renew_lease(now_ + opt_.election_timeout_ticks);  // the president's lease, renewed
+  election_.renew_lease(now_ + opt_.election_timeout_ticks, b.priest);  // the president's, renewed
   if (president_ != b.priest) {
     set_president(b.priest);
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +

@@ -279,6 +279,7 @@ class World {
     std::vector<PriestId> others;
     for (PriestId id = 1; id <= ids_; ++id)
       if (id != p) others.push_back(id);
+    std::vector<std::pair<uint64_t, PriestId>> stalls;  // when what p sends stops reaching whom
     switch (shape) {
       case Scenario::IsolatedFollower:
         for (PriestId id : others)
@@ -296,10 +297,24 @@ class World {
           for (PriestId b : {others[2], others[3]}) cut(a, b);
         log("scenario: bridge " + std::to_string(others[0]));
         break;
+      case Scenario::PresidentHearsNoOne:
+        for (PriestId id : others) {
+          cut(id, p, false);
+          stalls.emplace_back(now_ + rng_() % 31, id);
+        }
+        log("scenario: president " + std::to_string(p) + " hears no one");
+        break;
     }
     // Clients keep proposing throughout.
     for (auto& c : clients_) c.target = c.done + 1000000;
-    run_for(1000);
+    for (uint64_t cut_at = now_, end = now_ + 1000; now_ < end && result_.ok; ++now_) {
+      for (auto [at, id] : stalls)
+        if (at == now_) cut(p, id, false);
+      for (PriestId id : others)
+        if (!r.recovery_ticks && up(id) && nodes_[id].priest().role() == Role::President)
+          r.recovery_ticks = now_ - cut_at;
+      step_tick();
+    }
     r.elections_during = result_.elections - r.elections_before;
     r.rounds_during = max_round() - round0;
     r.president_during = president();

@@ -74,6 +74,10 @@ enum class Scenario {
   IsolatedFollower,   // one follower cut from everyone
   IsolatedPresident,  // the president cut from everyone
   Bridge,             // {president, a} | b | {c, d}: b hears both sides, they not each other
+  // The president hears no one, as a one-way cut does over TCP: nothing reaches it, and what
+  // it sends stops arriving too, at a different moment on each link (within 30 ticks), when
+  // that connection's window fills with data whose acknowledgements are lost.
+  PresidentHearsNoOne,
 };
 struct ScenarioResult {
   bool ok = true;
@@ -83,6 +87,7 @@ struct ScenarioResult {
   uint64_t elections_during = 0, elections_after = 0;
   uint64_t rounds_during = 0, rounds_after = 0;  // how far the highest promise climbed
   uint64_t decrees_during = 0, decrees_after = 0;
+  uint64_t recovery_ticks = 0;  // from the cut until another priest presided (0: none did)
 };
 ScenarioResult run_scenario(Scenario shape, uint64_t seed);
 

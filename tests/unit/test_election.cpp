@@ -20,9 +20,13 @@ TEST_CASE("election: due between one and two timeouts; hurried, never delayed", 
 
 TEST_CASE("election: a lease runs until renewed no more; rounds only rise", "[election]") {
   Election e;
-  e.renew_lease(50);
+  e.renew_lease(50, 3);
   CHECK(e.leased(49));
+  CHECK(e.lease_holder() == 3);
   CHECK_FALSE(e.leased(50));
+  e.renew_lease(80, 4);
+  e.end_lease();
+  CHECK_FALSE(e.leased(60));
   e.saw_round(9);
   e.saw_round(4);
   CHECK(e.max_round() == 9);
@@ -30,12 +34,16 @@ TEST_CASE("election: a lease runs until renewed no more; rounds only rise", "[el
 
 TEST_CASE("election: a pre-ballot counts each priest that would promise once", "[election]") {
   Election e;
-  CHECK(e.ask(Ballot{10, 2}));
+  CHECK(e.ask(Ballot{10, 2}, 40));
+  CHECK(e.asking_since() == 40);
   CHECK(e.grants() == 1);  // its own
   CHECK(e.granted(3) == 2);
   CHECK(e.granted(3) == 2);
-  CHECK_FALSE(e.ask(Ballot{11, 2}));  // asking again, within the same outage
-  CHECK(e.grants() == 1);             // a new ballot: the old yeses count for nothing
+  CHECK_FALSE(e.ask(Ballot{11, 2}, 45));  // asking again, within the same outage
+  CHECK(e.asking_since() == 40);          // which began at the first ask
+  CHECK(e.grants() == 1);                 // a new ballot: the old yeses count for nothing
   e.stop_asking();
   CHECK_FALSE(e.asking());
+  CHECK(e.ask(Ballot{12, 2}, 90));  // a new outage
+  CHECK(e.asking_since() == 90);
 }

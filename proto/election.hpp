@@ -44,12 +44,13 @@ class Election {
   uint64_t lease_until() const { return lease_until_; }
   PriestId lease_holder() const { return lease_holder_; }
 
-  // Asks about `b` at `now` (its own vote counted); true if it was not asking already.
-  bool ask(const Ballot& b, uint64_t now) {
+  // Asks about `b` at `now` (its own vote counted); true if it was not asking already. With
+  // `keep_yeses`, the yeses to the same ballot asked a moment ago still count.
+  bool ask(const Ballot& b, uint64_t now, bool keep_yeses = false) {
     bool first = !asking_;
     if (first) asking_since_ = now;
+    if (!keep_yeses || asking_ != b) grants_ = {b.priest};
     asking_ = b;
-    grants_ = {b.priest};
     return first;
   }
   const std::optional<Ballot>& asking() const { return asking_; }

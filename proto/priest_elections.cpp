@@ -43,9 +43,9 @@ void Priest::pre_ballot() {
   reset_election_timer();  // asks again after another timeout if no majority says yes
   if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
   const Ballot b{std::max(election_.max_round(), next_bal_.round) + 1, opt_.id};
-  bool first = election_.ask(b, now_);  // one line per outage, not one per timeout
-  if (now_ - election_.asking_since() < opt_.election_timeout_ticks)
-    election_.reset_timer(now_, opt_.heartbeat_ticks, rng_());
+  auto soon = [&] { return now_ - election_.asking_since() < opt_.election_timeout_ticks; };
+  bool first = election_.ask(b, now_, election_.asking() && soon());  // one line per outage
+  if (soon()) election_.reset_timer(now_, opt_.heartbeat_ticks, rng_());
   event(Event::Kind::PreBallot, b);
   if (first)
     note("priest " + std::to_string(opt_.id) +
@@ -202,6 +202,7 @@ uint64_t Priest::end_era(uint64_t max_len, uint64_t last, const std::map<uint64_
 void Priest::take_office(uint64_t max_len, uint64_t last) {
   role_ = Role::President;
   set_president(opt_.id);
+  election_.stop_asking();  // (it may have begun asking again while it learned decrees)
   became_president_tick_ = now_;
   gap_len_ = passed_len_;
   gap_since_ = now_;

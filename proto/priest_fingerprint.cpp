@@ -51,8 +51,8 @@ std::string Priest::fingerprint() const {
   fp_b(o, e.asking().value_or(Ballot{}));
   for (PriestId p : e.grantors()) fp_u(o, p);
   fp_u(o, e.lease_until() > now_ ? e.lease_until() - now_ : 0);
-  fp_u(o, e.lease_holder());
-  fp_u(o, e.asking() ? now_ - e.asking_since() : 0);
+  fp_u(o, e.leased(now_) ? e.lease_holder() : 0);
+  if (e.asking()) fp_age(o, now_, e.asking_since(), opt_.election_timeout_ticks);
   o += "|m";
   fp_u(o, membership_.decree_no);
   for (auto& p : membership_.priests) fp_u(o, p.id), fp_u(o, p.incarnation);

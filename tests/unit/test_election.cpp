@@ -46,4 +46,9 @@ TEST_CASE("election: a pre-ballot counts each priest that would promise once", "
   CHECK_FALSE(e.asking());
   CHECK(e.ask(Ballot{12, 2}, 90));  // a new outage
   CHECK(e.asking_since() == 90);
+  CHECK(e.granted(4) == 2);
+  e.ask(Ballot{12, 2}, 95, true);  // the same ballot asked again a moment later: 4's yes stands
+  CHECK(e.grants() == 2);
+  e.ask(Ballot{13, 2}, 99, true);  // another ballot: it does not
+  CHECK(e.grants() == 1);
 }

@@ -825,6 +825,26 @@ void grow_down_and_restore(Docker& d, const std::string& ledger) {
   say("  'after the restore' passed as decree " + std::to_string(next.decree_no));
 }
 
+// The table of every scenario run: how soon each side passed decrees again, and after.
+static void say_summary(const Docker& d, const std::vector<Outcome>& outcomes) {
+  say("");
+  say("scenario                                majority   load  fault  passed/s before  not    minority  identical  president rounds");
+  say("                                        again     again  cmd    /during/after    passed (tries)    after heal  during/after");
+  for (const auto& o : outcomes) {
+    char line[340];
+    std::snprintf(line, sizeof line, "%-38s %6ld ms %5ld ms %4ld ms  %3.0f/%3.0f/%3.0f  %6zu   %-5s(%2zu)  %6ld ms  %-9s %ld/%ld",
+                  o.name.c_str(), o.recovery_ms, o.load_recovery_ms, o.fault_ms, o.rate_before, o.rate_during,
+                  o.rate_after, o.refused, o.minority.c_str(), o.minority_attempts, o.converge_ms, o.presidents.c_str(),
+                  o.rounds_during, o.rounds_after);
+    say(line);
+  }
+  say("majority again: from the fault in place to the first fresh proposal to the majority passing; limit two "
+      "election timeouts, " + std::to_string(ms(d.recovery_limit())) + " ms (a priest stands after " +
+      std::to_string(ms(d.configured_timeout())) + "-" + std::to_string(ms(d.election_timeout())) +
+      " ms of silence). load again: the same for the 6 load clients. identical: from the heal; the load stops 3 s after it. "
+      "rounds: how far the highest promise climbed while the fault held / after healing (a climb is an election).");
+}
+
 TEST_CASE("docker: five priests in containers keep passing decrees through real partitions") {
   Docker d;
   REQUIRE(!d.compose.empty());
@@ -981,8 +1001,16 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
                       say("  paxos-god replace " + n + " passed in " + std::to_string(ms(Clock::now() - t0)) + " ms");
                     }});
 
+  // PARLIAMENT_DOCKER_SCENARIO=text runs only the scenarios whose name holds it, each
+  // PARLIAMENT_DOCKER_REPEAT times, and ends with their summary (no restart, no snapshot).
+  const std::string only = env("PARLIAMENT_DOCKER_SCENARIO");
+  const int repeat = only.empty() ? 1 : std::max(1, std::atoi(env("PARLIAMENT_DOCKER_REPEAT", "1").c_str()));
   std::vector<Outcome> outcomes;
-  for (const auto& f : faults) outcomes.push_back(run_scenario(d, book, f));
+  for (const auto& f : faults)
+    if (f.name.find(only) != std::string::npos)
+      for (int i = 0; i < repeat; ++i) outcomes.push_back(run_scenario(d, book, f));
+  REQUIRE(!outcomes.empty());
+  if (!only.empty()) return say_summary(d, outcomes);
   if (!trim(console_pid).empty()) sh("kill " + trim(console_pid));
   {
     std::string cmd = kBin + "/paxos-client timeline", out;
@@ -1049,21 +1077,5 @@ TEST_CASE("docker: five priests in containers keep passing decrees through real 
   check_ledger(*same, book, "after the restart");
   grow_down_and_restore(d, *same);
 
-  // ---- the summary ----
-  say("");
-  say("scenario                                majority   load  fault  passed/s before  not    minority  identical  president rounds");
-  say("                                        again     again  cmd    /during/after    passed (tries)    after heal  during/after");
-  for (const auto& o : outcomes) {
-    char line[340];
-    std::snprintf(line, sizeof line, "%-38s %6ld ms %5ld ms %4ld ms  %3.0f/%3.0f/%3.0f  %6zu   %-5s(%2zu)  %6ld ms  %-9s %ld/%ld",
-                  o.name.c_str(), o.recovery_ms, o.load_recovery_ms, o.fault_ms, o.rate_before, o.rate_during,
-                  o.rate_after, o.refused, o.minority.c_str(), o.minority_attempts, o.converge_ms, o.presidents.c_str(),
-                  o.rounds_during, o.rounds_after);
-    say(line);
-  }
-  say("majority again: from the fault in place to the first fresh proposal to the majority passing; limit two "
-      "election timeouts, " + std::to_string(ms(d.recovery_limit())) + " ms (a priest stands after " +
-      std::to_string(ms(d.configured_timeout())) + "-" + std::to_string(ms(d.election_timeout())) +
-      " ms of silence). load again: the same for the 6 load clients. identical: from the heal; the load stops 3 s after it. "
-      "rounds: how far the highest promise climbed while the fault held / after healing (a climb is an election).");
+  say_summary(d, outcomes);
 }

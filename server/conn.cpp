@@ -152,6 +152,7 @@ bool Conn::send(std::string framed) {
   if (kind == Kind::Client && !host_.room_for_reply(*this, framed.size())) return false;
   if (queued_bytes_ + framed.size() > max_queue_) return false;
   queued_bytes_ += framed.size();
+  if (held_bytes_ == 0) last_written_ = Clock::now();  // the first held reply: its clock starts
   held_bytes_ += framed.size();
   if (kind == Kind::Client) host_.client_reply_bytes(static_cast<int64_t>(framed.size()));
   queue_.push_back(std::move(framed));
@@ -209,6 +210,7 @@ void Conn::write() {
                       writing_.clear();
                       if (closed_) return;
                       release(taken);
+                      last_written_ = Clock::now();
                       if (ec) {
                         close();
                         host_.on_closed(self);
@@ -406,15 +408,27 @@ void Host::sweep_connections() {
                     std::chrono::duration_cast<std::chrono::seconds>(now - c->frame_started())
                         .count()) +
                 " s ago is still unfinished (" + std::to_string(c->unfinished_bytes()) + " bytes)");
-    } else if (c->kind == Conn::Kind::Client && now - c->last_frame > idle &&
-               c->held_bytes() == 0 &&
-               std::none_of(waiting_.begin(), waiting_.end(),
-                            [&](auto& kv) { return kv.second.conn.lock() == c; })) {
+    } else if (c->kind == Conn::Kind::Client && c->held_bytes() > 0 &&
+               now - c->last_written() > idle) {
+      // Its replies have not moved for the whole timeout, whatever it waits for or watches.
+      quiet("unread replies", "it has read none of its replies for client_idle_timeout_ms (" +
+                                  std::to_string(c->held_bytes()) + " bytes waiting)");
+    } else if (c->kind == Conn::Kind::Client && c->held_bytes() == 0 &&
+               now - c->last_frame > idle && now - c->last_written() > idle &&
+               !awaits_answer(c)) {
       spdlog::debug("closing idle client connection from {} (client_idle_timeout_ms {})", c->name,
                     run_.config.client_idle_timeout_ms);
       c->close();
     }
   }
+}
+
+// A client waiting for an answer (a proposal, a read) or watching the ledger is not idle,
+// however long it has said nothing.
+bool Host::awaits_answer(const std::shared_ptr<Conn>& c) const {
+  auto same = [&](const auto& w) { return w.conn.lock() == c; };
+  return std::any_of(waiting_.begin(), waiting_.end(), [&](auto& kv) { return same(kv.second); }) ||
+         std::any_of(watchers_.begin(), watchers_.end(), same);
 }
 
 void Host::connect(PeerLink& link) {

@@ -136,6 +136,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool finishing() const { return finishing_; }
   size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
   size_t held_bytes() const { return held_bytes_; }  // replies not yet written out
+  // When a write last completed, or a reply was queued with none held before (or the
+  // connection opened): while replies are held, how long they have not moved.
+  Clock::time_point last_written() const { return last_written_; }
   Clock::time_point frame_started() const { return frame_started_; }
 
  private:
@@ -157,6 +160,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::deque<std::string> queue_;
   size_t queued_bytes_ = 0;
   size_t held_bytes_ = 0;  // queued, or in the write under way (before TLS)
+  Clock::time_point last_written_ = Clock::now();
   void release(size_t n);  // n held bytes were written (or dropped)
   std::string sealing_;  // TLS: frames being sealed into writing_
   std::string writing_;  // the bytes of the one write under way (empty: none)
@@ -315,6 +319,7 @@ class Host : public NodeHost, private Records {
  private:
   void accept();
   void sweep_connections();
+  bool awaits_answer(const std::shared_ptr<Conn>& c) const;
   size_t count(Conn::Kind kind) const;
   // The open connections as the Admission sees them, and the one it names.
   static Admission::Id id_of(const Conn& c) { return reinterpret_cast<Admission::Id>(&c); }

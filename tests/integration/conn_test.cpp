@@ -23,7 +23,11 @@ struct BareClient {
   tls::Session session;
   std::string plain;  // what the priest sent, decrypted
 
-  BareClient(uint16_t port, asio::ssl::context& ctx) : session(ctx, tls::Session::Side::Client) {
+  // rcvbuf: the socket's receive buffer (0: the kernel's), set before connecting.
+  BareClient(uint16_t port, asio::ssl::context& ctx, int rcvbuf = 0)
+      : session(ctx, tls::Session::Side::Client) {
+    sock.open(asio::ip::tcp::v4());
+    if (rcvbuf) ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sock.connect({asio::ip::address_v4::loopback(), port});
     timeval wait{5, 0};  // no read blocks the test for longer
     ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
@@ -45,6 +49,33 @@ struct BareClient {
     size_t n = sock.read_some(asio::buffer(buf), ec);
     if (ec) return false;
     return session.receive(std::string_view(buf.data(), n), plain) != tls::Session::Status::Failed;
+  }
+  void request(const std::string& payload) {
+    std::string framed;
+    append_frame(framed, payload);
+    REQUIRE(session.seal(framed) == tls::Session::Status::Ok);
+    flush();
+  }
+  // The whole frames received so far.
+  size_t frames() const {
+    FrameDecoder decoder;
+    if (!decoder.feed(plain)) return 0;
+    size_t n = 0;
+    while (decoder.next()) ++n;
+    return n;
+  }
+};
+
+// Three priests whose client connections are idle after 500 ms, a president among them.
+struct QuickIdle {
+  Parliament parl{3};
+  QuickIdle() {
+    auto cfg = nlohmann::json::parse(slurp(parl.config_path));
+    cfg["client_idle_timeout_ms"] = 500;
+    std::ofstream(parl.config_path) << cfg.dump(2);
+    for (auto& p : parl.config.priests) parl.start(p.id);
+    parl.bootstrap();
+    REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
   }
 };
 
@@ -75,4 +106,42 @@ TEST_CASE("conn: a request and close_notify in one packet: the answer comes, the
   auto j = parse_object(*reply);
   REQUIRE(j);
   CHECK((*j)["type"] == "status");
+}
+
+// Before: the idle sweep closed a watch after client_idle_timeout_ms, since a watcher asks
+// nothing after its first frame; the watch then hopped to another priest.
+TEST_CASE("conn: a watcher is not idle, however long it says nothing after asking", "[conn]") {
+  QuickIdle q;
+  INFO("files in " << q.parl.dir);
+  auto ctx = party_context(q.parl.dir / "certs", tls::Identity{tls::Role::Client});
+  BareClient c(q.parl.addr.at(1).port, *ctx);
+  c.request(R"({"type":"watch","from":1})");
+  // Four idle timeouts: the priest's word, every 500 ms, comes on the one connection.
+  auto until = std::chrono::steady_clock::now() + 2s;
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() < until) open = c.feed();
+  CHECK(open);
+  CHECK(c.frames() >= 3);
+}
+
+// Before: a client connection with a reply not yet written was never idle, so a client
+// that stopped reading held its connection and replies for good.
+TEST_CASE("conn: a client that stops reading its replies is cut after client_idle_timeout_ms",
+          "[conn]") {
+  QuickIdle q;
+  INFO("files in " << q.parl.dir);
+  auto ctx = party_context(q.parl.dir / "certs", tls::Identity{tls::Role::Client});
+  BareClient c(q.parl.addr.at(1).port, *ctx, 4096);
+  c.request(R"({"type":"status"})");
+  while (c.frames() == 0) REQUIRE(c.feed());
+  // 6 MiB of answers: more than the kernel's buffers take (4 MiB at most, net.ipv4.tcp_wmem),
+  // less than the two frames' worth that would cut the connection at once.
+  const size_t asked = 1 + (6u << 20) / c.plain.size();
+  for (size_t i = 1; i < asked; ++i) c.request(R"({"type":"status"})");
+  // Past the idle timeout, reading nothing; then everything the priest still sends.
+  REQUIRE(eventually(
+      [&] { return slurp(q.parl.log(1)).find("read none of its replies") != std::string::npos; },
+      5s));
+  while (c.feed()) {}
+  CHECK(c.frames() < asked);
 }

@@ -414,8 +414,7 @@ void Host::sweep_connections() {
       quiet("unread replies", "it has read none of its replies for client_idle_timeout_ms (" +
                                   std::to_string(c->held_bytes()) + " bytes waiting)");
     } else if (c->kind == Conn::Kind::Client && c->held_bytes() == 0 &&
-               now - c->last_frame > idle && now - c->last_written() > idle &&
-               !awaits_answer(c)) {
+               now - c->last_frame > idle && now - c->last_written() > idle && !awaits_answer(c)) {
       spdlog::debug("closing idle client connection from {} (client_idle_timeout_ms {})", c->name,
                     run_.config.client_idle_timeout_ms);
       c->close();

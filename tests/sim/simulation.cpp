@@ -41,7 +41,9 @@ namespace parliament::sim {
 //     a priest now hears only the voters of its membership (Priest::admits). Closed again
 //     for learners: before each add or replace the god joins a priest still learning an
 //     older membership to the one in force (Priest::rejoin). A voter left behind two
-//     replacements (hasty_god) is wiped and replaced by the operator (docs/SAFETY.md).
+//     replacements (hasty_god) is wiped and replaced by the operator (docs/SAFETY.md), so
+//     even the hasty god keeps, for a voter behind one change, a priest it admits that holds
+//     it (change_known; seed 2985 once lost both such teachers and stalled).
 // By default links are strict and the two shapes are drawn per seed (draw_shapes).
 
 namespace {
@@ -952,12 +954,24 @@ class World {
   // quorum of the membership before it (a president that does not hold it stands with that
   // one), and losing more disks may leave no majority of that one for good. This much any
   // protocol needs. Unless hasty_god, every voter must hold it (see "Known liveness gaps").
+  //
+  // Even a hasty god leaves a voter that lags behind the change someone to learn it from: a
+  // priest of the membership before it, the same incarnation, that holds it (the laggard
+  // admits no other: Priest::admits). Losing at most a minority must leave one such teacher;
+  // without one, the laggard is the operator's to wipe and replace (docs/SAFETY.md), and the
+  // simulator plays no operator.
   bool change_known() const {
     const Membership& m = in_force();
-    size_t hold = 0;
-    for (auto& p : m.priests)
-      hold += nodes_[p.id].incarnation == p.incarnation && nodes_[p.id].disk.ledger.size() >= m.decree_no;
-    return hold >= (o_.hasty_god ? m.quorum() : m.priests.size());
+    auto holds = [&](const PriestAddress& p) {
+      return nodes_[p.id].incarnation == p.incarnation &&
+             nodes_[p.id].disk.ledger.size() >= m.decree_no;
+    };
+    size_t hold = std::count_if(m.priests.begin(), m.priests.end(), holds);
+    if (!o_.hasty_god || hold == m.priests.size()) return hold == m.priests.size();
+    if (hold < m.quorum() || m.decree_no == 0) return hold >= m.quorum();
+    const Membership& before = inv_.era(m.decree_no);
+    size_t teachers = std::count_if(before.priests.begin(), before.priests.end(), holds);
+    return teachers > (m.priests.size() - 1) / 2;
   }
 
   void ask(const Change& c) {

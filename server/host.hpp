@@ -245,6 +245,15 @@ inline json read_refusal(Code code, std::string why) {
               {"error", std::move(why)}};
 }
 
+// When the priest's tick after the one due at `due` is due (Host::on_tick): a tick later, so
+// that a busy machine does not stretch the timeouts the priest counts in ticks; but after a
+// stall of more than a tick (a paused container), a tick from `now`: missed ticks are
+// dropped, not run in a burst.
+inline Clock::time_point next_tick(Clock::time_point due, Clock::time_point now,
+                                   Clock::duration tick) {
+  return due + 2 * tick < now ? now + tick : due + tick;
+}
+
 // A client connection that watches the ledger (server/watch_port.cpp): sent each decree from
 // `next` on as it enters this priest's ledger.
 struct Watcher {

@@ -217,14 +217,10 @@ Status Host::save_membership(const Membership& m, bool first) {
 // ---------------------------------------------------------------- the priest's clock and its
 // ready()
 
-// Each tick is due tick_ms after the one before, not after its handler ran: the priest
-// counts its timeouts in ticks, and a busy machine must not stretch them. A tick more than
-// one late is dropped instead (after a stall, a paused container: no burst of ticks).
+// Each tick is due tick_ms after the one before, not after its handler ran (next_tick).
 void Host::on_tick() {
-  const auto tick = std::chrono::milliseconds(run_.config.tick_ms);
-  const auto now = asio::steady_timer::clock_type::now();
-  const auto next = ticker_.expiry() + tick;
-  ticker_.expires_at(next + tick < now ? now + tick : next);
+  ticker_.expires_at(host_detail::next_tick(ticker_.expiry(), Clock::now(),
+                                            std::chrono::milliseconds(run_.config.tick_ms)));
   ticker_.async_wait([this](asio::error_code ec) {
     if (ec || stopping_) return;
     ++ticks_;

@@ -55,7 +55,7 @@ struct Entry {
 enum class Kind : uint8_t {
   // from the president
   NextBallot,   // code 1: ballot, decree_no = first open decree number the president asks about
-  BeginBallot,  // code 2: ballot, entries (consecutive numbers), commit_no
+  BeginBallot,  // code 2: ballot, entries (consecutive numbers), commit_no, quorum
   Success,      // code 3: commit_no: every number up to it passed (see Priest::learn_commit)
   Failed,       // code 4: the president abandons ballot
   // from a priest that would stand (not in the paper: nothing is promised or persisted)
@@ -95,6 +95,10 @@ struct Message {
   // that the president refuses a client revoked by a decree the forwarding priest has not
   // learned yet.
   std::string owner;
+  // BeginBallot: the receiver is in the ballot's quorum, the priests the president asks to
+  // vote. False: it is told the decrees only, to record them when a successful ballot of
+  // this ballot says they passed; it neither votes nor writes them to its disk.
+  bool quorum = true;
   // Not on the wire: the incarnation of the sender, as the host knows it from the connection
   // it arrived on (its hello); set by the sending Priest for its own messages.
   uint64_t incarnation = 0;

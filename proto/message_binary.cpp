@@ -144,7 +144,9 @@ std::string encode_binary(const Message& m) {
   put_varint(o, m.passed_len);
   put_varint(o, m.kind == Kind::Voted ? 0 : m.commit_no);
   put_varint(o, m.kind == Kind::Voted ? m.last_no : 0);
-  put_varint(o, m.kind == Kind::BeginBallot ? 0 : m.token);
+  // A begin ballot has no token: the slot says 1 when the receiver is not in the ballot's
+  // quorum (a priest before the field reads 0 there, and so votes).
+  put_varint(o, m.kind == Kind::BeginBallot ? (m.quorum ? 0 : 1) : m.token);
   put_varint(o, m.entries.size());
   for (const auto& e : m.entries) {
     const Decree& d = e.decree;
@@ -184,7 +186,11 @@ Result<Message> decode_binary(std::string_view p) {
   // What the kind does not carry is zero, as its JSON form leaves it.
   if (m.kind != Kind::Voted) m.last_no = 0;
   if (m.kind == Kind::Voted) m.commit_no = 0;
-  if (m.kind == Kind::BeginBallot) m.token = 0;
+  if (m.kind == Kind::BeginBallot) {
+    if (m.token > 1) return R::failure("binary frame: a begin ballot's quorum is not 0 or 1");
+    m.quorum = m.token == 0;
+    m.token = 0;
+  }
   if (count > in.left()) return R::failure("binary frame: more decrees than bytes");
   m.entries.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {

@@ -157,6 +157,10 @@ void put_paxos_message(std::string& o, const Message& m) {
     key(o, "commit_no");
     put_u64(o, m.commit_no);
   }
+  if (m.kind == Kind::BeginBallot && !m.quorum) {
+    key(o, "quorum");  // omitted when true: what a priest before the field reads
+    o += "false";
+  }
   if (m.kind == Kind::VoteNo || m.kind == Kind::PreVote) {
     key(o, "promised");
     put_ballot(o, m.promised);
@@ -314,7 +318,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
         "type",      "dir",      "code",      "from",       "to",
         "ballot",    "promised", "decree_no", "passed_len", "last_no",
         "commit_no", "token",    "read",      "error",      "outcome_unknown",
-        "decree",    "decrees",  "owner",     "error_code"};
+        "decree",    "decrees",  "owner",     "error_code", "quorum"};
     static const char* entry_keys[] = {"decree_no", "ballot", "decree"};
     static const char* decree_keys[] = {"olive_day", "membership", "text", "client", "request",
                                         "origin"};
@@ -404,6 +408,9 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
       m.owner = *v.s;
     } else if (k == "outcome_unknown") {
       outcome_unknown = v.kind == Value::Bool && v.b;
+    } else if (k == "quorum") {
+      if (v.kind != Value::Bool) return fail("quorum is not a boolean");
+      m.quorum = v.b;
     } else if (k == "error_code") {
       if (v.kind != Value::String) return fail("error_code is not a string");
       error_code = code_from_name(*v.s).value_or(Code::Unknown);
@@ -550,6 +557,7 @@ Result<Message> decode_text(std::string_view text) {
   if ((m.kind == Kind::VoteNo || m.kind == Kind::PreVote) && !r.has_promised)
     return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
   m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
+  if (m.kind != Kind::BeginBallot) m.quorum = true;
   m.error.clear();
   m.owner.clear();
   return std::move(m);

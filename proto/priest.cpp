@@ -67,9 +67,12 @@ void Priest::tick() {
   if (role_ == Role::President) {
     // The priests learn what passed from the next begin ballot; when none follows, from a
     // successful ballot on the next tick, or the heartbeat.
+    // A begin ballot its quorum left unanswered for two ticks (10 ms or more) is put to every
+    // priest; any unanswered for two heartbeats, sent again (a lost message, a priest back).
+    resend_unvoted(2, true);
     if (now_ - last_heartbeat_tick_ >= opt_.heartbeat_ticks) {
       heartbeat();
-      resend_unvoted();
+      resend_unvoted(2 * opt_.heartbeat_ticks, false);
     } else if (passed_len_ > commit_sent_) {
       Message s = make(Kind::Success, 0);
       s.ballot = ballot_;

@@ -323,7 +323,10 @@ class Priest {
   void begin_ballots();
   void begin(std::vector<Entry> entries);
   void heartbeat();
-  void resend_unvoted();
+  // Sends begin ballots again to the priests that have not voted for decrees begun `stale`
+  // ticks ago or more, asking them to vote (with `unasked_only`: only decrees not yet asked of
+  // every priest, and so only where the ballot's quorum did not answer in time).
+  void resend_unvoted(uint64_t stale, bool unasked_only);
   void check_quorum();
   void check_gap();
 
@@ -341,6 +344,8 @@ class Priest {
     ready_.events.push_back(Event{k, b, from, upto, peer, std::move(why)});
   }
   void vote_no(const Message& m);  // refuses m's ballot: this priest promised a higher one
+  void hear_begin_ballot(const Message& m);  // a begin ballot that did not ask it to vote
+  void remind_members();  // a non-voter hearing no president: "my ledger holds passed_len"
   void note_hearing();  // Heard / Lost events for the priests whose reachability changed
   Message make(Kind k, PriestId to) const;
   std::string quorum_report() const;
@@ -358,6 +363,10 @@ class Priest {
 
   // learned but not yet contiguous
   std::map<uint64_t, Entry> passed_ahead_;
+  // Decrees of begin ballots that did not ask this priest to vote (it was not in the ballot's
+  // quorum): above passed_len_, all of one ballot, recorded once its president says they
+  // passed (learn_commit). Never on disk, never reported as votes.
+  std::map<uint64_t, Entry> heard_;
 
   // the membership in force above the ledger: set by its last membership decree (or the
   // host's, from membership.json)

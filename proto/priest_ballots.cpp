@@ -59,6 +59,7 @@ void Priest::on_begin_ballot(const Message& m) {
     return;
   }
   if (m.from != opt_.id) follow(m.ballot);
+  if (!m.quorum && m.from != opt_.id) return hear_begin_ballot(m);
   // Votes only within kVoteWindow of its own ledger: a priest that far behind learns the
   // ledger first (catch-up), and no president, honest or not, can make it hold a vote that
   // leaves a later president more than kVoteWindow numbers to fill.
@@ -89,6 +90,19 @@ void Priest::on_begin_ballot(const Message& m) {
     yes.last_no = voted_to;
   }
   send(std::move(yes));
+}
+
+// A begin ballot that does not ask this priest to vote: it keeps the decrees (the president
+// proposes one decree per number in a ballot) to record when a successful ballot of the same
+// ballot says they passed, and writes, syncs and sends nothing.
+void Priest::hear_begin_ballot(const Message& m) {
+  if (!heard_.empty() && heard_.begin()->second.ballot != m.ballot) heard_.clear();
+  for (const auto& e : m.entries) {
+    if (e.decree_no > passed_len_ + kVoteWindow) break;
+    if (e.decree_no > passed_len_) heard_[e.decree_no] = Entry{e.decree_no, m.ballot, e.decree};
+  }
+  learn_commit(m);
+  apply_passed();
 }
 
 void Priest::vote_no(const Message& m) {
@@ -168,7 +182,7 @@ void Priest::on_voted(const Message& m) {
     confirm_reads();
   }
   if (m.last_no < m.decree_no) return;
-  for (auto& e : tallies_.vote(m.from, m.decree_no, m.last_no, latest(), ballot_))  // B2
+  for (auto& e : tallies_.vote(m.from, m.decree_no, m.last_no, latest(), ballot_, opt_.id))  // B2
     if (e.decree_no > passed_len_) passed_ahead_[e.decree_no] = std::move(e);
   apply_passed();
 }
@@ -317,7 +331,14 @@ void Priest::begin(std::vector<Entry> entries) {
   event(Event::Kind::Begin, ballot_, entries.front().decree_no, entries.back().decree_no);
   bb.entries = std::move(entries);
   commit_sent_ = passed_len_;
-  send_all(bb);
+  // The ballot's quorum is asked to vote (the president always, its own vote counting); the
+  // others are told the decrees only (Tallies, "the ballot's quorum").
+  for (PriestId p : latest().ids()) {
+    Message c = bb;
+    c.to = p;
+    c.quorum = p == opt_.id || tallies_.asks(p);
+    send(std::move(c));
+  }
 }
 
 void Priest::heartbeat() {
@@ -335,17 +356,17 @@ void Priest::heartbeat() {
 
 // Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
 // have not voted, every decree begun more than two heartbeats ago.
-void Priest::resend_unvoted() {
-  const uint64_t stale = 2 * opt_.heartbeat_ticks;
+void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
   for (PriestId p : latest().ids())
-    for (auto& run : tallies_.unvoted(p, now_, stale, opt_.max_batch_decrees, ballot_)) {
+    for (auto& run :
+         tallies_.unvoted(p, now_, stale, opt_.max_batch_decrees, ballot_, unasked_only)) {
       Message bb = make(Kind::BeginBallot, p);
       bb.ballot = ballot_;
       bb.commit_no = passed_len_;
       bb.entries = std::move(run);
       send(std::move(bb));
     }
-  tallies_.resent(now_, stale);
+  tallies_.resent(now_, stale, unasked_only);
 }
 
 void Priest::check_quorum() {
@@ -383,9 +404,14 @@ void Priest::learn_commit(const Message& m) {
   const Ballot& b = m.ballot;
   for (uint64_t n = passed_len_ + 1; n <= m.commit_no; ++n) {
     if (passed_ahead_.count(n)) continue;
-    auto v = votes_.find(n);
-    if (v == votes_.end() || v->second.ballot != b) break;  // a gap: catch-up fills it
-    passed_ahead_[n] = v->second;
+    // Its vote in this ballot, or the decree this ballot's begin ballot told it without asking.
+    const Entry* held = nullptr;
+    if (auto v = votes_.find(n); v != votes_.end() && v->second.ballot == b)
+      held = &v->second;
+    else if (auto h = heard_.find(n); h != heard_.end() && h->second.ballot == b)
+      held = &h->second;
+    if (!held) break;  // a gap: catch-up fills it
+    passed_ahead_[n] = *held;
   }
 }
 
@@ -400,6 +426,7 @@ void Priest::apply_passed() {
     uint64_t n = ++passed_len_;
     grew_tick_ = now_;
     votes_.erase(n);
+    heard_.erase(n);
     e.ballot = e.decree.origin;  // the ledger records the ballot that proposed it
     if (e.decree.membership && n <= latest().decree_no) {
       // Known already: a joining priest was given the membership this decree set. Its host

@@ -41,7 +41,7 @@ bool Priest::promise(const Ballot& b) {
 void Priest::pre_ballot() {
   if (role_ == Role::President) return;
   reset_election_timer();  // asks again after another timeout if no majority says yes
-  if (!voter()) return;    // a priest the membership does not name (yet, or any more) never stands
+  if (!voter()) return remind_members();  // a priest the membership does not name never stands
   const Ballot b{std::max(election_.max_round(), next_bal_.round) + 1, opt_.id};
   auto soon = [&] { return now_ - election_.asking_since() < opt_.election_timeout_ticks; };
   bool first = election_.ask(b, now_, election_.asking() && soon());  // one line per outage
@@ -54,6 +54,16 @@ void Priest::pre_ballot() {
   Message pb = make(Kind::PreBallot, 0);
   pb.ballot = b;
   send_others(pb);
+}
+
+// A priest its membership does not name as a voter, hearing no president for an election
+// timeout: it may be one a replace or add made a voter by a decree it missed, whose
+// presidents since are priests it does not know. It tells the members it knows how far its
+// ledger has got (an empty catch-up); those that hold it as a member and hold more send it
+// the difference (maybe_catch_up), and it learns the decree that names it.
+void Priest::remind_members() {
+  for (PriestId p : latest().ids())
+    if (p != opt_.id) send(make(Kind::CatchUp, p));
 }
 
 bool Priest::lease_held(PriestId from) const {

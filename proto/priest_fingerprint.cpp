@@ -62,6 +62,8 @@ std::string Priest::fingerprint() const {
   for (auto& [n, e] : votes_) fp_e(o, e);
   o += "|a";
   for (auto& [n, e] : passed_ahead_) fp_e(o, e);
+  o += "|h";
+  for (auto& [n, e] : heard_) fp_e(o, e);
   o += "|c";
   for (auto& [c, r] : clients_.records())
     o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) +
@@ -112,7 +114,9 @@ void Priest::fingerprint_president(std::string& o) const {
     fp_d(o, t.decree);
     fp_age(o, now_, t.sent_tick, 2 * hb);
     for (auto y : t.yes) fp_u(o, y);
+    fp_u(o, t.all_asked);
   }
+  for (PriestId q : tallies_.quorum()) fp_u(o, q);
   o += "|q";
   for (auto& q : proposals_.queue()) {
     fp_d(o, q.decree);

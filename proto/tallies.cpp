@@ -10,7 +10,7 @@ using priest_detail::invariant_failed;
 void Tallies::begin(const std::vector<Entry>& entries, uint64_t now) {
   for (const auto& e : entries) {
     bytes_ += e.decree.text.size();
-    tallies_[e.decree_no] = Tally{e.decree, now, {}};
+    tallies_[e.decree_no] = Tally{e.decree, now, {}, quorum_.empty()};
   }
   if (!entries.empty()) open_.push_back(entries.back().decree_no);
 }
@@ -25,8 +25,8 @@ const Tallies::Tally* Tallies::find(uint64_t n) const {
   return it == tallies_.end() ? nullptr : &it->second;
 }
 
-std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi,
-                                 const Membership& members, const Ballot& ballot) {
+std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi, const Membership& members,
+                                 const Ballot& ballot, PriestId president) {
   std::vector<Entry> out;
   auto it = tallies_.lower_bound(lo);
   while (it != tallies_.end() && it->first <= hi) {
@@ -40,6 +40,11 @@ std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi,
     for (PriestId v : it->second.yes)
       if (!members.find(v)) invariant_failed("B2: a decree passes by a majority of the members");
     bytes_ -= it->second.decree.text.size();
+    if (quorum_.empty()) {  // the first to answer: the next ballots ask them
+      quorum_ = it->second.yes;
+      // Without the president (asked always), leave out the one that answered last.
+      if (!quorum_.count(president)) quorum_.erase(from);
+    }
     out.push_back(Entry{it->first, ballot, std::move(it->second.decree)});
     it = tallies_.erase(it);
   }
@@ -57,16 +62,19 @@ void Tallies::clear() {
   tallies_.clear();
   bytes_ = 0;
   open_.clear();
+  quorum_.clear();
 }
 
 std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint64_t stale_after,
-                                                 size_t max, const Ballot& ballot) const {
+                                                 size_t max, const Ballot& ballot,
+                                                 bool unasked_only) const {
   std::vector<std::vector<Entry>> runs(1);
   size_t sent = 0;
   for (auto& [n, t] : tallies_) {
     if (sent >= max) break;
     auto& run = runs.back();
-    bool due = now - t.sent_tick >= stale_after && !t.yes.count(to);
+    bool due =
+        now - t.sent_tick >= stale_after && !t.yes.count(to) && !(unasked_only && t.all_asked);
     // A vote's range must be consecutive numbers: a number not due, or one that passed in
     // between, ends the run.
     if (!run.empty() && (!due || run.back().decree_no + 1 != n)) runs.emplace_back();
@@ -78,9 +86,13 @@ std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint
   return runs;
 }
 
-void Tallies::resent(uint64_t now, uint64_t stale_after) {
+void Tallies::resent(uint64_t now, uint64_t stale_after, bool unasked_only) {
   for (auto& [n, t] : tallies_)
-    if (now - t.sent_tick >= stale_after) t.sent_tick = now;
+    if (now - t.sent_tick >= stale_after && !(unasked_only && t.all_asked)) {
+      if (!t.all_asked) quorum_.clear();
+      t.sent_tick = now;
+      t.all_asked = true;
+    }
 }
 
 }  // namespace parliament

@@ -463,7 +463,7 @@ class Host : public NodeHost, private Records {
     std::tuple<Kind, Ballot, uint64_t, uint64_t, uint64_t, size_t, uint64_t, uint64_t> key{};
     std::string text;
   };
-  std::array<Encoded, 2> encoded_;
+  std::array<std::array<Encoded, 2>, 2> encoded_;  // [binary][quorum]
   std::set<PriestId> reads_binary_;  // peers whose hello said they read binary frames
   uint64_t ticks_ = 0;
   std::string halted_;

@@ -25,7 +25,8 @@ bool Host::send(const Message& m) {
 
 // A begin ballot or successful ballot is identified by its ballot, numbers and sender's
 // ledger length (one president, one decree per number per ballot): encode it once with a
-// placeholder recipient, then set "to" per priest. In binary where the peer reads it.
+// placeholder recipient, then set "to" per priest (a begin ballot once for the ballot's
+// quorum and once for the rest). In binary where the peer reads it.
 std::string Host::encode_frame(const Message& m, bool binary) {
   binary = binary && has_binary_form(m.kind);
   if (m.kind != Kind::BeginBallot && m.kind != Kind::Success) {
@@ -37,7 +38,7 @@ std::string Host::encode_frame(const Message& m, bool binary) {
   auto key = std::tuple{m.kind, m.ballot, m.commit_no, m.passed_len,
                         m.entries.empty() ? 0 : m.entries.front().decree_no, m.entries.size(),
                         m.entries.empty() ? 0 : m.entries.back().decree_no, m.token};
-  Encoded& cached = encoded_[binary];
+  Encoded& cached = encoded_[binary][m.quorum];
   if (key != cached.key || cached.text.empty()) {
     Message any = m;
     any.to = kAnyone;

@@ -129,6 +129,7 @@ void check_same(const Message& a, const Message& b) {
   CHECK(a.code == b.code);
   CHECK(a.error == b.error);
   CHECK(a.owner == b.owner);
+  CHECK(a.quorum == b.quorum);
 }
 
 // A well-formed begin ballot, as JSON, to break in various ways.
@@ -332,6 +333,9 @@ TEST_CASE("wrong types and negative numbers are errors", "[message]") {
   j = good_paxos();
   j["from"] = uint64_t(1) << 40;  // not a priest id
   expect_error(j);
+  j = good_paxos();
+  j["quorum"] = 0;  // a boolean
+  expect_error(j);
   expect_error(json::array({1, 2}));
   expect_error(json("paxos"));
 }
@@ -374,6 +378,9 @@ TEST_CASE("binary frames decode to what their JSON form decodes to", "[message]"
   Message ack = hot[2];  // a vote yes acknowledging it
   ack.token = 77;
   hot.push_back(ack);
+  Message told = hot[0];  // a begin ballot to a priest outside the ballot's quorum
+  told.quorum = false;
+  hot.push_back(told);
   for (const auto& m : hot) {
     INFO(name_of(m.kind) << " " << encode_text(m));
     auto b = decode_frame(encode_binary(m));
@@ -386,11 +393,12 @@ TEST_CASE("binary frames decode to what their JSON form decodes to", "[message]"
 }
 
 // Fields a kind does not carry come out zero, whatever a crafted frame put there: a successful
-// ballot with a read's round and a commit, relabelled begin ballot and then vote yes.
+// ballot with a read's round and a commit, relabelled begin ballot and then vote yes. A begin
+// ballot's token slot says only whether the receiver is outside the ballot's quorum (0 or 1).
 TEST_CASE("binary frames carry only what their kind carries", "[message]") {
   Message s = one_of_each_kind()[2];
   REQUIRE(s.kind == Kind::Success);
-  s.token = 9;
+  s.token = 1;
   REQUIRE(s.commit_no != 0);
   std::string as_begin = encode_binary(s), as_vote = encode_binary(s);
   as_begin[2] = 2;
@@ -399,7 +407,15 @@ TEST_CASE("binary frames carry only what their kind carries", "[message]") {
   REQUIRE(b.ok());
   CHECK(b->kind == Kind::BeginBallot);
   CHECK(b->token == 0);
+  CHECK_FALSE(b->quorum);
   CHECK(b->commit_no == s.commit_no);
+  s.token = 9;
+  as_begin = encode_binary(s);
+  as_begin[2] = 2;
+  CHECK_FALSE(decode_binary(as_begin).ok());
+  s.token = 9;
+  as_vote = encode_binary(s);
+  as_vote[2] = static_cast<char>(0x82);
   auto v = decode_binary(as_vote);
   REQUIRE(v.ok());
   CHECK(v->kind == Kind::Voted);

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "proto/priest.hpp"
 #include "tests/common/chamber.hpp"
@@ -52,4 +53,27 @@ TEST_CASE(
   (void)p.take_ready();
   p.step(to3(Kind::PreBallot, 1, {3, 1}));
   CHECK(sent(p, Kind::PreVote) == 1);
+}
+
+// A priest its membership does not name as a voter (a new life the god joined, or one whose
+// replace decree it missed while the presidents since are priests it does not know) tells
+// the members it knows how far its ledger has got, once per election timeout, so that a
+// member holding it as a voter sends it the decree that names it. Before, it waited in
+// silence for a president it admits, which after such a decree never came.
+TEST_CASE("a priest its membership does not name reminds the members of its ledger",
+          "[priest][election]") {
+  Chamber c(3, {}, true);
+  c.start_blank(3, 999, c.membership);  // a new life of priest 3: not the incarnation named
+  Priest& p = *c.priests[3];
+  std::set<PriestId> reminded;
+  for (int i = 0; i < 70; ++i) {
+    p.tick();
+    for (const Message& m : p.take_ready().messages) {
+      CHECK(m.kind == Kind::CatchUp);
+      CHECK(m.entries.empty());
+      CHECK(m.passed_len == 0);
+      reminded.insert(m.to);
+    }
+  }
+  CHECK(reminded == std::set<PriestId>{1, 2});
 }

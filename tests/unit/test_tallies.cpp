@@ -1,6 +1,8 @@
 // Tallies (proto/tallies.hpp) on its own: B2's count, the open ballots and what is sent again.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "proto/tallies.hpp"
 
 using namespace parliament;
@@ -58,4 +60,38 @@ TEST_CASE("tallies: stale decrees go again to the priests that did not vote for 
   CHECK(t.unvoted(2, 10, 10, 3, b)[1].size() == 1);
   t.resent(10, 10);
   CHECK(t.unvoted(2, 15, 10, 100, b).empty());  // sent again at 10
+}
+
+// The ballot's quorum: the president and the first followers to answer, kept while they
+// answer in time; forgotten (everyone asked) once a begin ballot waits for it too long.
+TEST_CASE("tallies: the ballot's quorum is the first to answer, until it is too slow",
+          "[tallies][quorum]") {
+  const Ballot b{3, 1};
+  const Membership m = five();
+  Tallies t;
+  for (PriestId p = 1; p <= 5; ++p) CHECK(t.asks(p));  // nothing passed yet: everyone
+  t.begin(entries(1, 1, b), 0);
+  t.vote(4, 1, 1, m, b, 1);
+  t.vote(2, 1, 1, m, b, 1);
+  REQUIRE(t.vote(5, 1, 1, m, b, 1).size() == 1);  // the president's own vote came later
+  CHECK(t.quorum() == std::set<PriestId>{2, 4});  // the first two followers; 1 votes always
+  CHECK_FALSE(t.asks(3));
+  CHECK_FALSE(t.asks(5));
+  t.begin(entries(2, 2, b), 1);
+  t.vote(1, 2, 2, m, b, 1);
+  t.vote(3, 2, 2, m, b, 1);  // asked after all, say; the quorum stays
+  REQUIRE(t.vote(2, 2, 2, m, b, 1).size() == 1);
+  CHECK(t.quorum() == std::set<PriestId>{2, 4});
+  // Decree 3 waits on priest 4: two ticks on, the rest are asked and the quorum forgotten.
+  t.begin(entries(3, 3, b), 5);
+  t.vote(1, 3, 3, m, b, 1);
+  t.vote(2, 3, 3, m, b, 1);
+  CHECK(t.unvoted(3, 6, 2, 100, b, true).empty());  // one tick: not yet
+  REQUIRE(t.unvoted(3, 7, 2, 100, b, true).size() == 1);
+  t.resent(7, 2, true);
+  CHECK(t.quorum().empty());
+  CHECK(t.unvoted(3, 9, 2, 100, b, true).empty());  // asked of everyone once only
+  CHECK(t.unvoted(3, 17, 10, 100, b).size() == 1);  // the slow resend still comes
+  REQUIRE(t.vote(3, 3, 3, m, b, 1).size() == 1);
+  CHECK(t.quorum() == std::set<PriestId>{1, 2, 3});
 }

@@ -1,0 +1,134 @@
+// The ballot's quorum (proto/tallies.hpp): a president asks only the priests whose yes passed
+// its last decree to vote, tells the rest the decrees, and asks everyone once the quorum
+// leaves a begin ballot unanswered for a tick. Driven by hand in a Chamber of five.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "proto/priest.hpp"
+#include "tests/common/chamber.hpp"
+
+using namespace parliament;
+using parliament::testing::Chamber;
+
+namespace {
+
+// Who each begin ballot of decree `n` asked to vote and who it only told, and who voted yes
+// for it, as the messages cross the wire.
+struct Seen {
+  std::set<PriestId> asked, told, voted;
+};
+
+void watch(Chamber& c, uint64_t n, Seen& s, std::set<PriestId> silent = {}) {
+  c.lose = [&c, n, &s, silent](const Message& m) {
+    if (silent.count(m.to) || silent.count(m.from)) return true;
+    bool holds_n = false;
+    for (const auto& e : m.entries) holds_n = holds_n || e.decree_no == n;
+    if (m.kind == Kind::BeginBallot && holds_n) (m.quorum ? s.asked : s.told).insert(m.to);
+    if (m.kind == Kind::Voted && m.decree_no <= n && n <= m.last_no) s.voted.insert(m.from);
+    return false;
+  };
+}
+
+}  // namespace
+
+TEST_CASE("the ballot's quorum: a majority is asked to vote, the rest are told and record",
+          "[priest][quorum]") {
+  Chamber c(5);
+  c.elect(1);
+  Seen first;
+  watch(c, 1, first);
+  c.propose(1, 1, 9, 1, "first");
+  REQUIRE(c.reply(1));
+  // No decree has passed in this ballot yet: everyone is asked.
+  CHECK(first.asked == std::set<PriestId>{1, 2, 3, 4, 5});
+  CHECK(first.told.empty());
+
+  Seen second;
+  watch(c, 2, second);
+  c.propose(1, 2, 9, 2, "second");
+  REQUIRE(c.reply(2));
+  CHECK(c.reply(2)->error.empty());
+  // The voters whose yes passed the first decree, the president among them: a majority.
+  CHECK(second.asked.size() == 3);
+  CHECK(second.asked.count(1) == 1);
+  CHECK(second.told.size() == 2);
+  CHECK(second.voted == second.asked);  // the told vote nothing (and so write nothing)
+  for (int t = 0; t < 10; ++t) c.tick();
+  for (PriestId id = 1; id <= 5; ++id) {
+    INFO("priest " << id);
+    REQUIRE(c.ledgers[id].size() == 2);
+    CHECK(c.ledgers[id][1].decree.text == "second");
+  }
+  // A told priest never reports what it was told as a vote: it voted nothing at 2.
+  for (PriestId id : second.told)
+    for (const Entry& v : c.priests[id]->votes()) CHECK(v.decree_no != 2);
+}
+
+TEST_CASE("the ballot's quorum: a quorum that does not answer within a tick, everyone is asked",
+          "[priest][quorum]") {
+  Chamber c(5);
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "first");
+  Seen second;
+  watch(c, 2, second);
+  c.propose(1, 2, 9, 2, "second");
+  REQUIRE(second.asked.size() == 3);
+  PriestId quiet = 0;  // a follower of the quorum, which now hears and says nothing
+  for (PriestId id : second.asked)
+    if (id != 1) quiet = id;
+  Seen third;
+  watch(c, 3, third, {quiet});
+  c.propose(1, 3, 9, 3, "third");
+  CHECK_FALSE(c.reply(3));  // the president and one follower: no majority
+  CHECK(third.told.size() == 2);
+  c.tick();
+  c.tick();
+  REQUIRE(c.reply(3));
+  CHECK(c.reply(3)->error.empty());
+  for (PriestId id : third.told) CHECK(third.asked.count(id) == 1);  // asked after all
+  // The next ballot asks the priests that passed it, the quiet one not among them.
+  Seen fourth;
+  watch(c, 4, fourth, {quiet});
+  c.propose(1, 4, 9, 4, "fourth");
+  REQUIRE(c.reply(4));
+  CHECK(fourth.asked.size() == 3);
+  CHECK(fourth.asked.count(quiet) == 0);
+}
+
+TEST_CASE("a priest told a decree records it only from a successful ballot of the same ballot",
+          "[priest][quorum]") {
+  Chamber c(3);
+  Priest& p = *c.priests[3];
+  // To priest 3, from b's president: a begin ballot telling decree 1 (or a successful ballot).
+  auto from_president = [](Kind kind, const Ballot& b, const std::string& told) {
+    Message m;
+    m.kind = kind;
+    m.from = b.priest;
+    m.to = 3;
+    m.ballot = b;
+    m.quorum = false;
+    if (kind == Kind::BeginBallot) m.entries = {Entry{1, b, Decree{false, 9, 1, told, b}}};
+    if (kind == Kind::Success) m.commit_no = 1;
+    return m;
+  };
+  p.step(from_president(Kind::BeginBallot, {1, 1}, "told"));
+  Ready r = p.take_ready();
+  CHECK(r.votes.empty());                                   // nothing to write
+  for (auto& m : r.messages) CHECK(m.kind != Kind::Voted);  // and to send
+  // A successful ballot of another ballot says nothing about what it was told.
+  const Message other = from_president(Kind::Success, {2, 2}, "");
+  p.step(other);
+  CHECK(p.take_ready().passed.empty());
+  CHECK(p.passed_len() == 0);
+  // Its own ballot's president can no longer say it either (priest 3 promised 2.2); one of
+  // ballot 2.2 that told it the same number would.
+  p.step(from_president(Kind::BeginBallot, {2, 2}, "told again"));
+  (void)p.take_ready();
+  p.step(other);
+  Ready done = p.take_ready();
+  REQUIRE(done.passed.size() == 1);
+  CHECK(done.passed[0].decree.text == "told again");
+}

@@ -514,6 +514,8 @@ Result<Message> decode_text(std::string_view text) {
   Message& m = r.m;
   if (r.type.empty()) return R::failure("frame has no type");
   if (!r.has_from || !r.has_to) return R::failure("from/to missing or not priest ids");
+  const bool quorum = m.quorum;  // a begin ballot's; true in every other frame
+  m.quorum = true;
   if (r.type == "forward" || r.type == "answer" || r.type == "read") {
     if (!r.has_token) return R::failure("token missing");
     m.entries.clear();
@@ -557,7 +559,7 @@ Result<Message> decode_text(std::string_view text) {
   if ((m.kind == Kind::VoteNo || m.kind == Kind::PreVote) && !r.has_promised)
     return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
   m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
-  if (m.kind != Kind::BeginBallot) m.quorum = true;
+  if (m.kind == Kind::BeginBallot) m.quorum = quorum;
   m.error.clear();
   m.owner.clear();
   return std::move(m);

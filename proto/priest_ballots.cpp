@@ -357,7 +357,8 @@ void Priest::heartbeat() {
 // Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
 // have not voted, every decree begun more than two heartbeats ago.
 void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
-  for (PriestId p : latest().ids())
+  for (PriestId p : latest().ids()) {
+    if (unasked_only && p == opt_.id) continue;  // it asked itself: its vote is on its way
     for (auto& run :
          tallies_.unvoted(p, now_, stale, opt_.max_batch_decrees, ballot_, unasked_only)) {
       Message bb = make(Kind::BeginBallot, p);
@@ -366,6 +367,7 @@ void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
       bb.entries = std::move(run);
       send(std::move(bb));
     }
+  }
   tallies_.resent(now_, stale, unasked_only);
 }
 

@@ -117,6 +117,7 @@ void Priest::fingerprint_president(std::string& o) const {
     fp_u(o, t.all_asked);
   }
   for (PriestId q : tallies_.quorum()) fp_u(o, q);
+  fp_u(o, tallies_.thrifty());
   o += "|q";
   for (auto& q : proposals_.queue()) {
     fp_d(o, q.decree);

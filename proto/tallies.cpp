@@ -42,8 +42,9 @@ std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi, const 
     bytes_ -= it->second.decree.text.size();
     if (quorum_.empty()) {  // the first to answer: the next ballots ask them
       quorum_ = it->second.yes;
-      // Without the president (asked always), leave out the one that answered last.
-      if (!quorum_.count(president)) quorum_.erase(from);
+      // Without the president (asked always), leave out the one that answered last; but after
+      // the quorum failed once, keep them all, so that a slow president is not waited for.
+      if (thrifty_ && !quorum_.count(president)) quorum_.erase(from);
     }
     out.push_back(Entry{it->first, ballot, std::move(it->second.decree)});
     it = tallies_.erase(it);
@@ -63,24 +64,23 @@ void Tallies::clear() {
   bytes_ = 0;
   open_.clear();
   quorum_.clear();
+  thrifty_ = true;
 }
 
 std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint64_t stale_after,
                                                  size_t max, const Ballot& ballot,
                                                  bool unasked_only) const {
   std::vector<std::vector<Entry>> runs(1);
-  size_t sent = 0;
   for (auto& [n, t] : tallies_) {
-    if (sent >= max) break;
     auto& run = runs.back();
     bool due =
         now - t.sent_tick >= stale_after && !t.yes.count(to) && !(unasked_only && t.all_asked);
     // A vote's range must be consecutive numbers: a number not due, or one that passed in
     // between, ends the run.
-    if (!run.empty() && (!due || run.back().decree_no + 1 != n)) runs.emplace_back();
+    if (!run.empty() && (!due || run.back().decree_no + 1 != n || run.size() >= max))
+      runs.emplace_back();
     if (!due) continue;
     runs.back().push_back(Entry{n, ballot, t.decree});
-    ++sent;
   }
   std::erase_if(runs, [](auto& r) { return r.empty(); });
   return runs;
@@ -89,7 +89,10 @@ std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint
 void Tallies::resent(uint64_t now, uint64_t stale_after, bool unasked_only) {
   for (auto& [n, t] : tallies_)
     if (now - t.sent_tick >= stale_after && !(unasked_only && t.all_asked)) {
-      if (!t.all_asked) quorum_.clear();
+      if (!t.all_asked) {
+        quorum_.clear();
+        thrifty_ = false;
+      }
       t.sent_tick = now;
       t.all_asked = true;
     }

@@ -7,8 +7,10 @@
 // the president and the first followers whose yes passed a decree, kept while they answer in
 // time; everyone until then. The president asks them, tells the rest the decrees only, and
 // asks the rest too once a begin ballot has waited two ticks (Priest::resend_unvoted), which
-// also forgets the quorum until a decree passes again: a quorum that answers in time spares
-// the others a write, an fdatasync and a vote per ballot; one that does not costs 10-20 ms.
+// also forgets the quorum until a decree passes again, and from then on keeps every voter of
+// that first majority (so a slow president is not waited for again). A quorum that answers
+// in time spares the others a write, an fdatasync and a vote per ballot; one that does not
+// costs 10-20 ms once.
 //
 // B2 is counted here: a number passes when `quorum` voters of the membership in force said
 // yes in this ballot. The Priest hands in only votes of that ballot from its voters
@@ -42,6 +44,7 @@ class Tallies {
   // decree has passed since the ballot began or its quorum last failed to answer.
   bool asks(PriestId p) const { return quorum_.empty() || quorum_.count(p) > 0; }
   const std::set<PriestId>& quorum() const { return quorum_; }
+  bool thrifty() const { return thrifty_; }
   size_t size() const { return tallies_.size(); }
   bool empty() const { return tallies_.empty(); }
   size_t bytes() const { return bytes_; }
@@ -60,7 +63,8 @@ class Tallies {
 
   // Begin ballots to send `to` again: the decrees whose begin ballot went out
   // `stale_after` ticks ago or more and that `to` has not voted for, in runs of consecutive
-  // numbers, at most `max` decrees; with `unasked_only`, only those not yet asked of all.
+  // numbers of at most `max` decrees each; with `unasked_only`, only those not yet asked of
+  // everyone.
   std::vector<std::vector<Entry>> unvoted(PriestId to, uint64_t now, uint64_t stale_after,
                                           size_t max, const Ballot& ballot,
                                           bool unasked_only = false) const;
@@ -78,6 +82,7 @@ class Tallies {
   size_t bytes_ = 0;
   std::deque<uint64_t> open_;  // the last decree number of each begin ballot not yet passed
   std::set<PriestId> quorum_;  // the ballot's quorum (empty: everyone is asked)
+  bool thrifty_ = true;        // no quorum of this ballot has failed to answer yet
 };
 
 }  // namespace parliament

@@ -56,8 +56,8 @@ TEST_CASE("tallies: stale decrees go again to the priests that did not vote for 
   REQUIRE(runs.size() == 2);  // 1..2 and 4..5: a vote's range is consecutive
   CHECK((runs[0].front().decree_no == 1 && runs[0].back().decree_no == 2));
   CHECK((runs[1].front().decree_no == 4 && runs[1].back().decree_no == 5));
-  CHECK(t.unvoted(2, 10, 10, 3, b).size() == 2);  // at most 3 decrees: 1, 2 and 4
-  CHECK(t.unvoted(2, 10, 10, 3, b)[1].size() == 1);
+  CHECK(t.unvoted(2, 10, 10, 1, b).size() == 4);  // runs of at most one decree: every one
+  CHECK(t.unvoted(2, 10, 10, 1, b)[2].front().decree_no == 4);
   t.resent(10, 10);
   CHECK(t.unvoted(2, 15, 10, 100, b).empty());  // sent again at 10
 }
@@ -94,4 +94,18 @@ TEST_CASE("tallies: the ballot's quorum is the first to answer, until it is too 
   CHECK(t.unvoted(3, 17, 10, 100, b).size() == 1);  // the slow resend still comes
   REQUIRE(t.vote(3, 3, 3, m, b, 1).size() == 1);
   CHECK(t.quorum() == std::set<PriestId>{1, 2, 3});
+  // Once a quorum failed, a majority without the president stays whole: the president (here
+  // the slow one) is still asked, but not waited for.
+  t.begin(entries(4, 4, b), 20);
+  t.vote(2, 4, 4, m, b, 1);
+  t.vote(3, 4, 4, m, b, 1);
+  REQUIRE(t.unvoted(4, 22, 2, 100, b, true).size() == 1);
+  t.resent(22, 2, true);
+  t.begin(entries(5, 5, b), 22);  // everyone asked
+  t.vote(2, 5, 5, m, b, 1);
+  t.vote(3, 5, 5, m, b, 1);
+  REQUIRE(t.vote(4, 5, 5, m, b, 1).size() == 1);  // a majority without the president
+  CHECK(t.quorum() == std::set<PriestId>{2, 3, 4});
+  t.clear();  // the ballot ends: the next one begins thrifty
+  CHECK(t.thrifty());
 }

@@ -67,11 +67,11 @@ void Priest::tick() {
   if (role_ == Role::President) {
     // The priests learn what passed from the next begin ballot; when none follows, from a
     // successful ballot on the next tick, or the heartbeat.
-    // A begin ballot its quorum left without a majority for two ticks (10 - 20 ms) is put to
-    // every priest that has not voted (the slow members of the quorum too: the tallies do not
-    // keep whom each decree asked); any unanswered for two heartbeats, sent again (a lost
-    // message, a priest back).
-    resend_unvoted(2, true);
+    // A begin ballot its quorum left without a majority for two ticks (10 - 20 ms; longer
+    // where decrees take longer to pass: Tallies::patience) is put to every priest that has
+    // not voted (the slow members of the quorum too: the tallies do not keep whom each decree
+    // asked); any unanswered for two heartbeats, sent again (a lost message, a priest back).
+    resend_unvoted(tallies_.patience(), true);
     if (now_ - last_heartbeat_tick_ >= opt_.heartbeat_ticks) {
       heartbeat();
       resend_unvoted(2 * opt_.heartbeat_ticks, false);

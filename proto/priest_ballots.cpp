@@ -182,7 +182,8 @@ void Priest::on_voted(const Message& m) {
     confirm_reads();
   }
   if (m.last_no < m.decree_no) return;
-  for (auto& e : tallies_.vote(m.from, m.decree_no, m.last_no, latest(), ballot_, opt_.id))  // B2
+  // B2
+  for (auto& e : tallies_.vote(m.from, m.decree_no, m.last_no, latest(), ballot_, opt_.id, now_))
     if (e.decree_no > passed_len_) passed_ahead_[e.decree_no] = std::move(e);
   apply_passed();
 }
@@ -368,7 +369,7 @@ void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
       send(std::move(bb));
     }
   }
-  tallies_.resent(now_, stale, unasked_only);
+  tallies_.resent(now_, stale, unasked_only, opt_.id);
 }
 
 void Priest::check_quorum() {

@@ -118,6 +118,7 @@ void Priest::fingerprint_president(std::string& o) const {
   }
   for (PriestId q : tallies_.quorum()) fp_u(o, q);
   fp_u(o, tallies_.thrifty());
+  fp_u(o, std::min<uint64_t>(tallies_.patience(), 2 * hb));
   o += "|q";
   for (auto& q : proposals_.queue()) {
     fp_d(o, q.decree);

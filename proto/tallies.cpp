@@ -26,7 +26,7 @@ const Tallies::Tally* Tallies::find(uint64_t n) const {
 }
 
 std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi, const Membership& members,
-                                 const Ballot& ballot, PriestId president) {
+                                 const Ballot& ballot, PriestId president, uint64_t now) {
   std::vector<Entry> out;
   auto it = tallies_.lower_bound(lo);
   while (it != tallies_.end() && it->first <= hi) {
@@ -40,6 +40,7 @@ std::vector<Entry> Tallies::vote(PriestId from, uint64_t lo, uint64_t hi, const 
     for (PriestId v : it->second.yes)
       if (!members.find(v)) invariant_failed("B2: a decree passes by a majority of the members");
     bytes_ -= it->second.decree.text.size();
+    pass_ticks_ = now >= it->second.sent_tick ? now - it->second.sent_tick : 0;
     if (quorum_.empty()) {  // the first to answer: the next ballots ask them
       quorum_ = it->second.yes;
       // Without the president (asked always), leave out the one that answered last; but after
@@ -65,6 +66,7 @@ void Tallies::clear() {
   open_.clear();
   quorum_.clear();
   thrifty_ = true;
+  pass_ticks_ = 0;
 }
 
 std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint64_t stale_after,
@@ -86,12 +88,12 @@ std::vector<std::vector<Entry>> Tallies::unvoted(PriestId to, uint64_t now, uint
   return runs;
 }
 
-void Tallies::resent(uint64_t now, uint64_t stale_after, bool unasked_only) {
+void Tallies::resent(uint64_t now, uint64_t stale_after, bool unasked_only, PriestId president) {
   for (auto& [n, t] : tallies_)
     if (now - t.sent_tick >= stale_after && !(unasked_only && t.all_asked)) {
       if (!t.all_asked) {
         quorum_.clear();
-        thrifty_ = false;
+        thrifty_ = t.yes.count(president) > 0;  // the president was not the one it waited for
       }
       t.sent_tick = now;
       t.all_asked = true;

@@ -88,19 +88,21 @@ TEST_CASE("tallies: the ballot's quorum is the first to answer, until it is too 
   t.vote(2, 3, 3, m, b, 1);
   CHECK(t.unvoted(3, 6, 2, 100, b, true).empty());  // one tick: not yet
   REQUIRE(t.unvoted(3, 7, 2, 100, b, true).size() == 1);
-  t.resent(7, 2, true);
+  t.resent(7, 2, true, 1);
   CHECK(t.quorum().empty());
+  CHECK(t.thrifty());  // it waited for a follower, not for the president
   CHECK(t.unvoted(3, 9, 2, 100, b, true).empty());  // asked of everyone once only
   CHECK(t.unvoted(3, 17, 10, 100, b).size() == 1);  // the slow resend still comes
   REQUIRE(t.vote(3, 3, 3, m, b, 1).size() == 1);
   CHECK(t.quorum() == std::set<PriestId>{1, 2, 3});
-  // Once a quorum failed, a majority without the president stays whole: the president (here
-  // the slow one) is still asked, but not waited for.
+  // Once a quorum failed waiting for the president, a majority without it stays whole: the
+  // president is still asked, but not waited for.
   t.begin(entries(4, 4, b), 20);
   t.vote(2, 4, 4, m, b, 1);
   t.vote(3, 4, 4, m, b, 1);
   REQUIRE(t.unvoted(4, 22, 2, 100, b, true).size() == 1);
-  t.resent(22, 2, true);
+  t.resent(22, 2, true, 1);
+  CHECK_FALSE(t.thrifty());       // it waited for the president
   t.begin(entries(5, 5, b), 22);  // everyone asked
   t.vote(2, 5, 5, m, b, 1);
   t.vote(3, 5, 5, m, b, 1);
@@ -108,4 +110,26 @@ TEST_CASE("tallies: the ballot's quorum is the first to answer, until it is too 
   CHECK(t.quorum() == std::set<PriestId>{2, 3, 4});
   t.clear();  // the ballot ends: the next one begins thrifty
   CHECK(t.thrifty());
+}
+
+// On a slow disk a quorum takes ticks to answer: the rest are asked only once a begin ballot
+// has waited twice as long as the last decree took, not at every ballot.
+TEST_CASE("tallies: the quorum's patience follows how long decrees take to pass",
+          "[tallies][quorum]") {
+  const Ballot b{3, 1};
+  const Membership m = five();
+  Tallies t;
+  CHECK(t.patience() == 2);
+  t.begin(entries(1, 1, b), 0);
+  t.vote(1, 1, 1, m, b, 1, 2);
+  t.vote(2, 1, 1, m, b, 1, 3);
+  REQUIRE(t.vote(3, 1, 1, m, b, 1, 3).size() == 1);  // three ticks from its begin ballot
+  CHECK(t.patience() == 7);
+  t.begin(entries(2, 2, b), 10);
+  t.vote(1, 2, 2, m, b, 1, 10);
+  CHECK(t.unvoted(4, 13, t.patience(), 100, b, true).empty());  // three ticks: as usual
+  CHECK(t.unvoted(4, 17, t.patience(), 100, b, true).size() == 1);
+  t.vote(2, 2, 2, m, b, 1, 10);
+  REQUIRE(t.vote(3, 2, 2, m, b, 1, 10).size() == 1);  // within the tick it was begun
+  CHECK(t.patience() == 2);
 }

@@ -355,8 +355,10 @@ void Priest::heartbeat() {
   send_others(s);
 }
 
-// Messages can be lost (a link drops, a priest restarts): begin again, for the priests that
-// have not voted, every decree begun more than two heartbeats ago.
+// Begins again, for the priests that have not voted, what was begun `stale` ticks ago: on
+// every tick what the ballot's quorum left without a majority (unasked_only: asked of all
+// once), and at each heartbeat whatever is two heartbeats old (a link dropped, a priest
+// restarted: messages can be lost).
 void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
   for (PriestId p : latest().ids()) {
     if (unasked_only && p == opt_.id) continue;  // it asked itself: its vote is on its way

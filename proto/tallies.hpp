@@ -19,9 +19,9 @@
 // ballot ends. Owned by the Priest; pure.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
-#include <algorithm>
 #include <map>
 #include <set>
 #include <vector>
@@ -77,7 +77,8 @@ class Tallies {
                                           bool unasked_only = false) const;
   // Those stale ones (with `unasked_only`, those not yet asked of all) were sent again at
   // `now`, asking every priest. If one had not been, the quorum did not answer in time: the
-  // next begin ballots ask everyone until a decree passes.
+  // next begin ballots ask everyone until a decree passes, and the quorum that then forms is
+  // thrifty unless that decree was waiting for `president`'s own vote.
   void resent(uint64_t now, uint64_t stale_after, bool unasked_only = false,
               PriestId president = 0);
 

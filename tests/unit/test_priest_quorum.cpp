@@ -32,6 +32,14 @@ void watch(Chamber& c, uint64_t n, Seen& s, std::set<PriestId> silent = {}) {
   };
 }
 
+// Priest 1 elected, decree 1 passed by everyone, decree 2 by the quorum: who was asked for it.
+void first_two(Chamber& c, Seen& second) {
+  c.elect(1);
+  c.propose(1, 1, 9, 1, "first");
+  watch(c, 2, second);
+  c.propose(1, 2, 9, 2, "second");
+}
+
 }  // namespace
 
 TEST_CASE("the ballot's quorum: a majority is asked to vote, the rest are told and record",
@@ -74,11 +82,8 @@ TEST_CASE("the ballot's quorum: a majority is asked to vote, the rest are told a
 TEST_CASE("the ballot's quorum: a quorum that does not answer within two ticks, all are asked",
           "[priest][quorum]") {
   Chamber c(5);
-  c.elect(1);
-  c.propose(1, 1, 9, 1, "first");
   Seen second;
-  watch(c, 2, second);
-  c.propose(1, 2, 9, 2, "second");
+  first_two(c, second);
   REQUIRE(second.asked.size() == 3);
   PriestId quiet = 0;  // a follower of the quorum, which now hears and says nothing
   for (PriestId id : second.asked)
@@ -137,4 +142,22 @@ TEST_CASE("a priest told a decree records it only from a successful ballot of th
   Ready done = p.take_ready();
   REQUIRE(done.passed.size() == 1);
   CHECK(done.passed[0].decree.text == "told again");
+}
+
+// A told priest whose begin ballot was lost holds a gap: it learns the decree from the
+// president by catch-up once its acknowledgement of a heartbeat says how far it has got.
+TEST_CASE("a priest that lost the begin ballot it was told still learns the decree",
+          "[priest][quorum]") {
+  Chamber c(5);
+  Seen second;
+  first_two(c, second);
+  REQUIRE(second.told.size() == 2);
+  const PriestId lost = *second.told.begin();
+  c.lose = [&](const Message& m) { return m.kind == Kind::BeginBallot && m.to == lost; };
+  c.propose(1, 3, 9, 3, "third");
+  REQUIRE(c.reply(3));
+  c.lose = nullptr;
+  for (int t = 0; t < 40 && c.ledgers[lost].size() < 3; ++t) c.tick();
+  REQUIRE(c.ledgers[lost].size() == 3);
+  CHECK(c.ledgers[lost][2].decree.text == "third");
 }

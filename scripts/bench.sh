@@ -2,11 +2,12 @@
 # Benchmarks the parliament on this machine and, with --etcd, etcd and ZooKeeper on the same
 # machine in the same session, and writes the three side by side to docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh --etcd        the whole comparison: the disk's fdatasync floor; the
-#                                  standard loads (1 client; CLIENTS over CONNS to the
-#                                  president/leader; the same spread over every member) with
-#                                  5, 3 and 7 members; at 5 members also 1 KiB and 16 KiB
-#                                  values, linearizable reads, and (ours only) BIG_CLIENTS
+#   scripts/bench.sh --etcd        the whole comparison: the disk's fdatasync floor (one
+#                                  writer, and three at once); the standard loads (1 client;
+#                                  CLIENTS over CONNS to the president/leader; the same
+#                                  spread over every member) with 5, 3 and 7 members; at 5
+#                                  members also 1 KiB and 16 KiB values, linearizable reads
+#                                  (CLIENTS, and 1 client), and (ours only) BIG_CLIENTS
 #                                  clients and 100 watchers. Ours with mutual TLS, etcd's and
 #                                  ZooKeeper's plaintext, all driven by this repository's
 #                                  scripts/anchors/ (Debian's etcd-server and zookeeper,
@@ -192,7 +193,8 @@ results="$work/results.txt"
 hi="c$CLIENTS"
 standard="c1-leader:1:1:leader:put:$VAL $hi-leader:$CLIENTS:$CONNS:leader:put:$VAL $hi-all:$CLIENTS:$CONNS:all:put:$VAL"
 larger="$hi-leader-1k:$CLIENTS:$CONNS:leader:put:1024 $hi-leader-16k:$CLIENTS:$CONNS:leader:put:16384"
-reads="$hi-read:$CLIENTS:$CONNS:leader:get:$VAL"
+# (c1-read: one client's linearizable reads, the round to a majority without the disk)
+reads="$hi-read:$CLIENTS:$CONNS:leader:get:$VAL c1-read:1:1:leader:get:$VAL"
 loads_of() { # members -> the loads of the comparison at that size
   # (the reads before the larger values: each reads the latest decree, one of VAL bytes)
   if [ "$1" = 5 ] && [ "$mode" = etcd ]; then echo "$standard $reads $larger"; else echo "$standard"; fi
@@ -282,10 +284,12 @@ else
     scripts/anchors/zookeeper.sh "$n" $(loads_of "$n" | tr ' ' '\n' | grep -v ':get:') |
       tee -a "$zk_results" >&2
   done
-  # The disk under the data: one 100 B record per fdatasync, then 64 (twice each).
-  cc -O2 -o "$work/disk_probe" scripts/anchors/disk_probe.c
+  # The disk under the data: one 100 B record per fdatasync, then 64; then one record each
+  # by three writers at once, the flushes a ballot of five waits for (twice each).
+  cc -O2 -pthread -o "$work/disk_probe" scripts/anchors/disk_probe.c
   for _ in 1 2; do
     for batch in 1 64; do "$work/disk_probe" "$work" 2000 "$batch" 100 | tee -a "$disk_results" >&2; done
+    "$work/disk_probe" "$work" 2000 1 100 3 | tee -a "$disk_results" >&2
   done
 
   # Kept, so that the tables can be written again from them: scripts/bench.sh --report DIR.
@@ -322,6 +326,7 @@ $hi-all:$CLIENTS clients / $CONNS conns -> all members
 $hi-leader-1k:$CLIENTS clients, 1 KiB values -> president/leader
 $hi-leader-16k:$CLIENTS clients, 16 KiB values -> president/leader
 $hi-read:$CLIENTS clients, linearizable reads -> president/leader
+c1-read:1 client, linearizable reads -> president/leader
 c$BIG_CLIENTS-leader:$BIG_CLIENTS clients / $BIG_CONNS conns -> president (ours only)
 $hi-leader-w100:$CLIENTS clients -> president, 100 watchers (ours only)"
 rows() { # members -> the rows of that size: m<N>-<name>:<description>
@@ -330,7 +335,10 @@ rows() { # members -> the rows of that size: m<N>-<name>:<description>
     grep -q "^RESULT label=$l " "$results" "$etcd_results" "$zk_results" && echo "$l:${line#*:}"
   done <<<"$names"
 }
-disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_ms | median_hi; }
+disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each round)
+  if [ -n "${2:-}" ]; then grep "^RESULT disk=fdatasync .* batch=$1 writers=$2 " "$disk_results"
+  else grep "^RESULT disk=fdatasync .* batch=$1 syncs=" "$disk_results"; fi | field p50_ms | median_hi
+}
 {
   echo "# Benchmarks"
   echo
@@ -347,7 +355,9 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   echo "members summed) per request answered, in microseconds; busy is the whole machine's."
   echo
   echo "The disk under the data directories (scripts/anchors/disk_probe.c, 100 B records written"
-  echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64."
+  echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64;"
+  echo "three writers at once, each its own file (the flushes a ballot of five waits for: the"
+  echo "president's and two followers'), $(disk 1 3) ms until the last of them has synced."
   for n in 5 3 7; do
     echo
     echo "## $n members"
@@ -373,6 +383,10 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   p99=$(stat_of "$results" "$lead" p99_ms) e_p99=$(stat_of "$etcd_results" "$lead" p99_ms)
   p50=$(stat_of "$results" "$one" p50_ms) e_p50=$(stat_of "$etcd_results" "$one" p50_ms)
   p999=$(stat_of "$results" "$lead" p999_ms)
+  # What one decree at one client cannot go below here: a round to a majority and back (one
+  # client's linearizable read, which waits for no disk) plus the quorum's three flushes.
+  floor=$(awk -v r="$(stat_of "$results" m5-c1-read p50_ms)" -v d="$(disk 1 3)" \
+    'BEGIN { if (r + 0 > 0 && d + 0 > 0) printf "%.3f", r + d; else print "-" }')
   all_ops=$(stat_of "$results" "$all" ops_s)
   r_ops=$(stat_of "$results" "$read" ops_s) e_r_ops=$(stat_of "$etcd_results" "$read" ops_s)
   w_ops=$(stat_of "$results" "$watched" ops_s) w_p50=$(stat_of "$results" "$watched" watch_p50_ms)
@@ -387,6 +401,7 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   echo "| $CLIENTS clients -> president: p99 at most a quarter of etcd's | $(frac "$p99" "$e_p99") ($p99 / $e_p99 ms) | $(met "$(frac "$p99" "$e_p99")" le 0.25) |"
   echo "| 1 client: p50 at most a third of etcd's | $(frac "$p50" "$e_p50") ($p50 / $e_p50 ms) | $(met "$(frac "$p50" "$e_p50")" le 0.3334) |"
   echo "| 1 client: p50 at most 3x the disk's fdatasync p50 | $(frac "$p50" "$(disk 1)")x ($p50 / $(disk 1) ms) | $(met "$(frac "$p50" "$(disk 1)")" le 3) |"
+  echo "| (the floor under it: one client's read round + three writers' fdatasync p50) | $(frac "$floor" "$(disk 1)")x ($floor ms) | - |"
   echo "| $CLIENTS clients over all priests: at least 0.9 of those -> president | $(frac "$all_ops" "$ops") ($all_ops / $ops) | $(met "$(frac "$all_ops" "$ops")" ge 0.9) |"
   echo "| two runs of each load within 10% (the widest: ${worst#* }) | ${worst%% *} | $(met "${worst%% *}" le 1.10) |"
   echo "| $CLIENTS clients' linearizable reads: at least 5x etcd's | $(ratio "$r_ops" "$e_r_ops") ($r_ops / $e_r_ops) | $(met "$(frac "$r_ops" "$e_r_ops")" ge 5) |"
@@ -398,6 +413,16 @@ disk() { grep "^RESULT disk=fdatasync .* batch=$1 " "$disk_results" | field p50_
   steal=$(cat "$results" "$etcd_results" "$zk_results" | grep '^RESULT' | field steal | tr -d % | sort -g |
     awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%s%% to %s%%", lo, hi; else print "-" }')
   echo "CPU time the hypervisor gave to others during the loads (steal, from /proc/stat): $steal."
+  # The widest spread, run by run: the same work at a higher CPU per decree (batching alike,
+  # no steal) is a CPU that did less per second, not a parliament that did more.
+  w=${worst#* }
+  if [ -n "$w" ] && [ "$(lines_of "$results" "$w" | wc -l)" -gt 1 ]; then
+    echo
+    echo "The widest spread ($w), run by run: $(lines_of "$results" "$w" | awk '{
+      for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      printf "%s%s decrees/s at %s µs of CPU per decree, %s decrees per ballot, machine %s busy, steal %s",
+        (NR > 1 ? "; " : ""), f["ops_s"], f["cpu_us_op"], f["ballot_decrees"], f["host_cpu_busy"], f["steal"] }')."
+  fi
   echo
   echo "Every RESULT line of the session (the parliament's, etcd's, ZooKeeper's, the disk's):"
   echo

@@ -29,6 +29,7 @@ struct Chamber {
   std::deque<Message> wire;
   bool hold = false;  // keep messages on the wire instead of delivering them
   std::function<bool(const Message&)> lose;  // messages it returns true for are lost
+  std::function<void(Message&)> alter;       // applied to each message before it is delivered
 
   // With incarnations: priest i is incarnation 100 * i + 1, named so in the membership.
   Membership membership;
@@ -109,6 +110,7 @@ struct Chamber {
           std::fprintf(stderr, "%s %u->%u b=%s n=%llu..%llu len=%llu e=%zu\n", name_of(m.kind), m.from, m.to,
                        to_string(m.ballot).c_str(), (unsigned long long)m.decree_no,
                        (unsigned long long)m.last_no, (unsigned long long)m.passed_len, m.entries.size());
+        if (alter) alter(m);
         if ((!lose || !lose(m)) && priests.count(m.to)) priests[m.to]->step(m);
         any = true;
       }

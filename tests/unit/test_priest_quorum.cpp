@@ -161,3 +161,72 @@ TEST_CASE("a priest that lost the begin ballot it was told still learns the decr
   REQUIRE(c.ledgers[lost].size() == 3);
   CHECK(c.ledgers[lost][2].decree.text == "third");
 }
+
+// The network may deliver a message twice: a told begin ballot heard again changes nothing (one
+// decree per number in a ballot), and its decree is recorded once, from the successful ballot.
+TEST_CASE("a told begin ballot delivered twice is recorded once", "[priest][quorum]") {
+  Chamber c(3);
+  Priest& p = *c.priests[3];
+  const Ballot b{1, 1};
+  Message bb;
+  bb.kind = Kind::BeginBallot;
+  bb.from = 1;
+  bb.to = 3;
+  bb.ballot = b;
+  bb.quorum = false;
+  bb.entries = {Entry{1, b, Decree{false, 9, 1, "told", b}}};
+  for (int i = 0; i < 2; ++i) {
+    p.step(bb);
+    Ready r = p.take_ready();
+    CHECK(r.votes.empty());
+    for (auto& m : r.messages) CHECK(m.kind != Kind::Voted);
+  }
+  Message s;
+  s.kind = Kind::Success;
+  s.from = 1;
+  s.to = 3;
+  s.ballot = b;
+  s.commit_no = 1;
+  p.step(s);
+  Ready done = p.take_ready();
+  REQUIRE(done.passed.size() == 1);
+  CHECK(done.passed[0].decree.text == "told");
+  p.step(bb);  // late, after it passed
+  p.step(s);
+  CHECK(p.take_ready().passed.empty());
+  CHECK(p.passed_len() == 1);
+}
+
+// A priest from before the field reads every begin ballot as asking, and votes: a president
+// whose followers are all of that version counts the votes it did not ask for like any other,
+// and every ledger still agrees.
+TEST_CASE("priests that vote when only told (an older version) change nothing that passes",
+          "[priest][quorum]") {
+  Chamber c(5);
+  int sent_told = 0;  // begin ballots the president meant as telling only
+  c.alter = [&sent_told](Message& m) {
+    if (m.kind != Kind::BeginBallot) return;
+    sent_told += !m.quorum;
+    m.quorum = true;  // as an older priest reads it
+  };
+  Seen later;
+  c.elect(1);
+  for (uint64_t r = 1; r <= 6; ++r) {
+    if (r == 4) watch(c, 4, later);
+    c.propose(1, r, 9, r, "decree " + std::to_string(r));
+    REQUIRE(c.reply(r));
+    CHECK(c.reply(r)->error.empty());
+    CHECK(c.reply(r)->decree_no == r);
+  }
+  CHECK(sent_told >= 2 * 3);  // decrees 4 to 6 at least were told to two priests
+  CHECK(later.told.empty());  // and they read it as asked
+  CHECK(later.asked.size() == 5);
+  CHECK(later.voted.size() == 5);
+  for (int t = 0; t < 10; ++t) c.tick();
+  for (PriestId id = 1; id <= 5; ++id) {
+    INFO("priest " << id);
+    REQUIRE(c.ledgers[id].size() == 6);
+    for (uint64_t n = 1; n <= 6; ++n)
+      CHECK(c.ledgers[id][n - 1].decree.text == "decree " + std::to_string(n));
+  }
+}

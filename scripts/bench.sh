@@ -254,7 +254,7 @@ fi
 
 if [ "$mode" = smoke ]; then
   # Every line must be a RESULT line with figures; the figures themselves are not judged.
-  n=$(grep -c '^RESULT label=.* ops_s=[0-9.]* .*p99_ms=[0-9.]* .*max_ms=[0-9.]* .*cpu_us_op=[0-9.]*$' "$results" || true)
+  n=$(grep -c '^RESULT label=.* ops_s=[0-9.]* .*p99_ms=[0-9.]* .*max_ms=[0-9.]* .*cpu_us_op=[0-9.]* cpu_probe_ms=[0-9]*$' "$results" || true)
   [ "$n" -eq 3 ] || { echo "bench smoke: expected 3 RESULT lines, got $n" >&2; exit 1; }
   echo "bench smoke: 3 RESULT lines"
   exit 0
@@ -284,6 +284,10 @@ else
     scripts/anchors/zookeeper.sh "$n" $(loads_of "$n" | tr ' ' '\n' | grep -v ':get:') |
       tee -a "$zk_results" >&2
   done
+  # The CPU's own speed on the quiet machine: the same fixed work, 20 times, half a second apart.
+  for _ in $(seq 20); do cpu_probe; echo; sleep 0.5; done | sort -g |
+    awk '{a[NR] = $1} END { printf "RESULT cpu=probe tries=%d min_ms=%d p50_ms=%d max_ms=%d\n",
+      NR, a[1], a[int((NR + 1) / 2)], a[NR] }' | tee -a "$disk_results" >&2
   # The disk under the data: one 100 B record per fdatasync, then 64; then one record each
   # by three writers at once, the flushes a ballot of five waits for (twice each).
   cc -O2 -pthread -o "$work/disk_probe" scripts/anchors/disk_probe.c
@@ -358,6 +362,14 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
   echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64;"
   echo "three writers at once, each its own file (the flushes a ballot of five waits for: the"
   echo "president's and two followers'), $(disk 1 3) ms until the last of them has synced."
+  probe=$(grep '^RESULT cpu=probe ' "$disk_results" | tail -1)
+  if [ -n "$probe" ]; then
+    echo
+    echo "The CPUs' own speed (scripts/anchors/lib.sh, cpu_probe: a fixed piece of work, timed in"
+    echo "CPU time) on the quiet machine, 20 tries half a second apart: $(field min_ms <<<"$probe") to"
+    echo "$(field max_ms <<<"$probe") ms, p50 $(field p50_ms <<<"$probe"). Every RESULT line carries it too (cpu_probe_ms, before"
+    echo "and after the load): the same work taking longer is a CPU doing less per second of it."
+  fi
   for n in 5 3 7; do
     echo
     echo "## $n members"
@@ -414,14 +426,14 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
     awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%s%% to %s%%", lo, hi; else print "-" }')
   echo "CPU time the hypervisor gave to others during the loads (steal, from /proc/stat): $steal."
   # The widest spread, run by run: the same work at a higher CPU per decree (batching alike,
-  # no steal) is a CPU that did less per second, not a parliament that did more.
+  # no steal, the probe slower) is a CPU that did less per second, not a parliament that did more.
   w=${worst#* }
   if [ -n "$w" ] && [ "$(lines_of "$results" "$w" | wc -l)" -gt 1 ]; then
     echo
     echo "The widest spread ($w), run by run: $(lines_of "$results" "$w" | awk '{
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-      printf "%s%s decrees/s at %s µs of CPU per decree, %s decrees per ballot, machine %s busy, steal %s",
-        (NR > 1 ? "; " : ""), f["ops_s"], f["cpu_us_op"], f["ballot_decrees"], f["host_cpu_busy"], f["steal"] }')."
+      printf "%s%s decrees/s at %s µs of CPU per decree, %s decrees per ballot, machine %s busy, steal %s, cpu_probe %s ms",
+        (NR > 1 ? "; " : ""), f["ops_s"], f["cpu_us_op"], f["ballot_decrees"], f["host_cpu_busy"], f["steal"], f["cpu_probe_ms"] }')."
   fi
   echo
   echo "Every RESULT line of the session (the parliament's, etcd's, ZooKeeper's, the disk's):"

@@ -15,11 +15,18 @@
 #   measured "PID PID ..." COMMAND ARGS...
 #
 # runs COMMAND (a load that prints one RESULT line with done=D, the requests it had answered)
-# and prints that line with three figures added: host_cpu_busy=P% and steal=S% (the whole
-# machine's CPU time, from /proc/stat: busy, and taken by the hypervisor) and cpu_us_op=U
+# and prints that line with four figures added: host_cpu_busy=P% and steal=S% (the whole
+# machine's CPU time, from /proc/stat: busy, and taken by the hypervisor), cpu_us_op=U
 # (the user and system CPU of the listed processes, the members, from /proc/PID/stat, in
-# microseconds per answered request). A process that is gone by the
+# microseconds per answered request) and cpu_probe_ms=T (the CPU time cpu_probe took, the
+# mean of once before the load and once after). A process that is gone by the
 # end counts for what it had used when last seen.
+#
+#   cpu_probe
+#
+# prints the CPU time, in ms, that a fixed piece of work (two million steps of an awk loop)
+# takes now: the same work, so a higher figure is a CPU that does less per second of it, which
+# a guest cannot otherwise see (the hypervisor's steal counts only time it was not given).
 
 # member_ticks PID...: their user + system clock ticks (utime and stime of /proc/PID/stat;
 # the fields are counted after the command name, which may hold spaces).
@@ -36,10 +43,18 @@ member_ticks() {
 # the hypervisor gave this machine's virtual CPUs to someone else).
 host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6, $9}' /proc/stat; }
 
+cpu_probe() {
+  local TIMEFORMAT=%3U t
+  t=$( { time awk 'BEGIN { for (i = 0; i < 2000000; i++) s += i % 7 * i; if (s < 0) print s }' \
+    >/dev/null; } 2>&1)
+  awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }'
+}
+
 measured() {
-  local pids=$1 m0 m1 b0 i0 s0 b1 i1 s1 out done hz
+  local pids=$1 m0 m1 b0 i0 s0 b1 i1 s1 out done hz p0 p1
   shift
   hz=$(getconf CLK_TCK)
+  p0=$(cpu_probe)
   # shellcheck disable=SC2086
   m0=$(member_ticks $pids)
   read -r b0 i0 s0 < <(host_ticks)
@@ -47,14 +62,15 @@ measured() {
   # shellcheck disable=SC2086
   m1=$(member_ticks $pids)
   read -r b1 i1 s1 < <(host_ticks)
+  p1=$(cpu_probe)
   [ -n "$out" ] || { echo "# the load printed no RESULT line: $*" >&2; return 0; }
   done=$(sed -n 's/.* done=\([0-9]*\).*/\1/p' <<<"$out")
   awk -v line="$out" -v m=$((m1 - m0)) -v hz="$hz" -v done="${done:-0}" \
-    -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) -v stolen=$((s1 - s0)) 'BEGIN {
+    -v busy=$((b1 - b0)) -v idle=$((i1 - i0)) -v stolen=$((s1 - s0)) -v probe=$(((p0 + p1) / 2)) 'BEGIN {
       all = busy + idle + stolen
-      printf "%s host_cpu_busy=%d%% steal=%d%% cpu_us_op=%.1f\n", line,
+      printf "%s host_cpu_busy=%d%% steal=%d%% cpu_us_op=%.1f cpu_probe_ms=%d\n", line,
         (all > 0 ? 100 * busy / all : 0), (all > 0 ? 100 * stolen / all : 0),
-        (done > 0 ? m * 1e6 / hz / done : 0) }'
+        (done > 0 ? m * 1e6 / hz / done : 0), probe }'
 }
 
 begin_work() {

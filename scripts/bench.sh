@@ -320,9 +320,9 @@ frac() { awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f",
 # met VALUE OP BOUND: "yes" or "**no**" (OP: ge or le); "-" when a figure is missing.
 met() { awk -v v="$1" -v op="$2" -v b="$3" 'BEGIN { if (v == "-" || v == "") { print "-"; exit }
   ok = op == "ge" ? v + 0 >= b + 0 : v + 0 <= b + 0; print ok ? "yes" : "**no**" }'; }
-spread() { # file label -> highest / lowest ops/s over the runs
+spread() { # file label -> highest / lowest ops/s over the runs (four decimals: sorted, then shown with two)
   lines_of "$1" "$2" | field ops_s | sort -g |
-    awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR > 1 && lo > 0) printf "%.2f", hi / lo; else print "-" }'
+    awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR > 1 && lo > 0) printf "%.4f", hi / lo; else print "-" }'
 }
 names="c1-leader:1 client -> president/leader
 $hi-leader:$CLIENTS clients / $CONNS conns -> president/leader
@@ -359,10 +359,14 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
   echo "members summed) per request answered, in microseconds; busy is the whole machine's."
   echo
   echo "The disk under the data directories (scripts/anchors/disk_probe.c, 100 B records written"
-  echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64;"
-  echo "three writers at once, each its own file (the flushes a ballot of five waits for: the"
-  echo "president's and two followers'), $(disk 1 3) ms until the last of them has synced."
-  probe=$(grep '^RESULT cpu=probe ' "$disk_results" | tail -1)
+  if [ "$(disk 1 3)" = - ]; then
+    echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64."
+  else
+    echo "into a zero-filled file): fdatasync p50 $(disk 1) ms one record at a time, $(disk 64) ms for 64;"
+    echo "three writers at once, each its own file (the flushes a ballot of five waits for: the"
+    echo "president's and two followers'), $(disk 1 3) ms until the last of them has synced."
+  fi
+  probe=$(grep '^RESULT cpu=probe ' "$disk_results" | tail -1 || true)
   if [ -n "$probe" ]; then
     echo
     echo "The CPUs' own speed (scripts/anchors/lib.sh, cpu_probe: a fixed piece of work, timed in"
@@ -413,9 +417,10 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
   echo "| $CLIENTS clients -> president: p99 at most a quarter of etcd's | $(frac "$p99" "$e_p99") ($p99 / $e_p99 ms) | $(met "$(frac "$p99" "$e_p99")" le 0.25) |"
   echo "| 1 client: p50 at most a third of etcd's | $(frac "$p50" "$e_p50") ($p50 / $e_p50 ms) | $(met "$(frac "$p50" "$e_p50")" le 0.3334) |"
   echo "| 1 client: p50 at most 3x the disk's fdatasync p50 | $(frac "$p50" "$(disk 1)")x ($p50 / $(disk 1) ms) | $(met "$(frac "$p50" "$(disk 1)")" le 3) |"
-  echo "| (the floor under it: one client's read round + three writers' fdatasync p50) | $(frac "$floor" "$(disk 1)")x ($floor ms) | - |"
+  [ "$floor" = - ] ||
+    echo "| (the floor under it: one client's read round + three writers' fdatasync p50) | $(frac "$floor" "$(disk 1)")x ($floor ms) | - |"
   echo "| $CLIENTS clients over all priests: at least 0.9 of those -> president | $(frac "$all_ops" "$ops") ($all_ops / $ops) | $(met "$(frac "$all_ops" "$ops")" ge 0.9) |"
-  echo "| two runs of each load within 10% (the widest: ${worst#* }) | ${worst%% *} | $(met "${worst%% *}" le 1.10) |"
+  echo "| two runs of each load within 10% (the widest: ${worst#* }) | $(awk -v w="${worst%% *}" 'BEGIN { if (w == "-") print w; else printf "%.2f", w }') | $(met "${worst%% *}" le 1.10) |"
   echo "| $CLIENTS clients' linearizable reads: at least 5x etcd's | $(ratio "$r_ops" "$e_r_ops") ($r_ops / $e_r_ops) | $(met "$(frac "$r_ops" "$e_r_ops")" ge 5) |"
   echo "| watch: decree passed -> watcher's receipt, p50 at most 2 ms (100 watchers, $CLIENTS clients) | $w_p50 ms | $(met "$w_p50" le 2) |"
   echo "| watch: 100 watchers cost at most 5% of throughput | $(frac "$w_ops" "$ops") ($w_ops / $ops), $w_gaps gaps | $(met "$(frac "$w_ops" "$ops")" ge 0.95) |"
@@ -431,9 +436,11 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
   if [ -n "$w" ] && [ "$(lines_of "$results" "$w" | wc -l)" -gt 1 ]; then
     echo
     echo "The widest spread ($w), run by run: $(lines_of "$results" "$w" | awk '{
+      split("", f)
       for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-      printf "%s%s decrees/s at %s µs of CPU per decree, %s decrees per ballot, machine %s busy, steal %s, cpu_probe %s ms",
-        (NR > 1 ? "; " : ""), f["ops_s"], f["cpu_us_op"], f["ballot_decrees"], f["host_cpu_busy"], f["steal"], f["cpu_probe_ms"] }')."
+      printf "%s%s decrees/s at %s µs of CPU per decree, %s decrees per ballot, machine %s busy, steal %s%s",
+        (NR > 1 ? "; " : ""), f["ops_s"], f["cpu_us_op"], f["ballot_decrees"], f["host_cpu_busy"], f["steal"],
+        ("cpu_probe_ms" in f ? ", cpu_probe " f["cpu_probe_ms"] " ms" : "") }')."
   fi
   echo
   echo "Every RESULT line of the session (the parliament's, etcd's, ZooKeeper's, the disk's):"

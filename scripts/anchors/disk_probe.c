@@ -7,14 +7,15 @@
  * and times each fdatasync. The file is zero-filled and synced first, as a priest's votes.csv
  * and etcd's log are, so that a sync flushes data blocks without the journal commit that a
  * growing file costs. With WRITERS (default 1) above one, as many threads do the same, each
- * into its own file, in lock-step: every round each writes its BATCH and fdatasyncs, all
- * starting together, and the round's time is until the last of them has synced. That is the
+ * into its own file, in lock-step: every round each writes its BATCH, then all begin their
+ * fdatasync together, and the round's time is until the last of them has synced. That is the
  * disk's part of a ballot whose quorum is WRITERS priests on this one disk (three of five:
  * the president's vote and two followers'). Prints on stdout exactly one line:
  *
  *   RESULT disk=fdatasync size=S batch=B syncs=N p50_ms=P p90_ms=Q p99_ms=R records_s=X
  *
- * with " writers=W" after batch when W is above one (records_s then counts one writer's).
+ * with " writers=W" after batch when W is above one (records_s: one writer's records per second
+ * of flushing).
  * The files are removed at the end. */
 #include <fcntl.h>
 #include <pthread.h>
@@ -60,10 +61,11 @@ static void *writer(void *arg) {
     if (write(fd, zeros, sizeof zeros) != (ssize_t)sizeof zeros) fail("zero-fill");
   if (fsync(fd) != 0) fail("fsync");
   for (long s = 0, i = 0; s < syncs; ++s) {
-    pthread_barrier_wait(&round_start);
-    double t = now_ms();
+    /* The round's records are written first; only the flushes are timed, all begun at once. */
     for (long end = i + batch < count ? i + batch : count; i < end; ++i)
       if (pwrite(fd, rec, (size_t)size, (off_t)(i * size)) != size) fail("write");
+    pthread_barrier_wait(&round_start);
+    double t = now_ms();
     if (fdatasync(fd) != 0) fail("fdatasync");
     if (me == 0) lat[s] = t;
     pthread_barrier_wait(&round_end);
@@ -89,21 +91,22 @@ int main(int argc, char **argv) {
   }
   syncs = (count + batch - 1) / batch;
   lat = malloc((size_t)syncs * sizeof *lat);
-  pthread_barrier_init(&round_start, NULL, (unsigned)writers);
-  pthread_barrier_init(&round_end, NULL, (unsigned)writers);
+  if (pthread_barrier_init(&round_start, NULL, (unsigned)writers) != 0 ||
+      pthread_barrier_init(&round_end, NULL, (unsigned)writers) != 0)
+    fail("pthread_barrier_init");
   pthread_t threads[64];
   /* The zero-fill is outside the timing: it ends before the first round's barrier opens. */
-  double began = 0;
   for (long w = 0; w < writers; ++w)
     if (pthread_create(&threads[w], NULL, writer, (void *)w) != 0) fail("pthread_create");
   for (long w = 0; w < writers; ++w) pthread_join(threads[w], NULL);
-  for (long s = 0; s < syncs; ++s) began += lat[s];
+  double synced = 0; /* the rounds' time in all: records_s is records per second of flushing */
+  for (long s = 0; s < syncs; ++s) synced += lat[s];
   qsort(lat, (size_t)syncs, sizeof *lat, by_value);
   char who[32] = "";
   if (writers > 1) snprintf(who, sizeof who, " writers=%ld", writers);
 #define PCT(p) lat[(size_t)((p) * (double)(syncs - 1) + 0.5)]
   printf("RESULT disk=fdatasync size=%ld batch=%ld%s syncs=%ld p50_ms=%.3f p90_ms=%.3f "
          "p99_ms=%.3f records_s=%.0f\n",
-         size, batch, who, syncs, PCT(.5), PCT(.9), PCT(.99), (double)count / (began / 1e3));
+         size, batch, who, syncs, PCT(.5), PCT(.9), PCT(.99), (double)count / (synced / 1e3));
   return 0;
 }

@@ -44,10 +44,10 @@ member_ticks() {
 host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6, $9}' /proc/stat; }
 
 cpu_probe() {
-  local TIMEFORMAT=%3U t
+  local TIMEFORMAT=%3U LC_ALL=C t  # (C: a decimal point, whatever the user's locale)
   t=$( { time awk 'BEGIN { for (i = 0; i < 2000000; i++) s += i % 7 * i; if (s < 0) print s }' \
     >/dev/null; } 2>&1)
-  awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }'
+  awk -v t="$t" 'BEGIN { printf "%.0f", t * 1000 }'
 }
 
 measured() {

@@ -29,8 +29,8 @@ struct Chamber {
   std::deque<Message> wire;
   bool hold = false;  // keep messages on the wire instead of delivering them
   std::function<bool(const Message&)> lose;  // messages it returns true for are lost
-  std::function<void(Message&)>
-      alter;  // rewrites each message before it is delivered (before lose)
+  // Rewrites each message before it is delivered (and before lose sees it).
+  std::function<void(Message&)> alter;
 
   // With incarnations: priest i is incarnation 100 * i + 1, named so in the membership.
   Membership membership;

@@ -216,6 +216,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
        has_decree_no = false, has_passed_len = false, has_last_no = false, has_promised = false,
        has_token = false, has_decree = false, has_decrees = false;
   uint64_t read_round = 0;  // "read" of a successful ballot or vote yes
+  bool quorum = true;       // "quorum" of a begin ballot (true in every other frame)
   std::optional<Code> error_code;  // an answer's (a name this version does not know: Unknown)
   bool outcome_unknown = false;    // an answer's, from a priest before error codes
 
@@ -410,7 +411,7 @@ class Reader : public nlohmann::json_sax<nlohmann::json> {
       outcome_unknown = v.kind == Value::Bool && v.b;
     } else if (k == "quorum") {
       if (v.kind != Value::Bool) return fail("quorum is not a boolean");
-      m.quorum = v.b;
+      quorum = v.b;
     } else if (k == "error_code") {
       if (v.kind != Value::String) return fail("error_code is not a string");
       error_code = code_from_name(*v.s).value_or(Code::Unknown);
@@ -514,8 +515,6 @@ Result<Message> decode_text(std::string_view text) {
   Message& m = r.m;
   if (r.type.empty()) return R::failure("frame has no type");
   if (!r.has_from || !r.has_to) return R::failure("from/to missing or not priest ids");
-  const bool quorum = m.quorum;  // a begin ballot's; true in every other frame
-  m.quorum = true;
   if (r.type == "forward" || r.type == "answer" || r.type == "read") {
     if (!r.has_token) return R::failure("token missing");
     m.entries.clear();
@@ -559,7 +558,7 @@ Result<Message> decode_text(std::string_view text) {
   if ((m.kind == Kind::VoteNo || m.kind == Kind::PreVote) && !r.has_promised)
     return R::failure(std::string(name_of(m.kind)) + " without promised ballot");
   m.token = m.kind == Kind::Success || m.kind == Kind::Voted ? r.read_round : 0;
-  if (m.kind == Kind::BeginBallot) m.quorum = quorum;
+  m.quorum = m.kind != Kind::BeginBallot || r.quorum;
   m.error.clear();
   m.owner.clear();
   return std::move(m);

@@ -25,9 +25,10 @@
 #                                  ledger again
 #
 # Every line of figures is a RESULT line: paxos-bench's (or the anchors' drivers', in the same
-# form) with host_cpu_busy (the whole machine) and cpu_us_op (the members' own CPU, from
-# /proc, per request answered) added, and on ours ballot_decrees (decrees per begin ballot,
-# from the priests' events.jsonl: how far the president batched).
+# form) with host_cpu_busy and steal (the whole machine), cpu_us_op (the members' own CPU,
+# from /proc, per request answered) and cpu_probe_ms (the CPU's own speed around the load:
+# scripts/anchors/lib.sh) added, and on ours ballot_decrees (decrees per begin ballot, from
+# the priests' events.jsonl: how far the president batched).
 # Knobs: RUNS=2 DURATION=10 WARMUP=2 VAL=100 CLIENTS=64 CONNS=8, TLS=both|on|off (which
 # parliaments to measure: mutual TLS, the default, labelled m5-..., and plaintext, labelled
 # m5-...-plain; --etcd, --smoke and --big use TLS only), PRIESTS="5 3" (the parliaments' sizes

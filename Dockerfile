@@ -12,7 +12,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config libasio-dev nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev \
-      libcpp-httplib-dev libhttp-parser-dev libjemalloc-dev \
+      libcpp-httplib-dev libhttp-parser-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build reads (the sources, CMakeLists.txt and packaging/), so a change to
@@ -33,7 +33,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPARLIAMENT_TESTS=O
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libssl3 libcpp-httplib0.11 libhttp-parser2.9 libjemalloc2 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libspdlog1.10 libfmt9 libssl3 libcpp-httplib0.11 libhttp-parser2.9 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/bin/paxos-priest /src/build/bin/paxos-god /src/build/bin/paxos-client /usr/local/bin/
 COPY config/docker.json /etc/parliament/docker.json

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake ninja-build g++ pkg-config python3 libasio-dev nlohmann-json3-dev libspdlog-dev catch2 libcpp-httplib-dev
-          libcli11-dev zlib1g-dev libssl-dev libhttp-parser-dev libjemalloc-dev)
+          libcli11-dev zlib1g-dev libssl-dev libhttp-parser-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -175,11 +175,12 @@ void Conn::finish(std::string framed) {
 
 void Conn::write() {
   if (!writing_.empty() || closed_) return;  // one write at a time; its completion calls again
-  // Coalesce queued frames into one write of up to about 1 MiB (sealed into records at once).
+  // Coalesce queued frames into one write of up to kWriteBatch (sealed into records at once);
+  // a longer frame goes alone.
   std::string& batch = tls_ ? sealing_ : writing_;
   size_t taken = 0;  // the plaintext bytes of this write, held until it completes
   while (ready_ && !queue_.empty() &&
-         (batch.empty() || batch.size() + queue_.front().size() <= (1 << 20))) {
+         (batch.empty() || batch.size() + queue_.front().size() <= kWriteBatch)) {
     queued_bytes_ -= queue_.front().size();
     taken += queue_.front().size();
     host_.count_bytes(0, queue_.front().size());
@@ -196,7 +197,7 @@ void Conn::write() {
                  [self = shared_from_this(), &host = host_] { host.on_closed(self); });
       return;
     }
-    sealing_.clear();
+    trim(sealing_);
     tls_->take_output(writing_);
   }
   if (writing_.empty()) {
@@ -207,7 +208,7 @@ void Conn::write() {
   auto self = shared_from_this();
   asio::async_write(sock_, asio::buffer(writing_),
                     [this, self, taken](asio::error_code ec, size_t) {
-                      writing_.clear();
+                      trim(writing_);
                       if (closed_) return;
                       release(taken);
                       last_written_ = Clock::now();
@@ -218,6 +219,13 @@ void Conn::write() {
                       }
                       write();
                     });
+}
+
+void Conn::trim(std::string& buffer) {
+  buffer.clear();
+  // A frame longer than a batch had it grow: give the memory back rather than hold it for
+  // the life of the connection.
+  if (buffer.capacity() > 2 * kWriteBatch) std::string().swap(buffer);
 }
 
 void Conn::close() {
@@ -476,9 +484,9 @@ void Host::connect(PeerLink& link) {
               // (the back-off starts over only once the link has proved itself: see on_closed)
               if (l.warned) spdlog::info("reached priest {} again", id);
               l.warned = false;
-              l.conn =
-                  std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
-                                         run_.config.max_frame_bytes, kPeerQueueBytes, run_.tls);
+              l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
+                                              run_.config.max_frame_bytes,
+                                              run_.config.max_frame_bytes, run_.tls);
               l.conn->peer = id;
               l.conn->send(frame(json{{"type", "hello"},
                                       {"from", run_.id},

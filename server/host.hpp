@@ -64,7 +64,15 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr size_t kPeerQueueBytes = 64 << 20;    // beyond this, messages to a slow peer drop
+// What waits for a peer (Host::connect, Host::send): its link queues at most one longest
+// frame's worth (max_frame_bytes); beyond that, messages to a slow peer drop, as a network
+// would drop them. A catch-up (at most a quarter frame) is not queued behind more than one
+// catch-up's worth: it would reach the peer stale, after what is already on its way, and the
+// priest sends another if its ledger stops growing.
+
+// A write takes the queued frames up to this many bytes (fewer system calls and TLS records
+// under load; the memory each busy connection holds is a few times this).
+constexpr size_t kWriteBatch = 256 << 10;
 // The caps on connections by kind, handshakes, unfinished frames and unread replies are the
 // Admission's (server/admission.hpp); the deadlines below are the Host's.
 constexpr auto kFirstFrameDeadline = std::chrono::seconds(10);  // accept to first whole frame
@@ -136,6 +144,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool finishing() const { return finishing_; }
   size_t unfinished_bytes() const { return decoder_.pending_bytes(); }
   size_t held_bytes() const { return held_bytes_; }  // replies not yet written out
+  size_t queued_bytes() const { return queued_bytes_; }  // frames not yet taken for a write
   // When a write last completed, or a reply was queued with none held before (or the
   // connection opened): while replies are held, how long they have not moved.
   Clock::time_point last_written() const { return last_written_; }
@@ -149,6 +158,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool unseal(std::string_view bytes, std::string& plain);
   void read();
   void write();
+  static void trim(std::string& buffer);  // empties a write buffer, freeing it if it grew
 
   tcp::socket sock_;  // (before tls_, which refers to it)
   Host& host_;

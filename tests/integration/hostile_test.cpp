@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <iterator>
 #include <limits>
 #include <sstream>
@@ -752,4 +754,80 @@ TEST_CASE("hostile 11: out of file descriptors", "[hostile]") {
   Proposer through_victim({parl.addr.at(victim)}, random_client_id());
   CHECK(honest.pass(through_victim, "after the attack, through the victim", 15s));
   unharmed(parl, honest, {1, 2, 3});
+}
+
+// The ledgers of `ids`, page by page (ledger_hash), once every one holds `length` decrees:
+// the same in all of them.
+bool same_ledgers(const Parliament& parl, const std::vector<PriestId>& ids, uint64_t length) {
+  for (uint64_t from = 1; from <= length;) {
+    std::optional<nlohmann::json> first;
+    for (PriestId id : ids) {
+      auto h = call_priest(parl.addr.at(id),
+                           {{"type", "ledger_hash"}, {"from", from}, {"max", 10000}}, 2000ms);
+      if (!h || h->value("type", "") != "ledger_hash" || (*h)["length"].get<uint64_t>() < length)
+        return false;
+      if (first && ((*h)["sha256"] != (*first)["sha256"] || (*h)["upto"] != (*first)["upto"]))
+        return false;
+      if (!first) first = *h;
+    }
+    uint64_t upto = (*first)["upto"].get<uint64_t>();
+    if (upto < from) return false;
+    from = upto + 1;
+  }
+  return true;
+}
+
+// 12. Before: a priest whose process stopped with its connections open (SIGSTOP; a hung
+// machine looks the same) read nothing, and the president queued every begin ballot,
+// successful ballot and catch-up for it, up to 64 MiB for each such priest: 90 MiB of decrees
+// passed by the other two grew the president by 46 - 50 MiB. Now a link holds at most one
+// longest frame (max_frame_bytes) and a catch-up is not queued behind another: the president
+// stays within half of kRssBoundKib, decrees pass meanwhile, and the stopped priest, resumed,
+// learns them all.
+TEST_CASE("hostile 12: a priest that stops reading costs its president one frame's worth",
+          "[hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  const PriestId president = *parl.president();
+  const PriestId stopped = president == 1 ? 2 : 1;
+  const pid_t ppid = parl.pids.at(president);
+  // Decrees of this size before the idle reading, so that the allocator's pools are warm.
+  const std::string text(60 * 1024, 'd');
+  Proposer proposer({parl.addr.at(president)}, random_client_id());
+  for (int i = 0; i < 20; ++i) REQUIRE(proposer.propose(text, 10s).passed);
+  const size_t idle = proc_kib(ppid, "VmRSS");
+  RssWatch watch(ppid);
+  REQUIRE(::kill(parl.pids.at(stopped), SIGSTOP) == 0);
+  struct Resume {  // (also when a check below ends the test early)
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{parl.pids.at(stopped)};
+  // 1,500 decrees of 60 KiB (90 MiB), from four clients at once, pass by the other two.
+  std::atomic<uint64_t> last{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c)
+    clients.emplace_back([&] {
+      Proposer p({parl.addr.at(president)}, random_client_id());
+      for (int i = 0; i < 375; ++i) {
+        auto out = p.propose(text, 10s);
+        if (!out.passed) ++failed;
+        for (uint64_t seen = last; out.passed && out.decree_no > seen;)
+          last.compare_exchange_weak(seen, out.decree_no);
+      }
+    });
+  for (auto& t : clients) t.join();
+  const size_t peak = watch.finish();
+  REQUIRE(::kill(resume.pid, SIGCONT) == 0);
+  std::printf(
+      "hostile 12: priest %u stopped; president %u RSS idle %zu KiB, peak %zu KiB (+%zd KiB); "
+      "%d of 1500 proposals not passed\n",
+      unsigned(stopped), unsigned(president), idle, peak, ssize_t(peak) - ssize_t(idle),
+      failed.load());
+  CHECK(failed == 0);
+  CHECK(peak <= idle + kRssBoundKib / 2);
+  // Resumed, the stopped priest learns every decree: three identical ledgers.
+  CHECK(proposer.propose("after the stop", 10s).passed);
+  CHECK(eventually([&] { return same_ledgers(parl, {1, 2, 3}, last); }, 30s));
 }

@@ -139,6 +139,7 @@ void Clerk::catch_up(const CatchUp& c) {
   m.passed_len = priest_.passed_len();
   m.entries = std::move(*entries);
   for (auto& e : m.entries) e.decree.origin = e.ballot;
+  m.spare = true;  // the priest sends another if the peer's ledger stops growing
   messenger_.send(m);
 }
 

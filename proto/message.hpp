@@ -102,6 +102,10 @@ struct Message {
   // Not on the wire: the incarnation of the sender, as the host knows it from the connection
   // it arrived on (its hello); set by the sending Priest for its own messages.
   uint64_t incarnation = 0;
+  // Not on the wire: the receiver can do without it (a begin ballot sent again, a catch-up):
+  // a host may drop it rather than queue it behind what the receiver has not yet read, which
+  // it would often repeat. Set by the sending Priest or Clerk.
+  bool spare = false;
 };
 
 // The JSON text of a frame's payload, written and read without a JSON tree (the hot path).

@@ -37,6 +37,11 @@ class Peers {
   void says_len(PriestId p, uint64_t len) { len_[p] = len; }
   // The ledger length `p` last said (0 if it never spoke).
   uint64_t len(PriestId p) const;
+  // Whether `p` was heard within `timeout` ticks.
+  bool heard_within(PriestId p, uint64_t now, uint64_t timeout) const {
+    auto it = heard_.find(p);
+    return it != heard_.end() && now - it->second <= timeout;
+  }
   // Of `ids`, those heard within `timeout` ticks, and `self`.
   std::vector<PriestId> reachable(const std::vector<PriestId>& ids, PriestId self, uint64_t now,
                                   uint64_t timeout) const;

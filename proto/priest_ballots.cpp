@@ -333,11 +333,14 @@ void Priest::begin(std::vector<Entry> entries) {
   bb.entries = std::move(entries);
   commit_sent_ = passed_len_;
   // The ballot's quorum is asked to vote (the president always, its own vote counting); the
-  // others are told the decrees only (Tallies, "the ballot's quorum").
+  // others are told the decrees only (Tallies, "the ballot's quorum"), but for a priest not
+  // heard within an election timeout (stopped, cut off): it would not read them, and it learns
+  // by catch-up once it speaks again.
   for (PriestId p : latest().ids()) {
     Message c = bb;
     c.to = p;
     c.quorum = p == opt_.id || tallies_.asks(p);
+    if (!c.quorum && !peers_.heard_within(p, now_, opt_.election_timeout_ticks)) continue;
     send(std::move(c));
   }
 }
@@ -368,6 +371,7 @@ void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
       bb.ballot = ballot_;
       bb.commit_no = passed_len_;
       bb.entries = std::move(run);
+      bb.spare = true;  // sent before: it repeats what may still wait to be read
       send(std::move(bb));
     }
   }

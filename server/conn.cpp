@@ -484,9 +484,9 @@ void Host::connect(PeerLink& link) {
               // (the back-off starts over only once the link has proved itself: see on_closed)
               if (l.warned) spdlog::info("reached priest {} again", id);
               l.warned = false;
-              l.conn = std::make_shared<Conn>(std::move(*sock), *this, Conn::Kind::PeerOut,
-                                              run_.config.max_frame_bytes,
-                                              run_.config.max_frame_bytes, run_.tls);
+              l.conn = std::make_shared<Conn>(
+                  std::move(*sock), *this, Conn::Kind::PeerOut, run_.config.max_frame_bytes,
+                  kPeerQueueFrames * run_.config.max_frame_bytes, run_.tls);
               l.conn->peer = id;
               l.conn->send(frame(json{{"type", "hello"},
                                       {"from", run_.id},

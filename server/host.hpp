@@ -64,11 +64,16 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-// What waits for a peer (Host::connect, Host::send): its link queues at most one longest
-// frame's worth (max_frame_bytes); beyond that, messages to a slow peer drop, as a network
-// would drop them. A catch-up (at most a quarter frame) is not queued behind more than one
-// catch-up's worth: it would reach the peer stale, after what is already on its way, and the
-// priest sends another if its ledger stops growing.
+// What waits for a peer (Host::connect, Host::send): its link queues at most kPeerQueueFrames
+// longest frames (max_frame_bytes; 64 MiB by default); beyond that, messages to a slow peer
+// drop, as a network would drop them. What the peer can do without (Message::spare: a begin
+// ballot sent again, a catch-up) is not queued behind more than a 1/kSpareBacklog frame: it
+// would arrive after what already waits, often repeating it, and the priest sends it again
+// if it is still needed. A slow priest gets every begin ballot once and no pile of repeats;
+// one that stopped reading (its process stopped, its machine hung) is soon left out of the
+// ballot's quorum and told nothing (Priest::begin), so it costs its president a few MiB.
+constexpr size_t kPeerQueueFrames = 16;
+constexpr size_t kSpareBacklog = 4;
 
 // A write takes the queued frames up to this many bytes (fewer system calls and TLS records
 // under load; the memory each busy connection holds is a few times this).

@@ -12,14 +12,14 @@ void Host::write_out() {
 bool Host::send(const Message& m) {
   auto it = links_.find(m.to);
   if (it == links_.end() || !it->second.conn) return false;
-  const bool catch_up = m.kind == Kind::CatchUp && !m.entries.empty();
-  if (catch_up && it->second.conn->queued_bytes() > run_.config.max_frame_bytes / 4) {
-    spdlog::debug("not sending a catch-up to priest {}: {} bytes still wait for it", m.to,
-                  it->second.conn->queued_bytes());
+  // What the peer can do without (Message::spare) is not queued behind a backlog (host.hpp).
+  if (m.spare && it->second.conn->queued_bytes() > run_.config.max_frame_bytes / kSpareBacklog) {
+    spdlog::debug("not sending a {} to priest {}: {} bytes still wait for it", name_of(m.kind),
+                  m.to, it->second.conn->queued_bytes());
     return false;
   }
   if (it->second.conn->send(encode_frame(m, reads_binary_.count(m.to) > 0))) {
-    if (catch_up) {
+    if (m.kind == Kind::CatchUp && !m.entries.empty()) {
       ++counters_.catch_up_sent;
       counters_.catch_up_decrees_sent += m.entries.size();
     }

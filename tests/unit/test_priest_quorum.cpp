@@ -16,10 +16,11 @@ using parliament::testing::Chamber;
 
 namespace {
 
-// Who each begin ballot of decree `n` asked to vote and who it only told, and who voted yes
-// for it, as the messages cross the wire.
+// Who each begin ballot of decree `n` asked to vote and who it only told, to whom one went
+// again (marked spare: a host may drop it behind a backlog), and who voted yes for it, as the
+// messages cross the wire.
 struct Seen {
-  std::set<PriestId> asked, told, voted;
+  std::set<PriestId> asked, told, again, voted;
 };
 
 void watch(Chamber& c, uint64_t n, Seen& s, std::set<PriestId> silent = {}) {
@@ -28,6 +29,7 @@ void watch(Chamber& c, uint64_t n, Seen& s, std::set<PriestId> silent = {}) {
     bool holds_n = false;
     for (const auto& e : m.entries) holds_n = holds_n || e.decree_no == n;
     if (m.kind == Kind::BeginBallot && holds_n) (m.quorum ? s.asked : s.told).insert(m.to);
+    if (m.kind == Kind::BeginBallot && holds_n && m.spare) s.again.insert(m.to);
     if (m.kind == Kind::Voted && m.decree_no <= n && n <= m.last_no) s.voted.insert(m.from);
     return false;
   };
@@ -65,6 +67,8 @@ TEST_CASE("the ballot's quorum: a majority is asked to vote, the rest are told a
   CHECK(second.asked.count(1) == 1);
   CHECK(second.told.size() == 2);
   CHECK(second.voted == second.asked);  // the told vote nothing (and so write nothing)
+  CHECK(first.again.empty());           // the first begin ballots are not spare, the told's neither
+  CHECK(second.again.empty());
   // Before the successful ballot that tells them 2 passed: a vote at 2 where asked, none
   // where told.
   for (PriestId id = 2; id <= 5; ++id) {
@@ -99,6 +103,8 @@ TEST_CASE("the ballot's quorum: a quorum that does not answer within two ticks, 
   REQUIRE(c.reply(3));
   CHECK(c.reply(3)->error.empty());
   for (PriestId id : third.told) CHECK(third.asked.count(id) == 1);  // asked after all
+  // That ask is sent again, so spare: the told begin ballot may still wait to be read.
+  for (PriestId id : third.told) CHECK(third.again.count(id) == 1);
   // The next ballot asks the priests that passed it, the quiet one not among them.
   Seen fourth;
   watch(c, 4, fourth, {quiet});

@@ -333,14 +333,17 @@ void Priest::begin(std::vector<Entry> entries) {
   bb.entries = std::move(entries);
   commit_sent_ = passed_len_;
   // The ballot's quorum is asked to vote (the president always, its own vote counting); the
-  // others are told the decrees only (Tallies, "the ballot's quorum"), but for a priest not
-  // heard within an election timeout (stopped, cut off): it would not read them, and it learns
-  // by catch-up once it speaks again.
+  // others are told the decrees only (Tallies, "the ballot's quorum"). A priest not heard
+  // within an election timeout (stopped, cut off) would not read them soon: it is told
+  // nothing, and asked only if the host has room (spare); it learns by catch-up once it
+  // speaks again, and the resends ask it again.
   for (PriestId p : latest().ids()) {
     Message c = bb;
     c.to = p;
     c.quorum = p == opt_.id || tallies_.asks(p);
-    if (!c.quorum && !peers_.heard_within(p, now_, opt_.election_timeout_ticks)) continue;
+    const bool heard = p == opt_.id || peers_.heard_within(p, now_, opt_.election_timeout_ticks);
+    if (!c.quorum && !heard) continue;
+    c.spare = !heard;
     send(std::move(c));
   }
 }
@@ -371,7 +374,10 @@ void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
       bb.ballot = ballot_;
       bb.commit_no = passed_len_;
       bb.entries = std::move(run);
-      bb.spare = true;  // sent before: it repeats what may still wait to be read
+      // A repeat, or a first ask (unasked_only) of a priest not heard within an election
+      // timeout: the host may drop it behind a backlog. A first ask of a priest that answers
+      // is not: the ballot may need its vote.
+      bb.spare = !unasked_only || !peers_.heard_within(p, now_, opt_.election_timeout_ticks);
       send(std::move(bb));
     }
   }

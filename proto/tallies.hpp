@@ -5,13 +5,14 @@
 //
 // The ballot's quorum (the paper's: the priests a president asks to vote) is kept here too:
 // the president and the first followers whose yes passed a decree, kept while they answer in
-// time; everyone until then. The president asks them, tells the rest the decrees only, and
-// asks the rest too once a begin ballot has waited two ticks or more (patience(): Priest::
-// resend_unvoted), which also forgets the quorum until a decree passes again. If what it
-// waited for was the president's own vote, the next quorum is every voter of the first
-// majority, so a slow president is not waited for again; otherwise it is the president and
-// the first followers again. A quorum that answers in time spares the others a write, an
-// fdatasync and a vote per ballot; one that does not costs one wait.
+// time; everyone until then. The president asks them, tells the rest the decrees only (but
+// not a priest unheard for an election timeout: Priest::begin), and asks the rest too once
+// a begin ballot has waited two ticks or more (patience(): Priest::resend_unvoted), which
+// also forgets the quorum until a decree passes again. If what it waited for was the
+// president's own vote, the next quorum is every voter of the first majority, so a slow
+// president is not waited for again; otherwise it is the president and the first followers
+// again. A quorum that answers in time spares the others a write, an fdatasync and a vote
+// per ballot; one that does not costs one wait.
 //
 // B2 is counted here: a number passes when `quorum` voters of the membership in force said
 // yes in this ballot. The Priest hands in only votes of that ballot from its voters

@@ -70,8 +70,9 @@ using nlohmann::json;
 // ballot sent again, a catch-up) is not queued behind more than a 1/kSpareBacklog frame: it
 // would arrive after what already waits, often repeating it, and the priest sends it again
 // if it is still needed. A slow priest gets every begin ballot once and no pile of repeats;
-// one that stopped reading (its process stopped, its machine hung) is soon left out of the
-// ballot's quorum and told nothing (Priest::begin), so it costs its president a few MiB.
+// one not heard within an election timeout (its process stopped, its machine hung) is told
+// nothing and asked only as spare (Priest::begin), so what waits for it is about a quarter
+// frame and the successful ballots.
 constexpr size_t kPeerQueueFrames = 16;
 constexpr size_t kSpareBacklog = 4;
 

@@ -35,8 +35,10 @@
 # of the standard loads; --etcd uses "5 3 7", --smoke "5 3", --big five priests),
 # PARLIAMENT_BIN=DIR (the programs to measure, e.g. another commit's build/bin for a
 # before/after comparison: nothing is built then; without it, scripts/setup.sh builds build/),
-# BIG_CLIENTS=1000 BIG_CONNS=100. Relative paths in PARLIAMENT_BIN are taken from the
-# repository's root.
+# BIG_CLIENTS=1000 BIG_CONNS=100, STEAL_MAX=10 STEAL_TRIES=3 (a run during which the hypervisor
+# took STEAL_MAX % of the CPU runs again, up to STEAL_TRIES runs: scripts/anchors/lib.sh,
+# measured; the ballots counted for ballot_decrees are those of all its runs). Relative paths
+# in PARLIAMENT_BIN are taken from the repository's root.
 # Starts fresh parliaments (PRIESTS, in that order) on 127.0.0.1:7301.. with their data in a
 # temporary directory, durability on (every priest fdatasyncs before it votes), and stops
 # only the processes it started.
@@ -430,7 +432,11 @@ disk() { # batch [writers] -> the fdatasync p50 (of the slowest writer of each r
   echo
   steal=$(cat "$results" "$etcd_results" "$zk_results" | grep '^RESULT' | field steal | tr -d % | sort -g |
     awk 'NR == 1 {lo = $1} {hi = $1} END { if (NR) printf "%s%% to %s%%", lo, hi; else print "-" }')
-  echo "CPU time the hypervisor gave to others during the loads (steal, from /proc/stat): $steal."
+  reruns=$(cat "$results" "$etcd_results" "$zk_results" | grep '^RESULT' | field reruns |
+    awk '{s += $1} END {print s + 0}')
+  echo "CPU time the hypervisor gave to others during the loads (steal, from /proc/stat): $steal;"
+  echo "runs measured again because steal reached ${STEAL_MAX:-10}% during them: $reruns (reruns=K on"
+  echo "their RESULT lines; the line kept is the last run's)."
   # The widest spread, run by run: the same work at a higher CPU per decree (batching alike,
   # no steal, the probe slower) is a CPU that did less per second, not a parliament that did more.
   w=${worst#* }

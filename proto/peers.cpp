@@ -13,10 +13,8 @@ uint64_t Peers::len(PriestId p) const {
 std::vector<PriestId> Peers::reachable(const std::vector<PriestId>& ids, PriestId self,
                                        uint64_t now, uint64_t timeout) const {
   std::vector<PriestId> out;
-  for (PriestId p : ids) {
-    auto it = heard_.find(p);
-    if (p == self || (it != heard_.end() && now - it->second <= timeout)) out.push_back(p);
-  }
+  for (PriestId p : ids)
+    if (p == self || heard_within(p, now, timeout)) out.push_back(p);
   return out;
 }
 

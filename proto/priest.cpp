@@ -473,6 +473,10 @@ std::vector<PriestId> Priest::reachable() const {
   return peers_.reachable(latest().ids(), opt_.id, now_, opt_.election_timeout_ticks);
 }
 
+bool Priest::reaches(PriestId p) const {
+  return p == opt_.id || peers_.heard_within(p, now_, opt_.election_timeout_ticks);
+}
+
 std::string Priest::quorum_report() const {
   return no_quorum_text(reachable(), latest().priests.size());
 }

@@ -350,6 +350,7 @@ class Priest {
   Message make(Kind k, PriestId to) const;
   std::string quorum_report() const;
   std::vector<PriestId> reachable() const;
+  bool reaches(PriestId p) const;  // p is itself, or was heard within an election timeout
 
   PriestOptions opt_;
   std::mt19937_64 rng_;

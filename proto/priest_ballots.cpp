@@ -341,9 +341,8 @@ void Priest::begin(std::vector<Entry> entries) {
     Message c = bb;
     c.to = p;
     c.quorum = p == opt_.id || tallies_.asks(p);
-    const bool heard = p == opt_.id || peers_.heard_within(p, now_, opt_.election_timeout_ticks);
-    if (!c.quorum && !heard) continue;
-    c.spare = !heard;
+    if (!c.quorum && !reaches(p)) continue;
+    c.spare = !reaches(p);
     send(std::move(c));
   }
 }
@@ -377,7 +376,7 @@ void Priest::resend_unvoted(uint64_t stale, bool unasked_only) {
       // A repeat, or a first ask (unasked_only) of a priest not heard within an election
       // timeout: the host may drop it behind a backlog. A first ask of a priest that answers
       // is not: the ballot may need its vote.
-      bb.spare = !unasked_only || !peers_.heard_within(p, now_, opt_.election_timeout_ticks);
+      bb.spare = !unasked_only || !reaches(p);
       send(std::move(bb));
     }
   }

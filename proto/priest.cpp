@@ -53,7 +53,7 @@ Priest::Priest(PriestOptions options, Restored restored)
   membership_ = std::move(m);
   tell_peers();
   for (auto& [n, e] : restored.votes)
-    if (n > passed_len_) votes_.emplace(n, e);
+    if (n > passed_len_) votes_.put(e);
   election_.saw_round(next_bal_.round);
   told_len_ = passed_len_;
   reset_election_timer();

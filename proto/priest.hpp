@@ -59,6 +59,7 @@
 #include "proto/change_under_way.hpp"
 #include "proto/client_table.hpp"
 #include "proto/election.hpp"
+#include "proto/held_decrees.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
 #include "proto/peers.hpp"
@@ -91,6 +92,11 @@ struct PriestOptions {
   size_t max_queued = 100000;              // client proposals waiting for a ballot (and reads)
   size_t max_queued_bytes = 8 << 20;       // their decree text (one decree may exceed it alone)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
+  // Decree text a priest holds above its ledger (its votes and what it was told), beyond which
+  // it votes on no higher number until its ledger grows (Priest::may_hold). An honest ballot
+  // never comes near it (a president has max_in_flight_bytes in flight); a priest with a gap
+  // in its ledger would otherwise hold every vote above the gap until catch-up fills it.
+  size_t max_held_bytes = 16 << 20;
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;
 };
@@ -351,6 +357,7 @@ class Priest {
   std::string quorum_report() const;
   std::vector<PriestId> reachable() const;
   bool reaches(PriestId p) const;  // p is itself, or was heard within an election timeout
+  bool may_hold(const HeldDecrees& in, const Entry& e) const;
 
   PriestOptions opt_;
   std::mt19937_64 rng_;
@@ -358,7 +365,7 @@ class Priest {
 
   // durable state (mirrors what the host made durable)
   Ballot next_bal_;
-  std::map<uint64_t, Entry> votes_;  // decree numbers above passed_len_
+  HeldDecrees votes_;  // decree numbers above passed_len_
   uint64_t passed_len_ = 0;
   ClientTable clients_;  // exactly once: each client's last passed request
 
@@ -367,7 +374,7 @@ class Priest {
   // Decrees of begin ballots that did not ask this priest to vote (it was not in the ballot's
   // quorum): above passed_len_, all of one ballot, recorded once its president says they
   // passed (learn_commit). Never on disk, never reported as votes.
-  std::map<uint64_t, Entry> heard_;
+  HeldDecrees heard_;
 
   // the membership in force above the ledger: set by its last membership decree (or the
   // host's, from membership.json)

@@ -66,13 +66,14 @@ void Priest::on_begin_ballot(const Message& m) {
   uint64_t voted_to = 0;
   for (const auto& e : m.entries) {
     if (e.decree_no > passed_len_ + kVoteWindow) break;
+    if (e.decree_no > passed_len_ && !may_hold(votes_, e)) break;  // bounded: votes no further
     voted_to = e.decree_no;
     // A number in the ledger holds its decree for good (a majority's votes chose it, and
     // B3 makes every later ballot propose it): vote without recording. Every other vote is
     // recorded, so that a last vote reports what this priest voted.
     if (e.decree_no <= passed_len_) continue;
     Entry v{e.decree_no, m.ballot, e.decree};
-    votes_[e.decree_no] = v;
+    votes_.put(v);
     ready_.votes.push_back(std::move(v));  // durable before the vote leaves
   }
   learn_commit(m);
@@ -99,10 +100,23 @@ void Priest::hear_begin_ballot(const Message& m) {
   if (!heard_.empty() && heard_.begin()->second.ballot != m.ballot) heard_.clear();
   for (const auto& e : m.entries) {
     if (e.decree_no > passed_len_ + kVoteWindow) break;
-    if (e.decree_no > passed_len_) heard_[e.decree_no] = Entry{e.decree_no, m.ballot, e.decree};
+    if (e.decree_no <= passed_len_) continue;
+    if (!may_hold(heard_, e)) break;  // the rest it learns by catch-up
+    heard_.put(Entry{e.decree_no, m.ballot, e.decree});
   }
   learn_commit(m);
   apply_passed();
+}
+
+// Whether this priest may hold e above its ledger in `in` (its votes, or what it was told).
+// At or below the highest number held there, always: a gap filled or a vote replaced, which
+// is what lets its ledger grow again. Above it, while the text held in all, votes and told
+// alike, stays within max_held_bytes; one decree always (the bound never stops a ballot of
+// one long decree at a priest holding nothing).
+bool Priest::may_hold(const HeldDecrees& in, const Entry& e) const {
+  if (e.decree_no <= in.highest()) return true;
+  size_t held = votes_.bytes() + heard_.bytes();
+  return held == 0 || held + e.decree.text.size() <= opt_.max_held_bytes;
 }
 
 void Priest::vote_no(const Message& m) {

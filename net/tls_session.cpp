@@ -4,6 +4,7 @@
 
 #include <openssl/ssl.h>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 
 #include "net/openssl.hpp"
@@ -50,6 +51,12 @@ Session::~Session() { SSL_free(ssl_); }
 bool Session::established() const { return SSL_is_init_finished(ssl_) == 1; }
 
 bool Session::has_output() const { return BIO_ctrl_pending(out_) > 0; }
+
+size_t Session::output_capacity() const {
+  BUF_MEM* held = nullptr;
+  BIO_get_mem_ptr(out_, &held);
+  return held ? held->max : 0;
+}
 
 void Session::take_output(std::string& out) {
   size_t n = BIO_ctrl_pending(out_);

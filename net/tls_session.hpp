@@ -49,6 +49,9 @@ class Session {
   // Appends the bytes waiting to be written to the socket to `out`, and forgets them.
   void take_output(std::string& out);
   bool has_output() const;
+  // The bytes OpenSSL keeps allocated for output: the most it ever held at once, for the
+  // session's life (so a caller seals a bounded piece at a time).
+  size_t output_capacity() const;
 
   // The handshake has completed (the peer's certificate verified: tls::peer_identity).
   bool established() const;

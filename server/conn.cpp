@@ -173,6 +173,11 @@ void Conn::finish(std::string framed) {
   if (writing_.empty() && queue_.empty()) close();
 }
 
+// A TLS record holds at most 16 KiB of plaintext, sealed with at most this much more (TLS 1.3:
+// header, content type and tag; 1.2's explicit nonce and tag are no longer).
+constexpr size_t kTlsRecordBytes = 16 << 10;
+constexpr size_t kTlsRecordOverhead = 64;
+
 void Conn::write() {
   if (!writing_.empty() || closed_) return;  // one write at a time; its completion calls again
   // Coalesce queued frames into one write of up to kWriteBatch (sealed into records at once);
@@ -188,17 +193,26 @@ void Conn::write() {
     queue_.pop_front();
   }
   if (tls_) {
-    if (!sealing_.empty() && tls_->seal(sealing_) != tls::Session::Status::Ok) {
-      spdlog::warn("closing connection to {}: {}", name, tls_->error());
-      close();
-      // Not from here: write() runs inside write_now(), which Host::write_out calls while
-      // going through the links.
-      asio::post(sock_.get_executor(),
-                 [self = shared_from_this(), &host = host_] { host.on_closed(self); });
-      return;
+    // Sealed and taken a kWriteBatch at a time: OpenSSL's output buffer keeps the largest size
+    // it ever held, so a long frame sealed at once would stay allocated for the connection's
+    // life (writing_, which holds the whole, is freed once written).
+    writing_.reserve(sealing_.size() +
+                     (sealing_.size() / kTlsRecordBytes + 1) * kTlsRecordOverhead);
+    for (size_t at = 0; at < sealing_.size(); at += kWriteBatch) {
+      if (tls_->seal(std::string_view(sealing_).substr(at, kWriteBatch)) !=
+          tls::Session::Status::Ok) {
+        spdlog::warn("closing connection to {}: {}", name, tls_->error());
+        close();
+        // Not from here: write() runs inside write_now(), which Host::write_out calls while
+        // going through the links.
+        asio::post(sock_.get_executor(),
+                   [self = shared_from_this(), &host = host_] { host.on_closed(self); });
+        return;
+      }
+      tls_->take_output(writing_);
     }
     trim(sealing_);
-    tls_->take_output(writing_);
+    tls_->take_output(writing_);  // what the handshake or an alert left, when nothing was sealed
   }
   if (writing_.empty()) {
     release(taken);

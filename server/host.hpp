@@ -134,7 +134,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void start();
   // Queues one frame; false if the queue is full (the frame is not sent). It is written once
   // the handler that sent it returns, or at write_now(): the frames sent to this connection
-  // in one turn of the loop usually go out in one write (a batch past 1 MiB is split).
+  // in one turn of the loop usually go out in one write (kWriteBatch at most; a longer frame
+  // goes alone).
   bool send(std::string framed);
   void write_now() {
     if (ready_ && writing_.empty() && !queue_.empty()) write();

@@ -496,6 +496,34 @@ TEST_CASE("tls::Session: a handshake and records in memory, whole or a byte at a
   CHECK(p.client_got == "reply");
 }
 
+// Why a connection seals at most kWriteBatch for one write (server/conn.cpp): what OpenSSL
+// allocates for output keeps the largest size it ever held.
+TEST_CASE("tls::Session: output sealed a piece at a time holds a piece, not the whole", "[tls]") {
+  TempDir d;
+  REQUIRE(Maker().run(d.str(), certs::parties({1})).ok());
+  auto priest1 = context(d.str(), kPriest1);
+  auto client = context(d.str(), kClient);
+  Pair p(*client, *priest1);
+  p.pump();
+  REQUIRE(p.client.established());
+  const std::string frame(4 << 20, 'x');
+  const size_t piece = 256 << 10;
+  SECTION("sealed at once, the whole stays allocated after it was taken") {
+    REQUIRE(p.client.seal(frame) == tls::Session::Status::Ok);
+    p.pump();
+    CHECK(p.server_got.size() == frame.size());
+    CHECK(p.client.output_capacity() >= frame.size());
+  }
+  SECTION("sealed a piece at a time, taken between pieces: about a piece") {
+    for (size_t at = 0; at < frame.size(); at += piece) {
+      REQUIRE(p.client.seal(std::string_view(frame).substr(at, piece)) == tls::Session::Status::Ok);
+      p.pump();
+    }
+    CHECK(p.server_got == frame);
+    CHECK(p.client.output_capacity() < 2 * piece);
+  }
+}
+
 TEST_CASE("tls::Session: refusals and damage are failures that say why", "[tls]") {
   TempDir d;
   REQUIRE(Maker().run(d.str(), certs::parties({1})).ok());

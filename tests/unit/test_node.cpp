@@ -22,14 +22,23 @@ struct QuickDisk : Disk {
     ledger.insert(ledger.end(), passed.begin(), passed.end());
     return ok_status();
   }
-  Result<std::vector<Entry>> read_ledger(uint64_t, uint64_t) override { return std::vector<Entry>{}; }
+  Result<std::vector<Entry>> read_ledger(uint64_t from_no, uint64_t upto_no) override {
+    std::vector<Entry> out;
+    for (auto& e : ledger)
+      if (from_no <= e.decree_no && e.decree_no <= upto_no) out.push_back(e);
+    return out;
+  }
 };
 
 // The host: what the node recorded and said, in order.
 struct Recorder : NodeHost, Records {
   std::vector<std::string> said;
   std::optional<Membership> saved;
-  bool send(const Message&) override { return true; }
+  std::vector<Message> sent;
+  bool send(const Message& m) override {
+    sent.push_back(m);
+    return true;
+  }
   void reply(const ClientReply&) override {}
   void note(const std::string&) override {}
   void retire(const std::string& why) override { said.push_back("retire: " + why); }
@@ -197,4 +206,40 @@ TEST_CASE("node: a learned membership is recorded when the ledger reaches it; a 
   bool retired = false;
   for (auto& s : f.host.said) retired |= s.rfind("retire: its ledger holds membership decree 10", 0) == 0;
   CHECK(retired);
+}
+
+// Catch-up is what a peer can do without while its link is backed up: the clerk marks it
+// spare, so the host may leave it out behind a backlog (Message::spare); the priest offers
+// it again while the peer's ledger does not grow (Peers::catch_up).
+TEST_CASE("node: the clerk's catch-up is spare", "[node]") {
+  Fixture f(1, 0x11);
+  Restored files = ledger_of(3);
+  for (uint64_t n = 1; n <= 3; ++n)
+    f.disk.ledger.push_back(
+        Entry{n, Ballot{1, 1}, Decree{false, 0, 0, "decree " + std::to_string(n)}});
+  REQUIRE(f.node.restore(std::move(files), members(0)).ok());
+  f.node.begin();
+  f.node.flush();
+  f.host.sent.clear();
+  // Priest 2 speaks holding none of the ledger, and again two ticks later (a peer's length
+  // must hold for two ticks before it is sent what it lacks).
+  Message m;
+  m.kind = Kind::Success;
+  m.from = 2;
+  m.incarnation = 0x22;
+  m.to = 1;
+  m.ballot = Ballot{1, 2};
+  REQUIRE(f.node.priest().step(m).empty());
+  f.node.priest().tick();
+  f.node.priest().tick();
+  REQUIRE(f.node.priest().step(m).empty());
+  f.node.flush();
+  const Message* catch_up = nullptr;
+  for (auto& s : f.host.sent)
+    if (s.kind == Kind::CatchUp && s.to == 2) catch_up = &s;
+  REQUIRE(catch_up);
+  CHECK(catch_up->spare);
+  REQUIRE(catch_up->entries.size() == 3);
+  CHECK(catch_up->entries.back().decree_no == 3);
+  CHECK(catch_up->passed_len == 3);
 }

@@ -29,6 +29,7 @@ PriestOptions priest_tuning(uint32_t heartbeat_ticks, uint32_t election_timeout_
   o.max_decree_bytes = max_decree_bytes;
   o.max_batch_bytes = std::min<size_t>(o.max_batch_bytes, max_frame_bytes / 4);
   o.max_in_flight_bytes = std::min<size_t>(o.max_in_flight_bytes, max_frame_bytes / 2);
+  o.max_held_bytes = std::max<size_t>(o.max_held_bytes, 4 * max_decree_bytes);
   return o;
 }
 

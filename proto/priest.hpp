@@ -93,9 +93,10 @@ struct PriestOptions {
   size_t max_queued_bytes = 8 << 20;       // their decree text (one decree may exceed it alone)
   size_t catch_up_chunk = 2048;            // decrees per catch-up message
   // Decree text a priest holds above its ledger (its votes and what it was told), beyond which
-  // it votes on no higher number until its ledger grows (Priest::may_hold). An honest ballot
-  // never comes near it (a president has max_in_flight_bytes in flight); a priest with a gap
-  // in its ledger would otherwise hold every vote above the gap until catch-up fills it.
+  // it holds no more until its ledger grows (Priest::may_hold). An honest ballot never comes
+  // near it (a president has max_in_flight_bytes in flight, or one decree; priest_tuning
+  // raises it to four of the longest decree); a priest with a gap in its ledger would
+  // otherwise hold every vote above the gap until catch-up fills it.
   size_t max_held_bytes = 16 << 20;
   size_t max_decree_bytes = 64 * 1024;     // longest client decree text a peer may carry
   uint64_t seed = 1;
@@ -358,6 +359,7 @@ class Priest {
   std::vector<PriestId> reachable() const;
   bool reaches(PriestId p) const;  // p is itself, or was heard within an election timeout
   bool may_hold(const HeldDecrees& in, const Entry& e) const;
+  void forget_told_unless(const Ballot& b);
 
   PriestOptions opt_;
   std::mt19937_64 rng_;

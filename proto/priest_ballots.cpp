@@ -60,6 +60,10 @@ void Priest::on_begin_ballot(const Message& m) {
   }
   if (m.from != opt_.id) follow(m.ballot);
   if (!m.quorum && m.from != opt_.id) return hear_begin_ballot(m);
+  forget_told_unless(m.ballot);
+  // What the ballot says passed is recorded first: it frees what this priest holds.
+  learn_commit(m);
+  apply_passed();
   // Votes only within kVoteWindow of its own ledger: a priest that far behind learns the
   // ledger first (catch-up), and no president, honest or not, can make it hold a vote that
   // leaves a later president more than kVoteWindow numbers to fill.
@@ -74,10 +78,9 @@ void Priest::on_begin_ballot(const Message& m) {
     if (e.decree_no <= passed_len_) continue;
     Entry v{e.decree_no, m.ballot, e.decree};
     votes_.put(v);
+    heard_.erase(e.decree_no);             // (its vote holds the same decree now)
     ready_.votes.push_back(std::move(v));  // durable before the vote leaves
   }
-  learn_commit(m);
-  apply_passed();
   if (!m.entries.empty() && voted_to == 0) return;  // all too far ahead: no vote
   if (!m.entries.empty())
     event(Event::Kind::VoteYes, m.ballot, m.entries.front().decree_no, voted_to, m.from);
@@ -97,26 +100,37 @@ void Priest::on_begin_ballot(const Message& m) {
 // proposes one decree per number in a ballot) to record when a successful ballot of the same
 // ballot says they passed, and writes, syncs and sends nothing.
 void Priest::hear_begin_ballot(const Message& m) {
-  if (!heard_.empty() && heard_.begin()->second.ballot != m.ballot) heard_.clear();
+  forget_told_unless(m.ballot);
+  learn_commit(m);
+  apply_passed();
   for (const auto& e : m.entries) {
     if (e.decree_no > passed_len_ + kVoteWindow) break;
     if (e.decree_no <= passed_len_) continue;
     if (!may_hold(heard_, e)) break;  // the rest it learns by catch-up
     heard_.put(Entry{e.decree_no, m.ballot, e.decree});
   }
-  learn_commit(m);
-  apply_passed();
 }
 
-// Whether this priest may hold e above its ledger in `in` (its votes, or what it was told).
-// At or below the highest number held there, always: a gap filled or a vote replaced, which
-// is what lets its ledger grow again. Above it, while the text held in all, votes and told
-// alike, stays within max_held_bytes; one decree always (the bound never stops a ballot of
-// one long decree at a priest holding nothing).
+// Whether this priest may hold e above its ledger in `in` (its votes, or what it was told),
+// bounded by max_held_bytes over votes and told decrees together. Always the ledger's next
+// number (what lets the ledger grow, and so frees the bound), a decree no longer than the
+// one it replaces, and any decree while nothing is held (a ballot of one long decree);
+// otherwise only if the text held afterwards stays within the bound. So no president, honest
+// or not, makes it hold more than the bound and a decree or two.
 bool Priest::may_hold(const HeldDecrees& in, const Entry& e) const {
-  if (e.decree_no <= in.highest()) return true;
+  if (e.decree_no == passed_len_ + 1) return true;
   size_t held = votes_.bytes() + heard_.bytes();
-  return held == 0 || held + e.decree.text.size() <= opt_.max_held_bytes;
+  if (held == 0) return true;
+  auto it = in.find(e.decree_no);
+  size_t replaced = it == in.end() ? 0 : it->second.decree.text.size();
+  if (it != in.end() && e.decree.text.size() <= replaced) return true;
+  return held - replaced + e.decree.text.size() <= opt_.max_held_bytes;
+}
+
+// Decrees told by a ballot other than b: this priest promised b, which is higher, so no
+// successful ballot of theirs is heard any more, and they would only be held.
+void Priest::forget_told_unless(const Ballot& b) {
+  if (!heard_.empty() && heard_.begin()->second.ballot != b) heard_.clear();
 }
 
 void Priest::vote_no(const Message& m) {

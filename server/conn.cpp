@@ -202,6 +202,8 @@ void Conn::write() {
       if (tls_->seal(std::string_view(sealing_).substr(at, kWriteBatch)) !=
           tls::Session::Status::Ok) {
         spdlog::warn("closing connection to {}: {}", name, tls_->error());
+        trim(sealing_);
+        trim(writing_);
         close();
         // Not from here: write() runs inside write_now(), which Host::write_out calls while
         // going through the links.

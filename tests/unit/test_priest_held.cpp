@@ -16,7 +16,8 @@ namespace {
 
 constexpr size_t kHeldBytes = 1000;
 
-// Priest 1 elected with a decree passed, the wire cleared: priest 2 is stepped by hand.
+// Priest 1 elected with a decree passed and in priest 2's ledger (so that priest 2 holds no
+// vote), the wire cleared: priest 2 is stepped by hand.
 struct Bounded {
   Chamber c{3, {}, false, [](PriestOptions& o) { o.max_held_bytes = kHeldBytes; }};
   Priest& p2;
@@ -24,18 +25,22 @@ struct Bounded {
   Bounded() : p2(*c.priests.at(2)), len(0) {
     c.elect(1);
     c.propose(1, 1, 9, 1, "x");
+    for (int t = 0; t < 20 && p2.passed_len() < c.priests.at(1)->passed_len(); ++t) c.tick();
     c.wire.clear();
     len = p2.passed_len();
+    REQUIRE(len == c.priests.at(1)->passed_len());
   }
 };
 
-// A message of priest 1's ballot to priest 2, holding decrees `from`..`to` of 300 bytes each.
-Message from_president(Priest& p2, Kind kind, uint64_t from, uint64_t to, bool quorum = true) {
+// A message of priest 1's ballot (or of `ballot`, from its priest) to priest 2, holding
+// decrees `from`..`to` of 300 bytes each.
+Message from_president(Priest& p2, Kind kind, uint64_t from, uint64_t to, bool quorum = true,
+                       Ballot ballot = {}) {
   Message m;
   m.kind = kind;
-  m.from = 1;
+  m.ballot = ballot.is_zero() ? p2.next_bal() : ballot;
+  m.from = m.ballot.priest;
   m.to = 2;
-  m.ballot = p2.next_bal();
   m.quorum = quorum;
   m.commit_no = p2.passed_len();
   for (uint64_t n = from; n <= to && n > 0; ++n)
@@ -104,4 +109,58 @@ TEST_CASE("a priest told decrees without being asked keeps at most max_held_byte
   REQUIRE(p2.step(success).empty());
   // It records the three it kept; the rest it learns by catch-up.
   CHECK(p2.passed_len() == len + 3);
+}
+
+TEST_CASE("decrees told by an older ballot do not stop a priest voting in a newer one",
+          "[priest][trust]") {
+  Bounded b;
+  Priest& p2 = b.p2;
+  const uint64_t len = b.len;
+  // Told three decrees (900 bytes) by priest 1's ballot, which then ends without passing them.
+  REQUIRE(p2.step(from_president(p2, Kind::BeginBallot, len + 1, len + 3, false)).empty());
+  p2.take_ready();
+  // Priest 3's higher ballot asks priest 2 for the same numbers.
+  const Ballot higher{p2.next_bal().round + 1, 3};
+  REQUIRE(p2.step(from_president(p2, Kind::BeginBallot, len + 1, len + 3, true, higher)).empty());
+  Ready r = p2.take_ready();
+  CHECK(r.votes.size() == 3);
+  const Message* yes = vote_yes(r);
+  REQUIRE(yes);
+  CHECK(yes->last_no == len + 3);
+}
+
+TEST_CASE(
+    "a president cannot make a priest hold more than max_held_bytes by filling in below a far vote",
+    "[priest][trust]") {
+  Bounded b;
+  Priest& p2 = b.p2;
+  const uint64_t len = b.len;
+  // One decree far ahead (nothing was held, so it is held), then every number below it.
+  REQUIRE(p2.step(from_president(p2, Kind::BeginBallot, len + 50, len + 50)).empty());
+  REQUIRE(p2.take_ready().votes.size() == 1);
+  REQUIRE(p2.step(from_president(p2, Kind::BeginBallot, len + 2, len + 49)).empty());
+  Ready r = p2.take_ready();
+  CHECK(r.votes.size() == 2);  // 300 + 2 x 300 bytes within 1000
+  const Message* yes = vote_yes(r);
+  REQUIRE(yes);
+  CHECK(yes->last_no == len + 3);
+}
+
+TEST_CASE("a begin ballot's word that decrees passed frees what a priest holds before it votes",
+          "[priest]") {
+  Bounded b;
+  Priest& p2 = b.p2;
+  const uint64_t len = b.len;
+  REQUIRE(p2.step(from_president(p2, Kind::BeginBallot, len + 1, len + 3)).empty());
+  REQUIRE(p2.take_ready().votes.size() == 3);  // 900 bytes held
+  // The next ballot's begin ballot says those three passed: it holds nothing, and votes both.
+  Message next = from_president(p2, Kind::BeginBallot, len + 4, len + 5);
+  next.commit_no = len + 3;
+  REQUIRE(p2.step(next).empty());
+  Ready r = p2.take_ready();
+  CHECK(p2.passed_len() == len + 3);
+  CHECK(r.votes.size() == 2);
+  const Message* yes = vote_yes(r);
+  REQUIRE(yes);
+  CHECK(yes->last_no == len + 5);
 }

@@ -36,8 +36,6 @@ class HeldDecrees {
 
   size_t bytes() const { return bytes_; }  // decree text held, in all
   bool empty() const { return held_.empty(); }
-  // The highest number held (0 if none).
-  uint64_t highest() const { return held_.empty() ? 0 : held_.rbegin()->first; }
   Map::const_iterator find(uint64_t n) const { return held_.find(n); }
   Map::const_iterator lower_bound(uint64_t n) const { return held_.lower_bound(n); }
   Map::const_iterator begin() const { return held_.begin(); }

@@ -173,15 +173,9 @@ void Conn::finish(std::string framed) {
   if (writing_.empty() && queue_.empty()) close();
 }
 
-// A TLS record holds at most 16 KiB of plaintext, sealed with at most this much more (TLS 1.3:
-// header, content type and tag; 1.2's explicit nonce and tag are no longer).
-constexpr size_t kTlsRecordBytes = 16 << 10;
-constexpr size_t kTlsRecordOverhead = 64;
-
 void Conn::write() {
   if (!writing_.empty() || closed_) return;  // one write at a time; its completion calls again
-  // Coalesce queued frames into one write of up to kWriteBatch (sealed into records at once);
-  // a longer frame goes alone.
+  // Coalesce queued frames into one write of up to kWriteBatch; a longer frame goes alone.
   std::string& batch = tls_ ? sealing_ : writing_;
   size_t taken = 0;  // the plaintext bytes of this write, held until it completes
   while (ready_ && !queue_.empty() &&
@@ -196,8 +190,6 @@ void Conn::write() {
     // Sealed and taken a kWriteBatch at a time: OpenSSL's output buffer keeps the largest size
     // it ever held, so a long frame sealed at once would stay allocated for the connection's
     // life (writing_, which holds the whole, is freed once written).
-    writing_.reserve(sealing_.size() +
-                     (sealing_.size() / kTlsRecordBytes + 1) * kTlsRecordOverhead);
     for (size_t at = 0; at < sealing_.size(); at += kWriteBatch) {
       if (tls_->seal(std::string_view(sealing_).substr(at, kWriteBatch)) !=
           tls::Session::Status::Ok) {

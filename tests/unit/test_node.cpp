@@ -35,11 +35,14 @@ struct Recorder : NodeHost, Records {
   std::vector<std::string> said;
   std::optional<Membership> saved;
   std::vector<Message> sent;
+  std::vector<ClientReply> replies;
+  bool links_full = false;  // every send fails, as on a link whose queue is full
   bool send(const Message& m) override {
+    if (links_full) return false;
     sent.push_back(m);
     return true;
   }
-  void reply(const ClientReply&) override {}
+  void reply(const ClientReply& r) override { replies.push_back(r); }
   void note(const std::string&) override {}
   void retire(const std::string& why) override { said.push_back("retire: " + why); }
   void halt(const std::string& why) override { said.push_back("halt: " + why); }
@@ -242,4 +245,28 @@ TEST_CASE("node: the clerk's catch-up is spare", "[node]") {
   REQUIRE(catch_up->entries.size() == 3);
   CHECK(catch_up->entries.back().decree_no == 3);
   CHECK(catch_up->passed_len == 3);
+}
+
+// A follower's forward that its host cannot queue (the link to the president is full, or
+// gone) is answered at once, so that its client does not wait for an answer that cannot come.
+TEST_CASE("node: a forward the host cannot send is answered at once", "[node]") {
+  Fixture f(1, 0x11);
+  REQUIRE(f.node.restore(ledger_of(0), members(0)).ok());
+  f.node.begin();
+  f.node.flush();
+  Message heartbeat;  // priest 2 presides
+  heartbeat.kind = Kind::Success;
+  heartbeat.from = 2;
+  heartbeat.incarnation = 0x22;
+  heartbeat.to = 1;
+  heartbeat.ballot = Ballot{1, 2};
+  REQUIRE(f.node.priest().step(heartbeat).empty());
+  f.node.flush();
+  f.host.links_full = true;
+  f.node.priest().propose(Proposal{77, Decree{false, 5, 1, "wine for everyone"}});
+  f.node.flush();
+  REQUIRE(f.host.replies.size() == 1);
+  CHECK(f.host.replies[0].token == 77);
+  CHECK(f.host.replies[0].code == Code::NoPresident);
+  CHECK(f.host.replies[0].error.find("cannot reach president 2") != std::string::npos);
 }

@@ -87,6 +87,18 @@ Restored ledger_of(uint64_t len, uint64_t membership_no = 0, const Membership* m
   return files.done();
 }
 
+// A successful ballot of priest 2's ballot 1.2 to priest 1, saying nothing passed: priest 2
+// presides, and holds none of the ledger.
+Message heartbeat_of_2() {
+  Message m;
+  m.kind = Kind::Success;
+  m.from = 2;
+  m.incarnation = 0x22;
+  m.to = 1;
+  m.ballot = Ballot{1, 2};
+  return m;
+}
+
 struct Fixture {
   QuickDisk disk;
   Recorder host;
@@ -226,12 +238,7 @@ TEST_CASE("node: the clerk's catch-up is spare", "[node]") {
   f.host.sent.clear();
   // Priest 2 speaks holding none of the ledger, and again two ticks later (a peer's length
   // must hold for two ticks before it is sent what it lacks).
-  Message m;
-  m.kind = Kind::Success;
-  m.from = 2;
-  m.incarnation = 0x22;
-  m.to = 1;
-  m.ballot = Ballot{1, 2};
+  const Message m = heartbeat_of_2();
   REQUIRE(f.node.priest().step(m).empty());
   f.node.priest().tick();
   f.node.priest().tick();
@@ -254,13 +261,7 @@ TEST_CASE("node: a forward the host cannot send is answered at once", "[node]") 
   REQUIRE(f.node.restore(ledger_of(0), members(0)).ok());
   f.node.begin();
   f.node.flush();
-  Message heartbeat;  // priest 2 presides
-  heartbeat.kind = Kind::Success;
-  heartbeat.from = 2;
-  heartbeat.incarnation = 0x22;
-  heartbeat.to = 1;
-  heartbeat.ballot = Ballot{1, 2};
-  REQUIRE(f.node.priest().step(heartbeat).empty());
+  REQUIRE(f.node.priest().step(heartbeat_of_2()).empty());  // priest 2 presides
   f.node.flush();
   f.host.links_full = true;
   f.node.priest().propose(Proposal{77, Decree{false, 5, 1, "wine for everyone"}});

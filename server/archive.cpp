@@ -3,6 +3,7 @@
 
 #include "proto/node.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -18,11 +19,21 @@
 
 namespace parliament {
 
-namespace {
-// Small enough that freeing the old file (an ext4 journal commit) stalls a priest for a
-// few milliseconds, not the hundreds that a 64 MiB file took under load.
-constexpr uint64_t kCompactVotesBytes = 8 << 20;
-}  // namespace
+// Every byte a compaction writes (the open votes it keeps, the zeros ahead of them, the
+// records appended meanwhile, which the I/O thread writes and fdatasyncs) is a burst that
+// the vote fdatasyncs of every priest on the disk queue behind, and the old file's blocks
+// are freed at once (a journal commit). So a priest compacts small and often: once
+// votes.csv holds kCompactGrowth times what its last compaction kept (the open votes it must
+// write again: rewriting stays under an eighth of what was appended), within kCompactMin and
+// kCompactMax, plus an eighth more per step of its id, so that a majority never compacts at
+// once. The new file is zero-filled to that size and half as much again (at least
+// kCompactMin), room for what is appended while the next compaction runs.
+Archive::CompactionSize Archive::compaction_size(uint64_t kept_bytes, PriestId id) {
+  constexpr uint64_t kCompactMin = 1 << 20, kCompactMax = 8 << 20, kCompactGrowth = 8;
+  const uint64_t base = std::clamp(kept_bytes * kCompactGrowth, kCompactMin, kCompactMax);
+  const uint64_t threshold = base + (id % 8) * (base / 8);
+  return {threshold, threshold + std::max(kCompactMin, threshold / 2)};
+}
 
 // The archive's second thread. It makes ledger.csv durable, every 100 ms while it grows:
 // nothing waits for that (a passed decree is already durable in a majority's votes), and
@@ -157,15 +168,13 @@ Result<std::vector<Entry>> Archive::read_ledger(uint64_t from_no, uint64_t upto_
 // runs here, posted back by the helper. The replaced file is closed on the helper thread:
 // freeing its blocks takes milliseconds.
 Status Archive::compact_if_large(const Priest& priest) {
-  // Priests hold the same votes, so at one threshold they would all compact at once, and a
-  // majority would pause together; a threshold per priest spreads them out.
-  const uint64_t threshold = kCompactVotesBytes + (priest.id() % 8) * (kCompactVotesBytes / 8);
-  if (compaction_ || !helper_ || votes_->bytes() <= threshold) return ok_status();
+  const auto size = compaction_size(kept_bytes_, priest.id());
+  if (compaction_ || !helper_ || votes_->bytes() <= size.threshold) return ok_status();
   // Only when the ledger holds every decree the priest knows passed: the votes compaction
   // drops are those at numbers up to the priest's passed_len.
   if (priest.passed_len() != ledger_->length()) return ok_status();
-  auto c = votes_->begin_compaction(priest.next_bal(), priest.votes(), ledger_->length(),
-                                    threshold + (4 << 20));
+  auto c =
+      votes_->begin_compaction(priest.next_bal(), priest.votes(), ledger_->length(), size.reserve);
   compaction_ = c;
   auto began = std::chrono::steady_clock::now();
   std::weak_ptr<VoteLog::Compaction> weak = c;
@@ -196,6 +205,7 @@ void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
   auto s = votes_->finish_compaction(*c, &old_fd);
   if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
   if (!s) return failed_(s.error());
+  kept_bytes_ = votes_->bytes();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
                votes_->bytes(), ms(std::chrono::steady_clock::now() - began),

@@ -82,6 +82,13 @@ class Archive : public Disk {
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);
+  // When: once votes.csv is larger than `threshold`, given the bytes the last compaction
+  // kept (0: none yet) and the priest's id; the new file is zero-filled to `reserve`.
+  struct CompactionSize {
+    uint64_t threshold;
+    uint64_t reserve;
+  };
+  static CompactionSize compaction_size(uint64_t kept_bytes, PriestId id);
   // Synchronously, at shutdown; then records how far ledger.csv is durable (ledger-synced).
   Status sync_ledger() {
     if (auto s = ledger_->sync(); !s) return s;
@@ -104,6 +111,7 @@ class Archive : public Disk {
   std::function<void()> deferred_finish_;  // a compaction to finish once the sync is done
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
+  uint64_t kept_bytes_ = 0;  // votes.csv's size when the last compaction finished
   std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;
   std::string dir_;  // the data directory

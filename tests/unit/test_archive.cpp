@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <vector>
 
 #include "server/archive.hpp"
 #include "tests/common/temp_dir.hpp"
@@ -142,9 +143,9 @@ TEST_CASE("archive: a compaction waits for the vote sync under way, and keeps wh
       });
   REQUIRE(a.ok());
   archive = std::move(*a);
-  // Past priest 1's compaction size (9 MiB): votes at numbers 1..N, synced at once.
+  // Past priest 1's first compaction size: votes at numbers 1..N, synced at once.
   uint64_t n = 0;
-  while (archive->votes_bytes() < (10u << 20)) {
+  while (archive->votes_bytes() <= Archive::compaction_size(0, 1).threshold) {
     std::vector<Entry> batch;
     for (int i = 0; i < 1000; ++i) batch.push_back(vote_at(++n));
     REQUIRE(archive->write_votes(batch).ok());
@@ -176,4 +177,29 @@ TEST_CASE("archive: a compaction waits for the vote sync under way, and keeps wh
   REQUIRE(log.ok());
   REQUIRE(loaded.votes.size() == 1);
   CHECK(loaded.votes[0] == vote_at(n + 1));
+}
+
+// Compactions are small (each is a burst of writes every priest's fdatasyncs queue behind):
+// at eight times what the last one kept, from 1 to 8 MiB, and at a size of each priest's own.
+TEST_CASE("archive: a priest compacts at eight times what it kept, within 1 and 8 MiB",
+          "[archive]") {
+  constexpr uint64_t MiB = 1 << 20;
+  CHECK(Archive::compaction_size(0, 8).threshold == MiB);       // never compacted yet
+  CHECK(Archive::compaction_size(40'000, 8).threshold == MiB);  // 100-byte decrees' open votes
+  CHECK(Archive::compaction_size(512 * 1024, 8).threshold == 4 * MiB);
+  CHECK(Archive::compaction_size(900'000, 8).threshold == 7'200'000);
+  CHECK(Archive::compaction_size(64 * MiB, 8).threshold == 8 * MiB);  // open votes of long decrees
+  // Five priests, five sizes: a majority never compacts at once.
+  std::vector<uint64_t> sizes;
+  for (PriestId id = 1; id <= 5; ++id)
+    sizes.push_back(Archive::compaction_size(40'000, id).threshold);
+  CHECK(sizes == std::vector<uint64_t>{MiB + MiB / 8, MiB + 2 * MiB / 8, MiB + 3 * MiB / 8,
+                                       MiB + 4 * MiB / 8, MiB + 5 * MiB / 8});
+  // The new file's zeros reach past the next threshold: room for what is appended while the
+  // next compaction runs, at least 1 MiB of it.
+  for (uint64_t kept : {uint64_t{0}, uint64_t{900'000}, 64 * MiB}) {
+    auto size = Archive::compaction_size(kept, 3);
+    CHECK(size.reserve >= size.threshold + MiB);
+    CHECK(size.reserve >= size.threshold + size.threshold / 2);
+  }
 }

@@ -168,13 +168,16 @@ Result<std::vector<Entry>> Archive::read_ledger(uint64_t from_no, uint64_t upto_
 // runs here, posted back by the helper. The replaced file is closed on the helper thread:
 // freeing its blocks takes milliseconds.
 Status Archive::compact_if_large(const Priest& priest) {
-  const auto size = compaction_size(kept_bytes_, priest.id());
-  if (compaction_ || !helper_ || votes_->bytes() <= size.threshold) return ok_status();
+  if (compaction_ || !helper_ ||
+      votes_->bytes() <= compaction_size(kept_bytes_, priest.id()).threshold)
+    return ok_status();
   // Only when the ledger holds every decree the priest knows passed: the votes compaction
   // drops are those at numbers up to the priest's passed_len.
   if (priest.passed_len() != ledger_->length()) return ok_status();
-  auto c =
-      votes_->begin_compaction(priest.next_bal(), priest.votes(), ledger_->length(), size.reserve);
+  // The new file's zeros are sized from what it will keep, as its next threshold will be.
+  auto c = votes_->begin_compaction(
+      priest.next_bal(), priest.votes(), ledger_->length(),
+      [id = priest.id()](uint64_t kept) { return compaction_size(kept, id).reserve; });
   compaction_ = c;
   auto began = std::chrono::steady_clock::now();
   std::weak_ptr<VoteLog::Compaction> weak = c;
@@ -205,7 +208,7 @@ void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
   auto s = votes_->finish_compaction(*c, &old_fd);
   if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
   if (!s) return failed_(s.error());
-  kept_bytes_ = votes_->bytes();
+  kept_bytes_ = c->bytes();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
                votes_->bytes(), ms(std::chrono::steady_clock::now() - began),

@@ -89,6 +89,7 @@ class Archive : public Disk {
     uint64_t reserve;
   };
   static CompactionSize compaction_size(uint64_t kept_bytes, PriestId id);
+  bool compacting() const { return compaction_ != nullptr; }
   // Synchronously, at shutdown; then records how far ledger.csv is durable (ledger-synced).
   Status sync_ledger() {
     if (auto s = ledger_->sync(); !s) return s;
@@ -111,7 +112,7 @@ class Archive : public Disk {
   std::function<void()> deferred_finish_;  // a compaction to finish once the sync is done
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
-  uint64_t kept_bytes_ = 0;  // votes.csv's size when the last compaction finished
+  uint64_t kept_bytes_ = 0;  // the bytes of the last compaction's snapshot (its open votes)
   std::function<void(std::string)> failed_;
   size_t max_read_bytes_ = 1 << 20;
   std::string dir_;  // the data directory

@@ -172,22 +172,23 @@ class VoteLog {
 
   // The same in three steps, so that its slow part (writing and fdatasyncing the new file,
   // zero-filling it ahead) runs on another thread while this log goes on taking records:
-  //   auto c = log.begin_compaction(next_bal, votes, ledger.length(), reserve); // I/O thread
+  //   auto c = log.begin_compaction(next_bal, votes, ledger.length(), reserve_for); // I/O thread
   //   ledger.sync(); c->prepare(ledger);    // any one thread, alone
   //   log.finish_compaction(*c, &old_fd);   // I/O thread, after prepare returned
   // begin_compaction snapshots the promise and open votes (the records it drops are the votes
   // at numbers up to the ledger's `ledger_length`, which must be durable by prepare: refused
-  // otherwise). prepare writes the snapshot to votes.csv.tmp, zero-fills it up to `reserve`
-  // bytes, and fdatasyncs it. finish_compaction appends the records written to this log
-  // since begin_compaction, fdatasyncs them, renames the file over votes.csv and fsyncs the
-  // directory; from then on every record goes to the new file, which holds everything the old
-  // one held that matters. A failure in either step poisons this log, as a failed append
-  // does. One compaction at a time. The replaced file's descriptor is handed to the caller
-  // in `old_fd` (closing it frees the old file's blocks, which takes milliseconds), or
+  // otherwise). prepare writes the snapshot to votes.csv.tmp, zero-fills it up to
+  // reserve_for(the snapshot's bytes), and fdatasyncs it. finish_compaction appends the records
+  // written to this log since begin_compaction, fdatasyncs them, renames the file over votes.csv
+  // and fsyncs the directory; from then on every record goes to the new file, which holds
+  // everything the old one held that matters. A failure in either step poisons this log, as a
+  // failed append does. One compaction at a time. The replaced file's descriptor is handed to the
+  // caller in `old_fd` (closing it frees the old file's blocks, which takes milliseconds), or
   // closed here if `old_fd` is null.
   class Compaction;
   std::shared_ptr<Compaction> begin_compaction(const Ballot& next_bal, std::vector<Entry> votes,
-                                               uint64_t ledger_length, uint64_t reserve);
+                                               uint64_t ledger_length,
+                                               std::function<uint64_t(uint64_t)> reserve_for);
   Status finish_compaction(Compaction& c, int* old_fd = nullptr);
   // Forgets a compaction that will not be finished (the priest is stopping).
   void abandon_compaction() {
@@ -236,7 +237,7 @@ class VoteLog::Compaction {
   Ballot next_bal_;
   std::vector<Entry> votes_;
   uint64_t ledger_length_ = 0;
-  uint64_t reserve_ = 0;
+  std::function<uint64_t(uint64_t)> reserve_for_;
   int fd_ = -1;
   uint64_t data_ = 0;       // bytes of records written by prepare
   uint64_t allocated_ = 0;  // bytes in the new file

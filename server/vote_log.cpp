@@ -254,7 +254,7 @@ Status VoteLog::poison(std::string why) {
 Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes,
                         const LedgerFile& ledger) {
   if (!error_.empty()) return Status::failure(refused_text(path_, error_));
-  auto c = begin_compaction(next_bal, votes, ledger.length(), 0);
+  auto c = begin_compaction(next_bal, votes, ledger.length(), [](uint64_t) { return 0; });
   if (auto s = c->prepare(ledger); !s) {
     compacting_ = false;
     appended_.clear();
@@ -265,16 +265,15 @@ Status VoteLog::compact(const Ballot& next_bal, const std::vector<Entry>& votes,
   return finish_compaction(*c);
 }
 
-std::shared_ptr<VoteLog::Compaction> VoteLog::begin_compaction(const Ballot& next_bal,
-                                                               std::vector<Entry> votes,
-                                                               uint64_t ledger_length,
-                                                               uint64_t reserve) {
+std::shared_ptr<VoteLog::Compaction> VoteLog::begin_compaction(
+    const Ballot& next_bal, std::vector<Entry> votes, uint64_t ledger_length,
+    std::function<uint64_t(uint64_t)> reserve_for) {
   auto c = std::make_shared<Compaction>();
   c->path_ = path_;
   c->next_bal_ = next_bal;
   c->votes_ = std::move(votes);
   c->ledger_length_ = ledger_length;
-  c->reserve_ = reserve;
+  c->reserve_for_ = std::move(reserve_for);
   compacting_ = true;
   appended_.clear();
   return c;
@@ -329,8 +328,9 @@ Status VoteLog::Compaction::prepare(const LedgerFile& ledger) {
   data_ = allocated_ = buf.size();
   // Zeros ahead of the records, written now rather than on the path of a vote (see write_all).
   static const std::string zeros(1 << 20, '\0');
-  while (allocated_ < reserve_) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), reserve_ - allocated_));
+  const uint64_t reserve = reserve_for_(data_);
+  while (allocated_ < reserve) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), reserve - allocated_));
     ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(allocated_));
     if (w <= 0) return done(Status::failure(fail_text("preallocate", tmp, w < 0 ? errno : ENOSPC)));
     allocated_ += static_cast<uint64_t>(w);

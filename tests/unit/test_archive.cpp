@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -202,4 +203,44 @@ TEST_CASE("archive: a priest compacts at eight times what it kept, within 1 and 
     CHECK(size.reserve >= size.threshold + MiB);
     CHECK(size.reserve >= size.threshold + size.threshold / 2);
   }
+}
+
+// The zeros a compaction writes ahead reach past the size at which the file it made is
+// compacted again, with room to spare, however much more it keeps than the last one: else
+// votes.csv outgrows its zeros and is zero-filled on the I/O thread, and the next vote
+// fdatasync flushes them (sizing the zeros from the last compaction's snapshot did that).
+TEST_CASE("archive: each compaction zero-fills past its own next threshold", "[archive]") {
+  TempDir dir;
+  Posted posted;
+  Restored restored;
+  auto a = Archive::open(
+      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
+      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20,
+      [](const Status&) {});
+  REQUIRE(a.ok());
+  auto archive = std::move(*a);
+  const std::string votes_path = (dir.path / "votes.csv").string();
+  uint64_t n = 0;
+  // Open votes of growing size: each compaction keeps more than the one before.
+  for (size_t open : {size_t{0}, size_t{2'500}, size_t{9'000}}) {
+    Restored r;
+    for (size_t i = 1; i <= open; ++i) r.votes[i] = vote_at(i);
+    PriestOptions o;
+    o.id = 1;
+    o.members = {1};
+    Priest priest(o, r);
+    while (!archive->compacting()) {  // votes.csv filled until the priest compacts it
+      std::vector<Entry> batch;
+      for (int i = 0; i < 100; ++i) batch.push_back(vote_at(open + ++n));
+      REQUIRE(archive->write_votes(batch).ok());
+      REQUIRE(archive->compact_if_large(priest).ok());
+    }
+    REQUIRE(posted.wait_for(1));
+    posted.take(0)();                              // the compaction's finish
+    const uint64_t kept = archive->votes_bytes();  // nothing was appended while it ran
+    const uint64_t zeroed = std::filesystem::file_size(votes_path);
+    INFO("kept " << kept << " bytes; zero-filled to " << zeroed);
+    CHECK(zeroed >= Archive::compaction_size(kept, 1).threshold + (1 << 20));
+  }
+  archive->stop();
 }

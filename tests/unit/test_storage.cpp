@@ -744,7 +744,8 @@ TEST_CASE("vote log: damage to records known synced is refused, naming the file 
     auto r = VoteLog::open(path, loaded);
     REQUIRE(r.ok());
     auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
-    auto c = (*r)->begin_compaction({5, 2}, {vote(1, "snapshot", {5, 2}, {4, 1})}, 0, 1 << 16);
+    auto c = (*r)->begin_compaction({5, 2}, {vote(1, "snapshot", {5, 2}, {4, 1})}, 0,
+                                    [](uint64_t) { return uint64_t{1} << 16; });
     REQUIRE((*r)->append_votes({vote(2, "meanwhile", {5, 2}, {5, 2})}).ok());
     REQUIRE((*r)->append_promise({6, 1}).ok());
     REQUIRE((*r)->sync().ok());
@@ -1086,7 +1087,8 @@ TEST_CASE("vote log: a compaction in steps keeps what is appended while it runs"
   REQUIRE(ledger->sync().ok());
   const std::string before = data_of(path);
   constexpr uint64_t kReserve = 1 << 20;
-  auto c = log->begin_compaction({1, 1}, {vote(2, "two", {1, 1}, {1, 1})}, 1, kReserve);
+  auto c = log->begin_compaction({1, 1}, {vote(2, "two", {1, 1}, {1, 1})}, 1,
+                                 [&](uint64_t) { return kReserve; });
   // The priest goes on: a higher promise, a vote replaced, a new vote, each synced.
   REQUIRE(log->append_promise({3, 2}).ok());
   REQUIRE(log->append_votes({vote(2, "two again", {3, 2}, {1, 1}), vote(3, "three", {3, 2}, {3, 2})}).ok());

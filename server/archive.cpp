@@ -24,11 +24,11 @@ namespace parliament {
 // the vote fdatasyncs of every priest on the disk queue behind, and the old file's blocks
 // are freed at once (a journal commit). So a priest compacts small and often: once
 // votes.csv holds kCompactGrowth times what its last compaction kept (the open votes it must
-// write again: rewriting stays under an eighth of what was appended), within kCompactMin and
-// kCompactMax, plus an eighth more per step of its id, so that a majority never compacts at
-// once. The new file is zero-filled past the size at which it is compacted in turn (from
-// what it keeps) by half that size again, at least kCompactMin: room for what is appended
-// while the next compaction runs.
+// write again: below the cap, rewriting stays under an eighth of what was appended), within
+// kCompactMin and kCompactMax, plus an eighth more per step of its id, so that a majority
+// never compacts at once. The new file is zero-filled past the size at which it is compacted
+// in turn (from what it keeps) by half that size again, at least kCompactMin: room for what
+// is appended while the next compaction runs.
 Archive::CompactionSize Archive::compaction_size(uint64_t kept_bytes, PriestId id) {
   constexpr uint64_t kCompactMin = 1 << 20, kCompactMax = 8 << 20, kCompactGrowth = 8;
   const uint64_t base = std::clamp(kept_bytes * kCompactGrowth, kCompactMin, kCompactMax);

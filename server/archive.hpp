@@ -82,13 +82,14 @@ class Archive : public Disk {
   // Rewrites votes.csv to just the priest's promise and open votes once it is large, mostly
   // on the helper thread (see above); does nothing while a compaction is under way.
   Status compact_if_large(const Priest& priest);
-  // When: once votes.csv is larger than `threshold`, given the bytes the last compaction
-  // kept (0: none yet) and the priest's id; the new file is zero-filled to `reserve`.
+  // For a file whose compaction kept `kept_bytes` (0: none yet) at this priest: it is
+  // compacted once larger than `threshold`, and was zero-filled to `reserve` when made.
   struct CompactionSize {
     uint64_t threshold;
     uint64_t reserve;
   };
   static CompactionSize compaction_size(uint64_t kept_bytes, PriestId id);
+  // A compaction is under way (begun, not yet finished on this thread).
   bool compacting() const { return compaction_ != nullptr; }
   // Synchronously, at shutdown; then records how far ledger.csv is durable (ledger-synced).
   Status sync_ledger() {

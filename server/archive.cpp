@@ -165,9 +165,9 @@ Result<std::vector<Entry>> Archive::read_ledger(uint64_t from_no, uint64_t upto_
 
 // The slow part of a compaction (the ledger's fdatasync, writing and fdatasyncing the new
 // votes file with zeros ahead) runs on the helper thread while the priest goes on voting;
-// only the last step (the records appended meanwhile, the rename and the directory's fsync)
-// runs here, posted back by the helper. The replaced file is closed on the helper thread:
-// freeing its blocks takes milliseconds.
+// only the last step (the records appended since the helper's last turn, the rename and the
+// directory's fsync) runs here. The replaced file is closed on the helper thread: freeing its
+// blocks takes milliseconds.
 Status Archive::compact_if_large(const Priest& priest) {
   if (compaction_ || !helper_ ||
       votes_->bytes() <= compaction_size(kept_bytes_, priest.id()).threshold)
@@ -180,40 +180,66 @@ Status Archive::compact_if_large(const Priest& priest) {
       priest.next_bal(), priest.votes(), ledger_->length(),
       [id = priest.id()](uint64_t kept) { return compaction_size(kept, id).reserve; });
   compaction_ = c;
-  auto began = std::chrono::steady_clock::now();
-  std::weak_ptr<VoteLog::Compaction> weak = c;
-  ArchiveHelper* helper = helper_.get();
-  helper_->submit([this, helper, c, weak, began](bool stopping) {
-    if (stopping) return c->abandon("the priest is stopping");
+  Compacting step{c, std::chrono::steady_clock::now(), 0};
+  on_helper(step, [this, c] {
     // The votes dropped are covered by the ledger only once the ledger is durable.
-    if (auto s = ledger_->sync(); s) c->prepare(*ledger_); else c->abandon(s.error());
-    helper->post([this, weak, began] {
-      auto c = weak.lock();  // gone if the archive stopped meanwhile
-      if (!c || c != compaction_) return;
-      // The descriptor a vote sync under way works on must stay votes.csv's until it is done.
-      if (sync_pending_) {
-        deferred_finish_ = [this, c, began] { finish_compaction(c, began); };
-        return;
-      }
-      finish_compaction(c, began);
-    });
+    if (auto s = ledger_->sync(); !s) return c->abandon(s.error());
+    c->prepare(*ledger_);
   });
   return ok_status();
 }
 
-void Archive::finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
-                                std::chrono::steady_clock::time_point began) {
+// Runs `job` on the helper thread, then compaction_turn back here (unless the archive
+// stopped or the compaction was dropped meanwhile).
+void Archive::on_helper(const Compacting& step, std::function<void()> job) {
+  std::weak_ptr<VoteLog::Compaction> weak = step.c;
+  ArchiveHelper* helper = helper_.get();
+  helper_->submit([this, helper, step, weak, job = std::move(job)](bool stopping) {
+    if (stopping) return step.c->abandon("the priest is stopping");
+    job();
+    helper->post([this, weak, began = step.began, catch_ups = step.catch_ups] {
+      auto c = weak.lock();  // gone if the archive stopped meanwhile
+      if (!c || c != compaction_) return;
+      compaction_turn({c, began, catch_ups});
+    });
+  });
+}
+
+// Whatever the I/O thread writes and fdatasyncs in finishing, every vote waits for (with
+// 16 KiB decrees at 64 clients, 6 ms at p90 and up to 45 ms): while more than kCatchUpBytes
+// were appended since the helper's last turn, the helper writes and fdatasyncs them into the
+// new file first, up to kMaxCatchUps times (then 1.7 ms at p90, 9 ms at most). A turn costs
+// one more fdatasync, worth it once the bytes take longer to write than a sync's fixed cost
+// (about 0.15 ms: 64 KiB at a few hundred MB/s).
+void Archive::compaction_turn(const Compacting& step) {
+  constexpr uint64_t kCatchUpBytes = 64 << 10;
+  constexpr int kMaxCatchUps = 4;
+  if (step.catch_ups < kMaxCatchUps && votes_->appended_bytes() > kCatchUpBytes) {
+    votes_->hand_over_appended(*step.c);
+    on_helper({step.c, step.began, step.catch_ups + 1}, [c = step.c] { c->catch_up(); });
+    return;
+  }
+  // The descriptor a vote sync under way works on must stay votes.csv's until it is done.
+  if (sync_pending_) {
+    deferred_finish_ = [this, step] { finish_compaction(step); };
+    return;
+  }
+  finish_compaction(step);
+}
+
+void Archive::finish_compaction(const Compacting& step) {
   compaction_.reset();
   int old_fd = -1;
   auto finishing = std::chrono::steady_clock::now();
-  auto s = votes_->finish_compaction(*c, &old_fd);
+  auto s = votes_->finish_compaction(*step.c, &old_fd);
   if (old_fd >= 0) helper_->submit([old_fd](bool) { ::close(old_fd); });
   if (!s) return failed_(s.error());
-  kept_bytes_ = c->bytes();
+  kept_bytes_ = step.c->bytes();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  spdlog::info("compacted votes.csv to {} bytes in {:.1f} ms ({:.1f} ms of it on the I/O thread)",
-               votes_->bytes(), ms(std::chrono::steady_clock::now() - began),
-               ms(std::chrono::steady_clock::now() - finishing));
+  spdlog::info(
+      "compacted votes.csv to {} bytes in {:.1f} ms ({} catch-ups; {:.1f} ms on the I/O thread)",
+      votes_->bytes(), ms(std::chrono::steady_clock::now() - step.began), step.catch_ups,
+      ms(std::chrono::steady_clock::now() - finishing));
 }
 
 // On the syncer thread, so that the priest goes on reading, counting votes and beginning

@@ -15,10 +15,11 @@
 //   - compact_if_large() starts a compaction once votes.csv is large: on the archive's
 //     helper thread, the ledger is made durable (which fails if any earlier background sync
 //     failed), and only then is the new votes file, without the votes the ledger now covers,
-//     written and fdatasynced; back on the I/O thread, the records appended meanwhile are
-//     added and fdatasynced, and the new file is renamed over votes.csv and its directory
-//     fsynced before any later record relies on it (VoteLog::begin_compaction). A failure
-//     halts the priest (`failed`).
+//     written and fdatasynced; while many records were appended meanwhile, the helper
+//     writes and fdatasyncs them into the new file too (a few turns at most); back on the
+//     I/O thread, the records appended since are added and fdatasynced, and the new file is
+//     renamed over votes.csv and its directory fsynced before any later record relies on it
+//     (VoteLog::begin_compaction). A failure halts the priest (`failed`).
 //
 // Called from the priest's I/O thread only. The helper thread touches only the ledger's
 // sync (which LedgerFile makes safe), the compaction it was handed, and the descriptor of a
@@ -103,8 +104,15 @@ class Archive : public Disk {
   Archive() = default;
   std::unique_ptr<LedgerFile> ledger_;
   std::unique_ptr<VoteLog> votes_;
-  void finish_compaction(const std::shared_ptr<VoteLog::Compaction>& c,
-                         std::chrono::steady_clock::time_point began);
+  // A compaction under way, between its turns on the helper and I/O threads.
+  struct Compacting {
+    std::shared_ptr<VoteLog::Compaction> c;
+    std::chrono::steady_clock::time_point began;
+    int catch_ups = 0;  // turns the helper took writing records appended meanwhile
+  };
+  void on_helper(const Compacting& step, std::function<void()> job);
+  void compaction_turn(const Compacting& step);
+  void finish_compaction(const Compacting& step);
   std::unique_ptr<ArchiveHelper> helper_;
   std::unique_ptr<ArchiveHelper> syncer_;  // vote fdatasyncs, one at a time (the clerk's rule)
   std::function<void(Status)> votes_synced_;

@@ -179,17 +179,24 @@ class VoteLog {
   // at numbers up to the ledger's `ledger_length`, which must be durable by prepare: refused
   // otherwise). prepare writes the snapshot to votes.csv.tmp, zero-fills it up to
   // reserve_for(the snapshot's bytes), and fdatasyncs it. finish_compaction appends the records
-  // written to this log since begin_compaction, fdatasyncs them, renames the file over votes.csv
-  // and fsyncs the directory; from then on every record goes to the new file, which holds
-  // everything the old one held that matters. A failure in either step poisons this log, as a
-  // failed append does. One compaction at a time. The replaced file's descriptor is handed to the
-  // caller in `old_fd` (closing it frees the old file's blocks, which takes milliseconds), or
-  // closed here if `old_fd` is null.
+  // written to this log since begin_compaction (or since hand_over_appended, below), fdatasyncs
+  // them, renames the file over votes.csv and fsyncs the directory; from then on every record
+  // goes to the new file, which holds everything the old one held that matters. A failure in
+  // any step poisons this log, as a failed append does. One compaction at a time. The
+  // replaced file's descriptor is handed to the caller in `old_fd` (closing it frees the old
+  // file's blocks, which takes milliseconds), or closed here if `old_fd` is null.
   class Compaction;
   std::shared_ptr<Compaction> begin_compaction(const Ballot& next_bal, std::vector<Entry> votes,
                                                uint64_t ledger_length,
                                                std::function<uint64_t(uint64_t)> reserve_for);
   Status finish_compaction(Compaction& c, int* old_fd = nullptr);
+  // Optional, between prepare and finish_compaction, any number of times (I/O thread):
+  // hands the records appended so far to the compaction, whose catch_up() then writes and
+  // fdatasyncs them into the new file on another thread, so that finish_compaction has only
+  // what is appended after the last hand-over left to write on the I/O thread.
+  void hand_over_appended(Compaction& c);
+  // The bytes appended to this log since the compaction began or was last handed records.
+  uint64_t appended_bytes() const { return compacting_ ? size_ - handed_at_ : 0; }
   // Forgets a compaction that will not be finished (the priest is stopping).
   void abandon_compaction() {
     compacting_ = false;
@@ -219,6 +226,7 @@ class VoteLog {
   };
   bool compacting_ = false;
   std::vector<Appended> appended_;
+  uint64_t handed_at_ = 0;  // size_ when the compaction began or was last handed records
 };
 
 // One compaction of a VoteLog (see VoteLog::begin_compaction). prepare() may run on any
@@ -229,18 +237,27 @@ class VoteLog::Compaction {
   Status prepare(const LedgerFile& ledger);
   // Instead of prepare, when the caller could not make the ledger durable: finish fails.
   void abandon(std::string why) { prepared_ = Status::failure(std::move(why)); }
+  // After prepare and VoteLog::hand_over_appended, on any one thread alone: writes the
+  // records handed over after those the new file holds, and fdatasyncs them. A failure
+  // makes finish_compaction fail, as a failed prepare does.
+  Status catch_up();
   uint64_t bytes() const { return data_; }  // the snapshot's bytes, once prepared
 
  private:
   friend class VoteLog;
+  // Writes `records` after those the new file holds, each claiming the new end synced (it
+  // will be, before the file becomes votes.csv), and fdatasyncs them.
+  Status append(const std::vector<Appended>& records);
   std::string path_;  // votes.csv; the new file is path_ + ".tmp"
   Ballot next_bal_;
   std::vector<Entry> votes_;
   uint64_t ledger_length_ = 0;
   std::function<uint64_t(uint64_t)> reserve_for_;
   int fd_ = -1;
-  uint64_t data_ = 0;       // bytes of records written by prepare
+  uint64_t data_ = 0;       // bytes of records written by prepare (the snapshot)
+  uint64_t written_ = 0;    // bytes of records in the new file: the snapshot, then caught up
   uint64_t allocated_ = 0;  // bytes in the new file
+  std::vector<Appended> handed_;  // records handed over, for catch_up
   std::optional<Status> prepared_;
   bool installed_ = false;
 };

@@ -276,7 +276,15 @@ std::shared_ptr<VoteLog::Compaction> VoteLog::begin_compaction(
   c->reserve_for_ = std::move(reserve_for);
   compacting_ = true;
   appended_.clear();
+  handed_at_ = size_;
   return c;
+}
+
+void VoteLog::hand_over_appended(Compaction& c) {
+  c.handed_.insert(c.handed_.end(), std::make_move_iterator(appended_.begin()),
+                   std::make_move_iterator(appended_.end()));
+  appended_.clear();
+  handed_at_ = size_;
 }
 
 VoteLog::Compaction::~Compaction() {
@@ -336,12 +344,45 @@ Status VoteLog::Compaction::prepare(const LedgerFile& ledger) {
     allocated_ += static_cast<uint64_t>(w);
   }
   if (::fdatasync(fd_) != 0) return done(Status::failure(fail_text("fdatasync", tmp, errno)));
+  written_ = data_;
   return done(ok_status());
 }
 
-// The records appended since begin_compaction go after the snapshot, claiming the new file's
-// whole length synced (it is, before the rename); then the rename, made durable by an fsync
-// of the directory before any record relies on the new file.
+Status VoteLog::Compaction::catch_up() {
+  if (!prepared_ || !*prepared_) return Status::failure("catching up a compaction not prepared");
+  std::vector<Appended> records = std::move(handed_);
+  handed_.clear();
+  auto s = append(records);
+  if (!s) prepared_ = s;
+  return s;
+}
+
+Status VoteLog::Compaction::append(const std::vector<Appended>& records) {
+  const std::string tmp = path_ + ".tmp";
+  std::string buf = render_claiming_end(written_, [&](std::string& out, const std::string& synced) {
+    for (const auto& a : records) {
+      if (a.promise) append_promise_row(out, *a.promise, synced);
+      append_vote_rows(out, a.votes, synced);
+    }
+  });
+  if (buf.empty()) return ok_status();
+  std::string_view rest = buf;
+  for (uint64_t at = written_; !rest.empty();) {
+    ssize_t w = ::pwrite(fd_, rest.data(), rest.size(), static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return Status::failure(fail_text("write", tmp, w < 0 ? errno : ENOSPC));
+    rest.remove_prefix(static_cast<size_t>(w));
+    at += static_cast<uint64_t>(w);
+  }
+  if (::fdatasync(fd_) != 0) return Status::failure(fail_text("fdatasync", tmp, errno));
+  written_ += buf.size();
+  allocated_ = std::max(allocated_, written_);
+  return ok_status();
+}
+
+// The records appended since begin_compaction (or the last hand-over) go after those the new
+// file holds, claiming its whole length synced (it is, before the rename); then the rename,
+// made durable by an fsync of the directory before any record relies on the new file.
 Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
   compacting_ = false;
   std::vector<Appended> appended = std::move(appended_);
@@ -350,24 +391,10 @@ Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
   if (!c.prepared_)
     return poison("compacting " + path_ + ": finished before it was prepared (a bug)");
   if (!*c.prepared_) return poison(c.prepared_->error());
+  if (!c.handed_.empty())
+    return poison("compacting " + path_ + ": finished with records not caught up (a bug)");
+  if (auto s = c.append(appended); !s) return poison(s.error());
   const std::string tmp = path_ + ".tmp";
-  std::string tail = render_claiming_end(c.data_, [&](std::string& out, const std::string& synced) {
-    for (const auto& a : appended) {
-      if (a.promise) append_promise_row(out, *a.promise, synced);
-      append_vote_rows(out, a.votes, synced);
-    }
-  });
-  if (!tail.empty()) {
-    std::string_view rest = tail;
-    for (uint64_t at = c.data_; !rest.empty();) {
-      ssize_t w = ::pwrite(c.fd_, rest.data(), rest.size(), static_cast<off_t>(at));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return poison(fail_text("write", tmp, w < 0 ? errno : ENOSPC));
-      rest.remove_prefix(static_cast<size_t>(w));
-      at += static_cast<uint64_t>(w);
-    }
-    if (::fdatasync(c.fd_) != 0) return poison(fail_text("fdatasync", tmp, errno));
-  }
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     int err = errno;
     return poison("cannot rename " + tmp + " to " + path_ + ": " + errno_text(err));
@@ -380,7 +407,7 @@ Status VoteLog::finish_compaction(Compaction& c, int* old_fd) {
   if (old_fd) *old_fd = fd_; else ::close(fd_);
   fd_ = nfd;
   ++file_;
-  size_ = synced_ = c.data_ + tail.size();
+  size_ = synced_ = c.written_;
   allocated_ = std::max(c.allocated_, size_);
   return ok_status();
 }

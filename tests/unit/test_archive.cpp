@@ -43,6 +43,17 @@ struct Posted {
   }
 };
 
+// An archive in `dir` whose threads post to `posted`, for tests that ignore vote syncs.
+std::unique_ptr<Archive> open_archive(const TempDir& dir, Posted& posted) {
+  Restored restored;
+  auto a = Archive::open(
+      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
+      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20,
+      [](const Status&) {});
+  REQUIRE(a.ok());
+  return std::move(*a);
+}
+
 Entry vote_at(uint64_t n) {
   return Entry{n, Ballot{1, 1}, Decree{false, 9, n, std::string(100, 'v'), Ballot{1, 1}}};
 }
@@ -212,13 +223,7 @@ TEST_CASE("archive: a priest compacts at eight times what it kept, within 1 and 
 TEST_CASE("archive: each compaction zero-fills past its own next threshold", "[archive]") {
   TempDir dir;
   Posted posted;
-  Restored restored;
-  auto a = Archive::open(
-      dir.path.string(), restored, [&](std::function<void()> f) { posted.post(std::move(f)); },
-      [](const std::string& why) { FAIL("archive failed: " << why); }, 1 << 20,
-      [](const Status&) {});
-  REQUIRE(a.ok());
-  auto archive = std::move(*a);
+  auto archive = open_archive(dir, posted);
   const std::string votes_path = (dir.path / "votes.csv").string();
   uint64_t n = 0;
   // Open votes of growing size: each compaction keeps more than the one before.
@@ -243,4 +248,105 @@ TEST_CASE("archive: each compaction zero-fills past its own next threshold", "[a
     CHECK(zeroed >= Archive::compaction_size(kept, 1).threshold + (1 << 20));
   }
   archive->stop();
+}
+
+// Records appended while a compaction runs are written into the new file on another thread
+// (catch_up) once handed over, so that its finish on the I/O thread writes only what came
+// after the hand-over: none is lost, none doubled, their order kept.
+TEST_CASE("vote log: records handed to a compaction are caught up, in order, once each",
+          "[storage]") {
+  TempDir dir;
+  const std::string path = (dir.path / "votes.csv").string();
+  VoteLog::Loaded loaded;
+  auto opened = VoteLog::open(path, loaded);
+  REQUIRE(opened.ok());
+  auto log = std::move(*opened);
+  REQUIRE(log->append_promise({1, 1}).ok());
+  REQUIRE(log->append_votes({vote_at(1), vote_at(2), vote_at(3)}).ok());
+  REQUIRE(log->sync().ok());
+  auto ledger_file = LedgerFile::open((dir.path / "ledger.csv").string(), 0, [](const Entry&) {});
+  REQUIRE(ledger_file.ok());
+  auto& ledger = **ledger_file;
+  REQUIRE(ledger.append({Entry{1, Ballot{1, 1}, vote_at(1).decree}}).ok());
+  REQUIRE(ledger.sync().ok());
+  auto c = log->begin_compaction({1, 1}, {vote_at(2), vote_at(3)}, 1,
+                                 [](uint64_t) { return uint64_t{1} << 20; });
+  CHECK(log->appended_bytes() == 0);
+  REQUIRE(log->append_votes({vote_at(4)}).ok());
+  REQUIRE(c->prepare(ledger).ok());
+  REQUIRE(log->append_votes({vote_at(5)}).ok());
+  CHECK(log->appended_bytes() > 0);
+  log->hand_over_appended(*c);
+  CHECK(log->appended_bytes() == 0);
+  REQUIRE(log->append_promise({2, 1}).ok());  // while the helper catches up
+  REQUIRE(log->append_votes({vote_at(6)}).ok());
+  REQUIRE(c->catch_up().ok());
+  REQUIRE(log->append_votes({vote_at(7)}).ok());
+
+  SECTION("finished: the new file holds each record once, in the order appended") {
+    REQUIRE(log->finish_compaction(*c).ok());
+    CHECK(log->bytes() < std::filesystem::file_size(path));  // still within its zeros
+    REQUIRE(log->append_votes({vote_at(8)}).ok());
+    REQUIRE(log->sync().ok());
+    log.reset();
+    REQUIRE(VoteLog::open(path, loaded).ok());
+    CHECK(loaded.next_bal == Ballot{2, 1});
+    CHECK(loaded.ledger_synced == 1);
+    std::vector<Entry> want;
+    for (uint64_t n = 2; n <= 8; ++n) want.push_back(vote_at(n));
+    CHECK(loaded.votes == want);
+  }
+  SECTION("stopped after a catch-up, before the finish: votes.csv is whole and untouched") {
+    c.reset();
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    REQUIRE(log->sync().ok());
+    log.reset();
+    REQUIRE(VoteLog::open(path, loaded).ok());
+    CHECK(loaded.next_bal == Ballot{2, 1});
+    CHECK(loaded.votes.size() == 7);
+  }
+}
+
+// A compaction's finish runs on the I/O thread, where every vote waits for it: when much was
+// appended while the helper prepared the new file, the helper takes another turn to write and
+// fdatasync those records, and only then is the compaction finished here.
+TEST_CASE("archive: what was appended during a compaction is caught up on the helper first",
+          "[archive]") {
+  TempDir dir;
+  Posted posted;
+  auto archive = open_archive(dir, posted);
+  const std::string votes_path = (dir.path / "votes.csv").string();
+  PriestOptions o;
+  o.id = 1;
+  o.members = {1};
+  Priest priest(o, Restored{});
+  uint64_t n = 0;
+  auto write = [&](int count) {
+    std::vector<Entry> batch;
+    for (int i = 0; i < count; ++i) batch.push_back(vote_at(++n));
+    REQUIRE(archive->write_votes(batch).ok());
+  };
+  while (!archive->compacting()) {
+    write(100);
+    REQUIRE(archive->compact_if_large(priest).ok());
+  }
+  const uint64_t first_kept = n + 1;  // the priest has no open vote: the rest were appended
+  REQUIRE(posted.wait_for(1));        // prepared; meanwhile 200 KiB of votes were appended
+  write(1000);
+  const uint64_t before = archive->votes_bytes();
+  posted.take(0)();  // not finished here: handed to the helper to catch up
+  CHECK(archive->compacting());
+  CHECK(archive->votes_bytes() == before);
+  write(10);  // while the helper writes those
+  REQUIRE(posted.wait_for(1));
+  posted.take(0)();  // caught up; the ten left are written here, and the file replaced
+  CHECK_FALSE(archive->compacting());
+  CHECK(archive->votes_bytes() < before);
+  archive->stop();
+  archive.reset();
+  VoteLog::Loaded loaded;
+  REQUIRE(VoteLog::open(votes_path, loaded).ok());
+  REQUIRE(loaded.votes.size() == 1010);
+  CHECK(loaded.votes.front() == vote_at(first_kept));
+  CHECK(loaded.votes.back() == vote_at(n));
 }

@@ -214,14 +214,16 @@ void Archive::on_helper(const Compacting& step, std::function<void()> job) {
 void Archive::compaction_turn(const Compacting& step) {
   constexpr uint64_t kCatchUpBytes = 64 << 10;
   constexpr int kMaxCatchUps = 4;
-  if (step.catch_ups < kMaxCatchUps && votes_->appended_bytes() > kCatchUpBytes) {
+  if (!step.c->failed() && step.catch_ups < kMaxCatchUps &&
+      votes_->appended_bytes() > kCatchUpBytes) {
     votes_->hand_over_appended(*step.c);
     on_helper({step.c, step.began, step.catch_ups + 1}, [c = step.c] { c->catch_up(); });
     return;
   }
-  // The descriptor a vote sync under way works on must stay votes.csv's until it is done.
+  // The descriptor a vote sync under way works on must stay votes.csv's until it is done;
+  // then this turn is taken again (what was appended while the sync ran may be caught up).
   if (sync_pending_) {
-    deferred_finish_ = [this, step] { finish_compaction(step); };
+    deferred_finish_ = [this, step] { compaction_turn(step); };
     return;
   }
   finish_compaction(step);
@@ -275,8 +277,9 @@ std::optional<Status> Archive::sync_votes() {
       if (alive.expired()) return;
       sync_pending_ = false;
       auto s = votes_->end_sync(t, err);
-      // The compaction finishes before the clerk hears the outcome: the clerk may begin its
-      // next sync at once, which must be of the new file.
+      // A compaction waiting for this sync takes its turn (finishes, or catches up once more
+      // on the helper) before the clerk hears the outcome: the clerk may begin its next sync
+      // at once, which must be of the file votes.csv is then.
       if (deferred_finish_) std::exchange(deferred_finish_, nullptr)();
       votes_synced_(s);
     });

@@ -118,7 +118,7 @@ class Archive : public Disk {
   std::function<void(Status)> votes_synced_;
   bool sync_pending_ = false;
   bool sync_inline_ = false;  // sync_on_calling_thread
-  std::function<void()> deferred_finish_;  // a compaction to finish once the sync is done
+  std::function<void()> deferred_finish_;  // a compaction's turn, once the sync is done
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::shared_ptr<VoteLog::Compaction> compaction_;  // under way, on the helper thread
   uint64_t kept_bytes_ = 0;  // the bytes of the last compaction's snapshot (its open votes)

@@ -241,6 +241,8 @@ class VoteLog::Compaction {
   // records handed over after those the new file holds, and fdatasyncs them. A failure
   // makes finish_compaction fail, as a failed prepare does.
   Status catch_up();
+  // prepare or a catch-up failed (or abandon was called): finish_compaction will fail.
+  bool failed() const { return prepared_ && !*prepared_; }
   uint64_t bytes() const { return data_; }  // the snapshot's bytes, once prepared
 
  private:

@@ -58,6 +58,32 @@ Entry vote_at(uint64_t n) {
   return Entry{n, Ballot{1, 1}, Decree{false, 9, n, std::string(100, 'v'), Ballot{1, 1}}};
 }
 
+// Votes 1, 2, ... written to an archive by a priest of one with no open vote (so that a
+// compaction keeps none of them, only what is appended after it began).
+struct Voter {
+  explicit Voter(Archive& a) : archive(a), priest(options(), Restored{}) {}
+  static PriestOptions options() {
+    PriestOptions o;
+    o.id = 1;
+    o.members = {1};
+    return o;
+  }
+  void write(int count) {
+    std::vector<Entry> batch;
+    for (int i = 0; i < count; ++i) batch.push_back(vote_at(++n));
+    REQUIRE(archive.write_votes(batch).ok());
+  }
+  void until_compacting() {  // writes until the archive begins a compaction
+    while (!archive.compacting()) {
+      write(100);
+      REQUIRE(archive.compact_if_large(priest).ok());
+    }
+  }
+  Archive& archive;
+  Priest priest;
+  uint64_t n = 0;
+};
+
 }  // namespace
 
 TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a time", "[archive]") {
@@ -296,6 +322,17 @@ TEST_CASE("vote log: records handed to a compaction are caught up, in order, onc
     for (uint64_t n = 2; n <= 8; ++n) want.push_back(vote_at(n));
     CHECK(loaded.votes == want);
   }
+  SECTION("a failed compaction catches up nothing, and its finish fails with the reason") {
+    CHECK_FALSE(c->failed());
+    c->abandon("fdatasync of ledger.csv failed: EIO");
+    CHECK(c->failed());
+    log->hand_over_appended(*c);
+    CHECK_FALSE(c->catch_up().ok());
+    auto s = log->finish_compaction(*c);
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().find("EIO") != std::string::npos);
+    CHECK_FALSE(log->append_votes({vote_at(9)}).ok());  // the log refuses from then on
+  }
   SECTION("stopped after a catch-up, before the finish: votes.csv is whole and untouched") {
     c.reset();
     CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
@@ -316,20 +353,10 @@ TEST_CASE("archive: what was appended during a compaction is caught up on the he
   Posted posted;
   auto archive = open_archive(dir, posted);
   const std::string votes_path = (dir.path / "votes.csv").string();
-  PriestOptions o;
-  o.id = 1;
-  o.members = {1};
-  Priest priest(o, Restored{});
-  uint64_t n = 0;
-  auto write = [&](int count) {
-    std::vector<Entry> batch;
-    for (int i = 0; i < count; ++i) batch.push_back(vote_at(++n));
-    REQUIRE(archive->write_votes(batch).ok());
-  };
-  while (!archive->compacting()) {
-    write(100);
-    REQUIRE(archive->compact_if_large(priest).ok());
-  }
+  Voter voter(*archive);
+  uint64_t& n = voter.n;
+  auto write = [&](int count) { voter.write(count); };
+  voter.until_compacting();
   const uint64_t first_kept = n + 1;  // the priest has no open vote: the rest were appended
   REQUIRE(posted.wait_for(1));        // prepared; meanwhile 200 KiB of votes were appended
   write(1000);
@@ -346,6 +373,39 @@ TEST_CASE("archive: what was appended during a compaction is caught up on the he
   archive.reset();
   VoteLog::Loaded loaded;
   REQUIRE(VoteLog::open(votes_path, loaded).ok());
+  REQUIRE(loaded.votes.size() == 1010);
+  CHECK(loaded.votes.front() == vote_at(first_kept));
+  CHECK(loaded.votes.back() == vote_at(n));
+}
+
+// A finish that waited for a vote sync takes its turn again when the sync ends: what was
+// appended while the sync ran is caught up on the helper too, not written on the I/O thread.
+TEST_CASE("archive: a compaction that waited for a vote sync catches up what came meanwhile",
+          "[archive]") {
+  TempDir dir;
+  Posted posted;
+  auto archive = open_archive(dir, posted);
+  Voter voter(*archive);
+  uint64_t& n = voter.n;
+  auto write = [&](int count) { voter.write(count); };
+  voter.until_compacting();
+  const uint64_t first_kept = n + 1;
+  REQUIRE(posted.wait_for(1));  // prepared
+  write(10);
+  CHECK_FALSE(archive->sync_votes().has_value());  // a vote sync under way
+  REQUIRE(posted.wait_for(2));                     // its outcome, held
+  posted.take(0)();                                // the finish must wait for the sync
+  CHECK(archive->compacting());
+  write(1000);       // appended while the sync ran
+  posted.take(0)();  // the sync's outcome: the compaction takes its turn again, on the helper
+  CHECK(archive->compacting());
+  REQUIRE(posted.wait_for(1));
+  posted.take(0)();  // caught up, then finished here
+  CHECK_FALSE(archive->compacting());
+  archive->stop();
+  archive.reset();
+  VoteLog::Loaded loaded;
+  REQUIRE(VoteLog::open((dir.path / "votes.csv").string(), loaded).ok());
   REQUIRE(loaded.votes.size() == 1010);
   CHECK(loaded.votes.front() == vote_at(first_kept));
   CHECK(loaded.votes.back() == vote_at(n));

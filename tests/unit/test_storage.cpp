@@ -756,6 +756,23 @@ TEST_CASE("vote log: damage to records known synced is refused, naming the file 
     set_byte(path, at, 'M');
     expect = "byte offset " + std::to_string(row_start(d, at));
   }
+  SECTION("a flipped byte in a record the helper caught up, a later one after it") {
+    VoteLog::Loaded loaded;
+    auto r = VoteLog::open(path, loaded);
+    REQUIRE(r.ok());
+    auto ledger = open_ledger(dir.file("ledger.csv"), nullptr);
+    auto c = (*r)->begin_compaction({5, 2}, {}, 0, [](uint64_t) { return uint64_t{1} << 16; });
+    REQUIRE(c->prepare(*ledger).ok());
+    REQUIRE((*r)->append_votes({vote(2, "caught", {5, 2}, {5, 2})}).ok());
+    (*r)->hand_over_appended(*c);
+    REQUIRE(c->catch_up().ok());
+    REQUIRE((*r)->append_votes({vote(3, "last", {5, 2}, {5, 2})}).ok());
+    REQUIRE((*r)->finish_compaction(*c).ok());
+    std::string d = data_of(path);
+    size_t at = d.find("caught");
+    set_byte(path, at, 'C');
+    expect = "byte offset " + std::to_string(row_start(d, at));
+  }
   LogCapture logs;
   VoteLog::Loaded loaded;
   auto r = VoteLog::open(path, loaded);

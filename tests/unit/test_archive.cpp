@@ -410,3 +410,28 @@ TEST_CASE("archive: a compaction that waited for a vote sync catches up what cam
   CHECK(loaded.votes.front() == vote_at(first_kept));
   CHECK(loaded.votes.back() == vote_at(n));
 }
+
+// A priest that stops while its helper catches up a compaction (queued or under way) leaves
+// votes.csv as it was: every record written to it is there, and the new file is gone.
+TEST_CASE("archive: stopped during a catch-up, votes.csv keeps everything written to it",
+          "[archive]") {
+  TempDir dir;
+  Posted posted;
+  auto archive = open_archive(dir, posted);
+  Voter voter(*archive);
+  voter.until_compacting();
+  REQUIRE(posted.wait_for(1));  // prepared
+  voter.write(1000);
+  REQUIRE(archive->sync_votes() == std::nullopt);
+  REQUIRE(posted.wait_for(2));  // the sync's outcome
+  posted.take(0)();             // a catch-up handed to the helper
+  CHECK(archive->compacting());
+  posted.take(0)();  // the sync's outcome
+  archive->stop();   // the catch-up queued or under way is abandoned
+  archive.reset();
+  CHECK_FALSE(std::filesystem::exists(dir.path / "votes.csv.tmp"));
+  VoteLog::Loaded loaded;
+  REQUIRE(VoteLog::open((dir.path / "votes.csv").string(), loaded).ok());
+  REQUIRE(loaded.votes.size() == voter.n);
+  CHECK(loaded.votes.back() == vote_at(voter.n));
+}

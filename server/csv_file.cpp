@@ -65,6 +65,17 @@ Status write_fd(int fd, std::string_view bytes, const std::string& path) {
   return ok_status();
 }
 
+Status pwrite_all(int fd, std::string_view bytes, uint64_t offset, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t w = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return Status::failure(fail_text("write", path, w < 0 ? errno : ENOSPC));
+    bytes.remove_prefix(static_cast<size_t>(w));
+    offset += static_cast<uint64_t>(w);
+  }
+  return ok_status();
+}
+
 Status pread_all(int fd, char* buf, size_t len, uint64_t offset, const std::string& path) {
   while (len > 0) {
     ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));

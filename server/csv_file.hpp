@@ -54,6 +54,8 @@ std::string dir_of(const std::string& path);
 Status sync_dir(const std::string& dir);
 Status write_fd(int fd, std::string_view bytes, const std::string& path);
 Status pread_all(int fd, char* buf, size_t len, uint64_t offset, const std::string& path);
+// All of `bytes` written at `offset` (pwrite, retried on EINTR); a write of nothing is ENOSPC.
+Status pwrite_all(int fd, std::string_view bytes, uint64_t offset, const std::string& path);
 bool parse_u64(const std::string& s, uint64_t& out);
 void append_entry_fields(std::vector<std::string>& f, const Entry& e, bool with_origin);
 Result<Entry> entry_from_fields(const std::vector<std::string>& f, size_t at, bool with_origin);

@@ -196,15 +196,7 @@ Status VoteLog::write_all(const std::string& bytes) {
     }
     allocated_ = want;
   }
-  std::string_view rest = bytes;
-  uint64_t at = size_;
-  while (!rest.empty()) {
-    ssize_t w = ::pwrite(fd_, rest.data(), rest.size(), static_cast<off_t>(at));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return fail(fail_text("write", path_, w < 0 ? errno : ENOSPC));
-    rest.remove_prefix(static_cast<size_t>(w));
-    at += static_cast<uint64_t>(w);
-  }
+  if (auto s = pwrite_all(fd_, bytes, size_, path_); !s) return fail(s.error());
   size_ += bytes.size();
   return ok_status();
 }
@@ -349,7 +341,7 @@ Status VoteLog::Compaction::prepare(const LedgerFile& ledger) {
 }
 
 Status VoteLog::Compaction::catch_up() {
-  if (!prepared_ || !*prepared_) return Status::failure("catching up a compaction not prepared");
+  if (!prepared_ || failed()) return Status::failure("catching up a compaction not prepared");
   std::vector<Appended> records = std::move(handed_);
   handed_.clear();
   auto s = append(records);
@@ -366,14 +358,7 @@ Status VoteLog::Compaction::append(const std::vector<Appended>& records) {
     }
   });
   if (buf.empty()) return ok_status();
-  std::string_view rest = buf;
-  for (uint64_t at = written_; !rest.empty();) {
-    ssize_t w = ::pwrite(fd_, rest.data(), rest.size(), static_cast<off_t>(at));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Status::failure(fail_text("write", tmp, w < 0 ? errno : ENOSPC));
-    rest.remove_prefix(static_cast<size_t>(w));
-    at += static_cast<uint64_t>(w);
-  }
+  if (auto s = pwrite_all(fd_, buf, written_, tmp); !s) return s;
   if (::fdatasync(fd_) != 0) return Status::failure(fail_text("fdatasync", tmp, errno));
   written_ += buf.size();
   allocated_ = std::max(allocated_, written_);

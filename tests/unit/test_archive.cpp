@@ -84,6 +84,15 @@ struct Voter {
   uint64_t n = 0;
 };
 
+// votes.csv in `dir`, reopened, holds votes first..last, in order, and nothing else.
+void check_reloaded(const TempDir& dir, uint64_t first, uint64_t last) {
+  VoteLog::Loaded loaded;
+  REQUIRE(VoteLog::open((dir.path / "votes.csv").string(), loaded).ok());
+  REQUIRE(loaded.votes.size() == last - first + 1);
+  CHECK(loaded.votes.front() == vote_at(first));
+  CHECK(loaded.votes.back() == vote_at(last));
+}
+
 }  // namespace
 
 TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a time", "[archive]") {
@@ -352,30 +361,23 @@ TEST_CASE("archive: what was appended during a compaction is caught up on the he
   TempDir dir;
   Posted posted;
   auto archive = open_archive(dir, posted);
-  const std::string votes_path = (dir.path / "votes.csv").string();
   Voter voter(*archive);
-  uint64_t& n = voter.n;
-  auto write = [&](int count) { voter.write(count); };
   voter.until_compacting();
-  const uint64_t first_kept = n + 1;  // the priest has no open vote: the rest were appended
+  const uint64_t first_kept = voter.n + 1;  // the priest has no open vote: the rest were appended
   REQUIRE(posted.wait_for(1));        // prepared; meanwhile 200 KiB of votes were appended
-  write(1000);
+  voter.write(1000);
   const uint64_t before = archive->votes_bytes();
   posted.take(0)();  // not finished here: handed to the helper to catch up
   CHECK(archive->compacting());
   CHECK(archive->votes_bytes() == before);
-  write(10);  // while the helper writes those
+  voter.write(10);  // while the helper writes those
   REQUIRE(posted.wait_for(1));
   posted.take(0)();  // caught up; the ten left are written here, and the file replaced
   CHECK_FALSE(archive->compacting());
   CHECK(archive->votes_bytes() < before);
   archive->stop();
   archive.reset();
-  VoteLog::Loaded loaded;
-  REQUIRE(VoteLog::open(votes_path, loaded).ok());
-  REQUIRE(loaded.votes.size() == 1010);
-  CHECK(loaded.votes.front() == vote_at(first_kept));
-  CHECK(loaded.votes.back() == vote_at(n));
+  check_reloaded(dir, first_kept, voter.n);
 }
 
 // A finish that waited for a vote sync takes its turn again when the sync ends: what was
@@ -386,17 +388,15 @@ TEST_CASE("archive: a compaction that waited for a vote sync catches up what cam
   Posted posted;
   auto archive = open_archive(dir, posted);
   Voter voter(*archive);
-  uint64_t& n = voter.n;
-  auto write = [&](int count) { voter.write(count); };
   voter.until_compacting();
-  const uint64_t first_kept = n + 1;
+  const uint64_t first_kept = voter.n + 1;
   REQUIRE(posted.wait_for(1));  // prepared
-  write(10);
+  voter.write(10);
   CHECK_FALSE(archive->sync_votes().has_value());  // a vote sync under way
   REQUIRE(posted.wait_for(2));                     // its outcome, held
   posted.take(0)();                                // the finish must wait for the sync
   CHECK(archive->compacting());
-  write(1000);       // appended while the sync ran
+  voter.write(1000);  // appended while the sync ran
   posted.take(0)();  // the sync's outcome: the compaction takes its turn again, on the helper
   CHECK(archive->compacting());
   REQUIRE(posted.wait_for(1));
@@ -404,11 +404,7 @@ TEST_CASE("archive: a compaction that waited for a vote sync catches up what cam
   CHECK_FALSE(archive->compacting());
   archive->stop();
   archive.reset();
-  VoteLog::Loaded loaded;
-  REQUIRE(VoteLog::open((dir.path / "votes.csv").string(), loaded).ok());
-  REQUIRE(loaded.votes.size() == 1010);
-  CHECK(loaded.votes.front() == vote_at(first_kept));
-  CHECK(loaded.votes.back() == vote_at(n));
+  check_reloaded(dir, first_kept, voter.n);
 }
 
 // A priest that stops while its helper catches up a compaction (queued or under way) leaves
@@ -430,8 +426,5 @@ TEST_CASE("archive: stopped during a catch-up, votes.csv keeps everything writte
   archive->stop();   // the catch-up queued or under way is abandoned
   archive.reset();
   CHECK_FALSE(std::filesystem::exists(dir.path / "votes.csv.tmp"));
-  VoteLog::Loaded loaded;
-  REQUIRE(VoteLog::open((dir.path / "votes.csv").string(), loaded).ok());
-  REQUIRE(loaded.votes.size() == voter.n);
-  CHECK(loaded.votes.back() == vote_at(voter.n));
+  check_reloaded(dir, 1, voter.n);
 }

@@ -428,3 +428,27 @@ TEST_CASE("archive: stopped during a catch-up, votes.csv keeps everything writte
   CHECK_FALSE(std::filesystem::exists(dir.path / "votes.csv.tmp"));
   check_reloaded(dir, 1, voter.n);
 }
+
+// However fast votes come, a compaction ends: after four catch-ups the helper is handed no
+// more, and the fifth turn finishes on the I/O thread with whatever came meanwhile.
+TEST_CASE("archive: a compaction catches up at most four times, then finishes", "[archive]") {
+  TempDir dir;
+  Posted posted;
+  auto archive = open_archive(dir, posted);
+  Voter voter(*archive);
+  voter.until_compacting();
+  const uint64_t first_kept = voter.n + 1;
+  for (int turn = 0; turn < 4; ++turn) {
+    REQUIRE(posted.wait_for(1));  // prepared, or the last catch-up done
+    voter.write(1000);            // 200 KiB more than a catch-up's threshold each time
+    posted.take(0)();             // handed to the helper again
+    CHECK(archive->compacting());
+  }
+  REQUIRE(posted.wait_for(1));
+  voter.write(1000);
+  posted.take(0)();  // the fifth turn: finished here, those last records included
+  CHECK_FALSE(archive->compacting());
+  archive->stop();
+  archive.reset();
+  check_reloaded(dir, first_kept, voter.n);
+}

@@ -1,7 +1,7 @@
 // See client_call.hpp: propose and read frames from SAX events, or nullopt.
 #include "proto/client_call.hpp"
 
-#include <nlohmann/json.hpp>
+#include "proto/quick_json.hpp"
 
 namespace parliament {
 
@@ -74,8 +74,7 @@ class CallReader : public nlohmann::json_sax<nlohmann::json> {
 std::optional<ClientCall> parse_client_call(std::string_view payload) {
   if (payload.empty() || payload.front() != '{') return std::nullopt;
   CallReader r;
-  if (!nlohmann::json::sax_parse(payload.begin(), payload.end(), &r) || !r.complete())
-    return std::nullopt;
+  if (!sax_parse(payload, r) || !r.complete()) return std::nullopt;
   return std::move(r.call);
 }
 

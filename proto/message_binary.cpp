@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "proto/message.hpp"
+#include "proto/quick_json.hpp"  // valid_utf8
 
 namespace parliament {
 
@@ -71,35 +72,6 @@ class In {
   std::string_view s_;
   size_t at_ = 0;
 };
-
-// Well-formed UTF-8 (Unicode's table 3-7: no overlong forms, no surrogates, nothing above
-// U+10FFFF), as the JSON form's parser demands of every string: a decree that one form
-// carries the other can carry too, and the ledger's JSON pages never meet bytes they cannot
-// write.
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  auto cont = [&](size_t at, uint8_t lo = 0x80, uint8_t hi = 0xBF) {
-    return at < s.size() && uint8_t(s[at]) >= lo && uint8_t(s[at]) <= hi;
-  };
-  while (i < s.size()) {
-    const uint8_t b = uint8_t(s[i]);
-    if (b < 0x80) {
-      ++i;
-    } else if (b >= 0xC2 && b <= 0xDF && cont(i + 1)) {
-      i += 2;
-    } else if (b >= 0xE0 && b <= 0xEF &&
-               cont(i + 1, b == 0xE0 ? 0xA0 : 0x80, b == 0xED ? 0x9F : 0xBF) && cont(i + 2)) {
-      i += 3;
-    } else if (b >= 0xF0 && b <= 0xF4 &&
-               cont(i + 1, b == 0xF0 ? 0x90 : 0x80, b == 0xF4 ? 0x8F : 0xBF) && cont(i + 2) &&
-               cont(i + 3)) {
-      i += 4;
-    } else {
-      return false;
-    }
-  }
-  return true;
-}
 
 Result<Entry> read_entry(In& in) {
   using R = Result<Entry>;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "proto/message.hpp"
+#include "proto/quick_json.hpp"
 
 namespace parliament {
 
@@ -509,7 +510,7 @@ Result<Kind> kind_of(const std::string& dir, uint64_t code) {
 Result<Message> decode_text(std::string_view text) {
   using R = Result<Message>;
   Reader r;
-  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &r);
+  bool ok = sax_parse(text, r);
   if (!ok || !r.error.empty())
     return R::failure(r.error.empty() ? "frame is not valid JSON" : r.error);
   Message& m = r.m;

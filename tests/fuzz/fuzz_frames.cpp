@@ -10,8 +10,8 @@
 // Every complete payload goes where the host sends it (server/peer_frames.cpp): decode_frame
 // (a peer's paxos frame, JSON or binary), parse_client_call and parse_object (a hello or a
 // client's frame: the first must take nothing the second refuses, nor read it otherwise), then
-// the proto functions the host calls on what a client frame carries (parse_incarnation, parse_change,
-// parse_priests, parse_membership), and the priest on what a decree carries
+// the proto functions the host calls on what a client frame carries (parse_incarnation,
+// parse_change, parse_priests, parse_membership), and the priest on what a decree carries
 // (parse_membership_decree, parse_change of a forwarded membership change). Those that
 // read a JSON tree (hello, change, bootstrap, join, a forwarded change) are also tried with
 // each of their first 64 values replaced in turn by 1, null, "x" and {}: a value of the
@@ -24,6 +24,7 @@
 //   - what it buffers stays below one frame (4 + limit bytes), and no allocation made while
 //     feeding or reading it is larger than about twice the bytes actually fed: a length is
 //     never trusted before the bytes arrive;
+//   - where quick_sax_parse is sure of a payload, nlohmann's parser reads it the same way;
 //   - a decoded message re-encodes (encode_text) to text that decodes to the same message;
 //     client-frame values that parse round-trip through their JSON writers unchanged.
 #include <sanitizer/allocator_interface.h>
@@ -40,6 +41,8 @@
 #include "proto/framing.hpp"
 #include "proto/membership.hpp"
 #include "proto/message.hpp"
+#include "proto/quick_json.hpp"
+#include "tests/common/sax_recorder.hpp"
 
 using namespace parliament;
 using nlohmann::json;
@@ -134,6 +137,20 @@ void check_decree(const Entry& e, bool forwarded) {
   } else {
     // Priest::apply_passed, once it passed.
     (void)parse_membership_decree(e.decree.text, e.decree_no);
+  }
+}
+
+// Where the quick reading of JSON (proto/quick_json.hpp) is sure of a text, it gives the
+// same events and result as nlohmann's parser, read to the end or stopped at the third event.
+void quick_json(std::string_view payload) {
+  for (size_t stop_at : {0, 3}) {
+    testing::SaxRecorder quick, slow;
+    quick.stop_at = slow.stop_at = stop_at;
+    QuickJson q = quick_sax_parse(payload, quick);
+    if (q == QuickJson::Unsure) continue;
+    bool ok = json::sax_parse(payload.begin(), payload.end(), &slow);
+    if ((q == QuickJson::Done) != ok || quick.events != slow.events)
+      fail("quick_sax_parse read a text otherwise than nlohmann's parser");
   }
 }
 
@@ -268,6 +285,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
            " on a stream that " + (want.error ? "breaks" : "does not break") + " the framing");
   }
   for (const auto& p : got) {
+    quick_json(p);
     peer_frame(p);
     client_frame(p, true);
   }

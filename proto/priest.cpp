@@ -318,6 +318,14 @@ std::string Priest::forwarding_full() const {
          " for its president (max_queued); retry";
 }
 
+bool Priest::room_for_client() const {
+  if (role_ != Role::President) return forwarding_full().empty();
+  if (reads_.waiting() >= opt_.max_queued) return false;
+  return proposals_.queued() == 0 ||  // (one decree may exceed max_queued_bytes alone)
+         (proposals_.queued() < opt_.max_queued &&
+          proposals_.queued_bytes() + opt_.max_decree_bytes <= opt_.max_queued_bytes);
+}
+
 void Priest::on_read(const Message& m) {
   Waiter w{m.from, m.token};
   if (role_ == Role::President && latest().find(m.from)) return begin_read(w);

@@ -232,6 +232,12 @@ class Priest {
   // acknowledges after the read arrived; a follower asks its president for n, then waits
   // until its own ledger reaches n. Nothing is written.
   void read(uint64_t token);
+  // Whether a client's next request (a proposal of up to max_decree_bytes, or a read) would
+  // find room in what this priest holds for clients: the president's queue (max_queued,
+  // max_queued_bytes), a follower's requests waiting on its president (max_queued). While it
+  // is false the host reads nothing more from clients, so that a flood waits in their sockets
+  // (TCP pushes back) rather than being read only to be refused as overloaded.
+  bool room_for_client() const;
   Ready take_ready();
 
   PriestStatus status() const;

@@ -105,46 +105,69 @@ void Conn::read() {
       return;
     }
     if (was_empty && !got.empty()) frame_started_ = Clock::now();
-    while (auto payload = decoder_.next()) {
-      last_frame = frame_started_ = Clock::now();
-      try {
-        host_.on_frame(self, *payload);
-      } catch (const std::exception& e) {
-        // A reader that throws is a bug (the fuzzers look for them); it costs this one
-        // connection, never the priest.
-        host_.bad_input(self, "unreadable frame",
-                        std::string("a frame could not be read: ") + e.what());
-      }
-      if (closed_) {
-        host_.on_closed(self);
-        return;
-      }
-      if (finishing_) return;
-    }
-    if (decoder_.failed()) {
-      host_.bad_input(self, "bad frame", decoder_.error());
-      host_.on_closed(self);
-      return;
-    }
-    if (peer_closed_) {
-      // What this turn answered a client goes out first: it closes once written (or when
-      // the sweep's kFinishDeadline passes).
-      if (kind != Kind::PeerOut && !queue_.empty()) {
-        finishing_ = true;
-        finish_began = Clock::now();
-        write_now();
-        return;
-      }
-      close();
-      host_.on_closed(self);
-      return;
-    }
-    if (!host_.admit_unfinished(self)) {
-      host_.on_closed(self);
-      return;
-    }
-    read();
+    take_frames();
   });
+}
+
+void Conn::take_frames() {
+  auto self = shared_from_this();
+  for (;;) {
+    // A client by its frames, or (TLS) by its certificate before its first frame.
+    const bool client = kind == Kind::Client ||
+                        (kind == Kind::Unknown && identity && identity->role != tls::Role::Priest);
+    if (client && host_.holding_clients()) {
+      held_ = true;
+      host_.hold(self);
+      return;
+    }
+    auto payload = decoder_.next();
+    if (!payload) break;
+    last_frame = frame_started_ = Clock::now();
+    try {
+      host_.on_frame(self, *payload);
+    } catch (const std::exception& e) {
+      // A reader that throws is a bug (the fuzzers look for them); it costs this one
+      // connection, never the priest.
+      host_.bad_input(self, "unreadable frame",
+                      std::string("a frame could not be read: ") + e.what());
+    }
+    if (closed_) {
+      host_.on_closed(self);
+      return;
+    }
+    if (finishing_) return;
+  }
+  if (decoder_.failed()) {
+    host_.bad_input(self, "bad frame", decoder_.error());
+    host_.on_closed(self);
+    return;
+  }
+  if (peer_closed_) {
+    // What this turn answered a client goes out first: it closes once written (or when
+    // the sweep's kFinishDeadline passes).
+    if (kind != Kind::PeerOut && !queue_.empty()) {
+      finishing_ = true;
+      finish_began = Clock::now();
+      write_now();
+      return;
+    }
+    close();
+    host_.on_closed(self);
+    return;
+  }
+  if (!host_.admit_unfinished(self)) {
+    host_.on_closed(self);
+    return;
+  }
+  read();
+}
+
+void Conn::resume() {
+  if (!held_ || closed_ || finishing_) return;
+  held_ = false;
+  // The clock of a frame it was sending stopped while nothing was read.
+  if (decoder_.pending_bytes() > 0) frame_started_ = Clock::now();
+  take_frames();
 }
 
 bool Conn::send(std::string framed) {
@@ -415,6 +438,8 @@ void Host::sweep_connections() {
       quiet("no first frame", c->ready() ? "no whole frame within 10 s of connecting"
                                          : run_.tls ? "no TLS handshake within 10 s of connecting"
                                                     : "nothing said within 10 s of connecting");
+    } else if (c->held()) {
+      // Held by this priest (holding_clients): its silence is ours, not its own.
     } else if (c->unfinished_bytes() > 0 &&
                now - c->frame_started() >
                    (c->kind == Conn::Kind::PeerIn ? kPeerFrameDeadline : kClientFrameDeadline)) {

@@ -83,6 +83,10 @@ constexpr size_t kWriteBatch = 256 << 10;
 // Admission's (server/admission.hpp); the deadlines below are the Host's.
 constexpr auto kFirstFrameDeadline = std::chrono::seconds(10);  // accept to first whole frame
 constexpr auto kClientFrameDeadline = std::chrono::seconds(10);  // first byte to last of a frame
+// Clients are held back (Host::holding_clients) for at most this long at a time: a queue that
+// does not drain (a president without its quorum) then answers "overloaded" as it fills, and
+// a client asking for status is answered.
+constexpr auto kMaxClientHold = std::chrono::seconds(1);
 constexpr auto kPeerFrameDeadline = std::chrono::seconds(30);
 constexpr auto kFinishDeadline = std::chrono::seconds(2);  // to write a refusal before closing
 constexpr std::chrono::milliseconds kAcceptBackoff{100};  // after EMFILE and the like
@@ -142,6 +146,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
   // Sends this last frame (a refusal), reads no more, and closes once it is written.
   void finish(std::string framed);
+  // A client's connection is held (its frames left unread) while the host holds clients
+  // back (Host::holding_clients); resume() takes its frames and reads on.
+  void resume();
+  bool held() const { return held_; }
   void close();
   Clock::time_point finish_began;
   bool closed() const { return closed_; }
@@ -164,6 +172,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // was refused or closed.
   bool unseal(std::string_view bytes, std::string& plain);
   void read();
+  void take_frames();  // the frames decoded so far, then read() (or held)
   void write();
   static void trim(std::string& buffer);  // empties a write buffer, freeing it if it grew
 
@@ -188,6 +197,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool handshaking_ = false;
   Clock::time_point handshake_began_;
   bool finishing_ = false;
+  bool held_ = false;
   Clock::time_point frame_started_;
 };
 
@@ -335,6 +345,12 @@ class Host : public NodeHost, private Records {
   // was closed for holding too many unread replies). Makes room under the Admission's budget
   // by closing the client connections holding the most.
   bool room_for_reply(Conn& c, size_t bytes);
+  // While the priest has no room for another client request (Priest::room_for_client), a
+  // client's Conn takes no more frames: it is held here until flush() finds room again, or
+  // kMaxClientHold has passed since there was room. (Without TLS a connection's first frame
+  // is read anyway: until then it may be a priest's hello.)
+  bool holding_clients();
+  void hold(const std::shared_ptr<Conn>& c) { held_.push_back(c); }
   void client_reply_bytes(int64_t delta) { admission_.replies_changed(delta); }
   void forget_unfinished(Conn& c) { admission_.forget_unfinished(id_of(c)); }
   void count_bytes(size_t in, size_t out) {
@@ -470,6 +486,11 @@ class Host : public NodeHost, private Records {
   // finds a client of this one.
   uint64_t next_token_ = (std::random_device{}() | uint64_t{1}) << 20;
   std::vector<std::weak_ptr<Conn>> sessions_;
+  // Client connections held (holding_clients). Owned here: a held connection has no read
+  // under way to keep it alive.
+  std::vector<std::shared_ptr<Conn>> held_;
+  std::optional<Clock::time_point> no_room_since_;  // while holding_clients found no room
+  void resume_held();
   std::vector<Watcher> watchers_;
   std::deque<std::string> watch_recent_;  // the last decrees, encoded (Host::watch_page)
   uint64_t watch_recent_first_ = 1;       // the number of watch_recent_.front()

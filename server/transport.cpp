@@ -277,6 +277,25 @@ void Host::flush() {
   if (!halted_.empty()) return;
   if (auto s = archive_->compact_if_large(*priest()); !s) halt(s.error());
   push_watches();
+  resume_held();
+}
+
+bool Host::holding_clients() {
+  if (!priest() || !halted_.empty() || priest()->room_for_client()) {
+    no_room_since_.reset();
+    return false;
+  }
+  auto now = Clock::now();
+  if (!no_room_since_) no_room_since_ = now;
+  return now - *no_room_since_ < kMaxClientHold;
+}
+
+// After each turn: once the priest has room for clients again, every held connection takes
+// its frames, each in a turn of its own (one that finds no room is held again).
+void Host::resume_held() {
+  if (held_.empty() || holding_clients()) return;
+  for (auto& c : std::exchange(held_, {}))
+    if (!c->closed()) asio::post(io_, [c] { c->resume(); });
 }
 
 void Host::halt(const std::string& why) {
@@ -294,6 +313,7 @@ void Host::halt(const std::string& why) {
                                    ClientReply{token, 0, Code::OutcomeUnknown, stopped}));
   waiting_.clear();
   push_watches();  // each watcher is told, and closed
+  resume_held();   // clients held back are told it stopped
 }
 
 }  // namespace host_detail

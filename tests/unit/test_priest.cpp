@@ -817,8 +817,10 @@ TEST_CASE("reads waiting at a president are bounded by max_queued", "[priest][re
   REQUIRE(c.reply(73));
   CHECK_THAT(c.reply(73)->error, Catch::Contains("max_queued"));
   CHECK(c.reply(73)->code == Code::Overloaded);
+  CHECK_FALSE(c.priests[1]->room_for_client());  // the host reads no more from clients
   c.hold = false;
   c.drain();
+  CHECK(c.priests[1]->room_for_client());
   for (uint64_t t = 70; t < 73; ++t) {
     REQUIRE(c.reply(t));
     CHECK(c.reply(t)->error.empty());
@@ -837,7 +839,11 @@ TEST_CASE("proposals waiting at a president are bounded by max_queued_bytes", "[
   const std::string sixty(60, 'x');
   c.propose(1, 90, 900, 1, sixty);
   c.drain();
+  CHECK(c.priests[1]->room_for_client());  // an empty queue takes any decree
   c.propose(1, 91, 901, 1, sixty);  // queued: 60 bytes
+  // 60 + the longest decree a client may send (max_decree_bytes) would not fit: the host
+  // holds clients back rather than read what it would refuse.
+  CHECK_FALSE(c.priests[1]->room_for_client());
   c.propose(1, 92, 902, 1, sixty);  // 120 > 100: refused
   c.drain();
   CHECK_FALSE(c.reply(90));
@@ -920,8 +926,10 @@ TEST_CASE("a follower forwards at most max_queued requests at a time", "[priest]
     CHECK(c.reply(t)->error.find("max_queued") != std::string::npos);
     CHECK(c.reply(t)->code == Code::Overloaded);
   }
+  CHECK_FALSE(c.priests[2]->room_for_client());
   c.hold = false;  // answers come: room again
   c.drain();
+  CHECK(c.priests[2]->room_for_client());
   for (uint64_t t : {1, 2, 3}) {
     REQUIRE(c.reply(t));
     CHECK(c.reply(t)->error.empty());

@@ -111,22 +111,37 @@ class Quick {
     }
   }
 
-  // A string at at_ with no escape and no control byte, in well-formed UTF-8: into text_.
+  // A string at at_, without control bytes, in well-formed UTF-8, whose escapes (if any) are
+  // the two-character ones (\" \\ \/ \b \f \n \r \t): into text_. Runs between escapes are
+  // found with memchr and copied whole.
   bool string() {
-    const char* begin = s_.data() + at_ + 1;
-    const char* end = static_cast<const char*>(
-        std::memchr(begin, '"', s_.size() - at_ - 1));
-    if (!end) return false;
-    const auto n = static_cast<std::size_t>(end - begin);
-    unsigned char odd = 0, high = 0;  // an escape or control byte; any byte above 0x7F
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto b = static_cast<unsigned char>(begin[i]);
-      odd |= static_cast<unsigned char>((b < 0x20) | (b == '\\'));
-      high |= b;
+    std::size_t i = at_ + 1;
+    unsigned char odd = 0, high = 0;  // a control byte; any byte above 0x7F
+    text_.clear();
+    for (;;) {
+      const char* begin = s_.data() + i;
+      const auto* quote = static_cast<const char*>(std::memchr(begin, '"', s_.size() - i));
+      if (!quote) return false;
+      const auto* escape = static_cast<const char*>(std::memchr(begin, '\\', quote - begin));
+      const char* end = escape ? escape : quote;
+      for (const char* p = begin; p < end; ++p) {
+        const auto b = static_cast<unsigned char>(*p);
+        odd |= static_cast<unsigned char>(b < 0x20);
+        high |= b;
+      }
+      text_.append(begin, end);
+      i += static_cast<std::size_t>(end - begin) + 1;
+      if (!escape) break;
+      const char e = i < s_.size() ? s_[i] : 'u';
+      const char* from = "\"\\/bfnrt";
+      const char* to = "\"\\/\b\f\n\r\t";
+      const char* k = std::strchr(from, e);
+      if (e == 0 || !k) return false;  // \u, or not an escape
+      text_ += to[k - from];
+      ++i;
     }
-    if (odd || ((high & 0x80) && !valid_utf8(std::string_view(begin, n)))) return false;
-    text_.assign(begin, n);
-    at_ += n + 2;
+    if (odd || ((high & 0x80) && !valid_utf8(text_))) return false;
+    at_ = i;
     return true;
   }
 

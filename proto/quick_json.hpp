@@ -6,7 +6,7 @@
 // flood of them held its heartbeats back long enough to lose an election. This reader finds
 // a string's end with memchr and copies it whole; it takes only a common subset of JSON:
 // objects, arrays, true, false, null, unsigned integers without fraction or exponent, and
-// strings without escapes or control bytes, in well-formed UTF-8, nested at most 64 deep.
+// strings without control bytes or \u escapes, in well-formed UTF-8, nested at most 64 deep.
 // At anything else it stops and says Unsure: the caller then parses the whole text again with
 // nlohmann's parser and a fresh handler, which decides as it always did. So the reading of a
 // text never depends on which of the two parsed it.

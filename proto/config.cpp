@@ -196,11 +196,16 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
                       json_fault(e.what()));
   }
   if (!j.is_object()) return R::failure(file + ": must be a JSON object");
-  static const std::set<std::string> known = {"priests",          "tick_ms",
-                                              "heartbeat_ticks",  "election_timeout_ticks",
-                                              "max_decree_bytes", "max_frame_bytes",
-                                              "tls",              "certs",
-                                              "client_idle_timeout_ms"};
+  static const std::set<std::string> known = {"priests",
+                                              "tick_ms",
+                                              "heartbeat_ticks",
+                                              "election_timeout_ticks",
+                                              "max_decree_bytes",
+                                              "max_frame_bytes",
+                                              "tls",
+                                              "certs",
+                                              "client_idle_timeout_ms",
+                                              "max_queued_bytes"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) return R::failure(file + ": " + it.key() + ": unknown field");
   auto priests = j.find("priests");
@@ -234,7 +239,8 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
         read_knob(j, file, "election_timeout_ticks", 2, 100000, c.election_timeout_ticks),
         read_knob(j, file, "max_decree_bytes", 1, 16 * 1024 * 1024, c.max_decree_bytes),
         read_knob(j, file, "max_frame_bytes", 1024, 64 * 1024 * 1024, c.max_frame_bytes),
-        read_knob(j, file, "client_idle_timeout_ms", 100, 86400000, c.client_idle_timeout_ms)})
+        read_knob(j, file, "client_idle_timeout_ms", 100, 86400000, c.client_idle_timeout_ms),
+        read_knob(j, file, "max_queued_bytes", 1024, 1024 * 1024 * 1024, c.max_queued_bytes)})
     if (!s) return R::failure(s.error());
   if (auto t = j.find("tls"); t != j.end()) {
     if (!t->is_boolean()) return R::failure(file + ": tls: must be true or false");

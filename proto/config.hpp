@@ -9,6 +9,7 @@
 //   "election_timeout_ticks": 30,  // silence from the president before a priest stands
 //   "max_decree_bytes": 65536,     // longest decree text a client may propose
 //   "max_frame_bytes": 4194304,    // longest frame accepted on any connection
+//   "max_queued_bytes": 8388608,   // decree text waiting at the president for a ballot
 //   "tls": true,                   // mutual TLS on every connection; false: plaintext (warned)
 //   "certs": "certs",              // paxos-god certs's directory (relative: to this file's)
 //   "client_idle_timeout_ms": 300000  // a client connection silent this long is closed
@@ -64,6 +65,7 @@ struct Config {
   bool tls = true;
   std::string certs = "certs";  // as written; resolve with certs_dir() (net/tls.hpp)
   uint32_t client_idle_timeout_ms = 300000;
+  uint32_t max_queued_bytes = 8 * 1024 * 1024;
 
   const PriestAddress* find(PriestId id) const;
   std::vector<PriestId> ids() const;

@@ -116,7 +116,10 @@ void Conn::take_frames() {
     const bool client = kind == Kind::Client ||
                         (kind == Kind::Unknown && identity && identity->role != tls::Role::Priest);
     if (client && host_.holding_clients()) {
+      // What it sent so far counts against the clients' budget of unfinished frames, held or not.
+      if (!host_.admit_unfinished(self)) return host_.on_closed(self);
       held_ = true;
+      held_since_ = Clock::now();
       host_.hold(self);
       return;
     }
@@ -165,8 +168,8 @@ void Conn::take_frames() {
 void Conn::resume() {
   if (!held_ || closed_ || finishing_) return;
   held_ = false;
-  // The clock of a frame it was sending stopped while nothing was read.
-  if (decoder_.pending_bytes() > 0) frame_started_ = Clock::now();
+  // The clock of a frame it was sending stops while it is held (and goes on after).
+  frame_started_ += Clock::now() - held_since_;
   take_frames();
 }
 
@@ -434,12 +437,12 @@ void Host::sweep_connections() {
     };
     if (c->finishing()) {
       if (now - c->finish_began > kFinishDeadline) c->close();
-    } else if (c->kind == Conn::Kind::Unknown && now - c->opened > kFirstFrameDeadline) {
-      quiet("no first frame", c->ready() ? "no whole frame within 10 s of connecting"
-                                         : run_.tls ? "no TLS handshake within 10 s of connecting"
-                                                    : "nothing said within 10 s of connecting");
     } else if (c->held()) {
       // Held by this priest (holding_clients): its silence is ours, not its own.
+    } else if (c->kind == Conn::Kind::Unknown && now - c->opened > kFirstFrameDeadline) {
+      quiet("no first frame", c->ready() ? "no whole frame within 10 s of connecting"
+                              : run_.tls ? "no TLS handshake within 10 s of connecting"
+                                         : "nothing said within 10 s of connecting");
     } else if (c->unfinished_bytes() > 0 &&
                now - c->frame_started() >
                    (c->kind == Conn::Kind::PeerIn ? kPeerFrameDeadline : kClientFrameDeadline)) {

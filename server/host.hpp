@@ -198,6 +198,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   Clock::time_point handshake_began_;
   bool finishing_ = false;
   bool held_ = false;
+  Clock::time_point held_since_;
   Clock::time_point frame_started_;
 };
 

@@ -90,6 +90,7 @@ std::optional<int> Host::open_records() {
   const Config& c = run_.config;
   PriestOptions tuning = priest_tuning(c.heartbeat_ticks, c.election_timeout_ticks,
                                        c.max_decree_bytes, c.max_frame_bytes);
+  tuning.max_queued_bytes = c.max_queued_bytes;
   tuning.seed = std::random_device{}();
   node_.emplace(run_.id, incarnation_, tuning, *archive_, static_cast<Records&>(*this),
                 static_cast<NodeHost&>(*this));
@@ -293,7 +294,8 @@ bool Host::holding_clients() {
 // After each turn: once the priest has room for clients again, every held connection takes
 // its frames, each in a turn of its own (one that finds no room is held again).
 void Host::resume_held() {
-  if (held_.empty() || holding_clients()) return;
+  // (Asked even with none held: a turn with room ends the last spell without it.)
+  if (holding_clients() || held_.empty()) return;
   for (auto& c : std::exchange(held_, {}))
     if (!c->closed()) asio::post(io_, [c] { c->resume(); });
 }

@@ -145,3 +145,43 @@ TEST_CASE("conn: a client that stops reading its replies is cut after client_idl
   while (c.feed()) {}
   CHECK(c.frames() < asked);
 }
+
+// Before: a burst of proposals beyond the president's queue (max_queued_bytes) was read whole
+// and most of it refused as overloaded, to come straight back; with 1,000 clients of 16 KiB
+// the president's thread spent itself on them and lost its presidency. Now it reads no more
+// from clients while the queue has no room: the burst waits in the socket, and all of it passes.
+TEST_CASE("conn: a burst beyond the president's queue waits in the socket, and passes", "[conn]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  auto cfg = json::parse(slurp(parl.config_path));
+  cfg["max_queued_bytes"] = 4096;  // room for three more of the longest decree
+  cfg["max_decree_bytes"] = 1024;
+  std::ofstream(parl.config_path) << cfg.dump(2);
+  for (auto& p : parl.config.priests) parl.start(p.id);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  auto ctx = party_context(parl.dir / "certs", tls::Identity{tls::Role::Client});
+  BareClient c(parl.addr.at(*parl.president()).port, *ctx);
+  const int n = 60;  // 60 KB in one write: fifteen times the queue
+  std::string burst;
+  for (int i = 1; i <= n; ++i)
+    append_frame(burst, json{{"type", "propose"},
+                             {"client", i},
+                             {"request", 1},
+                             {"decree", std::string(1000, char('a' + i % 26))}}
+                            .dump());
+  REQUIRE(c.session.seal(burst) == tls::Session::Status::Ok);
+  c.flush();
+  while (c.frames() < size_t(n) && c.feed()) {}
+  FrameDecoder decoder;
+  REQUIRE(decoder.feed(c.plain));
+  int passed = 0;
+  while (auto reply = decoder.next()) {
+    auto j = parse_object(*reply);
+    REQUIRE(j);
+    INFO(j->dump());
+    CHECK(j->value("ok", false));
+    passed += j->value("ok", false);
+  }
+  CHECK(passed == n);
+}

@@ -67,6 +67,10 @@ TEST_CASE("defaults, listen, and sorting by id", "[config]") {
   CHECK(c->find(4)->listen == "a");
   CHECK(c->tick_ms == 10);
   CHECK(c->election_timeout_ticks == 30);
+  CHECK(c->max_queued_bytes == 8u << 20);
+  auto small = parse_config(with_priests(kThree, R"(, "max_queued_bytes": 4096)"), kFile);
+  REQUIRE(small.ok());
+  CHECK(small->max_queued_bytes == 4096);
 }
 
 TEST_CASE("priests_to_json and parse_priests round trip", "[config]") {
@@ -102,6 +106,9 @@ TEST_CASE("broken configs name the file and the field", "[config]") {
   expect_error(with_priests(kThree, R"(, "colour": "purple")"), {"colour", "unknown"});
   for (const char* tick : {"0", "-5", "\"10\"", "100000"})
     expect_error(with_priests(kThree, std::string(R"(, "tick_ms": )") + tick), {"tick_ms"});
+  for (const char* bytes : {"0", "1023", "\"8MiB\"", "2000000000"})
+    expect_error(with_priests(kThree, std::string(R"(, "max_queued_bytes": )") + bytes),
+                 {"max_queued_bytes"});
   expect_error(with_priests(kThree, R"(, "heartbeat_ticks": 10, "election_timeout_ticks": 19)"),
                {"election_timeout_ticks"});
   CHECK(parse_config(

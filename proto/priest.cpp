@@ -281,7 +281,9 @@ void Priest::propose(Proposal p) {
     Message f = make(Kind::Forward, *president_);
     f.token = p.token;
     f.owner = std::move(p.owner);
-    forwarded_[p.token] = *president_;
+    Forward& fw = forwarded_[p.token];
+    forwarded_bytes_ += p.decree.text.size() - fw.bytes;
+    fw = Forward{*president_, p.decree.text.size()};
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
   } else {
@@ -300,7 +302,7 @@ void Priest::read(uint64_t token) {
   if (president_ && *president_ != opt_.id) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
-    forwarded_[token] = *president_;
+    forwarded_[token] = Forward{*president_};
     reads_.forwarded(token);
     send(std::move(r));
     return;
@@ -318,12 +320,21 @@ std::string Priest::forwarding_full() const {
          " for its president (max_queued); retry";
 }
 
+// Half the president's max_queued_bytes is for its own clients, the other half shared by the
+// followers' forwards (each follower bounds what it has forwarded and not yet had answered):
+// together they fit its queue, so that neither is refused as overloaded while both are held
+// back in time. (An empty queue, or none forwarded, takes any decree.)
 bool Priest::room_for_client() const {
-  if (role_ != Role::President) return forwarding_full().empty();
+  const size_t half = opt_.max_queued_bytes / 2;
+  if (role_ != Role::President) {
+    const size_t followers = std::max<size_t>(1, latest().priests.size()) - 1;
+    return forwarding_full().empty() &&
+           (forwarded_bytes_ == 0 ||
+            forwarded_bytes_ + opt_.max_decree_bytes <= half / std::max<size_t>(1, followers));
+  }
   if (reads_.waiting() >= opt_.max_queued) return false;
-  return proposals_.queued() == 0 ||  // (one decree may exceed max_queued_bytes alone)
-         (proposals_.queued() < opt_.max_queued &&
-          proposals_.queued_bytes() + opt_.max_decree_bytes <= opt_.max_queued_bytes);
+  return proposals_.queued() == 0 || (proposals_.queued() < opt_.max_queued &&
+                                      proposals_.queued_bytes() + opt_.max_decree_bytes <= half);
 }
 
 void Priest::on_read(const Message& m) {
@@ -377,7 +388,7 @@ void Priest::propose_change(uint64_t token, const Change& c) {
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = token;
-    forwarded_[token] = *president_;
+    forwarded_[token] = Forward{*president_};
     Decree d;
     d.membership = true;
     d.text = change_to_json(c).dump();

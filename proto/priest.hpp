@@ -393,7 +393,13 @@ class Priest {
   Role role_ = Role::Follower;
   Ballot ballot_;  // candidate/president: my ballot
   std::optional<PriestId> president_;
-  std::map<uint64_t, PriestId> forwarded_;  // token -> the president it was forwarded to
+  struct Forward {
+    PriestId president = 0;  // the president it was forwarded to
+    size_t bytes = 0;        // a proposal's decree text
+  };
+  std::map<uint64_t, Forward> forwarded_;  // by token
+  size_t forwarded_bytes_ = 0;             // the decree text of those
+  void forget_forward(std::map<uint64_t, Forward>::iterator it);
   ReadIndex reads_;  // linearizable reads, at the president and at a follower
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
   Election election_;  // its election timer, lease, highest round seen and pre-ballot

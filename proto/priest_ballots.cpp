@@ -252,18 +252,22 @@ void Priest::on_forward(const Message& m) {
 void Priest::set_president(std::optional<PriestId> p) {
   if (p == president_) return;
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
-    if (president_ && it->second == *president_) {
+    if (president_ && it->second.president == *president_) {
       ready_.replies.push_back(ClientReply{
-          it->first, 0,
-          reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
-          "president " + std::to_string(it->second) + " was replaced before it answered; retry"});
+          it->first, 0, reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
+          "president " + std::to_string(*president_) + " was replaced before it answered; retry"});
       reads_.answered(it->first);
-      it = forwarded_.erase(it);
+      forget_forward(it++);
     } else {
       ++it;
     }
   }
   president_ = p;
+}
+
+void Priest::forget_forward(std::map<uint64_t, Forward>::iterator it) {
+  forwarded_bytes_ -= it->second.bytes;
+  forwarded_.erase(it);
 }
 
 void Priest::on_answer(const Message& m) {
@@ -272,8 +276,8 @@ void Priest::on_answer(const Message& m) {
   // one for a token forwarded before this priest changed president or restarted, or one
   // from a priest that was never asked) is dropped: host tokens start at random, so one
   // life's tokens are not another's.
-  if (f == forwarded_.end() || f->second != m.from) return;
-  forwarded_.erase(f);
+  if (f == forwarded_.end() || f->second.president != m.from) return;
+  forget_forward(f);
   if (reads_.answered(m.token) && m.code == Code::Ok) {
     // The president's n: answered once this ledger holds it.
     reads_.wait(Waiter{opt_.id, m.token}, m.decree_no);

@@ -69,7 +69,9 @@ std::string Priest::fingerprint() const {
     o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) +
          ",";
   o += "|f";
-  for (auto& [t, p] : forwarded_) o += std::to_string(t) + ":" + std::to_string(p) + ",";
+  for (auto& [t, f] : forwarded_)
+    o +=
+        std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes) + ",";
   o += "|l";
   for (auto& [p, r] : last_votes_) {
     fp_u(o, p);

@@ -940,6 +940,30 @@ TEST_CASE("a follower forwards at most max_queued requests at a time", "[priest]
   CHECK(c.reply(6)->error.empty());
 }
 
+// Proposals forwarded to the president and not yet answered are bounded in bytes too, by the
+// follower's share of the president's queue (half of max_queued_bytes over the followers): past
+// it the host reads no more from the follower's clients, so that forwards from every follower
+// fit the president's queue and none is refused there as overloaded.
+TEST_CASE("a follower takes no more clients while its share of forwarded text is used",
+          "[priest]") {
+  Chamber c(3, {}, false, [](PriestOptions& o) {
+    o.max_queued_bytes = 8000;  // a follower's share: 8000 / 2 / 2 = 2000
+    o.max_decree_bytes = 1000;
+  });
+  c.elect(1);
+  c.hold = true;  // the president never answers
+  CHECK(c.priests[2]->room_for_client());
+  c.propose(2, 1, 9, 1, std::string(500, 'a'));
+  CHECK(c.priests[2]->room_for_client());  // 500 + 1000 fit in 2000
+  c.propose(2, 2, 9, 2, std::string(600, 'b'));
+  CHECK_FALSE(c.priests[2]->room_for_client());  // 1100 + 1000 do not
+  c.hold = false;                                // answers come: room again
+  c.drain();
+  REQUIRE(c.reply(2));
+  CHECK(c.reply(2)->error.empty());
+  CHECK(c.priests[2]->room_for_client());
+}
+
 // A follower that has not learned a revocation still forwards the revoked client's proposal;
 // the president, which holds the revocation, refuses it: no decree of a client revoked at
 // decree n is begun above n, whichever priest carried it.

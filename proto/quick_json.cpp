@@ -114,13 +114,17 @@ class Quick {
   // A string at at_, without control bytes, in well-formed UTF-8, whose escapes (if any) are
   // the two-character ones (\" \\ \/ \b \f \n \r \t): into text_. Runs between escapes are
   // found with memchr and copied whole.
+  // Linear in the string's length: the next quote is searched for again only once an escaped
+  // quote has used up the one found (a string of escapes alone once cost its length squared).
   bool string() {
     std::size_t i = at_ + 1;
     unsigned char odd = 0, high = 0;  // a control byte; any byte above 0x7F
     text_.clear();
+    const char* quote = nullptr;  // the next '"' at or after i, once found
     for (;;) {
       const char* begin = s_.data() + i;
-      const auto* quote = static_cast<const char*>(std::memchr(begin, '"', s_.size() - i));
+      if (!quote || quote < begin)
+        quote = static_cast<const char*>(std::memchr(begin, '"', s_.size() - i));
       if (!quote) return false;
       const auto* escape = static_cast<const char*>(std::memchr(begin, '\\', quote - begin));
       const char* end = escape ? escape : quote;

@@ -116,8 +116,8 @@ void Conn::take_frames() {
     const bool client = kind == Kind::Client ||
                         (kind == Kind::Unknown && identity && identity->role != tls::Role::Priest);
     if (client && host_.holding_clients()) {
-      // What it sent so far counts against the clients' budget of unfinished frames, held or not.
-      if (!host_.admit_unfinished(self)) return host_.on_closed(self);
+      // What it holds unread (at most one read, 64 KiB) is not charged to the clients' budget
+      // of unfinished frames: in a flood of pipelining clients that would cut honest ones.
       held_ = true;
       held_since_ = Clock::now();
       host_.hold(self);

@@ -154,7 +154,7 @@ TEST_CASE("conn: a burst beyond the president's queue waits in the socket, and p
   Parliament parl(3);
   INFO("files in " << parl.dir);
   auto cfg = json::parse(slurp(parl.config_path));
-  cfg["max_queued_bytes"] = 4096;  // room for three more of the longest decree
+  cfg["max_queued_bytes"] = 4096;  // its own half: room for one more of the longest decree
   cfg["max_decree_bytes"] = 1024;
   std::ofstream(parl.config_path) << cfg.dump(2);
   for (auto& p : parl.config.priests) parl.start(p.id);

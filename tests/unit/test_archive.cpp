@@ -93,6 +93,23 @@ void check_reloaded(const TempDir& dir, uint64_t first, uint64_t last) {
   CHECK(loaded.votes.back() == vote_at(last));
 }
 
+// An archive whose priest has begun a compaction (its helper prepares the new file; what the
+// archive's threads post back is held in `posted`); first_kept is the first vote written
+// after it began (the priest has no open vote, so the compaction keeps only those).
+struct MidCompaction {
+  TempDir dir;
+  Posted posted;
+  std::unique_ptr<Archive> archive = open_archive(dir, posted);
+  Voter voter{*archive};
+  uint64_t first_kept = (voter.until_compacting(), voter.n + 1);
+  // Stops the archive; votes.csv, reopened, must hold votes first..the last written.
+  void stop_and_check(uint64_t first) {
+    archive->stop();
+    archive.reset();
+    check_reloaded(dir, first, voter.n);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("archive: a vote sync's outcome comes back through post; one sync at a time", "[archive]") {
@@ -358,97 +375,70 @@ TEST_CASE("vote log: records handed to a compaction are caught up, in order, onc
 // fdatasync those records, and only then is the compaction finished here.
 TEST_CASE("archive: what was appended during a compaction is caught up on the helper first",
           "[archive]") {
-  TempDir dir;
-  Posted posted;
-  auto archive = open_archive(dir, posted);
-  Voter voter(*archive);
-  voter.until_compacting();
-  const uint64_t first_kept = voter.n + 1;  // the priest has no open vote: the rest were appended
-  REQUIRE(posted.wait_for(1));        // prepared; meanwhile 200 KiB of votes were appended
-  voter.write(1000);
-  const uint64_t before = archive->votes_bytes();
-  posted.take(0)();  // not finished here: handed to the helper to catch up
-  CHECK(archive->compacting());
-  CHECK(archive->votes_bytes() == before);
-  voter.write(10);  // while the helper writes those
-  REQUIRE(posted.wait_for(1));
-  posted.take(0)();  // caught up; the ten left are written here, and the file replaced
-  CHECK_FALSE(archive->compacting());
-  CHECK(archive->votes_bytes() < before);
-  archive->stop();
-  archive.reset();
-  check_reloaded(dir, first_kept, voter.n);
+  MidCompaction m;
+  REQUIRE(m.posted.wait_for(1));  // prepared; meanwhile 200 KiB of votes were appended
+  m.voter.write(1000);
+  const uint64_t before = m.archive->votes_bytes();
+  m.posted.take(0)();  // not finished here: handed to the helper to catch up
+  CHECK(m.archive->compacting());
+  CHECK(m.archive->votes_bytes() == before);
+  m.voter.write(10);  // while the helper writes those
+  REQUIRE(m.posted.wait_for(1));
+  m.posted.take(0)();  // caught up; the ten left are written here, and the file replaced
+  CHECK_FALSE(m.archive->compacting());
+  CHECK(m.archive->votes_bytes() < before);
+  m.stop_and_check(m.first_kept);
 }
 
 // A finish that waited for a vote sync takes its turn again when the sync ends: what was
 // appended while the sync ran is caught up on the helper too, not written on the I/O thread.
 TEST_CASE("archive: a compaction that waited for a vote sync catches up what came meanwhile",
           "[archive]") {
-  TempDir dir;
-  Posted posted;
-  auto archive = open_archive(dir, posted);
-  Voter voter(*archive);
-  voter.until_compacting();
-  const uint64_t first_kept = voter.n + 1;
-  REQUIRE(posted.wait_for(1));  // prepared
-  voter.write(10);
-  CHECK_FALSE(archive->sync_votes().has_value());  // a vote sync under way
-  REQUIRE(posted.wait_for(2));                     // its outcome, held
-  posted.take(0)();                                // the finish must wait for the sync
-  CHECK(archive->compacting());
-  voter.write(1000);  // appended while the sync ran
-  posted.take(0)();  // the sync's outcome: the compaction takes its turn again, on the helper
-  CHECK(archive->compacting());
-  REQUIRE(posted.wait_for(1));
-  posted.take(0)();  // caught up, then finished here
-  CHECK_FALSE(archive->compacting());
-  archive->stop();
-  archive.reset();
-  check_reloaded(dir, first_kept, voter.n);
+  MidCompaction m;
+  REQUIRE(m.posted.wait_for(1));  // prepared
+  m.voter.write(10);
+  CHECK_FALSE(m.archive->sync_votes().has_value());  // a vote sync under way
+  REQUIRE(m.posted.wait_for(2));                     // its outcome, held
+  m.posted.take(0)();                                // the finish must wait for the sync
+  CHECK(m.archive->compacting());
+  m.voter.write(1000);  // appended while the sync ran
+  m.posted.take(0)();   // the sync's outcome: the compaction takes its turn again, on the helper
+  CHECK(m.archive->compacting());
+  REQUIRE(m.posted.wait_for(1));
+  m.posted.take(0)();  // caught up, then finished here
+  CHECK_FALSE(m.archive->compacting());
+  m.stop_and_check(m.first_kept);
 }
 
 // A priest that stops while its helper catches up a compaction (queued or under way) leaves
 // votes.csv as it was: every record written to it is there, and the new file is gone.
 TEST_CASE("archive: stopped during a catch-up, votes.csv keeps everything written to it",
           "[archive]") {
-  TempDir dir;
-  Posted posted;
-  auto archive = open_archive(dir, posted);
-  Voter voter(*archive);
-  voter.until_compacting();
-  REQUIRE(posted.wait_for(1));  // prepared
-  voter.write(1000);
-  REQUIRE(archive->sync_votes() == std::nullopt);
-  REQUIRE(posted.wait_for(2));  // the sync's outcome
-  posted.take(0)();             // a catch-up handed to the helper
-  CHECK(archive->compacting());
-  posted.take(0)();  // the sync's outcome
-  archive->stop();   // the catch-up queued or under way is abandoned
-  archive.reset();
-  CHECK_FALSE(std::filesystem::exists(dir.path / "votes.csv.tmp"));
-  check_reloaded(dir, 1, voter.n);
+  MidCompaction m;
+  REQUIRE(m.posted.wait_for(1));  // prepared
+  m.voter.write(1000);
+  REQUIRE(m.archive->sync_votes() == std::nullopt);
+  REQUIRE(m.posted.wait_for(2));  // the sync's outcome
+  m.posted.take(0)();             // a catch-up handed to the helper
+  CHECK(m.archive->compacting());
+  m.posted.take(0)();   // the sync's outcome
+  m.stop_and_check(1);  // the catch-up queued or under way is abandoned; votes.csv is whole
+  CHECK_FALSE(std::filesystem::exists(m.dir.path / "votes.csv.tmp"));
 }
 
 // However fast votes come, a compaction ends: after four catch-ups the helper is handed no
 // more, and the fifth turn finishes on the I/O thread with whatever came meanwhile.
 TEST_CASE("archive: a compaction catches up at most four times, then finishes", "[archive]") {
-  TempDir dir;
-  Posted posted;
-  auto archive = open_archive(dir, posted);
-  Voter voter(*archive);
-  voter.until_compacting();
-  const uint64_t first_kept = voter.n + 1;
+  MidCompaction m;
   for (int turn = 0; turn < 4; ++turn) {
-    REQUIRE(posted.wait_for(1));  // prepared, or the last catch-up done
-    voter.write(1000);            // 200 KiB more than a catch-up's threshold each time
-    posted.take(0)();             // handed to the helper again
-    CHECK(archive->compacting());
+    REQUIRE(m.posted.wait_for(1));  // prepared, or the last catch-up done
+    m.voter.write(1000);            // 200 KiB more than a catch-up's threshold each time
+    m.posted.take(0)();             // handed to the helper again
+    CHECK(m.archive->compacting());
   }
-  REQUIRE(posted.wait_for(1));
-  voter.write(1000);
-  posted.take(0)();  // the fifth turn: finished here, those last records included
-  CHECK_FALSE(archive->compacting());
-  archive->stop();
-  archive.reset();
-  check_reloaded(dir, first_kept, voter.n);
+  REQUIRE(m.posted.wait_for(1));
+  m.voter.write(1000);
+  m.posted.take(0)();  // the fifth turn: finished here, those last records included
+  CHECK_FALSE(m.archive->compacting());
+  m.stop_and_check(m.first_kept);
 }

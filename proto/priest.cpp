@@ -283,7 +283,7 @@ void Priest::propose(Proposal p) {
     f.owner = std::move(p.owner);
     Forward& fw = forwarded_[p.token];
     forwarded_bytes_ += p.decree.text.size() - fw.bytes;
-    fw = Forward{*president_, p.decree.text.size()};
+    fw = Forward{*president_, following_, p.decree.text.size()};
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
   } else {
@@ -302,7 +302,7 @@ void Priest::read(uint64_t token) {
   if (president_ && *president_ != opt_.id) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
-    forwarded_[token] = Forward{*president_};
+    forwarded_[token] = Forward{*president_, following_};
     reads_.forwarded(token);
     send(std::move(r));
     return;
@@ -388,7 +388,7 @@ void Priest::propose_change(uint64_t token, const Change& c) {
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = token;
-    forwarded_[token] = Forward{*president_};
+    forwarded_[token] = Forward{*president_, following_};
     Decree d;
     d.membership = true;
     d.text = change_to_json(c).dump();

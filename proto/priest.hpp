@@ -290,7 +290,9 @@ class Priest {
   void begin_in_batches(std::vector<Entry> entries);
   void step_down(const std::string& why, bool outcome_unknown);
   void follow(const Ballot& b);
-  void set_president(std::optional<PriestId> p);
+  // The president this priest follows, and its ballot: a forward sent under another
+  // president or an earlier ballot of the same one is answered (see the .cpp).
+  void set_president(std::optional<PriestId> p, const Ballot& b = {});
   void restand(const std::string& why);
   void reset_election_timer();
   bool promise(const Ballot& b);  // raises next_bal; false if b < next_bal
@@ -393,8 +395,10 @@ class Priest {
   Role role_ = Role::Follower;
   Ballot ballot_;  // candidate/president: my ballot
   std::optional<PriestId> president_;
+  Ballot following_;  // follower: the president's ballot it last followed
   struct Forward {
     PriestId president = 0;  // the president it was forwarded to
+    Ballot ballot;           // in the ballot this priest followed then
     size_t bytes = 0;        // a proposal's decree text
   };
   std::map<uint64_t, Forward> forwarded_;  // by token

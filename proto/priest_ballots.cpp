@@ -248,21 +248,28 @@ void Priest::on_forward(const Message& m) {
 }
 
 // When the president changes, a proposal forwarded to the old one may never be answered:
-// tell its client now (it may still pass; a retry of the same request is safe).
-void Priest::set_president(std::optional<PriestId> p) {
-  if (p == president_) return;
+// tell its client now (it may still pass; a retry of the same request is safe). So too when
+// the same president comes back in a later ballot (it failed and won again while this priest
+// missed its next ballot): a president that steps down answers all it holds, on the same
+// connection ahead of its new ballot, so one not answered by then never will be. Before, such
+// a forward was kept until the president changed, holding its bytes of this priest's share.
+void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
+  if (p == president_ && b == following_) return;
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
-    if (president_ && it->second.president == *president_) {
-      ready_.replies.push_back(ClientReply{
-          it->first, 0, reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
-          "president " + std::to_string(*president_) + " was replaced before it answered; retry"});
-      reads_.answered(it->first);
-      forget_forward(it++);
-    } else {
+    const Forward& f = it->second;
+    if (p && f.president == *p && f.ballot == b) {
       ++it;
+      continue;
     }
+    std::string why = f.president == p ? "began ballot " + to_string(b) : "was replaced";
+    ready_.replies.push_back(ClientReply{
+        it->first, 0, reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
+        "president " + std::to_string(f.president) + " " + why + " before it answered; retry"});
+    reads_.answered(it->first);
+    forget_forward(it++);
   }
   president_ = p;
+  following_ = b;
 }
 
 void Priest::forget_forward(std::map<uint64_t, Forward>::iterator it) {

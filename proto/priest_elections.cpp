@@ -211,7 +211,7 @@ uint64_t Priest::end_era(uint64_t max_len, uint64_t last, const std::map<uint64_
 // begin again.
 void Priest::take_office(uint64_t max_len, uint64_t last) {
   role_ = Role::President;
-  set_president(opt_.id);
+  set_president(opt_.id, ballot_);
   election_.stop_asking();  // (it may have begun asking again while it learned decrees)
   became_president_tick_ = now_;
   gap_len_ = passed_len_;
@@ -284,8 +284,10 @@ void Priest::follow(const Ballot& b) {
   if (role_ != Role::Follower) return;
   election_.stop_asking();
   election_.renew_lease(now_ + opt_.election_timeout_ticks, b.priest);  // the president's, renewed
-  if (president_ != b.priest) {
-    set_president(b.priest);
+  if (president_ == b.priest && following_ < b) {
+    set_president(b.priest, b);  // the same president in a later ballot
+  } else if (president_ != b.priest) {
+    set_president(b.priest, b);
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
          " in ballot " + to_string(b));
   }

@@ -44,6 +44,7 @@ std::string Priest::fingerprint() const {
   fp_b(o, next_bal_);
   fp_b(o, ballot_);
   fp_u(o, president_ ? *president_ : 0);
+  fp_b(o, following_);
   fp_u(o, passed_len_);
   const Election& e = election_;
   fp_u(o, e.deadline() > now_ ? e.deadline() - now_ : 0);
@@ -69,9 +70,10 @@ std::string Priest::fingerprint() const {
     o += std::to_string(c) + ":" + std::to_string(r.request) + ":" + std::to_string(r.decree_no) +
          ",";
   o += "|f";
-  for (auto& [t, f] : forwarded_)
-    o +=
-        std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes) + ",";
+  for (auto& [t, f] : forwarded_) {
+    o += std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes);
+    fp_b(o, f.ballot);
+  }
   o += "|l";
   for (auto& [p, r] : last_votes_) {
     fp_u(o, p);

@@ -964,6 +964,51 @@ TEST_CASE("a follower takes no more clients while its share of forwarded text is
   CHECK(c.priests[2]->room_for_client());
 }
 
+// A president that fails and wins again in a later ballot has forgotten what it was forwarded;
+// a follower that missed its next ballot (and so never saw the presidency empty) hears only
+// its begin ballots. The forwards of the earlier ballot are answered then: before, they were
+// kept until the president changed, their bytes holding the follower's share, so the host held
+// its clients back for a second at a time, turn after turn.
+TEST_CASE("a follower answers what it forwarded when its president comes back in a new ballot",
+          "[priest]") {
+  auto tweak = [](PriestOptions& o) {
+    o.max_queued_bytes = 8000;  // a follower's share: 2000
+    o.max_decree_bytes = 1000;
+  };
+  Chamber c(3, {}, false, tweak);
+  c.elect(1);
+  c.hold = true;
+  c.propose(2, 1, 9, 1, std::string(600, 'a'));
+  c.propose(2, 2, 9, 2, std::string(600, 'b'));
+  REQUIRE_FALSE(c.priests[2]->room_for_client());
+  const Ballot first = c.priests[1]->next_bal();
+  c.wire.clear();  // the president fails before it reads them, and restarts with its promise
+  PriestOptions o;
+  o.id = 1;
+  o.members = {1, 2, 3};
+  o.seed = 7;
+  tweak(o);
+  Restored disk;
+  disk.next_bal = first;
+  disk.ledger_len = c.ledgers[1].size();
+  c.priests[1] = std::make_unique<Priest>(o, disk);
+  c.hold = false;
+  c.lose = [](const Message& m) { return m.to == 2 && m.kind == Kind::NextBallot; };
+  c.elect(1);
+  REQUIRE(first < c.priests[1]->next_bal());
+  for (int t = 0; t < 10 && !(c.reply(1) && c.reply(2)); ++t) c.tick(1);
+  for (uint64_t r : {1, 2}) {
+    REQUIRE(c.reply(r));
+    CHECK(c.reply(r)->code == Code::OutcomeUnknown);
+    CHECK(c.reply(r)->error.find("began ballot") != std::string::npos);
+  }
+  CHECK(c.priests[2]->room_for_client());
+  c.propose(2, 3, 9, 3, "after");  // forwarded to the new life, and answered
+  for (int t = 0; t < 10 && !c.reply(3); ++t) c.tick(1);
+  REQUIRE(c.reply(3));
+  CHECK(c.reply(3)->error.empty());
+}
+
 // A follower that has not learned a revocation still forwards the revoked client's proposal;
 // the president, which holds the revocation, refuses it: no decree of a client revoked at
 // decree n is begun above n, whichever priest carried it.

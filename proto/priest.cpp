@@ -64,6 +64,7 @@ Priest::Priest(PriestOptions options, Restored restored)
 void Priest::tick() {
   ++now_;
   note_hearing();
+  if (now_ % opt_.election_timeout_ticks == 0) expire_forwards();
   if (role_ == Role::President) {
     // The priests learn what passed from the next begin ballot; when none follows, from a
     // successful ballot on the next tick, or the heartbeat.
@@ -283,7 +284,7 @@ void Priest::propose(Proposal p) {
     f.owner = std::move(p.owner);
     Forward& fw = forwarded_[p.token];
     forwarded_bytes_ += p.decree.text.size() - fw.bytes;
-    fw = Forward{*president_, following_, p.decree.text.size()};
+    fw = Forward{*president_, following_, p.decree.text.size(), now_};
     f.entries.push_back(Entry{0, {}, std::move(p.decree)});
     send(std::move(f));
   } else {
@@ -302,7 +303,7 @@ void Priest::read(uint64_t token) {
   if (president_ && *president_ != opt_.id) {
     Message r = make(Kind::Read, *president_);
     r.token = token;
-    forwarded_[token] = Forward{*president_, following_};
+    forwarded_[token] = Forward{*president_, following_, 0, now_};
     reads_.forwarded(token);
     send(std::move(r));
     return;
@@ -388,7 +389,7 @@ void Priest::propose_change(uint64_t token, const Change& c) {
   } else if (president_ && *president_ != opt_.id) {
     Message f = make(Kind::Forward, *president_);
     f.token = token;
-    forwarded_[token] = Forward{*president_, following_};
+    forwarded_[token] = Forward{*president_, following_, 0, now_};
     Decree d;
     d.membership = true;
     d.text = change_to_json(c).dump();

@@ -74,6 +74,11 @@ namespace parliament {
 // last vote reporting a vote further above its sender's ledger is refused as a lie.
 inline constexpr uint64_t kVoteWindow = uint64_t{1} << 18;
 
+// A request forwarded to the president and not answered within this many election timeouts
+// (3 s by default) is answered outcome_unknown by the priest that forwarded it: an answer can
+// be lost (a connection reset; a peer's full queue, whose frames the host drops).
+inline constexpr uint64_t kForwardPatience = 10;
+
 struct PriestOptions {
   PriestId id = 0;
   uint64_t incarnation = 0;  // this life of the priest (0 only where every priest's is 0)
@@ -400,10 +405,15 @@ class Priest {
     PriestId president = 0;  // the president it was forwarded to
     Ballot ballot;           // in the ballot this priest followed then
     size_t bytes = 0;        // a proposal's decree text
+    uint64_t since = 0;      // the tick it was forwarded
   };
   std::map<uint64_t, Forward> forwarded_;  // by token
   size_t forwarded_bytes_ = 0;             // the decree text of those
   void forget_forward(std::map<uint64_t, Forward>::iterator it);
+  // Tells the forward's client it may never be answered (why: what the president did), and
+  // forgets it.
+  void give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why);
+  void expire_forwards();  // those older than kForwardPatience election timeouts
   ReadIndex reads_;  // linearizable reads, at the president and at a follower
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
   Election election_;  // its election timer, lease, highest round seen and pre-ballot

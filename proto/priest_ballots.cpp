@@ -253,23 +253,39 @@ void Priest::on_forward(const Message& m) {
 // missed its next ballot): a president that steps down answers all it holds, on the same
 // connection ahead of its new ballot, so one not answered by then never will be. Before, such
 // a forward was kept until the president changed, holding its bytes of this priest's share.
+// And since an answer can be lost even while the president stays (expire_forwards), none is
+// kept longer than kForwardPatience election timeouts.
 void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
   if (p == president_ && b == following_) return;
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
     const Forward& f = it->second;
-    if (p && f.president == *p && f.ballot == b) {
+    if (p && f.president == *p && f.ballot == b)
       ++it;
-      continue;
-    }
-    std::string why = f.president == p ? "began ballot " + to_string(b) : "was replaced";
-    ready_.replies.push_back(ClientReply{
-        it->first, 0, reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
-        "president " + std::to_string(f.president) + " " + why + " before it answered; retry"});
-    reads_.answered(it->first);
-    forget_forward(it++);
+    else
+      give_up_forward(it++, (f.president == p ? "began ballot " + to_string(b) : "was replaced") +
+                                " before it answered");
   }
   president_ = p;
   following_ = b;
+}
+
+void Priest::expire_forwards() {
+  const uint64_t patience = kForwardPatience * opt_.election_timeout_ticks;
+  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+    if (now_ - it->second.since >= patience)
+      give_up_forward(
+          it++, "did not answer within " + std::to_string(kForwardPatience) + " election timeouts");
+    else
+      ++it;
+  }
+}
+
+void Priest::give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why) {
+  ready_.replies.push_back(ClientReply{
+      it->first, 0, reads_.is_forwarded(it->first) ? Code::NoPresident : Code::OutcomeUnknown,
+      "president " + std::to_string(it->second.president) + " " + why + "; retry"});
+  reads_.answered(it->first);
+  forget_forward(it);
 }
 
 void Priest::forget_forward(std::map<uint64_t, Forward>::iterator it) {

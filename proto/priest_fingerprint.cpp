@@ -73,6 +73,7 @@ std::string Priest::fingerprint() const {
   for (auto& [t, f] : forwarded_) {
     o += std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes);
     fp_b(o, f.ballot);
+    fp_age(o, now_, f.since, kForwardPatience * opt_.election_timeout_ticks);
   }
   o += "|l";
   for (auto& [p, r] : last_votes_) {

@@ -1009,6 +1009,31 @@ TEST_CASE("a follower answers what it forwarded when its president comes back in
   CHECK(c.reply(3)->error.empty());
 }
 
+// An answer can be lost while the president stays (a connection reset, or the host dropping
+// frames a full peer queue cannot take). A forward unanswered for kForwardPatience election
+// timeouts is answered outcome_unknown; before, it was kept (with its client waiting and its
+// bytes held of the follower's share) for as long as that president lasted.
+TEST_CASE("a follower gives up on a forward whose answer was lost", "[priest]") {
+  Chamber c(3);
+  c.elect(1);
+  c.lose = [](const Message& m) { return m.kind == Kind::Answer; };
+  c.propose(2, 1, 9, 1, "answered, but the answer is lost");
+  const uint64_t patience = kForwardPatience * PriestOptions{}.election_timeout_ticks;
+  for (uint64_t t = 0; t + 1 < patience - PriestOptions{}.election_timeout_ticks; ++t) c.tick();
+  CHECK_FALSE(c.reply(1));  // not before its time
+  for (uint64_t t = 0; t < 2 * PriestOptions{}.election_timeout_ticks && !c.reply(1); ++t) c.tick();
+  REQUIRE(c.reply(1));
+  CHECK(c.reply(1)->code == Code::OutcomeUnknown);
+  CHECK(c.reply(1)->error.find("did not answer") != std::string::npos);
+  CHECK(c.president() == 1);
+  CHECK(c.ledgers[2].size() == 1);  // it passed all the same: a retry is answered with it
+  c.lose = nullptr;
+  c.propose(2, 2, 9, 1, "answered, but the answer is lost");
+  REQUIRE(c.reply(2));
+  CHECK(c.reply(2)->error.empty());
+  CHECK(c.reply(2)->decree_no == 1);
+}
+
 // A follower that has not learned a revocation still forwards the revoked client's proposal;
 // the president, which holds the revocation, refuses it: no decree of a client revoked at
 // decree n is begun above n, whichever priest carried it.

@@ -64,7 +64,7 @@ Priest::Priest(PriestOptions options, Restored restored)
 void Priest::tick() {
   ++now_;
   note_hearing();
-  if (now_ % opt_.election_timeout_ticks == 0) expire_forwards();
+  expire_forwards();
   if (role_ == Role::President) {
     // The priests learn what passed from the next begin ballot; when none follows, from a
     // successful ballot on the next tick, or the heartbeat.

@@ -75,8 +75,9 @@ namespace parliament {
 inline constexpr uint64_t kVoteWindow = uint64_t{1} << 18;
 
 // A request forwarded to the president and not answered within this many election timeouts
-// (3 s by default) is answered outcome_unknown by the priest that forwarded it: an answer can
-// be lost (a connection reset; a peer's full queue, whose frames the host drops).
+// (3 s by default) is given up by the priest that forwarded it (a proposal answered
+// outcome_unknown, a read no_president): an answer can be lost (a connection reset; a peer's
+// full queue, whose frames the host drops).
 inline constexpr uint64_t kForwardPatience = 10;
 
 struct PriestOptions {

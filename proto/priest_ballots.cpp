@@ -249,12 +249,13 @@ void Priest::on_forward(const Message& m) {
 
 // When the president changes, a proposal forwarded to the old one may never be answered:
 // tell its client now (it may still pass; a retry of the same request is safe). So too when
-// the same president comes back in a later ballot (it failed and won again while this priest
-// missed its next ballot): a president that steps down answers all it holds, on the same
-// connection ahead of its new ballot, so one not answered by then never will be. Before, such
-// a forward was kept until the president changed, holding its bytes of this priest's share.
-// And since an answer can be lost even while the president stays (expire_forwards), none is
-// kept longer than kForwardPatience election timeouts.
+// the same president is heard in a later ballot and this priest missed its next ballot: if it
+// failed and won again it forgot what it held (one that steps down first answers all it
+// holds, on the same connection ahead of its new ballot; one that stands again for a new
+// membership keeps its queue, and those are given up early, which a retry mends). Before,
+// such a forward was kept until the president changed, holding its bytes of this priest's
+// share. And since an answer can be lost even while the president stays (expire_forwards),
+// none is kept longer than kForwardPatience election timeouts.
 void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
   if (p == president_ && b == following_) return;
   for (auto it = forwarded_.begin(); it != forwarded_.end();) {
@@ -269,15 +270,14 @@ void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
   following_ = b;
 }
 
+// Tokens grow with time (the host's count up), so the oldest forwards come first and each tick
+// looks at those that expire and one more; a token out of that order (a test's) delays the
+// ones behind it by at most one patience.
 void Priest::expire_forwards() {
   const uint64_t patience = kForwardPatience * opt_.election_timeout_ticks;
-  for (auto it = forwarded_.begin(); it != forwarded_.end();) {
-    if (now_ - it->second.since >= patience)
-      give_up_forward(
-          it++, "did not answer within " + std::to_string(kForwardPatience) + " election timeouts");
-    else
-      ++it;
-  }
+  for (auto it = forwarded_.begin(); it != forwarded_.end() && now_ - it->second.since >= patience;)
+    give_up_forward(
+        it++, "did not answer within " + std::to_string(kForwardPatience) + " election timeouts");
 }
 
 void Priest::give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why) {

@@ -71,7 +71,8 @@ std::string Priest::fingerprint() const {
          ",";
   o += "|f";
   for (auto& [t, f] : forwarded_) {
-    o += std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes);
+    o +=
+        std::to_string(t) + ":" + std::to_string(f.president) + ":" + std::to_string(f.bytes) + ":";
     fp_b(o, f.ballot);
     fp_age(o, now_, f.since, kForwardPatience * opt_.election_timeout_ticks);
   }

@@ -168,8 +168,11 @@ void Conn::take_frames() {
 void Conn::resume() {
   if (!held_ || closed_ || finishing_) return;
   held_ = false;
-  // The clock of a frame it was sending stops while it is held (and goes on after).
-  frame_started_ += Clock::now() - held_since_;
+  // The clock of a frame it was sending stops while it is held (and goes on after), and so
+  // does the first frame's deadline of a TLS client held before its first frame.
+  const auto held_for = Clock::now() - held_since_;
+  frame_started_ += held_for;
+  if (kind == Kind::Unknown) opened += held_for;
   take_frames();
 }
 

@@ -186,9 +186,11 @@ void Priest::on_catch_up(const Message& m) {
 }
 
 void Priest::on_failed(const Message& m) {
-  // Only the ballot it follows, which is its promise (or a later one of the same president):
-  // a failed ballot of an earlier one, arriving late, says nothing about the ballot now.
-  if (president_ == m.from && m.ballot.priest == m.from && !(m.ballot < next_bal_)) {
+  // Only the ballot it follows, which is its promise or one it learned from a successful
+  // ballot (or a later one of the same president): a failed ballot of an earlier one,
+  // arriving late, says nothing about the ballot now.
+  if (president_ == m.from && m.ballot.priest == m.from &&
+      !(m.ballot < std::max(next_bal_, following_))) {
     note("priest " + std::to_string(opt_.id) + " hears that president " +
          std::to_string(m.from) + " abandoned ballot " + to_string(m.ballot));
     set_president(std::nullopt);

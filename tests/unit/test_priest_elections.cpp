@@ -77,3 +77,23 @@ TEST_CASE("a priest its membership does not name reminds the members of its ledg
   }
   CHECK(reminded == std::set<PriestId>{1, 2});
 }
+
+// A follower may learn its president's ballot from a successful ballot alone (which promises
+// nothing). A failed ballot of that president's earlier ballot, arriving late, says nothing
+// about the one it follows now: before, it was measured against the promise only, and it
+// dropped the president (and the forwards made to it) and hurried an election.
+TEST_CASE("a late failed ballot of an earlier ballot leaves the president followed",
+          "[priest][election]") {
+  Chamber c(3);
+  Priest& p = *c.priests[3];
+  p.step(to3(Kind::BeginBallot, 1, {1, 1}));
+  REQUIRE(p.status().president == PriestId{1});
+  p.step(to3(Kind::Success, 1, {2, 1}));  // ballot 2.1, heard without its next ballot
+  REQUIRE(p.status().president == PriestId{1});
+  REQUIRE(p.next_bal() < Ballot{2, 1});
+  (void)p.take_ready();
+  p.step(to3(Kind::Failed, 1, {1, 1}));  // late: ballot 1.1 is over
+  CHECK(p.status().president == PriestId{1});
+  p.step(to3(Kind::Failed, 1, {2, 1}));  // the ballot it follows
+  CHECK_FALSE(p.status().president);
+}

@@ -284,10 +284,9 @@ void Priest::follow(const Ballot& b) {
   if (role_ != Role::Follower) return;
   election_.stop_asking();
   election_.renew_lease(now_ + opt_.election_timeout_ticks, b.priest);  // the president's, renewed
-  if (president_ == b.priest && following_ < b) {
-    set_president(b.priest, b);  // the same president in a later ballot
-  } else if (president_ != b.priest) {
-    set_president(b.priest, b);
+  const bool changed = president_ != b.priest;
+  if (changed || following_ < b) set_president(b.priest, b);  // (or its later ballot)
+  if (changed) {
     note("priest " + std::to_string(opt_.id) + " follows president " + std::to_string(b.priest) +
          " in ballot " + to_string(b));
   }

@@ -32,28 +32,37 @@ struct Chamber {
   // Rewrites each message before it is delivered (and before lose sees it).
   std::function<void(Message&)> alter;
 
+ private:
+  std::vector<PriestId> ids_;
+  bool incarnations_ = false;
+  std::function<void(PriestOptions&)> tweak_;
+
+ public:
   // With incarnations: priest i is incarnation 100 * i + 1, named so in the membership.
   Membership membership;
 
   explicit Chamber(int n, std::map<PriestId, Restored> restored = {}, bool incarnations = false,
-                   const std::function<void(PriestOptions&)>& tweak = nullptr) {
-    std::vector<PriestId> ids;
-    for (int i = 1; i <= n; ++i) ids.push_back(i);
-    for (PriestId id : ids)
+                   std::function<void(PriestOptions&)> tweak = nullptr)
+      : incarnations_(incarnations), tweak_(std::move(tweak)) {
+    for (int i = 1; i <= n; ++i) ids_.push_back(i);
+    for (PriestId id : ids_)
       membership.priests.push_back(PriestAddress{id, "h", static_cast<uint16_t>(7000 + id), "h",
                                                  incarnations ? 100u * id + 1 : 0});
-    for (PriestId id : ids) {
-      PriestOptions o;
-      o.id = id;
-      o.members = ids;
-      if (incarnations) {
-        o.membership = membership;
-        o.incarnation = 100u * id + 1;
-      }
-      o.seed = 7;
-      if (tweak) tweak(o);
-      priests[id] = std::make_unique<Priest>(o, restored[id]);
+    for (PriestId id : ids_) restart(id, restored[id]);
+  }
+  // Starts priest `id` (again) from what its disk kept: a crash and a new start of the same
+  // life, with the options it was made with.
+  void restart(PriestId id, Restored disk) {
+    PriestOptions o;
+    o.id = id;
+    o.members = ids_;
+    if (incarnations_) {
+      o.membership = membership;
+      o.incarnation = 100u * id + 1;
     }
+    o.seed = 7;
+    if (tweak_) tweak_(o);
+    priests[id] = std::make_unique<Priest>(o, std::move(disk));
   }
   // Starts priest `id` blank, as incarnation `incarnation`, learning the membership `m`
   // (what paxos-god's join gives it). Replaces whatever ran under that id (a lost disk).

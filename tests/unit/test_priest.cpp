@@ -971,11 +971,10 @@ TEST_CASE("a follower takes no more clients while its share of forwarded text is
 // its clients back for a second at a time, turn after turn.
 TEST_CASE("a follower answers what it forwarded when its president comes back in a new ballot",
           "[priest]") {
-  auto tweak = [](PriestOptions& o) {
+  Chamber c(3, {}, false, [](PriestOptions& o) {
     o.max_queued_bytes = 8000;  // a follower's share: 2000
     o.max_decree_bytes = 1000;
-  };
-  Chamber c(3, {}, false, tweak);
+  });
   c.elect(1);
   c.hold = true;
   c.propose(2, 1, 9, 1, std::string(600, 'a'));
@@ -983,15 +982,10 @@ TEST_CASE("a follower answers what it forwarded when its president comes back in
   REQUIRE_FALSE(c.priests[2]->room_for_client());
   const Ballot first = c.priests[1]->next_bal();
   c.wire.clear();  // the president fails before it reads them, and restarts with its promise
-  PriestOptions o;
-  o.id = 1;
-  o.members = {1, 2, 3};
-  o.seed = 7;
-  tweak(o);
   Restored disk;
   disk.next_bal = first;
   disk.ledger_len = c.ledgers[1].size();
-  c.priests[1] = std::make_unique<Priest>(o, disk);
+  c.restart(1, disk);
   c.hold = false;
   c.lose = [](const Message& m) { return m.to == 2 && m.kind == Kind::NextBallot; };
   c.elect(1);

@@ -414,7 +414,7 @@ class Priest {
   // Tells the forward's client it may never be answered (why: what the president did), and
   // forgets it.
   void give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why);
-  void expire_forwards();  // those older than kForwardPatience election timeouts
+  void expire_forwards();  // those (and reads waiting for n) older than kForwardPatience timeouts
   ReadIndex reads_;  // linearizable reads, at the president and at a follower
   uint64_t settled_no_ = 0;                  // the last number its election re-proposed
   Election election_;  // its election timer, lease, highest round seen and pre-ballot

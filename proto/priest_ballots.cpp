@@ -274,12 +274,21 @@ void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
 
 // Tokens grow with time (the host's count up), so the oldest forwards come first and each tick
 // looks at those that expire and one more; a token out of that order (a test's) delays the
-// ones behind it by at most one patience.
+// ones behind it by at most one patience. A read the president answered with n waits for
+// this ledger to reach n, which a priest cut off from every other does not: it too is given
+// up after the same patience (before, it waited, holding a place of max_queued, until the
+// priest was reached again).
 void Priest::expire_forwards() {
   const uint64_t patience = kForwardPatience * opt_.election_timeout_ticks;
   for (auto it = forwarded_.begin(); it != forwarded_.end() && now_ - it->second.since >= patience;)
     give_up_forward(
         it++, "did not answer within " + std::to_string(kForwardPatience) + " election timeouts");
+  if (!reads_.waits()) return;
+  for (auto& r : reads_.overdue(now_, patience))
+    answer(r.waiter, 0, Code::NoPresident,
+           "priest " + std::to_string(opt_.id) + " did not learn decree " + std::to_string(r.upto) +
+               " within " + std::to_string(kForwardPatience) +
+               " election timeouts of its president's answer; retry, or ask another priest");
 }
 
 void Priest::give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why) {
@@ -305,7 +314,7 @@ void Priest::on_answer(const Message& m) {
   forget_forward(f);
   if (reads_.answered(m.token) && m.code == Code::Ok) {
     // The president's n: answered once this ledger holds it.
-    reads_.wait(Waiter{opt_.id, m.token}, m.decree_no);
+    reads_.wait(Waiter{opt_.id, m.token}, m.decree_no, now_);
     return answer_read_waits();
   }
   ready_.replies.push_back(ClientReply{m.token, m.decree_no, m.code, m.error});

@@ -91,7 +91,8 @@ std::string Priest::fingerprint() const {
 void Priest::fingerprint_reads(std::string& o) const {
   o += "|r";
   fp_u(o, settled_no_);
-  reads_.fingerprint([&](uint64_t x) { fp_u(o, x); });
+  reads_.fingerprint([&](uint64_t x) { fp_u(o, x); }, now_,
+                     kForwardPatience * opt_.election_timeout_ticks);
   fp_u(o, awaiting_len_);
   fp_age(o, now_, grew_tick_, 2 * opt_.heartbeat_ticks);
   if (change_) {

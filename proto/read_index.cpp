@@ -58,7 +58,18 @@ std::vector<ReadIndex::Pending> ReadIndex::ready(uint64_t passed_len) {
   return out;
 }
 
-void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put) const {
+std::vector<ReadIndex::Pending> ReadIndex::overdue(uint64_t now, uint64_t patience) {
+  std::vector<Pending> out;
+  std::erase_if(waits_, [&](const Pending& r) {
+    if (now - r.since < patience) return false;
+    out.push_back(r);
+    return true;
+  });
+  return out;
+}
+
+void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put, uint64_t now,
+                            uint64_t patience) const {
   put(round_);
   put(unsent_);
   put(reads_.size());
@@ -68,7 +79,8 @@ void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put) const {
   put(tokens_.size());
   for (uint64_t t : tokens_) put(t);
   put(waits_.size());
-  for (auto& r : waits_) put(r.waiter.token), put(r.upto);
+  for (auto& r : waits_)
+    put(r.waiter.token), put(r.upto), put(std::min(now - std::min(r.since, now), patience));
 }
 
 }  // namespace parliament

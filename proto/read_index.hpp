@@ -9,7 +9,8 @@
 // carry the round, votes yes acknowledge it: the president was still president then) and the
 // ledger holds n. At a
 // follower: the reads it forwarded to its president (their tokens), and those the president
-// answered with n that wait for this ledger to reach n.
+// answered with n that wait for this ledger to reach n (the Priest gives those up after
+// kForwardPatience election timeouts: overdue).
 //
 // Owned by the Priest (proto/priest.hpp), which sends the rounds and answers the waiters
 // handed back here. Pure, like the Priest.
@@ -34,6 +35,7 @@ class ReadIndex {
     uint64_t round = 0;  // at a president: the round it waits to see acknowledged
     uint64_t upto = 0;   // n: answered once the ledger holds it
     uint64_t era = 0;    // at a president: the membership decree in force when it arrived
+    uint64_t since = 0;  // at a follower: the tick its president's n arrived
   };
 
   // ---- at the president
@@ -63,14 +65,20 @@ class ReadIndex {
   bool is_forwarded(uint64_t token) const { return tokens_.count(token) > 0; }
   // The president answered (or is gone): true if `token` was a forwarded read.
   bool answered(uint64_t token) { return tokens_.erase(token) > 0; }
-  // The president said n: the read waits for this ledger to hold it.
-  void wait(Waiter w, uint64_t upto) { waits_.push_back(Pending{w, 0, upto}); }
+  // The president said n at tick `now`: the read waits for this ledger to hold it.
+  void wait(Waiter w, uint64_t upto, uint64_t now) {
+    waits_.push_back(Pending{w, 0, upto, 0, now});
+  }
   size_t waits() const { return waits_.size(); }
   // The waiting reads whose n the ledger now holds: removed, to be answered.
   std::vector<Pending> ready(uint64_t passed_len);
+  // The waiting reads that have waited `patience` ticks by `now` (a priest cut off from
+  // everyone that could teach it n): removed, to be answered with an error.
+  std::vector<Pending> overdue(uint64_t now, uint64_t patience);
 
-  // Everything above, for the explorer's state hash (Priest::fingerprint).
-  void fingerprint(const std::function<void(uint64_t)>& put) const;
+  // Everything above, for the explorer's state hash (Priest::fingerprint); a wait's age at
+  // `now`, capped at `patience` (waits older than that behave alike).
+  void fingerprint(const std::function<void(uint64_t)>& put, uint64_t now, uint64_t patience) const;
 
  private:
   std::deque<Pending> reads_;

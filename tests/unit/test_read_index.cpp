@@ -92,10 +92,23 @@ TEST_CASE("read index: a follower's read waits for its own ledger to hold n", "[
   CHECK(r.is_forwarded(41));
   CHECK(r.answered(41));
   CHECK_FALSE(r.answered(41));  // an answer is taken once
-  r.wait(Waiter{2, 41}, 12);
+  r.wait(Waiter{2, 41}, 12, 100);
   CHECK(r.ready(11).empty());
+  CHECK(r.overdue(129, 30).empty());  // not before its time
   auto done = r.ready(12);
   REQUIRE(done.size() == 1);
   CHECK(done[0].waiter.token == 41);
   CHECK(r.waits() == 0);
+}
+
+TEST_CASE("read index: a follower's wait is overdue after its patience", "[read]") {
+  ReadIndex r;
+  r.wait(Waiter{2, 41}, 12, 100);
+  r.wait(Waiter{2, 42}, 12, 110);
+  CHECK(r.overdue(129, 30).empty());
+  auto late = r.overdue(130, 30);
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].waiter.token == 41);
+  CHECK(r.waits() == 1);
+  CHECK(r.ready(12).size() == 1);  // the other is still answered when the ledger gets there
 }

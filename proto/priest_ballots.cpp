@@ -276,19 +276,21 @@ void Priest::set_president(std::optional<PriestId> p, const Ballot& b) {
 // looks at those that expire and one more; a token out of that order (a test's) delays the
 // ones behind it by at most one patience. A read the president answered with n waits for
 // this ledger to reach n, which a priest cut off from every other does not: it too is given
-// up after the same patience (before, it waited, holding a place of max_queued, until the
-// priest was reached again).
+// up after the same patience with the ledger still (before, it waited, holding a place of
+// max_queued, until the priest was reached again). A ledger that grows is catching up (a
+// priest back from a long stop learns thousands of decrees a round trip): its reads wait.
 void Priest::expire_forwards() {
   const uint64_t patience = kForwardPatience * opt_.election_timeout_ticks;
   for (auto it = forwarded_.begin(); it != forwarded_.end() && now_ - it->second.since >= patience;)
     give_up_forward(
         it++, "did not answer within " + std::to_string(kForwardPatience) + " election timeouts");
-  if (!reads_.waits()) return;
+  if (!reads_.waits() || now_ - std::min(grew_tick_, now_) < patience) return;
   for (auto& r : reads_.overdue(now_, patience))
     answer(r.waiter, 0, Code::NoPresident,
            "priest " + std::to_string(opt_.id) + " did not learn decree " + std::to_string(r.upto) +
                " within " + std::to_string(kForwardPatience) +
-               " election timeouts of its president's answer; retry, or ask another priest");
+               " election timeouts of its president's answer, its ledger standing still; retry, "
+               "or ask another priest");
 }
 
 void Priest::give_up_forward(std::map<uint64_t, Forward>::iterator it, const std::string& why) {

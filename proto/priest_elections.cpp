@@ -282,6 +282,10 @@ void Priest::follow(const Ballot& b) {
   if (role_ != Role::Follower && b > ballot_)
     step_down("priest " + std::to_string(b.priest) + " leads ballot " + to_string(b), true);
   if (role_ != Role::Follower) return;
+  // A late message of an earlier ballot than the one followed (a president since replaced,
+  // whose frames were slow) neither changes the president followed nor renews its lease:
+  // before, it gave up what was forwarded to the later one and sent new requests to the old.
+  if (b < following_) return;
   election_.stop_asking();
   election_.renew_lease(now_ + opt_.election_timeout_ticks, b.priest);  // the president's, renewed
   const bool changed = president_ != b.priest;

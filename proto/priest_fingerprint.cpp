@@ -101,7 +101,7 @@ void Priest::fingerprint_reads(std::string& o) const {
     fp_age(o, now_, change_->since, 4 * opt_.election_timeout_ticks + 1);
     fp_u(o, change_->heard != 0);
     if (change_->heard) fp_age(o, now_, change_->heard, 2 * opt_.election_timeout_ticks + 1);
-    for (auto& w : change_->waiters) fp_u(o, w.token);
+    for (auto& w : change_->waiters) fp_u(o, w.origin), fp_u(o, w.token);
   }
 }
 
@@ -135,7 +135,7 @@ void Priest::fingerprint_president(std::string& o) const {
   for (auto& [k, ws] : proposals_.waiters()) {
     fp_u(o, k.first);
     fp_u(o, k.second);
-    for (auto& w : ws) fp_u(o, w.token);
+    for (auto& w : ws) fp_u(o, w.origin), fp_u(o, w.token);
   }
   for (auto& [k, n] : proposals_.begun()) fp_u(o, n);
   o += "|o";

@@ -73,7 +73,8 @@ void ReadIndex::fingerprint(const std::function<void(uint64_t)>& put, uint64_t n
   put(round_);
   put(unsent_);
   put(reads_.size());
-  for (auto& r : reads_) put(r.waiter.token), put(r.round), put(r.upto), put(r.era);
+  for (auto& r : reads_)
+    put(r.waiter.origin), put(r.waiter.token), put(r.round), put(r.upto), put(r.era);
   put(acked_.size());
   for (auto& [p, a] : acked_) put(p), put(a);
   put(tokens_.size());

@@ -3,6 +3,7 @@
 // cannot come, by the follower itself (Priest::set_president, Priest::expire_forwards).
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 
 #include "proto/priest.hpp"
@@ -167,4 +168,75 @@ TEST_CASE("a follower gives up a read whose decree it cannot learn", "[priest][r
   REQUIRE(c.reply(51));
   CHECK(c.reply(51)->error.empty());
   CHECK(c.reply(51)->decree_no >= 1);
+}
+
+// A follower back from a long stop learns its missing decrees a catch-up at a time, which can
+// take longer than the patience above: while its ledger grows, a read waiting there waits on.
+// (Counted from the president's answer alone, every read at a priest catching up failed.)
+TEST_CASE("a follower's read waits while its ledger is catching up", "[priest][read]") {
+  Chamber c(3);
+  c.elect(1);
+  c.lose = [](const Message& m) { return m.to == 2 && m.kind != Kind::Answer; };
+  c.propose(1, 1, 9, 1, "first");
+  c.propose(1, 2, 9, 2, "second");
+  REQUIRE(c.ledgers[1].size() == 2);
+  c.priests[2]->read(50);
+  c.drain();
+  REQUIRE_FALSE(c.reply(50));  // answered n = 2 by the president; priest 2's ledger is empty
+  const uint64_t timeout = PriestOptions{}.election_timeout_ticks;
+  const uint64_t patience = kForwardPatience * timeout;
+  for (uint64_t t = 0; t + 2 < patience; ++t) c.tick();
+  REQUIRE_FALSE(c.reply(50));
+  // Just before the read's patience it learns decree 1 by catch-up, not yet decree 2.
+  Message cu;
+  cu.kind = Kind::CatchUp;
+  cu.from = 3;
+  cu.to = 2;
+  cu.passed_len = 2;
+  cu.entries.push_back(c.ledgers[1][0]);
+  c.priests[2]->step(cu);
+  c.drain();
+  REQUIRE(c.ledgers[2].size() == 1);
+  for (uint64_t t = 0; t + timeout < patience; ++t) c.tick();
+  CHECK_FALSE(c.reply(50));  // its ledger grew: the read waits
+  for (uint64_t t = 0; t < 2 * timeout && !c.reply(50); ++t) c.tick();
+  REQUIRE(c.reply(50));  // then stood still for the whole patience: given up
+  CHECK(c.reply(50)->code == Code::NoPresident);
+}
+
+// A follower that learned a later president from its successful ballot alone (it missed that
+// president's next and begin ballots) can still receive a late message of the earlier
+// president's ballot. Before, that switched it back: it gave up what it had forwarded to the
+// later president as outcome_unknown, and sent its next requests to the earlier one.
+TEST_CASE("a late message of an earlier ballot does not change the president followed",
+          "[priest]") {
+  Chamber c(3);
+  c.elect(1);
+  const Ballot first = c.priests[2]->next_bal();
+  REQUIRE(first.priest == 1);
+  c.hold = true;
+  Message later;  // priest 3's successful ballot, in a later ballot than priest 2 promised
+  later.kind = Kind::Success;
+  later.from = 3;
+  later.to = 2;
+  later.ballot = Ballot{first.round + 1, 3};
+  later.commit_no = c.priests[2]->passed_len();
+  c.priests[2]->step(later);
+  auto forwarded_to = [&]() {
+    std::optional<PriestId> to;
+    for (auto& m : c.wire)
+      if (m.kind == Kind::Forward) to = m.to;
+    c.wire.clear();
+    return to;
+  };
+  c.propose(2, 1, 9, 1, "forwarded to priest 3");
+  REQUIRE(forwarded_to() == PriestId{3});
+  Message late = later;  // priest 1's, of its earlier ballot, slow on the way
+  late.from = 1;
+  late.ballot = first;
+  c.priests[2]->step(late);
+  c.drain();
+  CHECK_FALSE(c.reply(1));  // what went to priest 3 is still awaited
+  c.propose(2, 2, 9, 2, "also to priest 3");
+  CHECK(forwarded_to() == PriestId{3});
 }

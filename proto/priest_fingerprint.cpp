@@ -46,6 +46,17 @@ std::string Priest::fingerprint() const {
   fp_u(o, president_ ? *president_ : 0);
   fp_b(o, following_);
   fp_u(o, passed_len_);
+  // Where the clock stands decides when (and to whom) a priest behind reminds others how far
+  // it has got (Priest::tick): in the hash only where that reminder may be sent.
+  const uint64_t hb = opt_.heartbeat_ticks;
+  if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
+      peers_.len(*president_) > passed_len_) {
+    uint64_t others = 0;
+    for (PriestId p : latest().ids()) others += p != opt_.id && p != *president_;
+    fp_u(o, now_ % (2 * hb));
+    fp_u(o, now_ / (2 * hb) % std::max<uint64_t>(1, others));
+  }
+  if (role_ == Role::Candidate && awaiting_len_) fp_u(o, now_ % hb);
   const Election& e = election_;
   fp_u(o, e.deadline() > now_ ? e.deadline() - now_ : 0);
   fp_u(o, e.max_round());

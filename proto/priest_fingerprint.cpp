@@ -47,16 +47,16 @@ std::string Priest::fingerprint() const {
   fp_b(o, following_);
   fp_u(o, passed_len_);
   // Where the clock stands decides when (and to whom) a priest behind reminds others how far
-  // it has got (Priest::tick): in the hash only where that reminder may be sent.
+  // it has got (Priest::tick): hashed for every follower of another priest and every
+  // candidate, since a message can put either behind at any moment.
   const uint64_t hb = opt_.heartbeat_ticks;
-  if (role_ == Role::Follower && president_ && *president_ != opt_.id &&
-      peers_.len(*president_) > passed_len_) {
+  if (role_ == Role::Follower && president_ && *president_ != opt_.id) {
     uint64_t others = 0;
     for (PriestId p : latest().ids()) others += p != opt_.id && p != *president_;
     fp_u(o, now_ % (2 * hb));
     fp_u(o, now_ / (2 * hb) % std::max<uint64_t>(1, others));
   }
-  if (role_ == Role::Candidate && awaiting_len_) fp_u(o, now_ % hb);
+  if (role_ == Role::Candidate) fp_u(o, now_ % hb);
   const Election& e = election_;
   fp_u(o, e.deadline() > now_ ? e.deadline() - now_ : 0);
   fp_u(o, e.max_round());
@@ -105,7 +105,11 @@ void Priest::fingerprint_reads(std::string& o) const {
   reads_.fingerprint([&](uint64_t x) { fp_u(o, x); }, now_,
                      kForwardPatience * opt_.election_timeout_ticks);
   fp_u(o, awaiting_len_);
-  fp_age(o, now_, grew_tick_, 2 * opt_.heartbeat_ticks);
+  // How long the ledger has stood still: a behind follower's reminders wait two heartbeats of
+  // it, and its waiting reads a patience (Priest::expire_forwards).
+  const uint64_t still = 2 * opt_.heartbeat_ticks;
+  fp_age(o, now_, grew_tick_,
+         reads_.waits() ? std::max(still, kForwardPatience * opt_.election_timeout_ticks) : still);
   if (change_) {
     o += change_to_json(change_->change).dump();
     fp_u(o, change_->begun);

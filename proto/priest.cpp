@@ -204,33 +204,22 @@ std::string Priest::step(const Message& m) {
   // A priest hears itself and the voters (id and incarnation) of the membership in force
   // above its ledger. Besides them, only:
   //  - as president, the priest it is teaching for a change: its answers (votes and
-  //    catch-up acknowledgements, which say how far its ledger has got), nothing else;
-  //  - a member id speaking as another incarnation that holds more of the ledger (a replace
-  //    this priest has not learned may have made it a voter), never one a remove or replace
-  //    here retired, and only where the membership records that member's key: its ledger
-  //    and its presidency only; its last votes and votes count nowhere (on_last_vote,
-  //    on_voted). The host let its certificate in only with a key not retired here
-  //    (Membership::key_refusal).
-  // Anyone else (a removed priest, a priest never added, or one added by a decree this
-  // priest has not learned yet) is dropped here, catch-up included. A priest behind an add
-  // learns it from the members it knows (its pre-ballots make them send it the ledger).
+  //    catch-up acknowledgements, which say how far its ledger has got), nothing else.
+  // Anyone else (a removed priest, a priest never added, one added by a decree this priest
+  // has not learned yet, and any other life of a member id) is dropped here, catch-up
+  // included. Another life's certificate proves only that the CA made it (for a replace
+  // that may never have run): believing its ledger let it write decrees nobody proposed. A
+  // priest behind an add or a replace learns it from the lives it knows (its pre-ballots
+  // make them send it the ledger).
   const bool named = m.from == opt_.id ? m.incarnation == opt_.incarnation
                                        : latest().voter(m.from, m.incarnation);
   const bool taught = role_ == Role::President && change_ &&
                       change_->learning(m.from, m.incarnation) &&
                       (m.kind == Kind::Voted || m.kind == Kind::VoteNo ||
                        (m.kind == Kind::CatchUp && m.entries.empty()));
-  if (!named) {
-    const PriestAddress* member = latest().find(m.from);
-    // (Only where the membership records the member's key: without it, the host cannot tell
-    // a new life's certificate from a retired one's.)
-    bool newer_life = member && !member->key.empty() && member->incarnation != m.incarnation &&
-                      m.passed_len > passed_len_ && !latest().retired_life(m.from, m.incarnation) &&
-                      (from_president(m.kind) || m.kind == Kind::CatchUp);
-    if (!taught && !newer_life) {
-      stranger(m);
-      return "";
-    }
+  if (!named && !taught) {
+    stranger(m);
+    return "";
   }
   // B1: a ballot belongs to the priest whose id it carries. Only that priest speaks in it as
   // president (next, begin, successful and failed ballot), and answers in it go to it.

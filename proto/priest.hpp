@@ -28,9 +28,8 @@
 //
 // Membership (proto/membership.hpp; docs/SAFETY.md, "Who may speak"): a priest hears only
 // the voters (id and incarnation) of the membership in force above its ledger and itself;
-// besides them the priest it teaches for a change (its answers only) and a member id speaking
-// as another incarnation that holds more of the ledger (its ledger and presidency only).
-// Nobody outside the membership, catch-up included. As president it begins the numbers of one
+// besides them the priest it teaches for a change (its answers only). Nobody else, catch-up
+// included: not another life of a member id either. As president it begins the numbers of one
 // membership only: it begins a membership decree alone, nothing above it until it passed, and then
 // stands again for the new membership (or hands over, if removed).
 //
@@ -248,8 +247,8 @@ class Priest {
 
   PriestStatus status() const;
   // Whether this priest takes a link from priest `from` speaking as `incarnation`: itself, a
-  // member id of the membership in force (step() decides what an incarnation other than the
-  // one it names may say), or (president) the priest it is teaching for a change. The host
+  // voter (id and incarnation) of the membership in force, or (president) the priest it is
+  // teaching for a change; not another life of a member id. The host
   // asks at the peer's hello and again when the membership changes; anyone else is told
   // not_member and closed, and step() drops anything from them.
   bool admits(PriestId from, uint64_t incarnation) const;

@@ -24,7 +24,8 @@ void Priest::rejoin(const Membership& m) {
 bool Priest::admits(PriestId from, uint64_t incarnation) const {
   if (from == opt_.id) return incarnation == opt_.incarnation;
   if (latest().retired_life(from, incarnation)) return false;  // cut off by a remove or replace
-  if (latest().find(from)) return true;  // (step() decides what another incarnation may say)
+  if (latest().voter(from, incarnation)) return true;
+  // Another life of a member id is a stranger too, but the one a president is teaching.
   return role_ == Role::President && change_ && change_->learning(from, incarnation);
 }
 

@@ -155,9 +155,14 @@ void Host::on_hello(const std::shared_ptr<Conn>& c, const json& j) {
   // with this incarnation (removed, replaced, never added, or added by a decree not learned
   // here yet) is told so and gets nothing more.
   if (!admits(*c, id, life)) return refuse_stranger(c, id, life);
-  // One link from each priest: a newer one replaces the older (the peer restarted).
+  // One link from each priest: a newer one replaces the older (the peer restarted). Another
+  // life of the id (admitted to be told nothing, or taught by a change) replaces only another
+  // life's link, never that of the life the membership names: it must not cut the member off.
+  const Membership& m = priest()->membership();
+  const bool named = m.voter(id, life);
   for (auto& w : sessions_)
-    if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id)
+    if (auto o = w.lock(); o && o != c && o->kind == Conn::Kind::PeerIn && o->peer == id &&
+                           (named || !m.voter(id, o->incarnation)))
       o->close();
   if (!admission_.may_become(Conn::Kind::PeerIn, snapshot()))
     return bad_input(c, "too many peers",
@@ -195,6 +200,14 @@ void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t
   // Why, for the refused priest: "key" (the life named here, with another key: an operator's
   // mistake, never a reason for it to retire) or "membership" (removed, replaced, retired).
   const bool named_other_key = !why.empty() && !m.retired_key(c->key);
+  const PriestAddress* member = m.find(id);
+  if (why.empty() && member && member->incarnation != incarnation &&
+      !m.retired_life(id, incarnation))
+    why = "the membership in force here (decree " + std::to_string(m.decree_no) +
+          ") names incarnation " + incarnation_text(member->incarnation) +
+          " of that id (a priest whose data directory was lost is a new priest: paxos-god "
+          "replace " +
+          std::to_string(id) + ")";
   if (why.empty())
     why = "it is not a member of the membership in force here (decree " +
           std::to_string(m.decree_no) + ")";

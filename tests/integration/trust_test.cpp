@@ -787,3 +787,41 @@ TEST_CASE("trust 11: the CA is rotated while the parliament keeps passing decree
   CHECK(st->value("type", "") == "status");
   unharmed(parl, honest, {1, 2, 3});
 }
+
+// 23. Before: a member id speaking as an incarnation the membership does not name, with a key
+// it neither records nor retired, was heard wherever it claimed a longer ledger (a replace the
+// receiver had not learned might have made it a voter). `paxos-god certs --priest 3 --new-key`
+// makes exactly such a certificate before every replace, and the replace may never run: with
+// it, catch-up of decree L+1 or a begin ballot above the victim's promise wrote a decree nobody
+// proposed, and its hello closed the real priest 3's link. Now another life of a member id is
+// told not_member and closed, as a stranger is.
+TEST_CASE("trust 13: a certificate made for a replace that never ran writes nothing",
+          "[trust][hostile]") {
+  Parliament parl(5);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer proposer(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(proposer, "before the certificate was made"));
+  // A new key for priest 3, made as before a replace, kept by whoever should not have it; the
+  // running priest 3 keeps its own.
+  const fs::path certs = parl.dir / "certs", kept = parl.dir / "kept", minted = parl.dir / "minted";
+  fs::create_directories(kept);
+  fs::create_directories(minted);
+  for (const char* f : {"priest-3.crt", "priest-3.key"}) fs::copy_file(certs / f, kept / f);
+  {
+    auto [code, out] = parl.run_god({"certs", "--priest", "3", "--new-key"});
+    INFO("paxos-god certs said:\n" << out);
+    REQUIRE(code == 0);
+  }
+  for (const char* f : {"ca.crt", "priest-3.crt", "priest-3.key"})
+    fs::copy_file(certs / f, minted / f);
+  for (const char* f : {"priest-3.crt", "priest-3.key"})
+    fs::copy_file(kept / f, certs / f, fs::copy_options::overwrite_existing);
+  REQUIRE(honest.pass(proposer, "after the certificate was made"));
+  const uint64_t last = honest.passed.rbegin()->first;
+  for (PriestId victim : {1u, 2u, 4u, 5u})
+    forge_as(parl, victim, 3, stranger_incarnation(), last, minted);
+  CHECK(log_lines(parl, 1, "names incarnation " + parl.incarnation(3)) >= 1);
+  unharmed(parl, honest, {1, 2, 3, 4, 5});
+}

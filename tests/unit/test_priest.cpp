@@ -979,10 +979,12 @@ TEST_CASE("a retired incarnation's catch-up is dropped, however long its ledger"
   CHECK(c.priests[2]->admits(3, 999));
 }
 
-// Another life of a member id (a replace this priest has not learned) is heard only where
-// the membership records that member's key: without it the host cannot tell the new life's
-// certificate from a retired one's, and a retired key could write decrees.
-TEST_CASE("another life of a member is heard only where the member's key is recorded", "[priest][trust]") {
+// Another life of a member id (an incarnation the membership in force does not name, with a
+// key it neither records nor retired) is not heard, with or without the member's key recorded:
+// its certificate proves only that the CA made it, perhaps for a replace that never ran (paxos-god
+// certs --priest 3 --new-key). Before, where the key was recorded, its catch-up and its ballots
+// were believed, and it wrote a decree nobody proposed into this priest's ledger.
+TEST_CASE("another life of a member id is not heard, its key recorded or not", "[priest][trust]") {
   for (bool recorded : {false, true}) {
     INFO("key recorded: " << recorded);
     Chamber c(3, {}, true, [&](PriestOptions& o) {
@@ -1001,6 +1003,31 @@ TEST_CASE("another life of a member is heard only where the member's key is reco
     m.entries.push_back(Entry{before.size() + 1, Ballot{1, 3}, Decree{false, 66, 1, "from another life", {}}});
     c.priests[2]->step(m);
     c.drain();
-    CHECK(c.ledgers[2].size() == before.size() + (recorded ? 1 : 0));
+    CHECK(c.ledgers[2] == before);
+    CHECK_FALSE(c.priests[2]->admits(3, 777));  // its hello is answered not_member
+    CHECK(c.priests[2]->admits(3, 301));        // the life the membership names
+    // Nor as a president: a begin ballot above every promise, then its successful ballot.
+    Message bb;
+    bb.kind = Kind::BeginBallot;
+    bb.from = 3;
+    bb.incarnation = 777;
+    bb.to = 2;
+    bb.ballot = Ballot{c.priests[2]->next_bal().round + 5, 3};
+    bb.passed_len = before.size() + 1;
+    bb.entries.push_back(
+        Entry{before.size() + 1, bb.ballot, Decree{false, 66, 2, "begun by another life", {}}});
+    c.priests[2]->step(bb);
+    Message ok = bb;
+    ok.kind = Kind::Success;
+    ok.entries.clear();
+    ok.commit_no = before.size() + 1;
+    c.priests[2]->step(ok);
+    c.drain();
+    CHECK(c.ledgers[2] == before);
+    CHECK(c.priests[2]->next_bal() < bb.ballot);  // no promise made to it
+    c.propose(1, 2, 9, 2, "second");              // the president it follows is still heard
+    for (int t = 0; t < 10 && c.ledgers[2].size() == before.size(); ++t) c.tick();
+    REQUIRE(c.ledgers[2].size() == before.size() + 1);
+    CHECK(c.ledgers[2].back().decree.text == "second");
   }
 }

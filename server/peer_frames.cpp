@@ -200,19 +200,25 @@ void Host::refuse_stranger(const std::shared_ptr<Conn>& c, PriestId id, uint64_t
   // Why, for the refused priest: "key" (the life named here, with another key: an operator's
   // mistake, never a reason for it to retire) or "membership" (removed, replaced, retired).
   const bool named_other_key = !why.empty() && !m.retired_key(c->key);
+  // One line per cause, each limited on its own: the new life a replace is teaching (told
+  // no by every priest but the president until the decree passes) must not hide a retired
+  // key's line.
+  std::string cause = why.empty() ? "" : " key";
   const PriestAddress* member = m.find(id);
   if (why.empty() && member && member->incarnation != incarnation &&
-      !m.retired_life(id, incarnation))
+      !m.retired_life(id, incarnation)) {
     why = "the membership in force here (decree " + std::to_string(m.decree_no) +
           ") names incarnation " + incarnation_text(member->incarnation) +
           " of that id (a priest whose data directory was lost is a new priest: paxos-god "
           "replace " +
           std::to_string(id) + ")";
+    cause = " life";
+  }
   if (why.empty())
     why = "it is not a member of the membership in force here (decree " +
           std::to_string(m.decree_no) + ")";
   warn_limited(
-      "not a member " + std::to_string(id),
+      "not a member " + std::to_string(id) + cause,
       "closing connection from {}{}: priest {} speaking as incarnation {}: {}; it gets nothing",
       c->name, who(*c), id, incarnation_text(incarnation), why);
   ++counters_.strangers_refused;

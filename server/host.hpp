@@ -495,6 +495,7 @@ class Host : public NodeHost, private Records {
   std::vector<Watcher> watchers_;
   std::deque<std::string> watch_recent_;  // the last decrees, encoded (Host::watch_page)
   uint64_t watch_recent_first_ = 1;       // the number of watch_recent_.front()
+  size_t watch_recent_bytes_ = 0;         // their bytes
   bool flush_posted_ = false;
   // The president sends the same begin ballot to every priest: encode it once in each form
   // (JSON, binary).

@@ -15,7 +15,8 @@ namespace parliament::host_detail {
 
 namespace {
 constexpr uint64_t kWatchPage = 1000;                   // decrees in one frame, at most
-constexpr size_t kWatchRecent = 10000;                  // decrees kept encoded for watchers
+constexpr size_t kWatchRecent = 10000;                  // decrees kept encoded for watchers,
+constexpr size_t kWatchRecentBytes = 16 << 20;          // and at most this many bytes of them
 constexpr auto kWatchQuiet = std::chrono::milliseconds(500);  // word at least this often
 }  // namespace
 
@@ -58,13 +59,21 @@ Result<std::pair<std::string, uint64_t>> Host::watch_page(uint64_t from, uint64_
   uint64_t cached_end = watch_recent_first_ + watch_recent_.size();  // the first not cached
   if (watch_recent_.empty() || length - std::min(length, cached_end) > kWatchRecent) {
     watch_recent_.clear();  // begin (again) with the last page of the ledger
+    watch_recent_bytes_ = 0;
     watch_recent_first_ = cached_end = length > kWatchPage ? length - kWatchPage + 1 : 1;
   }
   if (cached_end <= length) {
-    auto fresh = archive_->read(cached_end, length - cached_end + 1, SIZE_MAX);
+    // Bounded in bytes as well as in decrees: large decrees of escaped text encode to several
+    // times their size, and 10,000 of them would be gigabytes.
+    auto fresh = archive_->read(cached_end, length - cached_end + 1, kWatchRecentBytes);
     if (!fresh) return R::failure(fresh.error());
-    for (const auto& e : *fresh) watch_recent_.push_back(entry_to_json(e).dump());
-    while (watch_recent_.size() > kWatchRecent) {
+    for (const auto& e : *fresh) {
+      watch_recent_.push_back(entry_to_json(e).dump());
+      watch_recent_bytes_ += watch_recent_.back().size();
+    }
+    while (watch_recent_.size() > 1 &&
+           (watch_recent_.size() > kWatchRecent || watch_recent_bytes_ > kWatchRecentBytes)) {
+      watch_recent_bytes_ -= watch_recent_.front().size();
       watch_recent_.pop_front();
       ++watch_recent_first_;
     }
@@ -76,7 +85,10 @@ Result<std::pair<std::string, uint64_t>> Host::watch_page(uint64_t from, uint64_
     out.first += d;
     return ++out.second < kWatchPage;
   };
-  if (from >= watch_recent_first_) {
+  // From the cache unless `from` is before it, or past what a read cut short at its bytes
+  // brought in (then from the ledger, as for a watcher far behind).
+  if (from >= watch_recent_first_ &&
+      (from > length || from - watch_recent_first_ < watch_recent_.size())) {
     for (uint64_t n = from; n <= length && n - watch_recent_first_ < watch_recent_.size(); ++n)
       if (!add(watch_recent_[n - watch_recent_first_])) break;
     return out;
@@ -91,6 +103,7 @@ Result<std::pair<std::string, uint64_t>> Host::watch_page(uint64_t from, uint64_
 void Host::push_watches() {
   if (watchers_.empty()) {
     watch_recent_.clear();
+    watch_recent_bytes_ = 0;
     return;
   }
   const auto now = Clock::now();

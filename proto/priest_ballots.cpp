@@ -332,13 +332,20 @@ void Priest::enqueue(Decree d, Waiter w) {
                   "request " + std::to_string(d.request) + " of client " +
                       std::to_string(d.client) + " is older than its last passed request " +
                       std::to_string(seen.last_request));
-  // Bounded by count and by bytes (max_queued, max_queued_bytes).
-  if (proposals_.admit(std::move(d), w, opt_.max_queued, opt_.max_queued_bytes) ==
-      Proposals::Admitted::Full)
+  // Bounded by count and by bytes (max_queued, max_queued_bytes), and in clients waiting on
+  // one request.
+  const uint64_t client = d.client, request = d.request;
+  auto admitted = proposals_.admit(std::move(d), w, opt_.max_queued, opt_.max_queued_bytes);
+  if (admitted == Proposals::Admitted::Full)
     answer(w, 0, Code::Overloaded,
            "president " + std::to_string(opt_.id) + " is overloaded (" +
                std::to_string(proposals_.queued()) + " proposals, " +
                std::to_string(proposals_.queued_bytes() >> 10) + " KiB queued); retry later");
+  if (admitted == Proposals::Admitted::Crowded)
+    answer(w, 0, Code::Overloaded,
+           std::to_string(Proposals::kMaxJoined) + " copies of request " + std::to_string(request) +
+               " of client " + std::to_string(client) + " already wait at president " +
+               std::to_string(opt_.id) + "; wait for their answer, then retry");
 }
 
 void Priest::begin_ballots() {

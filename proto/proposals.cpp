@@ -9,6 +9,7 @@ Proposals::Admitted Proposals::admit(Decree d, Waiter w, size_t max_queued,
   Key key{d.client, d.request};
   auto& waiters = waiting_[key];
   bool known = !waiters.empty() || begun_.count(key);
+  if (known && waiters.size() >= kMaxJoined) return Admitted::Crowded;
   if (!known && (queue_.size() >= max_queued ||
                  (!queue_.empty() && queued_bytes_ + d.text.size() > max_queued_bytes))) {
     waiting_.erase(key);

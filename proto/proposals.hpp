@@ -26,10 +26,14 @@ class Proposals {
     Decree decree;
     Waiter waiter;
   };
+  // Clients that may wait on one request at once: retries join it, but a client resending
+  // it in a loop while it waits (a stall, a change under way) must not grow the president.
+  static constexpr size_t kMaxJoined = 16;
   enum class Admitted {
-    Joined,  // the request was waiting or begun already: this client waits on it too
-    Queued,  // a new request, queued for a ballot
-    Full,    // no room (max_queued, or max_queued_bytes): refused
+    Joined,   // the request was waiting or begun already: this client waits on it too
+    Queued,   // a new request, queued for a ballot
+    Full,     // no room (max_queued, or max_queued_bytes): refused
+    Crowded,  // kMaxJoined already wait on this request: refused
   };
   struct Abandoned {
     Waiter waiter;

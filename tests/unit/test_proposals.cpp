@@ -59,3 +59,19 @@ TEST_CASE("proposals: dropping the queue keeps the begun requests' waiters", "[p
   CHECK(dropped[0].token == 11);
   CHECK(p.waiting() == 1);  // request (1, 1) is in flight: its client still waits
 }
+
+// A client resending one request in a loop while it waits (a stall, a change under way) joined
+// it every time: the president kept a waiter, and its host an entry, per copy, without bound.
+TEST_CASE("proposals: at most kMaxJoined clients wait on one request", "[proposals]") {
+  Proposals p;
+  CHECK(p.admit(decree(1, 1, 10), Waiter{1, 100}, 10, 1000) == Admitted::Queued);
+  for (uint64_t t = 1; t < Proposals::kMaxJoined; ++t)
+    CHECK(p.admit(decree(1, 1, 10), Waiter{1, 100 + t}, 10, 1000) == Admitted::Joined);
+  CHECK(p.admit(decree(1, 1, 10), Waiter{1, 999}, 10, 1000) == Admitted::Crowded);
+  CHECK(p.admit(decree(2, 1, 10), Waiter{1, 500}, 10, 1000) == Admitted::Queued);  // others go on
+  p.take();
+  p.began({1, 1}, 7);
+  CHECK(p.admit(decree(1, 1, 10), Waiter{1, 998}, 10, 1000) == Admitted::Crowded);  // begun too
+  CHECK(p.passed({1, 1}).size() == Proposals::kMaxJoined);
+  CHECK(p.admit(decree(1, 2, 10), Waiter{1, 997}, 10, 1000) == Admitted::Queued);
+}

@@ -156,8 +156,8 @@ void Host::on_hello(const std::shared_ptr<Conn>& c, const json& j) {
   // here yet) is told so and gets nothing more.
   if (!admits(*c, id, life)) return refuse_stranger(c, id, life);
   // One link from each priest: a newer one replaces the older (the peer restarted). Another
-  // life of the id (admitted to be told nothing, or taught by a change) replaces only another
-  // life's link, never that of the life the membership names: it must not cut the member off.
+  // life of the id (admitted only as the priest a president's change is teaching) replaces
+  // only another life's link, never that of the life the membership names.
   const Membership& m = priest()->membership();
   const bool named = m.voter(id, life);
   for (auto& w : sessions_)

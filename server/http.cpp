@@ -33,6 +33,8 @@ constexpr size_t kMaxRequestBytes = 8192;    // a request's line and headers
 constexpr auto kFirstRequest = std::chrono::seconds(5);  // accept to the first whole request
 constexpr auto kIdle = std::chrono::seconds(5);          // between requests on a kept-alive one
 constexpr size_t kMaxRequests = 100;         // requests on one connection
+constexpr size_t kMaxUnwrittenBytes = 32 << 20;  // answers not yet written, on all connections
+constexpr size_t kAnswerPiece = 64 << 10;        // sealed and written at a time
 
 const char* reason(int status) {
   switch (status) {
@@ -79,20 +81,22 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   void close();
   bool closed() const { return closed_; }
   bool proven() const { return requests_ > 0; }  // it completed a request
+  size_t unwritten() const { return unwritten_; }  // its answer's bytes not yet written
   std::string ip;
   Clock::time_point opened = Clock::now(), last = Clock::now();
 
  private:
   void read();
   bool busy() const {
-    return paused_ || !out_.empty() || !writing_.empty();
+    return paused_ || !out_.empty() || !writing_.empty() || answer_at_ < answer_.size();
   }             // an answer not yet written
   void feed();  // parses pending_ up to the end of the next request
   void on_bytes(std::string_view bytes);
   void on_plain(std::string_view plain);
   void answer();
-  void send(const std::string& plain);
+  void send(std::string answer);
   void write();
+  void written();  // its answer is all written (or it closed): no longer held
   static int on_url(http_parser* p, const char* at, size_t n);
   static int on_header_field(http_parser* p, const char* at, size_t n);
   static int on_header_value(http_parser* p, const char* at, size_t n);
@@ -108,9 +112,12 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   bool in_origin_ = false, in_value_ = false;
   size_t request_bytes_ = 0;
   size_t requests_ = 0;
+  size_t unwritten_ = 0;  // counted in the port's `unwritten`
   bool keep_alive_ = true;
   std::vector<char> buf_ = std::vector<char>(4096);
   std::string out_, writing_;
+  std::string answer_;  // the answer being written (sent from answer_at_ on, piece by piece)
+  size_t answer_at_ = 0;
   std::string
       pending_;  // bytes read but not parsed yet (after a request, while its answer is written)
   bool reading_ = false, paused_ = false;
@@ -129,6 +136,7 @@ class HttpPort::Impl {
   std::set<std::string> origins;
   std::string parliament_json;
   std::list<std::weak_ptr<HttpConn>> conns;
+  size_t unwritten = 0;  // the bytes of answers not yet written, on all connections
   LogLimit log_limit;
   bool stopping = false;
 
@@ -183,6 +191,28 @@ class HttpPort::Impl {
     if (all >= kMaxConnections && v2) {
       warn("too many", "{} connections; closing the oldest idle one, from {}", all, v2->ip);
       v2->close();
+    }
+  }
+
+  // `me` is to hold an answer of `bytes`: over kMaxUnwrittenBytes in all, the connections
+  // holding the most unwritten bytes (readers that stopped reading) are closed first, so that
+  // clients that do not read cannot hold a priest's memory, nor keep others from being answered.
+  // An answer is always given when nothing else is held.
+  void make_room_for_answer(const HttpConn& me, size_t bytes) {
+    if (unwritten + bytes <= kMaxUnwrittenBytes) return;
+    std::vector<std::shared_ptr<HttpConn>> holders;
+    for (auto& w : conns)
+      if (auto c = w.lock(); c && c.get() != &me && !c->closed() && c->unwritten() > 0)
+        holders.push_back(c);
+    std::sort(holders.begin(), holders.end(),
+              [](auto& a, auto& b) { return a->unwritten() > b->unwritten(); });
+    for (auto& c : holders) {
+      if (unwritten + bytes <= kMaxUnwrittenBytes) break;
+      warn("unwritten",
+           "answers not yet read hold {} KiB (at most {} KiB); closing the "
+           "connection from {} holding {} KiB",
+           unwritten >> 10, kMaxUnwrittenBytes >> 10, c->ip, c->unwritten() >> 10);
+      c->close();
     }
   }
 
@@ -244,6 +274,7 @@ void HttpConn::start() {
 void HttpConn::close() {
   if (closed_) return;
   closed_ = true;
+  written();
   asio::error_code ec;
   sock_.shutdown(tcp::socket::shutdown_both, ec);
   sock_.close(ec);
@@ -381,23 +412,39 @@ void HttpConn::answer() {
     head += "Access-Control-Allow-Origin: " + origin_ +
             "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
   head += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  send(head + body);
+  port_.make_room_for_answer(*this, head.size() + body.size());
+  unwritten_ = head.size() + body.size();
+  port_.unwritten += unwritten_;
+  head += body;
+  std::string().swap(body);
+  send(std::move(head));
   if (!keep_alive_) finishing_ = true;
 }
 
-void HttpConn::send(const std::string& plain) {
-  if (tls_) {
-    if (tls_->seal(plain) != tls::Session::Status::Ok) return close();
-  } else {
-    out_ += plain;
-  }
+void HttpConn::send(std::string answer) {
+  answer_ = std::move(answer);
+  answer_at_ = 0;
   write();
 }
 
+// Writes what the handshake says, then the answer a piece at a time: sealed (or copied) only
+// as the last piece has gone out, so that the TLS engine's buffer and out_ never hold more
+// than a piece, however long the answer.
 void HttpConn::write() {
   if (closed_ || !writing_.empty()) return;
   if (tls_) tls_->take_output(out_);
+  if (out_.empty() && answer_at_ < answer_.size()) {
+    std::string_view piece = std::string_view(answer_).substr(answer_at_, kAnswerPiece);
+    answer_at_ += piece.size();
+    if (!tls_)
+      out_.assign(piece);
+    else if (tls_->seal(piece) == tls::Session::Status::Ok)
+      tls_->take_output(out_);
+    else
+      return close();
+  }
   if (out_.empty()) {
+    written();
     if (finishing_) return close();
     if (paused_) {  // the answer is written: on to the next request
       paused_ = false;
@@ -415,6 +462,17 @@ void HttpConn::write() {
     if (ec) return close();
     write();
   });
+}
+
+// Nothing of an answer is held once it is written: its bytes leave the port's count, and
+// the buffers that held it are given back (an idle kept-alive connection holds a few KiB).
+void HttpConn::written() {
+  port_.unwritten -= unwritten_;
+  unwritten_ = 0;
+  std::string().swap(answer_);
+  std::string().swap(out_);
+  std::string().swap(writing_);
+  answer_at_ = 0;
 }
 
 HttpPort::HttpPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -20,7 +20,9 @@
 // port admits (`refusal` says why not: a revoked client). Bounds: 1024 connections, 64 from
 // one address (at either cap the oldest connection that has not completed a request goes, so
 // idle or slow-handshake connections cannot crowd out a scraper), a request's head 8 KiB, 5 s
-// from accept to the first whole request and between requests, 100 requests per connection.
+// from accept to the first whole request and between requests, 100 requests per connection,
+// one answer held per connection and 32 MiB of answers not yet written on all of them (over
+// that, the connections holding the most unwritten bytes are closed first).
 #pragma once
 
 #include <functional>

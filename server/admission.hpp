@@ -9,10 +9,13 @@
 // TLS handshake: beyond that, the oldest goes if it has been at it for `handshake_grace` (an
 // honest one finishes in a few round trips), otherwise the newcomer does, so that a burst of
 // honest connections is not cut down by its own later members while each handshake waits its
-// turn for the CPU. Frames clients have begun but not finished hold at most
-// `unfinished_bytes` in all. Replies waiting for a client hold at most `replies_per_client`
-// on one connection and `replies_bytes` on all: over either, the client holding the most
-// unread replies is closed first.
+// turn for the CPU. At either cap, one address cannot crowd out the others: the connection
+// closed is always the oldest of the address holding the most places, at once when the
+// newcomer's address holds fewer (a flood from one host, stalling its handshakes, leaves
+// other hosts' clients and priests their way in, and never closes theirs). Frames clients have
+// begun but not finished hold at most `unfinished_bytes` in all. Replies waiting for a client hold
+// at most `replies_per_client` on one connection and `replies_bytes` on all: over either, the
+// client holding the most unread replies is closed first.
 //
 // Used by the Host's thread only.
 #pragma once
@@ -51,6 +54,7 @@ class Admission {
     Clock::time_point opened{};
     std::optional<Clock::time_point> handshake_began{};  // while its handshake is under way
     size_t held_bytes = 0;                               // replies waiting to be read
+    uint64_t address = 0;  // where it comes from (a hash of the remote address)
   };
   using Snapshot = std::vector<Open>;
 

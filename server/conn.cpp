@@ -303,7 +303,8 @@ void Host::accept() {
     if (auto id = admission_.room_for_pending(snapshot())) {
       auto oldest = conn_of(*id);
       warn_limited("too many pending",
-                   "{} connections have not said a word yet; closing the oldest, from {}",
+                   "{} connections have not said a word yet; closing the oldest of the address "
+                   "holding the most, from {}",
                    admission_.caps().pending, oldest->name);
       oldest->close();
     }
@@ -327,7 +328,7 @@ Admission::Snapshot Host::snapshot() const {
   Admission::Snapshot open;
   for (auto& w : sessions_)
     if (auto c = w.lock(); c && !c->closed()) {
-      open.push_back({id_of(*c), c->kind, c->opened, std::nullopt, c->held_bytes()});
+      open.push_back({id_of(*c), c->kind, c->opened, std::nullopt, c->held_bytes(), c->address});
       if (c->handshaking()) open.back().handshake_began = c->handshake_began();
     }
   return open;
@@ -353,8 +354,9 @@ bool Host::make_room_for_handshake(Conn& c) {
   }
   if (room.close) {
     auto oldest = conn_of(*room.close);
-    warn_limited("too many handshakes", "{} TLS handshakes under way; closing the oldest, from {}",
-                 caps.handshakes, oldest->name);
+    warn_limited("too many handshakes",
+                 "{} TLS handshakes under way; closing an older one, from {}", caps.handshakes,
+                 oldest->name);
     oldest->close();
   }
   return true;

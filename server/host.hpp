@@ -120,6 +120,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     auto ep = sock_.remote_endpoint(ec);
     ip = ec ? "?" : ep.address().to_string();
     name = ec ? "?" : ip + ":" + std::to_string(ep.port());
+    address = std::hash<std::string>{}(ip);
   }
 
   Kind kind;
@@ -127,6 +128,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   uint64_t incarnation = 0;  // PeerIn: the incarnation the peer's hello named
   std::string ip;    // the remote address, without the port (the key for rate-limited warnings)
   std::string name;  // ip:port
+  uint64_t address;  // a hash of ip: the Admission's caps share places out by address
   // Who the other end is, from its certificate; nullopt without TLS (anyone may say anything).
   std::optional<tls::Identity> identity;
   std::string key;  // its certificate's public key (tls::peer_key); empty without TLS

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <deque>
 #include <iterator>
 #include <limits>
 #include <mutex>
@@ -690,6 +691,74 @@ TEST_CASE("hostile 10b: an honest burst of 200 TLS connections is not cut down",
   CHECK(out.find("RESULT label=burst clients=1000 conns=200 ") != std::string::npos);
   CHECK(out.find(" errors=0 ") != std::string::npos);
   CHECK(out.find(" n=0 ") == std::string::npos);
+}
+
+// A TCP connection to 127.0.0.1:port from the local address `from` (host order) that sends
+// `first_bytes`; its descriptor, or -1.
+int connect_from(uint32_t from, uint16_t port, const std::string& first_bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local{}, remote{};
+  local.sin_family = remote.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(from);
+  remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  remote.sin_port = htons(port);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0 ||
+      ::send(fd, first_bytes.data(), first_bytes.size(), MSG_NOSIGNAL) != ssize_t(first_bytes.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// 10c. Before: at the handshake cap a newcomer got in only when the oldest handshake had been
+// at it for a second. One host (127.0.0.2) opening connections without pause, each sending the
+// start of a ClientHello and closed by it after 800 ms, kept the cap full of handshakes younger
+// than a second, and another host's clients were refused almost every time. Now at the cap the
+// place is taken from the address holding the most: every client of the other host gets in.
+TEST_CASE("hostile 10c: one host stalling handshakes does not keep another host's clients out", "[hostile]") {
+  raise_fd_limit(8192);
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer warmup(parl.config.priests, random_client_id());
+  REQUIRE(honest.pass(warmup, "before the attack"));
+  const PriestId victim = *parl.president();
+  const uint16_t port = parl.addr.at(victim).port;
+  const std::string hello_start("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> opened{0}, failed{0};
+  std::thread churn([&] {
+    std::deque<std::pair<std::chrono::steady_clock::time_point, int>> held;
+    while (!stop) {
+      auto now = std::chrono::steady_clock::now();
+      int fd = connect_from(0x7f000002, port, hello_start);
+      if (fd >= 0) held.emplace_back(now, fd), ++opened;
+      else ++failed;
+      while (!held.empty() && now - held.front().first > 800ms) close(held.front().second), held.pop_front();
+    }
+    for (auto& [at, fd] : held) close(fd);
+  });
+  REQUIRE(eventually([&] { return opened >= 2000; }, 20s));
+  size_t in = 0;
+  const int kTries = 20;
+  for (int i = 0; i < kTries; ++i) {
+    TlsRaw c(port, party_context(parl.dir / "certs", Identity{tls::Role::Client}), 3s);
+    if (c.handshaken && c.send_json({{"type", "status"}})) {
+      auto r = c.read_frame(3s);
+      if (r && r->value("type", "") == "status") ++in;
+    }
+    std::this_thread::sleep_for(50ms);  // (pacing: tries spread over the flood)
+  }
+  stop = true;
+  churn.join();
+  std::printf("hostile 10c: %zu of %d clients from 127.0.0.1 answered while 127.0.0.2 opened %zu connections "
+              "(%zu failed)\n", in, kTries, size_t(opened), size_t(failed));
+  CHECK(log_lines(parl, victim, "TLS handshakes under way") >= 1);  // (the flood filled the cap)
+  CHECK(in == size_t(kTries));
+  unharmed(parl, honest, {1, 2, 3});
 }
 
 // CPU time (user + system) a process has used so far, in clock ticks; 0 if unreadable.

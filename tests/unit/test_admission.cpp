@@ -56,6 +56,40 @@ TEST_CASE("admission: handshakes past the cap: the oldest after its grace, else 
   CHECK_FALSE(h.close);
 }
 
+// Before: one host holding every handshake place, each handshake stalled and replaced before
+// its grace ran out, kept every other host's clients and priests out.
+TEST_CASE("admission: one address holding the places does not keep out another", "[admission]") {
+  AdmissionCaps caps = small();
+  caps.handshakes = 4;
+  Admission a(caps);
+  const uint64_t flood = 7, honest = 8;
+  Admission::Snapshot open = {{1, ConnKind::Unknown, t0, t0 + 2000ms, 0, flood},
+                              {2, ConnKind::Unknown, t0, t0 + 2500ms, 0, flood},
+                              {3, ConnKind::Unknown, t0, t0 + 2600ms, 0, flood},
+                              {4, ConnKind::Unknown, t0, t0 + 2700ms, 0, honest},
+                              {9, ConnKind::Unknown, t0, std::nullopt, 0, honest}};  // the newcomer
+  // None is past its grace, yet the newcomer's address holds fewer: the flood's oldest goes.
+  auto h = a.room_for_handshake(9, open, t0 + 2900ms);
+  CHECK(h.admit);
+  CHECK(h.close == Admission::Id(1));
+  // A newcomer from the address holding the most is held to the rule of the grace.
+  open.back().address = flood;
+  h = a.room_for_handshake(9, open, t0 + 2900ms);
+  CHECK_FALSE(h.admit);
+  h = a.room_for_handshake(9, open, t0 + 3100ms);
+  CHECK(h.admit);
+  CHECK(h.close == Admission::Id(1));
+  // Nor does it close another address's handshake, however old.
+  open[3].handshake_began = t0;
+  h = a.room_for_handshake(9, open, t0 + 2900ms);
+  CHECK_FALSE(h.admit);
+  // Pending: the oldest of the address holding the most goes, not the oldest of all.
+  Admission::Snapshot pending = {{1, ConnKind::Unknown, t0 + 1s, std::nullopt, 0, honest},
+                                 {2, ConnKind::Unknown, t0 + 2s, std::nullopt, 0, flood},
+                                 {3, ConnKind::Unknown, t0 + 3s, std::nullopt, 0, flood}};
+  CHECK(a.room_for_pending(pending) == Admission::Id(2));
+}
+
 TEST_CASE("admission: clients and priests each have a cap of their own", "[admission]") {
   Admission a(small());
   Admission::Snapshot open = {{1, ConnKind::Client}, {2, ConnKind::PeerOut}, {3, ConnKind::PeerOut}};

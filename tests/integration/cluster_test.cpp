@@ -9,6 +9,7 @@
 // Every wait is a poll with a deadline. Files live in a fresh temporary directory, kept
 // (and named) when a check fails.
 #include "tests/common/cluster_support.hpp"
+#include "tests/common/hostile_support.hpp"
 
 
 // The one registration of the listener for the whole executable (harness.hpp).
@@ -964,4 +965,44 @@ TEST_CASE("read: after propose returned, a read through any priest holds that de
   REQUIRE(all.is_array());
   CHECK(all.size() >= 60);
   for (size_t i = 0; i < all.size(); ++i) CHECK(all[i]["decree_no"] == i + 1);
+}
+
+// Before: a priest kept the last 10,000 decrees encoded for its watchers whatever their size:
+// 300 decrees of 60,000 control characters (about 360 KiB each in JSON) held over 100 MiB on a
+// priest with one watcher, and 10,000 of them would hold gigabytes. Now the cache holds at
+// most 16 MiB, and a watcher behind what it holds is served from the ledger: every decree
+// once, in order.
+TEST_CASE("watch: decrees of 360 KiB each: the cache holds at most 16 MiB, and the watcher misses none") {
+  Parliament parl(1);
+  INFO("files in " << parl.dir);
+  parl.start(1);
+  parl.bootstrap();
+  REQUIRE(eventually([&] { return parl.president().has_value(); }, 10s));
+  Proposer proposer(parl.config.priests, random_client_id());
+  const std::string text(60000, '\x01');
+  REQUIRE(proposer.propose(text + "0", 10s).passed);  // (the client port's first large frame)
+  const pid_t pid = parl.pids.at(1);
+  const size_t idle = hostile::proc_kib(pid, "VmRSS");
+  TlsRaw w(parl.addr.at(1).port, party_context(parl.dir / "certs", tls::Identity{tls::Role::Client}));
+  REQUIRE(w.send_json({{"type", "watch"}, {"from", 1}}));
+  std::vector<uint64_t> seen;  // the numbers of the decrees pushed, in order
+  auto take_until = [&](size_t n) {
+    return eventually([&] {
+      if (auto f = w.read_frame(500ms))
+        for (auto& d : (*f)["decrees"]) seen.push_back(d["decree_no"].get<uint64_t>());
+      return seen.size() >= n;
+    }, 10s);
+  };
+  REQUIRE(take_until(1));
+  hostile::RssWatch watch(pid);
+  for (int batch = 0; batch < 60; ++batch) {  // five at a time, read as they pass
+    for (int i = 1; i <= 5; ++i) REQUIRE(proposer.propose(text + std::to_string(batch * 5 + i), 10s).passed);
+    REQUIRE(take_until(size_t(batch * 5 + 6)));
+  }
+  const size_t peak = watch.finish();
+  std::printf("watch: priest 1 RSS idle %zu KiB, peak %zu KiB (+%zu KiB) pushing 300 decrees of 360 KiB\n", idle, peak,
+              peak - std::min(peak, idle));
+  REQUIRE(seen.size() == 301);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
+  CHECK(peak < idle + 64 * 1024);
 }

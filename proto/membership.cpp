@@ -194,8 +194,9 @@ Result<Change> parse_change(const json& j) {
   if (c.op == Change::Op::Revoke) {
     auto n = j.find("client");
     if (n == j.end() || !n->is_string() || !valid_client_name(n->get_ref<const std::string&>()))
-      return R::failure("change.client: " +
-                        client_name_error(n->is_string() ? n->get<std::string>() : ""));
+      return R::failure("change.client: " + client_name_error(n != j.end() && n->is_string()
+                                                                  ? n->get<std::string>()
+                                                                  : ""));
     c.client = n->get<std::string>();
     return c;
   }

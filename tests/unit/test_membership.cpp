@@ -117,6 +117,14 @@ TEST_CASE("a change whose fields have the wrong types is refused, not thrown", "
     CHECK_NOTHROW(c = parse_change(nlohmann::json::parse(text)));
     CHECK_FALSE(c);
   }
+  // Found by an attack review: a revoke without a client read past the object's end to word
+  // its error (AddressSanitizer: a heap over-read).
+  for (const char* text : {R"({"op":"revoke"})", R"({"op":"revoke","client":5})"}) {
+    INFO(text);
+    auto c = parse_change(nlohmann::json::parse(text));
+    REQUIRE_FALSE(c);
+    CHECK(c.error().find("change.client") == 0);
+  }
 }
 
 TEST_CASE("membership: a revocation is a membership change that keeps the priests", "[membership]") {

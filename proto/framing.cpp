@@ -58,7 +58,35 @@ std::optional<std::string> FrameDecoder::next() {
   return payload;
 }
 
+namespace {
+
+// Whether `text` opens arrays and objects (outside strings) more than `limit` deep.
+bool nests_deeper(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 std::optional<nlohmann::json> parse_object(std::string_view payload) {
+  if (nests_deeper(payload, kMaxNesting)) return std::nullopt;
   auto j = nlohmann::json::parse(payload, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   return j;

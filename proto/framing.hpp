@@ -40,7 +40,10 @@ class FrameDecoder {
   std::string error_;
 };
 
-// Parses a payload without exceptions; nullopt if it is not a JSON object.
+// Parses a payload without exceptions; nullopt if it is not a JSON object, or if it nests
+// arrays and objects deeper than kMaxNesting (no frame of ours nests more than a few levels;
+// four MiB of "[" would cost hundreds of MiB as a parsed tree).
+constexpr size_t kMaxNesting = 32;
 std::optional<nlohmann::json> parse_object(std::string_view payload);
 
 }  // namespace parliament

@@ -1,6 +1,8 @@
 // The snapshot file (see snapshot.hpp).
 #include "net/snapshot.hpp"
 
+#include <unordered_map>
+
 #include "net/tls.hpp"
 
 namespace parliament {
@@ -138,6 +140,26 @@ Result<Snapshot> parse_snapshot_json(std::string_view text, const std::string& f
 }
 
 }  // namespace
+
+Status follows_exactly_once(const Snapshot& s, size_t max_decree_bytes) {
+  std::unordered_map<uint64_t, uint64_t> last;  // client -> its last request so far
+  for (const auto& e : s.decrees) {
+    if (!e.decree.from_client()) continue;
+    const std::string at = "decree " + std::to_string(e.decree_no) + ": ";
+    if (e.decree.text.size() > max_decree_bytes)
+      return Status::failure(at + "it is longer than max_decree_bytes (" +
+                             std::to_string(max_decree_bytes) + "): no priest would pass it");
+    uint64_t& seen = last[e.decree.client];
+    if (e.decree.request <= seen)
+      return Status::failure(at + "client " + std::to_string(e.decree.client) + "'s request " +
+                             std::to_string(e.decree.request) + " after its request " +
+                             std::to_string(seen) +
+                             ": a ledger never holds it (exactly once), so priests learning it "
+                             "would write an olive-day decree there instead");
+    seen = e.decree.request;
+  }
+  return ok_status();
+}
 
 Result<std::optional<Membership>> last_membership_decree(const Snapshot& s) {
   using R = Result<std::optional<Membership>>;

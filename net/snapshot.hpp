@@ -46,6 +46,13 @@ std::string snapshot_text(const Snapshot& s, std::string* sha256 = nullptr);
 // checksum does not match, or its decrees are not exactly 1..upto in order.
 Result<Snapshot> parse_snapshot(std::string_view text, const std::string& file);
 
+// Whether the snapshot's decrees could have passed: each client's requests rise from one
+// decree to the next (a priest learning them one by one would make a repeated or lower one
+// an olive-day decree, and its ledger would differ from one restored as written), and no
+// client decree is longer than `max_decree_bytes`. A checksum proves no more than that the
+// file was not damaged: one edited and summed again is refused here, naming the decree.
+Status follows_exactly_once(const Snapshot& s, size_t max_decree_bytes);
+
 // The membership decree in force at the snapshot's end: the last membership decree among its
 // decrees (its revoked clients and retired lives carry over to a restored parliament), or
 // nothing if none passed (the bootstrap's membership was in force).

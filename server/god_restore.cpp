@@ -132,6 +132,8 @@ Result<Plan> plan_parliament(const Config& config, const NewParliament& n, const
                              const std::vector<Membership>& old) {
   using R = Result<Plan>;
   Plan plan;
+  if (auto rule = follows_exactly_once(s, config.max_decree_bytes); !rule)
+    return R::failure(rule.error());
   if (config.tls) {
     auto id = tls::parliament_id(n.certs + "/ca.crt");
     if (!id) return R::failure(id.error());

@@ -104,3 +104,23 @@ TEST_CASE("snapshot: entries from JSON name what is wrong", "[snapshot]") {
   REQUIRE(back);
   CHECK(*back == e);
 }
+
+// Found by an attack review: a snapshot edited and summed again restored a client's request
+// 2 after its request 3 as written; a priest added later learned it as an olive-day decree,
+// and the two ledgers differed from there on.
+TEST_CASE("snapshot: decrees no ledger could hold are refused, naming the decree", "[snapshot]") {
+  Snapshot s = three_decrees();
+  CHECK(follows_exactly_once(s, 1024));
+  s.decrees[1] = client_decree(2, "x");
+  s.decrees[2].decree.request = 2;  // client 77's request 2 again
+  auto repeated = follows_exactly_once(s, 1024);
+  REQUIRE_FALSE(repeated);
+  CHECK(repeated.error().find("decree 3: client 77's request 2 after its request 2") == 0);
+  s.decrees[2].decree.request = 1;  // a lower one
+  CHECK_FALSE(follows_exactly_once(s, 1024));
+  s.decrees[2].decree.client = 78;  // another client's: fine
+  CHECK(follows_exactly_once(s, 1024));
+  auto long_one = follows_exactly_once(s, 10);  // decree 1 is 20 bytes
+  REQUIRE_FALSE(long_one);
+  CHECK(long_one.error().find("decree 1: it is longer than max_decree_bytes") == 0);
+}

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -155,9 +156,19 @@ struct Audited {
 constexpr uint64_t kAuditPage = 1000;
 
 // `type` ("ledger_hash" or "ledger") of decrees from `from` at priest `p`; an error names it.
+// A priest busy building pages for others (overloaded) is asked again for up to 10 s.
 Result<json> page_at(const Audited& p, const std::string& type, uint64_t from) {
-  auto r = call_priest(p.at, json{{"type", type}, {"from", from}, {"max", kAuditPage}},
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto ask = [&] {
+    return call_priest(p.at, json{{"type", type}, {"from", from}, {"max", kAuditPage}},
                        Millis(10000));
+  };
+  auto r = ask();
+  while (r && r->value("error_code", "") == code_name(Code::Overloaded) &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    r = ask();
+  }
   if (!r) return Result<json>::failure("priest " + std::to_string(p.at.id) + ": " + r.error());
   if (r->value("type", "") != type)
     return Result<json>::failure("priest " + std::to_string(p.at.id) + ": " +

@@ -20,6 +20,7 @@
 // Used by the Host's thread only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,33 @@ class Admission {
   int64_t reply_bytes_ = 0;
   size_t unfinished_ = 0;
   std::unordered_map<Id, size_t> counted_;  // each client's part of unfinished_
+};
+
+// PageBudget: the share of the host's one I/O thread that building ledger pages may take
+// (a `ledger`, `ledger_hash` or read's answer, HTTP /ledger). A page of escaped decrees costs
+// tens of milliseconds of that thread, and a client pipelining such requests would otherwise
+// keep it from the priest's own messages past an election timeout. A bucket of time: `burst`
+// at most, refilled at `share` of the time that passes; a page is built while any is left
+// (it may overdraw by one page) and its time charged after. Used by the Host's thread only.
+class PageBudget {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit PageBudget(Clock::duration burst = std::chrono::milliseconds(100), int share_pct = 50)
+      : burst_(burst), share_pct_(share_pct), left_(burst) {}
+  // Refills for the time since it was last asked, then whether a page may be built now.
+  bool room(Clock::time_point now) {
+    if (asked_ != Clock::time_point{})
+      left_ = std::min(burst_, left_ + (now - asked_) * share_pct_ / 100);
+    asked_ = now;
+    return left_ > Clock::duration::zero();
+  }
+  void spend(Clock::duration took) { left_ -= took; }
+
+ private:
+  Clock::duration burst_;
+  int share_pct_;
+  Clock::duration left_;
+  Clock::time_point asked_{};
 };
 
 }  // namespace parliament

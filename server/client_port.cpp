@@ -71,9 +71,14 @@ void Host::on_client_request(const std::shared_ptr<Conn>& c, const json& j) {
   if (type == "change") return on_change(c, j);
   if (type == "read") return on_read(c, j);
   if (type == "watch") return on_watch(c, j);
-  if (type == "status") out = status_json();
-  else if (type == "ledger") out = ledger_json(j);
-  else if (type == "ledger_hash") out = ledger_hash_json(j);
+  if (type == "ledger" || type == "ledger_hash") {
+    std::string why;
+    auto text = budgeted_page(
+        [&] { return frame(type == "ledger" ? ledger_json(j) : ledger_hash_json(j)); }, why);
+    return void(c->send(text ? std::move(*text) : frame(error_frame(Code::Overloaded, why))));
+  }
+  if (type == "status")
+    out = status_json();
   else if (type == "bootstrap") out = bootstrap(j);
   else if (type == "join") out = join(j);
   else return bad_input(c, "unknown type", "unknown frame type \"" + type + "\"");
@@ -176,7 +181,13 @@ Status Host::start_http() {
   routes.parliament = [this, dump] { return dump(parliament_json()); };
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
   routes.ledger = [this, dump](uint64_t from, uint64_t max) {
-    return dump(ledger_json(json{{"from", from}, {"max", max}}));
+    std::string why;
+    auto text = budgeted_page(
+        [&] {
+          return dump(ledger_json(json{{"from", from}, {"max", max}}));
+        },
+        why);
+    return text ? std::move(*text) : dump(error_frame(Code::Overloaded, why));
   };
   // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
   // by its certificate (tls::peer_identity), and not a revoked client.
@@ -249,11 +260,23 @@ std::pair<uint64_t, uint64_t> page_of(const json& j) {
   return page_bounds(from, max);
 }
 
+std::optional<std::string> Host::budgeted_page(const std::function<std::string()>& page,
+                                               std::string& why) {
+  if (!page_budget_.room(Clock::now())) {
+    why = "priest " + std::to_string(run_.id) +
+          " is busy building ledger pages (they may take half its time); try again shortly";
+    return std::nullopt;
+  }
+  const auto began = Clock::now();
+  std::string out = page();
+  page_budget_.spend(Clock::now() - began);
+  return out;
+}
+
 Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
   json arr = json::array();
   if (from > upto) return arr;
-  auto entries =
-      archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
+  auto entries = archive_->read(from, std::min(max, upto - from + 1), page_bytes(run_.config));
   if (!entries) return Result<json>::failure(entries.error());
   for (auto& e : *entries) arr.push_back(entry_to_json(e));
   return arr;
@@ -262,10 +285,16 @@ Result<json> Host::ledger_page(uint64_t from, uint64_t max, uint64_t upto) {
 // A linearizable read's answer, confirmed up to `upto` (read_answer_frame, server/host.hpp).
 std::string Host::read_answer(uint64_t from, uint64_t max, uint64_t upto) {
   if (from > upto) return read_answer_frame({}, upto);
-  auto entries =
-      archive_->read(from, std::min(max, upto - from + 1), run_.config.max_frame_bytes / 2);
-  if (!entries) return frame(read_refusal(Code::Halted, entries.error()));
-  return read_answer_frame(*entries, upto);
+  std::string why;
+  auto text = budgeted_page(
+      [&] {
+        auto entries =
+            archive_->read(from, std::min(max, upto - from + 1), page_bytes(run_.config));
+        if (!entries) return frame(read_refusal(Code::Halted, entries.error()));
+        return read_answer_frame(*entries, upto);
+      },
+      why);
+  return text ? std::move(*text) : frame(read_refusal(Code::Overloaded, why));
 }
 
 json Host::ledger_json(const json& j) {
@@ -283,7 +312,7 @@ json Host::ledger_json(const json& j) {
 // range and reads the rows only where two differ.
 json Host::ledger_hash_json(const json& j) {
   auto [from, max] = page_of(j);
-  auto entries = archive_->read(from, max, run_.config.max_frame_bytes / 2);
+  auto entries = archive_->read(from, max, page_bytes(run_.config));
   if (!entries) return error_frame(Code::Halted, entries.error());
   std::string rows;
   for (const auto& e : *entries) rows += entry_to_json(e).dump() + "\n";

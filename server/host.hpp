@@ -87,6 +87,11 @@ constexpr auto kClientFrameDeadline = std::chrono::seconds(10);  // first byte t
 // does not drain (a president without its quorum) then answers "overloaded" as it fills, and
 // a client asking for status is answered.
 constexpr auto kMaxClientHold = std::chrono::seconds(1);
+
+// The decree bytes of one ledger page (ledger, ledger_hash, a read's answer, HTTP /ledger):
+// an eighth of a frame, so that a page of escaped text (six bytes a character in JSON) fits
+// one, and building it takes the I/O thread a few tens of milliseconds at most.
+inline size_t page_bytes(const Config& c) { return c.max_frame_bytes / 8; }
 constexpr auto kPeerFrameDeadline = std::chrono::seconds(30);
 constexpr auto kFinishDeadline = std::chrono::seconds(2);  // to write a refusal before closing
 constexpr std::chrono::milliseconds kAcceptBackoff{100};  // after EMFILE and the like
@@ -446,8 +451,14 @@ class Host : public NodeHost, private Records {
   std::string metrics_text() const;
   json ledger_json(const json& j);
   // Decrees from..from+max-1 of the ledger, not beyond decree upto, as the ledger and read
-  // replies carry them.
+  // replies carry them: at most page_bytes() of decrees (at least one), so that a page of
+  // escaped text (six bytes a character) fits a frame.
   Result<json> ledger_page(uint64_t from, uint64_t max, uint64_t upto);
+  // A ledger page's text, built by `page` (a ledger, ledger_hash or read answer, its frame or
+  // HTTP body) with its time charged to page_budget_; nullopt, and `why` for the client, when
+  // the budget has none left (answer `overloaded`).
+  std::optional<std::string> budgeted_page(const std::function<std::string()>& page,
+                                           std::string& why);
   std::string read_answer(uint64_t from, uint64_t max, uint64_t upto);  // a whole frame
   json parliament_json() const;
   json ledger_hash_json(const json& j);
@@ -514,6 +525,7 @@ class Host : public NodeHost, private Records {
   bool stopping_ = false;
   LogLimit log_limit_;
   Admission admission_;
+  PageBudget page_budget_;  // ledger pages' share of this thread (page_room)
   asio::steady_timer accept_backoff_{io_};
   asio::steady_timer retire_timer_{io_};
   Counters counters_;

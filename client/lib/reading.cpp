@@ -152,11 +152,20 @@ Status Parliament::ledger(uint64_t priest, uint64_t from, Ledger* out) {
   const std::string who = "priest " + std::to_string(priest);
   auto conn = Connection::connect(p->host, p->port, Millis(2000), p->id);
   if (!conn) return Status(Code::Unreachable, who + " is unreachable: " + conn.error());
+  auto busy_until = std::chrono::steady_clock::now() + impl_->options.timeout;
   for (;;) {
     auto reply = (*conn)->call(json{{"type", "ledger"}, {"from", from}, {"max", kPage}},
                                impl_->options.timeout);
     if (!reply) return Status(Code::Timeout, who + ": " + reply.error());
-    if (reply->value("type", "") == "error") return refusal_of(p->id, *reply);
+    if (reply->value("type", "") == "error") {
+      // A priest busy building pages for others (overloaded) answers again shortly.
+      Status refused = refusal_of(p->id, *reply);
+      if (refused.code() != Code::Overloaded || std::chrono::steady_clock::now() > busy_until)
+        return refused;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    busy_until = std::chrono::steady_clock::now() + impl_->options.timeout;
     auto len = reply->find("length");
     uint64_t before = from;
     if (reply->value("type", "") != "ledger" || len == reply->end() ||

@@ -435,10 +435,18 @@ struct TlsRaw {
   std::string why;          // what ended it (or the handshake's failure), for INFO
   std::deque<nlohmann::json> frames;  // received and not yet taken by read_frame (null: not an object)
 
-  TlsRaw(uint16_t port, std::shared_ptr<asio::ssl::context> ctx, std::chrono::milliseconds within = 5s)
+  // `receive_buffer` > 0: the socket's receive buffer (SO_RCVBUF) in bytes, set before it
+  // connects, so that the kernel holds little of what the priest sends and this side does not read.
+  TlsRaw(uint16_t port, std::shared_ptr<asio::ssl::context> ctx, std::chrono::milliseconds within = 5s,
+         int receive_buffer = 0)
       : context(std::move(ctx)) {
     if (context) tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket>>(io, *context);
     asio::ip::tcp::endpoint ep(asio::ip::address_v4::loopback(), port);
+    if (receive_buffer > 0) {
+      asio::error_code ignored;
+      sock().open(asio::ip::tcp::v4(), ignored);
+      sock().set_option(asio::socket_base::receive_buffer_size(receive_buffer), ignored);
+    }
     bool done = false;
     sock().async_connect(ep, [this, &done](asio::error_code ec) {
       done = true;

@@ -50,10 +50,18 @@ struct Honest {
   }
 };
 
+// Priest `id`'s whole ledger, page by page, as one ledger reply ("length" and every decree);
+// nullopt if a page was refused (overloaded, say) or did not come.
 inline std::optional<nlohmann::json> ledger_of(const Parliament& parl, PriestId id) {
-  auto r = call_priest(parl.addr.at(id), {{"type", "ledger"}, {"from", 1}, {"max", 10000}}, 1000ms);
-  if (!r || r->value("type", "") != "ledger") return std::nullopt;
-  return *r;
+  nlohmann::json all{{"type", "ledger"}, {"length", 0}, {"decrees", nlohmann::json::array()}};
+  for (uint64_t from = 1;;) {
+    auto r = call_priest(parl.addr.at(id), {{"type", "ledger"}, {"from", from}, {"max", 10000}}, 1000ms);
+    if (!r || r->value("type", "") != "ledger") return std::nullopt;
+    all["length"] = (*r)["length"];
+    for (auto& d : (*r)["decrees"]) all["decrees"].push_back(std::move(d));
+    if ((*r)["decrees"].empty() || all["decrees"].size() >= all["length"].get<size_t>()) return all;
+    from = all["decrees"].back()["decree_no"].get<uint64_t>() + 1;
+  }
 }
 
 // The end of every attack: the parliament still passes a decree (through any of `ids`), and

@@ -761,6 +761,48 @@ TEST_CASE("hostile 10c: one host stalling handshakes does not keep another host'
   unharmed(parl, honest, {1, 2, 3});
 }
 
+// 13. Found by an attack review. Before: a ledger page was built on the priest's one I/O
+// thread however long it took, up to 2 MiB of decrees, six bytes a character when escaped; a
+// client pipelining 20 `ledger_hash` requests over such decrees held the president's thread
+// for seconds and the parliament elected another. Now a page is an eighth of a frame and pages
+// may take half the thread's time (a 100 ms burst): the rest are answered `overloaded`.
+TEST_CASE("hostile 13: pipelined ledger pages of escaped decrees do not depose the president", "[hostile]") {
+  Parliament parl(3);
+  INFO("files in " << parl.dir);
+  convene(parl);
+  Honest honest;
+  Proposer proposer(parl.config.priests, random_client_id());
+  const std::string text(60000, '\x01');
+  for (int i = 0; i < 40; ++i) REQUIRE(honest.pass(proposer, text + std::to_string(i)));
+  const PriestId president = *parl.president();
+  auto elections = [&] {
+    size_t n = 0;
+    for (auto& [id, a] : parl.addr) n += count_lines(parl.log(id), "is president in ballot");
+    return n;
+  };
+  const size_t before = elections();
+  std::string asks;
+  for (int i = 0; i < 20; ++i) append_frame(asks, R"({"type":"ledger_hash","from":1,"max":10000})");
+  size_t answered = 0, overloaded = 0;
+  const auto until = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < until) {
+    TlsRaw c(parl.addr.at(president).port, party_context(parl.dir / "certs", Identity{tls::Role::Client}));
+    REQUIRE(c.send_bytes(asks));
+    for (int i = 0; i < 20; ++i) {
+      auto r = c.read_frame(5s);
+      if (!r) break;
+      if (r->value("type", "") == "ledger_hash") ++answered;
+      else if (reply_code(*r) == Code::Overloaded) ++overloaded;
+    }
+  }
+  std::printf("hostile 13: %zu pages answered, %zu refused as overloaded; elections %zu before, %zu after\n",
+              answered, overloaded, before, elections());
+  CHECK(answered > 0);
+  CHECK(elections() == before);
+  CHECK(parl.president() == president);
+  unharmed(parl, honest, {1, 2, 3});
+}
+
 // CPU time (user + system) a process has used so far, in clock ticks; 0 if unreadable.
 long cpu_ticks(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

@@ -145,3 +145,18 @@ TEST_CASE("admission: unread replies: per client, then the most unread go first"
   CHECK(r.admit);
   CHECK(r.close.empty());
 }
+
+TEST_CASE("page budget: a burst, then pages at the share of the time that passes", "[admission]") {
+  PageBudget b(100ms, 50);
+  const PageBudget::Clock::time_point t{std::chrono::hours(1)};
+  REQUIRE(b.room(t));
+  b.spend(60ms);
+  CHECK(b.room(t));  // 40 ms left
+  b.spend(60ms);     // overdrawn by one page
+  CHECK_FALSE(b.room(t));
+  CHECK_FALSE(b.room(t + 40ms));  // refilled 20 ms: back to zero
+  CHECK(b.room(t + 42ms));
+  CHECK(b.room(t + 10s));  // never more than the burst
+  b.spend(100ms);
+  CHECK_FALSE(b.room(t + 10s));
+}

@@ -182,13 +182,12 @@ Status Host::start_http() {
   routes.events = [this](uint64_t since) { return chronicle_->since(since, 2000); };
   routes.ledger = [this, dump](uint64_t from, uint64_t max) {
     std::string why;
-    auto text = budgeted_page(
-        [&] {
-          return dump(ledger_json(json{{"from", from}, {"max", max}}));
-        },
-        why);
-    return text ? std::move(*text) : dump(error_frame(Code::Overloaded, why));
+    auto text =
+        budgeted_page([&] { return dump(ledger_json(json{{"from", from}, {"max", max}})); }, why);
+    return text ? std::pair{200, std::move(*text)}
+                : std::pair{503, dump(error_frame(Code::Overloaded, why))};
   };
+
   // The HTTP port admits whom the client port admits: a party of this parliament's CA, named
   // by its certificate (tls::peer_identity), and not a revoked client.
   auto refusal = [this](const tls::Identity& who) { return revoked(who); };

@@ -43,6 +43,7 @@ const char* reason(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 400: return "Bad Request";
+    case 503: return "Service Unavailable";
     default: return "Error";
   }
 }
@@ -248,7 +249,8 @@ class HttpPort::Impl {
     if (path == "/ledger") {
       uint64_t from = std::max<uint64_t>(1, query_number(query, "from", 1));
       uint64_t max = std::clamp<uint64_t>(query_number(query, "max", 100), 1, 1000);
-      return {200, json, routes.ledger(from, max)};
+      auto [status, body] = routes.ledger(from, max);
+      return {status, json, std::move(body)};
     }
     return {404, "text/plain", "no such page\n"};
   }

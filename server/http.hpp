@@ -5,7 +5,8 @@
 //   /status      this priest's status (the JSON `paxos-client status --json` shows for it)
 //   /metrics     Prometheus text format (server/metrics.hpp)
 //   /events?since=N   its ballot events (server/chronicle.hpp)
-//   /ledger?from=N&max=M   a page of its ledger (as `paxos-client ledger`; max at most 1000)
+//   /ledger?from=N&max=M   a page of its ledger (as `paxos-client ledger`; max at most 1000);
+//                          503 while the priest is busy building pages (ask again shortly)
 // When the config says "tls" (the default) it speaks HTTPS with the parliament's mutual TLS:
 // it presents the priest's certificate and serves only parties whose certificate the
 // parliament's CA signed (a client, the god, a priest). A browser reaches it through
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -49,7 +51,8 @@ struct HttpRoutes {
   // configuration's priests with an HTTP port.
   std::function<std::string()> status, metrics, parliament;
   std::function<std::string(uint64_t since)> events;
-  std::function<std::string(uint64_t from, uint64_t max)> ledger;
+  // ledger: the status (200, or 503 while the priest is busy building pages) and the body.
+  std::function<std::pair<int, std::string>(uint64_t from, uint64_t max)> ledger;
 };
 
 class HttpPort {

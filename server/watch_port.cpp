@@ -52,7 +52,9 @@ json Host::watch_frame_head() const {
 
 // The decrees from..from+n-1, each as a ledger page writes it, joined by commas, and n (at
 // most kWatchPage, and at most half a frame of bytes). The last kWatchRecent decrees are kept
-// so encoded: watchers that keep up cost no ledger read or encoding of their own.
+// so encoded: watchers that keep up cost no ledger read or encoding of their own. A watcher
+// behind them is read a page from the ledger within the page budget (budgeted_page): none
+// (n = 0 though `from` is in the ledger) while the budget has none left.
 Result<std::pair<std::string, uint64_t>> Host::watch_page(uint64_t from, uint64_t length) {
   using R = Result<std::pair<std::string, uint64_t>>;
   const size_t max_bytes = run_.config.max_frame_bytes / 2;
@@ -93,10 +95,15 @@ Result<std::pair<std::string, uint64_t>> Host::watch_page(uint64_t from, uint64_
       if (!add(watch_recent_[n - watch_recent_first_])) break;
     return out;
   }
-  auto entries = archive_->read(from, kWatchPage, max_bytes);  // a watcher far behind
+  // A watcher far behind: a ledger page, within the page budget (an empty page, sent to no
+  // one, while it has none left: the watcher is served in a later turn).
+  if (!page_budget_.room(Clock::now())) return std::pair<std::string, uint64_t>{"", 0};
+  const auto began = Clock::now();
+  auto entries = archive_->read(from, kWatchPage, max_bytes);
   if (!entries) return R::failure(entries.error());
   for (const auto& e : *entries)
     if (!add(entry_to_json(e).dump())) break;
+  page_budget_.spend(Clock::now() - began);
   return out;
 }
 
@@ -126,6 +133,7 @@ void Host::push_watches() {
       failed = "reading the ledger for a watch: " + page.error();
       return nullptr;
     }
+    if (page->second == 0 && from <= length) return nullptr;  // (deferred: the page budget)
     std::string out;
     append_frame(out, head_text() + page->first + "]}");
     return &(frames[from] = {std::move(out), page->second});
